@@ -1,0 +1,138 @@
+# shmkv build.  Targets:
+#   make            library (static + shared), tools, tests        -> build/
+#   make demo       build and run the multi-process demo
+#   make check      install test dependencies, run every test, then again
+#                   under ASan+UBSan (the README's test command)
+#   make test       run the tests of one build (BUILD=..., SAN=...)
+#   make bench      run the default benchmark
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# SAN=asan builds everything with -fsanitize=address,undefined into
+# build/asan; SAN=tsan with -fsanitize=thread into build/tsan.
+
+CC      ?= cc
+SAN     ?=
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+
+VERSION := $(shell sed -n 's/^\#define SHMKV_VERSION_STRING "\(.*\)"/\1/p' include/shmkv.h)
+SOMAJOR := 0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2
+CFLAGS  ?= -O2 -g
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc
+
+ifeq ($(SAN),asan)
+  BUILD   ?= build/asan
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DSHMKV_TEST_HOOKS
+else ifeq ($(SAN),tsan)
+  BUILD   ?= build/tsan
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer -DSHMKV_TEST_HOOKS
+else
+  BUILD   ?= build
+  SANFLAGS := -DSHMKV_TEST_HOOKS
+endif
+
+ALLFLAGS = $(BASEFLAGS) $(SANFLAGS) $(CFLAGS)
+LDLIBS  += -pthread
+
+# The benchmark's LMDB peer is built only where <lmdb.h> is there
+# (Debian: liblmdb-dev, which scripts/install-deps.sh installs).
+HAVE_LMDB := $(shell printf '\043include <lmdb.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_LMDB),1)
+  TOOL_CFLAGS_shmkv-bench := -DHAVE_LMDB
+  TOOL_LIBS_shmkv-bench   := -llmdb
+endif
+
+LIB_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+# release objects (no test hooks) for the installed library
+REL_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/rel/%.o)
+TEST_SRC := $(wildcard test/test_*.c)
+TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
+HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
+
+.PHONY: all lib tests tools demo check test test-asan test-tsan bench install uninstall clean FORCE
+all: lib tools tests
+
+lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
+tests: $(TEST_BIN)
+tools: $(TOOL_BIN)
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -c $< -o $@
+
+$(BUILD)/rel/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+# The static archive used by tests and tools carries the test hooks; the
+# installed libraries are built without them.
+$(BUILD)/libshmkv-test.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libshmkv.a: $(REL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libshmkv.so: $(REL_OBJ)
+	$(CC) -shared -Wl,-soname,libshmkv.so.$(SOMAJOR) $(CFLAGS) -o $@ $^ -pthread
+
+$(BUILD)/test/%: test/%.c $(BUILD)/libshmkv-test.a $(HDRS) $(wildcard test/*.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -fvisibility=default $< $(filter-out test/test_%.c,$(wildcard test/*.c)) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+
+$(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
+
+demo: $(BUILD)/shmkv-demo
+	./$(BUILD)/shmkv-demo
+
+# The one command that runs every test: dependencies, plain build, ASan+UBSan.
+check:
+	./scripts/install-deps.sh test
+	$(MAKE) test
+	$(MAKE) test SAN=asan
+
+test: tests tools
+	./test/run.sh $(BUILD)
+
+test-asan:
+	$(MAKE) test SAN=asan
+test-tsan:
+	$(MAKE) test SAN=tsan
+
+bench: $(BUILD)/shmkv-bench
+	./$(BUILD)/shmkv-bench
+
+# Regenerated on every install: it holds PREFIX, LIBDIR and INCDIR.
+$(BUILD)/shmkv.pc: shmkv.pc.in FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: lib $(BUILD)/shmkv.pc
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/shmkv.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(BUILD)/libshmkv.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libshmkv.so $(DESTDIR)$(LIBDIR)/libshmkv.so.$(VERSION)
+	ln -sf libshmkv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkv.so.$(SOMAJOR)
+	ln -sf libshmkv.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libshmkv.so
+	install -m 644 $(BUILD)/shmkv.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/shmkv.h $(DESTDIR)$(LIBDIR)/libshmkv.* \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/shmkv.pc
+
+clean:
+	rm -rf build
+
+FORCE:

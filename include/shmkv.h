@@ -1,0 +1,228 @@
+/*
+ * shmkv.h - a hash table of binary keys and values in shared memory.
+ *
+ * One table is one memory-mapped file (by default in /dev/shm) used at once
+ * by any number of processes and threads on one host, with no server.
+ *
+ * Conventions, true of every function below unless its comment says
+ * otherwise:
+ *
+ *  - Functions returning int return 0 on success or a negative errno value
+ *    (-ENOENT, -ENOSPC, ...).  shmkv_strerror() turns any of them into text.
+ *  - Keys are 1 to SHMKV_KEY_MAX bytes, values 0 to SHMKV_VAL_MAX bytes; both
+ *    are arbitrary binary data.  A NULL or zero-length key, or a NULL value
+ *    with a non-zero length, gives -EINVAL; a key or value that is too long
+ *    gives -E2BIG.  A NULL handle gives -EINVAL.
+ *  - Thread and process safety: a handle may be used by any number of
+ *    threads at once, and any number of processes may have the same table
+ *    open.  A handle opened before fork() keeps working in parent and child.
+ *    Every operation is atomic: a reader sees a pair entirely as it was
+ *    before or after a write, never a mix, and once a write has returned
+ *    every later read in any process sees it or something newer.
+ *  - Reads (get, foreach, count, stat) never write shared memory, never wait
+ *    for a writer's lock, and work on read-only handles.
+ *  - Writers serialise per shard on robust process-shared locks: a process
+ *    killed at any instant, even while holding a lock, never blocks others
+ *    for more than a moment and never damages a completed write; its
+ *    interrupted write is all or nothing.
+ *  - The library never exits, aborts or prints.
+ *  - The file is checked on open and every offset read from it is
+ *    bounds-checked: a corrupt file yields -EBADMSG, not a crash.
+ */
+#ifndef SHMKV_H
+#define SHMKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMKV_VERSION_MAJOR 0
+#define SHMKV_VERSION_MINOR 1
+#define SHMKV_VERSION_PATCH 0
+#define SHMKV_VERSION_STRING "0.1.0"
+
+#define SHMKV_KEY_MAX 65535u          /* longest key, bytes */
+#define SHMKV_VAL_MAX 4294967295u     /* longest value, bytes (4 GiB - 1) */
+
+/** One attached table; safe to share between threads. */
+typedef struct shmkv shmkv;
+
+/** Flags for shmkv_options.flags. */
+enum {
+    SHMKV_CREATE = 1 << 0, /* create the table if it does not exist */
+    SHMKV_EXCL   = 1 << 1, /* with SHMKV_CREATE: fail with -EEXIST if it exists */
+    SHMKV_RDONLY = 1 << 2, /* attach read-only; every write returns -EROFS */
+};
+
+/** How to open or create a table.  Zero-initialise, then set what you need. */
+typedef struct shmkv_options {
+    unsigned flags;         /* SHMKV_* */
+    unsigned mode;          /* permission bits of a new file; 0 means 0600.
+                             * Applied exactly (fchmod), not filtered by umask. */
+    uint64_t max_bytes;     /* most memory (file bytes) the table may ever use;
+                             * 0: only the file system limits it (up to a
+                             * reservation of 1 TiB of address space).  At
+                             * least SHMKV_MIN_BYTES. */
+    uint64_t expected_keys; /* sizing hint for the index; 0: start small and grow */
+} shmkv_options;
+
+#define SHMKV_MIN_BYTES (256u * 1024u) /* smallest accepted max_bytes */
+
+/** What shmkv_stat() reports.  Counters are summed over shards without a
+ *  global lock, so under concurrent writes they are each exact but not
+ *  taken at one instant. */
+typedef struct shmkv_stats {
+    uint64_t keys;             /* live pairs */
+    uint64_t live_bytes;       /* key + value bytes of the live pairs */
+    uint64_t used_bytes;       /* bytes of the file in use: header, index,
+                                * records, and free space held for reuse */
+    uint64_t max_bytes;        /* the table's limit (its address reservation
+                                * when created with max_bytes 0) */
+    /* geometry */
+    uint64_t file_bytes;       /* current size of the file */
+    uint64_t shards;           /* lock stripes / independent sub-tables */
+    uint64_t buckets;          /* 64-byte index buckets in use (primary) */
+    uint64_t overflow_buckets; /* 64-byte overflow buckets in use */
+    uint64_t index_bytes;      /* bytes holding the index */
+    uint64_t log_bytes;        /* bytes of record runs (live + garbage) */
+    uint64_t garbage_bytes;    /* record bytes overwritten or deleted, not yet reclaimed */
+    uint64_t free_bytes;       /* bytes in free runs, ready for reuse */
+    double   load_factor;      /* keys / (primary buckets * 7) */
+    /* activity since the table was created */
+    uint64_t puts;             /* successful put/add/replace */
+    uint64_t dels;             /* successful deletes */
+    uint64_t splits;           /* index buckets split (incremental growth) */
+    uint64_t runs_cleaned;     /* record runs compacted and reused */
+    uint64_t lock_waits;       /* writer lock acquisitions that had to wait */
+    uint64_t lock_recoveries;  /* locks recovered from a dead owner */
+} shmkv_stats;
+
+/** Called by shmkv_foreach() for each pair, with a private copy of it.
+ *  Return 0 to go on, anything else to stop (shmkv_foreach then returns it). */
+typedef int (*shmkv_visit_fn)(void *ctx, const void *key, size_t klen,
+                              const void *val, size_t vlen);
+
+/**
+ * Open (attach to) a table, creating it if asked.
+ *
+ * name: a name without '/' is a file in $SHMKV_DIR, else in /dev/shm; a
+ * name with '/' is used as a path (so a table can live on disk).
+ * opts: NULL means {.flags = SHMKV_CREATE}.  An existing table keeps its own
+ * geometry and limit; the sizing options are then ignored.
+ *
+ * Creation is atomic: the table is built in a private temporary file and
+ * linked into place, so many processes creating the same name at once all
+ * end up attached to one table, and none ever sees it half-initialised.
+ * A new file is created with O_EXCL|O_NOFOLLOW|O_CLOEXEC and mode 0600
+ * unless opts->mode says otherwise.
+ *
+ * Returns 0 and sets *out, or:
+ *   -EINVAL       NULL name or out, empty name, unknown flags, SHMKV_EXCL
+ *                 without SHMKV_CREATE, max_bytes below SHMKV_MIN_BYTES
+ *                 or above 8 TiB
+ * SHMKV_CREATE|SHMKV_RDONLY creates the table if needed, then attaches
+ * read-only.
+ *   -ENAMETOOLONG name or resulting path too long
+ *   -ENOENT       no such table and SHMKV_CREATE not given, or the
+ *                 directory does not exist
+ *   -EEXIST       SHMKV_CREATE|SHMKV_EXCL and the table exists
+ *   -ELOOP        the name is a symbolic link (never followed)
+ *   -EACCES       permission denied (file or directory)
+ *   -EISDIR       the name is a directory
+ *   -EBADMSG      the file is not a shmkv table of this format: wrong magic,
+ *                 other format version, truncated or corrupt header
+ *   -ENOSPC       no room to create the file
+ *   -ENOMEM       out of memory or address space
+ *   other         as returned by open(2), mmap(2), fallocate(2)
+ * Thread-safe.
+ */
+int shmkv_open(const char *name, const shmkv_options *opts, shmkv **out);
+
+/** Detach from a table and free the handle.  The table and its contents
+ *  stay.  NULL is ignored.  No other thread may use the handle meanwhile. */
+void shmkv_close(shmkv *db);
+
+/**
+ * Remove the table's file (name resolved as by shmkv_open).  Processes that
+ * have it open keep working on their mapping until they close it.
+ * Returns 0, -EINVAL (NULL or empty name), -ENAMETOOLONG, -ENOENT, -EACCES,
+ * -EPERM or another unlink(2) error.
+ */
+int shmkv_unlink(const char *name);
+
+/**
+ * Insert a pair, or overwrite the value of an existing key.
+ * Returns 0, or -EINVAL / -E2BIG (bad arguments, see above), -EROFS
+ * (read-only handle), -ENOSPC (max_bytes reached or the file system full:
+ * the table is unchanged and still fully usable), -EBADMSG (the table is
+ * corrupt).
+ */
+int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/** Like shmkv_put(), but fails with -EEXIST (changing nothing) if the key
+ *  is present. */
+int shmkv_add(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/** Like shmkv_put(), but fails with -ENOENT (changing nothing) if the key
+ *  is absent. */
+int shmkv_replace(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/**
+ * Look up a key and copy its value into buf.
+ *  - Found and cap >= length: copies the value, sets *vlen, returns 0.
+ *  - Found but cap too small: returns -ENOBUFS, sets *vlen to the length
+ *    needed and leaves buf untouched (buf may be NULL when cap is 0).
+ *  - Absent: -ENOENT.
+ * Also -EINVAL / -E2BIG (bad arguments; vlen must not be NULL), -EBADMSG
+ * (the table is corrupt).  Lock-free: never waits for writers.
+ */
+int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen);
+
+/**
+ * Look up a key and return a malloc()ed copy of its value in *val (the
+ * caller frees it) and its length in *vlen.  A zero-length value still
+ * gives a non-NULL pointer.  Returns 0, -ENOENT, -ENOMEM, -EINVAL, -E2BIG,
+ * -EBADMSG.  Lock-free.
+ */
+int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/** Delete a key.  Returns 0, -ENOENT (absent), -EINVAL, -E2BIG, -EROFS,
+ *  -EBADMSG. */
+int shmkv_del(shmkv *db, const void *key, size_t klen);
+
+/**
+ * Call fn(ctx, key, klen, val, vlen) with a private copy of each pair, in no
+ * particular order.  If fn returns non-zero the iteration stops and
+ * shmkv_foreach returns that value; otherwise it returns 0.  Every pair
+ * present for the whole iteration is visited exactly once, also while other
+ * processes write; pairs added or removed meanwhile may or may not be.  fn
+ * may call any shmkv function, on this table too.
+ *
+ * Works shard by shard: on a writable handle each shard's pairs are copied
+ * under its lock (held briefly, never while fn runs); on a read-only handle
+ * they are copied optimistically and the copy retried if writers changed
+ * the shard meanwhile.  Returns also -EINVAL (NULL db or fn), -ENOMEM,
+ * -EBADMSG, and -EAGAIN on a read-only handle when writers changed one
+ * shard on every one of many attempts.
+ */
+int shmkv_foreach(shmkv *db, shmkv_visit_fn fn, void *ctx);
+
+/** Number of live pairs (0 for a NULL handle).  Lock-free. */
+uint64_t shmkv_count(shmkv *db);
+
+/** Fill *out with the table's figures, like stat(2).  Returns 0 or
+ *  -EINVAL (NULL argument).  Lock-free. */
+int shmkv_stat(shmkv *db, shmkv_stats *out);
+
+/** A clear, static English message for any value shmkv returns (0, any
+ *  negative errno); never NULL.  Thread-safe. */
+const char *shmkv_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMKV_H */

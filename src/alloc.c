@@ -1,0 +1,270 @@
+/*
+ * alloc.c - the run allocator and file growth.
+ *
+ * Everything past the shard array is carved into runs: contiguous spans of
+ * 4 KiB units, each opened by a struct run header.  Runs tile
+ * [data_off, top) without gaps, which is the invariant everything here
+ * rests on: walking from data_off by nunits visits every run, so the free
+ * lists can always be rebuilt from the headers alone (alloc_repair).
+ *
+ * Free runs sit in 41 singly linked lists by size class floor(log2 units).
+ * Allocation is first fit from the smallest class that can hold the
+ * request, splitting the tail off a larger run, else bump allocation at
+ * top.  Released runs that end at top shrink top instead.  When nothing
+ * fits, adjacent free runs are coalesced by one walk and the search is
+ * repeated, so fragmentation never turns into a spurious -ENOSPC.
+ *
+ * The file is extended with fallocate() before top passes file_size, so a
+ * full file system yields -ENOSPC here, never SIGBUS later.
+ *
+ * Crash safety: every step that changes the walkable skeleton is one
+ * aligned store made after the memory it exposes is valid (a split writes
+ * the tail's header before shrinking the run that covered it; a bump
+ * writes the header before raising top).  A holder that dies mid-way
+ * leaves at worst stale list links or a RUN_NEW run, both fixed by the
+ * rebuild the next lock holder runs on EOWNERDEAD.
+ *
+ * Compaction needs room to move live records before it can release their
+ * old run, so ordinary allocations leave a small headroom free; compaction
+ * (reserve = true) may dip into it.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NCLASS 41
+
+static unsigned class_of(uint64_t nunits) { return 63u - (unsigned)__builtin_clzll(nunits); }
+
+static uint64_t cap_units(const shmkv *db) { return (db->reserve - db->data_off) >> UNIT_SHIFT; }
+
+static uint64_t headroom_units(const shmkv *db)
+{
+    uint64_t h = cap_units(db) / 64;
+    return h < 4 ? 4 : h > 256 ? 256 : h;
+}
+
+int file_grow(shmkv *db, uint64_t need)
+{
+    struct hdr *h = db->hdr;
+    uint64_t cur = atomic_load_explicit(&h->file_size, memory_order_relaxed);
+    if (need <= cur)
+        return 0;
+    if (need > db->reserve)
+        return -ENOSPC;
+    /* grow by a quarter at a time (at least 1 MiB) to keep fallocate calls
+     * rare, but fall back to the exact need when space is short */
+    uint64_t want = cur + cur / 4;
+    if (want < cur + (1u << 20))
+        want = cur + (1u << 20);
+    if (want < need)
+        want = need;
+    if (want > db->reserve)
+        want = db->reserve;
+    want = (want + UNIT - 1) & ~(UNIT - 1);
+    if (want > db->reserve)
+        want = db->reserve & ~(UNIT - 1);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint64_t to = attempt ? need : want;
+        int r;
+        do {
+            r = fallocate(db->fd, 0, (off_t)cur, (off_t)(to - cur)) ? errno : 0;
+        } while (r == EINTR);
+        if (r == EOPNOTSUPP)
+            r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));
+        if (r == 0) {
+            atomic_store_explicit(&h->file_size, to, memory_order_release);
+            return 0;
+        }
+        if (r != ENOSPC && r != EFBIG && r != EDQUOT)
+            return -r;
+        if (to == need)
+            break;
+    }
+    return -ENOSPC;
+}
+
+static void list_push(shmkv *db, uint64_t off)
+{
+    struct hdr *h = db->hdr;
+    struct run *r = run_at(db, off);
+    unsigned c = class_of(r->nunits);
+    r->next = h->free_head[c];
+    h->free_head[c] = off;
+}
+
+static bool run_sane(shmkv *db, uint64_t off, uint64_t top)
+{
+    if (off < db->data_off || off >= top || (off - db->data_off) % UNIT)
+        return false;
+    struct run *r = run_at(db, off);
+    return r->nunits >= 1 && r->nunits <= ((top - off) >> UNIT_SHIFT);
+}
+
+/* Walk every run: merge neighbouring free runs, turn RUN_NEW (allocated
+ * by a holder that died) into free, rebuild the lists and counters, and
+ * give a free tail back to top.  Caller holds alloc_lock. */
+static int rebuild(shmkv *db)
+{
+    struct hdr *h = db->hdr;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    uint64_t off = db->data_off, free_units = 0, last_free = 0;
+
+    memset(h->free_head, 0, sizeof h->free_head);
+    while (off < top) {
+        if (!run_sane(db, off, top))
+            return -EBADMSG;
+        struct run *r = run_at(db, off);
+        if (r->kind == RUN_NEW)
+            r->kind = RUN_FREE;
+        if (r->kind == RUN_FREE) {
+            /* absorb following free runs: one store per merge, and the
+             * absorbed headers simply become interior bytes */
+            for (;;) {
+                uint64_t nx = off + (r->nunits << UNIT_SHIFT);
+                if (nx >= top || !run_sane(db, nx, top))
+                    break;
+                struct run *n = run_at(db, nx);
+                if (n->kind != RUN_FREE && n->kind != RUN_NEW)
+                    break;
+                r->nunits += n->nunits;
+            }
+            last_free = off;
+        } else {
+            last_free = 0;
+        }
+        off += r->nunits << UNIT_SHIFT;
+    }
+    if (last_free) /* a free run at the end: hand it back to top */
+        atomic_store_explicit(&h->top, top = last_free, memory_order_relaxed);
+    for (off = db->data_off; off < top; off += run_at(db, off)->nunits << UNIT_SHIFT) {
+        struct run *r = run_at(db, off);
+        if (r->kind == RUN_FREE) {
+            list_push(db, off);
+            free_units += r->nunits;
+        }
+    }
+    atomic_store_explicit(&h->free_units, free_units, memory_order_relaxed);
+    return 0;
+}
+
+int alloc_repair(shmkv *db) { return rebuild(db); }
+
+static void init_run(shmkv *db, uint64_t off, uint64_t nunits, uint32_t kind, uint32_t shard)
+{
+    struct run *r = run_at(db, off);
+    r->shard = shard;
+    r->nunits = nunits;
+    r->next = 0;
+    atomic_store_explicit(&r->used, RUN_HDR, memory_order_relaxed);
+    atomic_store_explicit(&r->live, 0, memory_order_relaxed);
+    r->kind = kind;
+}
+
+/* First fit from the free lists.  Returns the run's offset or 0. */
+static uint64_t take_free(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard)
+{
+    struct hdr *h = db->hdr;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    for (unsigned c = class_of(n); c < NCLASS; c++) {
+        uint64_t *link = &h->free_head[c];
+        unsigned steps = 0;
+        while (*link && steps++ < 1024) {
+            uint64_t off = *link;
+            if (!run_sane(db, off, top) || run_at(db, off)->kind != RUN_FREE) {
+                *link = 0; /* corrupt list: cut it; rebuild can recover */
+                break;
+            }
+            struct run *r = run_at(db, off);
+            if (r->nunits == n) {
+                *link = r->next;
+                init_run(db, off, n, kind, shard);
+                return off;
+            }
+            if (r->nunits > n) {
+                uint64_t rest = r->nunits - n;
+                uint64_t tail = off + (rest << UNIT_SHIFT);
+                /* header of the tail first, then shrink: the walk is valid
+                 * after either store */
+                init_run(db, tail, n, RUN_NEW, shard);
+                *link = r->next;
+                r->nunits = rest;
+                list_push(db, off);
+                run_at(db, tail)->kind = kind;
+                return tail;
+            }
+            link = &r->next;
+        }
+    }
+    return 0;
+}
+
+int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve, uint64_t *out)
+{
+    struct hdr *h = db->hdr;
+    int r = alloc_lock(db);
+    if (r)
+        return r;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    uint64_t avail = atomic_load_explicit(&h->free_units, memory_order_relaxed) +
+                     ((db->reserve - top) >> UNIT_SHIFT);
+    uint64_t keep = reserve ? 0 : headroom_units(db);
+    if (n + keep > avail) {
+        r = -ENOSPC;
+        goto out;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t off = take_free(db, n, kind, shard);
+        if (off) {
+            atomic_store_explicit(&h->free_units,
+                                  atomic_load_explicit(&h->free_units, memory_order_relaxed) - n,
+                                  memory_order_relaxed);
+            *out = off;
+            goto out;
+        }
+        top = atomic_load_explicit(&h->top, memory_order_relaxed);
+        if (top + (n << UNIT_SHIFT) <= db->reserve) {
+            r = file_grow(db, top + (n << UNIT_SHIFT));
+            if (r)
+                goto out;
+            init_run(db, top, n, kind, shard);
+            atomic_store_explicit(&h->top, top + (n << UNIT_SHIFT), memory_order_release);
+            *out = top;
+            goto out;
+        }
+        /* enough space in total but not in one piece: coalesce, retry */
+        if ((r = rebuild(db)))
+            goto out;
+    }
+    r = -ENOSPC;
+out:
+    alloc_unlock(db);
+    return r;
+}
+
+void run_free(shmkv *db, uint64_t off)
+{
+    struct hdr *h = db->hdr;
+    if (alloc_lock(db))
+        return; /* corrupt allocator: leak rather than risk worse */
+    struct run *r = run_at(db, off);
+    /* Readers may still be copying records out of this run.  Bumping the
+     * epoch before the run can be handed out again makes any such copy
+     * fail its validation and retry.  seq_cst: the bump must be visible
+     * before any later store that reuses the memory. */
+    atomic_fetch_add_explicit(&h->epoch, 1, memory_order_seq_cst);
+    uint64_t n = r->nunits;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    r->kind = RUN_FREE;
+    if (off + (n << UNIT_SHIFT) == top) {
+        atomic_store_explicit(&h->top, off, memory_order_release);
+    } else {
+        list_push(db, off);
+        atomic_store_explicit(&h->free_units,
+                              atomic_load_explicit(&h->free_units, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+    }
+    alloc_unlock(db);
+}

@@ -1,0 +1,399 @@
+/*
+ * index.c - per-shard linear hashing over one-cache-line buckets.
+ *
+ * Each shard is an independent hash index.  A bucket is 64 bytes: a link
+ * to an overflow bucket and 7 slots {40-bit record offset, 24-bit tag}.
+ * A lookup reads one bucket line, and a record line only on a tag match.
+ *
+ * Growth is linear hashing (Litwin): the shard has (base << level) + split
+ * buckets; a key's bucket is tag mod (base << level), or mod
+ * (base << (level+1)) when that lands below split.  Once a shard averages
+ * more than SPLIT_KEYS_PER_BUCKET keys per bucket, the bucket at split is
+ * divided in two and split advances: one bucket's worth of work, never a
+ * rehash of the shard, let alone the table.  Bucket numbers come from the
+ * tag's low bits, so a split decides where each slot goes without reading
+ * its record.  Buckets live in chunks that double in size (chunk 0 holds
+ * base buckets, chunk c holds base << (c-1)), so a bucket's address is a
+ * shift and an add, and no chunk ever moves.
+ *
+ * Concurrency.  Writers hold the shard lock.  Readers take no lock and
+ * write nothing; they rely on these rules:
+ *  - A slot changes by one atomic store (release): empty -> record,
+ *    record -> newer record of the same key, record -> empty.  A key's
+ *    slot never moves within its chain, so a reader walking the chain
+ *    finds it if it was there throughout.
+ *  - Slots move between chains only by a split: the destination chain is
+ *    built completely, then layout is published (release), then the moved
+ *    slots are cleared from the source and seq is bumped.  An overflow
+ *    bucket is reused only after it was unlinked and seq bumped.  A reader
+ *    that misses therefore trusts the miss only if layout and seq are the
+ *    same after the walk as before; otherwise it looks again.
+ *  - A split is journaled in shard.pending_split, so a writer killed mid
+ *    way leaves a state index_repair() can finish.
+ */
+#include "internal.h"
+
+static inline uint32_t lay_level(uint64_t lay) { return (uint32_t)(lay >> 32); }
+static inline uint64_t lay_split(uint64_t lay) { return (uint32_t)lay; }
+
+uint64_t bucket_count(uint64_t lay, uint32_t base_bits)
+{
+    return (1ull << (base_bits + lay_level(lay))) + lay_split(lay);
+}
+
+uint64_t bucket_for(uint64_t lay, uint32_t base_bits, uint64_t tag)
+{
+    uint64_t m = (1ull << (base_bits + lay_level(lay))) - 1;
+    uint64_t b = tag & m;
+    if (b < lay_split(lay))
+        b = tag & (2 * m + 1);
+    return b;
+}
+
+static inline unsigned chunk_of(uint64_t b, uint32_t base_bits, uint64_t *first)
+{
+    uint64_t q = b >> base_bits;
+    if (!q) {
+        *first = 0;
+        return 0;
+    }
+    unsigned c = 64u - (unsigned)__builtin_clzll(q);
+    *first = 1ull << (base_bits + c - 1);
+    return c;
+}
+
+struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b)
+{
+    uint64_t first;
+    unsigned c = chunk_of(b, db->base_bits, &first);
+    if (c >= DIR_MAX)
+        return NULL;
+    uint64_t off = atomic_load_explicit(&s->dir[c], memory_order_acquire) + (b - first) * BUCKET_BYTES;
+    return mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
+}
+
+struct bucket *bucket_next(shmkv *db, struct bucket *bk)
+{
+    uint64_t n = atomic_load_explicit(&bk->next, memory_order_acquire);
+    if (!n)
+        return NULL;
+    return mem_ok(db, n, BUCKET_BYTES) && !(n & (BUCKET_BYTES - 1)) ? at(db, n) : NULL;
+}
+
+static struct bucket *home(shmkv *db, struct shard *s, uint64_t tag)
+{
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    return bucket_at(db, s, bucket_for(lay, db->base_bits, tag));
+}
+
+/* Does the record at off hold this key?  Writers only (under lock). */
+static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
+{
+    if (!mem_ok(db, off, sizeof(struct rec) + klen))
+        return false;
+    const struct rec *r = at(db, off);
+    return r->klen == klen && memcmp(r + 1, key, klen) == 0;
+}
+
+int index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
+{
+    struct bucket *bk = home(db, s, tag);
+    f->slot = NULL;
+    for (unsigned n = 0; bk; n++) {
+        if (n > CHAIN_MAX)
+            return -EBADMSG;
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            if (v && slot_tag(v) == tag && rec_is(db, slot_off(v), key, klen)) {
+                f->slot = &bk->slot[i];
+                f->val = v;
+                return 0;
+            }
+        }
+        bk = bucket_next(db, bk);
+    }
+    return bk || !home(db, s, tag) ? -EBADMSG : 0;
+}
+
+int index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot)
+{
+    uint64_t want = slot_make(off, tag);
+    struct bucket *bk = home(db, s, tag);
+    for (unsigned n = 0; bk && n <= CHAIN_MAX; n++) {
+        for (unsigned i = 0; i < SLOTS; i++)
+            if (atomic_load_explicit(&bk->slot[i], memory_order_relaxed) == want) {
+                *slot = &bk->slot[i];
+                return 0;
+            }
+        bk = bucket_next(db, bk);
+    }
+    return -ENOENT;
+}
+
+/* An empty overflow bucket: from the shard's free list, else carved from
+ * its current index run, else from a new one-unit index run. */
+static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
+{
+    uint64_t off = s->ov_free;
+    if (off && mem_ok(db, off, BUCKET_BYTES)) {
+        s->ov_free = atomic_load_explicit(&((struct bucket *)at(db, off))->next, memory_order_relaxed);
+    } else {
+        if (!s->ov_run || s->ov_pos + BUCKET_BYTES > (run_at(db, s->ov_run)->nunits << UNIT_SHIFT)) {
+            uint64_t r;
+            int e = run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &r);
+            if (e)
+                return e;
+            s->ov_run = r;
+            s->ov_pos = RUN_HDR;
+        }
+        off = s->ov_run + s->ov_pos;
+        s->ov_pos += BUCKET_BYTES;
+    }
+    struct bucket *bk = at(db, off);
+    atomic_store_explicit(&bk->next, 0, memory_order_relaxed);
+    for (unsigned i = 0; i < SLOTS; i++)
+        atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
+    *out = bk;
+    return 0;
+}
+
+static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
+{
+    atomic_store_explicit(&bk->next, s->ov_free, memory_order_relaxed);
+    s->ov_free = (uint64_t)((uint8_t *)bk - db->base);
+}
+
+/* Find (or make, by linking an empty overflow bucket) a free slot in the
+ * chain for tag.  Nothing visible changes: the slot stays 0 until the
+ * caller stores into it. */
+int index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **out)
+{
+    struct bucket *bk = home(db, s, tag), *last = NULL;
+    for (unsigned n = 0; bk; n++) {
+        if (n > CHAIN_MAX)
+            return -EBADMSG;
+        for (unsigned i = 0; i < SLOTS; i++)
+            if (!atomic_load_explicit(&bk->slot[i], memory_order_relaxed)) {
+                *out = &bk->slot[i];
+                return 0;
+            }
+        last = bk;
+        bk = bucket_next(db, bk);
+    }
+    if (!last)
+        return -EBADMSG;
+    struct bucket *ov;
+    int e = ov_get(db, s, &ov);
+    if (e)
+        return e;
+    /* link the (empty) bucket: release so readers see it zeroed */
+    atomic_store_explicit(&last->next, (uint64_t)((uint8_t *)ov - db->base), memory_order_release);
+    atomic_fetch_add_explicit(&s->ov_used, 1, memory_order_relaxed);
+    *out = &ov->slot[0];
+    return 0;
+}
+
+static bool bucket_empty(struct bucket *bk)
+{
+    for (unsigned i = 0; i < SLOTS; i++)
+        if (atomic_load_explicit(&bk->slot[i], memory_order_relaxed))
+            return false;
+    return true;
+}
+
+/* Unlink the empty overflow buckets of a chain and give them back.  The
+ * seq bump before any of them can be reused tells readers that were
+ * walking them to look again if they missed. */
+static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
+{
+    struct bucket *prev = head, *bk = bucket_next(db, head);
+    bool any = false;
+    while (bk) {
+        struct bucket *nx = bucket_next(db, bk);
+        if (bucket_empty(bk)) {
+            atomic_store_explicit(&prev->next, atomic_load_explicit(&bk->next, memory_order_relaxed),
+                                  memory_order_release);
+            atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                                  memory_order_release);
+            atomic_fetch_sub_explicit(&s->ov_used, 1, memory_order_relaxed);
+            ov_put(db, s, bk);
+            any = true;
+        } else {
+            prev = bk;
+        }
+        bk = nx;
+    }
+    (void)any;
+}
+
+void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot)
+{
+    atomic_store_explicit(slot, 0, memory_order_release);
+    struct bucket *head = home(db, s, tag);
+    struct bucket *bk = (struct bucket *)((uintptr_t)slot & ~(uintptr_t)(BUCKET_BYTES - 1));
+    if (head && bk != head && bucket_empty(bk))
+        chain_trim(db, s, head);
+}
+
+/* Make sure the chunk holding bucket b exists. */
+static int chunk_ensure(shmkv *db, struct shard *s, uint64_t b)
+{
+    uint64_t first;
+    unsigned c = chunk_of(b, db->base_bits, &first);
+    if (c >= DIR_MAX)
+        return -ENOSPC;
+    if (atomic_load_explicit(&s->dir[c], memory_order_relaxed))
+        return 0;
+    uint64_t nb = c ? 1ull << (db->base_bits + c - 1) : 1ull << db->base_bits;
+    uint64_t r;
+    int e = run_alloc(db, units_of(RUN_HDR + nb * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false, &r);
+    if (e)
+        return e;
+    atomic_store_explicit(&s->dir[c], r + RUN_HDR, memory_order_release);
+    return 0;
+}
+
+static void bucket_clear(struct bucket *bk)
+{
+    atomic_store_explicit(&bk->next, 0, memory_order_relaxed);
+    for (unsigned i = 0; i < SLOTS; i++)
+        atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
+}
+
+/* Split the next bucket if the shard is loaded enough.  Failure to find
+ * memory just postpones the split: chains grow a little meanwhile. */
+void index_maybe_split(shmkv *db, struct shard *s)
+{
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    uint32_t L = lay_level(lay), bb = db->base_bits;
+    uint64_t nb = bucket_count(lay, bb);
+    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
+    if (keys <= nb * SPLIT_KEYS_PER_BUCKET || bb + L + 1 > TAG_BITS)
+        return;
+
+    uint64_t src = lay_split(lay), half = 1ull << (bb + L), dst = src + half;
+    if (chunk_ensure(db, s, dst))
+        return;
+    struct bucket *sb = bucket_at(db, s, src), *db_ = bucket_at(db, s, dst);
+    if (!sb || !db_)
+        return;
+
+    /* Count what moves, and get every overflow bucket the destination
+     * needs before touching anything, so failure leaves no trace. */
+    unsigned moving = 0, n = 0;
+    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            if (v && (slot_tag(v) & half))
+                moving++;
+        }
+    s->pending_split = src + 1;
+    bucket_clear(db_);
+    struct bucket *tail = db_;
+    for (unsigned need = moving > SLOTS ? (moving - 1) / SLOTS : 0; need; need--) {
+        struct bucket *ov;
+        if (ov_get(db, s, &ov)) {
+            /* give back what we took; dst is unreachable, so no reader
+             * can be inside these buckets */
+            for (struct bucket *b = bucket_next(db, db_); b;) {
+                struct bucket *nx = bucket_next(db, b);
+                ov_put(db, s, b);
+                b = nx;
+            }
+            bucket_clear(db_);
+            s->pending_split = 0;
+            return;
+        }
+        atomic_store_explicit(&tail->next, (uint64_t)((uint8_t *)ov - db->base), memory_order_relaxed);
+        tail = ov;
+    }
+
+    /* copy the moving slots into the destination chain */
+    struct bucket *w = db_;
+    unsigned wi = 0, ovs = 0;
+    n = 0;
+    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            if (!v || !(slot_tag(v) & half))
+                continue;
+            if (wi == SLOTS) {
+                w = bucket_next(db, w);
+                wi = 0;
+                ovs++;
+            }
+            atomic_store_explicit(&w->slot[wi++], v, memory_order_relaxed);
+        }
+    atomic_fetch_add_explicit(&s->ov_used, ovs, memory_order_relaxed);
+
+    /* publish: from here readers look for moved keys in dst */
+    uint64_t nl = src + 1 == half ? (uint64_t)(L + 1) << 32 : ((uint64_t)L << 32) | (src + 1);
+    atomic_store_explicit(&s->layout, nl, memory_order_release);
+
+    /* clear the moved slots from the source and trim it */
+    n = 0;
+    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            if (v && (slot_tag(v) & half))
+                atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
+        }
+    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+    chain_trim(db, s, sb);
+    s->pending_split = 0;
+    atomic_fetch_add_explicit(&s->splits, 1, memory_order_relaxed);
+}
+
+/* Finish a split interrupted by a dead writer: drop from the source chain
+ * every slot that the current layout places elsewhere.  If the layout was
+ * not yet published this drops nothing; the half-built destination is
+ * unreachable and will be cleared by the next split. */
+int index_repair(shmkv *db, struct shard *s)
+{
+    if (!s->pending_split)
+        return 0;
+    uint64_t src = s->pending_split - 1;
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    struct bucket *sb = src < bucket_count(lay, db->base_bits) ? bucket_at(db, s, src) : NULL;
+    unsigned n = 0;
+    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            if (v && bucket_for(lay, db->base_bits, slot_tag(v)) != src)
+                atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
+        }
+    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+    if (sb)
+        chain_trim(db, s, sb);
+    s->pending_split = 0;
+    return 0;
+}
+
+/* Call fn for every occupied slot of the shard, bucket by bucket.  With
+ * the lock held the walk is exact; without it, the caller validates
+ * layout and seq afterwards. */
+int index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx)
+{
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
+    uint64_t nb = bucket_count(lay, db->base_bits);
+    for (uint64_t b = 0; b < nb; b++) {
+        struct bucket *bk = bucket_at(db, s, b);
+        if (!bk)
+            return -EBADMSG;
+        for (unsigned n = 0; bk; bk = bucket_next(db, bk), n++) {
+            if (n > CHAIN_MAX)
+                return -EBADMSG;
+            for (unsigned i = 0; i < SLOTS; i++) {
+                uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
+                if (v) {
+                    int r = fn(db, s, v, &bk->slot[i], ctx);
+                    if (r)
+                        return r;
+                }
+            }
+        }
+    }
+    return 0;
+}

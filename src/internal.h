@@ -1,0 +1,261 @@
+/*
+ * internal.h - the file format and the structures the sources share.
+ *
+ * A table is one file, mapped MAP_SHARED by every process at the same
+ * reserved size, so offsets stay valid as the file grows.  All references
+ * inside the file are byte offsets from its start.
+ *
+ *   0            struct hdr      magic, version, geometry, allocator state
+ *   shards_off   struct shard[]  one per lock stripe: lock, index directory,
+ *                                record-log state, counters
+ *   data_off     runs            everything else, in runs of 4 KiB units
+ *
+ * A run starts with a 64-byte struct run header and is one of: a free run,
+ * a log run (records appended by one shard), a huge run (one record too big
+ * for a log run), or an index run (a shard's bucket chunk or overflow
+ * buckets).  Runs tile [data_off, top) with no gaps, so the allocator can
+ * rebuild its free lists by walking them (see alloc.c).
+ *
+ * Index (index.c): per shard, linear hashing over 64-byte buckets of
+ * 7 slots, grown one bucket split at a time.  A slot is one 8-byte word:
+ *   bits 63..24  record offset / 8     (40 bits: 8 TiB)
+ *   bits 23..0   low 24 bits of the key's hash (the tag)
+ * and 0 means empty.  Bucket addresses are taken from the tag's low bits,
+ * so a split needs no record reads.
+ *
+ * Records (log.c): struct rec, then key, then value, padded to 8 bytes.
+ * Records are never modified after their slot is published; a change
+ * writes a new record and swings the slot with one atomic store.
+ */
+#ifndef SHMKV_INTERNAL_H
+#define SHMKV_INTERNAL_H
+
+#include "shmkv.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SHMKV_API __attribute__((visibility("default")))
+
+#define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
+#define FORMAT_VERSION 1u
+
+#define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
+#define UNIT         (1ull << UNIT_SHIFT)
+#define RUN_HDR      64u                   /* run header bytes */
+#define SLOTS        7u                    /* slots per bucket */
+#define BUCKET_BYTES 64u
+#define TAG_BITS     24u
+#define TAG_MASK     ((1ull << TAG_BITS) - 1)
+#define OFF_LIMIT    (1ull << 43)          /* 40 bits of 8-byte units */
+#define DIR_MAX      (TAG_BITS + 1)        /* bucket chunks per shard */
+#define SHARD_BITS_MAX 12u
+#define LOG_RUN_MIN  UNIT                  /* smallest log run */
+#define LOG_RUN_MAX  (1ull << 18)          /* largest log run: 256 KiB */
+#define HUGE_MIN     (LOG_RUN_MAX / 4)     /* records this big get a run of their own */
+#define DEFAULT_RESERVE (1ull << 40)       /* address space when max_bytes is 0 */
+#define CHAIN_MAX    (1u << 20)            /* longest chain walked before -EBADMSG */
+
+/* Split a bucket once a shard holds more than this many keys per bucket. */
+#define SPLIT_KEYS_PER_BUCKET 6u
+
+enum run_kind {
+    RUN_FREE  = 0x46524545, /* "FREE" */
+    RUN_LOG   = 0x4c4f4721, /* "LOG!" */
+    RUN_HUGE  = 0x48554745, /* "HUGE" */
+    RUN_INDEX = 0x494e4458, /* "INDX" */
+    RUN_NEW   = 0x4e455721, /* "NEW!": allocated, not yet adopted */
+};
+
+/* Header of every run.  kind/nunits are the walkable skeleton; the rest
+ * depends on the kind.  used/live are read by stat and the checker without
+ * the owner's lock, hence atomics (relaxed: they are statistics). */
+struct run {
+    uint32_t kind;
+    uint32_t shard;                 /* owner, for log/huge/index runs */
+    uint64_t nunits;                /* length in 4 KiB units */
+    uint64_t next;                  /* free list, or the shard's log-run list */
+    _Atomic uint64_t used;          /* log: bytes appended, header included */
+    _Atomic uint64_t live;          /* log/huge: bytes of live records */
+    uint64_t pad[3];
+};
+
+/* Record header.  dist is the distance back to the record's run header
+ * in 8-byte units (runs holding records are at most 256 KiB), so a writer
+ * can find the run whose live-byte count a retired record belongs to.
+ * Its top bit, REC_EXT, is reserved for an 8-byte extension (expiry) and
+ * is 0 in format 1. */
+struct rec {
+    uint16_t klen;
+    uint16_t dist;
+    uint32_t vlen;
+};
+#define REC_EXT 0x8000u
+
+struct bucket {
+    _Atomic uint64_t next;          /* offset of the next overflow bucket, 0: none */
+    _Atomic uint64_t slot[SLOTS];
+};
+
+/* One lock stripe and its sub-table.  Fields under "writer state" change
+ * only under lock; readers use layout, seq and dir. */
+struct shard {
+    pthread_mutex_t lock;
+    /* Published index shape: (level << 32) | split.  Buckets in use are
+     * (base << level) + split.  Release-stored after the split it
+     * describes is complete. */
+    _Atomic uint64_t layout;
+    /* Bumped whenever a slot may have left a reader's path (overflow
+     * bucket unlinked, split source cleaned): a miss is only trusted if
+     * neither layout nor seq changed while looking. */
+    _Atomic uint64_t seq;
+    _Atomic uint64_t dir[DIR_MAX];  /* bucket chunk offsets, set once */
+
+    /* writer state */
+    uint64_t ov_free;               /* free overflow buckets (linked by next) */
+    uint64_t ov_run, ov_pos;        /* index run being carved into buckets */
+    uint64_t open_run;              /* log run being appended to */
+    uint64_t runs;                  /* all log runs of this shard, by run.next */
+    _Atomic uint64_t log_bytes;     /* record bytes appended to log runs (used - header) */
+    _Atomic uint64_t rec_live;      /* live record bytes in log runs */
+    uint64_t clean_run, clean_pos;  /* compaction cursor */
+    uint64_t pending_split;         /* 1 + bucket being split; 0: none */
+    uint64_t pending_free;          /* log run being released; 0: none */
+
+    /* counters, written under lock, read lock-free (relaxed) */
+    _Atomic uint64_t keys;
+    _Atomic uint64_t live_bytes;    /* klen + vlen of live pairs */
+    _Atomic uint64_t ov_used;       /* overflow buckets linked into chains */
+    _Atomic uint64_t puts, dels, splits, cleaned, lock_waits, recoveries;
+} __attribute__((aligned(64)));
+
+struct hdr {
+    /* immutable after creation; covered by geo_sum */
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_bytes;             /* sizeof(struct hdr) */
+    uint32_t shard_bytes;           /* sizeof(struct shard) */
+    uint32_t mutex_bytes;           /* sizeof(pthread_mutex_t) */
+    uint32_t shard_bits;
+    uint32_t base_bits;             /* initial buckets per shard = 1 << base_bits */
+    uint64_t seed[2];
+    uint64_t reserve;               /* bytes every process maps; hard limit */
+    uint64_t max_bytes;             /* as given at creation (0: none) */
+    uint64_t shards_off;
+    uint64_t data_off;
+    uint64_t geo_sum;               /* checksum of the fields above */
+
+    /* allocator, under alloc_lock */
+    pthread_mutex_t alloc_lock __attribute__((aligned(64)));
+    _Atomic uint64_t file_size;     /* bytes committed with fallocate */
+    _Atomic uint64_t top;           /* end of the last run */
+    _Atomic uint64_t free_units;    /* units in free runs */
+    uint64_t free_head[41];         /* free runs by size class floor(log2 units) */
+    _Atomic uint64_t alloc_recoveries;
+
+    /* Bumped (before reuse) whenever a run that readers may be reading
+     * is released.  Readers read it before and after copying a record;
+     * unchanged means the record's memory was not reused meanwhile. */
+    _Atomic uint64_t epoch __attribute__((aligned(64)));
+} __attribute__((aligned(64)));
+
+/* The process-local handle.  Immutable after open except known_size. */
+struct shmkv {
+    int fd;
+    bool rdonly;
+    uint8_t *base;                  /* mapping of hdr->reserve bytes */
+    uint64_t map_size;
+    struct hdr *hdr;
+    struct shard *shards;
+    uint32_t shard_bits;
+    uint32_t base_bits;
+    uint64_t seed0, seed1;
+    uint64_t data_off;
+    uint64_t reserve;
+    /* File size this process has verified with fstat: offsets below it
+     * are safe to touch even if the header lies. */
+    _Atomic uint64_t known_size;
+};
+
+/* ---- small helpers shared by the .c files ---- */
+
+/* Counters written only under a lock but read lock-free: a relaxed load
+ * and store, not a locked read-modify-write. */
+static inline void add64(_Atomic uint64_t *p, int64_t d)
+{
+    atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + (uint64_t)d, memory_order_relaxed);
+}
+
+static inline uint64_t align8(uint64_t n) { return (n + 7) & ~7ull; }
+static inline uint64_t units_of(uint64_t bytes) { return (bytes + UNIT - 1) >> UNIT_SHIFT; }
+
+static inline uint64_t slot_make(uint64_t off, uint64_t tag) { return (off >> 3) << TAG_BITS | tag; }
+static inline uint64_t slot_off(uint64_t s) { return (s >> TAG_BITS) << 3; }
+static inline uint64_t slot_tag(uint64_t s) { return s & TAG_MASK; }
+
+static inline void *at(const shmkv *db, uint64_t off) { return db->base + off; }
+static inline struct run *run_at(const shmkv *db, uint64_t off) { return (struct run *)(db->base + off); }
+
+static inline uint64_t rec_size(uint64_t klen, uint64_t vlen) { return align8(sizeof(struct rec) + klen + vlen); }
+
+static inline struct shard *shard_of(const shmkv *db, uint64_t h)
+{
+    return db->shard_bits ? &db->shards[h >> (64 - db->shard_bits)] : &db->shards[0];
+}
+static inline uint32_t shard_index(const shmkv *db, const struct shard *s) { return (uint32_t)(s - db->shards); }
+
+/* true if [off, off+len) lies inside memory this process may touch. */
+bool mem_ok(shmkv *db, uint64_t off, uint64_t len);
+
+/* hash.c */
+uint64_t hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1);
+
+/* lock.c */
+int  lock_init(pthread_mutex_t *m);
+int  shard_lock(shmkv *db, struct shard *s);
+void shard_unlock(struct shard *s);
+int  alloc_lock(shmkv *db);
+void alloc_unlock(shmkv *db);
+
+/* alloc.c: runs of units; reserve lets compaction use the last headroom */
+int  run_alloc(shmkv *db, uint64_t nunits, uint32_t kind, uint32_t shard, bool reserve, uint64_t *off);
+void run_free(shmkv *db, uint64_t off);
+int  alloc_repair(shmkv *db);
+int  file_grow(shmkv *db, uint64_t need);
+
+/* index.c */
+struct found {
+    _Atomic uint64_t *slot;         /* where the key's slot is, or NULL */
+    uint64_t val;                   /* its value when found */
+};
+uint64_t bucket_count(uint64_t layout, uint32_t base_bits);
+struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b);
+uint64_t bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
+int  index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f);
+int  index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot);
+int  index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **slot);
+void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot);
+struct bucket *bucket_next(shmkv *db, struct bucket *bk);
+void index_maybe_split(shmkv *db, struct shard *s);
+int  index_repair(shmkv *db, struct shard *s);
+typedef int (*slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
+int  index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx);
+
+/* log.c */
+int  log_append(shmkv *db, struct shard *s, const void *key, size_t klen,
+                const void *val, size_t vlen, bool reserve, uint64_t *off);
+void log_adopt(shmkv *db, struct shard *s, uint64_t off);
+void log_retire(shmkv *db, struct shard *s, uint64_t off);
+void log_clean_step(shmkv *db, struct shard *s);
+bool log_clean_some(shmkv *db, struct shard *s);
+int  log_repair(shmkv *db, struct shard *s);
+uint64_t rec_run(shmkv *db, uint64_t off);
+
+/* table.c */
+int  shard_repair(shmkv *db, struct shard *s);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * lock.c - robust process-shared mutexes.
+ *
+ * Writers serialise on pthread mutexes that live in the shared file, made
+ * PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST.  When a holder dies the
+ * kernel walks its robust list at exit, marks the lock owner-dead and wakes
+ * one waiter, which gets EOWNERDEAD while holding the lock.  That waiter
+ * repairs the structure the lock protects (every multi-step change is
+ * journaled or idempotent, see shard_repair and alloc_repair), then marks
+ * the mutex consistent.  A waiter therefore waits at most for the kernel
+ * to reap the dead process: no timeouts, no guessing from pids.
+ *
+ * If a repairer itself dies before calling pthread_mutex_consistent, the
+ * next locker sees EOWNERDEAD again and repeats the (idempotent) repair.
+ */
+#include "internal.h"
+
+int lock_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int r = pthread_mutexattr_init(&a);
+    if (r)
+        return -r;
+    r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!r)
+        r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!r)
+        r = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return -r;
+}
+
+/* Take m; on EOWNERDEAD run repair(db, arg) before declaring it consistent.
+ * Returns 0 with the lock held, or a negative errno with it released. */
+static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
+                       int (*repair)(shmkv *, void *), bool *waited,
+                       _Atomic uint64_t *recoveries)
+{
+    int r = pthread_mutex_trylock(m);
+    *waited = false;
+    if (r == EBUSY) {
+        *waited = true;
+        r = pthread_mutex_lock(m);
+    }
+    if (r == 0)
+        return 0;
+    if (r != EOWNERDEAD)
+        return -r; /* ENOTRECOVERABLE, EINVAL on a corrupt mutex ... */
+    int rr = repair(db, arg);
+    pthread_mutex_consistent(m);
+    atomic_fetch_add_explicit(recoveries, 1, memory_order_relaxed);
+    if (rr) {
+        pthread_mutex_unlock(m);
+        return rr;
+    }
+    return 0;
+}
+
+static int repair_shard_cb(shmkv *db, void *arg) { return shard_repair(db, arg); }
+static int repair_alloc_cb(shmkv *db, void *arg) { (void)arg; return alloc_repair(db); }
+
+int shard_lock(shmkv *db, struct shard *s)
+{
+    bool waited;
+    int r = robust_lock(&s->lock, db, s, repair_shard_cb, &waited, &s->recoveries);
+    if (r == 0 && waited)
+        atomic_store_explicit(&s->lock_waits,
+                              atomic_load_explicit(&s->lock_waits, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    return r;
+}
+
+void shard_unlock(struct shard *s) { pthread_mutex_unlock(&s->lock); }
+
+int alloc_lock(shmkv *db)
+{
+    bool waited;
+    return robust_lock(&db->hdr->alloc_lock, db, NULL, repair_alloc_cb, &waited,
+                       &db->hdr->alloc_recoveries);
+}
+
+void alloc_unlock(shmkv *db) { pthread_mutex_unlock(&db->hdr->alloc_lock); }

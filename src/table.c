@@ -1,0 +1,319 @@
+/*
+ * table.c - the file: naming, atomic creation, validation, mapping.
+ *
+ * Creation never exposes a half-built table: the creator builds the whole
+ * table in a private temporary file next to the target (O_EXCL, never
+ * followed through links), then link()s it into place.  link() fails if
+ * the name exists, so of many simultaneous creators exactly one wins and
+ * the others drop their temporary file and open the winner's table.
+ *
+ * Every process maps the table once at its full reservation (max_bytes,
+ * or 1 TiB of address space), MAP_SHARED|MAP_NORESERVE, so offsets stay
+ * valid while the file grows and nobody ever remaps.  Pages past the end
+ * of the file are never touched: every offset read from the file is
+ * checked against a size this process verified with fstat (mem_ok).
+ *
+ * The header carries magic, format version, the structure sizes it was
+ * built with and a checksum over the geometry; anything that does not
+ * match is -EBADMSG.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+bool mem_ok(shmkv *db, uint64_t off, uint64_t len)
+{
+    uint64_t end = off + len;
+    if (off < db->data_off || end < off)
+        return false;
+    uint64_t known = atomic_load_explicit(&db->known_size, memory_order_relaxed);
+    if (end <= known)
+        return true;
+    /* Past what we have verified: the file may have grown since.  Ask the
+     * kernel, never the header, which a corrupt file could fake. */
+    struct stat st;
+    if (fstat(db->fd, &st))
+        return false;
+    known = (uint64_t)st.st_size < db->map_size ? (uint64_t)st.st_size : db->map_size;
+    atomic_store_explicit(&db->known_size, known, memory_order_relaxed);
+    return end <= known;
+}
+
+int shard_repair(shmkv *db, struct shard *s)
+{
+    int r = index_repair(db, s);
+    return r ? r : log_repair(db, s);
+}
+
+static int resolve(const char *name, char *out)
+{
+    if (!name || !*name)
+        return -EINVAL;
+    int n;
+    if (strchr(name, '/')) {
+        n = snprintf(out, PATH_MAX, "%s", name);
+    } else {
+        if (strlen(name) > NAME_MAX)
+            return -ENAMETOOLONG;
+        const char *dir = getenv("SHMKV_DIR");
+        n = snprintf(out, PATH_MAX, "%s/%s", dir && *dir ? dir : "/dev/shm", name);
+    }
+    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static uint64_t geo_sum(const struct hdr *h)
+{
+    /* everything from version to geo_sum: the magic is written last */
+    return hash64(&h->version, offsetof(struct hdr, geo_sum) - offsetof(struct hdr, version), 0x5eed, 0x6e0);
+}
+
+static uint64_t pow2_floor(uint64_t x) { return x ? 1ull << (63 - __builtin_clzll(x)) : 1; }
+
+struct geometry {
+    uint32_t shard_bits, base_bits;
+    uint64_t reserve, shards_off, data_off;
+};
+
+static int plan(const shmkv_options *o, struct geometry *g)
+{
+    uint64_t nsh = 256, base;
+    if (o->max_bytes) {
+        if (o->max_bytes < SHMKV_MIN_BYTES || o->max_bytes > OFF_LIMIT)
+            return -EINVAL;
+        /* a small table gets fewer stripes so per-shard runs fit */
+        uint64_t want = pow2_floor(o->max_bytes / (256 * 1024));
+        nsh = want < nsh ? want : nsh;
+    }
+    g->shard_bits = (uint32_t)__builtin_ctzll(nsh);
+    base = o->expected_keys / nsh / SPLIT_KEYS_PER_BUCKET;
+    base = base < 64 ? 64 : base > (1u << 20) ? 1u << 20 : base;
+    base = pow2_floor(base * 2 - 1); /* round up */
+    if (o->max_bytes) /* first chunks may take at most a quarter */
+        while (base > 64 && nsh * base * BUCKET_BYTES > o->max_bytes / 4)
+            base /= 2;
+    g->base_bits = (uint32_t)__builtin_ctzll(base);
+    g->reserve = o->max_bytes ? o->max_bytes & ~(UNIT - 1) : DEFAULT_RESERVE;
+    g->shards_off = sizeof(struct hdr);
+    g->data_off = (g->shards_off + nsh * sizeof(struct shard) + UNIT - 1) & ~(UNIT - 1);
+    return 0;
+}
+
+static bool header_ok(const struct hdr *h, uint64_t file_size)
+{
+    if (h->magic != FORMAT_MAGIC || h->version != FORMAT_VERSION || h->hdr_bytes != sizeof(struct hdr) ||
+        h->shard_bytes != sizeof(struct shard) || h->mutex_bytes != sizeof(pthread_mutex_t))
+        return false;
+    if (h->geo_sum != geo_sum(h) || h->shard_bits > SHARD_BITS_MAX || h->base_bits < 1 ||
+        h->base_bits >= TAG_BITS)
+        return false;
+    uint64_t data_off = (h->shards_off + (sizeof(struct shard) << h->shard_bits) + UNIT - 1) & ~(UNIT - 1);
+    return h->shards_off == sizeof(struct hdr) && h->data_off == data_off && h->reserve > data_off &&
+           h->reserve <= OFF_LIMIT && file_size >= data_off;
+}
+
+static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_size, shmkv **out)
+{
+    shmkv *db = calloc(1, sizeof *db);
+    if (!db)
+        return -ENOMEM;
+    void *p = mmap(NULL, h->reserve, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        free(db);
+        return e == EACCES ? -EACCES : -ENOMEM;
+    }
+    db->fd = fd;
+    db->rdonly = rdonly;
+    db->base = p;
+    db->map_size = h->reserve;
+    db->hdr = p;
+    db->shards = (struct shard *)((uint8_t *)p + h->shards_off);
+    db->shard_bits = h->shard_bits;
+    db->base_bits = h->base_bits;
+    db->seed0 = h->seed[0];
+    db->seed1 = h->seed[1];
+    db->data_off = h->data_off;
+    db->reserve = h->reserve;
+    atomic_store_explicit(&db->known_size, file_size < h->reserve ? file_size : h->reserve,
+                          memory_order_relaxed);
+    *out = db;
+    return 0;
+}
+
+static int commit(int fd, uint64_t len)
+{
+    int r = fallocate(fd, 0, 0, (off_t)len) ? errno : 0;
+    if (r == EOPNOTSUPP)
+        r = posix_fallocate(fd, 0, (off_t)len);
+    return r == EFBIG || r == EDQUOT ? -ENOSPC : -r;
+}
+
+/* Build a complete table in fd (an empty private file). */
+static int build(int fd, const struct geometry *g, const shmkv_options *o)
+{
+    int r = commit(fd, g->data_off);
+    if (r)
+        return r;
+    struct hdr h0;
+    memset(&h0, 0, sizeof h0);
+    h0.reserve = g->reserve;
+    h0.shards_off = g->shards_off;
+    h0.data_off = g->data_off;
+    h0.shard_bits = g->shard_bits;
+    h0.base_bits = g->base_bits;
+    shmkv *db;
+    if ((r = map_table(fd, &h0, false, g->data_off, &db)))
+        return r;
+    struct hdr *h = db->hdr;
+    h->version = FORMAT_VERSION;
+    h->hdr_bytes = sizeof(struct hdr);
+    h->shard_bytes = sizeof(struct shard);
+    h->mutex_bytes = sizeof(pthread_mutex_t);
+    h->shard_bits = g->shard_bits;
+    h->base_bits = g->base_bits;
+    if (getrandom(h->seed, sizeof h->seed, GRND_NONBLOCK) != (ssize_t)sizeof h->seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        h->seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+        h->seed[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&ts;
+    }
+    db->seed0 = h->seed[0];
+    db->seed1 = h->seed[1];
+    h->reserve = g->reserve;
+    h->max_bytes = o->max_bytes;
+    h->shards_off = g->shards_off;
+    h->data_off = g->data_off;
+    atomic_store(&h->file_size, g->data_off);
+    atomic_store(&h->top, g->data_off);
+    if ((r = lock_init(&h->alloc_lock)))
+        goto out;
+    uint64_t chunk0 = units_of(RUN_HDR + (BUCKET_BYTES << g->base_bits));
+    for (uint64_t i = 0; i < (1ull << g->shard_bits); i++) {
+        struct shard *s = &db->shards[i];
+        uint64_t ro;
+        if ((r = lock_init(&s->lock)))
+            goto out;
+        if ((r = run_alloc(db, chunk0, RUN_INDEX, (uint32_t)i, true, &ro)))
+            goto out;
+        /* the file was just extended with fallocate: already zero */
+        atomic_store(&s->dir[0], ro + RUN_HDR);
+    }
+    h->geo_sum = geo_sum(h);
+    /* the magic last: until now nothing could have accepted this file */
+    atomic_thread_fence(memory_order_release);
+    h->magic = FORMAT_MAGIC;
+out:
+    munmap(db->base, db->map_size);
+    free(db);
+    return r;
+}
+
+/* Create name atomically.  Returns 0 (created), -EEXIST, or an error. */
+static int create(const char *path, const shmkv_options *o)
+{
+    struct geometry g;
+    int r = plan(o, &g);
+    if (r)
+        return r;
+    static _Atomic unsigned counter;
+    char tmp[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) : 0;
+    int n = snprintf(tmp, sizeof tmp, "%.*s%s.shmkv-tmp.%ld.%u", dirlen, path, slash ? "/" : "",
+                     (long)getpid(), atomic_fetch_add(&counter, 1));
+    if (n < 0 || n >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    mode_t mode = o->mode ? (mode_t)(o->mode & 07777) : 0600;
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    if (fchmod(fd, mode) || (r = build(fd, &g, o)) != 0) {
+        r = r ? r : -errno;
+    } else if (link(tmp, path)) {
+        r = -errno;
+    }
+    unlink(tmp);
+    close(fd);
+    return r;
+}
+
+SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **out)
+{
+    static const shmkv_options dflt = {.flags = SHMKV_CREATE};
+    const shmkv_options *o = opts ? opts : &dflt;
+    char path[PATH_MAX];
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if ((o->flags & ~(unsigned)(SHMKV_CREATE | SHMKV_EXCL | SHMKV_RDONLY)) ||
+        ((o->flags & SHMKV_EXCL) && !(o->flags & SHMKV_CREATE)))
+        return -EINVAL;
+    if (o->max_bytes && (o->max_bytes < SHMKV_MIN_BYTES || o->max_bytes > OFF_LIMIT))
+        return -EINVAL;
+    int r = resolve(name, path);
+    if (r)
+        return r;
+    bool rdonly = o->flags & SHMKV_RDONLY;
+
+    if (o->flags & SHMKV_EXCL) {
+        if ((r = create(path, o)))
+            return r;
+    }
+    for (int attempt = 0;; attempt++) {
+        int fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+            r = -errno;
+            if (r == -ENOENT && (o->flags & SHMKV_CREATE) && attempt < 100) {
+                r = create(path, o);
+                if (r == 0 || r == -EEXIST)
+                    continue; /* ours or someone else's: open it */
+            }
+            return r == -EMLINK ? -ELOOP : r; /* FreeBSD-style ELOOP spelling */
+        }
+        struct stat st;
+        struct hdr h;
+        if (fstat(fd, &st)) {
+            r = -errno;
+        } else if (S_ISDIR(st.st_mode)) {
+            r = -EISDIR;
+        } else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof h ||
+                   pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !header_ok(&h, (uint64_t)st.st_size)) {
+            r = -EBADMSG;
+        } else {
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
+            if (r == 0)
+                return 0;
+        }
+        close(fd);
+        return r;
+    }
+}
+
+SHMKV_API void shmkv_close(shmkv *db)
+{
+    if (!db)
+        return;
+    munmap(db->base, db->map_size);
+    close(db->fd);
+    free(db);
+}
+
+SHMKV_API int shmkv_unlink(const char *name)
+{
+    char path[PATH_MAX];
+    int r = resolve(name, path);
+    if (r)
+        return r;
+    return unlink(path) ? -errno : 0;
+}
