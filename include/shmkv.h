@@ -24,7 +24,10 @@
  *  - Writers serialise per shard on robust process-shared locks: a process
  *    killed at any instant, even while holding a lock, never blocks others
  *    for more than a moment and never damages a completed write; its
- *    interrupted write is all or nothing.
+ *    interrupted write is all or nothing.  Every function that takes a
+ *    lock (writes, and shmkv_foreach on a writable handle) may also return
+ *    -ETIMEDOUT if a live process held the lock for over a second (it is
+ *    stopped or stuck), and -EBADMSG if the lock itself is damaged.
  *  - The library never exits, aborts or prints.
  *  - The file is checked on open and every offset read from it is
  *    bounds-checked: a corrupt file yields -EBADMSG, not a crash.

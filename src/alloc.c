@@ -54,9 +54,10 @@ int file_grow(shmkv *db, uint64_t need)
         return 0;
     if (need > db->reserve)
         return -ENOSPC;
-    /* grow by a quarter at a time (at least 1 MiB) to keep fallocate calls
-     * rare, but fall back to the exact need when space is short */
-    uint64_t want = cur + cur / 4;
+    /* grow by a sixteenth at a time (at least 1 MiB) to keep fallocate
+     * calls rare without holding much unused memory; fall back to the
+     * exact need when space is short */
+    uint64_t want = cur + cur / 16;
     if (want < cur + (1u << 20))
         want = cur + (1u << 20);
     if (want < need)
@@ -99,8 +100,21 @@ static bool run_sane(shmkv *db, uint64_t off, uint64_t top)
 {
     if (off < db->data_off || off >= top || (off - db->data_off) % UNIT)
         return false;
+    if (!mem_ok(db, off, RUN_HDR))
+        return false;
     struct run *r = run_at(db, off);
     return r->nunits >= 1 && r->nunits <= ((top - off) >> UNIT_SHIFT);
+}
+
+/* Is off the header of a sound run of this kind (and shard, if given)? */
+bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s)
+{
+    if (off < db->data_off || (off - db->data_off) % UNIT || !mem_ok(db, off, RUN_HDR))
+        return false;
+    struct run *r = run_at(db, off);
+    return r->kind == kind && (!s || r->shard == shard_index(db, s)) && r->nunits >= 1 &&
+           r->nunits <= OFF_LIMIT >> UNIT_SHIFT && mem_ok(db, off, r->nunits << UNIT_SHIFT) &&
+           atomic_load_explicit(&r->used, memory_order_relaxed) <= (r->nunits << UNIT_SHIFT);
 }
 
 /* Walk every run: merge neighbouring free runs, turn RUN_NEW (allocated
@@ -208,6 +222,10 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
     if (r)
         return r;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    if (top < db->data_off || top > db->reserve || !mem_ok(db, db->data_off, top - db->data_off)) {
+        r = -EBADMSG;
+        goto out;
+    }
     uint64_t avail = atomic_load_explicit(&h->free_units, memory_order_relaxed) +
                      ((db->reserve - top) >> UNIT_SHIFT);
     uint64_t keep = reserve ? 0 : headroom_units(db);
@@ -217,6 +235,10 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
     }
     for (int pass = 0; pass < 2; pass++) {
         uint64_t off = take_free(db, n, kind, shard);
+        if (off && !mem_ok(db, off, n << UNIT_SHIFT)) {
+            r = -EBADMSG;
+            goto out;
+        }
         if (off) {
             atomic_store_explicit(&h->free_units,
                                   atomic_load_explicit(&h->free_units, memory_order_relaxed) - n,
@@ -229,6 +251,10 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
             r = file_grow(db, top + (n << UNIT_SHIFT));
             if (r)
                 goto out;
+            if (!mem_ok(db, top, n << UNIT_SHIFT)) { /* header lies about the file */
+                r = -EBADMSG;
+                goto out;
+            }
             init_run(db, top, n, kind, shard);
             atomic_store_explicit(&h->top, top + (n << UNIT_SHIFT), memory_order_release);
             *out = top;
@@ -247,8 +273,8 @@ out:
 void run_free(shmkv *db, uint64_t off)
 {
     struct hdr *h = db->hdr;
-    if (alloc_lock(db))
-        return; /* corrupt allocator: leak rather than risk worse */
+    if (!mem_ok(db, off, RUN_HDR) || alloc_lock(db))
+        return; /* corrupt: leak rather than risk worse */
     struct run *r = run_at(db, off);
     /* Readers may still be copying records out of this run.  Bumping the
      * epoch before the run can be handed out again makes any such copy

@@ -29,6 +29,7 @@ SHMKV_API const char *shmkv_strerror(int err)
     case -ENAMETOOLONG: return "table name or path too long";
     case -EAGAIN:       return "writers kept changing the table; try again";
     case -ENOTRECOVERABLE: return "a lock in the table is unrecoverable";
+    case -ETIMEDOUT:    return "a lock in the table stayed held too long (holder stopped, or lock damaged)";
     }
     if (err < 0 && err > -4096) {
         const char *s = strerrordesc_np(-err);

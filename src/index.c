@@ -13,8 +13,9 @@
  * rehash of the shard, let alone the table.  Bucket numbers come from the
  * tag's low bits, so a split decides where each slot goes without reading
  * its record.  Buckets live in chunks that double in size (chunk 0 holds
- * base buckets, chunk c holds base << (c-1)), so a bucket's address is a
- * shift and an add, and no chunk ever moves.
+ * base buckets, chunk c holds base << (c-1), allocated in four pieces as
+ * the split pointer reaches them), so a bucket's address is a few shifts
+ * and an add, and no bucket ever moves in memory.
  *
  * Concurrency.  Writers hold the shard lock.  Readers take no lock and
  * write nothing; they rely on these rules:
@@ -36,6 +37,12 @@
 static inline uint32_t lay_level(uint64_t lay) { return (uint32_t)(lay >> 32); }
 static inline uint64_t lay_split(uint64_t lay) { return (uint32_t)lay; }
 
+/* A layout read from the file is checked before any shift uses it. */
+bool layout_ok(uint64_t lay, uint32_t base_bits)
+{
+    return base_bits + lay_level(lay) < TAG_BITS && lay_split(lay) < (1ull << (base_bits + lay_level(lay)));
+}
+
 uint64_t bucket_count(uint64_t lay, uint32_t base_bits)
 {
     return (1ull << (base_bits + lay_level(lay))) + lay_split(lay);
@@ -43,6 +50,8 @@ uint64_t bucket_count(uint64_t lay, uint32_t base_bits)
 
 uint64_t bucket_for(uint64_t lay, uint32_t base_bits, uint64_t tag)
 {
+    if (!layout_ok(lay, base_bits))
+        return UINT64_MAX; /* no such bucket: bucket_at says NULL */
     uint64_t m = (1ull << (base_bits + lay_level(lay))) - 1;
     uint64_t b = tag & m;
     if (b < lay_split(lay))
@@ -50,25 +59,36 @@ uint64_t bucket_for(uint64_t lay, uint32_t base_bits, uint64_t tag)
     return b;
 }
 
-static inline unsigned chunk_of(uint64_t b, uint32_t base_bits, uint64_t *first)
+/* Where bucket b lives: directory entry and index within that piece.
+ * Chunk 0 holds base buckets, chunk c >= 1 holds base << (c-1).  Chunks
+ * of PIECE_MIN buckets or more are allocated in PIECES equal pieces, so
+ * growth commits memory a quarter of a level at a time. */
+static inline unsigned dir_slot(uint64_t b, uint32_t base_bits, uint64_t *idx, uint64_t *piece_len)
 {
     uint64_t q = b >> base_bits;
     if (!q) {
-        *first = 0;
+        *idx = b;
+        *piece_len = 1ull << base_bits;
         return 0;
     }
     unsigned c = 64u - (unsigned)__builtin_clzll(q);
-    *first = 1ull << (base_bits + c - 1);
-    return c;
+    if (c >= DIR_MAX)
+        return DIR_MAX * PIECES;
+    unsigned lb = base_bits + c - 1; /* log2 buckets in the chunk */
+    unsigned pb = lb >= PIECE_MIN_BITS ? lb - PIECE_BITS : lb; /* ... per piece */
+    uint64_t rel = b - (1ull << (base_bits + c - 1));
+    *idx = rel & ((1ull << pb) - 1);
+    *piece_len = 1ull << pb;
+    return c * PIECES + (unsigned)(rel >> pb);
 }
 
 struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b)
 {
-    uint64_t first;
-    unsigned c = chunk_of(b, db->base_bits, &first);
-    if (c >= DIR_MAX)
+    uint64_t idx, len;
+    unsigned d = dir_slot(b, db->base_bits, &idx, &len);
+    if (d >= DIR_MAX * PIECES)
         return NULL;
-    uint64_t off = atomic_load_explicit(&s->dir[c], memory_order_acquire) + (b - first) * BUCKET_BYTES;
+    uint64_t off = atomic_load_explicit(&s->dir[d], memory_order_acquire) + idx * BUCKET_BYTES;
     return mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
 }
 
@@ -130,25 +150,27 @@ int index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atom
     return -ENOENT;
 }
 
-/* An empty overflow bucket: from the shard's free list, else carved from
- * its current index run, else from a new one-unit index run. */
+static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
+{
+    atomic_store_explicit(&bk->next, s->ov_free, memory_order_relaxed);
+    s->ov_free = (uint64_t)((uint8_t *)bk - db->base);
+}
+
+/* An empty overflow bucket from the shard's free list, which is refilled
+ * from the spare tails of index runs or, when empty, a new index unit. */
 static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
 {
     uint64_t off = s->ov_free;
-    if (off && mem_ok(db, off, BUCKET_BYTES)) {
-        s->ov_free = atomic_load_explicit(&((struct bucket *)at(db, off))->next, memory_order_relaxed);
-    } else {
-        if (!s->ov_run || s->ov_pos + BUCKET_BYTES > (run_at(db, s->ov_run)->nunits << UNIT_SHIFT)) {
-            uint64_t r;
-            int e = run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &r);
-            if (e)
-                return e;
-            s->ov_run = r;
-            s->ov_pos = RUN_HDR;
-        }
-        off = s->ov_run + s->ov_pos;
-        s->ov_pos += BUCKET_BYTES;
+    if (!off || !mem_ok(db, off, BUCKET_BYTES)) {
+        uint64_t r;
+        int e = run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &r);
+        if (e)
+            return e;
+        s->ov_free = 0;
+        index_adopt_tail(db, s, r, 0);
+        off = s->ov_free;
     }
+    s->ov_free = atomic_load_explicit(&((struct bucket *)at(db, off))->next, memory_order_relaxed);
     struct bucket *bk = at(db, off);
     atomic_store_explicit(&bk->next, 0, memory_order_relaxed);
     for (unsigned i = 0; i < SLOTS; i++)
@@ -156,13 +178,6 @@ static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
     *out = bk;
     return 0;
 }
-
-static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
-{
-    atomic_store_explicit(&bk->next, s->ov_free, memory_order_relaxed);
-    s->ov_free = (uint64_t)((uint8_t *)bk - db->base);
-}
-
 /* Find (or make, by linking an empty overflow bucket) a free slot in the
  * chain for tag.  Nothing visible changes: the slot stays 0 until the
  * caller stores into it. */
@@ -235,22 +250,30 @@ void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *sl
         chain_trim(db, s, head);
 }
 
-/* Make sure the chunk holding bucket b exists. */
-static int chunk_ensure(shmkv *db, struct shard *s, uint64_t b)
+/* Make sure the piece holding bucket b exists. */
+static int piece_ensure(shmkv *db, struct shard *s, uint64_t b)
 {
-    uint64_t first;
-    unsigned c = chunk_of(b, db->base_bits, &first);
-    if (c >= DIR_MAX)
+    uint64_t idx, len, r;
+    unsigned d = dir_slot(b, db->base_bits, &idx, &len);
+    if (d >= DIR_MAX * PIECES)
         return -ENOSPC;
-    if (atomic_load_explicit(&s->dir[c], memory_order_relaxed))
+    if (atomic_load_explicit(&s->dir[d], memory_order_relaxed))
         return 0;
-    uint64_t nb = c ? 1ull << (db->base_bits + c - 1) : 1ull << db->base_bits;
-    uint64_t r;
-    int e = run_alloc(db, units_of(RUN_HDR + nb * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false, &r);
+    int e = run_alloc(db, units_of(RUN_HDR + len * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false, &r);
     if (e)
         return e;
-    atomic_store_explicit(&s->dir[c], r + RUN_HDR, memory_order_release);
+    index_adopt_tail(db, s, r, len);
+    atomic_store_explicit(&s->dir[d], r + RUN_HDR, memory_order_release);
     return 0;
+}
+
+/* A piece of 2^k buckets plus its run header never fills its last unit;
+ * the rest of that unit becomes overflow buckets for the shard. */
+void index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets)
+{
+    uint64_t end = run + (run_at(db, run)->nunits << UNIT_SHIFT);
+    for (uint64_t off = run + RUN_HDR + nbuckets * BUCKET_BYTES; off + BUCKET_BYTES <= end; off += BUCKET_BYTES)
+        ov_put(db, s, at(db, off));
 }
 
 static void bucket_clear(struct bucket *bk)
@@ -266,13 +289,15 @@ void index_maybe_split(shmkv *db, struct shard *s)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
     uint32_t L = lay_level(lay), bb = db->base_bits;
+    if (!layout_ok(lay, bb))
+        return;
     uint64_t nb = bucket_count(lay, bb);
     uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
     if (keys <= nb * SPLIT_KEYS_PER_BUCKET || bb + L + 1 > TAG_BITS)
         return;
 
     uint64_t src = lay_split(lay), half = 1ull << (bb + L), dst = src + half;
-    if (chunk_ensure(db, s, dst))
+    if (piece_ensure(db, s, dst))
         return;
     struct bucket *sb = bucket_at(db, s, src), *db_ = bucket_at(db, s, dst);
     if (!sb || !db_)
@@ -355,7 +380,8 @@ int index_repair(shmkv *db, struct shard *s)
         return 0;
     uint64_t src = s->pending_split - 1;
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    struct bucket *sb = src < bucket_count(lay, db->base_bits) ? bucket_at(db, s, src) : NULL;
+    struct bucket *sb = layout_ok(lay, db->base_bits) && src < bucket_count(lay, db->base_bits)
+                            ? bucket_at(db, s, src) : NULL;
     unsigned n = 0;
     for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
         for (unsigned i = 0; i < SLOTS; i++) {
@@ -377,13 +403,17 @@ int index_repair(shmkv *db, struct shard *s)
 int index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
+    if (!layout_ok(lay, db->base_bits))
+        return -EBADMSG;
     uint64_t nb = bucket_count(lay, db->base_bits);
+    /* a sound shard has no more buckets than the file has room for */
+    uint64_t budget = atomic_load_explicit(&db->known_size, memory_order_relaxed) / BUCKET_BYTES + nb;
     for (uint64_t b = 0; b < nb; b++) {
         struct bucket *bk = bucket_at(db, s, b);
         if (!bk)
             return -EBADMSG;
-        for (unsigned n = 0; bk; bk = bucket_next(db, bk), n++) {
-            if (n > CHAIN_MAX)
+        for (; bk; bk = bucket_next(db, bk)) {
+            if (!budget--)
                 return -EBADMSG;
             for (unsigned i = 0; i < SLOTS; i++) {
                 uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);

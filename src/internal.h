@@ -53,15 +53,19 @@
 #define TAG_MASK     ((1ull << TAG_BITS) - 1)
 #define OFF_LIMIT    (1ull << 43)          /* 40 bits of 8-byte units */
 #define DIR_MAX      (TAG_BITS + 1)        /* bucket chunks per shard */
+#define PIECE_BITS   2u                    /* big chunks are allocated in 4 pieces */
+#define PIECE_MIN_BITS 12u                 /* chunks of 4096+ buckets are pieced */
+#define PIECES       (1u << PIECE_BITS)
 #define SHARD_BITS_MAX 12u
 #define LOG_RUN_MIN  UNIT                  /* smallest log run */
 #define LOG_RUN_MAX  (1ull << 18)          /* largest log run: 256 KiB */
 #define HUGE_MIN     (LOG_RUN_MAX / 4)     /* records this big get a run of their own */
 #define DEFAULT_RESERVE (1ull << 40)       /* address space when max_bytes is 0 */
-#define CHAIN_MAX    (1u << 20)            /* longest chain walked before -EBADMSG */
+#define CHAIN_MAX    (1u << 16)            /* longest chain walked before -EBADMSG */
+#define LOCK_WAIT_NS 1000000000L           /* longest wait for a live lock holder */
 
 /* Split a bucket once a shard holds more than this many keys per bucket. */
-#define SPLIT_KEYS_PER_BUCKET 6u
+#define SPLIT_KEYS_PER_BUCKET 5u
 
 enum run_kind {
     RUN_FREE  = 0x46524545, /* "FREE" */
@@ -104,7 +108,8 @@ struct bucket {
 /* One lock stripe and its sub-table.  Fields under "writer state" change
  * only under lock; readers use layout, seq and dir. */
 struct shard {
-    pthread_mutex_t lock;
+    /* Read by lock-free readers, written rarely: kept off the lock's
+     * cache line so lock traffic does not evict it from readers. */
     /* Published index shape: (level << 32) | split.  Buckets in use are
      * (base << level) + split.  Release-stored after the split it
      * describes is complete. */
@@ -113,11 +118,11 @@ struct shard {
      * bucket unlinked, split source cleaned): a miss is only trusted if
      * neither layout nor seq changed while looking. */
     _Atomic uint64_t seq;
-    _Atomic uint64_t dir[DIR_MAX];  /* bucket chunk offsets, set once */
+    _Atomic uint64_t dir[DIR_MAX * PIECES]; /* bucket piece offsets, each set once */
 
+    pthread_mutex_t lock __attribute__((aligned(64)));
     /* writer state */
     uint64_t ov_free;               /* free overflow buckets (linked by next) */
-    uint64_t ov_run, ov_pos;        /* index run being carved into buckets */
     uint64_t open_run;              /* log run being appended to */
     uint64_t runs;                  /* all log runs of this shard, by run.next */
     _Atomic uint64_t log_bytes;     /* record bytes appended to log runs (used - header) */
@@ -125,6 +130,7 @@ struct shard {
     uint64_t clean_run, clean_pos;  /* compaction cursor */
     uint64_t pending_split;         /* 1 + bucket being split; 0: none */
     uint64_t pending_free;          /* log run being released; 0: none */
+    uint64_t pending_huge;          /* huge run written, slot not yet published */
 
     /* counters, written under lock, read lock-free (relaxed) */
     _Atomic uint64_t keys;
@@ -232,6 +238,7 @@ struct found {
     _Atomic uint64_t *slot;         /* where the key's slot is, or NULL */
     uint64_t val;                   /* its value when found */
 };
+bool layout_ok(uint64_t layout, uint32_t base_bits);
 uint64_t bucket_count(uint64_t layout, uint32_t base_bits);
 struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b);
 uint64_t bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
@@ -241,9 +248,12 @@ int  index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **
 void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot);
 struct bucket *bucket_next(shmkv *db, struct bucket *bk);
 void index_maybe_split(shmkv *db, struct shard *s);
+void index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets);
 int  index_repair(shmkv *db, struct shard *s);
 typedef int (*slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
 int  index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx);
+
+bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
 
 /* log.c */
 int  log_append(shmkv *db, struct shard *s, const void *key, size_t klen,

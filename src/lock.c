@@ -12,8 +12,16 @@
  *
  * If a repairer itself dies before calling pthread_mutex_consistent, the
  * next locker sees EOWNERDEAD again and repeats the (idempotent) repair.
+ *
+ * Critical sections are short and bounded (one write plus bounded
+ * background work), so a lock held for LOCK_WAIT_NS means the holder is
+ * stopped (SIGSTOP, a debugger) or the lock word is damaged: the waiter
+ * gives up with -ETIMEDOUT rather than hang.
  */
 #include "internal.h"
+
+#include <signal.h>
+#include <time.h>
 
 int lock_init(pthread_mutex_t *m)
 {
@@ -30,6 +38,22 @@ int lock_init(pthread_mutex_t *m)
     return -r;
 }
 
+/* After a timeout: does the thread the lock word names still exist?  A
+ * robust lock's owner that died was released by the kernel, so a word
+ * naming no thread at all was damaged.  (glibc keeps the owner's thread
+ * id in the low 30 bits of __lock, the futex word.) */
+static bool owner_alive(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+    pid_t tid = (pid_t)((unsigned)atomic_load_explicit((_Atomic int *)&m->__data.__lock, memory_order_relaxed) &
+                        0x3fffffffu);
+    return tid > 0 && (kill(tid, 0) == 0 || errno != ESRCH);
+#else
+    (void)m;
+    return true;
+#endif
+}
+
 /* Take m; on EOWNERDEAD run repair(db, arg) before declaring it consistent.
  * Returns 0 with the lock held, or a negative errno with it released. */
 static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
@@ -39,13 +63,24 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
     int r = pthread_mutex_trylock(m);
     *waited = false;
     if (r == EBUSY) {
+        /* Wait, but not forever: a dead holder is handed to us by the
+         * kernel at once (EOWNERDEAD); a holder that is alive but stopped,
+         * or a lock word damaged in the file, yields -ETIMEDOUT instead of
+         * a hang. */
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += LOCK_WAIT_NS % 1000000000L;
+        dl.tv_sec += LOCK_WAIT_NS / 1000000000L + dl.tv_nsec / 1000000000L;
+        dl.tv_nsec %= 1000000000L;
         *waited = true;
-        r = pthread_mutex_lock(m);
+        r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
     }
     if (r == 0)
         return 0;
+    if (r == ETIMEDOUT && !owner_alive(m))
+        return -EBADMSG; /* the lock word names no live thread: damaged */
     if (r != EOWNERDEAD)
-        return -r; /* ENOTRECOVERABLE, EINVAL on a corrupt mutex ... */
+        return -r; /* ETIMEDOUT, ENOTRECOVERABLE, EINVAL on a corrupt mutex */
     int rr = repair(db, arg);
     pthread_mutex_consistent(m);
     atomic_fetch_add_explicit(recoveries, 1, memory_order_relaxed);

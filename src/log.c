@@ -57,6 +57,10 @@ static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
 {
     uint64_t *link = &s->runs;
     for (unsigned n = 0; *link && n < (1u << 24); n++) {
+        if (!mem_ok(db, *link, RUN_HDR)) {
+            *link = 0; /* corrupt list: cut it (leaks, never crashes) */
+            return;
+        }
         if (*link == ro) {
             *link = run_at(db, ro)->next;
             return;
@@ -129,12 +133,13 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
         int e = run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &ro);
         if (e)
             return e;
+        s->pending_huge = ro; /* cleared by the caller once published */
         write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen);
         atomic_store_explicit(&run_at(db, ro)->used, RUN_HDR + sz, memory_order_relaxed);
         *out = ro + RUN_HDR;
         return 0;
     }
-    struct run *run = s->open_run ? run_at(db, s->open_run) : NULL;
+    struct run *run = s->open_run && run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
     if (!run || atomic_load_explicit(&run->used, memory_order_relaxed) + sz > (run->nunits << UNIT_SHIFT)) {
         int e = open_new_run(db, s, sz, reserve);
         if (e)
@@ -196,7 +201,9 @@ static uint64_t pick_victim(shmkv *db, struct shard *s)
     uint64_t best = 0, best_garbage = 0;
     unsigned n = 0;
     for (uint64_t ro = s->runs; ro && n < (1u << 24); ro = run_at(db, ro)->next, n++) {
-        if (ro == s->open_run || !mem_ok(db, ro, RUN_HDR))
+        if (!run_ok(db, ro, RUN_LOG, s))
+            break;
+        if (ro == s->open_run)
             continue;
         struct run *run = run_at(db, ro);
         uint64_t g = atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR -
@@ -220,6 +227,10 @@ static bool clean(shmkv *db, struct shard *s, unsigned budget)
             return false;
     }
     uint64_t ro = s->clean_run;
+    if (!run_ok(db, ro, RUN_LOG, s)) {
+        s->clean_run = 0;
+        return false;
+    }
     struct run *run = run_at(db, ro);
     uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
     while (budget-- && s->clean_pos < used && atomic_load_explicit(&run->live, memory_order_relaxed)) {
@@ -278,11 +289,14 @@ bool log_clean_some(shmkv *db, struct shard *s)
 }
 
 /* Recount live bytes after a writer died mid-change (called with the
- * index already repaired).  Also finishes a journaled run release. */
+ * index already repaired).  Also finishes a journaled run release and
+ * drops a huge run that was never published. */
 static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
 {
-    (void)ctx;
+    bool *huge_seen = ctx;
     uint64_t off = slot_off(v), ro = rec_run(db, off);
+    if (ro && ro == s->pending_huge)
+        *huge_seen = true;
     if (!ro || run_at(db, ro)->shard != shard_index(db, s)) {
         atomic_store_explicit(slot, 0, memory_order_release); /* dangling: drop it */
         return 0;
@@ -323,7 +337,7 @@ int log_repair(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->rec_live, 0, memory_order_relaxed);
     unsigned n = 0;
     for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) {
-        if (!mem_ok(db, ro, RUN_HDR) || run_at(db, ro)->kind != RUN_LOG || ++n > (1u << 24)) {
+        if (!run_ok(db, ro, RUN_LOG, s) || ++n > (1u << 24)) {
             s->runs = 0; /* list corrupt: forget it (leaks, never crashes) */
             s->open_run = s->clean_run = 0;
             atomic_store_explicit(&s->log_bytes, 0, memory_order_relaxed);
@@ -334,5 +348,13 @@ int log_repair(shmkv *db, struct shard *s)
     }
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
-    return index_walk(db, s, count_slot, NULL);
+    bool huge_seen = false;
+    int r = index_walk(db, s, count_slot, &huge_seen);
+    /* a huge value whose writer died before publishing it: release it */
+    uint64_t ro = s->pending_huge;
+    if (!r && ro && !huge_seen && mem_ok(db, ro, RUN_HDR) && run_at(db, ro)->kind == RUN_HUGE &&
+        run_at(db, ro)->shard == shard_index(db, s))
+        run_free(db, ro);
+    s->pending_huge = 0;
+    return r;
 }

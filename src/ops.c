@@ -128,6 +128,7 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
         if (r)
             goto out;
         atomic_store_explicit(slot, slot_make(off, tag), memory_order_release);
+        s->pending_huge = 0;
         log_adopt(db, s, off);
         int64_t delta = (int64_t)(klen + vlen);
         if (f.slot) {

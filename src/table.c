@@ -116,8 +116,24 @@ static bool header_ok(const struct hdr *h, uint64_t file_size)
         h->base_bits >= TAG_BITS)
         return false;
     uint64_t data_off = (h->shards_off + (sizeof(struct shard) << h->shard_bits) + UNIT - 1) & ~(UNIT - 1);
-    return h->shards_off == sizeof(struct hdr) && h->data_off == data_off && h->reserve > data_off &&
-           h->reserve <= OFF_LIMIT && file_size >= data_off;
+    if (h->shards_off != sizeof(struct hdr) || h->data_off != data_off || h->reserve <= data_off ||
+        h->reserve > OFF_LIMIT || file_size < data_off)
+        return false;
+    /* the allocator's marks must lie inside the real file: a file cut
+     * short (or a header that claims more) is refused here, before any
+     * access past its end could raise SIGBUS */
+    uint64_t fs = atomic_load_explicit(&h->file_size, memory_order_relaxed);
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    return fs <= file_size && fs <= h->reserve && top >= data_off && top <= fs && (top - data_off) % UNIT == 0;
+}
+
+/* The per-shard fields readers depend on, checked once at open. */
+static bool shards_ok(const shmkv *db)
+{
+    for (uint64_t i = 0; i < (1ull << db->shard_bits); i++)
+        if (!layout_ok(atomic_load_explicit(&db->shards[i].layout, memory_order_relaxed), db->base_bits))
+            return false;
+    return true;
 }
 
 static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_size, shmkv **out)
@@ -207,6 +223,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
             goto out;
         /* the file was just extended with fallocate: already zero */
         atomic_store(&s->dir[0], ro + RUN_HDR);
+        index_adopt_tail(db, s, ro, 1ull << g->base_bits);
     }
     h->geo_sum = geo_sum(h);
     /* the magic last: until now nothing could have accepted this file */
@@ -292,8 +309,13 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
         } else {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
             r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
-            if (r == 0)
+            if (r == 0 && shards_ok(*out))
                 return 0;
+            if (r == 0) {
+                shmkv_close(*out);
+                *out = NULL;
+                return -EBADMSG; /* shmkv_close closed fd */
+            }
         }
         close(fd);
         return r;
