@@ -158,10 +158,12 @@ int shmkv_unlink(const char *name);
 
 /**
  * Insert a pair, or overwrite the value of an existing key.
- * Returns 0, or -EINVAL / -E2BIG (bad arguments, see above), -EROFS
- * (read-only handle), -ENOSPC (max_bytes reached or the file system full:
- * the table is unchanged and still fully usable), -EBADMSG (the table is
- * corrupt).
+ * Returns 0, or -EINVAL (bad arguments, see above), -E2BIG (key or value
+ * too long, or a pair larger than the table's whole max_bytes, which no
+ * amount of deleting could make room for), -EROFS (read-only handle),
+ * -ENOSPC (max_bytes reached or the file system full: the table is
+ * unchanged and still fully usable, and space freed by deletes and
+ * overwrites is reused), -ETIMEDOUT or -EBADMSG (see the conventions).
  */
 int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
 
