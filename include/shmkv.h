@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,9 +67,10 @@ typedef struct shmkv_options {
     unsigned mode;          /* permission bits of a new file; 0 means 0600.
                              * Applied exactly (fchmod), not filtered by umask. */
     uint64_t max_bytes;     /* most memory (file bytes) the table may ever use;
-                             * 0: only the file system limits it (up to a
-                             * reservation of 1 TiB of address space).  At
-                             * least SHMKV_MIN_BYTES. */
+                             * 0: only the file system limits it (the table
+                             * reserves address space for the file system's
+                             * size at creation, at most 1 TiB).  At least
+                             * SHMKV_MIN_BYTES. */
     uint64_t expected_keys; /* sizing hint for the index; 0: start small and grow */
 } shmkv_options;
 
@@ -221,6 +223,22 @@ uint64_t shmkv_count(shmkv *db);
 /** Fill *out with the table's figures, like stat(2).  Returns 0 or
  *  -EINVAL (NULL argument).  Lock-free. */
 int shmkv_stat(shmkv *db, shmkv_stats *out);
+
+/**
+ * Verify every invariant of the table's file: header and geometry, the
+ * tiling of its runs and the free lists, each shard's run list and
+ * counters, and every index slot (its record lies in a run of the right
+ * shard, the record's key hashes to that slot's bucket, no record is
+ * reachable twice, live-byte and key counts add up).
+ *
+ * Returns 0 if the table is sound, -EBADMSG if not (each problem, up to
+ * 100, is written to report as one line, when report is not NULL),
+ * -EINVAL (NULL db), -ENOMEM, or a lock error (-ETIMEDOUT).  On a writable
+ * handle it holds every lock for the duration (writers wait; readers do
+ * not), so the result is exact.  On a read-only handle it cannot lock, and
+ * concurrent writers may cause false reports.
+ */
+int shmkv_check(shmkv *db, FILE *report);
 
 /** A clear, static English message for any value shmkv returns (0, any
  *  negative errno); never NULL.  Thread-safe. */

@@ -41,6 +41,27 @@
 
 #define SHMKV_API __attribute__((visibility("default")))
 
+#if defined(__SANITIZE_THREAD__)
+#define SHMKV_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMKV_TSAN 1
+#endif
+#endif
+
+/* Fences.  ThreadSanitizer does not model fences (gcc refuses them under
+ * -fsanitize=thread); there the loads that follow a fence are done with
+ * acquire ordering instead, which is what TSan does understand. */
+#ifdef SHMKV_TSAN
+#define fence_acquire() ((void)0)
+#define fence_release() ((void)0)
+#define AFTER_FENCE memory_order_acquire
+#else
+#define fence_acquire() atomic_thread_fence(memory_order_acquire)
+#define fence_release() atomic_thread_fence(memory_order_release)
+#define AFTER_FENCE memory_order_relaxed
+#endif
+
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
 #define FORMAT_VERSION 1u
 

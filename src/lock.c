@@ -68,12 +68,20 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
          * or a lock word damaged in the file, yields -ETIMEDOUT instead of
          * a hang. */
         struct timespec dl;
+#ifdef SHMKV_TSAN /* TSan intercepts timedlock, not clocklock */
+        clock_gettime(CLOCK_REALTIME, &dl);
+#else
         clock_gettime(CLOCK_MONOTONIC, &dl);
+#endif
         dl.tv_nsec += LOCK_WAIT_NS % 1000000000L;
         dl.tv_sec += LOCK_WAIT_NS / 1000000000L + dl.tv_nsec / 1000000000L;
         dl.tv_nsec %= 1000000000L;
         *waited = true;
+#ifdef SHMKV_TSAN
+        r = pthread_mutex_timedlock(m, &dl);
+#else
         r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
+#endif
     }
     if (r == 0)
         return 0;

@@ -26,14 +26,8 @@
  * The race is intended and detected by the epoch check; under
  * ThreadSanitizer the copy is done outside its view so it is not
  * reported. */
-#if defined(__SANITIZE_THREAD__)
+#ifdef SHMKV_TSAN
 #define RACY __attribute__((no_sanitize("thread"), noinline))
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RACY __attribute__((no_sanitize("thread"), noinline))
-#endif
-#endif
-#ifdef RACY
 static RACY void racy_copy(void *dst, const void *src, size_t n)
 {
     volatile const uint8_t *s = src;
@@ -249,8 +243,8 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
                 }
                 if (dst && rh.vlen)
                     racy_copy(dst, p + klen, rh.vlen);
-                atomic_thread_fence(memory_order_acquire);
-                if (atomic_load_explicit(epoch, memory_order_relaxed) != e1) {
+                fence_acquire();
+                if (atomic_load_explicit(epoch, AFTER_FENCE) != e1) {
                     if (out->alloc)
                         free(dst);
                     goto retry; /* the record may have been recycled under us */
@@ -264,10 +258,10 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
             bk = nx ? bucket_next(db, bk) : NULL;
             suspect |= nx && !bk;
         }
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(epoch, memory_order_relaxed) == e1 &&
-            atomic_load_explicit(&s->layout, memory_order_relaxed) == lay &&
-            atomic_load_explicit(&s->seq, memory_order_relaxed) == sq)
+        fence_acquire();
+        if (atomic_load_explicit(epoch, AFTER_FENCE) == e1 &&
+            atomic_load_explicit(&s->layout, AFTER_FENCE) == lay &&
+            atomic_load_explicit(&s->seq, AFTER_FENCE) == sq)
             return suspect ? -EBADMSG : -ENOENT;
     retry:
         if (tries > 8)
@@ -356,10 +350,10 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
         uint64_t sq = atomic_load_explicit(&s->seq, memory_order_acquire);
         b->len = 0;
         int r = index_walk(db, s, collect, b);
-        atomic_thread_fence(memory_order_acquire);
-        bool same = atomic_load_explicit(&db->hdr->epoch, memory_order_relaxed) == e1 &&
-                    atomic_load_explicit(&s->layout, memory_order_relaxed) == lay &&
-                    atomic_load_explicit(&s->seq, memory_order_relaxed) == sq;
+        fence_acquire();
+        bool same = atomic_load_explicit(&db->hdr->epoch, AFTER_FENCE) == e1 &&
+                    atomic_load_explicit(&s->layout, AFTER_FENCE) == lay &&
+                    atomic_load_explicit(&s->seq, AFTER_FENCE) == sq;
         if (same || r == -ENOMEM)
             return r;
         if (tries > 4) {

@@ -8,7 +8,7 @@
  * the others drop their temporary file and open the winner's table.
  *
  * Every process maps the table once at its full reservation (max_bytes,
- * or 1 TiB of address space), MAP_SHARED|MAP_NORESERVE, so offsets stay
+ * or the size of its file system, at most 1 TiB), MAP_SHARED|MAP_NORESERVE, so offsets stay
  * valid while the file grows and nobody ever remaps.  Pages past the end
  * of the file are never touched: every offset read from the file is
  * checked against a size this process verified with fstat (mem_ok).
@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,7 +84,20 @@ struct geometry {
     uint64_t reserve, shards_off, data_off;
 };
 
-static int plan(const shmkv_options *o, struct geometry *g)
+/* Address space to reserve for a table without max_bytes: the size of the
+ * file system it lives on (it can never outgrow that), at most 1 TiB. */
+static uint64_t fs_reserve(int dirfd)
+{
+    struct statvfs v;
+    if (fstatvfs(dirfd, &v) || !v.f_blocks)
+        return DEFAULT_RESERVE;
+    uint64_t total = (uint64_t)v.f_blocks * v.f_frsize;
+    if (total < (64ull << 20))
+        total = 64ull << 20;
+    return total < DEFAULT_RESERVE ? total & ~(UNIT - 1) : DEFAULT_RESERVE;
+}
+
+static int plan(const shmkv_options *o, int fd, struct geometry *g)
 {
     uint64_t nsh = 256, base;
     if (o->max_bytes) {
@@ -101,7 +115,7 @@ static int plan(const shmkv_options *o, struct geometry *g)
         while (base > 64 && nsh * base * BUCKET_BYTES > o->max_bytes / 4)
             base /= 2;
     g->base_bits = (uint32_t)__builtin_ctzll(base);
-    g->reserve = o->max_bytes ? o->max_bytes & ~(UNIT - 1) : DEFAULT_RESERVE;
+    g->reserve = o->max_bytes ? o->max_bytes & ~(UNIT - 1) : fs_reserve(fd);
     g->shards_off = sizeof(struct hdr);
     g->data_off = (g->shards_off + nsh * sizeof(struct shard) + UNIT - 1) & ~(UNIT - 1);
     return 0;
@@ -227,7 +241,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     }
     h->geo_sum = geo_sum(h);
     /* the magic last: until now nothing could have accepted this file */
-    atomic_thread_fence(memory_order_release);
+    fence_release();
     h->magic = FORMAT_MAGIC;
 out:
     munmap(db->base, db->map_size);
@@ -239,9 +253,7 @@ out:
 static int create(const char *path, const shmkv_options *o)
 {
     struct geometry g;
-    int r = plan(o, &g);
-    if (r)
-        return r;
+    int r = 0;
     static _Atomic unsigned counter;
     char tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -254,7 +266,7 @@ static int create(const char *path, const shmkv_options *o)
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
-    if (fchmod(fd, mode) || (r = build(fd, &g, o)) != 0) {
+    if (fchmod(fd, mode) || (r = plan(o, fd, &g)) != 0 || (r = build(fd, &g, o)) != 0) {
         r = r ? r : -errno;
     } else if (link(tmp, path)) {
         r = -errno;
