@@ -93,7 +93,7 @@ $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
 
-demo: $(BUILD)/shmkv-demo
+demo: all
 	./$(BUILD)/shmkv-demo
 
 # The one command that runs every test: dependencies, plain build, ASan+UBSan.

@@ -100,7 +100,8 @@ typedef struct shmkv_stats {
     uint64_t puts;             /* successful put/add/replace */
     uint64_t dels;             /* successful deletes */
     uint64_t splits;           /* index buckets split (incremental growth) */
-    uint64_t runs_cleaned;     /* record runs compacted and reused */
+    uint64_t runs_cleaned;     /* record runs released for reuse (emptied by
+                                * overwrites and deletes, or compacted) */
     uint64_t lock_waits;       /* writer lock acquisitions that had to wait */
     uint64_t lock_recoveries;  /* locks recovered from a dead owner */
 } shmkv_stats;
@@ -195,6 +196,26 @@ int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size_t cap, si
  * -EBADMSG.  Lock-free.
  */
 int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/** One lookup of a batch for shmkv_get_many(). */
+typedef struct shmkv_item {
+    const void *key;  /* in: the key */
+    size_t klen;      /* in: its length */
+    void *buf;        /* in: where the value goes (may be NULL if cap is 0) */
+    size_t cap;       /* in: room in buf */
+    size_t vlen;      /* out: the value's length (also on -ENOBUFS) */
+    int rc;           /* out: as shmkv_get() returns for this key */
+} shmkv_item;
+
+/**
+ * Look up n keys at once; each item gets what shmkv_get() would give it
+ * (rc, vlen, the value in buf).  Much faster than n calls on tables larger
+ * than the CPU caches: the batch's buckets and records are prefetched
+ * together, so their memory latencies overlap instead of adding up.
+ * Returns the number of items found (rc 0), or -EINVAL (NULL db, or items
+ * NULL with n > 0).  Lock-free, like shmkv_get().
+ */
+int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n);
 
 /** Delete a key.  Returns 0, -ENOENT (absent), -EINVAL, -E2BIG, -EROFS,
  *  -EBADMSG. */

@@ -11,8 +11,10 @@
  * Allocation is first fit from the smallest class that can hold the
  * request, splitting the tail off a larger run, else bump allocation at
  * top.  Released runs that end at top shrink top instead.  When nothing
- * fits, adjacent free runs are coalesced by one walk and the search is
- * repeated, so fragmentation never turns into a spurious -ENOSPC.
+ * fits and an eighth or more of the runs' space is free (or the file can
+ * grow no more), adjacent free runs are coalesced by one walk and the
+ * search is repeated, so fragmentation turns neither into unbounded
+ * growth nor into a spurious -ENOSPC.
  *
  * The file is extended with fallocate() before top passes file_size, so a
  * full file system yields -ENOSPC here, never SIGBUS later.
@@ -247,6 +249,14 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
             goto out;
         }
         top = atomic_load_explicit(&h->top, memory_order_relaxed);
+        /* Plenty free but in pieces too small: coalesce before growing,
+         * or a churn of big values would grow the file without bound. */
+        uint64_t fu = atomic_load_explicit(&h->free_units, memory_order_relaxed);
+        if (pass == 0 && fu >= n && fu * 8 >= (top - db->data_off) >> UNIT_SHIFT) {
+            if ((r = rebuild(db)))
+                goto out;
+            continue;
+        }
         if (top + (n << UNIT_SHIFT) <= db->reserve) {
             r = file_grow(db, top + (n << UNIT_SHIFT));
             if (r)

@@ -85,6 +85,7 @@ static void release_run(shmkv *db, struct shard *s, uint64_t ro)
     }
     run_free(db, ro);
     s->pending_free = 0;
+    atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
 }
 
 static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, size_t klen,
@@ -263,7 +264,6 @@ static bool clean(shmkv *db, struct shard *s, unsigned budget)
     if (s->clean_pos >= used || !left) {
         add64(&s->rec_live, -(int64_t)(left));
         release_run(db, s, ro);
-        atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
     }
     return true;
 }

@@ -292,6 +292,57 @@ SHMKV_API int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **va
     return lookup(db, key, klen, &out, vlen);
 }
 
+/* Batched gets in groups of BATCH: hash every key and prefetch its bucket,
+ * then prefetch the record of each bucket's first tag match, then do the
+ * ordinary lookups, which now find those lines in cache.  Prefetches are
+ * only hints (they never fault), and correctness rests entirely on
+ * lookup(), so a batch behaves exactly like n single gets. */
+#define BATCH 16
+
+SHMKV_API int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n)
+{
+    if (!db || (!items && n))
+        return -EINVAL;
+    int found = 0;
+    for (size_t i0 = 0; i0 < n; i0 += BATCH) {
+        size_t m = n - i0 < BATCH ? n - i0 : BATCH;
+        struct bucket *bk[BATCH];
+        uint64_t tag[BATCH];
+        for (size_t j = 0; j < m; j++) {
+            shmkv_item *it = &items[i0 + j];
+            bk[j] = NULL;
+            if (!it->key || !it->klen || it->klen > SHMKV_KEY_MAX)
+                continue;
+            uint64_t h = hash64(it->key, it->klen, db->seed0, db->seed1);
+            struct shard *s = shard_of(db, h);
+            tag[j] = h & TAG_MASK;
+            uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
+            bk[j] = bucket_at(db, s, bucket_for(lay, db->base_bits, tag[j]));
+            if (bk[j])
+                __builtin_prefetch(bk[j]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            if (!bk[j])
+                continue;
+            for (unsigned k = 0; k < SLOTS; k++) {
+                uint64_t v = atomic_load_explicit(&bk[j]->slot[k], memory_order_relaxed);
+                if (v && slot_tag(v) == tag[j]) {
+                    if (mem_ok(db, slot_off(v), 64))
+                        __builtin_prefetch(at(db, slot_off(v)));
+                    break;
+                }
+            }
+        }
+        for (size_t j = 0; j < m; j++) {
+            shmkv_item *it = &items[i0 + j];
+            it->vlen = 0;
+            it->rc = shmkv_get(db, it->key, it->klen, it->buf, it->cap, &it->vlen);
+            found += it->rc == 0;
+        }
+    }
+    return found;
+}
+
 /* ---- iteration ---- */
 
 /* One shard's pairs, copied out: [u32 klen][u32 vlen][key][value] ... */
