@@ -1,0 +1,69 @@
+#!/bin/sh
+# Install the Debian packages shmkv needs, only those that are missing.
+#
+#   scripts/install-deps.sh [test|bench|all]     (default: test)
+#
+#   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
+#          util-linux
+#   bench  test's packages plus gnuplot-nox
+#   all    same as bench
+#
+# Quiet and quick when nothing is missing.  Otherwise runs apt-get update
+# once, then apt-get install, non-interactively; needs root (or sudo without
+# a password) for that, and says so clearly when it is not available.
+set -eu
+
+what=${1:-test}
+case $what in
+    test)      pkgs="make gcc pkg-config liblmdb-dev util-linux" ;;
+    bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux gnuplot-nox" ;;
+    -h|--help)
+        sed -n '2,13s/^# \{0,1\}//p' "$0"
+        exit 0 ;;
+    *)
+        echo "usage: $0 [test|bench|all]" >&2
+        exit 2 ;;
+esac
+
+missing=
+for p in $pkgs; do
+    # dpkg -s succeeds for removed-but-configured packages too; insist on
+    # "install ok installed".
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case $st in
+        "install ok installed") ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: apt-get not found; install them with your package manager" >&2
+    exit 1
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo -n"
+else
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: not root, so cannot install them; run as root:" >&2
+    echo "    apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+
+echo "install-deps: installing$missing"
+log=$(mktemp "${TMPDIR:-/tmp}/install-deps.XXXXXX")
+trap 'rm -f "$log"' EXIT
+# shellcheck disable=SC2086
+if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+       $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+           --no-install-recommends -o Dpkg::Use-Pty=0 $missing; } >"$log" 2>&1
+then
+    cat "$log" >&2
+    echo "install-deps: apt-get failed; packages still missing:$missing" >&2
+    exit 1
+fi
+echo "install-deps: done"
