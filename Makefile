@@ -96,19 +96,30 @@ $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 demo: all
 	./$(BUILD)/shmkv-demo
 
-# The one command that runs every test: dependencies, plain build, ASan+UBSan.
+# The one command that runs every test: dependencies, the plain build with
+# the tools' smoke runs and the install test, then ASan+UBSan, then TSan.
 check:
 	./scripts/install-deps.sh test
 	$(MAKE) test
+	./scripts/test-install.sh build
 	$(MAKE) test SAN=asan
+	$(MAKE) test-tsan
 
 test: tests tools
 	./test/run.sh $(BUILD)
+	./$(BUILD)/shmkv-demo
+	./$(BUILD)/shmkv-bench --quick
 
 test-asan:
 	$(MAKE) test SAN=asan
+
+# ThreadSanitizer cannot see happens-before between processes, so it runs
+# the tests whose concurrency is all threads of one process.
+TSAN_TESTS := test_threads test_model
 test-tsan:
-	$(MAKE) test SAN=tsan
+	rm -rf build/tsan/test
+	$(MAKE) SAN=tsan $(TSAN_TESTS:%=build/tsan/test/%)
+	TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" ./test/run.sh build/tsan
 
 bench: $(BUILD)/shmkv-bench
 	./$(BUILD)/shmkv-bench

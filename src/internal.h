@@ -141,23 +141,27 @@ struct shard {
     _Atomic uint64_t seq;
     _Atomic uint64_t dir[DIR_MAX * PIECES]; /* bucket piece offsets, each set once */
 
+    /* Writer state, under lock, grouped by cache line so a plain put
+     * dirties two lines of the shard: the lock's and the counters'. */
     pthread_mutex_t lock __attribute__((aligned(64)));
-    /* writer state */
-    uint64_t ov_free;               /* free overflow buckets (linked by next) */
     uint64_t open_run;              /* log run being appended to */
-    uint64_t runs;                  /* all log runs of this shard, by run.next */
     _Atomic uint64_t log_bytes;     /* record bytes appended to log runs (used - header) */
     _Atomic uint64_t rec_live;      /* live record bytes in log runs */
-    uint64_t clean_run, clean_pos;  /* compaction cursor */
+
+    /* counters, written under lock, read lock-free (relaxed) */
+    _Atomic uint64_t keys __attribute__((aligned(64)));
+    _Atomic uint64_t live_bytes;    /* klen + vlen of live pairs */
+    _Atomic uint64_t puts, dels;
     uint64_t pending_split;         /* 1 + bucket being split; 0: none */
     uint64_t pending_free;          /* log run being released; 0: none */
     uint64_t pending_huge;          /* huge run written, slot not yet published */
+    uint64_t ov_free;               /* free overflow buckets (linked by next) */
 
-    /* counters, written under lock, read lock-free (relaxed) */
-    _Atomic uint64_t keys;
-    _Atomic uint64_t live_bytes;    /* klen + vlen of live pairs */
+    /* rarer: growth, compaction, lock trouble */
+    uint64_t runs __attribute__((aligned(64))); /* all log runs of this shard, by run.next */
+    uint64_t clean_run, clean_pos;  /* compaction cursor */
     _Atomic uint64_t ov_used;       /* overflow buckets linked into chains */
-    _Atomic uint64_t puts, dels, splits, cleaned, lock_waits, recoveries;
+    _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
 } __attribute__((aligned(64)));
 
 struct hdr {

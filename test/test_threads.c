@@ -1,0 +1,155 @@
+/*
+ * test_threads.c - many threads of one process on one handle.
+ *
+ * The suite's ThreadSanitizer target: TSan cannot follow happens-before
+ * across processes, so the multi-process stress tests would drown it in
+ * false reports; here every writer and reader is a thread it can see.
+ * Writers put/add/replace/del overlapping keys (some values huge, so runs
+ * are released and reused under the readers' feet), readers validate
+ * every value with single gets and shmkv_get_many(), and a thread
+ * iterates.  Afterwards the checker must find the table sound.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NWRITERS 4
+#define NREADERS 3
+#define NKEYS 3000
+#define SECONDS (H_ASAN ? 4.0 : 3.0)
+#define VMAX (100 * 1024)
+
+static shmkv *db;
+static _Atomic int stop;
+static _Atomic long bad, reads, found, batches;
+
+static size_t key_of(char *k, uint64_t i) { return (size_t)snprintf(k, 32, "thr-%llu", (unsigned long long)i); }
+
+static void *writer(void *arg)
+{
+    h_rng r = h_rng_new((uint64_t)(uintptr_t)arg);
+    uint8_t *v = malloc(VMAX);
+    char k[32];
+    uint64_t seq = 0;
+    while (!atomic_load(&stop)) {
+        size_t kl = key_of(k, h_below(&r, NKEYS));
+        size_t vl = h_below(&r, 64) == 0 ? h_range(&r, 64 * 1024, VMAX) : h_range(&r, H_VAL_MIN, 400);
+        h_val_make(v, vl, k, kl, ++seq);
+        int rc;
+        switch (h_below(&r, 5)) {
+        case 0: rc = shmkv_del(db, k, kl); break;
+        case 1: rc = shmkv_add(db, k, kl, v, vl); break;
+        case 2: rc = shmkv_replace(db, k, kl, v, vl); break;
+        default: rc = shmkv_put(db, k, kl, v, vl); break;
+        }
+        if (rc && rc != -ENOENT && rc != -EEXIST) {
+            h_note("writer: %s", h_errname(rc));
+            atomic_fetch_add(&bad, 1);
+        }
+    }
+    free(v);
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    h_rng r = h_rng_new((uint64_t)(uintptr_t)arg);
+    uint8_t *buf = malloc(VMAX * 8);
+    char keys[8][32];
+    while (!atomic_load(&stop)) {
+        char k[32];
+        size_t kl = key_of(k, h_below(&r, NKEYS)), vl;
+        int rc = shmkv_get(db, k, kl, buf, VMAX, &vl);
+        atomic_fetch_add(&reads, 1);
+        if (rc == 0) {
+            atomic_fetch_add(&found, 1);
+            if (!h_val_check(buf, vl, k, kl, NULL))
+                atomic_fetch_add(&bad, 1);
+        } else if (rc != -ENOENT) {
+            atomic_fetch_add(&bad, 1);
+        }
+        shmkv_item it[8];
+        for (int j = 0; j < 8; j++) {
+            it[j].key = keys[j];
+            it[j].klen = key_of(keys[j], h_below(&r, NKEYS));
+            it[j].buf = buf + (size_t)j * VMAX;
+            it[j].cap = VMAX;
+        }
+        int n = shmkv_get_many(db, it, 8), hits = 0;
+        for (int j = 0; j < 8; j++) {
+            if (it[j].rc == 0) {
+                hits++;
+                if (!h_val_check(it[j].buf, it[j].vlen, it[j].key, it[j].klen, NULL))
+                    atomic_fetch_add(&bad, 1);
+            } else if (it[j].rc != -ENOENT) {
+                atomic_fetch_add(&bad, 1);
+            }
+        }
+        if (n != hits)
+            atomic_fetch_add(&bad, 1);
+        atomic_fetch_add(&batches, 1);
+    }
+    free(buf);
+    return NULL;
+}
+
+static int visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    long *n = ctx;
+    (*n)++;
+    if (!h_val_check(val, vlen, key, klen, NULL))
+        atomic_fetch_add(&bad, 1);
+    return 0;
+}
+
+static void *iterator(void *arg)
+{
+    (void)arg;
+    long rounds = 0;
+    while (!atomic_load(&stop)) {
+        long n = 0;
+        int rc = shmkv_foreach(db, visit, &n);
+        if (rc || n > NKEYS)
+            atomic_fetch_add(&bad, 1);
+        rounds++;
+    }
+    return (void *)(intptr_t)rounds;
+}
+
+int main(void)
+{
+    h_init("test_threads");
+    char name[64];
+    h_name(name, sizeof name, "threads");
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    pthread_t t[NWRITERS + NREADERS + 1];
+    int n = 0;
+    for (int i = 0; i < NWRITERS; i++)
+        pthread_create(&t[n++], NULL, writer, (void *)(uintptr_t)(i + 1));
+    for (int i = 0; i < NREADERS; i++)
+        pthread_create(&t[n++], NULL, reader, (void *)(uintptr_t)(100 + i));
+    pthread_create(&t[n++], NULL, iterator, NULL);
+    h_sleep(SECONDS);
+    atomic_store(&stop, 1);
+    void *rounds = NULL;
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], i == n - 1 ? &rounds : NULL);
+    h_note("%ld gets (%ld found), %ld batches of 8, %ld foreach rounds, %ld keys at the end",
+           atomic_load(&reads), atomic_load(&found), atomic_load(&batches), (long)(intptr_t)rounds,
+           (long)shmkv_count(db));
+    CHECK_EQ_INT(atomic_load(&bad), 0);
+    CHECK(atomic_load(&found) > 0);
+    CHECK(atomic_load(&batches) > 0);
+    CHECK_TABLE(db, "after the threads");
+    long after = 0;
+    CHECK_RC(shmkv_foreach(db, visit, &after), 0);
+    CHECK_EQ_U64((uint64_t)after, shmkv_count(db));
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+    return h_done();
+}
