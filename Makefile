@@ -53,7 +53,8 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 # release objects (no test hooks) for the installed library
 REL_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/rel/%.o)
 TEST_SRC := $(wildcard test/test_*.c)
-TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%)
+TEST_SH  := $(wildcard test/test_*.sh)
+TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%) $(TEST_SH:test/%.sh=$(BUILD)/test/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
@@ -92,6 +93,12 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libshmkv-test.a $(HDRS) $(wildcard test/*.c)
 $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
+
+# Shell tests run from the build directory like the C ones; they find the
+# tools as $(dirname $0)/../NAME.
+$(BUILD)/test/%: test/%.sh
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
 
 demo: all
 	./$(BUILD)/shmkv-demo
