@@ -118,12 +118,14 @@ static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
 int index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
 {
     struct bucket *bk = home(db, s, tag);
-    f->slot = NULL;
+    f->slot = f->empty = NULL;
     for (unsigned n = 0; bk; n++) {
         if (n > CHAIN_MAX)
             return -EBADMSG;
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            if (!v && !f->empty)
+                f->empty = &bk->slot[i];
             if (v && slot_tag(v) == tag && rec_is(db, slot_off(v), key, klen)) {
                 f->slot = &bk->slot[i];
                 f->val = v;

@@ -239,8 +239,18 @@ static inline struct shard *shard_of(const shmkv *db, uint64_t h)
 }
 static inline uint32_t shard_index(const shmkv *db, const struct shard *s) { return (uint32_t)(s - db->shards); }
 
-/* true if [off, off+len) lies inside memory this process may touch. */
-bool mem_ok(shmkv *db, uint64_t off, uint64_t len);
+/* true if [off, off+len) lies inside memory this process may touch.
+ * The fast path is a compare with the size this process has verified;
+ * past it, mem_ok_slow() asks fstat (the file may have grown). */
+bool mem_ok_slow(shmkv *db, uint64_t off, uint64_t len);
+static inline bool mem_ok(shmkv *db, uint64_t off, uint64_t len)
+{
+    uint64_t end = off + len;
+    if (__builtin_expect(off >= db->data_off && end >= off &&
+                         end <= atomic_load_explicit(&db->known_size, memory_order_relaxed), 1))
+        return true;
+    return mem_ok_slow(db, off, len);
+}
 
 /* hash.c */
 uint64_t hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1);
@@ -262,6 +272,7 @@ int  file_grow(shmkv *db, uint64_t need);
 struct found {
     _Atomic uint64_t *slot;         /* where the key's slot is, or NULL */
     uint64_t val;                   /* its value when found */
+    _Atomic uint64_t *empty;        /* first free slot seen in the chain, or NULL */
 };
 bool layout_ok(uint64_t layout, uint32_t base_bits);
 uint64_t bucket_count(uint64_t layout, uint32_t base_bits);

@@ -108,7 +108,7 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
             r = -ENOENT;
             goto out;
         }
-        slot = f.slot;
+        slot = f.slot ? f.slot : f.empty;
         if (!slot && (r = index_reserve(db, s, tag, &slot)))
             goto out;
         r = log_append(db, s, key, klen, val, vlen, false, &off);
