@@ -42,7 +42,7 @@ static unsigned class_of(uint64_t nunits) { return 63u - (unsigned)__builtin_clz
 
 static uint64_t cap_units(const shmkv *db) { return (db->reserve - db->data_off) >> UNIT_SHIFT; }
 
-static uint64_t headroom_units(const shmkv *db)
+uint64_t headroom_units(const shmkv *db)
 {
     uint64_t h = cap_units(db) / 64;
     return h < 4 ? 4 : h > 256 ? 256 : h;

@@ -89,7 +89,7 @@ struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b)
     if (d >= DIR_MAX * PIECES)
         return NULL;
     uint64_t off = atomic_load_explicit(&s->dir[d], memory_order_acquire) + idx * BUCKET_BYTES;
-    return mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
+    return !(off & (BUCKET_BYTES - 1)) && mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
 }
 
 struct bucket *bucket_next(shmkv *db, struct bucket *bk)

@@ -79,8 +79,10 @@
 #define PIECES       (1u << PIECE_BITS)
 #define SHARD_BITS_MAX 12u
 #define LOG_RUN_MIN  UNIT                  /* smallest log run */
-#define LOG_RUN_MAX  (1ull << 18)          /* largest log run: 256 KiB */
-#define HUGE_MIN     (LOG_RUN_MAX / 4)     /* records this big get a run of their own */
+#define LOG_RUN_MAX  (1ull << 17)          /* largest log run: 128 KiB */
+/* A table's own largest log run (db->run_max) is also at most its
+ * allocation headroom, so compaction can always move a victim's live
+ * records; records of run_max / 4 or more get a run of their own. */
 #define DEFAULT_RESERVE (1ull << 40)       /* address space when max_bytes is 0 */
 #define CHAIN_MAX    (1u << 16)            /* longest chain walked before -EBADMSG */
 #define LOCK_WAIT_NS 1000000000L           /* longest wait for a live lock holder */
@@ -110,16 +112,20 @@ struct run {
 };
 
 /* Record header.  dist is the distance back to the record's run header
- * in 8-byte units (runs holding records are at most 256 KiB), so a writer
+ * in 8-byte units (runs holding records are at most 128 KiB), so a writer
  * can find the run whose live-byte count a retired record belongs to.
- * Its top bit, REC_EXT, is reserved for an 8-byte extension (expiry) and
- * is 0 in format 1. */
+ * REC_CHAIN marks a huge record whose value continues in further huge
+ * runs linked by run.next (allocated so when no single run was free).
+ * REC_EXT is reserved for an 8-byte extension (expiry) and is 0 in
+ * format 1. */
 struct rec {
     uint16_t klen;
     uint16_t dist;
     uint32_t vlen;
 };
-#define REC_EXT 0x8000u
+#define REC_EXT   0x8000u
+#define REC_CHAIN 0x4000u
+#define REC_DIST  0x3fffu
 
 struct bucket {
     _Atomic uint64_t next;          /* offset of the next overflow bucket, 0: none */
@@ -207,12 +213,40 @@ struct shmkv {
     uint64_t seed0, seed1;
     uint64_t data_off;
     uint64_t reserve;
+    uint64_t run_max;               /* largest log run of this table */
+    uint64_t huge_min;              /* records this big get their own run */
     /* File size this process has verified with fstat: offsets below it
      * are safe to touch even if the header lies. */
     _Atomic uint64_t known_size;
 };
 
 /* ---- small helpers shared by the .c files ---- */
+
+/* Copies from records that a writer may be recycling at the same moment.
+ * The race is intended and detected by the epoch check; under
+ * ThreadSanitizer the copy is done outside its view so it is not
+ * reported. */
+#ifdef SHMKV_TSAN
+static __attribute__((no_sanitize("thread"), noinline, unused)) void racy_copy(void *dst, const void *src, size_t n)
+{
+    volatile const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+static __attribute__((no_sanitize("thread"), noinline, unused)) int racy_cmp(const void *a, const void *b, size_t n)
+{
+    volatile const uint8_t *x = a;
+    const uint8_t *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return 1;
+    return 0;
+}
+#else
+#define racy_copy memcpy
+#define racy_cmp memcmp
+#endif
 
 /* Counters written only under a lock but read lock-free: a relaxed load
  * and store, not a locked read-modify-write. */
@@ -263,6 +297,7 @@ int  alloc_lock(shmkv *db);
 void alloc_unlock(shmkv *db);
 
 /* alloc.c: runs of units; reserve lets compaction use the last headroom */
+uint64_t headroom_units(const shmkv *db);
 int  run_alloc(shmkv *db, uint64_t nunits, uint32_t kind, uint32_t shard, bool reserve, uint64_t *off);
 void run_free(shmkv *db, uint64_t off);
 int  alloc_repair(shmkv *db);
@@ -300,6 +335,7 @@ void log_clean_step(shmkv *db, struct shard *s);
 bool log_clean_some(shmkv *db, struct shard *s);
 int  log_repair(shmkv *db, struct shard *s);
 uint64_t rec_run(shmkv *db, uint64_t off);
+bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst);
 
 /* table.c */
 int  shard_repair(shmkv *db, struct shard *s);

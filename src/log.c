@@ -6,8 +6,10 @@
  * and big ones allocate rarely).  A record is written completely, the
  * run's used mark is raised, and only then is its slot published, so a
  * writer killed at any instant leaves either an unpublished record (dead
- * bytes, reclaimed later) or a complete one.  Records of HUGE_MIN bytes or
- * more get a run of their own, released as soon as they are overwritten.
+ * bytes, reclaimed later) or a complete one.  Records of a quarter of the
+ * table's largest log run or more (32 KiB in tables of 16 MiB and up) get
+ * a run of their own, released as soon as they are overwritten; when no
+ * single free run is big enough they are spread over a chain of runs.
  *
  * Every log run counts its live bytes.  Overwrites and deletes turn bytes
  * into garbage; when a shard's garbage passes a quarter of its log, each
@@ -33,7 +35,7 @@ uint64_t rec_run(shmkv *db, uint64_t off)
     if (!mem_ok(db, off, sizeof(struct rec)))
         return 0;
     struct rec *r = rec_at(db, off);
-    uint64_t dist = (uint64_t)(r->dist & ~REC_EXT) << 3;
+    uint64_t dist = (uint64_t)(r->dist & REC_DIST) << 3;
     if (dist < RUN_HDR || dist > off)
         return 0;
     uint64_t ro = off - dist;
@@ -42,9 +44,56 @@ uint64_t rec_run(shmkv *db, uint64_t off)
     struct run *run = run_at(db, ro);
     if (run->kind != RUN_LOG && run->kind != RUN_HUGE)
         return 0;
-    if (off + rec_size(r->klen, r->vlen) > ro + (run->nunits << UNIT_SHIFT))
+    /* a chained record's value goes on in other runs; its key may not */
+    uint64_t inside = r->dist & REC_CHAIN ? sizeof(struct rec) + r->klen : rec_size(r->klen, r->vlen);
+    if (off + inside > ro + (run->nunits << UNIT_SHIFT))
         return 0;
     return ro;
+}
+
+/* The next run of a chained huge record, validated; 0 if bad. */
+static uint64_t chain_next(shmkv *db, uint64_t ro)
+{
+    uint64_t nx = run_at(db, ro)->next;
+    if (!nx || nx < db->data_off || (nx - db->data_off) % UNIT || !mem_ok(db, nx, RUN_HDR))
+        return 0;
+    struct run *r = run_at(db, nx);
+    return r->kind == RUN_HUGE && r->nunits && mem_ok(db, nx, r->nunits << UNIT_SHIFT) ? nx : 0;
+}
+
+/* Copy the value of the record at off (header rh, already copied out) to
+ * dst, following the chain of a chained record.  Used by lock-free
+ * readers, so every step is bounds-checked and the copy may be of memory
+ * a writer is recycling: the caller validates with the epoch.  Returns
+ * false if an offset or length is out of bounds. */
+bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
+{
+    uint64_t p = off + sizeof *rh + rh->klen, left = rh->vlen;
+    uint8_t *d = dst;
+    if (!(rh->dist & REC_CHAIN)) {
+        if (!mem_ok(db, off, sizeof *rh + (uint64_t)rh->klen + left))
+            return false;
+        racy_copy(d, at(db, p), left);
+        return true;
+    }
+    uint64_t ro = off - RUN_HDR;
+    for (unsigned n = 0; left; n++) {
+        if (!mem_ok(db, ro, RUN_HDR) || n > (1u << 20))
+            return false;
+        uint64_t end = ro + (run_at(db, ro)->nunits << UNIT_SHIFT);
+        if (end <= p || !mem_ok(db, p, end - p))
+            return false;
+        uint64_t chunk = end - p < left ? end - p : left;
+        racy_copy(d, at(db, p), chunk);
+        d += chunk;
+        left -= chunk;
+        if (left) {
+            if (!(ro = chain_next(db, ro)))
+                return false;
+            p = ro + RUN_HDR;
+        }
+    }
+    return true;
 }
 
 static void add_live(struct run *run, int64_t d)
@@ -69,6 +118,17 @@ static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
     }
 }
 
+/* Release a huge run and the runs chained to it.  The next link is read
+ * before each run is freed (freeing lets it be reused at once). */
+static void huge_free(shmkv *db, uint64_t ro)
+{
+    for (unsigned n = 0; ro && n < (1u << 20); n++) {
+        uint64_t nx = run_at(db, ro)->next ? chain_next(db, ro) : 0;
+        run_free(db, ro);
+        ro = nx;
+    }
+}
+
 /* Release a log or huge run of this shard.  Journaled in pending_free so a
  * writer dying between unlinking and freeing does not leak the run. */
 static void release_run(shmkv *db, struct shard *s, uint64_t ro)
@@ -83,7 +143,10 @@ static void release_run(shmkv *db, struct shard *s, uint64_t ro)
         if (s->clean_run == ro)
             s->clean_run = 0;
     }
-    run_free(db, ro);
+    if (run->kind == RUN_HUGE)
+        huge_free(db, ro);
+    else
+        run_free(db, ro);
     s->pending_free = 0;
     atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
 }
@@ -100,6 +163,66 @@ static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, si
         memcpy((uint8_t *)(r + 1) + klen, val, vlen);
 }
 
+/* Write a huge record across a chain of runs (first one at ro). */
+static void write_chain(shmkv *db, uint64_t ro, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct rec *r = rec_at(db, ro + RUN_HDR);
+    r->klen = (uint16_t)klen;
+    r->dist = (uint16_t)((RUN_HDR >> 3) | REC_CHAIN);
+    r->vlen = (uint32_t)vlen;
+    memcpy(r + 1, key, klen);
+    uint64_t p = ro + RUN_HDR + sizeof *r + klen;
+    const uint8_t *v = val;
+    while (ro) {
+        uint64_t end = ro + (run_at(db, ro)->nunits << UNIT_SHIFT), chunk = end - p < vlen ? end - p : vlen;
+        if (chunk)
+            memcpy(at(db, p), v, chunk);
+        atomic_store_explicit(&run_at(db, ro)->used, p + chunk - ro, memory_order_relaxed);
+        v += chunk;
+        vlen -= chunk;
+        ro = run_at(db, ro)->next;
+        p = ro + RUN_HDR;
+    }
+}
+
+/* No single run was free for a huge record of total bytes (header
+ * included): take the largest pieces to be had, halving the request on
+ * each refusal, and chain them.  The first piece must hold the record
+ * header and key.  All or nothing. */
+static int alloc_chain(shmkv *db, struct shard *s, uint64_t total, uint64_t first_min, bool reserve,
+                       uint64_t *out)
+{
+    uint64_t head = 0, tail = 0, want = units_of(total) / 2, have = 0;
+    int e = 0;
+    while (have < total) {
+        uint64_t min = head ? 1 : units_of(first_min), need = units_of(total - have + (head ? RUN_HDR : 0));
+        if (want > need)
+            want = need;
+        if (want < min)
+            want = min;
+        uint64_t ro;
+        e = run_alloc(db, want, RUN_HUGE, shard_index(db, s), reserve, &ro);
+        if (e == -ENOSPC && want > min) {
+            want /= 2;
+            continue;
+        }
+        if (e)
+            break;
+        if (head)
+            run_at(db, tail)->next = ro;
+        else
+            head = ro;
+        tail = ro;
+        have += (want << UNIT_SHIFT) - (head == ro ? 0 : RUN_HDR);
+    }
+    if (e) {
+        huge_free(db, head);
+        return e;
+    }
+    *out = head;
+    return 0;
+}
+
 static uint64_t pow2_ceil(uint64_t x) { return x <= 1 ? 1 : 1ull << (64 - __builtin_clzll(x - 1)); }
 
 /* A new open log run big enough for sz more bytes. */
@@ -111,8 +234,8 @@ static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
         want = need;
     if (want < LOG_RUN_MIN)
         want = LOG_RUN_MIN;
-    if (want > LOG_RUN_MAX)
-        want = LOG_RUN_MAX;
+    if (want > db->run_max)
+        want = db->run_max;
     uint64_t ro;
     int e = run_alloc(db, want >> UNIT_SHIFT, RUN_LOG, shard_index(db, s), reserve, &ro);
     if (e == -ENOSPC && want > need) /* nearly full: settle for what fits */
@@ -129,14 +252,21 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
                size_t vlen, bool reserve, uint64_t *out)
 {
     uint64_t sz = rec_size(klen, vlen);
-    if (sz >= HUGE_MIN) {
+    if (sz >= db->huge_min) {
         uint64_t ro;
         int e = run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &ro);
+        bool chained = e == -ENOSPC;
+        if (chained) /* space enough in total, maybe, but not in one piece */
+            e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + klen, reserve, &ro);
         if (e)
             return e;
         s->pending_huge = ro; /* cleared by the caller once published */
-        write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen);
-        atomic_store_explicit(&run_at(db, ro)->used, RUN_HDR + sz, memory_order_relaxed);
+        if (chained) {
+            write_chain(db, ro, key, klen, val, vlen);
+        } else {
+            write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen);
+            atomic_store_explicit(&run_at(db, ro)->used, RUN_HDR + sz, memory_order_relaxed);
+        }
         *out = ro + RUN_HDR;
         return 0;
     }
@@ -322,9 +452,11 @@ int log_repair(shmkv *db, struct shard *s)
     if (s->pending_free) {
         uint64_t ro = s->pending_free;
         struct run *run = mem_ok(db, ro, RUN_HDR) ? run_at(db, ro) : NULL;
-        if (run && run->shard == shard_index(db, s) && (run->kind == RUN_LOG || run->kind == RUN_HUGE)) {
+        if (run && run->shard == shard_index(db, s) && run->kind == RUN_LOG) {
             unlink_run(db, s, ro);
             run_free(db, ro);
+        } else if (run && run->shard == shard_index(db, s) && run->kind == RUN_HUGE) {
+            huge_free(db, ro);
         }
         s->pending_free = 0;
         if (s->open_run == ro)
@@ -354,7 +486,7 @@ int log_repair(shmkv *db, struct shard *s)
     uint64_t ro = s->pending_huge;
     if (!r && ro && !huge_seen && mem_ok(db, ro, RUN_HDR) && run_at(db, ro)->kind == RUN_HUGE &&
         run_at(db, ro)->shard == shard_index(db, s))
-        run_free(db, ro);
+        huge_free(db, ro);
     s->pending_huge = 0;
     return r;
 }

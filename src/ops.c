@@ -22,33 +22,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Copies from records that a writer may be recycling at the same moment.
- * The race is intended and detected by the epoch check; under
- * ThreadSanitizer the copy is done outside its view so it is not
- * reported. */
-#ifdef SHMKV_TSAN
-#define RACY __attribute__((no_sanitize("thread"), noinline))
-static RACY void racy_copy(void *dst, const void *src, size_t n)
-{
-    volatile const uint8_t *s = src;
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n; i++)
-        d[i] = s[i];
-}
-static RACY int racy_cmp(const void *a, const void *b, size_t n)
-{
-    volatile const uint8_t *x = a;
-    const uint8_t *y = b;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return 1;
-    return 0;
-}
-#else
-#define racy_copy memcpy
-#define racy_cmp memcmp
-#endif
-
 enum wmode { W_PUT, W_ADD, W_REPLACE };
 
 static int check_key(shmkv *db, const void *key, size_t klen)
@@ -224,7 +197,7 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
                 racy_copy(&rh, at(db, o), sizeof rh);
                 if (rh.klen != klen)
                     continue;
-                if (!mem_ok(db, o, sizeof rh + klen + (uint64_t)rh.vlen)) {
+                if (!mem_ok(db, o, sizeof rh + klen)) {
                     suspect = true;
                     break;
                 }
@@ -241,13 +214,18 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
                 } else {
                     r = -ENOBUFS;
                 }
-                if (dst && rh.vlen)
-                    racy_copy(dst, p + klen, rh.vlen);
+                bool ok = !dst || rec_value(db, o, &rh, dst);
                 fence_acquire();
                 if (atomic_load_explicit(epoch, AFTER_FENCE) != e1) {
                     if (out->alloc)
                         free(dst);
                     goto retry; /* the record may have been recycled under us */
+                }
+                if (!ok) { /* out of bounds, and not because of a writer */
+                    if (out->alloc)
+                        free(dst);
+                    suspect = true;
+                    break;
                 }
                 if (out->alloc)
                     *out->alloc = dst;
@@ -363,7 +341,7 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
         return -EBADMSG;
     racy_copy(&rh, at(db, o), sizeof rh);
     uint64_t n = (uint64_t)rh.klen + rh.vlen;
-    if (!rh.klen || !mem_ok(db, o, sizeof rh + n))
+    if (!rh.klen || !mem_ok(db, o, sizeof rh + rh.klen))
         return -EBADMSG;
     if (b->len + 8 + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -377,7 +355,9 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
     }
     uint32_t lens[2] = {rh.klen, rh.vlen};
     memcpy(b->p + b->len, lens, 8);
-    racy_copy(b->p + b->len + 8, (const uint8_t *)at(db, o) + sizeof rh, n);
+    racy_copy(b->p + b->len + 8, (const uint8_t *)at(db, o) + sizeof rh, rh.klen);
+    if (!rec_value(db, o, &rh, b->p + b->len + 8 + rh.klen))
+        return -EBADMSG;
     b->len += 8 + n;
     return 0;
 }

@@ -5,7 +5,9 @@
  * table in a private temporary file next to the target (O_EXCL, never
  * followed through links), then link()s it into place.  link() fails if
  * the name exists, so of many simultaneous creators exactly one wins and
- * the others drop their temporary file and open the winner's table.
+ * the others drop their temporary file and open the winner's table.  A
+ * creator killed mid-build leaves its temporary file behind; the next
+ * creation in that directory removes it.
  *
  * Every process maps the table once at its full reservation (max_bytes,
  * or the size of its file system, at most 1 TiB), MAP_SHARED|MAP_NORESERVE, so offsets stay
@@ -19,7 +21,9 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -130,17 +134,24 @@ static bool header_ok(const struct hdr *h, uint64_t file_size)
     if (h->shards_off != sizeof(struct hdr) || h->data_off != data_off || h->reserve <= data_off ||
         h->reserve > OFF_LIMIT || file_size < data_off)
         return false;
-    /* the allocator's marks must lie inside the real file: a file cut
-     * short (or a header that claims more) is refused here, before any
-     * access past its end could raise SIGBUS */
-    uint64_t fs = atomic_load_explicit(&h->file_size, memory_order_relaxed);
-    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
-    return fs <= file_size && fs <= h->reserve && top >= data_off && top <= fs && (top - data_off) % UNIT == 0;
+    return true;
 }
 
-/* The per-shard fields readers depend on, checked once at open. */
-static bool shards_ok(const shmkv *db)
+/* The mutable marks and the per-shard fields readers depend on, checked
+ * once at open, after mapping.  The allocator's marks must lie inside the
+ * real file: a file cut short (or a header that claims more) is refused
+ * here, before any access past its end could raise SIGBUS.  Read in the
+ * order growers write them backwards (top, then file_size, then the
+ * file's size from fstat via mem_ok) so a table growing meanwhile is
+ * never mistaken for a damaged one. */
+static bool marks_ok(shmkv *db)
 {
+    struct hdr *h = db->hdr;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_acquire);
+    uint64_t fs = atomic_load_explicit(&h->file_size, memory_order_acquire);
+    if (top < db->data_off || top > fs || fs > db->reserve || (top - db->data_off) % UNIT ||
+        !mem_ok(db, db->data_off, fs - db->data_off))
+        return false;
     for (uint64_t i = 0; i < (1ull << db->shard_bits); i++)
         if (!layout_ok(atomic_load_explicit(&db->shards[i].layout, memory_order_relaxed), db->base_bits))
             return false;
@@ -171,6 +182,9 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     db->seed1 = h->seed[1];
     db->data_off = h->data_off;
     db->reserve = h->reserve;
+    uint64_t room = headroom_units(db) << UNIT_SHIFT;
+    db->run_max = room < LOG_RUN_MAX ? room : LOG_RUN_MAX;
+    db->huge_min = db->run_max / 4;
     atomic_store_explicit(&db->known_size, file_size < h->reserve ? file_size : h->reserve,
                           memory_order_relaxed);
     *out = db;
@@ -246,6 +260,33 @@ out:
     return r;
 }
 
+#define TMP_PREFIX ".shmkv-tmp."
+
+/* Remove temporary files left in dir by creators killed mid-build: those
+ * whose process is gone and that are over a minute old (a build takes
+ * milliseconds; the age test also protects creators whose pid we cannot
+ * see, in another pid namespace sharing the directory). */
+static void sweep_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    time_t now = time(NULL);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, TMP_PREFIX, sizeof TMP_PREFIX - 1))
+            continue;
+        long pid = strtol(e->d_name + sizeof TMP_PREFIX - 1, NULL, 10);
+        struct stat st;
+        if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+            now - st.st_mtime < 60)
+            continue;
+        unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Create name atomically.  Returns 0 (created), -EEXIST, or an error. */
 static int create(const char *path, const shmkv_options *o)
 {
@@ -255,10 +296,14 @@ static int create(const char *path, const shmkv_options *o)
     char tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path) : 0;
-    int n = snprintf(tmp, sizeof tmp, "%.*s%s.shmkv-tmp.%ld.%u", dirlen, path, slash ? "/" : "",
+    int n = snprintf(tmp, sizeof tmp, "%.*s%s" TMP_PREFIX "%ld.%u", dirlen, path, slash ? "/" : "",
                      (long)getpid(), atomic_fetch_add(&counter, 1));
     if (n < 0 || n >= (int)sizeof tmp)
         return -ENAMETOOLONG;
+    tmp[dirlen] = 0;
+    sweep_tmp(slash ? (dirlen ? tmp : "/") : ".");
+    if (slash)
+        tmp[dirlen] = '/';
     mode_t mode = o->mode ? (mode_t)(o->mode & 07777) : 0600;
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
@@ -318,7 +363,7 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
         } else {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
             r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
-            if (r == 0 && shards_ok(*out))
+            if (r == 0 && marks_ok(*out))
                 return 0;
             if (r == 0) {
                 shmkv_close(*out);
