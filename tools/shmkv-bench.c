@@ -66,6 +66,7 @@ static int want_sys[NSYS] = { 1, 1 };
 static int json;
 static int runs = 1;
 static int presize;
+static unsigned batch = 1; /* shmkv GETs per shmkv_get_many() call */
 static int quick;
 static const char *base_dir = "/dev/shm";
 
@@ -507,6 +508,40 @@ static uint64_t share_begin(int p)
     return nkeys * (uint64_t)p / (uint64_t)procs;
 }
 
+/* GETs of keys order[lo..hi) through shmkv_get_many, batch at a time,
+ * every value checked.  Returns the number of operations done. */
+static uint64_t batched_gets(struct store *s, uint64_t lo, uint64_t hi, uint64_t *bad)
+{
+    size_t kcap = key_size + 8, vcap = val_size + 8;
+    unsigned char *keys = malloc(kcap * batch), *vals = malloc(vcap * batch), *want = malloc(vcap);
+    shmkv_item *it = malloc(sizeof *it * batch);
+    if (!keys || !vals || !want || !it)
+        _exit(1);
+    uint64_t n = 0;
+    for (uint64_t j = lo; j < hi; j += batch) {
+        unsigned m = hi - j < batch ? (unsigned)(hi - j) : batch;
+        for (unsigned b = 0; b < m; b++) {
+            make_key(order[j + b], keys + b * kcap);
+            it[b].key = keys + b * kcap;
+            it[b].klen = key_size;
+            it[b].buf = vals + b * vcap;
+            it[b].cap = val_size;
+        }
+        shmkv_get_many(s->db, it, m);
+        for (unsigned b = 0; b < m; b++) {
+            make_val(order[j + b], want);
+            if (it[b].rc || it[b].vlen != val_size || memcmp(want, it[b].buf, val_size))
+                (*bad)++;
+        }
+        n += m;
+    }
+    free(keys);
+    free(vals);
+    free(want);
+    free(it);
+    return n;
+}
+
 static void worker(struct store *s, enum phase ph, int p, int ready_fd, int go_fd)
 {
     struct worker_result *r = &results[p];
@@ -535,12 +570,15 @@ static void worker(struct store *s, enum phase ph, int p, int ready_fd, int go_f
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     uint64_t n = 0, bad = 0;
-    for (uint64_t j = lo; j < hi; j++) {
-        uint64_t i = ph == PH_PUT ? j : order[j];
-        if ((rc = op(s, i, k, v, g, &bad)) != 0)
-            break;
-        n++;
-    }
+    if (ph == PH_GET && s->sys == SYS_SHMKV && batch > 1)
+        n = batched_gets(s, lo, hi, &bad);
+    else
+        for (uint64_t j = lo; j < hi; j++) {
+            uint64_t i = ph == PH_PUT ? j : order[j];
+            if ((rc = op(s, i, k, v, g, &bad)) != 0)
+                break;
+            n++;
+        }
     r->end = now();
     getrusage(RUSAGE_SELF, &ru1);
     r->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt) + (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
@@ -677,6 +715,8 @@ static void print_line(enum system sys, enum phase ph, const struct measure *m, 
     for (int p = 0; p < procs; p++)
         printf("%s%.*f", p ? " + " : "", prec, m->proc_mops[p]);
     printf(")");
+    if (ph == PH_GET && sys == SYS_SHMKV && batch > 1)
+        printf("  batches of %u", batch);
     if (ph == PH_PUT && m->bytes_per_pair > 0)
         printf("  %.1f B/pair", m->bytes_per_pair);
     if (m->ops)
@@ -786,6 +826,7 @@ static void usage(FILE *f)
         "  --runs R         repeat everything R times, report medians (default 1)\n"
         "  --json           print the results as JSON instead of text\n"
         "  --presize        create the shmkv table with expected_keys = N\n"
+        "  --batch B        shmkv GETs in batches of B with shmkv_get_many (default 1)\n"
         "  --dir DIR        where the stores go (default /dev/shm)\n"
         "  --quick          a smoke test: 20000 keys unless --keys says otherwise\n"
         "  --help\n"
@@ -821,6 +862,7 @@ int main(int argc, char **argv)
         { "runs", required_argument, NULL, 'r' },
         { "json", no_argument, NULL, 'j' },
         { "presize", no_argument, NULL, 'P' },
+        { "batch", required_argument, NULL, 'b' },
         { "dir", required_argument, NULL, 'd' },
         { "quick", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -867,6 +909,11 @@ int main(int argc, char **argv)
             break;
         case 'P':
             presize = 1;
+            break;
+        case 'b':
+            if (parse_u64(optarg, 1, 1024, &u))
+                goto bad;
+            batch = (unsigned)u;
             break;
         case 'd':
             base_dir = optarg;
