@@ -73,7 +73,7 @@ int file_grow(shmkv *db, uint64_t need)
         uint64_t to = attempt ? need : want;
         int r;
         do {
-            r = fallocate(db->fd, 0, (off_t)cur, (off_t)(to - cur)) ? errno : 0;
+            r = fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(db->fd, 0, (off_t)cur, (off_t)(to - cur)) ? errno : 0;
         } while (r == EINTR);
         if (r == EOPNOTSUPP)
             r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));

@@ -187,9 +187,9 @@ SHMKV_API int shmkv_check(shmkv *db, FILE *report)
     struct chk c = {.out = report};
     uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
     c.nunits = (top - db->data_off) >> UNIT_SHIFT;
-    c.role = calloc(c.nunits + 1, 1);
-    c.live = calloc(c.nunits + 1, sizeof *c.live);
-    c.seen = calloc(((top - db->data_off) >> 6) + 1, 1);
+    c.role = xcalloc(c.nunits + 1, 1);
+    c.live = xcalloc(c.nunits + 1, sizeof *c.live);
+    c.seen = xcalloc(((top - db->data_off) >> 6) + 1, 1);
     if (!c.role || !c.live || !c.seen) {
         r = -ENOMEM;
     } else {

@@ -37,6 +37,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SHMKV_API __attribute__((visibility("default")))
@@ -285,6 +286,20 @@ static inline bool mem_ok(shmkv *db, uint64_t off, uint64_t len)
         return true;
     return mem_ok_slow(db, off, len);
 }
+
+/* fault.c: fault injection, in test builds only.  shmkv__fault_arm(kind,
+ * n) (exported in test builds) makes the call after n more of that kind
+ * fail. */
+enum fault { FAULT_FALLOCATE, FAULT_MMAP, FAULT_MALLOC, FAULT_KINDS };
+#ifdef SHMKV_TEST_HOOKS
+bool fault_hit(enum fault kind);
+void shmkv__fault_arm(int kind, long after);
+#else
+#define fault_hit(kind) false
+#endif
+static inline void *xmalloc(size_t n) { return fault_hit(FAULT_MALLOC) ? NULL : malloc(n); }
+static inline void *xcalloc(size_t n, size_t m) { return fault_hit(FAULT_MALLOC) ? NULL : calloc(n, m); }
+static inline void *xrealloc(void *p, size_t n) { return fault_hit(FAULT_MALLOC) ? NULL : realloc(p, n); }
 
 /* hash.c */
 uint64_t hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1);

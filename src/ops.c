@@ -207,7 +207,7 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
                 int r = 0;
                 void *dst = NULL;
                 if (out->alloc) {
-                    if (!(dst = malloc(rh.vlen ? rh.vlen : 1)))
+                    if (!(dst = xmalloc(rh.vlen ? rh.vlen : 1)))
                         return -ENOMEM;
                 } else if (out->cap >= rh.vlen) {
                     dst = out->buf;
@@ -347,7 +347,7 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + 8 + n)
             cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
+        uint8_t *np = xrealloc(b->p, cap);
         if (!np)
             return -ENOMEM;
         b->p = np;

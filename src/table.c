@@ -160,10 +160,10 @@ static bool marks_ok(shmkv *db)
 
 static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_size, shmkv **out)
 {
-    shmkv *db = calloc(1, sizeof *db);
+    shmkv *db = xcalloc(1, sizeof *db);
     if (!db)
         return -ENOMEM;
-    void *p = mmap(NULL, h->reserve, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+    void *p = fault_hit(FAULT_MMAP) ? (errno = ENOMEM, MAP_FAILED) : mmap(NULL, h->reserve, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_NORESERVE, fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
@@ -193,7 +193,7 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
 
 static int commit(int fd, uint64_t len)
 {
-    int r = fallocate(fd, 0, 0, (off_t)len) ? errno : 0;
+    int r = fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(fd, 0, 0, (off_t)len) ? errno : 0;
     if (r == EOPNOTSUPP)
         r = posix_fallocate(fd, 0, (off_t)len);
     return r == EFBIG || r == EDQUOT ? -ENOSPC : -r;
