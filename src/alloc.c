@@ -283,14 +283,18 @@ out:
 void run_free(shmkv *db, uint64_t off)
 {
     struct hdr *h = db->hdr;
-    if (!mem_ok(db, off, RUN_HDR) || alloc_lock(db))
+    if (!mem_ok(db, off, RUN_HDR))
         return; /* corrupt: leak rather than risk worse */
     struct run *r = run_at(db, off);
-    /* Readers may still be copying records out of this run.  Bumping the
-     * epoch before the run can be handed out again makes any such copy
-     * fail its validation and retry.  seq_cst: the bump must be visible
-     * before any later store that reuses the memory. */
-    atomic_fetch_add_explicit(&h->epoch, 1, memory_order_seq_cst);
+    /* Readers of the owning shard may still be copying records out of
+     * this run.  Bumping that shard's epoch before the run can be handed
+     * out again makes any such copy fail its validation and retry.
+     * seq_cst: the bump must be visible before any later store that
+     * reuses the memory. */
+    if (r->shard < (1u << db->shard_bits))
+        atomic_fetch_add_explicit(&db->shards[r->shard].epoch, 1, memory_order_seq_cst);
+    if (alloc_lock(db))
+        return;
     uint64_t n = r->nunits;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
     r->kind = RUN_FREE;

@@ -146,6 +146,10 @@ struct shard {
      * bucket unlinked, split source cleaned): a miss is only trusted if
      * neither layout nor seq changed while looking. */
     _Atomic uint64_t seq;
+    /* Bumped (before reuse) whenever a run of this shard that readers may
+     * be reading is released.  Readers read it before and after copying
+     * a record; unchanged means the record's memory was not reused. */
+    _Atomic uint64_t epoch;
     _Atomic uint64_t dir[DIR_MAX * PIECES]; /* bucket piece offsets, each set once */
 
     /* Writer state, under lock, grouped by cache line so a plain put
@@ -194,11 +198,6 @@ struct hdr {
     _Atomic uint64_t free_units;    /* units in free runs */
     uint64_t free_head[41];         /* free runs by size class floor(log2 units) */
     _Atomic uint64_t alloc_recoveries;
-
-    /* Bumped (before reuse) whenever a run that readers may be reading
-     * is released.  Readers read it before and after copying a record;
-     * unchanged means the record's memory was not reused meanwhile. */
-    _Atomic uint64_t epoch __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 /* The process-local handle.  Immutable after open except known_size. */

@@ -21,7 +21,7 @@
  * bounded (CLEAN_BUDGET records): no pause ever grows with the table.
  *
  * A released run may still be read by lock-free readers: run_free() bumps
- * the epoch first, and readers validate against it.
+ * its shard's epoch first, and readers validate against it.
  */
 #include "internal.h"
 

@@ -10,10 +10,10 @@
  * old or new (see log.c and index.c for why the structures stay sound).
  *
  * A read takes no lock and writes nothing (optimistic concurrency):
- *   e1 = epoch; find slot; copy record; e2 = epoch; retry if e1 != e2
+ *   e1 = shard epoch; find slot; copy record; e2 = shard epoch; retry if e1 != e2
  * Records are immutable once published and their memory is only reused
- * after the epoch is bumped, so an unchanged epoch proves the copy is a
- * record that really was the key's value during the read.  A miss is
+ * after their shard's epoch is bumped, so an unchanged epoch proves the
+ * copy is a record that really was the key's value during the read.  A miss is
  * trusted only if the shard's layout and seq did not change either.
  */
 #include "internal.h"
@@ -168,82 +168,94 @@ struct sink {
     void **alloc;
 };
 
+#define LOOKUP_RETRY 1
+
+/* One optimistic look for the key in shard s: 0 or a negative errno, or
+ * LOOKUP_RETRY when a writer changed something the look depended on. */
+static int lookup_once(shmkv *db, struct shard *s, const void *key, size_t klen, uint64_t tag,
+                       struct sink *out, size_t *vlen)
+{
+    uint64_t e1 = atomic_load_explicit(&s->epoch, memory_order_acquire);
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
+    uint64_t sq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    struct bucket *bk = bucket_at(db, s, bucket_for(lay, db->base_bits, tag));
+    bool suspect = !bk;
+    for (unsigned n = 0; bk && !suspect; n++) {
+        if (n > CHAIN_MAX) {
+            suspect = true;
+            break;
+        }
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
+            if (!v || slot_tag(v) != tag)
+                continue;
+            uint64_t o = slot_off(v);
+            struct rec rh;
+            if (!mem_ok(db, o, sizeof rh + klen)) {
+                suspect = true;
+                break;
+            }
+            racy_copy(&rh, at(db, o), sizeof rh);
+            const uint8_t *p = (const uint8_t *)at(db, o) + sizeof rh;
+            if (rh.klen != klen || racy_cmp(p, key, klen))
+                continue;
+            int r = 0;
+            void *dst = NULL;
+            if (out->alloc) {
+                if (!(dst = xmalloc(rh.vlen ? rh.vlen : 1)))
+                    return -ENOMEM;
+            } else if (out->cap >= rh.vlen) {
+                dst = out->buf;
+            } else {
+                r = -ENOBUFS;
+            }
+            bool ok = !dst || rec_value(db, o, &rh, dst);
+            fence_acquire();
+            if (atomic_load_explicit(&s->epoch, AFTER_FENCE) != e1 || !ok) {
+                if (out->alloc)
+                    free(dst);
+                if (atomic_load_explicit(&s->epoch, AFTER_FENCE) != e1)
+                    return LOOKUP_RETRY; /* the record may have been recycled under us */
+                suspect = true; /* out of bounds, and not because of a writer */
+                break;
+            }
+            if (out->alloc)
+                *out->alloc = dst;
+            *vlen = rh.vlen;
+            return r;
+        }
+        uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
+        bk = nx ? bucket_next(db, bk) : NULL;
+        suspect |= nx && !bk;
+    }
+    fence_acquire();
+    if (atomic_load_explicit(&s->epoch, AFTER_FENCE) != e1 ||
+        atomic_load_explicit(&s->layout, AFTER_FENCE) != lay ||
+        atomic_load_explicit(&s->seq, AFTER_FENCE) != sq)
+        return LOOKUP_RETRY;
+    return suspect ? -EBADMSG : -ENOENT;
+}
+
+/* Optimistic looks until one is not disturbed by a writer.  A writable
+ * handle that keeps losing the race (a value so big that copying it
+ * outlasts the gaps between run releases in its shard) takes the shard
+ * lock for one look, which then cannot be disturbed: reads always finish.
+ * A read-only handle cannot lock; it backs off instead. */
 static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, size_t *vlen)
 {
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;
     struct shard *s = shard_of(db, h);
-    _Atomic uint64_t *epoch = &db->hdr->epoch;
     for (unsigned tries = 0;; tries++) {
-        uint64_t e1 = atomic_load_explicit(epoch, memory_order_acquire);
-        uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
-        uint64_t sq = atomic_load_explicit(&s->seq, memory_order_acquire);
-        struct bucket *bk = bucket_at(db, s, bucket_for(lay, db->base_bits, tag));
-        bool suspect = !bk;
-        for (unsigned n = 0; bk && !suspect; n++) {
-            if (n > CHAIN_MAX) {
-                suspect = true;
-                break;
-            }
-            for (unsigned i = 0; i < SLOTS; i++) {
-                uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
-                if (!v || slot_tag(v) != tag)
-                    continue;
-                uint64_t o = slot_off(v);
-                struct rec rh;
-                if (!mem_ok(db, o, sizeof rh)) {
-                    suspect = true;
-                    break;
-                }
-                racy_copy(&rh, at(db, o), sizeof rh);
-                if (rh.klen != klen)
-                    continue;
-                if (!mem_ok(db, o, sizeof rh + klen)) {
-                    suspect = true;
-                    break;
-                }
-                const uint8_t *p = (const uint8_t *)at(db, o) + sizeof rh;
-                if (racy_cmp(p, key, klen))
-                    continue;
-                int r = 0;
-                void *dst = NULL;
-                if (out->alloc) {
-                    if (!(dst = xmalloc(rh.vlen ? rh.vlen : 1)))
-                        return -ENOMEM;
-                } else if (out->cap >= rh.vlen) {
-                    dst = out->buf;
-                } else {
-                    r = -ENOBUFS;
-                }
-                bool ok = !dst || rec_value(db, o, &rh, dst);
-                fence_acquire();
-                if (atomic_load_explicit(epoch, AFTER_FENCE) != e1) {
-                    if (out->alloc)
-                        free(dst);
-                    goto retry; /* the record may have been recycled under us */
-                }
-                if (!ok) { /* out of bounds, and not because of a writer */
-                    if (out->alloc)
-                        free(dst);
-                    suspect = true;
-                    break;
-                }
-                if (out->alloc)
-                    *out->alloc = dst;
-                *vlen = rh.vlen;
-                return r;
-            }
-            uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
-            bk = nx ? bucket_next(db, bk) : NULL;
-            suspect |= nx && !bk;
+        bool locked = tries == 16 && !db->rdonly && shard_lock(db, s) == 0;
+        int r = lookup_once(db, s, key, klen, tag, out, vlen);
+        if (locked)
+            shard_unlock(s);
+        if (r != LOOKUP_RETRY)
+            return r;
+        if (tries > 4) {
+            struct timespec ts = {0, 1000L * (tries < 1000 ? tries : 1000)};
+            nanosleep(&ts, NULL);
         }
-        fence_acquire();
-        if (atomic_load_explicit(epoch, AFTER_FENCE) == e1 &&
-            atomic_load_explicit(&s->layout, AFTER_FENCE) == lay &&
-            atomic_load_explicit(&s->seq, AFTER_FENCE) == sq)
-            return suspect ? -EBADMSG : -ENOENT;
-    retry:
-        if (tries > 8)
-            sched_yield(); /* a writer is busy right here: let it finish */
     }
 }
 
@@ -376,13 +388,13 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
         return r;
     }
     for (unsigned tries = 0; tries < 10000; tries++) {
-        uint64_t e1 = atomic_load_explicit(&db->hdr->epoch, memory_order_acquire);
+        uint64_t e1 = atomic_load_explicit(&s->epoch, memory_order_acquire);
         uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
         uint64_t sq = atomic_load_explicit(&s->seq, memory_order_acquire);
         b->len = 0;
         int r = index_walk(db, s, collect, b);
         fence_acquire();
-        bool same = atomic_load_explicit(&db->hdr->epoch, AFTER_FENCE) == e1 &&
+        bool same = atomic_load_explicit(&s->epoch, AFTER_FENCE) == e1 &&
                     atomic_load_explicit(&s->layout, AFTER_FENCE) == lay &&
                     atomic_load_explicit(&s->seq, AFTER_FENCE) == sq;
         if (same || r == -ENOMEM)
