@@ -6,8 +6,10 @@
  * false reports; here every writer and reader is a thread it can see.
  * Writers put/add/replace/del overlapping keys (some values huge, so runs
  * are released and reused under the readers' feet), readers validate
- * every value with single gets and shmkv_get_many(), and a thread
- * iterates.  Afterwards the checker must find the table sound.
+ * every value with single gets and shmkv_get_many(), a thread iterates,
+ * and one thread keeps reading a 3 MiB value (a copy long enough to be
+ * disturbed by run releases, which must still always finish).
+ * Afterwards the checker must find the table sound.
  */
 #include "harness.h"
 
@@ -26,7 +28,8 @@
 
 static shmkv *db;
 static _Atomic int stop;
-static _Atomic long bad, reads, found, batches;
+static _Atomic long bad, reads, found, batches, big_reads;
+#define BIG (3u << 20)
 
 static size_t key_of(char *k, uint64_t i) { return (size_t)snprintf(k, 32, "thr-%llu", (unsigned long long)i); }
 
@@ -107,6 +110,21 @@ static int visit(void *ctx, const void *key, size_t klen, const void *val, size_
     return 0;
 }
 
+static void *big_reader(void *arg)
+{
+    (void)arg;
+    uint8_t *buf = malloc(BIG);
+    while (!atomic_load(&stop)) {
+        size_t vl;
+        int rc = shmkv_get(db, "big", 3, buf, BIG, &vl);
+        if (rc || vl != BIG || !h_val_check(buf, vl, "big", 3, NULL))
+            atomic_fetch_add(&bad, 1);
+        atomic_fetch_add(&big_reads, 1);
+    }
+    free(buf);
+    return NULL;
+}
+
 static void *iterator(void *arg)
 {
     (void)arg;
@@ -114,7 +132,7 @@ static void *iterator(void *arg)
     while (!atomic_load(&stop)) {
         long n = 0;
         int rc = shmkv_foreach(db, visit, &n);
-        if (rc || n > NKEYS)
+        if (rc || n > NKEYS + 1)
             atomic_fetch_add(&bad, 1);
         rounds++;
     }
@@ -127,8 +145,13 @@ int main(void)
     char name[64];
     h_name(name, sizeof name, "threads");
     CHECK_RC(shmkv_open(name, NULL, &db), 0);
-    pthread_t t[NWRITERS + NREADERS + 1];
+    uint8_t *big = malloc(BIG);
+    h_val_make(big, BIG, "big", 3, 1);
+    CHECK_RC(shmkv_put(db, "big", 3, big, BIG), 0);
+    free(big);
+    pthread_t t[NWRITERS + NREADERS + 2];
     int n = 0;
+    pthread_create(&t[n++], NULL, big_reader, NULL);
     for (int i = 0; i < NWRITERS; i++)
         pthread_create(&t[n++], NULL, writer, (void *)(uintptr_t)(i + 1));
     for (int i = 0; i < NREADERS; i++)
@@ -139,9 +162,10 @@ int main(void)
     void *rounds = NULL;
     for (int i = 0; i < n; i++)
         pthread_join(t[i], i == n - 1 ? &rounds : NULL);
-    h_note("%ld gets (%ld found), %ld batches of 8, %ld foreach rounds, %ld keys at the end",
-           atomic_load(&reads), atomic_load(&found), atomic_load(&batches), (long)(intptr_t)rounds,
-           (long)shmkv_count(db));
+    h_note("%ld gets (%ld found), %ld batches of 8, %ld foreach rounds, %ld reads of 3 MiB, "
+           "%ld keys at the end", atomic_load(&reads), atomic_load(&found), atomic_load(&batches),
+           (long)(intptr_t)rounds, atomic_load(&big_reads), (long)shmkv_count(db));
+    CHECK(atomic_load(&big_reads) > 0);
     CHECK_EQ_INT(atomic_load(&bad), 0);
     CHECK(atomic_load(&found) > 0);
     CHECK(atomic_load(&batches) > 0);
@@ -149,6 +173,9 @@ int main(void)
     long after = 0;
     CHECK_RC(shmkv_foreach(db, visit, &after), 0);
     CHECK_EQ_U64((uint64_t)after, shmkv_count(db));
+    size_t vl;
+    CHECK_RC(shmkv_get(db, "big", 3, NULL, 0, &vl), -ENOBUFS);
+    CHECK_EQ_U64(vl, BIG);
     shmkv_close(db);
     CHECK_RC(shmkv_unlink(name), 0);
     return h_done();
