@@ -224,7 +224,6 @@ static bool bucket_empty(struct bucket *bk)
 static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
 {
     struct bucket *prev = head, *bk = bucket_next(db, head);
-    bool any = false;
     while (bk) {
         struct bucket *nx = bucket_next(db, bk);
         if (bucket_empty(bk)) {
@@ -234,13 +233,11 @@ static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
                                   memory_order_release);
             atomic_fetch_sub_explicit(&s->ov_used, 1, memory_order_relaxed);
             ov_put(db, s, bk);
-            any = true;
         } else {
             prev = bk;
         }
         bk = nx;
     }
-    (void)any;
 }
 
 void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot)

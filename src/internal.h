@@ -316,6 +316,7 @@ int  run_alloc(shmkv *db, uint64_t nunits, uint32_t kind, uint32_t shard, bool r
 void run_free(shmkv *db, uint64_t off);
 int  alloc_repair(shmkv *db);
 int  file_grow(shmkv *db, uint64_t need);
+bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
 
 /* index.c */
 struct found {
@@ -337,8 +338,6 @@ void index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbucket
 int  index_repair(shmkv *db, struct shard *s);
 typedef int (*slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
 int  index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx);
-
-bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
 
 /* log.c */
 int  log_append(shmkv *db, struct shard *s, const void *key, size_t klen,
