@@ -48,7 +48,7 @@ uint64_t headroom_units(const shmkv *db)
     return h < 4 ? 4 : h > 256 ? 256 : h;
 }
 
-int file_grow(shmkv *db, uint64_t need)
+static int file_grow(shmkv *db, uint64_t need)
 {
     struct hdr *h = db->hdr;
     uint64_t cur = atomic_load_explicit(&h->file_size, memory_order_relaxed);

@@ -315,7 +315,6 @@ uint64_t headroom_units(const shmkv *db);
 int  run_alloc(shmkv *db, uint64_t nunits, uint32_t kind, uint32_t shard, bool reserve, uint64_t *off);
 void run_free(shmkv *db, uint64_t off);
 int  alloc_repair(shmkv *db);
-int  file_grow(shmkv *db, uint64_t need);
 bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
 
 /* index.c */
