@@ -5,7 +5,8 @@
 #                   under ASan+UBSan (the README's test command)
 #   make test       run the tests of one build (BUILD=..., SAN=...)
 #   make bench      run the default benchmark
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (library, header, pkg-config,
+#                   the shmkv tool and its man page)
 #
 # SAN=asan builds everything with -fsanitize=address,undefined into
 # build/asan; SAN=tsan with -fsanitize=thread into build/tsan.
@@ -137,8 +138,15 @@ $(BUILD)/shmkv.pc: shmkv.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: lib $(BUILD)/shmkv.pc
+# The installed tool links the release archive (no test hooks).
+$(BUILD)/rel/shmkv: tools/shmkv.c $(BUILD)/libshmkv.a $(HDRS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $< $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
+
+install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/rel/shmkv $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/shmkv.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 include/shmkv.h $(DESTDIR)$(INCDIR)/
 	install -m 644 $(BUILD)/libshmkv.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libshmkv.so $(DESTDIR)$(LIBDIR)/libshmkv.so.$(VERSION)
@@ -148,7 +156,8 @@ install: lib $(BUILD)/shmkv.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/shmkv.h $(DESTDIR)$(LIBDIR)/libshmkv.* \
-	      $(DESTDIR)$(LIBDIR)/pkgconfig/shmkv.pc
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/shmkv.pc \
+	      $(DESTDIR)$(BINDIR)/shmkv $(DESTDIR)$(PREFIX)/share/man/man1/shmkv.1
 
 clean:
 	rm -rf build
