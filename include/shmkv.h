@@ -19,8 +19,13 @@
  *    Every operation is atomic: a reader sees a pair entirely as it was
  *    before or after a write, never a mix, and once a write has returned
  *    every later read in any process sees it or something newer.
- *  - Reads (get, foreach, count, stat) never write shared memory, never wait
- *    for a writer's lock, and work on read-only handles.
+ *  - Reads (get, get_many, foreach on a read-only handle, count, stat)
+ *    take no lock and never write shared memory (except the hit/miss
+ *    counters of a table created with SHMKV_STATS), and work on read-only
+ *    handles.  They never wait for writers, with one exception that
+ *    guarantees progress: a writable handle whose get loses the race
+ *    against writers 16 times in a row (a value so big its copy outlasts
+ *    the gaps between writes) takes the shard's lock for one look.
  *  - Writers serialise per shard on robust process-shared locks: a process
  *    killed at any instant, even while holding a lock, never blocks others
  *    for more than a moment and never damages a completed write; its
@@ -59,6 +64,11 @@ enum {
     SHMKV_CREATE = 1 << 0, /* create the table if it does not exist */
     SHMKV_EXCL   = 1 << 1, /* with SHMKV_CREATE: fail with -EEXIST if it exists */
     SHMKV_RDONLY = 1 << 2, /* attach read-only; every write returns -EROFS */
+    SHMKV_STATS  = 1 << 3, /* with SHMKV_CREATE, for a new table: count reads
+                            * (hits and misses) in shared per-shard counters.
+                            * Costs one atomic add per get; without it reads
+                            * write nothing at all.  Read-only handles never
+                            * count.  Ignored when the table exists. */
 };
 
 /** How to open or create a table.  Zero-initialise, then set what you need. */
@@ -104,6 +114,9 @@ typedef struct shmkv_stats {
                                 * overwrites and deletes, or compacted) */
     uint64_t lock_waits;       /* writer lock acquisitions that had to wait */
     uint64_t lock_recoveries;  /* locks recovered from a dead owner */
+    uint64_t read_stats;       /* 1 if the table counts reads (SHMKV_STATS) */
+    uint64_t hits;             /* gets that found their key (if read_stats) */
+    uint64_t misses;           /* gets that did not (if read_stats) */
 } shmkv_stats;
 
 /** Called by shmkv_foreach() for each pair, with a private copy of it.

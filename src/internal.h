@@ -173,7 +173,13 @@ struct shard {
     uint64_t clean_run, clean_pos;  /* compaction cursor */
     _Atomic uint64_t ov_used;       /* overflow buckets linked into chains */
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
+
+    /* read counters, only with TF_READ_STATS: bumped by readers */
+    _Atomic uint64_t hits __attribute__((aligned(64)));
+    _Atomic uint64_t misses;
 } __attribute__((aligned(64)));
+
+#define TF_READ_STATS 1u /* readers count hits and misses (SHMKV_STATS) */
 
 struct hdr {
     /* immutable after creation; covered by geo_sum */
@@ -184,6 +190,8 @@ struct hdr {
     uint32_t mutex_bytes;           /* sizeof(pthread_mutex_t) */
     uint32_t shard_bits;
     uint32_t base_bits;             /* initial buckets per shard = 1 << base_bits */
+    uint32_t tflags;                /* TF_* */
+    uint32_t pad0;
     uint64_t seed[2];
     uint64_t reserve;               /* bytes every process maps; hard limit */
     uint64_t max_bytes;             /* as given at creation (0: none) */
@@ -204,6 +212,7 @@ struct hdr {
 struct shmkv {
     int fd;
     bool rdonly;
+    bool count_reads;               /* TF_READ_STATS and a writable handle */
     uint8_t *base;                  /* mapping of hdr->reserve bytes */
     uint64_t map_size;
     struct hdr *hdr;

@@ -250,8 +250,11 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
         int r = lookup_once(db, s, key, klen, tag, out, vlen);
         if (locked)
             shard_unlock(s);
-        if (r != LOOKUP_RETRY)
+        if (r != LOOKUP_RETRY) {
+            if (db->count_reads && (r == 0 || r == -ENOBUFS || r == -ENOENT))
+                atomic_fetch_add_explicit(r == -ENOENT ? &s->misses : &s->hits, 1, memory_order_relaxed);
             return r;
+        }
         if (tries > 4) {
             struct timespec ts = {0, 1000L * (tries < 1000 ? tries : 1000)};
             nanosleep(&ts, NULL);
@@ -463,7 +466,10 @@ SHMKV_API int shmkv_stat(shmkv *db, shmkv_stats *st)
         st->runs_cleaned += ld(&s->cleaned);
         st->lock_waits += ld(&s->lock_waits);
         st->lock_recoveries += ld(&s->recoveries);
+        st->hits += ld(&s->hits);
+        st->misses += ld(&s->misses);
     }
+    st->read_stats = (h->tflags & TF_READ_STATS) != 0;
     st->lock_recoveries += ld(&h->alloc_recoveries);
     st->garbage_bytes = st->log_bytes > rec_live ? st->log_bytes - rec_live : 0;
     st->shards = 1ull << db->shard_bits;

@@ -128,7 +128,7 @@ static bool header_ok(const struct hdr *h, uint64_t file_size)
         h->shard_bytes != sizeof(struct shard) || h->mutex_bytes != sizeof(pthread_mutex_t))
         return false;
     if (h->geo_sum != geo_sum(h) || h->shard_bits > SHARD_BITS_MAX || h->base_bits < 1 ||
-        h->base_bits >= TAG_BITS)
+        h->base_bits >= TAG_BITS || (h->tflags & ~TF_READ_STATS))
         return false;
     uint64_t data_off = (h->shards_off + (sizeof(struct shard) << h->shard_bits) + UNIT - 1) & ~(UNIT - 1);
     if (h->shards_off != sizeof(struct hdr) || h->data_off != data_off || h->reserve <= data_off ||
@@ -172,6 +172,7 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     }
     db->fd = fd;
     db->rdonly = rdonly;
+    db->count_reads = !rdonly && (h->tflags & TF_READ_STATS);
     db->base = p;
     db->map_size = h->reserve;
     db->hdr = p;
@@ -222,6 +223,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h->mutex_bytes = sizeof(pthread_mutex_t);
     h->shard_bits = g->shard_bits;
     h->base_bits = g->base_bits;
+    h->tflags = o->flags & SHMKV_STATS ? TF_READ_STATS : 0;
     if (getrandom(h->seed, sizeof h->seed, GRND_NONBLOCK) != (ssize_t)sizeof h->seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -326,7 +328,7 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if ((o->flags & ~(unsigned)(SHMKV_CREATE | SHMKV_EXCL | SHMKV_RDONLY)) ||
+    if ((o->flags & ~(unsigned)(SHMKV_CREATE | SHMKV_EXCL | SHMKV_RDONLY | SHMKV_STATS)) ||
         ((o->flags & SHMKV_EXCL) && !(o->flags & SHMKV_CREATE)))
         return -EINVAL;
     if (o->max_bytes && (o->max_bytes < SHMKV_MIN_BYTES || o->max_bytes > OFF_LIMIT))
