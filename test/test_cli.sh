@@ -244,7 +244,7 @@ rmdir "$T/empty"
 run 0 "stats" -- s stats t
 out_has "stats units" "MiB"
 out_has "stats percent" "%"
-out_has "stats reads note" "not counted (lock-free readers write nothing)"
+out_has "stats reads note" "not counted (lock-free readers write nothing; create with --stats to count)"
 run 0 "stats --json" -- s stats t --json
 check "stats --json parses with every field" python3 -c '
 import json, sys
@@ -282,6 +282,21 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["keys"] > 0 and d["puts_per_s"] >= 0 and d["interval_s"] > 0.1
 ' "$F/out"
+run 0 "create --stats" -- s create counted --stats
+s put counted k v
+run 0 "top --once on a table that counts reads" -- s top counted --once -i 0.1
+check "top shows read counting and a hit ratio" python3 -c '
+import sys
+d = dict(l.split(": ", 1) for l in open(sys.argv[1]).read().splitlines())
+assert d["reads"] == "counted" and int(d["read_stats"]) == 1
+float(d["hit_ratio"]); float(d["hits_per_s"]); float(d["misses_per_s"])
+' "$F/out"
+check "stats --json has the read counters" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["read_stats"] == 1 and d["hits"] >= 0 and d["misses"] >= 0
+' "$tool" stats counted --json
+run 0 "rm counted" -- s rm counted
 run 0 "top --count 2 to a pipe" -- s top t --count 2 -i 0.1
 check "two frames" test "$(grep -c '^keys: ' "$F/out")" -eq 2
 
@@ -456,7 +471,7 @@ import sys; sys.exit(b"a\x00b\xffc" not in open(sys.argv[1], "rb").read())' "$F/
     check "dump to a terminal is refused" grep -q 'refusing' "$F/pty"
     script -qec "'$tool' top t --count 1 -i 0.1" /dev/null >"$F/pty" 2>&1
     check "top on a terminal clears the screen" grep -q "$(printf '\033')\[2J" "$F/pty"
-    check "top shows the reads note" grep -q 'reads are not counted (lock-free readers write nothing)' "$F/pty"
+    check "top shows the reads note" grep -q 'reads are not counted (lock-free readers write nothing; create with --stats to count)' "$F/pty"
 else
     echo "script(1) not found: terminal tests skipped"
 fi

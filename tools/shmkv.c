@@ -56,7 +56,7 @@ struct args {
     uint64_t max_bytes, expected_keys, limit, count;
     unsigned mode;
     double interval;
-    bool has_mode, has_limit, json, once, partial, force, all, sized;
+    bool has_mode, has_limit, json, once, partial, force, all, sized, stats;
 };
 
 /* ---- messages, small helpers ------------------------------------------- */
@@ -501,7 +501,7 @@ static int op_error(const char *name, shmkv *db, int rc, const void *key, size_t
 
 static shmkv_options create_opts(const struct args *a, unsigned flags)
 {
-    shmkv_options so = {.flags = flags, .max_bytes = a->max_bytes, .expected_keys = a->expected_keys,
+    shmkv_options so = {.flags = flags | (a->stats ? SHMKV_STATS : 0), .max_bytes = a->max_bytes, .expected_keys = a->expected_keys,
                         .mode = a->has_mode && a->mode ? a->mode : 0600};
     return so;
 }
@@ -816,9 +816,9 @@ static int cmd_ls(const struct args *a)
 #define STAT_FIELDS(X) \
     X(keys) X(live_bytes) X(used_bytes) X(max_bytes) X(file_bytes) X(shards) X(buckets) \
     X(overflow_buckets) X(index_bytes) X(log_bytes) X(garbage_bytes) X(free_bytes) X(puts) X(dels) \
-    X(splits) X(runs_cleaned) X(lock_waits) X(lock_recoveries)
+    X(splits) X(runs_cleaned) X(lock_waits) X(lock_recoveries) X(read_stats) X(hits) X(misses)
 
-static const char READS_NOTE[] = "not counted (lock-free readers write nothing)";
+static const char READS_NOTE[] = "not counted (lock-free readers write nothing; create with --stats to count)";
 
 static int cmd_stats(const struct args *a)
 {
@@ -866,7 +866,11 @@ static int cmd_stats(const struct args *a)
            hnum(s.splits), hnum(s.runs_cleaned));
     printf("locks            %s waits, %s recoveries from dead holders\n", hnum(s.lock_waits),
            hnum(s.lock_recoveries));
-    printf("reads            %s\n", READS_NOTE);
+    if (s.read_stats)
+        printf("reads            %s hits, %s misses, hit ratio %.1f%%\n", hnum(s.hits), hnum(s.misses),
+               pct(s.hits, s.hits + s.misses));
+    else
+        printf("reads            %s\n", READS_NOTE);
     return finish_output();
 }
 
@@ -895,7 +899,12 @@ static void top_frame(const struct args *a, const shmkv_stats *p, const shmkv_st
         printf("  splits/s      %14.0f      runs cleaned/s %11.0f\n", splits, cleaned);
         printf("  lock waits/s  %14.0f      lock recoveries %10s (%.0f/s)\n\n", waits, hnum(s->lock_recoveries),
                recov);
-        printf("  reads are %s\n", READS_NOTE);
+        if (s->read_stats)
+            printf("  hits/s        %14.0f      misses/s      %12.0f  (hit ratio %.1f%%)\n",
+                   rate(p->hits, s->hits, dt), rate(p->misses, s->misses, dt),
+                   pct(s->hits - p->hits, s->hits - p->hits + s->misses - p->misses));
+        else
+            printf("  reads are %s\n", READS_NOTE);
         fflush(stdout);
         return;
     }
@@ -907,6 +916,9 @@ static void top_frame(const struct args *a, const shmkv_stats *p, const shmkv_st
         {"puts_per_s", puts, true}, {"dels_per_s", dels, true}, {"splits_per_s", splits, true},
         {"runs_cleaned_per_s", cleaned, true}, {"lock_waits_per_s", waits, true},
         {"lock_recoveries", (double)s->lock_recoveries, false}, {"lock_recoveries_per_s", recov, true},
+        {"read_stats", (double)s->read_stats, false}, {"hits_per_s", rate(p->hits, s->hits, dt), true},
+        {"misses_per_s", rate(p->misses, s->misses, dt), true},
+        {"hit_ratio", s->hits + s->misses ? (double)s->hits / (double)(s->hits + s->misses) : 0, true},
     };
     const char *sep = a->json ? ", \"" : "\n", *colon = a->json ? "\": " : ": ";
     if (a->json) {
@@ -917,7 +929,8 @@ static void top_frame(const struct args *a, const shmkv_stats *p, const shmkv_st
     }
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         printf(f[i].real ? "%s%s%s%.4f" : "%s%s%s%.0f", sep, f[i].k, colon, f[i].v);
-    printf(a->json ? "%sreads%s\"%s\"}\n" : "%sreads%s%s\n", sep, colon, READS_NOTE);
+    const char *reads = s->read_stats ? "counted" : READS_NOTE;
+    printf(a->json ? "%sreads%s\"%s\"}\n" : "%sreads%s%s\n", sep, colon, reads);
     fflush(stdout);
 }
 
@@ -1451,9 +1464,11 @@ static int cmd_bench(int argc, char **argv)
 enum {
     O_MAXB = 1 << 0, O_EXPK = 1 << 1, O_MODE = 1 << 2, O_LIMIT = 1 << 3, O_INTERVAL = 1 << 4,
     O_ONCE = 1 << 5, O_JSON = 1 << 6, O_PARTIAL = 1 << 7, O_FORCE = 1 << 8, O_COUNT = 1 << 9, O_ALL = 1 << 10,
+    O_STATS = 1 << 11,
 };
 static const char *const optname[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "--interval",
-                                      "--once", "--json", "--partial", "--force", "--count", "--all"};
+                                      "--once", "--json", "--partial", "--force", "--count", "--all",
+                                      "--stats"};
 
 struct cmd {
     const char *name;
@@ -1464,13 +1479,15 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-    {"create", cmd_create, O_MAXB | O_EXPK | O_MODE, 1, 1,
-     "create NAME [--max-bytes SIZE] [--expected-keys N] [--mode MODE]",
+    {"create", cmd_create, O_MAXB | O_EXPK | O_MODE | O_STATS, 1, 1,
+     "create NAME [--max-bytes SIZE] [--expected-keys N] [--mode MODE] [--stats]",
      "Create a new, empty table; fails if NAME exists.\n"
      "  --max-bytes SIZE     most memory the table may ever use (64k, 512M, 4G: powers\n"
      "                       of 1024; at least 256k; default: the file system's size)\n"
      "  --expected-keys N    size the index for N keys up front (10k, 2M: powers of 1000)\n"
-     "  --mode MODE          permission bits, octal (default 0600)\n"},
+     "  --mode MODE          permission bits, octal (default 0600)\n"
+     "  --stats              count reads (hits, misses) for stats and top; costs an\n"
+     "                       atomic add per get (without it readers write nothing)\n"},
     {"put", cmd_write, 0, 2, 3, "put NAME KEY [VALUE]",
      "Store VALUE under KEY, overwriting any value there.  Without VALUE, or\n"
      "with VALUE -, the value is all of standard input (raw bytes).\n"},
@@ -1577,7 +1594,7 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const struct cmd *c
 }
 
 enum { L_HEX = 256, L_BASE64, L_RAW, L_ESCAPE, L_VERSION, L_MAXB, L_EXPK, L_MODE, L_ONCE, L_JSON, L_PARTIAL,
-       L_FORCE };
+       L_FORCE, L_STATS };
 
 static const struct option longopts[] = {
     {"hex", no_argument, NULL, L_HEX}, {"base64", no_argument, NULL, L_BASE64},
@@ -1588,7 +1605,7 @@ static const struct option longopts[] = {
     {"interval", required_argument, NULL, 'i'}, {"count", required_argument, NULL, 'c'},
     {"once", no_argument, NULL, L_ONCE}, {"json", no_argument, NULL, L_JSON},
     {"partial", no_argument, NULL, L_PARTIAL}, {"force", no_argument, NULL, L_FORCE},
-    {"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0},
+    {"all", no_argument, NULL, 'a'}, {"stats", no_argument, NULL, L_STATS}, {NULL, 0, NULL, 0},
 };
 
 /* Parse the whole line: options may come before or after the command and
@@ -1651,6 +1668,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
         case L_PARTIAL: given |= O_PARTIAL; a->partial = true; break;
         case L_FORCE: given |= O_FORCE; a->force = true; break;
         case 'a': given |= O_ALL; a->all = true; break;
+        case L_STATS: given |= O_STATS; a->stats = true; break;
         case ':': return usage_error(c, "option '%s' needs a value", arg);
         default:
             if (optopt)
@@ -1668,7 +1686,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
     for (int b = 0; c && b < (int)(sizeof optname / sizeof optname[0]); b++)
         if (given & ~c->opts & (1u << b))
             return usage_error(c, "option %s does not apply to this command", optname[b]);
-    a->sized = given & (O_MAXB | O_EXPK | O_MODE);
+    a->sized = given & (O_MAXB | O_EXPK | O_MODE | O_STATS);
     return 0;
 }
 
