@@ -217,6 +217,9 @@ static uint64_t take_free(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard)
     return 0;
 }
 
+/* Allocate a run of n units.  *out receives its offset before the
+ * allocator's lock is released: callers pass a journal field or a link in
+ * the file, so that a writer killed right after allocating leaks nothing. */
 int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve, uint64_t *out)
 {
     struct hdr *h = db->hdr;

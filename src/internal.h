@@ -166,6 +166,8 @@ struct shard {
     uint64_t pending_split;         /* 1 + bucket being split; 0: none */
     uint64_t pending_free;          /* log run being released; 0: none */
     uint64_t pending_huge;          /* huge run written, slot not yet published */
+    uint64_t pending_log;           /* log run allocated, not yet linked */
+    uint64_t pending_piece;         /* chain piece unlinked, maybe not freed */
     uint64_t ov_free;               /* free overflow buckets (linked by next) */
 
     /* rarer: growth, compaction, lock trouble */

@@ -118,15 +118,23 @@ static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
     }
 }
 
-/* Release a huge run and the runs chained to it.  The next link is read
- * before each run is freed (freeing lets it be reused at once). */
-static void huge_free(shmkv *db, uint64_t ro)
+/* Release a huge run and the runs chained to it, the head last.  Each
+ * further piece is journaled in pending_piece, unlinked from the head (so
+ * the head never points at a freed run, which may be someone else's by
+ * the time anyone looks), then freed: a writer killed anywhere here
+ * leaves the head and the rest of the chain for repair to finish. */
+static void huge_free(shmkv *db, struct shard *s, uint64_t head)
 {
-    for (unsigned n = 0; ro && n < (1u << 20); n++) {
-        uint64_t nx = run_at(db, ro)->next ? chain_next(db, ro) : 0;
-        run_free(db, ro);
-        ro = nx;
+    for (unsigned n = 0; n < (1u << 20); n++) {
+        uint64_t nx = run_at(db, head)->next ? chain_next(db, head) : 0;
+        if (!nx)
+            break;
+        s->pending_piece = nx;
+        run_at(db, head)->next = run_at(db, nx)->next;
+        run_free(db, nx);
+        s->pending_piece = 0;
     }
+    run_free(db, head);
 }
 
 /* Release a log or huge run of this shard.  Journaled in pending_free so a
@@ -144,7 +152,7 @@ static void release_run(shmkv *db, struct shard *s, uint64_t ro)
             s->clean_run = 0;
     }
     if (run->kind == RUN_HUGE)
-        huge_free(db, ro);
+        huge_free(db, s, ro);
     else
         run_free(db, ro);
     s->pending_free = 0;
@@ -200,23 +208,27 @@ static int alloc_chain(shmkv *db, struct shard *s, uint64_t total, uint64_t firs
             want = need;
         if (want < min)
             want = min;
-        uint64_t ro;
-        e = run_alloc(db, want, RUN_HUGE, shard_index(db, s), reserve, &ro);
+        /* the allocator stores the new run's offset before it lets go of
+         * its lock, straight into the chain (or the shard's journal for
+         * the first piece): a writer killed here leaks nothing */
+        e = run_alloc(db, want, RUN_HUGE, shard_index(db, s), reserve,
+                      head ? &run_at(db, tail)->next : &s->pending_huge);
         if (e == -ENOSPC && want > min) {
             want /= 2;
             continue;
         }
         if (e)
             break;
-        if (head)
-            run_at(db, tail)->next = ro;
-        else
+        uint64_t ro = head ? run_at(db, tail)->next : s->pending_huge;
+        if (!head)
             head = ro;
         tail = ro;
         have += (want << UNIT_SHIFT) - (head == ro ? 0 : RUN_HDR);
     }
     if (e) {
-        huge_free(db, head);
+        if (head)
+            huge_free(db, s, head);
+        s->pending_huge = 0;
         return e;
     }
     *out = head;
@@ -236,15 +248,19 @@ static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
         want = LOG_RUN_MIN;
     if (want > db->run_max)
         want = db->run_max;
-    uint64_t ro;
-    int e = run_alloc(db, want >> UNIT_SHIFT, RUN_LOG, shard_index(db, s), reserve, &ro);
+    /* journaled: the allocator stores the run in pending_log before it
+     * lets go of its lock, so a writer killed before linking it leaks
+     * nothing (log_repair frees it) */
+    int e = run_alloc(db, want >> UNIT_SHIFT, RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
     if (e == -ENOSPC && want > need) /* nearly full: settle for what fits */
-        e = run_alloc(db, units_of(need), RUN_LOG, shard_index(db, s), reserve, &ro);
+        e = run_alloc(db, units_of(need), RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
     if (e)
         return e;
+    uint64_t ro = s->pending_log;
     run_at(db, ro)->next = s->runs;
     s->runs = ro;
     s->open_run = ro;
+    s->pending_log = 0;
     return 0;
 }
 
@@ -254,13 +270,15 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
     uint64_t sz = rec_size(klen, vlen);
     if (sz >= db->huge_min) {
         uint64_t ro;
-        int e = run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &ro);
+        /* journaled in pending_huge by the allocator itself (cleared by
+         * the caller once the record is published) */
+        int e = run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &s->pending_huge);
         bool chained = e == -ENOSPC;
         if (chained) /* space enough in total, maybe, but not in one piece */
             e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + klen, reserve, &ro);
         if (e)
             return e;
-        s->pending_huge = ro; /* cleared by the caller once published */
+        ro = s->pending_huge;
         if (chained) {
             write_chain(db, ro, key, klen, val, vlen);
         } else {
@@ -449,6 +467,23 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
 
 int log_repair(shmkv *db, struct shard *s)
 {
+    /* a chain piece unlinked but maybe not freed: still a huge run of
+     * ours means not freed (nobody else can have taken it: only this
+     * shard, locked by us now, could have reallocated it as ours) */
+    if (s->pending_piece) {
+        if (run_ok(db, s->pending_piece, RUN_HUGE, s))
+            run_free(db, s->pending_piece);
+        s->pending_piece = 0;
+    }
+    if (s->pending_log) { /* a log run allocated but maybe not linked */
+        uint64_t ro = s->pending_log, *link = &s->runs;
+        unsigned n = 0;
+        while (*link && *link != ro && n++ < (1u << 24) && mem_ok(db, *link, RUN_HDR))
+            link = &run_at(db, *link)->next;
+        if (*link != ro && run_ok(db, ro, RUN_LOG, s))
+            run_free(db, ro);
+        s->pending_log = 0;
+    }
     if (s->pending_free) {
         uint64_t ro = s->pending_free;
         struct run *run = mem_ok(db, ro, RUN_HDR) ? run_at(db, ro) : NULL;
@@ -456,7 +491,7 @@ int log_repair(shmkv *db, struct shard *s)
             unlink_run(db, s, ro);
             run_free(db, ro);
         } else if (run && run->shard == shard_index(db, s) && run->kind == RUN_HUGE) {
-            huge_free(db, ro);
+            huge_free(db, s, ro);
         }
         s->pending_free = 0;
         if (s->open_run == ro)
@@ -486,7 +521,7 @@ int log_repair(shmkv *db, struct shard *s)
     uint64_t ro = s->pending_huge;
     if (!r && ro && !huge_seen && mem_ok(db, ro, RUN_HDR) && run_at(db, ro)->kind == RUN_HUGE &&
         run_at(db, ro)->shard == shard_index(db, s))
-        huge_free(db, ro);
+        huge_free(db, s, ro);
     s->pending_huge = 0;
     return r;
 }
