@@ -27,6 +27,7 @@ struct chk {
     uint64_t nunits;
     uint8_t *seen;     /* record offsets seen, bit per 8 bytes of the data area */
     uint64_t keys, live_bytes;
+    uint64_t top;      /* end of the runs when the check began */
 };
 
 enum { ROLE_NONE, ROLE_FREE, ROLE_LIST };
@@ -58,6 +59,11 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     }
     struct run *run = run_at(db, ro);
     struct rec *r = at(db, off);
+    if (off >= c->top || ro >= c->top || !r->klen) {
+        bad(c, "shard %u: slot points at %#llx, past the runs or a record without a key", si,
+            (unsigned long long)off);
+        return 0;
+    }
     uint64_t h = hash64(r + 1, r->klen, db->seed0, db->seed1);
     if (run->shard != si || shard_of(db, h) != s)
         bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (unsigned long long)off,
@@ -99,6 +105,10 @@ static void check_shard(shmkv *db, struct shard *s, struct chk *c)
     for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) {
         if (!run_ok(db, ro, RUN_LOG, s) || ++n > (1u << 24)) {
             bad(c, "shard %u: run list reaches %#llx, not a log run of this shard", si, (unsigned long long)ro);
+            break;
+        }
+        if (ro >= c->top) {
+            bad(c, "shard %u: log run %#llx lies past the runs", si, (unsigned long long)ro);
             break;
         }
         uint64_t u = unit_of(db, ro);
@@ -186,6 +196,9 @@ SHMKV_API int shmkv_check(shmkv *db, FILE *report)
     }
     struct chk c = {.out = report};
     uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
+    if (top < db->data_off)
+        top = db->data_off;
+    c.top = top;
     c.nunits = (top - db->data_off) >> UNIT_SHIFT;
     c.role = xcalloc(c.nunits + 1, 1);
     c.live = xcalloc(c.nunits + 1, sizeof *c.live);

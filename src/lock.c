@@ -67,28 +67,37 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
          * kernel at once (EOWNERDEAD); a holder that is alive but stopped,
          * or a lock word damaged in the file, yields -ETIMEDOUT instead of
          * a hang. */
-        struct timespec dl;
-#ifdef SHMKV_TSAN /* TSan intercepts timedlock, not clocklock */
-        clock_gettime(CLOCK_REALTIME, &dl);
-#else
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-#endif
-        dl.tv_nsec += LOCK_WAIT_NS % 1000000000L;
-        dl.tv_sec += LOCK_WAIT_NS / 1000000000L + dl.tv_nsec / 1000000000L;
-        dl.tv_nsec %= 1000000000L;
+        /* Waited in 10 ms slices: a wake-up lost when a holder dies (the
+         * kernel hands the lock over with one wake) then costs a slice,
+         * not the whole second. */
         *waited = true;
-#ifdef SHMKV_TSAN
-        r = pthread_mutex_timedlock(m, &dl);
+        for (long waited_ns = 0; waited_ns < LOCK_WAIT_NS; waited_ns += 10000000L) {
+            struct timespec dl;
+#ifdef SHMKV_TSAN /* TSan intercepts timedlock, not clocklock */
+            clock_gettime(CLOCK_REALTIME, &dl);
 #else
-        r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
+            clock_gettime(CLOCK_MONOTONIC, &dl);
 #endif
+            dl.tv_nsec += 10000000L;
+            dl.tv_sec += dl.tv_nsec / 1000000000L;
+            dl.tv_nsec %= 1000000000L;
+#ifdef SHMKV_TSAN
+            r = pthread_mutex_timedlock(m, &dl);
+#else
+            r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
+#endif
+            if (r != ETIMEDOUT)
+                break;
+        }
     }
     if (r == 0)
         return 0;
     if (r == ETIMEDOUT && !owner_alive(m))
         return -EBADMSG; /* the lock word names no live thread: damaged */
+    if (r == EINVAL)
+        return -EBADMSG; /* glibc's word for a mutex whose type is damaged */
     if (r != EOWNERDEAD)
-        return -r; /* ETIMEDOUT, ENOTRECOVERABLE, EINVAL on a corrupt mutex */
+        return -r; /* ETIMEDOUT, ENOTRECOVERABLE */
     int rr = repair(db, arg);
     pthread_mutex_consistent(m);
     atomic_fetch_add_explicit(recoveries, 1, memory_order_relaxed);

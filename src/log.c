@@ -106,7 +106,7 @@ static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
 {
     uint64_t *link = &s->runs;
     for (unsigned n = 0; *link && n < (1u << 24); n++) {
-        if (!mem_ok(db, *link, RUN_HDR)) {
+        if (!run_ok(db, *link, RUN_LOG, s)) {
             *link = 0; /* corrupt list: cut it (leaks, never crashes) */
             return;
         }
@@ -486,7 +486,8 @@ int log_repair(shmkv *db, struct shard *s)
     }
     if (s->pending_free) {
         uint64_t ro = s->pending_free;
-        struct run *run = mem_ok(db, ro, RUN_HDR) ? run_at(db, ro) : NULL;
+        struct run *run = ro >= db->data_off && !((ro - db->data_off) % UNIT) && mem_ok(db, ro, RUN_HDR)
+                              ? run_at(db, ro) : NULL;
         if (run && run->shard == shard_index(db, s) && run->kind == RUN_LOG) {
             unlink_run(db, s, ro);
             run_free(db, ro);
@@ -519,8 +520,7 @@ int log_repair(shmkv *db, struct shard *s)
     int r = index_walk(db, s, count_slot, &huge_seen);
     /* a huge value whose writer died before publishing it: release it */
     uint64_t ro = s->pending_huge;
-    if (!r && ro && !huge_seen && mem_ok(db, ro, RUN_HDR) && run_at(db, ro)->kind == RUN_HUGE &&
-        run_at(db, ro)->shard == shard_index(db, s))
+    if (!r && ro && !huge_seen && run_ok(db, ro, RUN_HUGE, s))
         huge_free(db, s, ro);
     s->pending_huge = 0;
     return r;

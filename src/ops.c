@@ -199,6 +199,15 @@ static int lookup_once(shmkv *db, struct shard *s, const void *key, size_t klen,
             const uint8_t *p = (const uint8_t *)at(db, o) + sizeof rh;
             if (rh.klen != klen || racy_cmp(p, key, klen))
                 continue;
+            /* a length no record in this file can have: damage (or a
+             * record recycled under us, which the epoch check tells) */
+            if ((uint64_t)rh.vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed)) {
+                fence_acquire();
+                if (atomic_load_explicit(&s->epoch, AFTER_FENCE) != e1)
+                    return LOOKUP_RETRY;
+                suspect = true;
+                break;
+            }
             int r = 0;
             void *dst = NULL;
             if (out->alloc) {
@@ -356,7 +365,8 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
         return -EBADMSG;
     racy_copy(&rh, at(db, o), sizeof rh);
     uint64_t n = (uint64_t)rh.klen + rh.vlen;
-    if (!rh.klen || !mem_ok(db, o, sizeof rh + rh.klen))
+    if (!rh.klen || !mem_ok(db, o, sizeof rh + rh.klen) ||
+        rh.vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed))
         return -EBADMSG;
     if (b->len + 8 + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;

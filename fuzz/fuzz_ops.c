@@ -1,0 +1,417 @@
+/*
+ * fuzz_ops.c - libFuzzer target: operation sequences against a model.
+ *
+ * The input is a program.  Byte 0 picks the table (256 KiB, 1 MiB or
+ * 8 MiB max_bytes: 1, 4 or 32 shards); then each operation is an opcode
+ * byte followed by its operands:
+ *   put/add/replace  key, size class, size byte   (value derived from a
+ *                                                 sequence number)
+ *   del, get, get_alloc                           key (get: + capacity byte)
+ *   get_many  count, keys...     foreach     count/stat     check
+ *   reopen  flag (read-only or read-write)        put_null  key
+ * Keys come from a space of 24: short ones, a 1-byte key, keys of 300,
+ * 2000 and 65535 bytes (the longest allowed), and one of 65536 (always
+ * -E2BIG).  Value sizes include 0, the huge-record thresholds and values
+ * over 32 KiB (records of their own run; chained when space is fragmented).
+ *
+ * Each operation is applied to the table and to a model (present, length,
+ * sequence number per key), and every result is compared: return code,
+ * length, bytes, -ENOBUFS with the needed length, get_many's items, every
+ * pair foreach visits, count and stat.  -ENOSPC is accepted for a write
+ * only when the live data plus the new pair are at least an eighth of
+ * max_bytes (short of that, refusing is a bug), and then it must have
+ * changed nothing.  A read-only handle must refuse every write with
+ * -EROFS.  At the end shmkv_check must pass.  Any mismatch aborts.
+ */
+#include "fuzz_common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NKEYS 24
+#define VMAX (100 * 1024)
+
+struct mkey {
+    int present;
+    size_t vlen;
+    uint64_t seq;
+};
+
+static struct {
+    unsigned char *k[NKEYS];
+    size_t kl[NKEYS];
+    struct mkey m[NKEYS];
+    uint64_t live, count, seq;
+    uint64_t max_bytes;
+    unsigned char *val, *buf, *exp;
+    char file[PATH_MAX];
+    const char *what; /* the operation being checked, for messages */
+} S;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fuzz_ops: %s: ", S.what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+static size_t key_len(int i)
+{
+    switch (i) {
+    case 19: return 1;
+    case 20: return 300;
+    case 21: return 2000;
+    case 22: return SHMKV_KEY_MAX;
+    case 23: return SHMKV_KEY_MAX + 1;
+    default: return (size_t)snprintf(NULL, 0, "key-%d", i);
+    }
+}
+
+/* A damaged record can claim a value of up to 4 GiB, and the library
+ * allocates what a record claims before it checks the record (reported as
+ * a bug; test/test_damage.c checks it).  Under ASan such allocations are
+ * slow enough to look like hangs: refuse them (the library then returns
+ * -ENOMEM) so the fuzzer goes on looking for other things. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1:max_allocation_size_mb=64";
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    for (int i = 0; i < NKEYS; i++) {
+        S.kl[i] = key_len(i);
+        S.k[i] = malloc(S.kl[i] + 1);
+        if (i < 19) {
+            snprintf((char *)S.k[i], S.kl[i] + 1, "key-%d", i);
+        } else {
+            fz_fill(S.k[i], S.kl[i], 1000 + (uint64_t)i, 1);
+            S.k[i][0] = (unsigned char)i; /* distinct first bytes */
+        }
+    }
+    if (S.kl[19] == 1)
+        S.k[19][0] = 0; /* a single NUL byte */
+    S.val = malloc(VMAX);
+    S.buf = malloc(VMAX);
+    S.exp = malloc(VMAX);
+    fz_path(S.file, sizeof S.file, "fuzz-ops.tbl");
+    return 0;
+}
+
+/* ---- input reading ---- */
+struct in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static unsigned next(struct in *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static size_t value_len(unsigned cls, unsigned b)
+{
+    static const size_t edges[] = { 4095, 4096, 4097, 16383, 16384, 32767, 32768, 65536, 65537,
+                                    VMAX };
+    switch (cls % 6) {
+    case 0: return 0;
+    case 1: return 1 + b % 64;
+    case 2: return 65 + b * 16;
+    case 3: return 4097 + b * 112;
+    case 4: return 32768 + b * 264;
+    default: return edges[b % (sizeof edges / sizeof edges[0])];
+    }
+}
+
+/* ---- the model ---- */
+
+static void expected(int i, unsigned char *out)
+{
+    fz_fill(out, S.m[i].vlen, (uint64_t)i, S.m[i].seq);
+}
+
+static int same_value(int i, const void *v, size_t vl)
+{
+    if (!S.m[i].present || vl != S.m[i].vlen)
+        return 0;
+    if (!vl)
+        return 1;
+    expected(i, S.exp);
+    return memcmp(v, S.exp, vl) == 0;
+}
+
+static int key_index(const void *key, size_t klen)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (S.kl[i] == klen && memcmp(S.k[i], key, klen) == 0)
+            return i;
+    return -1;
+}
+
+/* Compare one lookup result with the model. */
+static void check_get(int i, int rc, const void *v, size_t vl, size_t cap)
+{
+    if (S.kl[i] > SHMKV_KEY_MAX) {
+        if (rc != -E2BIG)
+            fail("key %d (too long): %s", i, shmkv_strerror(rc));
+        return;
+    }
+    if (!S.m[i].present) {
+        if (rc != -ENOENT)
+            fail("key %d is absent, got rc %d", i, rc);
+        return;
+    }
+    if (S.m[i].vlen > cap) {
+        if (rc != -ENOBUFS || vl != S.m[i].vlen)
+            fail("key %d: %zu bytes into %zu: rc %d, length %zu", i, S.m[i].vlen, cap, rc, vl);
+        return;
+    }
+    if (rc != 0 || !same_value(i, v, vl))
+        fail("key %d: rc %d, %zu bytes, model %zu bytes seq %llu", i, rc, vl, S.m[i].vlen,
+             (unsigned long long)S.m[i].seq);
+}
+
+struct fe {
+    int seen[NKEYS];
+    long pairs;
+};
+
+static int visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct fe *f = ctx;
+    int i = key_index(key, klen);
+    if (i < 0)
+        fail("foreach: a key of %zu bytes that was never written", klen);
+    if (f->seen[i]++)
+        fail("foreach: key %d visited twice", i);
+    if (!same_value(i, val, vlen))
+        fail("foreach: key %d has %zu bytes, model %s %zu", i, vlen,
+             S.m[i].present ? "present" : "absent", S.m[i].vlen);
+    f->pairs++;
+    return 0;
+}
+
+static void check_counts(shmkv *db)
+{
+    S.what = "count/stat";
+    if (shmkv_count(db) != S.count)
+        fail("count %llu, model %llu", (unsigned long long)shmkv_count(db),
+             (unsigned long long)S.count);
+    shmkv_stats st;
+    if (shmkv_stat(db, &st) != 0 || st.keys != S.count || st.live_bytes != S.live)
+        fail("stat: %llu keys %llu bytes, model %llu / %llu", (unsigned long long)st.keys,
+             (unsigned long long)st.live_bytes, (unsigned long long)S.count,
+             (unsigned long long)S.live);
+}
+
+static void check_all(shmkv *db)
+{
+    S.what = "foreach";
+    struct fe f;
+    memset(&f, 0, sizeof f);
+    int rc = shmkv_foreach(db, visit, &f);
+    if (rc != 0)
+        fail("returned %d", rc);
+    if ((uint64_t)f.pairs != S.count)
+        fail("visited %ld pairs, model has %llu", f.pairs, (unsigned long long)S.count);
+    check_counts(db);
+}
+
+enum { OP_PUT, OP_ADD, OP_REPLACE, OP_DEL, OP_GET, OP_GET_ALLOC, OP_GET_MANY, OP_FOREACH,
+       OP_STAT, OP_CHECK, OP_REOPEN, OP_PUT_NULL, OP_COUNT_ };
+
+static const char *const op_names[OP_COUNT_] = {
+    "put", "add", "replace", "del", "get", "get_alloc", "get_many", "foreach", "stat",
+    "check", "reopen", "put_null",
+};
+
+static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_val)
+{
+    uint64_t seq = ++S.seq;
+    struct mkey *m = &S.m[i];
+    const void *v = null_val ? NULL : S.val;
+    if (!null_val) {
+        struct mkey tmp = { 1, vl, seq }, save = *m;
+        *m = tmp;
+        expected(i, S.val);
+        *m = save;
+    }
+    int rc = op == OP_ADD       ? shmkv_add(db, S.k[i], S.kl[i], v, vl)
+           : op == OP_REPLACE   ? shmkv_replace(db, S.k[i], S.kl[i], v, vl)
+                                : shmkv_put(db, S.k[i], S.kl[i], v, vl);
+    int want;
+    if (S.kl[i] > SHMKV_KEY_MAX)
+        want = -E2BIG;
+    else if (rdonly)
+        want = -EROFS;
+    else if (op == OP_ADD && m->present)
+        want = -EEXIST;
+    else if (op == OP_REPLACE && !m->present)
+        want = -ENOENT;
+    else
+        want = 0;
+    if (rc == -ENOSPC && want == 0) {
+        uint64_t after = S.live - (m->present ? S.kl[i] + m->vlen : 0) + S.kl[i] + vl;
+        if (after < S.max_bytes / 8 && S.live + S.kl[i] + vl < S.max_bytes / 8)
+            fail("key %d, %zu bytes: -ENOSPC with only %llu live bytes in a %llu-byte table", i,
+                 vl, (unsigned long long)S.live, (unsigned long long)S.max_bytes);
+        return; /* refused: nothing changed (checked by the next reads) */
+    }
+    if (rc != want)
+        fail("key %d, %zu bytes (%s): rc %d, expected %d", i, vl,
+             m->present ? "present" : "absent", rc, want);
+    if (rc == 0) {
+        if (m->present)
+            S.live -= S.kl[i] + m->vlen;
+        else
+            S.count++;
+        *m = (struct mkey){ 1, vl, seq };
+        S.live += S.kl[i] + vl;
+    }
+}
+
+static shmkv *reopen(shmkv *db, int rdonly)
+{
+    shmkv_close(db);
+    shmkv_options o = { .flags = rdonly ? SHMKV_RDONLY : 0 };
+    db = NULL;
+    int rc = shmkv_open(S.file, &o, &db);
+    if (rc != 0)
+        fail("reopen (%s) returned %d", rdonly ? "read-only" : "read-write", rc);
+    return db;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint64_t tables[] = { 256u << 10, 1u << 20, 8u << 20 };
+    struct in in = { data, size };
+    memset(S.m, 0, sizeof S.m);
+    S.live = S.count = 0;
+    S.max_bytes = tables[next(&in) % 3];
+    S.what = "create";
+    shmkv *db = fz_create(S.file, S.max_bytes);
+    if (!db)
+        fail("could not create a %llu-byte table", (unsigned long long)S.max_bytes);
+    int rdonly = 0;
+    for (int steps = 0; in.n && steps < 2000; steps++) {
+        int op = (int)(next(&in) % OP_COUNT_);
+        S.what = op_names[op];
+        switch (op) {
+        case OP_PUT:
+        case OP_ADD:
+        case OP_REPLACE: {
+            int i = (int)(next(&in) % NKEYS);
+            unsigned cls = next(&in), b = next(&in);
+            do_write(db, rdonly, op, i, value_len(cls, b), 0);
+            break;
+        }
+        case OP_PUT_NULL:
+            do_write(db, rdonly, OP_PUT, (int)(next(&in) % NKEYS), 0, 1);
+            break;
+        case OP_DEL: {
+            int i = (int)(next(&in) % NKEYS);
+            int rc = shmkv_del(db, S.k[i], S.kl[i]);
+            int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG
+                     : rdonly                  ? -EROFS
+                     : S.m[i].present          ? 0
+                                               : -ENOENT;
+            if (rc != want)
+                fail("key %d: rc %d, expected %d", i, rc, want);
+            if (rc == 0) {
+                S.live -= S.kl[i] + S.m[i].vlen;
+                S.count--;
+                S.m[i].present = 0;
+            }
+            break;
+        }
+        case OP_GET: {
+            int i = (int)(next(&in) % NKEYS);
+            unsigned c = next(&in);
+            size_t cap = c == 0 ? 0 : c == 255 ? VMAX : S.m[i].vlen - (c & 1 && S.m[i].vlen);
+            size_t vl = 12345;
+            int rc = shmkv_get(db, S.k[i], S.kl[i], cap ? S.buf : NULL, cap, &vl);
+            check_get(i, rc, S.buf, vl, cap);
+            break;
+        }
+        case OP_GET_ALLOC: {
+            int i = (int)(next(&in) % NKEYS);
+            void *p = NULL;
+            size_t vl = 0;
+            int rc = shmkv_get_alloc(db, S.k[i], S.kl[i], &p, &vl);
+            if (rc == 0 && !p)
+                fail("key %d: 0 but no buffer", i);
+            check_get(i, rc, p, vl, SIZE_MAX);
+            free(p);
+            break;
+        }
+        case OP_GET_MANY: {
+            enum { B = 20 };
+            shmkv_item it[B];
+            int ids[B], n = (int)(next(&in) % (B + 1)), found = 0;
+            static unsigned char bufs[4][VMAX];
+            for (int j = 0; j < n; j++) {
+                ids[j] = (int)(next(&in) % NKEYS);
+                it[j] = (shmkv_item){ .key = S.k[ids[j]], .klen = S.kl[ids[j]],
+                                      .buf = j < 4 ? bufs[j] : NULL, .cap = j < 4 ? VMAX : 0 };
+            }
+            int rc = shmkv_get_many(db, it, (size_t)n);
+            for (int j = 0; j < n; j++) {
+                check_get(ids[j], it[j].rc, it[j].buf, it[j].vlen, it[j].cap);
+                found += it[j].rc == 0;
+            }
+            if (rc != found)
+                fail("returned %d, %d items found", rc, found);
+            break;
+        }
+        case OP_FOREACH:
+            check_all(db);
+            break;
+        case OP_STAT:
+            check_counts(db);
+            break;
+        case OP_CHECK: {
+            int rc = shmkv_check(db, stderr);
+            if (rc != 0)
+                fail("returned %d", rc);
+            break;
+        }
+        case OP_REOPEN:
+            rdonly = (int)(next(&in) & 1);
+            db = reopen(db, rdonly);
+            break;
+        }
+    }
+    /* the final state, through a fresh read-write handle */
+    db = reopen(db, 0);
+    for (int i = 0; i < NKEYS; i++) {
+        size_t vl = 0;
+        S.what = "final get";
+        int rc = shmkv_get(db, S.k[i], S.kl[i], S.buf, VMAX, &vl);
+        check_get(i, rc, S.buf, vl, VMAX);
+    }
+    check_all(db);
+    S.what = "final check";
+    int rc = shmkv_check(db, stderr);
+    if (rc != 0)
+        fail("returned %d", rc);
+    shmkv_close(db);
+    unlink(S.file);
+    return 0;
+}

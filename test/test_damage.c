@@ -1,0 +1,274 @@
+/*
+ * test_damage.c - precise kinds of damage a process with write access can
+ * do to a table, and what every other process must get: -EBADMSG (the
+ * header's word for a damaged table), never another error code, a crash,
+ * heap corruption or a giant allocation.  These are the fuzzers' findings
+ * (fuzz/) turned into deterministic checks:
+ *
+ *  1. a damaged mutex (its type field): every call that locks must return
+ *     -EBADMSG ("-EBADMSG if the lock itself is damaged");
+ *  2. a record whose value length claims 4 GiB: get, get_alloc and foreach,
+ *     on read-write and read-only handles, must return -EBADMSG without
+ *     first allocating what the record claims (checked with RLIMIT_AS at
+ *     1 GiB of headroom; skipped under ASan, which reserves terabytes);
+ *  3. the allocator's top mark lowered below records still in use (it
+ *     passes open's checks): shmkv_check must report -EBADMSG, and must not
+ *     write outside the arrays it sizes by that mark (ASan sees it).
+ *
+ * Each case runs in a child process: a crash fails the test.  The test
+ * reads src/internal.h for the offsets of the fields it damages.
+ */
+#include "harness.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define NKEYS 200
+
+static size_t key_of(char *k, int i)
+{
+    return (size_t)snprintf(k, 32, "damage-key-%d", i);
+}
+
+/* A table with NKEYS pairs (a few of them huge) at path. */
+static void make_table(const char *path)
+{
+    shmkv *db = NULL;
+    unlink(path);
+    CHECK_RC(shmkv_open(path, NULL, &db), 0);
+    if (!db)
+        return;
+    static unsigned char v[70000];
+    for (int i = 0; i < NKEYS; i++) {
+        char k[32];
+        size_t kl = key_of(k, i), vl = i % 50 == 7 ? 60000 : 100;
+        h_val_make(v, vl, k, kl, (uint64_t)i);
+        CHECK_RC(shmkv_put(db, k, kl, v, vl), 0);
+    }
+    shmkv_close(db);
+}
+
+static void patch(const char *path, uint64_t off, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, data, len, (off_t)off) == (ssize_t)len);
+    close(fd);
+}
+
+static int count_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void)key, (void)klen, (void)val, (void)vlen;
+    (*(long *)ctx)++;
+    return 0;
+}
+
+/* ---- 1. a damaged mutex ---------------------------------------------------- */
+
+static void damaged_mutex(int which)
+{
+    char path[PATH_MAX];
+    h_path(path, sizeof path, which ? "damaged-shard-lock" : "damaged-alloc-lock");
+    make_table(path);
+    uint64_t at;
+    if (which == 0) {
+        at = offsetof(struct hdr, alloc_lock);
+    } else {
+        /* every shard's lock */
+        struct hdr h;
+        int fd = open(path, O_RDONLY);
+        CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+        close(fd);
+        for (uint64_t i = 0; i < (1ull << h.shard_bits); i++) {
+            uint32_t bad = 0x7fffffffu;
+            patch(path, h.shards_off + i * sizeof(struct shard) + offsetof(struct shard, lock) +
+                            offsetof(pthread_mutex_t, __data.__kind), &bad, 4);
+        }
+        at = 0;
+    }
+    if (which == 0) {
+        uint32_t bad = 0x7fffffffu;
+        patch(path, at + offsetof(pthread_mutex_t, __data.__kind), &bad, 4);
+    }
+    const char *what = which ? "a damaged shard lock" : "a damaged allocator lock";
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        alarm(60);
+        shmkv *db = NULL;
+        CHECK_RC(shmkv_open(path, NULL, &db), 0);
+        if (!db)
+            h_child_exit();
+        /* reads do not lock */
+        char k[32];
+        size_t kl = key_of(k, 3), vl = 0;
+        unsigned char buf[200];
+        CHECK_RC(shmkv_get(db, k, kl, buf, sizeof buf, &vl), 0);
+        /* writes that must lock: the shard lock for every write; the
+         * allocator's for a write that needs a new run (a huge value) */
+        static unsigned char big[100000];
+        int rc = shmkv_put(db, "fresh", 5, big, which ? 10 : sizeof big);
+        CHECKF(rc == -EBADMSG, "%s: put returned %s, expected -EBADMSG", what, h_errname(rc));
+        if (which) {
+            rc = shmkv_del(db, k, kl);
+            CHECKF(rc == -EBADMSG, "%s: del returned %s, expected -EBADMSG", what,
+                   h_errname(rc));
+            long n = 0;
+            rc = shmkv_foreach(db, count_visit, &n);
+            CHECKF(rc == -EBADMSG, "%s: foreach (read-write) returned %s, expected -EBADMSG",
+                   what, h_errname(rc));
+        }
+        rc = shmkv_check(db, NULL);
+        CHECKF(rc == -EBADMSG, "%s: check returned %s, expected -EBADMSG", what, h_errname(rc));
+        shmkv_close(db);
+        /* a read-only handle never locks: everything works */
+        shmkv_options ro = { .flags = SHMKV_RDONLY };
+        CHECK_RC(shmkv_open(path, &ro, &db), 0);
+        if (db) {
+            long n = 0;
+            CHECK_RC(shmkv_foreach(db, count_visit, &n), 0);
+            CHECK_EQ_INT(n, NKEYS);
+            shmkv_close(db);
+        }
+        h_child_exit();
+    }
+    h_wait(pid, what);
+    unlink(path);
+}
+
+/* ---- 2. a record claiming a 4 GiB value ------------------------------------ */
+
+static void damaged_length(void)
+{
+    char path[PATH_MAX];
+    h_path(path, sizeof path, "damaged-length");
+    make_table(path);
+    /* find the record of key 42 by its key bytes: struct rec sits before */
+    size_t len = 0;
+    unsigned char *f = h_read_file(path, &len);
+    char k[32];
+    size_t kl = key_of(k, 42);
+    unsigned char *hit = f ? memmem(f, len, k, kl) : NULL;
+    /* the key bytes also appear nowhere else (values are hashes) */
+    CHECK(hit != NULL && hit - f >= (ptrdiff_t)sizeof(struct rec));
+    if (!hit) {
+        free(f);
+        return;
+    }
+    uint64_t rec_off = (uint64_t)(hit - f) - sizeof(struct rec);
+    struct rec r;
+    memcpy(&r, f + rec_off, sizeof r);
+    CHECK_EQ_INT(r.klen, kl);
+    free(f);
+    uint32_t huge = 0xffffffffu;
+    patch(path, rec_off + offsetof(struct rec, vlen), &huge, 4);
+
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        alarm(60);
+        if (!H_ASAN) {
+            /* address space for what this process has, the table's
+             * reservation, and 1 GiB: not for a 4 GiB value */
+            unsigned long pages = 0;
+            FILE *st = fopen("/proc/self/statm", "r");
+            if (!st || fscanf(st, "%lu", &pages) != 1)
+                pages = 0;
+            if (st)
+                fclose(st);
+            shmkv *probe = NULL;
+            shmkv_stats s = { 0 };
+            if (shmkv_open(path, NULL, &probe) == 0) {
+                shmkv_stat(probe, &s);
+                shmkv_close(probe);
+            }
+            struct rlimit rl;
+            rl.rlim_cur = rl.rlim_max = (rlim_t)pages * 4096 + s.max_bytes + (1ull << 30);
+            CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+        }
+        unsigned flags[] = { 0, SHMKV_RDONLY };
+        for (int fi = 0; fi < 2; fi++) {
+            shmkv_options o = { .flags = flags[fi] };
+            shmkv *db = NULL;
+            CHECK_RC(shmkv_open(path, &o, &db), 0);
+            if (!db)
+                continue;
+            const char *h = fi ? "read-only" : "read-write";
+            unsigned char buf[200];
+            size_t vl = 0;
+            int rc = shmkv_get(db, k, kl, buf, sizeof buf, &vl);
+            CHECKF(rc == -EBADMSG, "%s: get (200-byte buffer) of a record claiming 4 GiB "
+                   "returned %s with length %zu, expected -EBADMSG", h, h_errname(rc), vl);
+            void *p = NULL;
+            rc = shmkv_get_alloc(db, k, kl, &p, &vl);
+            CHECKF(rc == -EBADMSG, "%s: get_alloc of a record claiming 4 GiB returned %s, "
+                   "expected -EBADMSG", h, h_errname(rc));
+            free(p);
+            long n = 0;
+            rc = shmkv_foreach(db, count_visit, &n);
+            CHECKF(rc == -EBADMSG, "%s: foreach over a record claiming 4 GiB returned %s, "
+                   "expected -EBADMSG", h, h_errname(rc));
+            /* the other keys are fine */
+            char k2[32];
+            size_t kl2 = key_of(k2, 41);
+            CHECK_RC(shmkv_get(db, k2, kl2, buf, sizeof buf, &vl), 0);
+            shmkv_close(db);
+        }
+        h_child_exit();
+    }
+    h_wait(pid, "a record claiming 4 GiB");
+    unlink(path);
+}
+
+/* ---- 3. the allocator's top lowered ------------------------------------------ */
+
+static void lowered_top(void)
+{
+    char path[PATH_MAX];
+    h_path(path, sizeof path, "lowered-top");
+    make_table(path);
+    struct hdr h;
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    close(fd);
+    uint64_t top = atomic_load(&h.top);
+    uint64_t low = h.data_off + ((top - h.data_off) / 4 & ~(UNIT - 1));
+    CHECK(low > h.data_off && low < top);
+    patch(path, offsetof(struct hdr, top), &low, 8);
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        alarm(60);
+        unsigned flags[] = { SHMKV_RDONLY, 0 };
+        for (int fi = 0; fi < 2; fi++) {
+            shmkv_options o = { .flags = flags[fi] };
+            shmkv *db = NULL;
+            int rc = shmkv_open(path, &o, &db);
+            CHECKF(rc == 0 || rc == -EBADMSG, "open: %s", h_errname(rc));
+            if (!db)
+                continue;
+            rc = shmkv_check(db, NULL);
+            CHECKF(rc == -EBADMSG, "%s: check of a table whose top mark was lowered below "
+                   "live records returned %s, expected -EBADMSG",
+                   fi ? "read-write" : "read-only", h_errname(rc));
+            shmkv_close(db);
+        }
+        h_child_exit();
+    }
+    h_wait(pid, "a lowered top mark");
+    unlink(path);
+}
+
+int main(void)
+{
+    h_init("test_damage");
+    damaged_mutex(0);
+    damaged_mutex(1);
+    damaged_length();
+    lowered_top();
+    return h_done();
+}
