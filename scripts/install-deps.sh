@@ -4,8 +4,11 @@
 #   scripts/install-deps.sh [test|bench|all]     (default: test)
 #
 #   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
-#          util-linux
-#   bench  test's packages plus gnuplot-nox
+#          util-linux, clang and libclang-rt-14-dev (libFuzzer, for the
+#          fuzz targets: make fuzz)
+#   bench  test's packages plus the benchmark's peers and plotting:
+#          redis-server, libhiredis-dev, memcached, libmemcached-dev,
+#          libboost-dev, g++ (Boost.Interprocess peer), gnuplot-nox
 #   all    same as bench
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
@@ -15,10 +18,12 @@ set -eu
 
 what=${1:-test}
 case $what in
-    test)      pkgs="make gcc pkg-config liblmdb-dev util-linux" ;;
-    bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux gnuplot-nox" ;;
+    test)      pkgs="make gcc pkg-config liblmdb-dev util-linux clang libclang-rt-14-dev" ;;
+    bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux clang libclang-rt-14-dev gnuplot-nox
+                     redis-server libhiredis-dev memcached libmemcached-dev
+                     libboost-dev g++" ;;
     -h|--help)
-        sed -n '2,13s/^# \{0,1\}//p' "$0"
+        sed -n '2,17s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
         echo "usage: $0 [test|bench|all]" >&2

@@ -1,121 +1,130 @@
 /*
- * shmkv-bench: throughput of shmkv, next to LMDB, with several processes.
+ * shmkv-bench: throughput, latency, memory and correctness of shmkv next to
+ * LMDB, Redis, memcached and Boost.Interprocess, with several processes.
  *
- *   shmkv-bench [--procs N] [--keys N] [--key-size B] [--val-size B]
- *               [--system shmkv|lmdb|all] [--runs R] [--json] [--quick] ...
+ *   shmkv-bench [--procs N] [--threads T] [--keys N] [--key-size B|A-B]
+ *               [--val-size B|A-B] [--system LIST|all] [--runs R] [--json] ...
+ *   (shmkv-bench --help lists every option)
  *
- * For each system and run, a fresh store in a temporary directory (under
- * /dev/shm unless --dir says otherwise), then two phases:
+ * For each run and system, a fresh store, then the phases (as in
+ * SharedHashFile's test):
  *
- *   PUT  each of the N processes inserts its share of the unique keys;
- *   GET  every key is looked up once, in a random order, each process its
- *        share, and every value is checked (a wrong or missing one fails
- *        the run).
+ *   PUT  each worker inserts its share of the N unique keys;
+ *   MIX  for --mix-seconds (5) or --mix-ops steps, each step a get of a
+ *        random key (--mix-get 98 %) or else a delete and a put of a random
+ *        key of the worker's own share, with a new version of its value;
+ *   GET  every key once in a random order, each worker its share (with
+ *        --dist zipf: N gets of Zipf-distributed keys);
+ *   DEL  each worker deletes its share.
  *
- * Workers are fork()ed before each phase, attach to the store, say they are
- * ready and block on a pipe; closing the pipe releases them together.  A
- * phase's time runs (CLOCK_MONOTONIC) from the release to the last worker's
- * finish; "Mops/s" is all its operations over that time, and the figures in
- * brackets are each worker's own operations over its own time from release
- * to finish.
+ * Workers (--procs processes of --threads threads) are fork()ed before each
+ * phase, attach to the store, map its pages in (as a long-lived process
+ * would have them; --no-prefault skips this, see prefault() in
+ * bench_worker.c), say they are ready and block on a pipe; closing the pipe
+ * releases them together.  A phase's time runs
+ * (CLOCK_MONOTONIC) from the release to the last worker's finish; "M ops/s"
+ * counts every get, put and delete (a MIX update is two) over that time,
+ * and the figures in brackets are each worker's own operations over its
+ * own time.  Once a second a progress line goes to stderr (when it is a
+ * terminal, or with --progress): total M ops/s and each worker's share.
  *
- * LMDB (built when <lmdb.h> was found, -DHAVE_LMDB) runs with the same keys
- * and values: MDB_WRITEMAP|MDB_NOSYNC|MDB_NOMETASYNC|MDB_NORDAHEAD, one write
- * transaction per put (the atomicity of one shmkv put) and one read
- * transaction per get, reused with mdb_txn_reset()/mdb_txn_renew().
+ * Every get is checked against the value expected for its key and version
+ * (bench_worker.c says how, and what a get racing an update may see); a
+ * mismatch fails the run.  After each phase the store is asked how many
+ * keys it holds, and how much memory: shmkv's file bytes, LMDB's pages in
+ * use, Redis' used_memory, memcached's "bytes" (and the servers' RSS).
  *
- * Everything it creates is removed at the end, also on SIGINT/SIGTERM.
- * Exit status: 0 if every run passed, 1 if one failed, 2 on bad usage.
+ * Latency: every --sample-th (64th) operation is timed with two
+ * clock_gettime(CLOCK_MONOTONIC) calls; the header reports what a call
+ * costs.  p50/p99/p99.9 come from a histogram of those samples (6 %
+ * buckets), max is the largest sample; --sample 1 times every operation
+ * (an exact max, at the cost of two clock reads per operation).
+ *
+ * Everything it creates (files, server directories, servers) is removed at
+ * the end, also on SIGINT/SIGTERM/SIGHUP.  Exit status: 0 if every run
+ * passed, 1 if one failed, 2 on bad usage.
  */
+#include "bench.h"
 #include "shmkv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifdef HAVE_LMDB
-#include <lmdb.h>
-#endif
-
-#define MAX_PROCS 256
-#define MAX_RUNS 100
-
-enum system { SYS_SHMKV, SYS_LMDB, NSYS };
-enum phase { PH_PUT, PH_GET, NPH };
-
-static const char *const sys_name[NSYS] = { "shmkv", "lmdb" };
-static const char *const ph_name[NPH] = { "PUT", "GET" };
-
-/* ---- options ---------------------------------------------------------- */
-
-static int procs = 2;
-static uint64_t nkeys = 1000000;
-static size_t key_size = 8;
-static size_t val_size = 8;
-static int want_sys[NSYS] = { 1, 1 };
-static int json;
-static int runs = 1;
-static int presize;
-static unsigned batch = 1; /* shmkv GETs per shmkv_get_many() call */
-static int quick;
-static const char *base_dir = "/dev/shm";
-
-/* ---- shared between the parent and the workers ------------------------ */
-
-struct worker_result {
-    uint64_t ops;
-    uint64_t bad;    /* wrong or missing values */
-    int error;       /* first error: negative errno (shmkv) or LMDB code */
-    int ready;
-    double end;      /* CLOCK_MONOTONIC seconds when it finished */
-    uint64_t minflt; /* page faults (minor + major) during the phase */
+struct config cfg = {
+    .procs = 2, .threads = 1, .nkeys = 1000000,
+    .key_min = 8, .key_max = 8, .val_min = 8, .val_max = 8,
+    .runs = 1, .batch = 1, .pipeline = 16,
+    .mix_get = 0.98, .mix_seconds = 5, .zipf_s = 0.99,
+    .sample = 64, .phase_on = { 1, 1, 1, 1 }, .dir = "/dev/shm", .prefault = 1,
 };
 
-static struct worker_result *results; /* MAP_SHARED, procs entries */
-static uint32_t *order;               /* GET order: a permutation of 0..nkeys-1 */
+static const char *const ph_name[NPH] = { "PUT", "MIX", "GET", "DEL" };
+static const char *const op_name[NOPT] = { "get", "put", "del" };
 
-/* What one phase of one run measured. */
-struct measure {
-    int ok;
-    double secs;
-    uint64_t ops;
-    uint64_t faults;       /* page faults in the workers during the phase */
-    double proc_mops[MAX_PROCS];
-    double bytes_per_pair; /* after PUT; 0 if not known */
-    shmkv_stats st;        /* shmkv, after the phase */
-    /* lmdb, after the phase */
-    uint64_t lmdb_pages, lmdb_psize, lmdb_depth, lmdb_entries;
-};
-
-static struct measure meas[NSYS][NPH][MAX_RUNS];
-static int have_meas[NSYS];
+static int json, show_progress;
+static const char *tsv_path;
+static double timer_ns; /* what one clock_gettime costs */
 
 /* ---- cleanup ---------------------------------------------------------- */
 
-/* Paths to remove, also from the signal handler (unlink and rmdir are
- * async-signal-safe); at most 3 files and the directory. */
-static char clean_dir[256];
-static char clean_file[3][384];
+char run_dir[256];
+static char tracked[8][384];
 static pid_t parent_pid;
-static volatile pid_t kids[MAX_PROCS]; /* workers of the current phase */
+static volatile pid_t kids[MAX_PROCS];
 
-static void cleanup_files(void)
+static const struct sysops *const all_ops[] = {
+    &shmkv_sysops,
+#ifdef HAVE_LMDB
+    &lmdb_sysops,
+#endif
+#ifdef HAVE_HIREDIS
+    &redis_sysops,
+#endif
+#ifdef HAVE_MEMCACHED
+    &memcached_sysops,
+#endif
+#ifdef HAVE_BOOST
+    &boost_sysops,
+#endif
+};
+#define NOPS (sizeof all_ops / sizeof all_ops[0])
+
+void track_file(const char *path)
 {
-    for (int i = 0; i < 3; i++)
-        if (clean_file[i][0])
-            unlink(clean_file[i]);
-    if (clean_dir[0])
-        rmdir(clean_dir);
+    for (int i = 0; i < 8; i++)
+        if (!tracked[i][0]) {
+            snprintf(tracked[i], sizeof tracked[i], "%s", path);
+            return;
+        }
+}
+
+void untrack_file(const char *path)
+{
+    for (int i = 0; i < 8; i++)
+        if (!strcmp(tracked[i], path))
+            tracked[i][0] = 0;
+}
+
+/* Async-signal-safe: unlink, rmdir. */
+static void remove_tracked(void)
+{
+    for (int i = 0; i < 8; i++)
+        if (tracked[i][0] && unlink(tracked[i]) != 0)
+            rmdir(tracked[i]);
+    if (run_dir[0])
+        rmdir(run_dir);
 }
 
 static void on_signal(int sig)
@@ -124,494 +133,217 @@ static void on_signal(int sig)
         for (int i = 0; i < MAX_PROCS; i++)
             if (kids[i] > 0)
                 kill(kids[i], SIGKILL);
-        cleanup_files();
+        for (size_t i = 0; i < NOPS; i++)
+            if (all_ops[i]->kill_now)
+                all_ops[i]->kill_now();
+        remove_tracked();
     }
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-/* ---- keys and values -------------------------------------------------- */
+/* ---- the systems chosen ----------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) /* a bijection of 64-bit integers */
+static struct sysdef sysdefs[MAX_SYS];
+static int nsys;
+static char skipped[1024]; /* what 'all' left out, and why */
+
+static const struct sysops *ops_named(const char *base)
 {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
+    for (size_t i = 0; i < NOPS; i++)
+        if (!strcmp(all_ops[i]->base, base))
+            return all_ops[i];
+    return NULL;
 }
 
-static void fill(unsigned char *p, size_t n, uint64_t seed)
+/* Add system NAME: a base name, or "redis-pD" / "memcached-pD".  Returns 0,
+ * or -1 with a message when it is unknown or unavailable. */
+static int add_system(const char *name, int quiet)
 {
-    for (size_t o = 0; o < n; o += 8) {
-        seed = mix64(seed + 0x9e3779b97f4a7c15ULL);
-        memcpy(p + o, &seed, n - o < 8 ? n - o : 8);
+    char base[32];
+    unsigned depth = 0;
+    const char *dash = strstr(name, "-p");
+    size_t bl = dash ? (size_t)(dash - name) : strlen(name);
+    if (bl >= sizeof base)
+        goto unknown;
+    memcpy(base, name, bl);
+    base[bl] = 0;
+    if (dash) {
+        char *end;
+        unsigned long d = strtoul(dash + 2, &end, 10);
+        if (*end || d < 2 || d > MAX_DEPTH || (strcmp(base, "redis") && strcmp(base, "memcached")))
+            goto unknown;
+        depth = (unsigned)d;
     }
-}
-
-/* Key i: key_size bytes, unique for every i < nkeys, in no sorted order. */
-static void make_key(uint64_t i, unsigned char *k)
-{
-    if (key_size >= 8) {
-        uint64_t h = mix64(i);
-        memcpy(k, &h, 8);
-        fill(k + 8, key_size - 8, i);
+    static const char *const known[] = { "shmkv", "lmdb", "redis", "memcached", "boost" };
+    int is_known = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        is_known |= !strcmp(base, known[i]);
+    if (!is_known)
+        goto unknown;
+    const struct sysops *o = ops_named(base);
+    const char *why = !o ? "built without it (its headers were not found; "
+                           "scripts/install-deps.sh bench, then rebuild)"
+                    : o->unavailable ? o->unavailable() : NULL;
+    if (why) {
+        if (!quiet)
+            fprintf(stderr, "shmkv-bench: %s: %s\n", name, why);
+        size_t used = strlen(skipped);
+        if (!dash && used < sizeof skipped)
+            snprintf(skipped + used, sizeof skipped - used, "%s%s (%s)", used ? "; " : "",
+                     name, why);
+        return -1;
+    }
+    struct sysdef sd;
+    memset(&sd, 0, sizeof sd);
+    snprintf(sd.name, sizeof sd.name, "%s", name);
+    sd.ops = o;
+    if (depth) {
+        sd.depth = depth;
+        sd.pipelined = !strcmp(base, "redis");
     } else {
-        /* multiplying by an odd number is a bijection mod 2^(8 key_size) */
-        uint64_t h = i * 0x9e3779b97f4a7c15ULL;
-        for (size_t j = 0; j < key_size; j++)
-            k[j] = (unsigned char)(h >> (8 * j));
+        sd.depth = o->exec && o->batches_gets && cfg.batch > 1 ? cfg.batch : 1;
     }
-}
-
-static void make_val(uint64_t i, unsigned char *v)
-{
-    fill(v, val_size, i ^ 0xa5a5a5a55a5a5a5aULL);
-}
-
-/* ---- time ------------------------------------------------------------- */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ---- the systems ------------------------------------------------------ */
-
-/* Each system: set up a fresh store (parent), attach in a worker, do one
- * operation, detach, look at the store after a phase (parent), remove it. */
-struct store;
-typedef int (*op_fn)(struct store *s, uint64_t i, unsigned char *kbuf,
-                     unsigned char *vbuf, unsigned char *gbuf, uint64_t *bad);
-
-struct store {
-    enum system sys;
-    char path[320];
-    shmkv *db;
-#ifdef HAVE_LMDB
-    MDB_env *env;
-    MDB_dbi dbi;
-    MDB_txn *rtxn;
-#endif
-};
-
-static const char *err_text(enum system sys, int err)
-{
-#ifdef HAVE_LMDB
-    if (sys == SYS_LMDB)
-        return mdb_strerror(err);
-#endif
-    (void)sys;
-    return err < 0 ? shmkv_strerror(err) : strerror(err);
-}
-
-/* shmkv */
-
-static int shmkv_setup(struct store *s)
-{
-    shmkv_options o;
-    memset(&o, 0, sizeof o);
-    o.flags = SHMKV_CREATE | SHMKV_EXCL;
-    o.expected_keys = presize ? nkeys : 0;
-    snprintf(s->path, sizeof s->path, "%s/table", clean_dir);
-    snprintf(clean_file[0], sizeof clean_file[0], "%s", s->path);
-    shmkv *db;
-    int rc = shmkv_open(s->path, &o, &db);
-    if (rc == 0)
-        shmkv_close(db);
-    return rc;
-}
-
-static int shmkv_attach(struct store *s)
-{
-    shmkv_options o;
-    memset(&o, 0, sizeof o);
-    return shmkv_open(s->path, &o, &s->db);
-}
-
-static void shmkv_detach(struct store *s)
-{
-    shmkv_close(s->db);
-    s->db = NULL;
-}
-
-static int shmkv_put_op(struct store *s, uint64_t i, unsigned char *k, unsigned char *v,
-                        unsigned char *g, uint64_t *bad)
-{
-    (void)g;
-    (void)bad;
-    make_key(i, k);
-    make_val(i, v);
-    return shmkv_put(s->db, k, key_size, v, val_size);
-}
-
-static int shmkv_get_op(struct store *s, uint64_t i, unsigned char *k, unsigned char *v,
-                        unsigned char *g, uint64_t *bad)
-{
-    size_t len = 0;
-    make_key(i, k);
-    int rc = shmkv_get(s->db, k, key_size, g, val_size, &len);
-    if (rc == -ENOENT || rc == -ENOBUFS) {
-        (*bad)++;
-        return 0;
+    for (int i = 0; i < nsys; i++)
+        if (!strcmp(sysdefs[i].name, sd.name))
+            return 0;
+    if (nsys == MAX_SYS) {
+        fprintf(stderr, "shmkv-bench: too many systems\n");
+        return -1;
     }
-    if (rc)
-        return rc;
-    make_val(i, v);
-    if (len != val_size || memcmp(v, g, val_size) != 0)
-        (*bad)++;
+    sysdefs[nsys++] = sd;
+    return 0;
+unknown:
+    fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, lmdb, redis, redis-pD, memcached, "
+            "memcached-pD, boost, all)\n", name);
+    return -1;
+}
+
+static int add_all(int quiet)
+{
+    char p[32];
+    add_system("shmkv", quiet);
+    add_system("lmdb", quiet);
+    add_system("redis", quiet);
+    snprintf(p, sizeof p, "redis-p%u", cfg.pipeline);
+    add_system(p, quiet);
+    add_system("memcached", quiet);
+    snprintf(p, sizeof p, "memcached-p%u", cfg.pipeline);
+    add_system(p, quiet);
+    add_system("boost", quiet);
     return 0;
 }
 
-static int shmkv_inspect(struct store *s, struct measure *m)
+static int parse_systems(const char *list)
 {
-    shmkv *db;
-    shmkv_options o;
-    memset(&o, 0, sizeof o);
-    o.flags = SHMKV_RDONLY;
-    int rc = shmkv_open(s->path, &o, &db);
-    if (rc)
-        return rc;
-    rc = shmkv_stat(db, &m->st);
-    shmkv_close(db);
-    if (rc == 0 && m->st.keys)
-        m->bytes_per_pair = (double)m->st.file_bytes / (double)m->st.keys;
-    return rc;
-}
-
-static int shmkv_teardown(struct store *s)
-{
-    int rc = shmkv_unlink(s->path);
-    clean_file[0][0] = 0;
-    return rc;
-}
-
-/* lmdb */
-
-#ifdef HAVE_LMDB
-static const unsigned lmdb_flags = MDB_WRITEMAP | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NORDAHEAD;
-
-static size_t lmdb_mapsize(void)
-{
-    /* far more than the B-tree can need: pages of 4 KiB at least a quarter
-     * full, plus overflow pages for big values, plus slack; on tmpfs only
-     * the pages written take memory. */
-    uint64_t per = (uint64_t)key_size + val_size + 64;
-    if (val_size > 1000)
-        per += val_size + 4096;
-    uint64_t sz = nkeys * per * 4 + (256u << 20);
-    return (size_t)((sz + 0xfffff) & ~(uint64_t)0xfffff);
-}
-
-static int lmdb_open_env(struct store *s)
-{
-    int rc = mdb_env_create(&s->env);
-    if (rc)
-        return rc;
-    if ((rc = mdb_env_set_mapsize(s->env, lmdb_mapsize())) == 0 &&
-        (rc = mdb_env_set_maxreaders(s->env, (unsigned)procs + 8)) == 0 &&
-        (rc = mdb_env_open(s->env, s->path, lmdb_flags, 0600)) == 0) {
-        MDB_txn *txn;
-        if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
-            if ((rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) == 0)
-                rc = mdb_txn_commit(txn);
-            else
-                mdb_txn_abort(txn);
-        }
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(t, "all"))
+            add_all(1);
+        else if (add_system(t, 0))
+            return -1;
     }
-    if (rc) {
-        mdb_env_close(s->env);
-        s->env = NULL;
+    return nsys ? 0 : -1;
+}
+
+/* ---- shared memory ---------------------------------------------------- */
+
+static void *shared(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "shmkv-bench: mmap %zu bytes: %s\n", bytes, strerror(errno));
+        exit(1);
     }
-    return rc;
+    return p;
 }
 
-static int lmdb_setup(struct store *s)
+/* Fresh version arrays (all zero) for a new store. */
+static void reset_versions(void)
 {
-    snprintf(s->path, sizeof s->path, "%s/lmdb", clean_dir);
-    if (mkdir(s->path, 0700) != 0)
-        return errno;
-    snprintf(clean_file[1], sizeof clean_file[1], "%s/data.mdb", s->path);
-    snprintf(clean_file[2], sizeof clean_file[2], "%s/lock.mdb", s->path);
-    int rc = lmdb_open_env(s);
-    if (rc == 0) {
-        if ((size_t)mdb_env_get_maxkeysize(s->env) < key_size) {
-            fprintf(stderr, "lmdb: keys of %zu bytes are longer than LMDB's limit of %d\n",
-                    key_size, mdb_env_get_maxkeysize(s->env));
-            rc = EINVAL;
-        }
-        mdb_env_close(s->env);
-        s->env = NULL;
+    size_t db = (cfg.nkeys + 63) / 64 * 8, sb = cfg.nkeys * 4;
+    if (dirty) {
+        munmap((void *)dirty, db);
+        munmap((void *)seqs, sb);
     }
-    return rc;
-}
-
-static int lmdb_attach(struct store *s)
-{
-    int rc = lmdb_open_env(s);
-    if (rc)
-        return rc;
-    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
-    if (rc == 0)
-        mdb_txn_reset(s->rtxn);
-    else {
-        mdb_env_close(s->env);
-        s->env = NULL;
-    }
-    return rc;
-}
-
-static void lmdb_detach(struct store *s)
-{
-    mdb_txn_abort(s->rtxn);
-    mdb_env_close(s->env);
-    s->env = NULL;
-}
-
-static int lmdb_put_op(struct store *s, uint64_t i, unsigned char *k, unsigned char *v,
-                       unsigned char *g, uint64_t *bad)
-{
-    (void)g;
-    (void)bad;
-    make_key(i, k);
-    make_val(i, v);
-    MDB_val mk = { key_size, k }, mv = { val_size, v };
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc)
-        return rc;
-    rc = mdb_put(txn, s->dbi, &mk, &mv, 0);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return mdb_txn_commit(txn);
-}
-
-static int lmdb_get_op(struct store *s, uint64_t i, unsigned char *k, unsigned char *v,
-                       unsigned char *g, uint64_t *bad)
-{
-    (void)g;
-    make_key(i, k);
-    make_val(i, v);
-    MDB_val mk = { key_size, k }, mv;
-    int rc = mdb_txn_renew(s->rtxn);
-    if (rc)
-        return rc;
-    rc = mdb_get(s->rtxn, s->dbi, &mk, &mv);
-    if (rc == MDB_NOTFOUND)
-        (*bad)++;
-    else if (rc == 0 && (mv.mv_size != val_size || memcmp(mv.mv_data, v, val_size) != 0))
-        (*bad)++;
-    mdb_txn_reset(s->rtxn);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int lmdb_inspect(struct store *s, struct measure *m)
-{
-    int rc = lmdb_open_env(s);
-    if (rc)
-        return rc;
-    MDB_stat ms;
-    MDB_envinfo info;
-    if ((rc = mdb_env_stat(s->env, &ms)) == 0 && (rc = mdb_env_info(s->env, &info)) == 0) {
-        m->lmdb_psize = ms.ms_psize;
-        m->lmdb_depth = ms.ms_depth;
-        m->lmdb_entries = ms.ms_entries;
-        m->lmdb_pages = (uint64_t)info.me_last_pgno + 1;
-        if (ms.ms_entries)
-            m->bytes_per_pair = (double)(m->lmdb_pages * ms.ms_psize) / (double)ms.ms_entries;
-    }
-    mdb_env_close(s->env);
-    s->env = NULL;
-    return rc;
-}
-
-static int lmdb_teardown(struct store *s)
-{
-    int rc = 0;
-    for (int i = 1; i <= 2; i++) {
-        if (unlink(clean_file[i]) != 0 && errno != ENOENT)
-            rc = errno;
-        clean_file[i][0] = 0;
-    }
-    if (rmdir(s->path) != 0 && rc == 0)
-        rc = errno;
-    return rc;
-}
-#endif /* HAVE_LMDB */
-
-static int sys_setup(struct store *s)
-{
-#ifdef HAVE_LMDB
-    if (s->sys == SYS_LMDB)
-        return lmdb_setup(s);
-#endif
-    return shmkv_setup(s);
-}
-
-static int sys_attach(struct store *s)
-{
-#ifdef HAVE_LMDB
-    if (s->sys == SYS_LMDB)
-        return lmdb_attach(s);
-#endif
-    return shmkv_attach(s);
-}
-
-static void sys_detach(struct store *s)
-{
-#ifdef HAVE_LMDB
-    if (s->sys == SYS_LMDB) {
-        lmdb_detach(s);
-        return;
-    }
-#endif
-    shmkv_detach(s);
-}
-
-static op_fn sys_op(enum system sys, enum phase ph)
-{
-#ifdef HAVE_LMDB
-    if (sys == SYS_LMDB)
-        return ph == PH_PUT ? lmdb_put_op : lmdb_get_op;
-#endif
-    (void)sys;
-    return ph == PH_PUT ? shmkv_put_op : shmkv_get_op;
-}
-
-static int sys_inspect(struct store *s, struct measure *m)
-{
-#ifdef HAVE_LMDB
-    if (s->sys == SYS_LMDB)
-        return lmdb_inspect(s, m);
-#endif
-    return shmkv_inspect(s, m);
-}
-
-static int sys_teardown(struct store *s)
-{
-#ifdef HAVE_LMDB
-    if (s->sys == SYS_LMDB)
-        return lmdb_teardown(s);
-#endif
-    return shmkv_teardown(s);
+    dirty = shared(db);
+    seqs = shared(sb);
 }
 
 /* ---- one phase -------------------------------------------------------- */
 
-static uint64_t share_begin(int p)
+struct measure {
+    int ok;
+    double secs;
+    uint64_t ops[NOPT], total;
+    uint64_t checked, wrong, absent_race, other_ver, faults;
+    double *wmops;                 /* each worker's own M ops/s */
+    struct hist lat[NOPT];
+    struct storeinfo si;
+    int have_si;
+    double bpp;                    /* memory bytes per pair (0: unknown) */
+};
+
+static struct measure *meas[MAX_SYS][NPH][MAX_RUNS];
+
+static double mops_of(const struct measure *m)
 {
-    return nkeys * (uint64_t)p / (uint64_t)procs;
+    return m && m->secs > 0 ? (double)m->total / m->secs / 1e6 : 0;
 }
 
-/* GETs of keys order[lo..hi) through shmkv_get_many, batch at a time,
- * every value checked.  Returns the number of operations done. */
-static uint64_t batched_gets(struct store *s, uint64_t lo, uint64_t hi, uint64_t *bad)
+static void print_progress(const struct sysdef *sd, enum phase ph, double elapsed,
+                           double dt, uint64_t *last)
 {
-    size_t kcap = key_size + 8, vcap = val_size + 8;
-    unsigned char *keys = malloc(kcap * batch), *vals = malloc(vcap * batch), *want = malloc(vcap);
-    shmkv_item *it = malloc(sizeof *it * batch);
-    if (!keys || !vals || !want || !it)
-        _exit(1);
-    uint64_t n = 0;
-    for (uint64_t j = lo; j < hi; j += batch) {
-        unsigned m = hi - j < batch ? (unsigned)(hi - j) : batch;
-        for (unsigned b = 0; b < m; b++) {
-            make_key(order[j + b], keys + b * kcap);
-            it[b].key = keys + b * kcap;
-            it[b].klen = key_size;
-            it[b].buf = vals + b * vcap;
-            it[b].cap = val_size;
-        }
-        shmkv_get_many(s->db, it, m);
-        for (unsigned b = 0; b < m; b++) {
-            make_val(order[j + b], want);
-            if (it[b].rc || it[b].vlen != val_size || memcmp(want, it[b].buf, val_size))
-                (*bad)++;
-        }
-        n += m;
+    uint64_t tot = 0, d[MAX_WORKERS];
+    for (int w = 0; w < cfg.workers; w++) {
+        uint64_t n = atomic_load_explicit(&progress[w].n, memory_order_relaxed);
+        d[w] = n - last[w];
+        last[w] = n;
+        tot += d[w];
     }
-    free(keys);
-    free(vals);
-    free(want);
-    free(it);
-    return n;
+    char line[4096];
+    int len = snprintf(line, sizeof line, "%-13s %s %4.0f s %9.3f M ops/s  per worker:",
+                       sd->name, ph_name[ph], elapsed, (double)tot / dt / 1e6);
+    for (int w = 0; w < cfg.workers && len < (int)sizeof line - 16; w++)
+        len += snprintf(line + len, sizeof line - (size_t)len, " %3.0f%%",
+                        tot ? 100.0 * (double)d[w] / (double)tot : 0.0);
+    fprintf(stderr, "%s\n", line);
 }
 
-static void worker(struct store *s, enum phase ph, int p, int ready_fd, int go_fd)
+static void sleep_until(double t)
 {
-    struct worker_result *r = &results[p];
-    int rc = sys_attach(s);
-    if (rc) {
-        r->error = rc;
-        _exit(1);
-    }
-    size_t bufsz = (key_size > val_size ? key_size : val_size) + 8;
-    unsigned char *k = malloc(bufsz), *v = malloc(bufsz), *g = malloc(bufsz);
-    if (!k || !v || !g) {
-        r->error = -ENOMEM;
-        _exit(1);
-    }
-    op_fn op = sys_op(s->sys, ph);
-    uint64_t lo = share_begin(p), hi = share_begin(p + 1);
-
-    r->ready = 1;
-    char c = 'r';
-    if (write(ready_fd, &c, 1) != 1)
-        _exit(1);
-    close(ready_fd);
-    while (read(go_fd, &c, 1) < 0 && errno == EINTR)
-        ;
-
-    struct rusage ru0, ru1;
-    getrusage(RUSAGE_SELF, &ru0);
-    uint64_t n = 0, bad = 0;
-    if (ph == PH_GET && s->sys == SYS_SHMKV && batch > 1)
-        n = batched_gets(s, lo, hi, &bad);
-    else
-        for (uint64_t j = lo; j < hi; j++) {
-            uint64_t i = ph == PH_PUT ? j : order[j];
-            if ((rc = op(s, i, k, v, g, &bad)) != 0)
-                break;
-            n++;
-        }
-    r->end = now();
-    getrusage(RUSAGE_SELF, &ru1);
-    r->minflt = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt) + (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
-    r->ops = n;
-    r->bad = bad;
-    r->error = rc;
-    sys_detach(s);
-    free(k);
-    free(v);
-    free(g);
-    _exit(rc || bad ? 1 : 0);
+    double d = t - now_sec();
+    if (d <= 0)
+        return;
+    struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
+    nanosleep(&ts, NULL);
 }
 
 static int run_phase(struct store *s, enum phase ph, struct measure *m)
 {
     int ready[2], go[2];
-    memset(results, 0, sizeof *results * (size_t)procs);
-    if (pipe(ready) != 0 || pipe(go) != 0) {
+    memset(wres, 0, sizeof *wres * (size_t)cfg.workers);
+    memset(progress, 0, sizeof *progress * (size_t)cfg.workers);
+    atomic_store(stop_flag, 0);
+    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) {
         perror("shmkv-bench: pipe");
         return -1;
     }
     fflush(NULL);
-    int started = 0;
-    for (int p = 0; p < procs; p++) {
+    int started = 0, ok = 1;
+    for (int p = 0; p < cfg.procs; p++) {
         pid_t pid = fork();
         if (pid < 0) {
             perror("shmkv-bench: fork");
+            ok = 0;
             break;
         }
         if (pid == 0) {
             close(ready[0]);
             close(go[1]);
-            worker(s, ph, p, ready[1], go[0]);
+            worker_process(s, ph, p, ready[1], go[0]);
         }
         kids[p] = pid;
         started++;
@@ -630,115 +362,157 @@ static int run_phase(struct store *s, enum phase ph, struct measure *m)
             break;
     }
     close(ready[0]);
-    double t0 = now();
+    double t0 = now_sec();
     close(go[1]);
-
-    int ok = nready == procs && started == procs;
-    for (int left = started; left > 0; left--) {
-        int status;
-        pid_t pid = wait(&status);
-        if (pid < 0) {
-            if (errno == EINTR) {
-                left++;
-                continue;
-            }
-            perror("shmkv-bench: wait");
-            ok = 0;
-            break;
-        }
-        for (int p = 0; p < procs; p++)
-            if (kids[p] == pid)
-                kids[p] = 0;
-        if (WIFSIGNALED(status)) {
-            fprintf(stderr, "shmkv-bench: %s %s worker %d killed by signal %d\n",
-                    sys_name[s->sys], ph_name[ph], (int)pid, WTERMSIG(status));
-            ok = 0;
-        }
-    }
-
-    double last = t0;
-    uint64_t ops = 0;
-    for (int p = 0; p < procs; p++) {
-        struct worker_result *r = &results[p];
-        if (r->error) {
-            fprintf(stderr, "shmkv-bench: %s %s worker %d: %s\n", sys_name[s->sys],
-                    ph_name[ph], p, err_text(s->sys, r->error));
-            ok = 0;
-        }
-        if (r->bad) {
-            fprintf(stderr, "shmkv-bench: %s %s worker %d: %" PRIu64
-                    " wrong or missing values\n", sys_name[s->sys], ph_name[ph], p, r->bad);
-            ok = 0;
-        }
-        if (r->end > last)
-            last = r->end;
-        ops += r->ops;
-        m->faults += r->minflt;
-        double own = r->end - t0;
-        m->proc_mops[p] = own > 0 ? (double)r->ops / own / 1e6 : 0;
-    }
-    if (ops != nkeys)
+    if (nready != cfg.workers)
         ok = 0;
-    m->ops = ops;
-    m->secs = last - t0;
-    m->ok = ok;
-    int rc = sys_inspect(s, m);
-    if (rc) {
-        fprintf(stderr, "shmkv-bench: %s: looking at the store: %s\n", sys_name[s->sys],
-                err_text(s->sys, rc));
-        m->ok = 0;
-    } else if (s->sys == SYS_SHMKV && m->st.keys != nkeys) {
-        fprintf(stderr, "shmkv-bench: shmkv holds %" PRIu64 " keys after %s, expected %"
-                PRIu64 "\n", m->st.keys, ph_name[ph], nkeys);
-        m->ok = 0;
-    } else if (s->sys == SYS_LMDB && m->lmdb_entries != nkeys) {
-        fprintf(stderr, "shmkv-bench: lmdb holds %" PRIu64 " keys after %s, expected %"
-                PRIu64 "\n", m->lmdb_entries, ph_name[ph], nkeys);
-        m->ok = 0;
+
+    double deadline = ph == PH_MIX && !cfg.mix_ops ? t0 + cfg.mix_seconds : 0;
+    double last_print = t0;
+    uint64_t *last = calloc((size_t)cfg.workers, sizeof *last);
+    for (int left = started; left > 0;) {
+        for (int p = 0; p < cfg.procs; p++) {
+            int st;
+            if (kids[p] <= 0 || waitpid(kids[p], &st, WNOHANG) != kids[p])
+                continue;
+            if (WIFSIGNALED(st)) {
+                fprintf(stderr, "shmkv-bench: %s %s worker process %d killed by signal %d\n",
+                        s->sd->name, ph_name[ph], p, WTERMSIG(st));
+                ok = 0;
+            }
+            kids[p] = 0;
+            left--;
+        }
+        if (!left)
+            break;
+        double t = now_sec(), wake = t + 0.005;
+        if (deadline && t >= deadline) {
+            atomic_store(stop_flag, 1);
+            deadline = 0;
+        }
+        if (show_progress && last && t >= last_print + 1) {
+            print_progress(s->sd, ph, t - t0, t - last_print, last);
+            last_print = t;
+        }
+        if (deadline && deadline < wake)
+            wake = deadline;
+        sleep_until(wake);
     }
-    return m->ok ? 0 : -1;
+    free(last);
+
+    double end = t0;
+    m->wmops = calloc((size_t)cfg.workers, sizeof *m->wmops);
+    for (int w = 0; w < cfg.workers; w++) {
+        struct wres *r = &wres[w];
+        if (r->error) {
+            fprintf(stderr, "shmkv-bench: %s %s worker %d: %s\n", s->sd->name, ph_name[ph], w,
+                    r->err);
+            ok = 0;
+        }
+        if (r->wrong) {
+            fprintf(stderr, "shmkv-bench: %s %s worker %d: %" PRIu64 " mismatches; the first: "
+                    "%s\n", s->sd->name, ph_name[ph], w, r->wrong, r->first_wrong);
+            ok = 0;
+        }
+        if (r->end > end)
+            end = r->end;
+        uint64_t n = 0;
+        for (int t = 0; t < NOPT; t++) {
+            m->ops[t] += r->ops[t];
+            n += r->ops[t];
+            hist_merge(&m->lat[t], &r->lat[t]);
+        }
+        m->total += n;
+        m->checked += r->checked;
+        m->wrong += r->wrong;
+        m->absent_race += r->absent_race;
+        m->other_ver += r->other_ver;
+        m->faults += r->faults;
+        if (m->wmops && r->end > t0)
+            m->wmops[w] = (double)n / (r->end - t0) / 1e6;
+    }
+    m->secs = end - t0;
+    uint64_t want = ph == PH_PUT ? m->ops[OP_PUT] : ph == PH_DEL ? m->ops[OP_DEL]
+                  : ph == PH_GET ? m->ops[OP_GET] : cfg.nkeys;
+    if (ok && want != cfg.nkeys) {
+        fprintf(stderr, "shmkv-bench: %s %s: %" PRIu64 " operations, expected %" PRIu64 "\n",
+                s->sd->name, ph_name[ph], want, cfg.nkeys);
+        ok = 0;
+    }
+    char err[512] = "";
+    if (s->sd->ops->inspect(s, &m->si, err, sizeof err) != 0) {
+        fprintf(stderr, "shmkv-bench: %s: looking at the store: %s\n", s->sd->name, err);
+        ok = 0;
+    } else {
+        m->have_si = 1;
+        uint64_t keys = ph == PH_DEL ? 0 : cfg.nkeys;
+        if (m->si.keys != keys) {
+            fprintf(stderr, "shmkv-bench: %s holds %" PRIu64 " keys after %s, expected %"
+                    PRIu64 "\n", s->sd->name, m->si.keys, ph_name[ph], keys);
+            ok = 0;
+        }
+        if (m->si.keys)
+            m->bpp = (double)m->si.mem_bytes / (double)m->si.keys;
+    }
+    m->ok = ok;
+    return ok ? 0 : -1;
 }
 
-/* ---- output ----------------------------------------------------------- */
+/* ---- text output ------------------------------------------------------ */
 
-static double mops_of(const struct measure *m)
+static int prec_of(double v)
 {
-    return m->secs > 0 ? (double)m->ops / m->secs / 1e6 : 0;
+    return v >= 0.995 ? 2 : v >= 0.00995 ? 3 : 5;
 }
 
-static void print_line(enum system sys, enum phase ph, const struct measure *m, int run)
+static void print_lat(const char *indent, const struct hist *h, const char *what)
 {
+    if (!h->count)
+        return;
+    printf("%s%s  p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f us  (%" PRIu64 " timed)\n", indent,
+           what, hist_quantile_us(h, 0.5), hist_quantile_us(h, 0.99),
+           hist_quantile_us(h, 0.999), (double)h->max_ns / 1000.0, h->count);
+}
+
+static void print_phase(const struct sysdef *sd, enum phase ph, const struct measure *m,
+                        int run)
+{
+    const char *ind = "                ";
     double total = mops_of(m);
-    int prec = total >= 0.995 ? 2 : total >= 0.00995 ? 3 : 5;
-    printf("%-6s %-4s %d procs  %" PRIu64 " keys  %6.*f Mops/s  (", sys_name[sys],
-           ph_name[ph], procs, nkeys, prec, total);
-    for (int p = 0; p < procs; p++)
-        printf("%s%.*f", p ? " + " : "", prec, m->proc_mops[p]);
-    printf(")");
-    if (ph == PH_GET && sys == SYS_SHMKV && batch > 1)
-        printf("  batches of %u", batch);
-    if (ph == PH_PUT && m->bytes_per_pair > 0)
-        printf("  %.1f B/pair", m->bytes_per_pair);
-    if (m->ops)
-        printf("  %.2f faults/op", (double)m->faults / (double)m->ops);
-    if (runs > 1)
-        printf("  [run %d/%d]", run + 1, runs);
+    int prec = prec_of(total);
+    printf("%-13s %s %10" PRIu64 " ops %9.*f M ops/s  [", sd->name, ph_name[ph], m->total,
+           prec, total);
+    for (int w = 0; w < cfg.workers; w++)
+        printf("%s%.*f", w ? " " : "", prec, m->wmops ? m->wmops[w] : 0.0);
+    printf("]");
+    if (m->bpp > 0)
+        printf("  %.1f B/pair", m->bpp);
+    if (m->total)
+        printf("  %.2f faults/op", (double)m->faults / (double)m->total);
+    if (cfg.runs > 1)
+        printf("  [run %d/%d]", run + 1, cfg.runs);
     if (!m->ok)
         printf("  FAILED");
     printf("\n");
-    if (ph == PH_PUT && sys == SYS_SHMKV && m->st.keys)
-        printf("       table: %" PRIu64 " keys, file %.1f MiB (used %.1f, index %.1f, "
-               "log %.1f), %" PRIu64 " shards, %" PRIu64 " buckets + %" PRIu64
-               " overflow, load %.2f, %" PRIu64 " splits, %" PRIu64 " lock waits\n",
-               m->st.keys, (double)m->st.file_bytes / 1048576.0,
-               (double)m->st.used_bytes / 1048576.0, (double)m->st.index_bytes / 1048576.0,
-               (double)m->st.log_bytes / 1048576.0, m->st.shards, m->st.buckets,
-               m->st.overflow_buckets, m->st.load_factor, m->st.splits, m->st.lock_waits);
-    if (ph == PH_PUT && sys == SYS_LMDB && m->lmdb_entries)
-        printf("       env: %" PRIu64 " entries, %" PRIu64 " pages of %" PRIu64
-               " B in use (%.1f MiB), B-tree depth %" PRIu64 "\n", m->lmdb_entries,
-               m->lmdb_pages, m->lmdb_psize,
-               (double)(m->lmdb_pages * m->lmdb_psize) / 1048576.0, m->lmdb_depth);
+    for (int t = 0; t < NOPT; t++)
+        print_lat(ind, &m->lat[t], op_name[t]);
+    if (ph == PH_MIX)
+        printf("%s%" PRIu64 " gets, %" PRIu64 " deletes, %" PRIu64 " puts; ", ind,
+               m->ops[OP_GET], m->ops[OP_DEL], m->ops[OP_PUT]);
+    if (ph == PH_MIX || ph == PH_GET) {
+        printf("%s%" PRIu64 " values checked, %" PRIu64 " wrong", ph == PH_GET ? ind : "",
+               m->checked, m->wrong);
+        if (ph == PH_MIX)
+            printf(", %" PRIu64 " raced an update (%" PRIu64 " absent, %" PRIu64
+                   " another version)", m->absent_race + m->other_ver, m->absent_race,
+                   m->other_ver);
+        printf("\n");
+    }
+    if (ph == PH_DEL)
+        printf("%s%" PRIu64 " deletes, %" PRIu64 " found nothing\n", ind, m->ops[OP_DEL],
+               m->wrong);
+    if (m->have_si && (ph == PH_PUT || ph == PH_MIX) && m->si.detail[0])
+        printf("%s%s\n", ind, m->si.detail);
     fflush(stdout);
 }
 
@@ -748,68 +522,219 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double median_mops(enum system sys, enum phase ph, double *lo, double *hi)
+/* Median (and min, max) of f over the runs that have a measure. */
+static double median_of(int sys, enum phase ph, double (*f)(const struct measure *),
+                        double *lo, double *hi)
 {
     double v[MAX_RUNS];
-    for (int r = 0; r < runs; r++)
-        v[r] = mops_of(&meas[sys][ph][r]);
-    qsort(v, (size_t)runs, sizeof v[0], cmp_double);
+    int n = 0;
+    for (int r = 0; r < cfg.runs; r++)
+        if (meas[sys][ph][r])
+            v[n++] = f(meas[sys][ph][r]);
+    if (!n)
+        return *lo = *hi = 0;
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
     *lo = v[0];
-    *hi = v[runs - 1];
-    return runs % 2 ? v[runs / 2] : (v[runs / 2 - 1] + v[runs / 2]) / 2;
+    *hi = v[n - 1];
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double bpp_of(const struct measure *m)
+{
+    return m->bpp;
+}
+
+static void merged_hist(int sys, enum phase ph, int t, struct hist *h)
+{
+    memset(h, 0, sizeof *h);
+    for (int r = 0; r < cfg.runs; r++)
+        if (meas[sys][ph][r])
+            hist_merge(h, &meas[sys][ph][r]->lat[t]);
+}
+
+static int phase_ok(int sys, enum phase ph, int *nruns)
+{
+    int ok = 1;
+    *nruns = 0;
+    for (int r = 0; r < cfg.runs; r++)
+        if (meas[sys][ph][r]) {
+            ok &= meas[sys][ph][r]->ok;
+            ++*nruns;
+        }
+    return ok;
+}
+
+static void print_summary(void)
+{
+    printf("# medians of %d runs (min, max); latency over all runs' samples, us\n", cfg.runs);
+    for (int sys = 0; sys < nsys; sys++)
+        for (int ph = 0; ph < NPH; ph++) {
+            double lo, hi, med = median_of(sys, (enum phase)ph, mops_of, &lo, &hi);
+            int n;
+            phase_ok(sys, (enum phase)ph, &n);
+            if (!n)
+                continue;
+            int prec = prec_of(med);
+            printf("%-13s %s median %.*f M ops/s (%.*f, %.*f)", sysdefs[sys].name, ph_name[ph],
+                   prec, med, prec, lo, prec, hi);
+            for (int t = 0; t < NOPT; t++) {
+                struct hist h;
+                merged_hist(sys, (enum phase)ph, t, &h);
+                if (h.count)
+                    printf("  %s p50 %.2f p99 %.2f p99.9 %.2f max %.2f", op_name[t],
+                           hist_quantile_us(&h, 0.5), hist_quantile_us(&h, 0.99),
+                           hist_quantile_us(&h, 0.999), (double)h.max_ns / 1000.0);
+            }
+            printf("\n");
+        }
+}
+
+/* ---- JSON and TSV ----------------------------------------------------- */
+
+static void json_lat(const struct hist *h)
+{
+    printf("{\"samples\": %" PRIu64 ", \"mean\": %.3f, \"p50\": %.3f, \"p99\": %.3f, "
+           "\"p999\": %.3f, \"max\": %.3f}", h->count,
+           h->count ? (double)h->sum_ns / (double)h->count / 1000.0 : 0.0,
+           hist_quantile_us(h, 0.5), hist_quantile_us(h, 0.99), hist_quantile_us(h, 0.999),
+           (double)h->max_ns / 1000.0);
+}
+
+static void print_config_json(void)
+{
+    printf("  \"shmkv_version\": \"%s\",\n  \"procs\": %d,\n  \"threads\": %d,\n"
+           "  \"keys\": %" PRIu64 ",\n  \"key_size\": [%zu, %zu],\n  \"val_size\": [%zu, %zu],\n"
+           "  \"runs\": %d,\n  \"presize\": %s,\n  \"prefault\": %s,\n  \"batch\": %u,\n"
+           "  \"pipeline\": %u,\n"
+           "  \"dist\": \"%s\",\n  \"zipf_s\": %.3f,\n  \"mix_get\": %.4f,\n"
+           "  \"mix_seconds\": %.3f,\n  \"mix_ops\": %" PRIu64 ",\n  \"cpus\": %ld,\n"
+           "  \"timer\": {\"clock\": \"CLOCK_MONOTONIC\", \"ns_per_call\": %.1f, "
+           "\"sample_every\": %u},\n", SHMKV_VERSION_STRING, cfg.procs, cfg.threads,
+           cfg.nkeys, cfg.key_min, cfg.key_max, cfg.val_min, cfg.val_max, cfg.runs,
+           cfg.presize ? "true" : "false", cfg.prefault ? "true" : "false", cfg.batch,
+           cfg.pipeline,
+           cfg.zipf ? "zipf" : "uniform", cfg.zipf_s, cfg.mix_get, cfg.mix_seconds,
+           cfg.mix_ops, sysconf(_SC_NPROCESSORS_ONLN), timer_ns, cfg.sample);
+    printf("  \"systems\": [");
+    for (int i = 0; i < nsys; i++)
+        printf("%s{\"name\": \"%s\", \"version\": \"%s\", \"depth\": %u, \"pipelined\": %s}",
+               i ? ", " : "", sysdefs[i].name,
+               sysdefs[i].ops->version ? sysdefs[i].ops->version() : "",
+               sysdefs[i].depth, sysdefs[i].pipelined ? "true" : "false");
+    printf("],\n");
 }
 
 static void print_json(void)
 {
-    printf("{\n  \"shmkv_version\": \"%s\",\n", SHMKV_VERSION_STRING);
-#ifdef HAVE_LMDB
-    printf("  \"lmdb_version\": \"%d.%d.%d\",\n", MDB_VERSION_MAJOR, MDB_VERSION_MINOR,
-           MDB_VERSION_PATCH);
-#else
-    printf("  \"lmdb_version\": null,\n");
-#endif
-    printf("  \"procs\": %d,\n  \"keys\": %" PRIu64 ",\n  \"key_size\": %zu,\n"
-           "  \"val_size\": %zu,\n  \"runs\": %d,\n  \"presize\": %s,\n"
-           "  \"cpus\": %ld,\n  \"results\": [", procs, nkeys, key_size, val_size, runs,
-           presize ? "true" : "false", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("{\n");
+    print_config_json();
+    printf("  \"results\": [");
     int first = 1;
-    for (int sys = 0; sys < NSYS; sys++) {
-        if (!have_meas[sys])
-            continue;
-        for (int r = 0; r < runs; r++)
+    for (int r = 0; r < cfg.runs; r++)
+        for (int sys = 0; sys < nsys; sys++)
             for (int ph = 0; ph < NPH; ph++) {
-                const struct measure *m = &meas[sys][ph][r];
+                const struct measure *m = meas[sys][ph][r];
+                if (!m)
+                    continue;
                 printf("%s\n    {\"system\": \"%s\", \"phase\": \"%s\", \"run\": %d, "
-                       "\"ok\": %s, \"ops\": %" PRIu64 ", \"seconds\": %.6f, "
-                       "\"mops\": %.4f, \"proc_mops\": [", first ? "" : ",", sys_name[sys],
-                       ph_name[ph], r + 1, m->ok ? "true" : "false", m->ops, m->secs,
-                       mops_of(m));
+                       "\"ok\": %s, \"seconds\": %.6f, \"ops\": %" PRIu64 ", \"mops\": %.4f, "
+                       "\"ops_by_type\": {\"get\": %" PRIu64 ", \"put\": %" PRIu64
+                       ", \"del\": %" PRIu64 "}, \"worker_mops\": [", first ? "" : ",",
+                       sysdefs[sys].name, ph_name[ph], r + 1, m->ok ? "true" : "false",
+                       m->secs, m->total, mops_of(m), m->ops[OP_GET], m->ops[OP_PUT],
+                       m->ops[OP_DEL]);
                 first = 0;
-                for (int p = 0; p < procs; p++)
-                    printf("%s%.4f", p ? ", " : "", m->proc_mops[p]);
-                printf("], \"bytes_per_pair\": %.2f, \"page_faults\": %" PRIu64,
-                       m->bytes_per_pair, m->faults);
-                if (sys == SYS_SHMKV)
-                    printf(", \"stats\": {\"keys\": %" PRIu64 ", \"live_bytes\": %" PRIu64
-                           ", \"used_bytes\": %" PRIu64 ", \"file_bytes\": %" PRIu64
-                           ", \"shards\": %" PRIu64 ", \"buckets\": %" PRIu64
-                           ", \"overflow_buckets\": %" PRIu64 ", \"index_bytes\": %" PRIu64
-                           ", \"log_bytes\": %" PRIu64 ", \"garbage_bytes\": %" PRIu64
-                           ", \"free_bytes\": %" PRIu64 ", \"load_factor\": %.4f"
-                           ", \"splits\": %" PRIu64 ", \"lock_waits\": %" PRIu64 "}",
-                           m->st.keys, m->st.live_bytes, m->st.used_bytes, m->st.file_bytes,
-                           m->st.shards, m->st.buckets, m->st.overflow_buckets,
-                           m->st.index_bytes, m->st.log_bytes, m->st.garbage_bytes,
-                           m->st.free_bytes, m->st.load_factor, m->st.splits,
-                           m->st.lock_waits);
-                else
-                    printf(", \"stats\": {\"entries\": %" PRIu64 ", \"pages\": %" PRIu64
-                           ", \"page_size\": %" PRIu64 ", \"depth\": %" PRIu64 "}",
-                           m->lmdb_entries, m->lmdb_pages, m->lmdb_psize, m->lmdb_depth);
+                for (int w = 0; w < cfg.workers; w++)
+                    printf("%s%.4f", w ? ", " : "", m->wmops ? m->wmops[w] : 0.0);
+                printf("], \"checks\": {\"values_checked\": %" PRIu64 ", \"wrong\": %" PRIu64
+                       ", \"absent_during_update\": %" PRIu64
+                       ", \"other_version_during_update\": %" PRIu64 "}, "
+                       "\"page_faults\": %" PRIu64 ", \"latency_us\": {", m->checked, m->wrong,
+                       m->absent_race, m->other_ver, m->faults);
+                int f2 = 1;
+                for (int t = 0; t < NOPT; t++)
+                    if (m->lat[t].count) {
+                        printf("%s\"%s\": ", f2 ? "" : ", ", op_name[t]);
+                        json_lat(&m->lat[t]);
+                        f2 = 0;
+                    }
+                printf("}");
+                if (m->have_si)
+                    printf(", \"memory\": {\"what\": \"%s\", \"bytes\": %" PRIu64 ", \"rss\": %"
+                           PRIu64 ", \"bytes_per_pair\": %.2f}, \"stats\": %s",
+                           m->si.mem_what ? m->si.mem_what : "", m->si.mem_bytes, m->si.rss,
+                           m->bpp, m->si.json[0] ? m->si.json : "{}");
                 printf("}");
             }
-    }
+    printf("\n  ],\n  \"summary\": [");
+    first = 1;
+    for (int sys = 0; sys < nsys; sys++)
+        for (int ph = 0; ph < NPH; ph++) {
+            int n, ok = phase_ok(sys, (enum phase)ph, &n);
+            if (!n)
+                continue;
+            double lo, hi, med = median_of(sys, (enum phase)ph, mops_of, &lo, &hi);
+            double blo, bhi, bpp = median_of(sys, (enum phase)ph, bpp_of, &blo, &bhi);
+            printf("%s\n    {\"system\": \"%s\", \"phase\": \"%s\", \"runs\": %d, \"ok\": %s, "
+                   "\"mops_median\": %.4f, \"mops_min\": %.4f, \"mops_max\": %.4f, "
+                   "\"bytes_per_pair\": %.2f, \"latency_us\": {", first ? "" : ",",
+                   sysdefs[sys].name, ph_name[ph], n, ok ? "true" : "false", med, lo, hi, bpp);
+            first = 0;
+            int f2 = 1;
+            for (int t = 0; t < NOPT; t++) {
+                struct hist h;
+                merged_hist(sys, (enum phase)ph, t, &h);
+                if (!h.count)
+                    continue;
+                printf("%s\"%s\": ", f2 ? "" : ", ", op_name[t]);
+                json_lat(&h);
+                f2 = 0;
+            }
+            printf("}}");
+        }
     printf("\n  ]\n}\n");
+}
+
+/* One line per system and phase: medians over the runs, latency (us) over
+ * all runs' samples; "-" where there is none.  Read by bench-compare.sh. */
+static int write_tsv(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "shmkv-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "system\tphase\truns\tok\tmops\tmops_min\tmops_max\tbytes_per_pair\twrong");
+    for (int t = 0; t < NOPT; t++)
+        fprintf(f, "\t%s_p50\t%s_p99\t%s_p999\t%s_max", op_name[t], op_name[t], op_name[t],
+                op_name[t]);
+    fprintf(f, "\n");
+    for (int sys = 0; sys < nsys; sys++)
+        for (int ph = 0; ph < NPH; ph++) {
+            int n, ok = phase_ok(sys, (enum phase)ph, &n);
+            if (!n)
+                continue;
+            double lo, hi, med = median_of(sys, (enum phase)ph, mops_of, &lo, &hi);
+            double blo, bhi, bpp = median_of(sys, (enum phase)ph, bpp_of, &blo, &bhi);
+            uint64_t wrong = 0;
+            for (int r = 0; r < cfg.runs; r++)
+                if (meas[sys][ph][r])
+                    wrong += meas[sys][ph][r]->wrong;
+            fprintf(f, "%s\t%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.2f\t%" PRIu64, sysdefs[sys].name,
+                    ph_name[ph], n, ok, med, lo, hi, bpp, wrong);
+            for (int t = 0; t < NOPT; t++) {
+                struct hist h;
+                merged_hist(sys, (enum phase)ph, t, &h);
+                if (!h.count)
+                    fprintf(f, "\t-\t-\t-\t-");
+                else
+                    fprintf(f, "\t%.3f\t%.3f\t%.3f\t%.3f", hist_quantile_us(&h, 0.5),
+                            hist_quantile_us(&h, 0.99), hist_quantile_us(&h, 0.999),
+                            (double)h.max_ns / 1000.0);
+            }
+            fprintf(f, "\n");
+        }
+    return fclose(f) == 0 ? 0 : -1;
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -818,31 +743,47 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: shmkv-bench [options]\n"
-        "  --procs N        worker processes (default 2)\n"
-        "  --keys N         unique keys (default 1000000)\n"
-        "  --key-size B     key bytes (default 8)\n"
-        "  --val-size B     value bytes (default 8)\n"
-        "  --system S       shmkv, lmdb or all (default all)\n"
-        "  --runs R         repeat everything R times, report medians (default 1)\n"
-        "  --json           print the results as JSON instead of text\n"
-        "  --presize        create the shmkv table with expected_keys = N\n"
-        "  --batch B        shmkv GETs in batches of B with shmkv_get_many (default 1)\n"
-        "  --dir DIR        where the stores go (default /dev/shm)\n"
-        "  --quick          a smoke test: 20000 keys unless --keys says otherwise\n"
+        "  --procs N          worker processes (default 2)\n"
+        "  --threads T        threads per process (default 1)\n"
+        "  --keys N           unique keys (default 1000000)\n"
+        "  --key-size B|A-B   key bytes, fixed or a range (default 8)\n"
+        "  --val-size B|A-B   value bytes, at least 8 (default 8)\n"
+        "  --system LIST      comma-separated: shmkv, lmdb, redis, redis-pD, memcached,\n"
+        "                     memcached-pD, boost, or all (default: all, those available)\n"
+        "  --list-systems     print what 'all' runs here, one per line, and exit\n"
+        "  --phases LIST      of put,mix,get,del (default all; put is needed)\n"
+        "  --mix-get PCT      MIX: percentage of gets, the rest delete+put (default 98)\n"
+        "  --mix-seconds S    MIX duration (default 5)\n"
+        "  --mix-ops N        MIX: this many steps in all instead of a duration\n"
+        "  --dist D           uniform or zipf: the keys of MIX and GET (default uniform)\n"
+        "  --zipf-s S         Zipf exponent (default 0.99)\n"
+        "  --batch B          gets B at a time where the system can: shmkv_get_many,\n"
+        "                     Redis MGET, memcached_mget (default 1)\n"
+        "  --pipeline D       depth of redis-pD/memcached-pD in 'all' (default 16)\n"
+        "  --runs R           repeat everything R times, report medians (default 1)\n"
+        "  --sample K         time every K-th operation (default 64; 1: all)\n"
+        "  --progress         a line per second per phase on stderr (default: if a tty)\n"
+        "  --json             print the results as JSON instead of text\n"
+        "  --tsv FILE         also write one line per system and phase (medians) to FILE\n"
+        "  --presize          create the shmkv table with expected_keys = N\n"
+        "  --no-prefault      workers do not map the store's pages in before a phase\n"
+        "  --dir DIR          where shmkv and LMDB files go (default /dev/shm)\n"
+        "  --quick            a smoke test: 20000 keys, MIX 1 s, unless set otherwise\n"
         "  --help\n"
-        "Phases: PUT (each process inserts its share of the keys), GET (every key\n"
-        "once, in random order, each process its share, every value checked).\n"
-        "Per phase: total Mops/s (all operations / time from release to the last\n"
-        "finish), each worker's own Mops/s in brackets, file bytes per pair, and\n"
-        "page faults per operation (the workers are fresh processes: each\n"
-        "faults in the pages of the store it touches).\n");
+        "Phases: PUT (each worker inserts its share of the keys), MIX (gets of random\n"
+        "keys, and delete+put of random keys of the worker's share), GET (every key\n"
+        "once in random order; N Zipf draws with --dist zipf), DEL (each worker its\n"
+        "share).  Every value read is checked; a mismatch fails the run.\n"
+        "Per phase: total M ops/s (every get, put and delete / time from release to\n"
+        "the last finish), each worker's own M ops/s in brackets, latency percentiles\n"
+        "of the timed operations, memory bytes per pair, page faults per operation.\n");
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     char *end;
     errno = 0;
-    if (!*s || *s == '-')
+    if (!*s || *s == '-' || *s == '+')
         return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end || v < lo || v > hi)
@@ -851,75 +792,298 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return 0;
 }
 
+static int parse_range(const char *s, uint64_t lo, uint64_t hi, size_t *a, size_t *b)
+{
+    char buf[64];
+    uint64_t x, y;
+    snprintf(buf, sizeof buf, "%s", s);
+    char *dash = strchr(buf, '-');
+    if (dash)
+        *dash = 0;
+    if (parse_u64(buf, lo, hi, &x))
+        return -1;
+    y = x;
+    if (dash && (parse_u64(dash + 1, lo, hi, &y) || y < x))
+        return -1;
+    *a = (size_t)x;
+    *b = (size_t)y;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_phases(const char *list)
+{
+    char buf[64], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", list);
+    memset(cfg.phase_on, 0, sizeof cfg.phase_on);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int p = 0; p < NPH; p++)
+            if (!strcasecmp(t, ph_name[p]))
+                cfg.phase_on[p] = found = 1;
+        if (!found)
+            return -1;
+    }
+    return cfg.phase_on[PH_PUT] ? 0 : -1;
+}
+
+static void measure_timer(void)
+{
+    enum { N = 200000 };
+    uint64_t t0 = now_ns(), x = 0;
+    for (int i = 0; i < N; i++)
+        x += now_ns();
+    timer_ns = (double)(now_ns() - t0) / N;
+    (void)x;
+}
+
+static void print_header(void)
+{
+    printf("# shmkv-bench: %d procs x %d thread%s, %" PRIu64 " keys, key ", cfg.procs,
+           cfg.threads, cfg.threads > 1 ? "s" : "", cfg.nkeys);
+    if (cfg.key_min == cfg.key_max)
+        printf("%zu B", cfg.key_min);
+    else
+        printf("%zu-%zu B", cfg.key_min, cfg.key_max);
+    if (cfg.val_min == cfg.val_max)
+        printf(", value %zu B", cfg.val_min);
+    else
+        printf(", value %zu-%zu B", cfg.val_min, cfg.val_max);
+    printf(", keys %s", cfg.zipf ? "Zipf" : "uniform");
+    if (cfg.zipf)
+        printf(" s=%.2f", cfg.zipf_s);
+    if (cfg.phase_on[PH_MIX]) {
+        printf(", MIX %.0f%% get ", cfg.mix_get * 100);
+        if (cfg.mix_ops)
+            printf("for %" PRIu64 " steps", cfg.mix_ops);
+        else
+            printf("for %.3g s", cfg.mix_seconds);
+    }
+    if (cfg.batch > 1)
+        printf(", gets in batches of %u", cfg.batch);
+    printf(", %d run%s, %ld cpus, files in %s%s%s\n", cfg.runs, cfg.runs > 1 ? "s" : "",
+           sysconf(_SC_NPROCESSORS_ONLN), cfg.dir, cfg.presize ? ", shmkv presized" : "",
+           cfg.prefault ? "" : ", no prefault");
+    printf("# systems:");
+    for (int i = 0; i < nsys; i++)
+        printf("%s %s%s%s%s", i ? ";" : "", sysdefs[i].name,
+               sysdefs[i].ops->version ? " (" : "",
+               sysdefs[i].ops->version ? sysdefs[i].ops->version() : "",
+               sysdefs[i].ops->version ? ")" : "");
+    if (skipped[0])
+        printf("\n# not available here: %s", skipped);
+    printf("\n# latency: every %u%s operation timed with clock_gettime(CLOCK_MONOTONIC) "
+           "at %.1f ns a call (%.2f ns per operation on average); batches and pipelines "
+           "are timed as a whole\n", cfg.sample, cfg.sample == 1 ? "" :
+           cfg.sample % 10 == 1 && cfg.sample % 100 != 11 ? "st" :
+           cfg.sample % 10 == 2 && cfg.sample % 100 != 12 ? "nd" :
+           cfg.sample % 10 == 3 && cfg.sample % 100 != 13 ? "rd" : "th",
+           timer_ns, 2 * timer_ns / cfg.sample);
+    fflush(stdout);
+}
+
+/* One run of one system: a fresh store, the phases, teardown. */
+static int run_system(int sys, int run)
+{
+    struct sysdef *sd = &sysdefs[sys];
+    struct store s;
+    memset(&s, 0, sizeof s);
+    s.sd = sd;
+    int failed = 0;
+    snprintf(run_dir, sizeof run_dir, "%s/shmkv-bench.XXXXXX", cfg.dir);
+    if (!mkdtemp(run_dir)) {
+        fprintf(stderr, "shmkv-bench: mkdtemp %s: %s\n", run_dir, strerror(errno));
+        run_dir[0] = 0;
+        return 1;
+    }
+    reset_versions();
+    char err[1024] = "";
+    if (sd->ops->setup(&s, err, sizeof err) != 0) {
+        fprintf(stderr, "shmkv-bench: %s: creating the store: %s\n", sd->name, err);
+        failed = 1;
+    } else {
+        for (int ph = 0; ph < NPH; ph++) {
+            if (!cfg.phase_on[ph])
+                continue;
+            struct measure *m = calloc(1, sizeof *m);
+            if (!m) {
+                fprintf(stderr, "shmkv-bench: out of memory\n");
+                failed = 1;
+                break;
+            }
+            meas[sys][ph][run] = m;
+            if (run_phase(&s, (enum phase)ph, m) != 0)
+                failed = 1;
+            if (!json)
+                print_phase(sd, (enum phase)ph, m, run);
+            if (!m->ok)
+                break;
+        }
+        if (sd->ops->teardown(&s, err, sizeof err) != 0) {
+            fprintf(stderr, "shmkv-bench: %s: removing the store: %s\n", sd->name, err);
+            failed = 1;
+        }
+    }
+    remove_tracked();
+    struct stat sb;
+    if (stat(run_dir, &sb) == 0) {
+        fprintf(stderr, "shmkv-bench: %s is not empty; left in place\n", run_dir);
+        failed = 1;
+    }
+    run_dir[0] = 0;
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "procs", required_argument, NULL, 'p' },
+        { "threads", required_argument, NULL, 'T' },
         { "keys", required_argument, NULL, 'n' },
         { "key-size", required_argument, NULL, 'k' },
         { "val-size", required_argument, NULL, 'v' },
         { "system", required_argument, NULL, 's' },
-        { "runs", required_argument, NULL, 'r' },
-        { "json", no_argument, NULL, 'j' },
-        { "presize", no_argument, NULL, 'P' },
+        { "list-systems", no_argument, NULL, 'L' },
+        { "phases", required_argument, NULL, 'H' },
+        { "mix-get", required_argument, NULL, 'g' },
+        { "mix-seconds", required_argument, NULL, 'S' },
+        { "mix-ops", required_argument, NULL, 'O' },
+        { "dist", required_argument, NULL, 'D' },
+        { "zipf-s", required_argument, NULL, 'z' },
         { "batch", required_argument, NULL, 'b' },
+        { "pipeline", required_argument, NULL, 'l' },
+        { "runs", required_argument, NULL, 'r' },
+        { "sample", required_argument, NULL, 'K' },
+        { "progress", no_argument, NULL, 'G' },
+        { "json", no_argument, NULL, 'j' },
+        { "tsv", required_argument, NULL, 't' },
+        { "presize", no_argument, NULL, 'P' },
+        { "no-prefault", no_argument, NULL, 'F' },
         { "dir", required_argument, NULL, 'd' },
         { "quick", no_argument, NULL, 'q' },
+        { "self-test-corrupt", no_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int keys_given = 0, opt;
+    int keys_given = 0, mix_given = 0, quick = 0, list = 0, opt;
+    const char *systems = "all";
     uint64_t u;
+    double d;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             if (parse_u64(optarg, 1, MAX_PROCS, &u))
                 goto bad;
-            procs = (int)u;
+            cfg.procs = (int)u;
+            break;
+        case 'T':
+            if (parse_u64(optarg, 1, MAX_THREADS, &u))
+                goto bad;
+            cfg.threads = (int)u;
             break;
         case 'n':
-            if (parse_u64(optarg, 1, UINT32_MAX, &u))
+            if (parse_u64(optarg, 1, UINT32_MAX - 1, &cfg.nkeys))
                 goto bad;
-            nkeys = u;
             keys_given = 1;
             break;
         case 'k':
-            if (parse_u64(optarg, 1, SHMKV_KEY_MAX, &u))
+            if (parse_range(optarg, 1, 511, &cfg.key_min, &cfg.key_max))
                 goto bad;
-            key_size = (size_t)u;
             break;
         case 'v':
-            if (parse_u64(optarg, 0, 1u << 30, &u))
+            if (parse_range(optarg, 8, 64u << 20, &cfg.val_min, &cfg.val_max))
                 goto bad;
-            val_size = (size_t)u;
             break;
         case 's':
-            want_sys[SYS_SHMKV] = !strcmp(optarg, "shmkv") || !strcmp(optarg, "all");
-            want_sys[SYS_LMDB] = !strcmp(optarg, "lmdb") || !strcmp(optarg, "all");
-            if (!want_sys[SYS_SHMKV] && !want_sys[SYS_LMDB])
+            systems = optarg;
+            break;
+        case 'L':
+            list = 1;
+            break;
+        case 'H':
+            if (parse_phases(optarg))
                 goto bad;
+            break;
+        case 'g':
+            if (parse_double(optarg, 0, 100, &d))
+                goto bad;
+            cfg.mix_get = d / 100;
+            break;
+        case 'S':
+            if (parse_double(optarg, 0.001, 86400, &cfg.mix_seconds))
+                goto bad;
+            mix_given = 1;
+            break;
+        case 'O':
+            if (parse_u64(optarg, 1, UINT64_MAX / 2, &cfg.mix_ops))
+                goto bad;
+            mix_given = 1;
+            break;
+        case 'D':
+            if (!strcmp(optarg, "zipf"))
+                cfg.zipf = 1;
+            else if (!strcmp(optarg, "uniform"))
+                cfg.zipf = 0;
+            else
+                goto bad;
+            break;
+        case 'z':
+            if (parse_double(optarg, 0.01, 10, &cfg.zipf_s))
+                goto bad;
+            break;
+        case 'b':
+            if (parse_u64(optarg, 1, MAX_DEPTH, &u))
+                goto bad;
+            cfg.batch = (unsigned)u;
+            break;
+        case 'l':
+            if (parse_u64(optarg, 2, MAX_DEPTH, &u))
+                goto bad;
+            cfg.pipeline = (unsigned)u;
             break;
         case 'r':
             if (parse_u64(optarg, 1, MAX_RUNS, &u))
                 goto bad;
-            runs = (int)u;
+            cfg.runs = (int)u;
+            break;
+        case 'K':
+            if (parse_u64(optarg, 1, 1u << 20, &u))
+                goto bad;
+            cfg.sample = (unsigned)u;
+            break;
+        case 'G':
+            show_progress = 1;
             break;
         case 'j':
             json = 1;
             break;
-        case 'P':
-            presize = 1;
+        case 't':
+            tsv_path = optarg;
             break;
-        case 'b':
-            if (parse_u64(optarg, 1, 1024, &u))
-                goto bad;
-            batch = (unsigned)u;
+        case 'P':
+            cfg.presize = 1;
+            break;
+        case 'F':
+            cfg.prefault = 0;
             break;
         case 'd':
-            base_dir = optarg;
+            cfg.dir = optarg;
             break;
         case 'q':
             quick = 1;
+            break;
+        case 'X':
+            cfg.self_test_corrupt = 1;
             break;
         case 'h':
             usage(stdout);
@@ -931,31 +1095,37 @@ int main(int argc, char **argv)
     if (optind != argc)
         goto bad;
     if (quick && !keys_given)
-        nkeys = 20000;
-    if (strlen(base_dir) > 200) {
+        cfg.nkeys = 20000;
+    if (quick && !mix_given)
+        cfg.mix_seconds = 1;
+    if (!show_progress && isatty(2))
+        show_progress = 1;
+    cfg.workers = cfg.procs * cfg.threads;
+    if (cfg.workers > MAX_WORKERS) {
+        fprintf(stderr, "shmkv-bench: at most %d workers\n", MAX_WORKERS);
+        return 2;
+    }
+    if (strlen(cfg.dir) > 200) {
         fprintf(stderr, "shmkv-bench: --dir: path too long\n");
         return 2;
     }
-    if (nkeys < (uint64_t)procs) {
-        fprintf(stderr, "shmkv-bench: fewer keys than processes\n");
+    if (cfg.nkeys < (uint64_t)cfg.workers) {
+        fprintf(stderr, "shmkv-bench: fewer keys than workers\n");
         return 2;
     }
-    if (key_size < 8 && key_size * 8 < 64 && nkeys > (1ULL << (8 * key_size))) {
+    if (cfg.key_min < 8 && cfg.nkeys > (1ULL << (8 * cfg.key_min))) {
         fprintf(stderr, "shmkv-bench: %" PRIu64 " unique keys do not fit in %zu bytes\n",
-                nkeys, key_size);
+                cfg.nkeys, cfg.key_min);
         return 2;
     }
-#ifndef HAVE_LMDB
-    if (want_sys[SYS_LMDB]) {
-        if (!want_sys[SYS_SHMKV]) {
-            fprintf(stderr, "shmkv-bench: built without LMDB (no <lmdb.h>; "
-                            "scripts/install-deps.sh test, then rebuild)\n");
-            return 2;
-        }
-        fprintf(stderr, "shmkv-bench: built without LMDB, running shmkv only\n");
-        want_sys[SYS_LMDB] = 0;
+    if (list) {
+        add_all(0);
+        for (int i = 0; i < nsys; i++)
+            printf("%s\n", sysdefs[i].name);
+        return 0;
     }
-#endif
+    if (parse_systems(systems))
+        return 2;
 
     parent_pid = getpid();
     signal(SIGINT, on_signal);
@@ -963,95 +1133,43 @@ int main(int argc, char **argv)
     signal(SIGHUP, on_signal);
     signal(SIGPIPE, SIG_IGN);
 
-    results = mmap(NULL, sizeof *results * (size_t)procs, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    order = malloc(sizeof *order * (size_t)nkeys);
-    if (results == MAP_FAILED || !order) {
+    wres = shared(sizeof *wres * (size_t)cfg.workers);
+    progress = shared(sizeof *progress * (size_t)cfg.workers);
+    stop_flag = shared(4096);
+    order = malloc(sizeof *order * (size_t)cfg.nkeys);
+    if (!order) {
         fprintf(stderr, "shmkv-bench: out of memory\n");
         return 1;
     }
     /* The GET order: a fixed random permutation (Fisher-Yates). */
-    for (uint64_t i = 0; i < nkeys; i++)
+    struct rng rg;
+    rng_seed(&rg, 0x243f6a8885a308d3ULL);
+    for (uint64_t i = 0; i < cfg.nkeys; i++)
         order[i] = (uint32_t)i;
-    uint64_t x = 0x243f6a8885a308d3ULL;
-    for (uint64_t i = nkeys - 1; i > 0; i--) {
-        x = mix64(x);
-        uint64_t j = x % (i + 1);
+    for (uint64_t i = cfg.nkeys - 1; i > 0; i--) {
+        uint64_t j = rng_below(&rg, i + 1);
         uint32_t t = order[i];
         order[i] = order[j];
         order[j] = t;
     }
-
-    if (!json) {
-        printf("# shmkv-bench: %d procs, %" PRIu64 " keys, key %zu B, value %zu B, "
-               "%d run%s, %ld cpus, stores in %s%s; shmkv %s", procs, nkeys, key_size,
-               val_size, runs, runs > 1 ? "s" : "", sysconf(_SC_NPROCESSORS_ONLN), base_dir,
-               presize ? ", shmkv presized" : "", SHMKV_VERSION_STRING);
-#ifdef HAVE_LMDB
-        printf(", LMDB %d.%d.%d", MDB_VERSION_MAJOR, MDB_VERSION_MINOR, MDB_VERSION_PATCH);
-#endif
-        printf("\n");
-        fflush(stdout);
-    }
+    measure_timer();
+    if (!json)
+        print_header();
 
     int failed = 0;
-    for (int r = 0; r < runs; r++) {
-        for (int sys = 0; sys < NSYS; sys++) {
-            if (!want_sys[sys])
-                continue;
-            have_meas[sys] = 1;
-            struct store s;
-            memset(&s, 0, sizeof s);
-            s.sys = (enum system)sys;
-            snprintf(clean_dir, sizeof clean_dir, "%s/shmkv-bench.XXXXXX", base_dir);
-            if (!mkdtemp(clean_dir)) {
-                fprintf(stderr, "shmkv-bench: mkdtemp %s: %s\n", clean_dir, strerror(errno));
-                clean_dir[0] = 0;
-                return 1;
-            }
-            int rc = sys_setup(&s);
-            if (rc) {
-                fprintf(stderr, "shmkv-bench: %s: creating the store: %s\n", sys_name[sys],
-                        err_text(s.sys, rc));
-                failed = 1;
-            } else {
-                for (int ph = 0; ph < NPH; ph++) {
-                    struct measure *m = &meas[sys][ph][r];
-                    if (run_phase(&s, (enum phase)ph, m) != 0)
-                        failed = 1;
-                    if (!json)
-                        print_line(s.sys, (enum phase)ph, m, r);
-                    if (!m->ok)
-                        break;
-                }
-                if ((rc = sys_teardown(&s)) != 0) {
-                    fprintf(stderr, "shmkv-bench: %s: removing the store: %s\n",
-                            sys_name[sys], err_text(SYS_SHMKV, rc < 0 ? rc : -rc));
-                    failed = 1;
-                }
-            }
-            cleanup_files();
-            struct stat sb;
-            if (stat(clean_dir, &sb) == 0) {
-                /* the store left something behind */
-                fprintf(stderr, "shmkv-bench: %s is not empty; left in place\n", clean_dir);
-                failed = 1;
-            }
-            clean_dir[0] = 0;
-        }
-    }
+    for (int r = 0; r < cfg.runs; r++)
+        for (int sys = 0; sys < nsys; sys++)
+            failed |= run_system(sys, r);
+    for (size_t i = 0; i < NOPS; i++)
+        if (all_ops[i]->stop)
+            all_ops[i]->stop();
 
-    if (!json && runs > 1) {
-        for (int sys = 0; sys < NSYS; sys++)
-            for (int ph = 0; have_meas[sys] && ph < NPH; ph++) {
-                double lo, hi, med = median_mops((enum system)sys, (enum phase)ph, &lo, &hi);
-                int prec = med >= 0.995 ? 2 : med >= 0.00995 ? 3 : 5;
-                printf("%-6s %-4s median of %d runs: %.*f Mops/s (min %.*f, max %.*f)\n",
-                       sys_name[sys], ph_name[ph], runs, prec, med, prec, lo, prec, hi);
-            }
-    }
+    if (!json && cfg.runs > 1)
+        print_summary();
     if (json)
         print_json();
+    if (tsv_path && write_tsv(tsv_path))
+        failed = 1;
     free(order);
     if (failed && !json)
         printf("FAILED\n");

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# test_bench.sh - the benchmark's own correctness checks, at a tiny size.
+#
+# Runs from BUILD/test (or BUILD/asan/test) and uses "$(dirname "$0")/../shmkv-bench".
+#  - every system the bench can run here (shmkv-bench --list-systems), every
+#    phase, one run each way: 20,000 keys and MIX for 1 s with 2 processes;
+#    10,000 keys with 2x2 threads, key and value size ranges and Zipf keys;
+#    10,000 keys with gets in batches of 8:
+#    each must exit 0 and report every phase of every system ok with no
+#    mismatch;
+#  - --self-test-corrupt (one expected value flipped) must make each system
+#    fail with a mismatch;
+#  - SIGINT in the middle of a run must leave no server, worker or file.
+# Nothing may be left behind: shmkv and LMDB files go to a private directory
+# under /dev/shm, the servers' directories to a private $TMPDIR, and both
+# must be empty at the end, with no process naming them still alive.
+# Prints "N passed, M failed" and exits non-zero if anything failed.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+bench=$here/../shmkv-bench
+[ -x "$bench" ] || { echo "test_bench: $bench not built"; exit 1; }
+
+T=$(mktemp -d /dev/shm/shmkv-bench-test.XXXXXX) || exit 1
+TD=$(mktemp -d /tmp/sbt.XXXXXX) || exit 1
+cleanup() {
+    # anything of ours still running (a failed test) is stopped first
+    for p in $(procs_naming "$T" "$TD"); do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T" "$TD"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir "$T/files" "$T/out"
+export TMPDIR=$TD
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+nok() {
+    failed=$((failed + 1))
+    echo "FAIL: $*"
+}
+
+# PIDs of processes (not this shell's) whose command line mentions $1 or $2.
+procs_naming() {
+    local f pid cmd
+    for f in /proc/[0-9]*/cmdline; do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
+        [ "$pid" = $$ ] && continue
+        cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
+        case $cmd in *"$1"* | *"$2"*) echo "$pid" ;; esac
+    done
+}
+
+# Nothing left: no files, no server directories, no boost segment of bench
+# process $1, no process naming our directories.
+check_clean() {
+    local what=$1 pid=$2 left
+    left=$(find "$T/files" "$TD" -mindepth 1 2>/dev/null)
+    if [ -n "$left" ]; then nok "$what: left files behind: $left"; else ok; fi
+    left=$(ls /dev/shm | grep "^shmkv-bench-boost\.$pid\." || true)
+    if [ -n "$left" ]; then nok "$what: left a Boost segment: $left"; else ok; fi
+    left=$(procs_naming "$T/files" "$TD")
+    if [ -n "$left" ]; then
+        nok "$what: processes still running: $(for p in $left; do tr '\0' ' ' </proc/$p/cmdline; echo; done)"
+    else
+        ok
+    fi
+}
+
+# bench NAME ARGS...: run the bench in the background (its PID in $bpid),
+# output in $T/out/NAME.{out,err}, exit status in $brc.
+bench() {
+    local name=$1
+    shift
+    "$bench" --dir "$T/files" "$@" >"$T/out/$name.out" 2>"$T/out/$name.err" &
+    bpid=$!
+    wait $bpid
+    brc=$?
+}
+
+show() {
+    sed 's/^/    | /' "$T/out/$1.out" "$T/out/$1.err" | tail -n 40
+}
+
+systems=$("$bench" --list-systems 2>"$T/out/list.err")
+if [ $? -ne 0 ] || [ -z "$systems" ]; then
+    nok "--list-systems failed: $(cat "$T/out/list.err")"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+echo "systems here: $(echo $systems)"
+sed 's/^/    (/; s/$/)/' "$T/out/list.err"
+list=$(echo $systems | tr ' ' ,)
+nsys=$(echo "$systems" | wc -l)
+
+# A passing run: exit 0, every system x phase in the TSV with ok = 1 and no
+# mismatch, nothing left behind.
+expect_pass() {
+    local name=$1 phases=$2
+    shift 2
+    bench "$name" --system "$list" --tsv "$T/out/$name.tsv" "$@"
+    if [ $brc -ne 0 ]; then
+        nok "$name: exit status $brc"
+        show "$name"
+    else
+        ok
+    fi
+    local rows bad
+    rows=$(awk -F'\t' 'NR > 1 && $4 == 1 && $9 == 0' "$T/out/$name.tsv" 2>/dev/null | wc -l)
+    if [ "$rows" -ne $((nsys * phases)) ]; then
+        nok "$name: $rows passing system x phase rows, expected $((nsys * phases))"
+        cat "$T/out/$name.tsv" 2>/dev/null | sed 's/^/    | /'
+    else
+        ok
+    fi
+    bad=$(grep -cE 'FAILED|[1-9][0-9]* wrong|mismatch' "$T/out/$name.out" "$T/out/$name.err" |
+          awk -F: '{ s += $2 } END { print s + 0 }')
+    if [ "$bad" -ne 0 ]; then nok "$name: the output reports failures"; show "$name"; else ok; fi
+    check_clean "$name" $bpid
+}
+
+expect_pass plain 4 --keys 20000 --mix-seconds 1
+expect_pass threads-ranges-zipf 4 --keys 10000 --mix-ops 20000 --procs 2 --threads 2 \
+    --key-size 8-40 --val-size 8-200 --dist zipf --mix-get 80
+expect_pass batch 3 --keys 10000 --mix-seconds 1 --batch 8 --phases put,mix,get --json
+
+# JSON: one result per system and phase, each ok
+n=$(grep -c '"ok": true' "$T/out/batch.out")
+if [ "$n" -lt $((nsys * 3 * 2)) ]; then nok "batch --json: $n ok entries"; show batch; else ok; fi
+
+# A wrong expectation must fail every system, with the mismatch named.
+for s in $systems; do
+    bench "corrupt-$s" --system "$s" --keys 5000 --phases put,get --self-test-corrupt
+    if [ $brc -eq 1 ] && grep -q '1 mismatches' "$T/out/corrupt-$s.err"; then
+        ok
+    else
+        nok "$s --self-test-corrupt: exit status $brc, expected 1 with a mismatch reported"
+        show "corrupt-$s"
+    fi
+    check_clean "corrupt-$s" $bpid
+done
+
+# SIGINT in the middle of MIX: the bench dies of it and leaves nothing.
+for s in $systems; do
+    case $s in redis | memcached) ;; *) continue ;; esac
+    "$bench" --dir "$T/files" --system "$s" --keys 20000 --mix-seconds 60 \
+        >"$T/out/int-$s.out" 2>"$T/out/int-$s.err" &
+    bpid=$!
+    for _ in $(seq 100); do
+        grep -q '^[a-z0-9-]* *PUT' "$T/out/int-$s.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    sleep 0.3
+    kill -INT $bpid
+    wait $bpid
+    brc=$?
+    if [ $brc -eq 130 ]; then ok; else nok "$s SIGINT: exit status $brc, expected 130"; show "int-$s"; fi
+    check_clean "int-$s" $bpid
+done
+
+# Bad usage is refused.
+for args in "--procs 0" "--val-size 4" "--key-size 9-3" "--system nosuch" "--dist pareto" \
+            "--phases get" "--mix-get 101"; do
+    # shellcheck disable=SC2086
+    "$bench" --dir "$T/files" $args >/dev/null 2>&1
+    rc=$?
+    if [ $rc -eq 2 ]; then ok; else nok "$args: exit status $rc, expected 2"; fi
+done
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

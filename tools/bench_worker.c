@@ -1,0 +1,587 @@
+/*
+ * bench_worker.c - shmkv-bench's workers: what each worker thread does in a
+ * phase, timed and checked.
+ *
+ * Keys are numbers 0..N-1 (make_key turns them into bytes).  Worker w of
+ * W owns keys [N w / W, N (w+1) / W): PUT inserts them, DEL deletes them,
+ * and in MIX only the owner deletes and re-puts a key, so after MIX every
+ * key's last version is known exactly.  Gets go to any key.
+ *
+ * Versions.  seqs[i] is 2 x the version of key i while no update runs, and
+ * odd while its owner updates it (seq_cst store before the delete, release
+ * store after the put); dirty has a bit per key set on its first update, so
+ * a get of a key never updated (nearly all of them) reads one bit of a
+ * small bitmap, not the big array.  A get of key i reads s1 (the sequence,
+ * 0 if the bit is clear) before and, unless it found exactly version s1/2,
+ * s2 after.  Accepted:
+ *   - exactly version s1/2 (s1 even), or
+ *   - only in MIX, when an update of the key overlapped the get (s1 odd or
+ *     s2 != s1): "absent", or a correct value of version s1/2 .. (s2+1)/2.
+ * Anything else (a value of another key, a torn value, a missing key, a
+ * delete that found nothing) is a mismatch: counted, the first described,
+ * and the run fails.
+ *
+ * Timing: every cfg.sample-th operation (or batch) is timed with
+ * clock_gettime(CLOCK_MONOTONIC) into a histogram per operation type; a
+ * batch or pipeline round trip counts as one sample of each type in it.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+struct wres *wres;
+struct progress *progress;
+_Atomic int *stop_flag;
+_Atomic uint64_t *dirty;
+_Atomic uint32_t *seqs;
+uint32_t *order;
+
+#define STEP_UPDATE 3 /* MIX: delete, then put, of one of the worker's keys */
+
+/* The stream of steps of one worker in one phase. */
+struct gen {
+    enum phase ph;
+    uint64_t j, hi;              /* PUT, DEL, GET: position and end */
+    uint64_t own_lo, own_n;      /* the worker's keys */
+    uint64_t left;               /* MIX: steps left (UINT64_MAX: until stopped) */
+    uint64_t get_below;          /* MIX: a step is a get when rng_next() < this */
+    struct rng rng;
+    uint32_t *ring;              /* Zipf: pre-drawn ranks - 1 (NULL: uniform) */
+    size_t ringlen, rpos;
+    int pend, pend_type;         /* a step handed back */
+    uint32_t pend_idx;
+};
+
+struct ws {
+    struct wctx c;
+    struct wres *r;
+    const struct sysops *o;
+    enum phase ph;
+    int w;
+    unsigned depth;              /* operations per exec() call */
+    int use_exec;
+    int versions;                /* MIX ran: look versions up */
+    unsigned cd;                 /* countdown to the next timed operation */
+    size_t kstride, vstride, vcap;
+    unsigned char *kb, *vb, *gb, *eb;
+    struct op *ops;
+    int corrupt_pending;         /* --self-test-corrupt */
+    struct gen g;
+};
+
+static uint32_t ring_next(struct gen *g)
+{
+    uint32_t v = g->ring[g->rpos];
+    if (++g->rpos == g->ringlen)
+        g->rpos = 0;
+    return v;
+}
+
+static int next_step(struct gen *g, int *type, uint32_t *idx)
+{
+    if (g->pend) {
+        g->pend = 0;
+        *type = g->pend_type;
+        *idx = g->pend_idx;
+        return 1;
+    }
+    switch (g->ph) {
+    case PH_PUT:
+    case PH_DEL:
+        if (g->j >= g->hi)
+            return 0;
+        *type = g->ph == PH_PUT ? OP_PUT : OP_DEL;
+        *idx = (uint32_t)g->j++;
+        return 1;
+    case PH_GET:
+        if (g->j >= g->hi)
+            return 0;
+        *type = OP_GET;
+        *idx = g->ring ? ring_next(g) : order[g->j];
+        g->j++;
+        return 1;
+    default:
+        if (!g->left || atomic_load_explicit(stop_flag, memory_order_relaxed))
+            return 0;
+        g->left--;
+        if (rng_next(&g->rng) < g->get_below) {
+            *type = OP_GET;
+            *idx = g->ring ? ring_next(g) : (uint32_t)rng_below(&g->rng, cfg.nkeys);
+        } else {
+            *type = STEP_UPDATE;
+            uint64_t r = g->ring ? ring_next(g) : rng_below(&g->rng, g->own_n);
+            *idx = (uint32_t)(g->own_lo + r % g->own_n);
+        }
+        return 1;
+    }
+}
+
+static void push_back(struct gen *g, int type, uint32_t idx)
+{
+    g->pend = 1;
+    g->pend_type = type;
+    g->pend_idx = idx;
+}
+
+/* ---- versions --------------------------------------------------------- */
+
+static uint32_t key_seq(const struct ws *ws, uint32_t i)
+{
+    if (!ws->versions ||
+        !(atomic_load_explicit(&dirty[i >> 6], memory_order_acquire) >> (i & 63) & 1))
+        return 0;
+    return atomic_load_explicit(&seqs[i], memory_order_acquire);
+}
+
+static uint32_t begin_update(uint32_t i)
+{
+    uint64_t bit = 1ULL << (i & 63);
+    if (!(atomic_load_explicit(&dirty[i >> 6], memory_order_relaxed) & bit))
+        atomic_fetch_or(&dirty[i >> 6], bit);
+    uint32_t s = atomic_load_explicit(&seqs[i], memory_order_relaxed);
+    atomic_store(&seqs[i], s + 1); /* seq_cst: visible before the delete */
+    return s;
+}
+
+static void end_update(uint32_t i, uint32_t s)
+{
+    atomic_store_explicit(&seqs[i], s, memory_order_release);
+}
+
+static void wrong(struct ws *ws, const char *fmt, ...)
+{
+    if (ws->r->wrong++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ws->r->first_wrong, sizeof ws->r->first_wrong, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Check what a get of key i found: rc R_OK (buf, len) or R_ABSENT; s1 is
+ * the key's sequence read before the get. */
+static void check_get(struct ws *ws, uint32_t i, uint32_t s1, int rc,
+                      const unsigned char *buf, size_t len)
+{
+    struct wres *r = ws->r;
+    r->checked++;
+    if (rc == R_OK && !(s1 & 1)) {
+        size_t el = make_val(i, s1 / 2, ws->eb);
+        if (ws->corrupt_pending && ws->ph == PH_GET) {
+            ws->eb[el - 1] ^= 0x40; /* --self-test-corrupt: a wrong expectation */
+            ws->corrupt_pending = 0;
+        }
+        if (el == len && memcmp(ws->eb, buf, len) == 0)
+            return;
+    }
+    uint32_t s2 = s1;
+    if (ws->ph == PH_MIX) {
+        atomic_thread_fence(memory_order_acquire);
+        s2 = atomic_load_explicit(&seqs[i], memory_order_acquire);
+    }
+    int raced = ws->ph == PH_MIX && ((s1 & 1) || s2 != s1);
+    if (raced && rc == R_ABSENT) {
+        r->absent_race++;
+        return;
+    }
+    uint32_t v = rc == R_OK ? val_version(i, buf, len) : UINT32_MAX;
+    if (raced && v >= s1 / 2 && v <= (s2 + 1) / 2) {
+        size_t el = make_val(i, v, ws->eb);
+        if (el == len && memcmp(ws->eb, buf, len) == 0) {
+            r->other_ver++;
+            return;
+        }
+    }
+    if (rc == R_ABSENT)
+        wrong(ws, "%s: key %" PRIu32 " is missing (expected version %" PRIu32 ")",
+              ws->o->base, i, s1 / 2);
+    else
+        wrong(ws, "%s: key %" PRIu32 ": got %zu bytes that are not version %" PRIu32
+              " of its value (%zu bytes)%s", ws->o->base, i, len, s1 / 2, val_len(i, s1 / 2),
+              raced ? ", nor any version written during the get" : "");
+}
+
+/* ---- one operation at a time ------------------------------------------ */
+
+static uint64_t timer_start(struct ws *ws)
+{
+    if (--ws->cd)
+        return 0;
+    ws->cd = cfg.sample;
+    return now_ns();
+}
+
+static void timer_stop(struct ws *ws, int type, uint64_t t0)
+{
+    if (t0)
+        hist_add(&ws->r->lat[type], now_ns() - t0);
+}
+
+static int do_put(struct ws *ws, uint32_t i, uint32_t ver)
+{
+    size_t kl = make_key(i, ws->kb), vl = make_val(i, ver, ws->vb);
+    uint64_t t0 = timer_start(ws);
+    int rc = ws->o->put(&ws->c, ws->kb, kl, ws->vb, vl);
+    timer_stop(ws, OP_PUT, t0);
+    ws->r->ops[OP_PUT]++;
+    return rc == R_OK ? 0 : -1;
+}
+
+static int do_del(struct ws *ws, uint32_t i)
+{
+    size_t kl = make_key(i, ws->kb);
+    uint64_t t0 = timer_start(ws);
+    int rc = ws->o->del(&ws->c, ws->kb, kl);
+    timer_stop(ws, OP_DEL, t0);
+    ws->r->ops[OP_DEL]++;
+    if (rc == R_ABSENT)
+        wrong(ws, "%s: deleting key %" PRIu32 " found nothing", ws->o->base, i);
+    return rc == R_ERR ? -1 : 0;
+}
+
+static int run_single(struct ws *ws)
+{
+    int type;
+    uint32_t i;
+    uint64_t n = 0;
+    _Atomic uint64_t *prog = &progress[ws->w].n;
+    while (next_step(&ws->g, &type, &i)) {
+        if (type == OP_GET) {
+            uint32_t s1 = key_seq(ws, i);
+            size_t kl = make_key(i, ws->kb), len = 0;
+            uint64_t t0 = timer_start(ws);
+            int rc = ws->o->get(&ws->c, ws->kb, kl, ws->gb, ws->vcap, &len);
+            timer_stop(ws, OP_GET, t0);
+            if (rc == R_ERR)
+                return -1;
+            ws->r->ops[OP_GET]++;
+            check_get(ws, i, s1, rc, ws->gb, len);
+            n++;
+        } else if (type == OP_PUT) {
+            if (do_put(ws, i, 0))
+                return -1;
+            n++;
+        } else if (type == OP_DEL) {
+            if (do_del(ws, i))
+                return -1;
+            n++;
+        } else {
+            uint32_t s = begin_update(i);
+            if (do_del(ws, i) || do_put(ws, i, s / 2 + 1))
+                return -1;
+            end_update(i, s + 2);
+            n += 2;
+        }
+        atomic_store_explicit(prog, n, memory_order_relaxed);
+    }
+    return 0;
+}
+
+/* ---- batches and pipelines -------------------------------------------- */
+
+static int run_batch(struct ws *ws)
+{
+    unsigned d = ws->depth, every = cfg.sample / d ? cfg.sample / d : 1, cd = every;
+    uint64_t total = 0;
+    _Atomic uint64_t *prog = &progress[ws->w].n;
+    for (;;) {
+        unsigned n = 0;
+        int type;
+        uint32_t i;
+        while (n < d && next_step(&ws->g, &type, &i)) {
+            struct op *op = &ws->ops[n];
+            unsigned char *kb = ws->kb + n * ws->kstride;
+            if (type == STEP_UPDATE) {
+                /* needs two slots, and the key's earlier update in this
+                 * batch (if any) finished first */
+                if (n + 2 > d || (atomic_load_explicit(&seqs[i], memory_order_relaxed) & 1)) {
+                    push_back(&ws->g, type, i);
+                    break;
+                }
+                uint32_t s = begin_update(i);
+                size_t kl = make_key(i, kb);
+                op[0] = (struct op){ .type = OP_DEL, .idx = i, .key = kb, .klen = kl };
+                unsigned char *vb = ws->vb + (n + 1) * ws->vstride;
+                op[1] = (struct op){ .type = OP_PUT, .idx = i, .seq = s / 2 + 1, .key = kb,
+                                     .klen = kl, .val = vb,
+                                     .vlen = make_val(i, s / 2 + 1, vb) };
+                n += 2;
+                continue;
+            }
+            op->type = (uint8_t)type;
+            op->idx = i;
+            op->key = kb;
+            op->klen = make_key(i, kb);
+            if (type == OP_GET) {
+                op->seq = key_seq(ws, i);
+                op->buf = ws->gb + n * ws->vstride;
+                op->cap = ws->vcap;
+                op->outlen = 0;
+            } else if (type == OP_PUT) {
+                unsigned char *vb = ws->vb + n * ws->vstride;
+                op->val = vb;
+                op->vlen = make_val(i, 0, vb);
+            }
+            n++;
+        }
+        if (!n)
+            break;
+        uint64_t t0 = 0;
+        if (--cd == 0) {
+            cd = every;
+            t0 = now_ns();
+        }
+        int rc = ws->o->exec(&ws->c, ws->ops, n);
+        if (t0) {
+            uint64_t ns = now_ns() - t0;
+            int seen[NOPT] = { 0 };
+            for (unsigned j = 0; j < n; j++)
+                seen[ws->ops[j].type] = 1;
+            for (int t = 0; t < NOPT; t++)
+                if (seen[t])
+                    hist_add(&ws->r->lat[t], ns);
+        }
+        if (rc == R_ERR)
+            return -1;
+        for (unsigned j = 0; j < n; j++) {
+            struct op *op = &ws->ops[j];
+            ws->r->ops[op->type]++;
+            if (op->type == OP_GET)
+                check_get(ws, op->idx, op->seq, op->rc, op->buf, op->outlen);
+            else if (op->type == OP_DEL && op->rc == R_ABSENT)
+                wrong(ws, "%s: deleting key %" PRIu32 " found nothing", ws->o->base, op->idx);
+            else if (op->type == OP_PUT && ws->ph == PH_MIX)
+                end_update(op->idx, 2 * op->seq);
+        }
+        total += n;
+        atomic_store_explicit(prog, total, memory_order_relaxed);
+    }
+    return 0;
+}
+
+/* ---- a worker thread -------------------------------------------------- */
+
+static uint64_t share(uint64_t total, int w)
+{
+    return total * (uint64_t)w / (uint64_t)cfg.workers;
+}
+
+static int ws_init(struct ws *ws)
+{
+    struct gen *g = &ws->g;
+    ws->depth = ws->c.s->sd->depth;
+    ws->use_exec = ws->depth > 1 &&
+                   (ws->ph == PH_GET || ws->ph == PH_MIX || ws->c.s->sd->pipelined);
+    if (!ws->use_exec)
+        ws->depth = 1;
+    ws->versions = cfg.phase_on[PH_MIX];
+    ws->cd = cfg.sample;
+    ws->corrupt_pending = cfg.self_test_corrupt && ws->w == 0;
+    ws->kstride = (cfg.key_max + 15) & ~(size_t)7;
+    ws->vstride = (cfg.val_max + 15) & ~(size_t)7;
+    ws->vcap = cfg.val_max;
+    ws->kb = malloc(ws->kstride * ws->depth);
+    ws->vb = malloc(ws->vstride * ws->depth);
+    ws->gb = malloc(ws->vstride * ws->depth);
+    ws->eb = malloc(ws->vstride);
+    ws->ops = calloc(ws->depth, sizeof *ws->ops);
+    if (!ws->kb || !ws->vb || !ws->gb || !ws->eb || !ws->ops)
+        return -1;
+
+    g->ph = ws->ph;
+    g->own_lo = share(cfg.nkeys, ws->w);
+    g->own_n = share(cfg.nkeys, ws->w + 1) - g->own_lo;
+    g->j = g->own_lo;
+    g->hi = g->own_lo + g->own_n;
+    g->left = UINT64_MAX;
+    if (ws->ph == PH_MIX && cfg.mix_ops)
+        g->left = share(cfg.mix_ops, ws->w + 1) - share(cfg.mix_ops, ws->w);
+    g->get_below = cfg.mix_get >= 1 ? UINT64_MAX : (uint64_t)(cfg.mix_get * 0x1p64);
+    rng_seed(&g->rng, 0x5eed0000ULL + (uint64_t)ws->w * 16 + (uint64_t)ws->ph);
+    if (cfg.zipf && (ws->ph == PH_MIX || ws->ph == PH_GET)) {
+        struct zipf z;
+        zipf_init(&z, cfg.nkeys, cfg.zipf_s);
+        uint64_t want = ws->ph == PH_GET ? g->own_n : g->left;
+        g->ringlen = want < (1u << 22) ? (size_t)want : (1u << 22);
+        if (g->ringlen < 1)
+            g->ringlen = 1;
+        if (!(g->ring = malloc(g->ringlen * sizeof *g->ring)))
+            return -1;
+        for (size_t j = 0; j < g->ringlen; j++)
+            g->ring[j] = (uint32_t)(zipf_draw(&z, &g->rng) - 1);
+    }
+    return 0;
+}
+
+static void ws_free(struct ws *ws)
+{
+    free(ws->kb);
+    free(ws->vb);
+    free(ws->gb);
+    free(ws->eb);
+    free(ws->ops);
+    free(ws->g.ring);
+}
+
+struct thr {
+    struct store *s;
+    enum phase ph;
+    int w;
+    int ready_fd, go_fd;
+    pthread_barrier_t *bar;
+    pthread_t tid;
+};
+
+static void *thread_main(void *arg)
+{
+    struct thr *t = arg;
+    struct ws ws;
+    memset(&ws, 0, sizeof ws);
+    ws.c.s = t->s;
+    ws.c.w = ws.w = t->w;
+    ws.r = &wres[t->w];
+    ws.o = t->s->sd->ops;
+    ws.ph = t->ph;
+    int ok = 1;
+    if (ws_init(&ws)) {
+        snprintf(ws.c.err, sizeof ws.c.err, "out of memory");
+        ok = 0;
+    } else if (ws.o->open_thread(&ws.c) != R_OK) {
+        ok = 0;
+    }
+    char c = 'r';
+    if (ok && write(t->ready_fd, &c, 1) != 1)
+        ok = 0;
+    if (t->bar)
+        pthread_barrier_wait(t->bar);
+    else
+        close(t->ready_fd);
+    while (read(t->go_fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    if (ok) {
+        struct rusage ru0, ru1;
+        getrusage(RUSAGE_THREAD, &ru0);
+        int rc = ws.use_exec ? run_batch(&ws) : run_single(&ws);
+        ws.r->end = now_sec();
+        getrusage(RUSAGE_THREAD, &ru1);
+        ws.r->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt) +
+                       (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
+        if (rc)
+            ok = 0;
+        ws.o->close_thread(&ws.c);
+    }
+    if (!ok) {
+        ws.r->error = 1;
+        snprintf(ws.r->err, sizeof ws.r->err, "%s", ws.c.err[0] ? ws.c.err : "failed");
+    }
+    ws_free(&ws);
+    return NULL;
+}
+
+/*
+ * Map in every page of PATH that holds data, in every mapping of it in this
+ * process (read-only: MADV_POPULATE_READ over the file's data extents, or
+ * reading a byte of each page where the kernel lacks it).  A worker is a
+ * fresh process each phase; without this, a phase on a big store measures
+ * the first-touch page faults of its mapping (16 us each for random pages of
+ * a 2 GB tmpfs file on a small VM) rather than the store, and a long-lived
+ * process (or a server) would not pay them.  Holes are skipped, so sparse
+ * maps (LMDB's, Boost's segment) cost no memory.
+ */
+static void prefault(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return;
+    FILE *maps = fstat(fd, &st) == 0 ? fopen("/proc/self/maps", "re") : NULL;
+    char line[512];
+    while (maps && fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi, off, ino;
+        unsigned maj, min;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off, &maj, &min, &ino) != 6 ||
+            ino != (unsigned long)st.st_ino || makedev(maj, min) != st.st_dev)
+            continue;
+        off_t pos = (off_t)off, end = (off_t)(off + (hi - lo));
+        if (end > st.st_size)
+            end = st.st_size;
+        while (pos < end) {
+            off_t d = lseek(fd, pos, SEEK_DATA), h;
+            if (d < 0 || d >= end)
+                break;
+            h = lseek(fd, d, SEEK_HOLE);
+            if (h < 0 || h > end)
+                h = end;
+            char *a = (char *)lo + (d - (off_t)off);
+            size_t len = (size_t)(h - d);
+            if (madvise(a, len, MADV_POPULATE_READ) != 0 && errno == EINVAL)
+                for (size_t i = 0; i < len; i += 4096)
+                    (void)*(volatile char *)(a + i);
+            pos = h;
+        }
+    }
+    if (maps)
+        fclose(maps);
+    close(fd);
+}
+
+void worker_process(struct store *s, enum phase ph, int p, int ready_fd, int go_fd)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int w0 = p * cfg.threads, nt = cfg.threads;
+    char err[256] = "";
+    if (s->sd->ops->open_proc(s, err, sizeof err)) {
+        for (int t = 0; t < nt; t++) {
+            wres[w0 + t].error = 1;
+            snprintf(wres[w0 + t].err, sizeof wres[w0 + t].err, "%s", err);
+        }
+        _exit(1);
+    }
+    if (cfg.prefault && s->mapfile[0])
+        prefault(s->mapfile);
+    struct thr thr[MAX_THREADS];
+    for (int t = 0; t < nt; t++)
+        thr[t] = (struct thr){ .s = s, .ph = ph, .w = w0 + t, .ready_fd = ready_fd,
+                               .go_fd = go_fd };
+    if (nt == 1) {
+        thread_main(&thr[0]);
+    } else {
+        pthread_barrier_t bar;
+        pthread_barrier_init(&bar, NULL, (unsigned)nt + 1);
+        for (int t = 0; t < nt; t++) {
+            thr[t].bar = &bar;
+            if (pthread_create(&thr[t].tid, NULL, thread_main, &thr[t]) != 0) {
+                wres[w0 + t].error = 1;
+                snprintf(wres[w0 + t].err, sizeof wres[w0 + t].err, "pthread_create failed");
+                _exit(1);
+            }
+        }
+        pthread_barrier_wait(&bar);
+        close(ready_fd);
+        for (int t = 0; t < nt; t++)
+            pthread_join(thr[t].tid, NULL);
+    }
+    s->sd->ops->close_proc(s);
+    int bad = 0;
+    for (int t = 0; t < nt; t++)
+        bad |= wres[w0 + t].error || wres[w0 + t].wrong;
+    _exit(bad ? 1 : 0);
+}
