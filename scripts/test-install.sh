@@ -8,6 +8,8 @@
 #
 # Exits 0 when everything worked, non-zero (with a message) otherwise.
 set -euo pipefail
+# (greps below read all their input, never -q: with pipefail an early
+# exit would kill the writer with SIGPIPE and fail the pipeline at random)
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build=${1:-build}
@@ -39,9 +41,9 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR || true
 pcver=$(pkg-config --modversion shmkv) || fail "pkg-config cannot read shmkv.pc"
 [ "$pcver" = "$version" ] || fail "shmkv.pc says version $pcver, header $version"
-pkg-config --cflags shmkv | grep -q -- "-I$prefix/include" ||
+pkg-config --cflags shmkv | grep -- "-I$prefix/include" >/dev/null ||
     fail "pkg-config --cflags lacks -I$prefix/include"
-pkg-config --libs shmkv | grep -q -- "-L$prefix/lib" ||
+pkg-config --libs shmkv | grep -- "-L$prefix/lib" >/dev/null ||
     fail "pkg-config --libs lacks -L$prefix/lib"
 
 soname=$(LC_ALL=C readelf -d "$prefix/lib/libshmkv.so" 2>/dev/null |
@@ -56,7 +58,7 @@ extra=$(nm -D --defined-only "$prefix/lib/libshmkv.so" | awk '{print $NF}' |
 for sym in shmkv_open shmkv_close shmkv_unlink shmkv_put shmkv_add \
            shmkv_replace shmkv_get shmkv_get_alloc shmkv_del shmkv_foreach \
            shmkv_count shmkv_stat shmkv_strerror; do
-    nm -D --defined-only "$prefix/lib/libshmkv.so" | grep -q " T $sym\$" ||
+    nm -D --defined-only "$prefix/lib/libshmkv.so" | grep " T $sym\$" >/dev/null ||
         fail "libshmkv.so does not export $sym"
 done
 
@@ -121,10 +123,10 @@ step "shared: $CC app.c \$(pkg-config --cflags --libs shmkv)"
 # shellcheck disable=SC2046
 "$CC" -std=c11 -Wall -Wextra -Werror -o "$tmp/app-shared" "$tmp/app.c" \
     $(pkg-config --cflags --libs shmkv) || fail "shared build"
-LC_ALL=C readelf -d "$tmp/app-shared" | grep -q 'NEEDED.*libshmkv\.so\.0' ||
+LC_ALL=C readelf -d "$tmp/app-shared" | grep 'NEEDED.*libshmkv\.so\.0' >/dev/null ||
     fail "app-shared is not linked to libshmkv.so.0"
 LD_LIBRARY_PATH=$prefix/lib "$tmp/app-shared" shared || fail "shared app failed"
-LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/app-shared" | grep -q "$prefix/lib/libshmkv.so.0" ||
+LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/app-shared" | grep "$prefix/lib/libshmkv.so.0" >/dev/null ||
     fail "app-shared did not load the installed libshmkv.so.0"
 
 # static
@@ -133,7 +135,7 @@ step "static: $CC -static app.c \$(pkg-config --static --cflags --libs shmkv)"
 "$CC" -std=c11 -Wall -Wextra -Werror -static -o "$tmp/app-static" "$tmp/app.c" \
     $(pkg-config --static --cflags --libs shmkv) 2>"$tmp/static.log" ||
     { cat "$tmp/static.log" >&2; fail "static build"; }
-if LC_ALL=C readelf -d "$tmp/app-static" 2>/dev/null | grep -q NEEDED; then
+if LC_ALL=C readelf -d "$tmp/app-static" 2>/dev/null | grep NEEDED >/dev/null; then
     fail "app-static has dynamic dependencies"
 fi
 "$tmp/app-static" static || fail "static app failed"
