@@ -67,28 +67,35 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
          * kernel at once (EOWNERDEAD); a holder that is alive but stopped,
          * or a lock word damaged in the file, yields -ETIMEDOUT instead of
          * a hang. */
-        /* Waited in 10 ms slices: a wake-up lost when a holder dies (the
-         * kernel hands the lock over with one wake) then costs a slice,
-         * not the whole second. */
+        /* Waited in 10 ms slices up to one overall deadline: a wake-up
+         * lost when a holder dies (the kernel hands the lock over with
+         * one wake) then costs a slice, not the whole second. */
         *waited = true;
-        for (long waited_ns = 0; waited_ns < LOCK_WAIT_NS; waited_ns += 10000000L) {
-            struct timespec dl;
 #ifdef SHMKV_TSAN /* TSan intercepts timedlock, not clocklock */
-            clock_gettime(CLOCK_REALTIME, &dl);
+        const clockid_t clk = CLOCK_REALTIME;
 #else
-            clock_gettime(CLOCK_MONOTONIC, &dl);
+        const clockid_t clk = CLOCK_MONOTONIC;
 #endif
+        struct timespec now, end, dl;
+        clock_gettime(clk, &end);
+        end.tv_sec += LOCK_WAIT_NS / 1000000000L;
+        end.tv_nsec += LOCK_WAIT_NS % 1000000000L;
+        end.tv_sec += end.tv_nsec / 1000000000L;
+        end.tv_nsec %= 1000000000L;
+        do {
+            clock_gettime(clk, &now);
+            dl = now;
             dl.tv_nsec += 10000000L;
             dl.tv_sec += dl.tv_nsec / 1000000000L;
             dl.tv_nsec %= 1000000000L;
+            if (dl.tv_sec > end.tv_sec || (dl.tv_sec == end.tv_sec && dl.tv_nsec > end.tv_nsec))
+                dl = end;
 #ifdef SHMKV_TSAN
             r = pthread_mutex_timedlock(m, &dl);
 #else
-            r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
+            r = pthread_mutex_clocklock(m, clk, &dl);
 #endif
-            if (r != ETIMEDOUT)
-                break;
-        }
+        } while (r == ETIMEDOUT && (dl.tv_sec < end.tv_sec || (dl.tv_sec == end.tv_sec && dl.tv_nsec < end.tv_nsec)));
     }
     if (r == 0)
         return 0;
