@@ -478,7 +478,7 @@ int log_repair(shmkv *db, struct shard *s)
     if (s->pending_log) { /* a log run allocated but maybe not linked */
         uint64_t ro = s->pending_log, *link = &s->runs;
         unsigned n = 0;
-        while (*link && *link != ro && n++ < (1u << 24) && mem_ok(db, *link, RUN_HDR))
+        while (*link && *link != ro && n++ < (1u << 24) && run_ok(db, *link, RUN_LOG, s))
             link = &run_at(db, *link)->next;
         if (*link != ro && run_ok(db, ro, RUN_LOG, s))
             run_free(db, ro);
