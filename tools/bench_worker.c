@@ -496,15 +496,28 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Map in [a, a + len) for reading: MADV_POPULATE_READ, then a read of a
+ * byte of each page (which is what fills the page tables where the kernel
+ * lacks MADV_POPULATE_READ, and what a VM with shadow page tables needs
+ * besides: there the first touch of a populated page still traps). */
+static void touch_range(char *a, size_t len)
+{
+    int rc = madvise(a, len, MADV_POPULATE_READ);
+    if (rc != 0 && errno != EINVAL)
+        return; /* e.g. EFAULT: part of the range is not backed */
+    for (size_t i = 0; i < len; i += 4096)
+        (void)*(volatile char *)(a + i);
+}
+
 /*
  * Map in every page of PATH that holds data, in every mapping of it in this
- * process (read-only: MADV_POPULATE_READ over the file's data extents, or
- * reading a byte of each page where the kernel lacks it).  A worker is a
- * fresh process each phase; without this, a phase on a big store measures
- * the first-touch page faults of its mapping (16 us each for random pages of
- * a 2 GB tmpfs file on a small VM) rather than the store, and a long-lived
- * process (or a server) would not pay them.  Holes are skipped, so sparse
- * maps (LMDB's, Boost's segment) cost no memory.
+ * process (its data extents, by SEEK_DATA/SEEK_HOLE, so sparse maps such as
+ * LMDB's or Boost's segment cost no memory).  A worker is a fresh process
+ * each phase; without this, a phase on a big store measures the first-touch
+ * page faults of its mapping (15 us each for random pages of a 2 GB tmpfs
+ * file on a small VM, where the whole 2 GB takes 0.8 s to map in
+ * sequentially) rather than the store, and a long-lived process (or a
+ * server) would not pay them.
  */
 static void prefault(const char *path)
 {
@@ -530,11 +543,7 @@ static void prefault(const char *path)
             h = lseek(fd, d, SEEK_HOLE);
             if (h < 0 || h > end)
                 h = end;
-            char *a = (char *)lo + (d - (off_t)off);
-            size_t len = (size_t)(h - d);
-            if (madvise(a, len, MADV_POPULATE_READ) != 0 && errno == EINVAL)
-                for (size_t i = 0; i < len; i += 4096)
-                    (void)*(volatile char *)(a + i);
+            touch_range((char *)lo + (d - (off_t)off), (size_t)(h - d));
             pos = h;
         }
     }
@@ -557,6 +566,11 @@ void worker_process(struct store *s, enum phase ph, int p, int ready_fd, int go_
     }
     if (cfg.prefault && s->mapfile[0])
         prefault(s->mapfile);
+    if (cfg.prefault && cfg.phase_on[PH_MIX] && (ph == PH_MIX || ph == PH_GET)) {
+        /* the version arrays too (shared anonymous memory, fresh each run) */
+        touch_range((char *)dirty, (cfg.nkeys + 63) / 64 * 8);
+        touch_range((char *)seqs, cfg.nkeys * 4);
+    }
     struct thr thr[MAX_THREADS];
     for (int t = 0; t < nt; t++)
         thr[t] = (struct thr){ .s = s, .ph = ph, .w = w0 + t, .ready_fd = ready_fd,
