@@ -19,10 +19,12 @@
  *    Every operation is atomic: a reader sees a pair entirely as it was
  *    before or after a write, never a mix, and once a write has returned
  *    every later read in any process sees it or something newer.
- *  - Reads (get, get_many, foreach on a read-only handle, count, stat)
- *    take no lock and never write shared memory (except the hit/miss
- *    counters of a table created with SHMKV_STATS), and work on read-only
- *    handles.  They never wait for writers, with one exception that
+ *  - Reads (get, get_many, ttl, foreach on a read-only handle, count,
+ *    stat) take no lock and never write shared memory (except the hit/miss
+ *    counters of a table created with SHMKV_STATS or SHMKV_CACHE, and in
+ *    a cache a key's 2-bit read count, raised by one compare-and-swap
+ *    while it is below its top), and work on read-only handles, which
+ *    write nothing at all.  They never wait for writers, with one exception that
  *    guarantees progress: a writable handle whose get loses the race
  *    against writers 16 times in a row (a value so big its copy outlasts
  *    the gaps between writes) takes the shard's lock for one look.
@@ -33,6 +35,14 @@
  *    lock (writes, and shmkv_foreach on a writable handle) may also return
  *    -ETIMEDOUT if a live process held the lock for over a second (it is
  *    stopped or stuck), and -EBADMSG if the lock itself is damaged.
+ *  - Expiry: a pair may be given a lifetime (shmkv_put_ttl, shmkv_expire).
+ *    Once it has passed, the pair is absent to every function: gets miss,
+ *    add succeeds, replace/del/expire/ttl return -ENOENT, foreach skips
+ *    it; its space is reclaimed as writers meet it (no sweep of the whole
+ *    table ever runs).  Time is the host's CLOCK_BOOTTIME (not the wall
+ *    clock; setting the date changes nothing) in milliseconds, the same
+ *    for every process.  A table on disk that outlives a reboot carries on
+ *    from its last noted time: lifetimes pause while the host is down.
  *  - The library never exits, aborts or prints.
  *  - The file is checked on open and every offset read from it is
  *    bounds-checked: a corrupt file yields -EBADMSG, not a crash.
@@ -69,6 +79,16 @@ enum {
                             * Costs one atomic add per get; without it reads
                             * write nothing at all.  Read-only handles never
                             * count.  Ignored when the table exists. */
+    SHMKV_CACHE  = 1 << 4, /* with SHMKV_CREATE, for a new table: cache mode
+                            * (max_bytes required, else -EINVAL).  A write
+                            * never fails for lack of space: it evicts the
+                            * pairs least worth keeping (oldest first, but a
+                            * pair read since it was written or last kept is
+                            * kept, up to three times: CLOCK with a 2-bit
+                            * read count per key).  Pairs larger than an
+                            * eighth of max_bytes are refused (-E2BIG).
+                            * Implies SHMKV_STATS.  Ignored when the table
+                            * exists (it keeps its own mode). */
 };
 
 /** How to open or create a table.  Zero-initialise, then set what you need. */
@@ -116,7 +136,12 @@ typedef struct shmkv_stats {
     uint64_t lock_recoveries;  /* locks recovered from a dead owner */
     uint64_t read_stats;       /* 1 if the table counts reads (SHMKV_STATS) */
     uint64_t hits;             /* gets that found their key (if read_stats) */
-    uint64_t misses;           /* gets that did not (if read_stats) */
+    uint64_t misses;           /* gets that did not (if read_stats; expired
+                                * keys count as misses) */
+    uint64_t cache;            /* 1 if the table is a cache (SHMKV_CACHE) */
+    uint64_t evictions;        /* pairs evicted to make room (cache mode) */
+    uint64_t expirations;      /* expired pairs reclaimed (keys counts a pair
+                                * until then) */
 } shmkv_stats;
 
 /** Called by shmkv_foreach() for each pair, with a private copy of it.
@@ -141,7 +166,8 @@ typedef int (*shmkv_visit_fn)(void *ctx, const void *key, size_t klen,
  * Returns 0 and sets *out, or:
  *   -EINVAL       NULL name or out, empty name, unknown flags, SHMKV_EXCL
  *                 without SHMKV_CREATE, max_bytes below SHMKV_MIN_BYTES
- *                 or above 8 TiB
+ *                 or above 2 TiB, SHMKV_CACHE without max_bytes when
+ *                 creating
  * SHMKV_CREATE|SHMKV_RDONLY creates the table if needed, then attaches
  * read-only.
  *   -ENAMETOOLONG name or resulting path too long
@@ -179,9 +205,36 @@ int shmkv_unlink(const char *name);
  * amount of deleting could make room for), -EROFS (read-only handle),
  * -ENOSPC (max_bytes reached or the file system full: the table is
  * unchanged and still fully usable, and space freed by deletes and
- * overwrites is reused), -ETIMEDOUT or -EBADMSG (see the conventions).
+ * overwrites is reused; a cache evicts instead, and returns -ENOSPC only
+ * if the file system itself is full), -ETIMEDOUT or -EBADMSG (see the
+ * conventions).
  */
 int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/**
+ * Like shmkv_put(), and the pair expires ttl_ms milliseconds from now
+ * (ttl_ms 0: never).  A later shmkv_put/add/replace of the key gives it
+ * no expiry (as Redis SET does); shmkv_put_ttl sets a new one.  Same
+ * return values as shmkv_put().
+ */
+int shmkv_put_ttl(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Give an existing pair a new lifetime: it expires ttl_ms milliseconds
+ * from now (ttl_ms 0: never).  The value is unchanged (the pair is
+ * rewritten with it, atomically).  Returns 0, -ENOENT (absent or already
+ * expired), -EINVAL, -E2BIG, -EROFS, -ENOSPC, -ENOMEM (copying the value),
+ * -ETIMEDOUT, -EBADMSG.
+ */
+int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl_ms);
+
+/**
+ * How long a pair has left: sets *remaining_ms to the milliseconds until
+ * it expires (at least 1), or to 0 if it never expires.  Returns 0,
+ * -ENOENT (absent or expired), -EINVAL (also for a NULL remaining_ms),
+ * -E2BIG, -EBADMSG.  Lock-free; counts as neither hit nor miss.
+ */
+int shmkv_ttl(shmkv *db, const void *key, size_t klen, uint64_t *remaining_ms);
 
 /** Like shmkv_put(), but fails with -EEXIST (changing nothing) if the key
  *  is present. */
@@ -233,6 +286,17 @@ int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n);
 /** Delete a key.  Returns 0, -ENOENT (absent), -EINVAL, -E2BIG, -EROFS,
  *  -EBADMSG. */
 int shmkv_del(shmkv *db, const void *key, size_t klen);
+
+/**
+ * Remove every pair.  Not key by key: shard by shard, under each shard's
+ * lock in turn, the index is zeroed and the shard's record runs are
+ * released whole, so it takes about as long as writing the index once.
+ * Other processes keep working meanwhile; each sees any key either as it
+ * was or gone, and writes made to a shard after it was cleared stay.
+ * Counters (puts, hits, ...) are kept.  Returns 0, -EINVAL, -EROFS,
+ * -ETIMEDOUT, -EBADMSG.
+ */
+int shmkv_clear(shmkv *db);
 
 /**
  * Call fn(ctx, key, klen, val, vlen) with a private copy of each pair, in no

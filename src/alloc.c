@@ -176,6 +176,7 @@ static void init_run(shmkv *db, uint64_t off, uint64_t nunits, uint32_t kind, ui
     r->next = 0;
     atomic_store_explicit(&r->used, RUN_HDR, memory_order_relaxed);
     atomic_store_explicit(&r->live, 0, memory_order_relaxed);
+    r->chain = r->exp_max = r->exp_bytes = 0;
     r->kind = kind;
 }
 

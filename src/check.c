@@ -64,7 +64,7 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
             (unsigned long long)off);
         return 0;
     }
-    uint64_t h = hash64(r + 1, r->klen, db->seed0, db->seed1);
+    uint64_t h = hash64(rec_key(r), r->klen, db->seed0, db->seed1);
     if (run->shard != si || shard_of(db, h) != s)
         bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (unsigned long long)off,
             run->shard, shard_index(db, shard_of(db, h)));
@@ -84,7 +84,7 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     if (c->seen[bit >> 3] & (1u << (bit & 7)))
         bad(c, "shard %u: record %#llx referenced twice", si, (unsigned long long)off);
     c->seen[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-    c->live[unit_of(db, ro)] += rec_size(r->klen, r->vlen);
+    c->live[unit_of(db, ro)] += rec_bytes(r);
     c->keys++;
     c->live_bytes += (uint64_t)r->klen + r->vlen;
     return 0;
@@ -102,9 +102,12 @@ static void check_shard(shmkv *db, struct shard *s, struct chk *c)
         bad(c, "shard %u: index walk failed (bad bucket or endless chain)", si);
     bool open_seen = !s->open_run;
     unsigned n = 0;
+    uint64_t last = 0;
     for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) {
-        if (!run_ok(db, ro, RUN_LOG, s) || ++n > (1u << 24)) {
-            bad(c, "shard %u: run list reaches %#llx, not a log run of this shard", si, (unsigned long long)ro);
+        bool huge = run_ok(db, ro, RUN_HUGE, s);
+        if ((!huge && !run_ok(db, ro, RUN_LOG, s)) || ++n > (1u << 24)) {
+            bad(c, "shard %u: run list reaches %#llx, not a log or huge run of this shard", si,
+                (unsigned long long)ro);
             break;
         }
         if (ro >= c->top) {
@@ -118,15 +121,31 @@ static void check_shard(shmkv *db, struct shard *s, struct chk *c)
             break;
         }
         c->role[u] = ROLE_LIST;
+        last = ro;
         open_seen |= ro == s->open_run;
         struct run *run = run_at(db, ro);
         uint64_t lv = atomic_load_explicit(&run->live, memory_order_relaxed);
         if (lv != c->live[u])
-            bad(c, "shard %u: log run %#llx counts %llu live bytes, slots reach %llu", si,
+            bad(c, "shard %u: %s run %#llx counts %llu live bytes, slots reach %llu", si, huge ? "huge" : "log",
                 (unsigned long long)ro, (unsigned long long)lv, (unsigned long long)c->live[u]);
+        if (huge) { /* the pieces of a chained value belong to it */
+            unsigned k = 0;
+            for (uint64_t p = run->chain; p && k < (1u << 20); p = run_at(db, p)->chain, k++) {
+                if (!run_ok(db, p, RUN_HUGE, s) || p >= c->top || c->role[unit_of(db, p)]) {
+                    bad(c, "shard %u: huge run %#llx chains to %#llx, not a piece of its own", si,
+                        (unsigned long long)ro, (unsigned long long)p);
+                    break;
+                }
+                c->role[unit_of(db, p)] = ROLE_LIST;
+            }
+            continue;
+        }
         log_bytes += atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR;
         rec_live += c->live[u];
     }
+    if (last != s->runs_tail)
+        bad(c, "shard %u: run list ends at %#llx, its tail says %#llx", si, (unsigned long long)last,
+            (unsigned long long)s->runs_tail);
     if (!open_seen)
         bad(c, "shard %u: open run %#llx is not in its run list", si, (unsigned long long)s->open_run);
     if (log_bytes != atomic_load_explicit(&s->log_bytes, memory_order_relaxed) ||

@@ -2,7 +2,8 @@
  * index.c - per-shard linear hashing over one-cache-line buckets.
  *
  * Each shard is an independent hash index.  A bucket is 64 bytes: a link
- * to an overflow bucket and 7 slots {40-bit record offset, 24-bit tag}.
+ * to an overflow bucket and 7 slots {2-bit read count, 38-bit record
+ * offset, 24-bit tag}.
  * A lookup reads one bucket line, and a record line only on a tag match.
  *
  * Growth is linear hashing (Litwin): the shard has (base << level) + split
@@ -20,7 +21,9 @@
  * Concurrency.  Writers hold the shard lock.  Readers take no lock and
  * write nothing; they rely on these rules:
  *  - A slot changes by one atomic store (release): empty -> record,
- *    record -> newer record of the same key, record -> empty.  A key's
+ *    record -> newer record of the same key, record -> empty; or, in
+ *    cache mode, by a reader's compare-and-swap that raises only its
+ *    read count (which can only succeed on the exact value it read).  A key's
  *    slot never moves within its chain, so a reader walking the chain
  *    finds it if it was there throughout.
  *  - Slots move between chains only by a split: the destination chain is
@@ -109,10 +112,10 @@ static struct bucket *home(shmkv *db, struct shard *s, uint64_t tag)
 /* Does the record at off hold this key?  Writers only (under lock). */
 static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
 {
-    if (!mem_ok(db, off, sizeof(struct rec) + klen))
+    if (!mem_ok(db, off, sizeof(struct rec)))
         return false;
     const struct rec *r = at(db, off);
-    return r->klen == klen && memcmp(r + 1, key, klen) == 0;
+    return r->klen == klen && mem_ok(db, off, rec_head(r) + klen) && memcmp(rec_key(r), key, klen) == 0;
 }
 
 int index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
@@ -143,7 +146,7 @@ int index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atom
     struct bucket *bk = home(db, s, tag);
     for (unsigned n = 0; bk && n <= CHAIN_MAX; n++) {
         for (unsigned i = 0; i < SLOTS; i++)
-            if (atomic_load_explicit(&bk->slot[i], memory_order_relaxed) == want) {
+            if (slot_with_reads(atomic_load_explicit(&bk->slot[i], memory_order_relaxed), 0) == want) {
                 *slot = &bk->slot[i];
                 return 0;
             }

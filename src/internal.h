@@ -18,14 +18,17 @@
  *
  * Index (index.c): per shard, linear hashing over 64-byte buckets of
  * 7 slots, grown one bucket split at a time.  A slot is one 8-byte word:
- *   bits 63..24  record offset / 8     (40 bits: 8 TiB)
+ *   bits 63..62  read count, 0..3 (cache mode: readers raise it with a
+ *                compare-and-swap, eviction lowers it; see log.c)
+ *   bits 61..24  record offset / 8     (38 bits: 2 TiB)
  *   bits 23..0   low 24 bits of the key's hash (the tag)
  * and 0 means empty.  Bucket addresses are taken from the tag's low bits,
  * so a split needs no record reads.
  *
- * Records (log.c): struct rec, then key, then value, padded to 8 bytes.
- * Records are never modified after their slot is published; a change
- * writes a new record and swings the slot with one atomic store.
+ * Records (log.c): struct rec, then (with REC_EXT) an 8-byte expiry time,
+ * then key, then value, padded to 8 bytes.  Records are never modified
+ * after their slot is published; a change writes a new record and swings
+ * the slot with one atomic store.
  */
 #ifndef SHMKV_INTERNAL_H
 #define SHMKV_INTERNAL_H
@@ -64,7 +67,7 @@
 #endif
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)
@@ -73,7 +76,7 @@
 #define BUCKET_BYTES 64u
 #define TAG_BITS     24u
 #define TAG_MASK     ((1ull << TAG_BITS) - 1)
-#define OFF_LIMIT    (1ull << 43)          /* 40 bits of 8-byte units */
+#define OFF_LIMIT    (1ull << 41)          /* 38 bits of 8-byte units */
 #define DIR_MAX      (TAG_BITS + 1)        /* bucket chunks per shard */
 #define PIECE_BITS   2u                    /* big chunks are allocated in 4 pieces */
 #define PIECE_MIN_BITS 12u                 /* chunks of 4096+ buckets are pieced */
@@ -81,6 +84,7 @@
 #define SHARD_BITS_MAX 12u
 #define LOG_RUN_MIN  UNIT                  /* smallest log run */
 #define LOG_RUN_MAX  (1ull << 17)          /* largest log run: 128 KiB */
+#define SEG_MIN      (1ull << 15)          /* smallest cache-mode log run: 32 KiB */
 /* A table's own largest log run (db->run_max) is also at most its
  * allocation headroom, so compaction can always move a victim's live
  * records; records of run_max / 4 or more get a run of their own. */
@@ -106,19 +110,24 @@ struct run {
     uint32_t kind;
     uint32_t shard;                 /* owner, for log/huge/index runs */
     uint64_t nunits;                /* length in 4 KiB units */
-    uint64_t next;                  /* free list, or the shard's log-run list */
+    uint64_t next;                  /* free list, or the shard's run list
+                                     * (log runs and huge heads, oldest first) */
     _Atomic uint64_t used;          /* log: bytes appended, header included */
     _Atomic uint64_t live;          /* log/huge: bytes of live records */
-    uint64_t pad[3];
+    uint64_t chain;                 /* huge: the next piece of a chained value */
+    uint64_t exp_max;               /* latest expiry of a record appended here */
+    uint32_t exp_bytes;             /* bytes of live records that have an expiry (capped) */
+    uint32_t stamp;                 /* when it joined its shard's list (hdr.run_stamp), for
+                                     * comparing ages across shards; wraps */
 };
 
 /* Record header.  dist is the distance back to the record's run header
  * in 8-byte units (runs holding records are at most 128 KiB), so a writer
  * can find the run whose live-byte count a retired record belongs to.
  * REC_CHAIN marks a huge record whose value continues in further huge
- * runs linked by run.next (allocated so when no single run was free).
- * REC_EXT is reserved for an 8-byte extension (expiry) and is 0 in
- * format 1. */
+ * runs linked by run.chain (allocated so when no single run was free).
+ * REC_EXT: an 8-byte expiry time (table milliseconds, clock.c) follows
+ * the header; records without one never expire. */
 struct rec {
     uint16_t klen;
     uint16_t dist;
@@ -127,6 +136,10 @@ struct rec {
 #define REC_EXT   0x8000u
 #define REC_CHAIN 0x4000u
 #define REC_DIST  0x3fffu
+
+static inline uint64_t rec_ext(uint16_t dist) { return dist & REC_EXT ? 8 : 0; }
+/* bytes before the key: the header and the expiry, if any */
+static inline uint64_t rec_head(const struct rec *r) { return sizeof *r + rec_ext(r->dist); }
 
 struct bucket {
     _Atomic uint64_t next;          /* offset of the next overflow bucket, 0: none */
@@ -170,11 +183,15 @@ struct shard {
     uint64_t pending_piece;         /* chain piece unlinked, maybe not freed */
     uint64_t ov_free;               /* free overflow buckets (linked by next) */
 
-    /* rarer: growth, compaction, lock trouble */
-    uint64_t runs __attribute__((aligned(64))); /* all log runs of this shard, by run.next */
-    uint64_t clean_run, clean_pos;  /* compaction cursor */
+    /* rarer: growth, compaction, eviction, expiry, lock trouble */
+    uint64_t runs __attribute__((aligned(64))); /* log runs and huge heads, oldest first, by run.next */
+    uint64_t runs_tail;             /* the newest of them */
+    uint64_t clean_run, clean_pos;  /* compaction / eviction cursor */
+    uint64_t clean_evict;           /* 1: clean_run was picked for eviction */
+    uint64_t exp_next;              /* earliest time a closed run's expiries are all due; 0: none */
     _Atomic uint64_t ov_used;       /* overflow buckets linked into chains */
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
+    _Atomic uint64_t evictions, expirations;
 
     /* read counters, only with TF_READ_STATS: bumped by readers */
     _Atomic uint64_t hits __attribute__((aligned(64)));
@@ -182,6 +199,8 @@ struct shard {
 } __attribute__((aligned(64)));
 
 #define TF_READ_STATS 1u /* readers count hits and misses (SHMKV_STATS) */
+#define TF_CACHE      2u /* cache mode: writes evict instead of failing (SHMKV_CACHE) */
+#define TF_ALL        (TF_READ_STATS | TF_CACHE)
 
 struct hdr {
     /* immutable after creation; covered by geo_sum */
@@ -199,7 +218,13 @@ struct hdr {
     uint64_t max_bytes;             /* as given at creation (0: none) */
     uint64_t shards_off;
     uint64_t data_off;
+    uint64_t seg_bytes;             /* cache mode: size of every log run */
     uint64_t geo_sum;               /* checksum of the fields above */
+
+    /* the table's clock (clock.c), under alloc_lock when rebased */
+    uint64_t boot_id;               /* hash of the boot the clock base belongs to */
+    _Atomic int64_t clock_base;     /* table ms = CLOCK_BOOTTIME ms + clock_base */
+    _Atomic uint64_t clock_hw;      /* a recent table time, for rebasing after a reboot */
 
     /* allocator, under alloc_lock */
     pthread_mutex_t alloc_lock __attribute__((aligned(64)));
@@ -208,6 +233,7 @@ struct hdr {
     _Atomic uint64_t free_units;    /* units in free runs */
     uint64_t free_head[41];         /* free runs by size class floor(log2 units) */
     _Atomic uint64_t alloc_recoveries;
+    _Atomic uint32_t run_stamp;     /* run ages: bumped for every run listed */
 } __attribute__((aligned(64)));
 
 /* The process-local handle.  Immutable after open except known_size. */
@@ -215,6 +241,8 @@ struct shmkv {
     int fd;
     bool rdonly;
     bool count_reads;               /* TF_READ_STATS and a writable handle */
+    bool cache;                     /* TF_CACHE */
+    bool mark_reads;                /* cache mode and a writable handle: gets raise read counts */
     uint8_t *base;                  /* mapping of hdr->reserve bytes */
     uint64_t map_size;
     struct hdr *hdr;
@@ -226,6 +254,8 @@ struct shmkv {
     uint64_t reserve;
     uint64_t run_max;               /* largest log run of this table */
     uint64_t huge_min;              /* records this big get their own run */
+    uint64_t low_water;             /* cache mode: evict ahead while free bytes are below this */
+    int64_t clock_base;             /* this handle's view of hdr->clock_base */
     /* File size this process has verified with fstat: offsets below it
      * are safe to touch even if the header lies. */
     _Atomic uint64_t known_size;
@@ -269,14 +299,23 @@ static inline void add64(_Atomic uint64_t *p, int64_t d)
 static inline uint64_t align8(uint64_t n) { return (n + 7) & ~7ull; }
 static inline uint64_t units_of(uint64_t bytes) { return (bytes + UNIT - 1) >> UNIT_SHIFT; }
 
+#define SLOT_READS_SHIFT 62
+#define SLOT_READ1   (1ull << SLOT_READS_SHIFT)
+#define SLOT_READS_MAX 3u
 static inline uint64_t slot_make(uint64_t off, uint64_t tag) { return (off >> 3) << TAG_BITS | tag; }
-static inline uint64_t slot_off(uint64_t s) { return (s >> TAG_BITS) << 3; }
+static inline uint64_t slot_off(uint64_t s) { return ((s << 2) >> (TAG_BITS + 2)) << 3; }
 static inline uint64_t slot_tag(uint64_t s) { return s & TAG_MASK; }
+static inline unsigned slot_reads(uint64_t s) { return (unsigned)(s >> SLOT_READS_SHIFT); }
+static inline uint64_t slot_with_reads(uint64_t s, unsigned n) { return (s & ~(3ull << SLOT_READS_SHIFT)) | (uint64_t)n << SLOT_READS_SHIFT; }
 
 static inline void *at(const shmkv *db, uint64_t off) { return db->base + off; }
 static inline struct run *run_at(const shmkv *db, uint64_t off) { return (struct run *)(db->base + off); }
 
-static inline uint64_t rec_size(uint64_t klen, uint64_t vlen) { return align8(sizeof(struct rec) + klen + vlen); }
+static inline uint64_t rec_size(uint64_t klen, uint64_t vlen, uint64_t ext) { return align8(sizeof(struct rec) + ext + klen + vlen); }
+static inline uint64_t rec_bytes(const struct rec *r) { return rec_size(r->klen, r->vlen, rec_ext(r->dist)); }
+static inline const uint8_t *rec_key(const struct rec *r) { return (const uint8_t *)r + rec_head(r); }
+/* A record's expiry (0: none).  Writers only; readers copy it racily. */
+static inline uint64_t rec_expiry(const struct rec *r) { return r->dist & REC_EXT ? *(const uint64_t *)(r + 1) : 0; }
 
 static inline struct shard *shard_of(const shmkv *db, uint64_t h)
 {
@@ -310,6 +349,13 @@ void shmkv__fault_arm(int kind, long after);
 static inline void *xmalloc(size_t n) { return fault_hit(FAULT_MALLOC) ? NULL : malloc(n); }
 static inline void *xcalloc(size_t n, size_t m) { return fault_hit(FAULT_MALLOC) ? NULL : calloc(n, m); }
 static inline void *xrealloc(void *p, size_t n) { return fault_hit(FAULT_MALLOC) ? NULL : realloc(p, n); }
+
+/* clock.c: table time in ms, agreed by every process on the host */
+uint64_t clock_now(const shmkv *db);
+void clock_open(shmkv *db);
+void clock_init(shmkv *db);
+void clock_note(shmkv *db, uint64_t now);
+static inline bool expired(uint64_t expiry, uint64_t now) { return expiry && expiry <= now; }
 
 /* hash.c */
 uint64_t hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1);
@@ -351,11 +397,18 @@ int  index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx);
 
 /* log.c */
 int  log_append(shmkv *db, struct shard *s, const void *key, size_t klen,
-                const void *val, size_t vlen, bool reserve, uint64_t *off);
+                const void *val, size_t vlen, uint64_t expiry, bool reserve, uint64_t *off);
 void log_adopt(shmkv *db, struct shard *s, uint64_t off);
 void log_retire(shmkv *db, struct shard *s, uint64_t off);
 void log_clean_step(shmkv *db, struct shard *s);
 bool log_clean_some(shmkv *db, struct shard *s);
+bool log_evict_some(shmkv *db, struct shard *s);
+void log_evict_step(shmkv *db, struct shard *s);
+bool log_pressure(shmkv *db);
+bool log_oldest(shmkv *db, struct shard *s, uint32_t *stamp);
+static inline bool stamp_older(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+void log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off);
+void log_clear(shmkv *db, struct shard *s);
 int  log_repair(shmkv *db, struct shard *s);
 uint64_t rec_run(shmkv *db, uint64_t off);
 bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst);

@@ -1,17 +1,20 @@
 /*
- * log.c - per-shard record logs and their compaction.
+ * log.c - per-shard record logs: appending, compaction, expiry, eviction.
  *
- * Each shard appends its records to its open log run (4 KiB to 256 KiB,
+ * Each shard appends its records to its open log run (4 KiB to 128 KiB,
  * sized to about a quarter of the shard's log so small tables stay small
- * and big ones allocate rarely).  A record is written completely, the
- * run's used mark is raised, and only then is its slot published, so a
- * writer killed at any instant leaves either an unpublished record (dead
- * bytes, reclaimed later) or a complete one.  Records of a quarter of the
- * table's largest log run or more (32 KiB in tables of 16 MiB and up) get
- * a run of their own, released as soon as they are overwritten; when no
- * single free run is big enough they are spread over a chain of runs.
+ * and big ones allocate rarely; in cache mode every log run has the
+ * table's segment size).  A record is written completely, the run's used
+ * mark is raised, and only then is its slot published, so a writer killed
+ * at any instant leaves either an unpublished record (dead bytes,
+ * reclaimed later) or a complete one.  Records of a quarter of the largest
+ * log run or more get a run of their own (a huge run), released as soon as
+ * they are overwritten; when no single free run is big enough they are
+ * spread over a chain of runs.  A shard's log runs and huge runs form one
+ * list in the order they were opened, oldest first: the FIFO that cache
+ * mode evicts from.
  *
- * Every log run counts its live bytes.  Overwrites and deletes turn bytes
+ * Every run counts its live bytes.  Overwrites and deletes turn bytes
  * into garbage; when a shard's garbage passes a quarter of its log, each
  * write also moves a few records out of the run with the most garbage
  * (the greedy policy of log-structured file systems) until that run is
@@ -19,6 +22,25 @@
  * at it, so the cleaner needs no other bookkeeping, and moving one is just
  * another append plus one atomic slot store.  The work per operation is
  * bounded (CLEAN_BUDGET records): no pause ever grows with the table.
+ *
+ * Expiry.  A record may carry an expiry time.  Each run keeps the bytes of
+ * its live records that have one and the latest of their times; once that
+ * time has passed, those bytes count as garbage, so the greedy cleaner
+ * picks the run, and it drops (rather than moves) every expired record it
+ * meets.  Nothing ever sweeps the table: a shard notes the earliest time
+ * one of its runs becomes wholly due (exp_next) and looks only then.
+ *
+ * Eviction (cache mode).  When the table's free space falls below a low
+ * water mark (about a thirty-second of the table), each write also cleans
+ * a few records of its shard's oldest run, deciding per record: expired
+ * or never read since it was written or last kept -> dropped (evicted);
+ * read -> moved to the open run with its read count lowered by one
+ * (FIFO with reinsertion, i.e. CLOCK with a 2-bit count per key, at the
+ * granularity of runs).  Readers raise a key's count (up to 3) with one
+ * compare-and-swap on its slot, only when it is below 3, so hot keys cost
+ * no writes and a read-only handle marks nothing.  A write that still
+ * finds no space evicts whole runs of its own shard, then of others, so a
+ * put in cache mode never fails for lack of space.
  *
  * A released run may still be read by lock-free readers: run_free() bumps
  * its shard's epoch first, and readers validate against it.
@@ -45,7 +67,7 @@ uint64_t rec_run(shmkv *db, uint64_t off)
     if (run->kind != RUN_LOG && run->kind != RUN_HUGE)
         return 0;
     /* a chained record's value goes on in other runs; its key may not */
-    uint64_t inside = r->dist & REC_CHAIN ? sizeof(struct rec) + r->klen : rec_size(r->klen, r->vlen);
+    uint64_t inside = r->dist & REC_CHAIN ? rec_head(r) + r->klen : rec_bytes(r);
     if (off + inside > ro + (run->nunits << UNIT_SHIFT))
         return 0;
     return ro;
@@ -54,7 +76,7 @@ uint64_t rec_run(shmkv *db, uint64_t off)
 /* The next run of a chained huge record, validated; 0 if bad. */
 static uint64_t chain_next(shmkv *db, uint64_t ro)
 {
-    uint64_t nx = run_at(db, ro)->next;
+    uint64_t nx = run_at(db, ro)->chain;
     if (!nx || nx < db->data_off || (nx - db->data_off) % UNIT || !mem_ok(db, nx, RUN_HDR))
         return 0;
     struct run *r = run_at(db, nx);
@@ -68,10 +90,10 @@ static uint64_t chain_next(shmkv *db, uint64_t ro)
  * false if an offset or length is out of bounds. */
 bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
 {
-    uint64_t p = off + sizeof *rh + rh->klen, left = rh->vlen;
+    uint64_t p = off + rec_head(rh) + rh->klen, left = rh->vlen;
     uint8_t *d = dst;
     if (!(rh->dist & REC_CHAIN)) {
-        if (!mem_ok(db, off, sizeof *rh + (uint64_t)rh->klen + left))
+        if (!mem_ok(db, off, rec_head(rh) + (uint64_t)rh->klen + left))
             return false;
         racy_copy(d, at(db, p), left);
         return true;
@@ -102,18 +124,49 @@ static void add_live(struct run *run, int64_t d)
                           memory_order_relaxed);
 }
 
+/* A run on a shard's list: a log run or the head of a huge value. */
+static bool listed_ok(shmkv *db, uint64_t ro, const struct shard *s)
+{
+    return run_ok(db, ro, RUN_LOG, s) || run_ok(db, ro, RUN_HUGE, s);
+}
+
+/* Append a run at the new end of the shard's list.  The run's own link
+ * is 0 before it becomes reachable; a writer killed between the two
+ * stores leaves runs_tail stale, which log_repair recomputes. */
+static void list_append(shmkv *db, struct shard *s, uint64_t ro)
+{
+    run_at(db, ro)->next = 0;
+    run_at(db, ro)->stamp = atomic_fetch_add_explicit(&db->hdr->run_stamp, 1, memory_order_relaxed);
+    uint64_t t = s->runs_tail;
+    if (t && listed_ok(db, t, s) && !run_at(db, t)->next && s->runs)
+        run_at(db, t)->next = ro;
+    else if (!s->runs)
+        s->runs = ro;
+    else { /* stale tail: find the real one */
+        uint64_t *link = &s->runs;
+        for (unsigned n = 0; *link && n < (1u << 24) && listed_ok(db, *link, s); n++)
+            link = &run_at(db, *link)->next;
+        *link = ro;
+    }
+    s->runs_tail = ro;
+}
+
 static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
 {
-    uint64_t *link = &s->runs;
+    uint64_t *link = &s->runs, prev = 0;
     for (unsigned n = 0; *link && n < (1u << 24); n++) {
-        if (!run_ok(db, *link, RUN_LOG, s)) {
+        if (!listed_ok(db, *link, s)) {
             *link = 0; /* corrupt list: cut it (leaks, never crashes) */
+            s->runs_tail = prev;
             return;
         }
         if (*link == ro) {
             *link = run_at(db, ro)->next;
+            if (s->runs_tail == ro)
+                s->runs_tail = prev;
             return;
         }
+        prev = *link;
         link = &run_at(db, *link)->next;
     }
 }
@@ -126,11 +179,11 @@ static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
 static void huge_free(shmkv *db, struct shard *s, uint64_t head)
 {
     for (unsigned n = 0; n < (1u << 20); n++) {
-        uint64_t nx = run_at(db, head)->next ? chain_next(db, head) : 0;
+        uint64_t nx = run_at(db, head)->chain ? chain_next(db, head) : 0;
         if (!nx)
             break;
         s->pending_piece = nx;
-        run_at(db, head)->next = run_at(db, nx)->next;
+        run_at(db, head)->chain = run_at(db, nx)->chain;
         run_free(db, nx);
         s->pending_piece = 0;
     }
@@ -143,43 +196,52 @@ static void release_run(shmkv *db, struct shard *s, uint64_t ro)
 {
     struct run *run = run_at(db, ro);
     s->pending_free = ro;
-    if (run->kind == RUN_LOG) {
-        unlink_run(db, s, ro);
-        add64(&s->log_bytes, -(int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
-        if (s->open_run == ro)
-            s->open_run = 0;
-        if (s->clean_run == ro)
-            s->clean_run = 0;
-    }
-    if (run->kind == RUN_HUGE)
+    unlink_run(db, s, ro);
+    if (s->open_run == ro)
+        s->open_run = 0;
+    if (s->clean_run == ro)
+        s->clean_run = 0;
+    if (run->kind == RUN_HUGE) {
         huge_free(db, s, ro);
-    else
+    } else {
+        add64(&s->log_bytes, -(int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
         run_free(db, ro);
+    }
     s->pending_free = 0;
     atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
 }
 
-static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, size_t klen,
-                      const void *val, size_t vlen)
+/* Write a record's header, expiry and key at off; returns where the value goes. */
+static uint8_t *write_head(shmkv *db, uint64_t off, uint64_t dist_bits, const void *key, size_t klen,
+                           size_t vlen, uint64_t expiry)
 {
     struct rec *r = rec_at(db, off);
     r->klen = (uint16_t)klen;
-    r->dist = (uint16_t)((off - run) >> 3);
+    r->dist = (uint16_t)(dist_bits | (expiry ? REC_EXT : 0));
     r->vlen = (uint32_t)vlen;
-    memcpy(r + 1, key, klen);
+    uint8_t *p = (uint8_t *)(r + 1);
+    if (expiry) {
+        memcpy(p, &expiry, 8);
+        p += 8;
+    }
+    memcpy(p, key, klen);
+    return p + klen;
+}
+
+static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, size_t klen,
+                      const void *val, size_t vlen, uint64_t expiry)
+{
+    uint8_t *v = write_head(db, off, (off - run) >> 3, key, klen, vlen, expiry);
     if (vlen)
-        memcpy((uint8_t *)(r + 1) + klen, val, vlen);
+        memcpy(v, val, vlen);
 }
 
 /* Write a huge record across a chain of runs (first one at ro). */
-static void write_chain(shmkv *db, uint64_t ro, const void *key, size_t klen, const void *val, size_t vlen)
+static void write_chain(shmkv *db, uint64_t ro, const void *key, size_t klen, const void *val, size_t vlen,
+                        uint64_t expiry)
 {
-    struct rec *r = rec_at(db, ro + RUN_HDR);
-    r->klen = (uint16_t)klen;
-    r->dist = (uint16_t)((RUN_HDR >> 3) | REC_CHAIN);
-    r->vlen = (uint32_t)vlen;
-    memcpy(r + 1, key, klen);
-    uint64_t p = ro + RUN_HDR + sizeof *r + klen;
+    uint64_t p = (uint64_t)(write_head(db, ro + RUN_HDR, (RUN_HDR >> 3) | REC_CHAIN, key, klen, vlen, expiry) -
+                            db->base);
     const uint8_t *v = val;
     while (ro) {
         uint64_t end = ro + (run_at(db, ro)->nunits << UNIT_SHIFT), chunk = end - p < vlen ? end - p : vlen;
@@ -188,7 +250,7 @@ static void write_chain(shmkv *db, uint64_t ro, const void *key, size_t klen, co
         atomic_store_explicit(&run_at(db, ro)->used, p + chunk - ro, memory_order_relaxed);
         v += chunk;
         vlen -= chunk;
-        ro = run_at(db, ro)->next;
+        ro = run_at(db, ro)->chain;
         p = ro + RUN_HDR;
     }
 }
@@ -212,14 +274,14 @@ static int alloc_chain(shmkv *db, struct shard *s, uint64_t total, uint64_t firs
          * its lock, straight into the chain (or the shard's journal for
          * the first piece): a writer killed here leaks nothing */
         e = run_alloc(db, want, RUN_HUGE, shard_index(db, s), reserve,
-                      head ? &run_at(db, tail)->next : &s->pending_huge);
+                      head ? &run_at(db, tail)->chain : &s->pending_huge);
         if (e == -ENOSPC && want > min) {
             want /= 2;
             continue;
         }
         if (e)
             break;
-        uint64_t ro = head ? run_at(db, tail)->next : s->pending_huge;
+        uint64_t ro = head ? run_at(db, tail)->chain : s->pending_huge;
         if (!head)
             head = ro;
         tail = ro;
@@ -237,13 +299,21 @@ static int alloc_chain(shmkv *db, struct shard *s, uint64_t total, uint64_t firs
 
 static uint64_t pow2_ceil(uint64_t x) { return x <= 1 ? 1 : 1ull << (64 - __builtin_clzll(x - 1)); }
 
+/* A run stopped taking appends: if its records with an expiry are all due
+ * before the shard's next look, look then instead. */
+static void note_expiry(struct shard *s, uint64_t exp_max)
+{
+    if (exp_max && (!s->exp_next || exp_max < s->exp_next))
+        s->exp_next = exp_max;
+}
+
 /* A new open log run big enough for sz more bytes. */
 static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
 {
     uint64_t want = pow2_ceil(atomic_load_explicit(&s->log_bytes, memory_order_relaxed) / 4 + 1);
     uint64_t need = pow2_ceil(RUN_HDR + sz);
-    if (want < need)
-        want = need;
+    if (want < need || db->cache)
+        want = db->cache ? db->run_max : need;
     if (want < LOG_RUN_MIN)
         want = LOG_RUN_MIN;
     if (want > db->run_max)
@@ -256,18 +326,18 @@ static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
         e = run_alloc(db, units_of(need), RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
     if (e)
         return e;
-    uint64_t ro = s->pending_log;
-    run_at(db, ro)->next = s->runs;
-    s->runs = ro;
-    s->open_run = ro;
+    if (s->open_run && run_ok(db, s->open_run, RUN_LOG, s))
+        note_expiry(s, run_at(db, s->open_run)->exp_max);
+    list_append(db, s, s->pending_log);
+    s->open_run = s->pending_log;
     s->pending_log = 0;
     return 0;
 }
 
 int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const void *val,
-               size_t vlen, bool reserve, uint64_t *out)
+               size_t vlen, uint64_t expiry, bool reserve, uint64_t *out)
 {
-    uint64_t sz = rec_size(klen, vlen);
+    uint64_t ext = expiry ? 8 : 0, sz = rec_size(klen, vlen, ext);
     if (sz >= db->huge_min) {
         uint64_t ro;
         /* journaled in pending_huge by the allocator itself (cleared by
@@ -275,16 +345,17 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
         int e = run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &s->pending_huge);
         bool chained = e == -ENOSPC;
         if (chained) /* space enough in total, maybe, but not in one piece */
-            e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + klen, reserve, &ro);
+            e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + ext + klen, reserve, &ro);
         if (e)
             return e;
         ro = s->pending_huge;
         if (chained) {
-            write_chain(db, ro, key, klen, val, vlen);
+            write_chain(db, ro, key, klen, val, vlen, expiry);
         } else {
-            write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen);
+            write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen, expiry);
             atomic_store_explicit(&run_at(db, ro)->used, RUN_HDR + sz, memory_order_relaxed);
         }
+        list_append(db, s, ro);
         *out = ro + RUN_HDR;
         return 0;
     }
@@ -296,7 +367,8 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
         run = run_at(db, s->open_run);
     }
     uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
-    write_rec(db, s->open_run + used, s->open_run, key, klen, val, vlen);
+    write_rec(db, s->open_run + used, s->open_run, key, klen, val, vlen, expiry);
+    note_expiry(s, expiry); /* the shard looks once this may be due */
     /* raise used before the slot can point here, so a crash never lets a
      * later append overwrite a published record */
     atomic_store_explicit(&run->used, used + sz, memory_order_release);
@@ -305,16 +377,24 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
     return 0;
 }
 
+/* Account a record as live in its run (it was just published). */
 void log_adopt(shmkv *db, struct shard *s, uint64_t off)
 {
     uint64_t ro = rec_run(db, off);
     if (!ro)
         return;
     struct rec *r = rec_at(db, off);
-    uint64_t sz = rec_size(r->klen, r->vlen);
-    add_live(run_at(db, ro), (int64_t)sz);
-    if (run_at(db, ro)->kind == RUN_LOG)
+    struct run *run = run_at(db, ro);
+    uint64_t sz = rec_bytes(r), exp = rec_expiry(r);
+    add_live(run, (int64_t)sz);
+    if (run->kind == RUN_LOG)
         add64(&s->rec_live, (int64_t)(sz));
+    if (exp) {
+        run->exp_bytes = run->exp_bytes + sz > UINT32_MAX ? UINT32_MAX : (uint32_t)(run->exp_bytes + sz);
+        if (exp > run->exp_max)
+            run->exp_max = exp;
+        note_expiry(s, exp);
+    }
 }
 
 /* A record stopped being live (its slot was overwritten or cleared). */
@@ -327,55 +407,162 @@ void log_retire(shmkv *db, struct shard *s, uint64_t off)
     if (run->shard != shard_index(db, s))
         return;
     struct rec *r = rec_at(db, off);
-    uint64_t sz = rec_size(r->klen, r->vlen);
+    uint64_t sz = rec_bytes(r);
     if (run->kind == RUN_HUGE) {
         release_run(db, s, ro);
         return;
     }
     add_live(run, -(int64_t)sz);
     add64(&s->rec_live, -(int64_t)(sz));
+    if (r->dist & REC_EXT)
+        run->exp_bytes -= sz < run->exp_bytes ? (uint32_t)sz : run->exp_bytes;
     if (!atomic_load_explicit(&run->live, memory_order_relaxed) && ro != s->open_run && ro != s->clean_run)
         release_run(db, s, ro);
 }
 
-static bool needs_cleaning(struct shard *s)
+/* Remove a live record's pair: clear its slot, count it gone, retire it. */
+void log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off)
 {
-    uint64_t log = atomic_load_explicit(&s->log_bytes, memory_order_relaxed);
-    uint64_t garbage = log - atomic_load_explicit(&s->rec_live, memory_order_relaxed);
-    return garbage >= UNIT && garbage * 4 >= log;
+    const struct rec *r = rec_at(db, off);
+    int64_t bytes = (int64_t)r->klen + (int64_t)r->vlen;
+    index_remove(db, s, tag, slot);
+    add64(&s->keys, -1);
+    add64(&s->live_bytes, -bytes);
+    log_retire(db, s, off);
 }
 
-static uint64_t pick_victim(shmkv *db, struct shard *s)
+/* ---- choosing what to clean ---- */
+
+/* Bytes of a run that cleaning it would reclaim now. */
+static uint64_t reclaimable(struct run *run, uint64_t now)
 {
-    uint64_t best = 0, best_garbage = 0;
+    uint64_t live = atomic_load_explicit(&run->live, memory_order_relaxed);
+    uint64_t g = run->kind == RUN_LOG ? atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR - live : 0;
+    if (expired(run->exp_max, now))
+        g += run->exp_bytes < live ? run->exp_bytes : live;
+    return g;
+}
+
+/* The run with the most to reclaim (garbage and due expiries).  Also
+ * recomputes exp_next: the earliest time another run becomes due. */
+static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now)
+{
+    uint64_t best = 0, best_g = 0;
     unsigned n = 0;
+    s->exp_next = 0;
     for (uint64_t ro = s->runs; ro && n < (1u << 24); ro = run_at(db, ro)->next, n++) {
-        if (!run_ok(db, ro, RUN_LOG, s))
+        if (!listed_ok(db, ro, s))
             break;
-        if (ro == s->open_run)
-            continue;
         struct run *run = run_at(db, ro);
-        uint64_t g = atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR -
-                     atomic_load_explicit(&run->live, memory_order_relaxed);
-        if (g > best_garbage && g >= 64) {
+        if (run->exp_bytes)
+            note_expiry(s, run->exp_max);
+        bool due = run->exp_bytes && expired(run->exp_max, now);
+        if (ro == s->open_run && !due)
+            continue; /* the open run is cleaned only for its expiries */
+        uint64_t g = reclaimable(run, now);
+        /* any due expiry qualifies, or exp_next would keep us looking */
+        if (g > best_g && (g >= 64 || due)) {
             best = ro;
-            best_garbage = g;
+            best_g = g;
         }
     }
     return best;
 }
 
-/* Move up to budget records out of the victim run.  Returns false if it
- * could not make progress (no victim, or no room to move records). */
-static bool clean(shmkv *db, struct shard *s, unsigned budget)
+/* The oldest run that is not the open one (cache eviction). */
+static uint64_t pick_oldest(shmkv *db, struct shard *s)
 {
+    unsigned n = 0;
+    for (uint64_t ro = s->runs; ro && n < 2; ro = run_at(db, ro)->next, n++) {
+        if (!listed_ok(db, ro, s))
+            break;
+        if (ro != s->open_run)
+            return ro;
+    }
+    return 0;
+}
+
+/* Free space is short: cache mode evicts ahead of need. */
+bool log_pressure(shmkv *db)
+{
+    struct hdr *h = db->hdr;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
+    uint64_t avail = (atomic_load_explicit(&h->free_units, memory_order_relaxed) << UNIT_SHIFT) +
+                     (db->reserve > top ? db->reserve - top : 0);
+    return avail < db->low_water;
+}
+
+/* ---- cleaning: compaction, expiry, eviction ---- */
+
+enum fate { KEEP, MOVE, DROP_EXPIRED, DROP_EVICTED };
+
+/* What becomes of a live record of the run being cleaned. */
+static enum fate fate_of(struct shard *s, const struct rec *r, uint64_t slotval, uint64_t now, bool force)
+{
+    if (expired(rec_expiry(r), now))
+        return DROP_EXPIRED;
+    if (!s->clean_evict)
+        return MOVE;
+    return slot_reads(slotval) && !force ? MOVE : DROP_EVICTED;
+}
+
+static void drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off, enum fate f)
+{
+    log_drop(db, s, tag, slot, off);
+    atomic_fetch_add_explicit(f == DROP_EXPIRED ? &s->expirations : &s->evictions, 1, memory_order_relaxed);
+}
+
+/* The victim is a huge run: drop its record, or (evicting, and it was
+ * read) keep it by moving the run to the young end of the list with its
+ * read count lowered: no bytes are copied. */
+static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bool force)
+{
+    uint64_t off = ro + RUN_HDR, h = 0, tag = 0;
+    struct rec *r = rec_at(db, off);
+    _Atomic uint64_t *slot;
+    s->clean_run = 0;
+    if (rec_run(db, off)) {
+        h = hash64(rec_key(r), r->klen, db->seed0, db->seed1);
+        tag = h & TAG_MASK;
+    }
+    if (!h || shard_of(db, h) != s || index_find_off(db, s, tag, off, &slot)) {
+        release_run(db, s, ro); /* nothing points here: garbage */
+        return;
+    }
+    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
+    enum fate f = fate_of(s, r, v, now, force);
+    if (f == DROP_EXPIRED || f == DROP_EVICTED) {
+        drop(db, s, tag, slot, off, f);
+    } else if (s->clean_evict) {
+        s->pending_log = ro; /* journal: off the list for a moment */
+        unlink_run(db, s, ro);
+        list_append(db, s, ro);
+        s->pending_log = 0;
+        atomic_store_explicit(slot, slot_with_reads(v, slot_reads(v) - 1), memory_order_relaxed);
+    }
+}
+
+/* Move or drop up to budget records of the victim run; release it when
+ * done.  A new victim is the oldest run if evict, else the greedy pick.
+ * Evicting drops what cannot be moved; force drops read records too.
+ * Returns false if it could make no progress. */
+static bool clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool force)
+{
+    uint64_t now = clock_now(db);
     if (!s->clean_run) {
-        s->clean_run = pick_victim(db, s);
+        s->clean_run = evict ? pick_oldest(db, s) : pick_greedy(db, s, now);
         s->clean_pos = RUN_HDR;
+        s->clean_evict = evict;
         if (!s->clean_run)
             return false;
+        if (s->clean_run == s->open_run)
+            s->open_run = 0; /* appends (and moves) go to a new run */
     }
     uint64_t ro = s->clean_run;
+    if (run_ok(db, ro, RUN_HUGE, s)) {
+        clean_huge(db, s, ro, now, force);
+        return true;
+    }
     if (!run_ok(db, ro, RUN_LOG, s)) {
         s->clean_run = 0;
         return false;
@@ -387,21 +574,33 @@ static bool clean(shmkv *db, struct shard *s, unsigned budget)
         if (!mem_ok(db, off, sizeof(struct rec)))
             break;
         struct rec *r = rec_at(db, off);
-        uint64_t sz = rec_size(r->klen, r->vlen);
+        uint64_t sz = rec_bytes(r);
         if (!r->klen || s->clean_pos + sz > used || !mem_ok(db, off, sz)) {
             s->clean_run = 0; /* unparseable (corrupt): leave this run alone */
             return false;
         }
-        uint64_t h = hash64(r + 1, r->klen, db->seed0, db->seed1);
+        uint64_t h = hash64(rec_key(r), r->klen, db->seed0, db->seed1), tag = h & TAG_MASK;
         _Atomic uint64_t *slot;
-        if (shard_of(db, h) == s && index_find_off(db, s, h & TAG_MASK, off, &slot) == 0) {
-            uint64_t noff;
-            if (log_append(db, s, r + 1, r->klen, (uint8_t *)(r + 1) + r->klen, r->vlen, true, &noff))
-                return false; /* no room even in the headroom: try later */
-            atomic_store_explicit(slot, slot_make(noff, h & TAG_MASK), memory_order_release);
-            log_adopt(db, s, noff);
-            add_live(run, -(int64_t)sz);
-            add64(&s->rec_live, -(int64_t)(sz));
+        if (shard_of(db, h) == s && index_find_off(db, s, tag, off, &slot) == 0) {
+            uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), noff;
+            enum fate f = fate_of(s, r, v, now, force);
+            if (f == MOVE) {
+                const uint8_t *k = rec_key(r);
+                if (log_append(db, s, k, r->klen, k + r->klen, r->vlen, rec_expiry(r), true, &noff)) {
+                    if (!s->clean_evict)
+                        return false; /* no room even in the headroom: try later */
+                    f = DROP_EVICTED; /* a cache makes room regardless */
+                }
+            }
+            if (f == MOVE) {
+                unsigned reads = slot_reads(v);
+                reads -= s->clean_evict && reads;
+                atomic_store_explicit(slot, slot_with_reads(slot_make(noff, tag), reads), memory_order_release);
+                log_adopt(db, s, noff);
+                log_retire(db, s, off);
+            } else {
+                drop(db, s, tag, slot, off, f);
+            }
         }
         s->clean_pos += sz;
     }
@@ -416,10 +615,21 @@ static bool clean(shmkv *db, struct shard *s, unsigned budget)
     return true;
 }
 
+static bool needs_cleaning(shmkv *db, struct shard *s)
+{
+    uint64_t log = atomic_load_explicit(&s->log_bytes, memory_order_relaxed);
+    uint64_t garbage = log - atomic_load_explicit(&s->rec_live, memory_order_relaxed);
+    if (garbage >= UNIT && garbage * 4 >= log)
+        return true;
+    if (s->exp_next && s->exp_next <= clock_now(db))
+        return true;
+    return db->cache && log_pressure(db);
+}
+
 void log_clean_step(shmkv *db, struct shard *s)
 {
-    if (s->clean_run || needs_cleaning(s))
-        clean(db, s, CLEAN_BUDGET);
+    if (s->clean_run || needs_cleaning(db, s))
+        clean(db, s, CLEAN_BUDGET, db->cache && log_pressure(db), false);
 }
 
 /* Clean until a run has been released or nothing more can be done.
@@ -430,10 +640,90 @@ bool log_clean_some(shmkv *db, struct shard *s)
     for (unsigned i = 0; i < (1u << 16); i++) {
         if (atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before)
             return true;
-        if (!clean(db, s, 256))
+        if (!clean(db, s, 256, false, false))
             return false;
     }
     return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
+}
+
+/* Cache mode, no space even after compaction: evict runs of this shard
+ * (oldest first, read records kept while there is room to move them)
+ * until one is released.  When only the open run is left, it is closed
+ * and evicted too.  Returns true if space was freed. */
+bool log_evict_some(shmkv *db, struct shard *s)
+{
+    uint64_t before = atomic_load_explicit(&s->cleaned, memory_order_relaxed);
+    if (s->clean_run && !s->clean_evict)
+        s->clean_run = 0; /* finish nothing half-compacted: evict instead */
+    for (unsigned i = 0; i < (1u << 16); i++) {
+        if (atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before)
+            return true;
+        if (!s->clean_run && !pick_oldest(db, s) && s->open_run) {
+            if (s->open_run && run_ok(db, s->open_run, RUN_LOG, s))
+                note_expiry(s, run_at(db, s->open_run)->exp_max);
+            s->open_run = 0;
+        }
+        if (!clean(db, s, 256, true, i > 64))
+            return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
+    }
+    return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
+}
+
+/* One bounded eviction step (cache mode, under s's lock). */
+void log_evict_step(shmkv *db, struct shard *s)
+{
+    clean(db, s, CLEAN_BUDGET, true, false);
+}
+
+/* The age of the shard's oldest evictable run, read without its lock (a
+ * hint: the list may change meanwhile, and every offset is checked).
+ * False if the shard has nothing to evict but its open run. */
+bool log_oldest(shmkv *db, struct shard *s, uint32_t *stamp)
+{
+    uint64_t ro = s->runs;
+    for (unsigned n = 0; ro && n < 2; n++) {
+        if (!listed_ok(db, ro, s))
+            return false;
+        struct run *run = run_at(db, ro);
+        if (ro != s->open_run) {
+            *stamp = run->stamp;
+            return true;
+        }
+        ro = run->next;
+    }
+    return false;
+}
+
+/* Empty the shard wholesale: clear every slot (releasing huge values on
+ * the way), then release every log run.  Called with the lock held.
+ * Readers: a record's memory is reused only after an epoch bump, and a
+ * miss is trusted only if seq did not move, so they see each key either
+ * as it was or gone. */
+static int clear_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
+{
+    (void)db, (void)s, (void)v, (void)ctx;
+    atomic_store_explicit(slot, 0, memory_order_release);
+    return 0;
+}
+
+void log_clear(shmkv *db, struct shard *s)
+{
+    index_walk(db, s, clear_slot, NULL);
+    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+    atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
+    s->clean_run = 0;
+    s->open_run = 0;
+    s->exp_next = 0;
+    for (unsigned n = 0; s->runs && n < (1u << 24); n++) {
+        if (!listed_ok(db, s->runs, s)) {
+            s->runs = s->runs_tail = 0; /* corrupt: leak rather than free blindly */
+            break;
+        }
+        release_run(db, s, s->runs);
+    }
+    atomic_store_explicit(&s->rec_live, 0, memory_order_relaxed);
 }
 
 /* Recount live bytes after a writer died mid-change (called with the
@@ -450,18 +740,23 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         return 0;
     }
     struct rec *r = rec_at(db, off);
-    uint64_t sz = rec_size(r->klen, r->vlen);
-    if (run_at(db, ro)->kind == RUN_HUGE) {
-        atomic_store_explicit(&run_at(db, ro)->live, sz, memory_order_relaxed);
+    struct run *run = run_at(db, ro);
+    uint64_t sz = rec_bytes(r), exp = rec_expiry(r);
+    if (run->kind == RUN_HUGE) {
+        atomic_store_explicit(&run->live, sz, memory_order_relaxed);
+        run->exp_bytes = !exp ? 0 : sz > UINT32_MAX ? UINT32_MAX : (uint32_t)sz;
+        run->exp_max = exp;
     } else {
-        add_live(run_at(db, ro), (int64_t)sz);
+        add_live(run, (int64_t)sz);
         add64(&s->rec_live, (int64_t)(sz));
+        if (exp) {
+            run->exp_bytes += (uint32_t)sz;
+            run->exp_max = exp > run->exp_max ? exp : run->exp_max;
+        }
     }
-    atomic_store_explicit(&s->keys, atomic_load_explicit(&s->keys, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&s->live_bytes,
-                          atomic_load_explicit(&s->live_bytes, memory_order_relaxed) + r->klen + r->vlen,
-                          memory_order_relaxed);
+    note_expiry(s, exp);
+    add64(&s->keys, 1);
+    add64(&s->live_bytes, (int64_t)r->klen + r->vlen);
     return 0;
 }
 
@@ -475,53 +770,72 @@ int log_repair(shmkv *db, struct shard *s)
             run_free(db, s->pending_piece);
         s->pending_piece = 0;
     }
+    /* walk the list: drop what is corrupt, find the tail */
+    uint64_t *link = &s->runs, tail = 0;
+    for (unsigned n = 0; *link; n++) {
+        if (!listed_ok(db, *link, s) || n > (1u << 24)) {
+            *link = 0; /* list corrupt: cut it (leaks, never crashes) */
+            break;
+        }
+        tail = *link;
+        link = &run_at(db, *link)->next;
+    }
+    s->runs_tail = tail;
     if (s->pending_log) { /* a log run allocated but maybe not linked */
-        uint64_t ro = s->pending_log, *link = &s->runs;
-        unsigned n = 0;
-        while (*link && *link != ro && n++ < (1u << 24) && run_ok(db, *link, RUN_LOG, s))
-            link = &run_at(db, *link)->next;
-        if (*link != ro && run_ok(db, ro, RUN_LOG, s))
+        uint64_t ro = s->pending_log;
+        bool linked = false;
+        for (uint64_t x = s->runs; x && !linked; x = run_at(db, x)->next)
+            linked = x == ro;
+        if (!linked && run_ok(db, ro, RUN_LOG, s))
             run_free(db, ro);
+        else if (!linked && run_ok(db, ro, RUN_HUGE, s)) /* a kept huge value being moved */
+            list_append(db, s, ro);
         s->pending_log = 0;
     }
     if (s->pending_free) {
         uint64_t ro = s->pending_free;
         struct run *run = ro >= db->data_off && !((ro - db->data_off) % UNIT) && mem_ok(db, ro, RUN_HDR)
                               ? run_at(db, ro) : NULL;
-        if (run && run->shard == shard_index(db, s) && run->kind == RUN_LOG) {
+        if (run && run->shard == shard_index(db, s) && (run->kind == RUN_LOG || run->kind == RUN_HUGE)) {
             unlink_run(db, s, ro);
-            run_free(db, ro);
-        } else if (run && run->shard == shard_index(db, s) && run->kind == RUN_HUGE) {
-            huge_free(db, s, ro);
+            if (run->kind == RUN_LOG)
+                run_free(db, ro);
+            else
+                huge_free(db, s, ro);
         }
         s->pending_free = 0;
-        if (s->open_run == ro)
-            s->open_run = 0;
-        if (s->clean_run == ro)
-            s->clean_run = 0;
     }
+    if (s->open_run && !run_ok(db, s->open_run, RUN_LOG, s))
+        s->open_run = 0;
+    if (s->clean_run && !listed_ok(db, s->clean_run, s))
+        s->clean_run = 0;
     /* reset the per-run counters, then count again from the index */
     atomic_store_explicit(&s->log_bytes, 0, memory_order_relaxed);
     atomic_store_explicit(&s->rec_live, 0, memory_order_relaxed);
-    unsigned n = 0;
     for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) {
-        if (!run_ok(db, ro, RUN_LOG, s) || ++n > (1u << 24)) {
-            s->runs = 0; /* list corrupt: forget it (leaks, never crashes) */
-            s->open_run = s->clean_run = 0;
-            atomic_store_explicit(&s->log_bytes, 0, memory_order_relaxed);
-            break;
-        }
-        atomic_store_explicit(&run_at(db, ro)->live, 0, memory_order_relaxed);
-        add64(&s->log_bytes, (int64_t)(atomic_load_explicit(&run_at(db, ro)->used, memory_order_relaxed) - RUN_HDR));
+        struct run *run = run_at(db, ro);
+        atomic_store_explicit(&run->live, 0, memory_order_relaxed);
+        run->exp_bytes = run->exp_max = 0;
+        if (run->kind == RUN_LOG)
+            add64(&s->log_bytes, (int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
     }
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
+    s->exp_next = 0;
     bool huge_seen = false;
     int r = index_walk(db, s, count_slot, &huge_seen);
     /* a huge value whose writer died before publishing it: release it */
     uint64_t ro = s->pending_huge;
-    if (!r && ro && !huge_seen && run_ok(db, ro, RUN_HUGE, s))
+    if (!r && ro && !huge_seen && run_ok(db, ro, RUN_HUGE, s)) {
+        unlink_run(db, s, ro);
         huge_free(db, s, ro);
+    }
     s->pending_huge = 0;
+    /* a huge run on the list that no slot reaches (live 0): release it */
+    for (uint64_t x = s->runs, nx; !r && x; x = nx) {
+        nx = run_at(db, x)->next;
+        if (run_at(db, x)->kind == RUN_HUGE && !atomic_load_explicit(&run_at(db, x)->live, memory_order_relaxed))
+            release_run(db, s, x);
+    }
     return r;
 }

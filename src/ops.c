@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-enum wmode { W_PUT, W_ADD, W_REPLACE };
+enum wmode { W_PUT, W_ADD, W_REPLACE, W_TOUCH };
 
 static int check_key(shmkv *db, const void *key, size_t klen)
 {
@@ -31,6 +31,8 @@ static int check_key(shmkv *db, const void *key, size_t klen)
     return klen > SHMKV_KEY_MAX ? -E2BIG : 0;
 }
 
+/* Largest record a table takes: one that fits its data area; in cache
+ * mode an eighth of it, so evicting can always make room. */
 static int check_write(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int r = check_key(db, key, klen);
@@ -38,13 +40,14 @@ static int check_write(shmkv *db, const void *key, size_t klen, const void *val,
         return r;
     if (!val && vlen)
         return -EINVAL;
-    if (vlen > SHMKV_VAL_MAX || rec_size(klen, vlen) + RUN_HDR > db->reserve - db->data_off)
+    uint64_t room = db->reserve - db->data_off;
+    if (vlen > SHMKV_VAL_MAX || rec_size(klen, vlen, 8) + RUN_HDR > (db->cache ? room / 8 : room))
         return -E2BIG;
     return db->rdonly ? -EROFS : 0;
 }
 
-/* After -ENOSPC: compact every other shard that holds garbage.  Called
- * with no lock held. */
+/* After -ENOSPC in a store: compact every other shard.  Called with no
+ * lock held. */
 static bool clean_others(shmkv *db, struct shard *mine)
 {
     bool freed = false;
@@ -58,43 +61,139 @@ static bool clean_others(shmkv *db, struct shard *mine)
     return freed;
 }
 
-static int write_op(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, enum wmode mode)
+/* Eviction in a cache follows the age of runs across shards, not just
+ * within the writer's own: each shard evicts from its oldest run, and the
+ * shard that evicts is the one whose oldest run is oldest.  These pick
+ * it: among all shards (slow path, after -ENOSPC), or among the writer's
+ * own and two others chosen by bits of the key's hash (the bounded step
+ * of every write while space is short: two random choices make per-shard
+ * FIFOs behave close to one global FIFO). */
+static struct shard *oldest_of(shmkv *db, struct shard **cand, unsigned n)
+{
+    struct shard *best = NULL;
+    uint32_t best_stamp = 0, st;
+    for (unsigned i = 0; i < n; i++)
+        if (cand[i] && log_oldest(db, cand[i], &st) && (!best || stamp_older(st, best_stamp))) {
+            best = cand[i];
+            best_stamp = st;
+        }
+    return best;
+}
+
+/* Slow path: evict a run from the shard holding the oldest.  Called with
+ * no lock held.  False if no shard has anything left to evict. */
+static bool evict_oldest(shmkv *db, struct shard *mine)
+{
+    uint64_t n = 1ull << db->shard_bits;
+    struct shard *best = NULL;
+    uint32_t best_stamp = 0, st;
+    for (uint64_t i = 0; i < n; i++)
+        if (log_oldest(db, &db->shards[i], &st) && (!best || stamp_older(st, best_stamp))) {
+            best = &db->shards[i];
+            best_stamp = st;
+        }
+    if (!best)
+        best = mine; /* nothing but open runs: evict the writer's own */
+    if (shard_lock(db, best))
+        return false;
+    bool freed = log_evict_some(db, best);
+    shard_unlock(best);
+    return freed;
+}
+
+static struct shard *evict_where(shmkv *db, struct shard *s, uint64_t h)
+{
+    uint64_t mask = (1ull << db->shard_bits) - 1;
+    struct shard *cand[3] = {s, &db->shards[(h >> 8) & mask], &db->shards[(h >> 20) & mask]};
+    struct shard *w = oldest_of(db, cand, 3);
+    return w ? w : s;
+}
+
+/* Lazily read table time: most writes never need it. */
+static uint64_t now_of(shmkv *db, uint64_t *now)
+{
+    if (!*now)
+        *now = clock_now(db);
+    return *now;
+}
+
+/* If the key's record (found in f) has expired, remove it and forget it:
+ * to every operation an expired key is an absent one. */
+static void reap(shmkv *db, struct shard *s, uint64_t tag, struct found *f, uint64_t *now)
+{
+    if (!f->slot)
+        return;
+    const struct rec *r = at(db, slot_off(f->val));
+    if (!(r->dist & REC_EXT) || !expired(rec_expiry(r), now_of(db, now)))
+        return;
+    log_drop(db, s, tag, f->slot, slot_off(f->val));
+    atomic_fetch_add_explicit(&s->expirations, 1, memory_order_relaxed);
+    f->slot = NULL;
+}
+
+/* The write path of put/add/replace/expire, under the key's shard lock:
+ * find the key, append the new record, publish it with one slot store,
+ * retire the old one, then a bounded step of background work.  ttl_ms
+ * 0: no expiry.  W_TOUCH rewrites the key's own value with a new expiry. */
+static int write_op(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, enum wmode mode,
+                    uint64_t ttl_ms)
 {
     int r = check_write(db, key, klen, val, vlen);
     if (r)
         return r;
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;
     struct shard *s = shard_of(db, h);
+    void *copy = NULL; /* W_TOUCH: the value, copied out under the lock */
     for (int round = 0;; round++) {
+        struct shard *elsewhere = NULL; /* cache: the shard to evict from */
         if ((r = shard_lock(db, s)))
-            return r;
+            break;
         struct found f;
         _Atomic uint64_t *slot;
-        uint64_t off;
-        if ((r = index_find(db, s, tag, key, klen, &f)))
-            goto out;
-        if (mode == W_ADD && f.slot) {
-            r = -EEXIST;
-            goto out;
-        }
-        if (mode == W_REPLACE && !f.slot) {
-            r = -ENOENT;
-            goto out;
-        }
-        slot = f.slot ? f.slot : f.empty;
-        if (!slot && (r = index_reserve(db, s, tag, &slot)))
-            goto out;
-        r = log_append(db, s, key, klen, val, vlen, false, &off);
-        if (r == -ENOSPC && log_clean_some(db, s)) {
-            /* compaction may have moved our key: find it again */
-            if (f.slot && (r = index_find(db, s, tag, key, klen, &f)))
+        uint64_t off, now = 0, expiry = 0;
+        for (int tries = 0;; tries++) {
+            if ((r = index_find(db, s, tag, key, klen, &f)))
                 goto out;
-            slot = f.slot ? f.slot : slot;
-            r = log_append(db, s, key, klen, val, vlen, false, &off);
+            reap(db, s, tag, &f, &now);
+            if (mode == W_ADD && f.slot) {
+                r = -EEXIST;
+                goto out;
+            }
+            if ((mode == W_REPLACE || mode == W_TOUCH) && !f.slot) {
+                r = -ENOENT;
+                goto out;
+            }
+            if (mode == W_TOUCH && !copy) {
+                struct rec rh = *(const struct rec *)at(db, slot_off(f.val));
+                if (!(copy = xmalloc(rh.vlen ? rh.vlen : 1))) {
+                    r = -ENOMEM;
+                    goto out;
+                }
+                if (!rec_value(db, slot_off(f.val), &rh, copy)) {
+                    r = -EBADMSG;
+                    goto out;
+                }
+                val = copy;
+                vlen = rh.vlen;
+            }
+            expiry = ttl_ms ? now_of(db, &now) + ttl_ms : 0;
+            slot = f.slot ? f.slot : f.empty;
+            r = slot ? 0 : index_reserve(db, s, tag, &slot);
+            if (!r)
+                r = log_append(db, s, key, klen, val, vlen, expiry, false, &off);
+            /* No room: compact, or evict (cache), then look again (the
+             * key's record may have moved or gone).  A cache evicts a few
+             * runs here, then from every shard in turn (clean_others), so
+             * one shard does not drain itself of newer pairs than others
+             * keep. */
+            if (r != -ENOSPC || tries >= 1 || !(db->cache ? log_evict_some(db, s) : log_clean_some(db, s)))
+                break;
         }
         if (r)
             goto out;
-        atomic_store_explicit(slot, slot_make(off, tag), memory_order_release);
+        /* an overwrite keeps the key's read count */
+        uint64_t nv = slot_make(off, tag);
+        atomic_store_explicit(slot, f.slot ? slot_with_reads(nv, slot_reads(f.val)) : nv, memory_order_release);
         s->pending_huge = 0;
         log_adopt(db, s, off);
         int64_t delta = (int64_t)(klen + vlen);
@@ -108,27 +207,49 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
         }
         add64(&s->live_bytes, delta);
         add64(&s->puts, 1);
-        log_clean_step(db, s);
+        if (expiry)
+            clock_note(db, now);
+        if (db->cache && log_pressure(db))
+            elsewhere = evict_where(db, s, h);
+        if (elsewhere == s || !elsewhere)
+            log_clean_step(db, s);
     out:
         shard_unlock(s);
-        if (r != -ENOSPC || round > 0 || !clean_others(db, s))
-            return r;
+        if (elsewhere && elsewhere != s && shard_lock(db, elsewhere) == 0) {
+            log_evict_step(db, elsewhere);
+            shard_unlock(elsewhere);
+        }
+        if (r != -ENOSPC || round >= (db->cache ? 1 << 16 : 1) ||
+            !(db->cache ? evict_oldest(db, s) : clean_others(db, s)))
+            break;
     }
+    free(copy);
+    return r;
 }
 
 SHMKV_API int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return write_op(db, key, klen, val, vlen, W_PUT);
+    return write_op(db, key, klen, val, vlen, W_PUT, 0);
+}
+
+SHMKV_API int shmkv_put_ttl(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, uint64_t ttl_ms)
+{
+    return write_op(db, key, klen, val, vlen, W_PUT, ttl_ms);
 }
 
 SHMKV_API int shmkv_add(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return write_op(db, key, klen, val, vlen, W_ADD);
+    return write_op(db, key, klen, val, vlen, W_ADD, 0);
 }
 
 SHMKV_API int shmkv_replace(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return write_op(db, key, klen, val, vlen, W_REPLACE);
+    return write_op(db, key, klen, val, vlen, W_REPLACE, 0);
+}
+
+SHMKV_API int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl_ms)
+{
+    return write_op(db, key, klen, NULL, 0, W_TOUCH, ttl_ms);
 }
 
 SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
@@ -138,27 +259,41 @@ SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
         return r;
     if (db->rdonly)
         return -EROFS;
-    uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;
+    uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK, now = 0;
     struct shard *s = shard_of(db, h);
     if ((r = shard_lock(db, s)))
         return r;
     struct found f;
     if ((r = index_find(db, s, tag, key, klen, &f)) == 0) {
+        reap(db, s, tag, &f, &now);
         if (!f.slot) {
             r = -ENOENT;
         } else {
-            const struct rec *old = at(db, slot_off(f.val));
-            int64_t delta = (int64_t)old->klen + (int64_t)old->vlen;
-            index_remove(db, s, tag, f.slot);
-            log_retire(db, s, slot_off(f.val));
-            add64(&s->keys, -1);
-            add64(&s->live_bytes, -delta);
+            log_drop(db, s, tag, f.slot, slot_off(f.val));
             add64(&s->dels, 1);
-            log_clean_step(db, s);
         }
+        log_clean_step(db, s);
     }
     shard_unlock(s);
     return r;
+}
+
+/* Remove every pair, shard by shard (each under its lock, briefly). */
+SHMKV_API int shmkv_clear(shmkv *db)
+{
+    if (!db)
+        return -EINVAL;
+    if (db->rdonly)
+        return -EROFS;
+    for (uint64_t i = 0; i < (1ull << db->shard_bits); i++) {
+        struct shard *s = &db->shards[i];
+        int r = shard_lock(db, s);
+        if (r)
+            return r;
+        log_clear(db, s);
+        shard_unlock(s);
+    }
+    return 0;
 }
 
 /* Where a found value goes: into (buf, cap), or a fresh malloc. */
@@ -166,6 +301,7 @@ struct sink {
     void *buf;
     size_t cap;
     void **alloc;
+    uint64_t *expiry;   /* shmkv_ttl: the record's expiry, no value */
 };
 
 #define LOOKUP_RETRY 1
@@ -189,16 +325,30 @@ static int lookup_once(shmkv *db, struct shard *s, const void *key, size_t klen,
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
             if (!v || slot_tag(v) != tag)
                 continue;
-            uint64_t o = slot_off(v);
+            uint64_t o = slot_off(v), exp = 0;
             struct rec rh;
-            if (!mem_ok(db, o, sizeof rh + klen)) {
+            if (!mem_ok(db, o, sizeof rh)) {
                 suspect = true;
                 break;
             }
             racy_copy(&rh, at(db, o), sizeof rh);
-            const uint8_t *p = (const uint8_t *)at(db, o) + sizeof rh;
-            if (rh.klen != klen || racy_cmp(p, key, klen))
+            if (rh.klen != klen)
                 continue;
+            if (!mem_ok(db, o, rec_head(&rh) + klen)) {
+                suspect = true;
+                break;
+            }
+            const uint8_t *p = (const uint8_t *)at(db, o) + rec_head(&rh);
+            if (racy_cmp(p, key, klen))
+                continue;
+            if (rh.dist & REC_EXT) {
+                racy_copy(&exp, at(db, o + sizeof rh), 8);
+                if (expired(exp, clock_now(db))) {
+                    /* gone, unless the record was recycled under us */
+                    fence_acquire();
+                    return atomic_load_explicit(&s->epoch, AFTER_FENCE) != e1 ? LOOKUP_RETRY : -ENOENT;
+                }
+            }
             /* a length no record in this file can have: damage (or a
              * record recycled under us, which the epoch check tells) */
             if ((uint64_t)rh.vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed)) {
@@ -210,7 +360,9 @@ static int lookup_once(shmkv *db, struct shard *s, const void *key, size_t klen,
             }
             int r = 0;
             void *dst = NULL;
-            if (out->alloc) {
+            if (out->expiry) {
+                /* only the expiry is wanted */
+            } else if (out->alloc) {
                 if (!(dst = xmalloc(rh.vlen ? rh.vlen : 1)))
                     return -ENOMEM;
             } else if (out->cap >= rh.vlen) {
@@ -230,6 +382,15 @@ static int lookup_once(shmkv *db, struct shard *s, const void *key, size_t klen,
             }
             if (out->alloc)
                 *out->alloc = dst;
+            if (out->expiry)
+                *out->expiry = exp;
+            /* cache mode: note the read in the slot's count, unless it is
+             * already at its top (hot keys then cost no write).  The CAS
+             * only succeeds on the exact value read, so it can never
+             * revive or redirect a slot a writer has changed meanwhile. */
+            if (db->mark_reads && slot_reads(v) < SLOT_READS_MAX && !out->expiry)
+                atomic_compare_exchange_strong_explicit(&bk->slot[i], &v, v + SLOT_READ1, memory_order_relaxed,
+                                                        memory_order_relaxed);
             *vlen = rh.vlen;
             return r;
         }
@@ -260,7 +421,7 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
         if (locked)
             shard_unlock(s);
         if (r != LOOKUP_RETRY) {
-            if (db->count_reads && (r == 0 || r == -ENOBUFS || r == -ENOENT))
+            if (db->count_reads && !out->expiry && (r == 0 || r == -ENOBUFS || r == -ENOENT))
                 atomic_fetch_add_explicit(r == -ENOENT ? &s->misses : &s->hits, 1, memory_order_relaxed);
             return r;
         }
@@ -280,6 +441,23 @@ SHMKV_API int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size
         return -EINVAL;
     struct sink out = {.buf = buf, .cap = cap};
     return lookup(db, key, klen, &out, vlen);
+}
+
+SHMKV_API int shmkv_ttl(shmkv *db, const void *key, size_t klen, uint64_t *remaining_ms)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!remaining_ms)
+        return -EINVAL;
+    uint64_t exp = 0;
+    size_t vlen;
+    struct sink out = {.expiry = &exp};
+    if ((r = lookup(db, key, klen, &out, &vlen)))
+        return r;
+    uint64_t now = clock_now(db);
+    *remaining_ms = !exp ? 0 : exp > now ? exp - now : 1;
+    return 0;
 }
 
 SHMKV_API int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **val, size_t *vlen)
@@ -352,6 +530,7 @@ struct batch {
     uint8_t *p;
     size_t len, cap;
     bool optimistic;
+    uint64_t now;       /* table time when the shard's copy began */
 };
 
 static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
@@ -364,10 +543,15 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
     if (!mem_ok(db, o, sizeof rh))
         return -EBADMSG;
     racy_copy(&rh, at(db, o), sizeof rh);
-    uint64_t n = (uint64_t)rh.klen + rh.vlen;
-    if (!rh.klen || !mem_ok(db, o, sizeof rh + rh.klen) ||
+    uint64_t n = (uint64_t)rh.klen + rh.vlen, exp = 0;
+    if (!rh.klen || !mem_ok(db, o, rec_head(&rh) + rh.klen) ||
         rh.vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed))
         return -EBADMSG;
+    if (rh.dist & REC_EXT) {
+        racy_copy(&exp, at(db, o + sizeof rh), 8);
+        if (expired(exp, b->now))
+            return 0; /* expired pairs are absent pairs */
+    }
     if (b->len + 8 + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + 8 + n)
@@ -380,7 +564,7 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
     }
     uint32_t lens[2] = {rh.klen, rh.vlen};
     memcpy(b->p + b->len, lens, 8);
-    racy_copy(b->p + b->len + 8, (const uint8_t *)at(db, o) + sizeof rh, rh.klen);
+    racy_copy(b->p + b->len + 8, (const uint8_t *)at(db, o) + rec_head(&rh), rh.klen);
     if (!rec_value(db, o, &rh, b->p + b->len + 8 + rh.klen))
         return -EBADMSG;
     b->len += 8 + n;
@@ -396,6 +580,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
         if (r)
             return r;
         b->len = 0;
+        b->now = clock_now(db);
         r = index_walk(db, s, collect, b);
         shard_unlock(s);
         return r;
@@ -405,6 +590,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
         uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
         uint64_t sq = atomic_load_explicit(&s->seq, memory_order_acquire);
         b->len = 0;
+        b->now = clock_now(db);
         int r = index_walk(db, s, collect, b);
         fence_acquire();
         bool same = atomic_load_explicit(&s->epoch, AFTER_FENCE) == e1 &&
@@ -478,8 +664,11 @@ SHMKV_API int shmkv_stat(shmkv *db, shmkv_stats *st)
         st->lock_recoveries += ld(&s->recoveries);
         st->hits += ld(&s->hits);
         st->misses += ld(&s->misses);
+        st->evictions += ld(&s->evictions);
+        st->expirations += ld(&s->expirations);
     }
     st->read_stats = (h->tflags & TF_READ_STATS) != 0;
+    st->cache = (h->tflags & TF_CACHE) != 0;
     st->lock_recoveries += ld(&h->alloc_recoveries);
     st->garbage_bytes = st->log_bytes > rec_live ? st->log_bytes - rec_live : 0;
     st->shards = 1ull << db->shard_bits;

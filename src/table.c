@@ -82,7 +82,7 @@ static uint64_t pow2_floor(uint64_t x) { return x ? 1ull << (63 - __builtin_clzl
 
 struct geometry {
     uint32_t shard_bits, base_bits;
-    uint64_t reserve, shards_off, data_off;
+    uint64_t reserve, shards_off, data_off, seg_bytes;
 };
 
 /* Address space to reserve for a table without max_bytes: the size of the
@@ -101,12 +101,22 @@ static uint64_t fs_reserve(int dirfd)
 static int plan(const shmkv_options *o, int fd, struct geometry *g)
 {
     uint64_t nsh = 256, base;
+    bool cache = o->flags & SHMKV_CACHE;
+    if (cache && !o->max_bytes)
+        return -EINVAL;
+    g->seg_bytes = 0;
     if (o->max_bytes) {
         if (o->max_bytes < SHMKV_MIN_BYTES || o->max_bytes > OFF_LIMIT)
             return -EINVAL;
-        /* a small table gets fewer stripes so per-shard runs fit */
-        uint64_t want = pow2_floor(o->max_bytes / (256 * 1024));
+        /* a small table gets fewer stripes so per-shard runs fit; a cache
+         * wants each shard's FIFO to be some 32 runs (segments) long, so
+         * eviction is fine-grained: 1 MiB a shard at least */
+        uint64_t want = pow2_floor(o->max_bytes / (cache ? 1024 * 1024 : 256 * 1024));
         nsh = want < nsh ? want : nsh;
+    }
+    if (cache) {
+        uint64_t seg = pow2_floor(o->max_bytes / nsh / 32);
+        g->seg_bytes = seg < SEG_MIN ? SEG_MIN : seg > LOG_RUN_MAX ? LOG_RUN_MAX : seg;
     }
     g->shard_bits = (uint32_t)__builtin_ctzll(nsh);
     base = o->expected_keys / nsh / SPLIT_KEYS_PER_BUCKET;
@@ -128,7 +138,11 @@ static bool header_ok(const struct hdr *h, uint64_t file_size)
         h->shard_bytes != sizeof(struct shard) || h->mutex_bytes != sizeof(pthread_mutex_t))
         return false;
     if (h->geo_sum != geo_sum(h) || h->shard_bits > SHARD_BITS_MAX || h->base_bits < 1 ||
-        h->base_bits >= TAG_BITS || (h->tflags & ~TF_READ_STATS))
+        h->base_bits >= TAG_BITS || (h->tflags & ~TF_ALL))
+        return false;
+    bool cache = h->tflags & TF_CACHE;
+    if (cache ? h->seg_bytes < SEG_MIN || h->seg_bytes > LOG_RUN_MAX || (h->seg_bytes & (h->seg_bytes - 1))
+              : h->seg_bytes != 0)
         return false;
     uint64_t data_off = (h->shards_off + (sizeof(struct shard) << h->shard_bits) + UNIT - 1) & ~(UNIT - 1);
     if (h->shards_off != sizeof(struct hdr) || h->data_off != data_off || h->reserve <= data_off ||
@@ -173,6 +187,8 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     db->fd = fd;
     db->rdonly = rdonly;
     db->count_reads = !rdonly && (h->tflags & TF_READ_STATS);
+    db->cache = h->tflags & TF_CACHE;
+    db->mark_reads = db->cache && !rdonly;
     db->base = p;
     db->map_size = h->reserve;
     db->hdr = p;
@@ -185,7 +201,11 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     db->reserve = h->reserve;
     uint64_t room = headroom_units(db) << UNIT_SHIFT;
     db->run_max = room < LOG_RUN_MAX ? room : LOG_RUN_MAX;
+    if (db->cache && h->seg_bytes < db->run_max)
+        db->run_max = h->seg_bytes;
     db->huge_min = db->run_max / 4;
+    /* evict ahead while less than the headroom plus a segment per shard is free */
+    db->low_water = db->cache ? room + (db->run_max << h->shard_bits) : 0;
     atomic_store_explicit(&db->known_size, file_size < h->reserve ? file_size : h->reserve,
                           memory_order_relaxed);
     *out = db;
@@ -213,6 +233,8 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h0.data_off = g->data_off;
     h0.shard_bits = g->shard_bits;
     h0.base_bits = g->base_bits;
+    h0.seg_bytes = g->seg_bytes;
+    h0.tflags = o->flags & SHMKV_CACHE ? TF_CACHE : 0;
     shmkv *db;
     if ((r = map_table(fd, &h0, false, g->data_off, &db)))
         return r;
@@ -223,7 +245,11 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h->mutex_bytes = sizeof(pthread_mutex_t);
     h->shard_bits = g->shard_bits;
     h->base_bits = g->base_bits;
-    h->tflags = o->flags & SHMKV_STATS ? TF_READ_STATS : 0;
+    /* a cache always counts its hits and misses: its users want the ratio */
+    h->tflags = (o->flags & (SHMKV_STATS | SHMKV_CACHE) ? TF_READ_STATS : 0) |
+                (o->flags & SHMKV_CACHE ? TF_CACHE : 0);
+    h->seg_bytes = g->seg_bytes;
+    clock_init(db);
     if (getrandom(h->seed, sizeof h->seed, GRND_NONBLOCK) != (ssize_t)sizeof h->seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -328,7 +354,7 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if ((o->flags & ~(unsigned)(SHMKV_CREATE | SHMKV_EXCL | SHMKV_RDONLY | SHMKV_STATS)) ||
+    if ((o->flags & ~(unsigned)(SHMKV_CREATE | SHMKV_EXCL | SHMKV_RDONLY | SHMKV_STATS | SHMKV_CACHE)) ||
         ((o->flags & SHMKV_EXCL) && !(o->flags & SHMKV_CREATE)))
         return -EINVAL;
     if (o->max_bytes && (o->max_bytes < SHMKV_MIN_BYTES || o->max_bytes > OFF_LIMIT))
@@ -365,8 +391,10 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
         } else {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
             r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
-            if (r == 0 && marks_ok(*out))
+            if (r == 0 && marks_ok(*out)) {
+                clock_open(*out);
                 return 0;
+            }
             if (r == 0) {
                 shmkv_close(*out);
                 *out = NULL;

@@ -126,7 +126,7 @@ static void test_open_flags(void)
     o.flags = SHMKV_EXCL;
     CHECK_RC(shmkv_open(missing, &o, &db2), -EINVAL);
     /* unknown flag bits */
-    o.flags = SHMKV_CREATE | (1u << 4);
+    o.flags = SHMKV_CREATE | (1u << 5);
     CHECK_RC(shmkv_open(name, &o, &db2), -EINVAL);
     o.flags = 1u << 31;
     CHECK_RC(shmkv_open(name, &o, &db2), -EINVAL);

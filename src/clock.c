@@ -1,0 +1,100 @@
+/*
+ * clock.c - the table's clock, for expiry times.
+ *
+ * Expiry must not jump when someone sets the wall clock, and every process
+ * must agree on it: table time is CLOCK_BOOTTIME (monotonic, counts
+ * suspend, one clock for the whole host) in milliseconds plus a base kept
+ * in the header.  The base only matters for a table that outlives a
+ * reboot (a file on disk; /dev/shm does not survive one): the header
+ * remembers which boot its base belongs to, and the first writable open
+ * after a reboot rebases the clock so that table time carries on from the
+ * last time a writer noted (clock_hw).  Remaining lifetimes then resume
+ * where they were; the time the machine was down does not count.
+ *
+ * Test builds can move a process's clock forward (shmkv__clock_advance) so
+ * expiry tests need not sleep; children forked afterwards inherit it.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef SHMKV_TEST_HOOKS
+static _Atomic int64_t test_offset;
+SHMKV_API void shmkv__clock_advance(int64_t ms);
+SHMKV_API void shmkv__clock_advance(int64_t ms) { atomic_fetch_add(&test_offset, ms); }
+#define TEST_OFFSET atomic_load_explicit(&test_offset, memory_order_relaxed)
+#else
+#define TEST_OFFSET 0
+#endif
+
+static int64_t boot_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Table time, never 0 (0 means "no expiry" in records). */
+uint64_t clock_now(const shmkv *db)
+{
+    int64_t t = boot_ms() + db->clock_base + TEST_OFFSET;
+    return t > 0 ? (uint64_t)t : 1;
+}
+
+/* This boot's identity: a hash of /proc/sys/kernel/random/boot_id, or 0
+ * where it cannot be read (then the base is never rebased). */
+static uint64_t boot_id(void)
+{
+    char buf[64];
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n > 0 ? hash64(buf, (size_t)n, 0xb007, 0x1d) | 1 : 0;
+}
+
+/* Set the handle's clock base at open (and at creation, with the header
+ * still zero: then the base makes table time start near 1 s). */
+void clock_open(shmkv *db)
+{
+    struct hdr *h = db->hdr;
+    uint64_t me = boot_id();
+    if (!h->boot_id || !me || h->boot_id == me) {
+        db->clock_base = atomic_load_explicit(&h->clock_base, memory_order_relaxed);
+        return;
+    }
+    /* another boot's base: carry on from the last noted time */
+    int64_t base = (int64_t)atomic_load_explicit(&h->clock_hw, memory_order_relaxed) - boot_ms();
+    if (!db->rdonly && alloc_lock(db) == 0) {
+        if (h->boot_id != me) {
+            atomic_store_explicit(&h->clock_base, base, memory_order_relaxed);
+            h->boot_id = me;
+        }
+        base = atomic_load_explicit(&h->clock_base, memory_order_relaxed);
+        alloc_unlock(db);
+    }
+    db->clock_base = base;
+}
+
+/* Initialise a new table's clock (called by the creator, alone). */
+void clock_init(shmkv *db)
+{
+    struct hdr *h = db->hdr;
+    h->boot_id = boot_id();
+    atomic_store_explicit(&h->clock_base, 1000 - boot_ms(), memory_order_relaxed);
+    atomic_store_explicit(&h->clock_hw, 1000, memory_order_relaxed);
+}
+
+/* A writer saw table time now: keep clock_hw within a second of it (one
+ * relaxed store a second at most, so the header line stays shared). */
+void clock_note(shmkv *db, uint64_t now)
+{
+    if (db->rdonly)
+        return;
+    uint64_t hw = atomic_load_explicit(&db->hdr->clock_hw, memory_order_relaxed);
+    if (now > hw + 1000)
+        atomic_store_explicit(&db->hdr->clock_hw, now, memory_order_relaxed);
+}

@@ -1,0 +1,185 @@
+/*
+ * test_expire.c - per-key expiry: put_ttl, expire, ttl.
+ *
+ * Time is moved with the test-build hook shmkv__clock_advance(), so no
+ * test sleeps.  Checked: an expired key is absent to every function (get,
+ * get_many, ttl, del, replace, expire, add, foreach); overwrite semantics
+ * (put clears a lifetime, put_ttl sets one, expire changes it and keeps
+ * the value); expired space is reclaimed by ordinary writes to other keys,
+ * with no sweep, in store and cache mode, for small and huge values; the
+ * expirations counter and the checker agree; bad arguments and read-only
+ * handles.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void shmkv__clock_advance(int64_t ms);
+
+static int present(shmkv *db, const char *k)
+{
+    char v[64];
+    size_t vl;
+    return shmkv_get(db, k, strlen(k), v, sizeof v, &vl) == 0;
+}
+
+struct seen { int n, bad; };
+
+static int visit(void *ctx, const void *k, size_t kl, const void *v, size_t vlen)
+{
+    struct seen *seen = ctx;
+    (void)v, (void)vlen;
+    seen->n++;
+    if (kl == 1 && (*(const char *)k == 'f' || *(const char *)k == 'd'))
+        seen->bad++;
+    return 0;
+}
+
+static void test_semantics(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "exp-sem");
+    shmkv *db, *ro;
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    uint64_t left = 99;
+    CHECK_RC(shmkv_put_ttl(db, "a", 1, "va", 2, 1000), 0);
+    CHECK_RC(shmkv_put(db, "b", 1, "vb", 2), 0);
+    CHECK_RC(shmkv_ttl(db, "a", 1, &left), 0);
+    CHECK(left >= 990 && left <= 1000);
+    CHECK_RC(shmkv_ttl(db, "b", 1, &left), 0);
+    CHECK_EQ_U64(left, 0); /* no expiry */
+    CHECK_RC(shmkv_ttl(db, "zz", 2, &left), -ENOENT);
+    CHECK_RC(shmkv_ttl(db, "a", 1, NULL), -EINVAL);
+    CHECK_RC(shmkv_ttl(NULL, "a", 1, &left), -EINVAL);
+    CHECK_RC(shmkv_put_ttl(db, NULL, 1, "x", 1, 5), -EINVAL);
+
+    shmkv__clock_advance(900);
+    CHECK(present(db, "a"));
+    shmkv__clock_advance(101);
+    CHECK(!present(db, "a"));
+    CHECK(present(db, "b"));
+    CHECK_RC(shmkv_ttl(db, "a", 1, &left), -ENOENT);
+    size_t vl;
+    char buf[8];
+    shmkv_item it = {.key = "a", .klen = 1, .buf = buf, .cap = sizeof buf};
+    CHECK_EQ_INT(shmkv_get_many(db, &it, 1), 0);
+    CHECK_RC(it.rc, -ENOENT);
+    void *p = NULL;
+    CHECK_RC(shmkv_get_alloc(db, "a", 1, &p, &vl), -ENOENT);
+    CHECK_RC(shmkv_replace(db, "a", 1, "x", 1), -ENOENT);
+    CHECK_RC(shmkv_expire(db, "a", 1, 100), -ENOENT);
+    CHECK_RC(shmkv_del(db, "a", 1), -ENOENT);
+    CHECK_RC(shmkv_add(db, "a", 1, "new", 3), 0); /* absent, so add works */
+    CHECK_RC(shmkv_get(db, "a", 1, buf, sizeof buf, &vl), 0);
+    CHECK_MEM(buf, "new", 3);
+    CHECK_RC(shmkv_ttl(db, "a", 1, &left), 0);
+    CHECK_EQ_U64(left, 0);
+
+    /* put clears a lifetime; put_ttl sets one; expire changes it */
+    CHECK_RC(shmkv_put_ttl(db, "c", 1, "vc", 2, 50), 0);
+    CHECK_RC(shmkv_put(db, "c", 1, "vc2", 3), 0);
+    shmkv__clock_advance(100);
+    CHECK(present(db, "c"));
+    CHECK_RC(shmkv_expire(db, "c", 1, 200), 0);
+    CHECK_RC(shmkv_get(db, "c", 1, buf, sizeof buf, &vl), 0);
+    CHECK(vl == 3 && !memcmp(buf, "vc2", 3)); /* the value is kept */
+    CHECK_RC(shmkv_ttl(db, "c", 1, &left), 0);
+    CHECK(left > 150 && left <= 200);
+    CHECK_RC(shmkv_expire(db, "c", 1, 0), 0); /* persist */
+    shmkv__clock_advance(500);
+    CHECK(present(db, "c"));
+    CHECK_RC(shmkv_expire(db, "zz", 2, 10), -ENOENT);
+
+    /* read-only handles see expiry and cannot set it */
+    CHECK_RC(shmkv_put_ttl(db, "d", 1, "vd", 2, 100), 0);
+    shmkv_options rdo = {.flags = SHMKV_RDONLY};
+    CHECK_RC(shmkv_open(name, &rdo, &ro), 0);
+    CHECK_RC(shmkv_put_ttl(ro, "e", 1, "x", 1, 10), -EROFS);
+    CHECK_RC(shmkv_expire(ro, "d", 1, 10), -EROFS);
+    CHECK_RC(shmkv_ttl(ro, "d", 1, &left), 0);
+    CHECK(left > 0 && left <= 100);
+    CHECK(present(ro, "d"));
+    shmkv__clock_advance(101);
+    CHECK(!present(ro, "d"));
+
+    /* foreach skips expired pairs */
+    CHECK_RC(shmkv_put_ttl(db, "f", 1, "vf", 2, 10), 0);
+    shmkv__clock_advance(11);
+    struct seen seen = {0, 0};
+    CHECK_RC(shmkv_foreach(db, visit, &seen), 0);
+    CHECK_RC(shmkv_foreach(ro, visit, &seen), 0);
+    CHECK_EQ_INT(seen.bad, 0);
+    CHECK_EQ_INT(seen.n, 2 * 3); /* a, b, c in each */
+
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK(st.expirations >= 1); /* at least "a", reaped by add */
+    CHECK_TABLE(db, "after expiry semantics");
+    shmkv_close(ro);
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
+#define KEEP 4096
+
+/* Many pairs expire; writes to other keys reclaim their space, with the
+ * work bounded per write and no sweep. */
+static void test_reclaim(unsigned flags, uint64_t max_bytes, size_t vsize, int n)
+{
+    char name[64];
+    h_name(name, sizeof name, "exp-reclaim");
+    shmkv_options o = {.flags = SHMKV_CREATE | flags, .max_bytes = max_bytes};
+    shmkv *db;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    char *val = calloc(1, vsize);
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "ttl-%d", i);
+        h_val_make(val, vsize, k, kl, 1);
+        CHECK_RC(shmkv_put_ttl(db, k, kl, val, vsize, 1000 + (uint64_t)(i % 7)), 0);
+    }
+    for (int i = 0; i < KEEP; i++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "keep-%d", i);
+        CHECK_RC(shmkv_put(db, k, kl, "kept", 4), 0);
+    }
+    shmkv_stats st0, st;
+    CHECK_RC(shmkv_stat(db, &st0), 0);
+    CHECK_EQ_U64(st0.expirations, 0);
+    shmkv__clock_advance(2000);
+    /* ordinary writes to other keys (spread over every shard: a shard's
+     * space is reclaimed by writes to it, or when another shard finds no
+     * room) each do a bounded step */
+    int writes = 0;
+    for (; writes < 200000; writes++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "keep-%d", writes % KEEP);
+        CHECK_RC(shmkv_put(db, k, kl, "kept", 4), 0);
+        if (writes % 64 == 0) {
+            CHECK_RC(shmkv_stat(db, &st), 0);
+            if (st.expirations == (uint64_t)n)
+                break;
+        }
+    }
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    h_note("%s, %d values of %zu B: all %llu reclaimed after %d writes to other keys; log %llu -> %llu B",
+           flags & SHMKV_CACHE ? "cache" : "store", n, vsize, (unsigned long long)st.expirations, writes,
+           (unsigned long long)st0.log_bytes, (unsigned long long)st.log_bytes);
+    CHECK_EQ_U64(st.expirations, (uint64_t)n);
+    CHECK_EQ_U64(st.keys, KEEP);
+    CHECK(writes < n * 4 + 20000); /* bounded work per write, not a sweep at the end */
+    CHECK_TABLE(db, "after reclaiming expired pairs");
+    free(val);
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
+int main(void)
+{
+    h_init("test_expire");
+    test_semantics();
+    test_reclaim(0, 0, 100, 20000);
+    test_reclaim(0, 0, 100000, 40); /* huge values, own runs */
+    test_reclaim(SHMKV_CACHE, 64u << 20, 200, 20000);
+    return h_done();
+}
