@@ -327,14 +327,20 @@ int shmkv_stat(shmkv *db, shmkv_stats *out);
  * tiling of its runs and the free lists, each shard's run list and
  * counters, and every index slot (its record lies in a run of the right
  * shard, the record's key hashes to that slot's bucket, no record is
- * reachable twice, live-byte and key counts add up).
+ * reachable twice, live-byte and key counts add up), and that every run
+ * in use is referenced by something (a run nothing references has
+ * leaked: its space is lost).
  *
  * Returns 0 if the table is sound, -EBADMSG if not (each problem, up to
  * 100, is written to report as one line, when report is not NULL),
  * -EINVAL (NULL db), -ENOMEM, or a lock error (-ETIMEDOUT).  On a writable
  * handle it holds every lock for the duration (writers wait; readers do
- * not), so the result is exact.  On a read-only handle it cannot lock, and
- * concurrent writers may cause false reports.
+ * not), so the result is exact.  A read-only handle cannot lock: it
+ * trusts a clean walk during which no writer changed anything, and
+ * otherwise walks up to four times, a few milliseconds apart, reporting
+ * only the problems every walk found, so writers at work cause no false
+ * reports (a writer stopped mid-change leaves a state that is reported
+ * until the next writer repairs it).
  */
 int shmkv_check(shmkv *db, FILE *report);
 

@@ -10,19 +10,25 @@
  * On a writable handle it takes every shard lock (in index order, then
  * the allocator's: the same order writers use, so no deadlock), so the
  * report is exact while writers wait a moment.  On a read-only handle it
- * cannot lock and reports what it sees; writers may cause false alarms.
+ * cannot lock: it walks the table up to three times and trusts a walk
+ * during which no writer changed anything; failing that, it reports only
+ * the problems every walk found (damage is stable, a torn view is not).
+ * Every run that is not free must be referenced by something; one that
+ * is not is reported as leaked.
  */
 #include "internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct chk {
     FILE *out;
     unsigned problems;
     /* per run (by unit index from data_off): what references it */
-    uint8_t *role;     /* 0 none, 1 free list, 2 shard run list */
+    uint8_t *role;     /* what references the run starting at a unit (ROLE_*) */
+    uint8_t *head;     /* the kind of the run starting at a unit (HEAD_*), 0: none */
     uint64_t *live;    /* live bytes found through slots */
     uint64_t nunits;
     uint8_t *seen;     /* record offsets seen, bit per 8 bytes of the data area */
@@ -30,7 +36,19 @@ struct chk {
     uint64_t top;      /* end of the runs when the check began */
 };
 
-enum { ROLE_NONE, ROLE_FREE, ROLE_LIST };
+enum { ROLE_NONE, ROLE_FREE, ROLE_LIST, ROLE_INDEX, ROLE_JOURNAL };
+enum { HEAD_NONE, HEAD_FREE, HEAD_LOG, HEAD_HUGE, HEAD_INDEX, HEAD_NEW };
+
+static uint8_t head_kind(uint32_t kind)
+{
+    switch (kind) {
+    case RUN_FREE: return HEAD_FREE;
+    case RUN_LOG: return HEAD_LOG;
+    case RUN_HUGE: return HEAD_HUGE;
+    case RUN_INDEX: return HEAD_INDEX;
+    default: return HEAD_NEW;
+    }
+}
 
 static void bad(struct chk *c, const char *fmt, ...)
 {
@@ -175,6 +193,7 @@ static void check_runs(shmkv *db, struct chk *c)
             bad(c, "run %#llx has unknown kind %#x", (unsigned long long)off, r->kind);
         if (r->kind != RUN_FREE && r->kind != RUN_NEW && r->shard >= (1u << db->shard_bits))
             bad(c, "run %#llx owned by shard %u of %u", (unsigned long long)off, r->shard, 1u << db->shard_bits);
+        c->head[unit_of(db, off)] = head_kind(r->kind);
         off += r->nunits << UNIT_SHIFT;
     }
     for (unsigned k = 0; k < sizeof h->free_head / sizeof h->free_head[0]; k++) {
@@ -200,41 +219,186 @@ static void check_runs(shmkv *db, struct chk *c)
             (unsigned long long)atomic_load(&h->free_units));
 }
 
-SHMKV_API int shmkv_check(shmkv *db, FILE *report)
+/* An index run is referenced by a directory entry (bucket pieces) or by
+ * the overflow buckets it holds, linked into chains or the free list. */
+static void mark_index(shmkv *db, struct chk *c, uint64_t off)
 {
-    if (!db)
-        return -EINVAL;
-    uint64_t shards = 1ull << db->shard_bits, locked = 0;
-    int r = 0;
-    if (!db->rdonly) {
-        for (; locked < shards; locked++)
-            if ((r = shard_lock(db, &db->shards[locked])))
-                goto unlock;
-        if ((r = alloc_lock(db)))
-            goto unlock;
+    if (off < db->data_off || off >= c->top)
+        return;
+    uint64_t u = unit_of(db, off);
+    if (c->head[u] == HEAD_INDEX && !c->role[u])
+        c->role[u] = ROLE_INDEX;
+}
+
+static void mark_journal(shmkv *db, struct chk *c, uint64_t off)
+{
+    if (off >= db->data_off && off < c->top && !((off - db->data_off) % UNIT) && !c->role[unit_of(db, off)])
+        c->role[unit_of(db, off)] = ROLE_JOURNAL;
+}
+
+static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
+{
+    for (unsigned d = 0; d < DIR_MAX * PIECES; d++) {
+        uint64_t p = atomic_load_explicit(&s->dir[d], memory_order_relaxed);
+        if (p >= RUN_HDR)
+            mark_index(db, c, p - RUN_HDR);
     }
-    struct chk c = {.out = report};
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    if (layout_ok(lay, db->base_bits)) {
+        uint64_t nb = bucket_count(lay, db->base_bits), budget = c->nunits * (UNIT / BUCKET_BYTES) + nb;
+        for (uint64_t b = 0; b < nb; b++)
+            for (struct bucket *bk = bucket_at(db, s, b); bk && budget; bk = bucket_next(db, bk), budget--)
+                mark_index(db, c, (uint64_t)((uint8_t *)bk - db->base));
+    }
+    uint64_t budget = c->nunits * (UNIT / BUCKET_BYTES);
+    for (uint64_t o = s->ov_free; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES); budget--) {
+        mark_index(db, c, o);
+        o = atomic_load_explicit(&((struct bucket *)at(db, o))->next, memory_order_relaxed);
+    }
+    mark_journal(db, c, s->pending_free);
+    mark_journal(db, c, s->pending_huge);
+    mark_journal(db, c, s->pending_log);
+    mark_journal(db, c, s->pending_piece);
+}
+
+/* Every run that is not free must be reachable from something: its
+ * shard's run list (log runs, huge values and their pieces), its index,
+ * or a journal field.  One that is not has leaked: its space is lost
+ * until the table is rebuilt. */
+static void check_leaks(shmkv *db, struct chk *c)
+{
+    static const char *const names[] = {"", "free", "log", "huge", "index", "unfinished"};
+    bool split_pending = false;
+    for (uint64_t i = 0; i < (1ull << db->shard_bits); i++) {
+        mark_shard_refs(db, &db->shards[i], c);
+        split_pending |= db->shards[i].pending_split != 0;
+    }
+    for (uint64_t u = 0; u < c->nunits; u++) {
+        uint8_t h = c->head[u];
+        if (h == HEAD_NONE || h == HEAD_FREE || c->role[u] || (h == HEAD_INDEX && split_pending))
+            continue;
+        bad(c, "%s run %#llx is referenced by nothing (leaked)", names[h],
+            (unsigned long long)(db->data_off + (u << UNIT_SHIFT)));
+    }
+}
+
+/* One walk of the whole table, problems written to out. */
+static int check_pass(shmkv *db, FILE *out)
+{
+    uint64_t shards = 1ull << db->shard_bits;
+    struct chk c = {.out = out};
     uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
     if (top < db->data_off)
         top = db->data_off;
     c.top = top;
     c.nunits = (top - db->data_off) >> UNIT_SHIFT;
     c.role = xcalloc(c.nunits + 1, 1);
+    c.head = xcalloc(c.nunits + 1, 1);
     c.live = xcalloc(c.nunits + 1, sizeof *c.live);
     c.seen = xcalloc(((top - db->data_off) >> 6) + 1, 1);
-    if (!c.role || !c.live || !c.seen) {
+    int r;
+    if (!c.role || !c.head || !c.live || !c.seen) {
         r = -ENOMEM;
     } else {
         check_runs(db, &c);
         for (uint64_t i = 0; i < shards; i++)
             check_shard(db, &db->shards[i], &c);
+        check_leaks(db, &c);
         r = c.problems ? -EBADMSG : 0;
     }
     free(c.role);
+    free(c.head);
     free(c.live);
     free(c.seen);
-    if (!db->rdonly)
-        alloc_unlock(db);
+    return r;
+}
+
+/* Changes whenever any writer changes anything the checker looks at. */
+static uint64_t generation(shmkv *db)
+{
+    struct hdr *h = db->hdr;
+    uint64_t g = atomic_load_explicit(&h->top, memory_order_acquire) +
+                 atomic_load_explicit(&h->free_units, memory_order_acquire) * 3 +
+                 atomic_load_explicit(&h->run_stamp, memory_order_acquire) * 5;
+    for (uint64_t i = 0; i < (1ull << db->shard_bits); i++) {
+        struct shard *s = &db->shards[i];
+        g = g * 31 + atomic_load_explicit(&s->puts, memory_order_acquire) +
+            atomic_load_explicit(&s->dels, memory_order_acquire) * 7 +
+            atomic_load_explicit(&s->epoch, memory_order_acquire) * 11 +
+            atomic_load_explicit(&s->seq, memory_order_acquire) * 13 +
+            atomic_load_explicit(&s->layout, memory_order_acquire) * 17 +
+            atomic_load_explicit(&s->evictions, memory_order_acquire) * 19 +
+            atomic_load_explicit(&s->expirations, memory_order_acquire) * 23;
+    }
+    return g;
+}
+
+#define RDONLY_PASSES 4
+
+/* A read-only handle cannot stop writers.  A clean pass during which
+ * nothing changed is exact.  Otherwise the walk is repeated, a little
+ * later each time, and only problems found by every pass are reported:
+ * damage stays put, a view torn by a write in flight (or by a writer
+ * preempted inside the allocator) does not last.  A writer stopped for
+ * good in the middle of a change leaves what the next writer repairs, and
+ * that is reported, as it should be. */
+static int check_unlocked(shmkv *db, FILE *report)
+{
+    char *text[RDONLY_PASSES] = {0};
+    size_t len;
+    int r = 0, passes = 0;
+    for (; passes < RDONLY_PASSES; passes++) {
+        uint64_t g = generation(db);
+        FILE *f = open_memstream(&text[passes], &len);
+        if (!f) {
+            r = -ENOMEM;
+            break;
+        }
+        r = check_pass(db, f);
+        fclose(f);
+        if (r == -ENOMEM || !text[passes])
+            break;
+        if (r == 0 && generation(db) == g) /* quiet throughout and clean: exact */
+            break;
+        struct timespec ts = {0, 1000000L << passes};
+        nanosleep(&ts, NULL);
+    }
+    if (passes == RDONLY_PASSES) {
+        r = 0;
+        for (char *line = text[0], *nl; line && *line; line = nl + 1) {
+            if (!(nl = strchr(line, '\n')))
+                break;
+            *nl = 0;
+            bool everywhere = true;
+            for (int k = 1; k < RDONLY_PASSES; k++)
+                everywhere &= strstr(text[k], line) != NULL;
+            if (everywhere) {
+                r = -EBADMSG;
+                if (report)
+                    fprintf(report, "%s\n", line);
+            }
+        }
+    }
+    for (int k = 0; k < RDONLY_PASSES; k++)
+        free(text[k]);
+    return r;
+}
+
+SHMKV_API int shmkv_check(shmkv *db, FILE *report)
+{
+    if (!db)
+        return -EINVAL;
+    if (db->rdonly)
+        return check_unlocked(db, report);
+    uint64_t shards = 1ull << db->shard_bits, locked = 0;
+    int r = 0;
+    for (; locked < shards; locked++)
+        if ((r = shard_lock(db, &db->shards[locked])))
+            goto unlock;
+    if ((r = alloc_lock(db)))
+        goto unlock;
+    r = check_pass(db, report);
+    alloc_unlock(db);
 unlock:
     while (locked)
         shard_unlock(&db->shards[--locked]);
