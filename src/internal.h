@@ -192,6 +192,7 @@ struct shard {
     _Atomic uint64_t ov_used;       /* overflow buckets linked into chains */
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
     _Atomic uint64_t evictions, expirations;
+    _Atomic uint64_t oldest;        /* 1 << 32 | stamp of the oldest run but the open one; 0: none */
 
     /* read counters, only with TF_READ_STATS: bumped by readers */
     _Atomic uint64_t hits __attribute__((aligned(64)));

@@ -73,14 +73,28 @@ uint64_t rec_run(shmkv *db, uint64_t off)
     return ro;
 }
 
+/* A field of a run header that lock-free readers also read while a
+ * writer may be releasing the run (their copy is validated by the epoch
+ * afterwards, so a torn or stale value is harmless): read outside
+ * ThreadSanitizer's view, like the record copies. */
+static uint64_t hdr_u64(const uint64_t *p)
+{
+    uint64_t v;
+    racy_copy(&v, p, sizeof v);
+    return v;
+}
+
 /* The next run of a chained huge record, validated; 0 if bad. */
 static uint64_t chain_next(shmkv *db, uint64_t ro)
 {
-    uint64_t nx = run_at(db, ro)->chain;
+    uint64_t nx = hdr_u64(&run_at(db, ro)->chain);
     if (!nx || nx < db->data_off || (nx - db->data_off) % UNIT || !mem_ok(db, nx, RUN_HDR))
         return 0;
     struct run *r = run_at(db, nx);
-    return r->kind == RUN_HUGE && r->nunits && mem_ok(db, nx, r->nunits << UNIT_SHIFT) ? nx : 0;
+    uint32_t kind;
+    racy_copy(&kind, &r->kind, sizeof kind);
+    uint64_t nunits = hdr_u64(&r->nunits);
+    return kind == RUN_HUGE && nunits && mem_ok(db, nx, nunits << UNIT_SHIFT) ? nx : 0;
 }
 
 /* Copy the value of the record at off (header rh, already copied out) to
@@ -102,7 +116,7 @@ bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
     for (unsigned n = 0; left; n++) {
         if (!mem_ok(db, ro, RUN_HDR) || n > (1u << 20))
             return false;
-        uint64_t end = ro + (run_at(db, ro)->nunits << UNIT_SHIFT);
+        uint64_t end = ro + (hdr_u64(&run_at(db, ro)->nunits) << UNIT_SHIFT);
         if (end <= p || !mem_ok(db, p, end - p))
             return false;
         uint64_t chunk = end - p < left ? end - p : left;
@@ -130,6 +144,26 @@ static bool listed_ok(shmkv *db, uint64_t ro, const struct shard *s)
     return run_ok(db, ro, RUN_LOG, s) || run_ok(db, ro, RUN_HUGE, s);
 }
 
+/* Publish the age of the shard's oldest evictable run (not the open
+ * one) in shard.oldest, so writers of other shards can compare ages
+ * without reading this shard's list (which only its lock holder may). */
+static void refresh_oldest(shmkv *db, struct shard *s)
+{
+    uint64_t v = 0, ro = s->runs;
+    for (unsigned n = 0; ro && n < 2 && listed_ok(db, ro, s); n++, ro = run_at(db, ro)->next)
+        if (ro != s->open_run) {
+            v = 1ull << 32 | run_at(db, ro)->stamp;
+            break;
+        }
+    atomic_store_explicit(&s->oldest, v, memory_order_relaxed);
+}
+
+static void set_open(shmkv *db, struct shard *s, uint64_t ro)
+{
+    s->open_run = ro;
+    refresh_oldest(db, s);
+}
+
 /* Append a run at the new end of the shard's list.  The run's own link
  * is 0 before it becomes reachable; a writer killed between the two
  * stores leaves runs_tail stale, which log_repair recomputes. */
@@ -149,6 +183,7 @@ static void list_append(shmkv *db, struct shard *s, uint64_t ro)
         *link = ro;
     }
     s->runs_tail = ro;
+    refresh_oldest(db, s);
 }
 
 static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
@@ -164,6 +199,7 @@ static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
             *link = run_at(db, ro)->next;
             if (s->runs_tail == ro)
                 s->runs_tail = prev;
+            refresh_oldest(db, s);
             return;
         }
         prev = *link;
@@ -198,7 +234,7 @@ static void release_run(shmkv *db, struct shard *s, uint64_t ro)
     s->pending_free = ro;
     unlink_run(db, s, ro);
     if (s->open_run == ro)
-        s->open_run = 0;
+        set_open(db, s, 0);
     if (s->clean_run == ro)
         s->clean_run = 0;
     if (run->kind == RUN_HUGE) {
@@ -329,7 +365,7 @@ static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
     if (s->open_run && run_ok(db, s->open_run, RUN_LOG, s))
         note_expiry(s, run_at(db, s->open_run)->exp_max);
     list_append(db, s, s->pending_log);
-    s->open_run = s->pending_log;
+    set_open(db, s, s->pending_log);
     s->pending_log = 0;
     return 0;
 }
@@ -556,7 +592,7 @@ static bool clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
         if (!s->clean_run)
             return false;
         if (s->clean_run == s->open_run)
-            s->open_run = 0; /* appends (and moves) go to a new run */
+            set_open(db, s, 0); /* appends (and moves) go to a new run */
     }
     uint64_t ro = s->clean_run;
     if (run_ok(db, ro, RUN_HUGE, s)) {
@@ -661,7 +697,7 @@ bool log_evict_some(shmkv *db, struct shard *s)
         if (!s->clean_run && !pick_oldest(db, s) && s->open_run) {
             if (s->open_run && run_ok(db, s->open_run, RUN_LOG, s))
                 note_expiry(s, run_at(db, s->open_run)->exp_max);
-            s->open_run = 0;
+            set_open(db, s, 0);
         }
         if (!clean(db, s, 256, true, i > 64))
             return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
@@ -676,22 +712,14 @@ void log_evict_step(shmkv *db, struct shard *s)
 }
 
 /* The age of the shard's oldest evictable run, read without its lock (a
- * hint: the list may change meanwhile, and every offset is checked).
- * False if the shard has nothing to evict but its open run. */
+ * hint: it may change meanwhile).  False if the shard has nothing to
+ * evict but its open run. */
 bool log_oldest(shmkv *db, struct shard *s, uint32_t *stamp)
 {
-    uint64_t ro = s->runs;
-    for (unsigned n = 0; ro && n < 2; n++) {
-        if (!listed_ok(db, ro, s))
-            return false;
-        struct run *run = run_at(db, ro);
-        if (ro != s->open_run) {
-            *stamp = run->stamp;
-            return true;
-        }
-        ro = run->next;
-    }
-    return false;
+    (void)db;
+    uint64_t v = atomic_load_explicit(&s->oldest, memory_order_relaxed);
+    *stamp = (uint32_t)v;
+    return v != 0;
 }
 
 /* Empty the shard wholesale: clear every slot (releasing huge values on
@@ -714,7 +742,7 @@ void log_clear(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->clean_run = 0;
-    s->open_run = 0;
+    set_open(db, s, 0);
     s->exp_next = 0;
     for (unsigned n = 0; s->runs && n < (1u << 24); n++) {
         if (!listed_ok(db, s->runs, s)) {
@@ -806,7 +834,7 @@ int log_repair(shmkv *db, struct shard *s)
         s->pending_free = 0;
     }
     if (s->open_run && !run_ok(db, s->open_run, RUN_LOG, s))
-        s->open_run = 0;
+        set_open(db, s, 0);
     if (s->clean_run && !listed_ok(db, s->clean_run, s))
         s->clean_run = 0;
     /* reset the per-run counters, then count again from the index */
@@ -837,5 +865,6 @@ int log_repair(shmkv *db, struct shard *s)
         if (run_at(db, x)->kind == RUN_HUGE && !atomic_load_explicit(&run_at(db, x)->live, memory_order_relaxed))
             release_run(db, s, x);
     }
+    refresh_oldest(db, s);
     return r;
 }

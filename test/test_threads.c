@@ -9,13 +9,17 @@
  * every value with single gets and shmkv_get_many(), a thread iterates,
  * and one thread keeps reading a 3 MiB value (a copy long enough to be
  * disturbed by run releases, which must still always finish).
- * Afterwards the checker must find the table sound.
+ * Afterwards the checker must find the table sound.  Then the same in
+ * cache mode, in a cache too small for the keys (evictions all the time,
+ * readers raising read counts in the slots with compare-and-swap), with
+ * short lifetimes and a thread clearing the cache now and then.
  */
 #include "harness.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,7 @@
 #define VMAX (100 * 1024)
 
 static shmkv *db;
+static bool cache;
 static _Atomic int stop;
 static _Atomic long bad, reads, found, batches, big_reads;
 #define BIG (3u << 20)
@@ -44,7 +49,8 @@ static void *writer(void *arg)
         size_t vl = h_below(&r, 64) == 0 ? h_range(&r, 64 * 1024, VMAX) : h_range(&r, H_VAL_MIN, 400);
         h_val_make(v, vl, k, kl, ++seq);
         int rc;
-        switch (h_below(&r, 5)) {
+        switch (h_below(&r, cache ? 6 : 5)) {
+        case 5: rc = shmkv_put_ttl(db, k, kl, v, vl, 1 + h_below(&r, 20)); break;
         case 0: rc = shmkv_del(db, k, kl); break;
         case 1: rc = shmkv_add(db, k, kl, v, vl); break;
         case 2: rc = shmkv_replace(db, k, kl, v, vl); break;
@@ -139,19 +145,35 @@ static void *iterator(void *arg)
     return (void *)(intptr_t)rounds;
 }
 
-int main(void)
+static void *clearer(void *arg)
 {
-    h_init("test_threads");
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        h_sleep(0.7);
+        if (shmkv_clear(db))
+            atomic_fetch_add(&bad, 1);
+    }
+    return NULL;
+}
+
+static void run(bool cache_mode)
+{
     char name[64];
-    h_name(name, sizeof name, "threads");
-    CHECK_RC(shmkv_open(name, NULL, &db), 0);
-    uint8_t *big = malloc(BIG);
-    h_val_make(big, BIG, "big", 3, 1);
-    CHECK_RC(shmkv_put(db, "big", 3, big, BIG), 0);
-    free(big);
+    cache = cache_mode;
+    atomic_store(&stop, 0);
+    atomic_store(&reads, 0), atomic_store(&found, 0), atomic_store(&batches, 0), atomic_store(&big_reads, 0);
+    h_name(name, sizeof name, cache ? "threads-cache" : "threads");
+    shmkv_options o = {.flags = SHMKV_CREATE | (cache ? SHMKV_CACHE : 0), .max_bytes = cache ? 2u << 20 : 0};
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
     pthread_t t[NWRITERS + NREADERS + 2];
     int n = 0;
-    pthread_create(&t[n++], NULL, big_reader, NULL);
+    if (!cache) {
+        uint8_t *big = malloc(BIG);
+        h_val_make(big, BIG, "big", 3, 1);
+        CHECK_RC(shmkv_put(db, "big", 3, big, BIG), 0);
+        free(big);
+    }
+    pthread_create(&t[n++], NULL, cache ? clearer : big_reader, NULL);
     for (int i = 0; i < NWRITERS; i++)
         pthread_create(&t[n++], NULL, writer, (void *)(uintptr_t)(i + 1));
     for (int i = 0; i < NREADERS; i++)
@@ -165,7 +187,7 @@ int main(void)
     h_note("%ld gets (%ld found), %ld batches of 8, %ld foreach rounds, %ld reads of 3 MiB, "
            "%ld keys at the end", atomic_load(&reads), atomic_load(&found), atomic_load(&batches),
            (long)(intptr_t)rounds, atomic_load(&big_reads), (long)shmkv_count(db));
-    CHECK(atomic_load(&big_reads) > 0);
+    CHECK(cache || atomic_load(&big_reads) > 0);
     CHECK_EQ_INT(atomic_load(&bad), 0);
     CHECK(atomic_load(&found) > 0);
     CHECK(atomic_load(&batches) > 0);
@@ -174,9 +196,24 @@ int main(void)
     CHECK_RC(shmkv_foreach(db, visit, &after), 0);
     CHECK_EQ_U64((uint64_t)after, shmkv_count(db));
     size_t vl;
-    CHECK_RC(shmkv_get(db, "big", 3, NULL, 0, &vl), -ENOBUFS);
-    CHECK_EQ_U64(vl, BIG);
+    if (!cache) {
+        CHECK_RC(shmkv_get(db, "big", 3, NULL, 0, &vl), -ENOBUFS);
+        CHECK_EQ_U64(vl, BIG);
+    } else {
+        shmkv_stats st;
+        CHECK_RC(shmkv_stat(db, &st), 0);
+        h_note("cache: %llu evictions, %llu expirations, %llu hits, %llu misses", (unsigned long long)st.evictions,
+               (unsigned long long)st.expirations, (unsigned long long)st.hits, (unsigned long long)st.misses);
+        CHECK(st.evictions > 0);
+    }
     shmkv_close(db);
     CHECK_RC(shmkv_unlink(name), 0);
+}
+
+int main(void)
+{
+    h_init("test_threads");
+    run(false);
+    run(true);
     return h_done();
 }
