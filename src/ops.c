@@ -92,8 +92,17 @@ static bool evict_oldest(shmkv *db, struct shard *mine)
             best = &db->shards[i];
             best_stamp = st;
         }
-    if (!best)
-        best = mine; /* nothing but open runs: evict the writer's own */
+    if (!best) { /* nothing but open runs: close and evict them, the writer's own first */
+        bool freed = false;
+        for (uint64_t i = 0; i <= n && !freed; i++) {
+            struct shard *s = i ? &db->shards[i - 1] : mine;
+            if ((i && s == mine) || shard_lock(db, s))
+                continue;
+            freed = log_evict_some(db, s);
+            shard_unlock(s);
+        }
+        return freed;
+    }
     if (shard_lock(db, best))
         return false;
     bool freed = log_evict_some(db, best);
