@@ -172,23 +172,26 @@ struct shard {
     _Atomic uint64_t log_bytes;     /* record bytes appended to log runs (used - header) */
     _Atomic uint64_t rec_live;      /* live record bytes in log runs */
 
-    /* counters, written under lock, read lock-free (relaxed) */
+    /* What every write touches besides the lock's line: counters (read
+     * lock-free, relaxed) and the cleaner's state, one line, so a plain
+     * put dirties two lines of the shard. */
     _Atomic uint64_t keys __attribute__((aligned(64)));
     _Atomic uint64_t live_bytes;    /* klen + vlen of live pairs */
     _Atomic uint64_t puts, dels;
-    uint64_t pending_split;         /* 1 + bucket being split; 0: none */
-    uint64_t pending_free;          /* log run being released; 0: none */
     uint64_t pending_huge;          /* huge run written, slot not yet published */
-    uint64_t pending_log;           /* log run allocated, not yet linked */
-    uint64_t pending_piece;         /* chain piece unlinked, maybe not freed */
-    uint64_t ov_free;               /* free overflow buckets (linked by next) */
+    uint64_t clean_run;             /* compaction / eviction victim; 0: none */
+    uint64_t exp_next;              /* earliest time a closed run's expiries are all due; 0: none */
+    uint64_t clean_pos;             /* cursor in clean_run */
 
     /* rarer: growth, compaction, eviction, expiry, lock trouble */
     uint64_t runs __attribute__((aligned(64))); /* log runs and huge heads, oldest first, by run.next */
     uint64_t runs_tail;             /* the newest of them */
-    uint64_t clean_run, clean_pos;  /* compaction / eviction cursor */
     uint64_t clean_evict;           /* 1: clean_run was picked for eviction */
-    uint64_t exp_next;              /* earliest time a closed run's expiries are all due; 0: none */
+    uint64_t pending_split;         /* 1 + bucket being split; 0: none */
+    uint64_t pending_free;          /* log run being released; 0: none */
+    uint64_t pending_log;           /* log run allocated, not yet linked */
+    uint64_t pending_piece;         /* chain piece unlinked, maybe not freed */
+    uint64_t ov_free;               /* free overflow buckets (linked by next) */
     _Atomic uint64_t ov_used;       /* overflow buckets linked into chains */
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
     _Atomic uint64_t evictions, expirations;
