@@ -12,6 +12,10 @@
  *  - the template tables fuzz_open overlays its inputs onto, also written
  *    out whole as seeds by gen_seeds.
  *
+ * The library is built with SHMKV_TEST_HOOKS here, so shmkv__clock_advance()
+ * (src/clock.c) moves this process's table clock forward: expiry without
+ * sleeping.
+ *
  * Needs src/internal.h (struct hdr, hash64): the fuzzers compile the
  * library's sources themselves.
  */
@@ -34,6 +38,9 @@
 #include <unistd.h>
 
 #define FZ_UNUSED __attribute__((unused))
+
+/* src/clock.c, test builds: move this process's table clock forward. */
+void shmkv__clock_advance(int64_t ms);
 
 static char fz_dir_path[PATH_MAX];
 
@@ -131,12 +138,13 @@ static FZ_UNUSED int fz_fix_seed(const char *path)
 }
 
 /* Create a table at path (removing what was there) with a fixed hash seed
- * and open it.  Returns the handle or NULL. */
-static FZ_UNUSED shmkv *fz_create(const char *path, uint64_t max_bytes)
+ * and open it; flags: creation flags beyond SHMKV_CREATE|SHMKV_EXCL
+ * (SHMKV_CACHE, SHMKV_STATS).  Returns the handle or NULL. */
+static FZ_UNUSED shmkv *fz_create(const char *path, uint64_t max_bytes, unsigned flags)
 {
     static int warned;
     unlink(path);
-    shmkv_options o = { .flags = SHMKV_CREATE | SHMKV_EXCL, .max_bytes = max_bytes };
+    shmkv_options o = { .flags = SHMKV_CREATE | SHMKV_EXCL | flags, .max_bytes = max_bytes };
     shmkv *db = NULL;
     if (shmkv_open(path, &o, &db) != 0)
         return NULL;
@@ -172,34 +180,41 @@ static FZ_UNUSED FZ_NO_COVERAGE void fz_fill(unsigned char *v, size_t len, uint6
 
 /* ---- the templates ------------------------------------------------------ */
 
-enum { FZ_TEMPLATES = 4 };
+enum { FZ_TEMPLATES = 5 };
 static const uint64_t fz_template_bytes[FZ_TEMPLATES] = {
-    256u << 10, 256u << 10, 256u << 10, 1u << 20,
+    256u << 10, 256u << 10, 256u << 10, 1u << 20, 256u << 10,
 };
 static FZ_UNUSED const char *const fz_template_names[FZ_TEMPLATES] = {
-    "empty", "small", "chained", "split",
+    "empty", "small", "chained", "split", "cache",
 };
+static const unsigned fz_template_flags[FZ_TEMPLATES] = { 0, 0, 0, 0, SHMKV_CACHE };
 
 /* Keys the templates hold and fuzz_open asks for: "k0".."k23" (templates
- * 1, 2) and "s0".."s1399" (template 3). */
+ * 1, 2, 4) and "s0".."s1399" (template 3). */
 static FZ_UNUSED size_t fz_key(char *k, int i)
 {
     return (size_t)snprintf(k, 32, "k%d", i);
 }
 
-static FZ_UNUSED int fz_put(shmkv *db, const char *k, size_t kl, size_t vl, uint64_t seq)
+/* put (ttl_ms 0) or put_ttl of a derived value */
+static FZ_UNUSED int fz_put_ttl(shmkv *db, const char *k, size_t kl, size_t vl, uint64_t seq, uint64_t ttl_ms)
 {
     static unsigned char v[65536];
     if (vl > sizeof v)
         vl = sizeof v;
     fz_fill(v, vl, kl, seq);
-    return shmkv_put(db, k, kl, v, vl);
+    return ttl_ms ? shmkv_put_ttl(db, k, kl, v, vl, ttl_ms) : shmkv_put(db, k, kl, v, vl);
+}
+
+static FZ_UNUSED int fz_put(shmkv *db, const char *k, size_t kl, size_t vl, uint64_t seq)
+{
+    return fz_put_ttl(db, k, kl, vl, seq, 0);
 }
 
 /* Build template t in a fresh table at path.  0 or -1. */
 static FZ_UNUSED int fz_build_template(int t, const char *path)
 {
-    shmkv *db = fz_create(path, fz_template_bytes[t]);
+    shmkv *db = fz_create(path, fz_template_bytes[t], fz_template_flags[t]);
     if (!db)
         return -1;
     char k[32];
@@ -241,6 +256,30 @@ static FZ_UNUSED int fz_build_template(int t, const char *path)
             size_t kl = (size_t)snprintf(k, sizeof k, "s%d", i);
             r |= shmkv_del(db, k, kl);
         }
+    }
+    if (t == 4) {
+        /* a 256 KiB cache whose records carry expiry times: some far off
+         * (a day), some already past (1 s, then the clock moved on by 10 s:
+         * their records stay until writers meet them), some given or
+         * cleared by expire; then twice the cache's size of 3 KB values
+         * under other keys, so it has evicted and its runs are full */
+        static const uint64_t ttls[] = { 86400000, 1000, 0, 3600000 };
+        for (int i = 0; i < 24; i++)
+            r |= fz_put_ttl(db, k, fz_key(k, i), sizes[i % 12] % 5000, (uint64_t)i, ttls[i % 4]);
+        shmkv__clock_advance(10000);
+        for (int i = 2; i < 24; i += 8)
+            r |= shmkv_expire(db, k, fz_key(k, i), 7200000);
+        r |= shmkv_expire(db, k, fz_key(k, 3), 0);
+        int rc = shmkv_expire(db, k, fz_key(k, 5), 600000); /* expired: -ENOENT */
+        r |= rc != -ENOENT;
+        for (int i = 0; i < 170; i++) {
+            size_t kl = (size_t)snprintf(k, sizeof k, "f%d", i);
+            r |= fz_put_ttl(db, k, kl, 3000, (uint64_t)i, i % 3 ? 0 : 86400000);
+        }
+        for (int i = 0; i < 24; i += 5) /* read: their read counts go up */
+            (void)shmkv_get(db, k, fz_key(k, i), NULL, 0, &(size_t){0});
+        shmkv_stats st;
+        r |= shmkv_stat(db, &st) != 0 || !st.cache || !st.evictions;
     }
     shmkv_close(db);
     return r ? -1 : 0;

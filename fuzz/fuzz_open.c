@@ -4,15 +4,16 @@
  * Input, one of:
  *   - any bytes: they are the whole table file;
  *   - "OVL1" t  (offset:u32le len:u8 bytes[len])*  : the template table t
- *     (t mod 4: empty, small, chained, split; see fuzz_common.h, built once
+ *     (t mod 5: empty, small, chained, split, cache; see fuzz_common.h, built once
  *     at start-up with a fixed hash seed) with each patch written over it
  *     at offset mod its size.  This gets the fuzzer past the header's
  *     checksum straight to the structures that are not covered by it
  *     (allocator state, shard layouts, run lists, buckets, records, locks).
  *
- * Then: open read-only and read (get, get_alloc, get_many, foreach, count,
- * stat, check); open read-write and read and write (put small and huge
- * values, del, foreach, check); open read-only again and read what the
+ * Then: open read-only and read (get, get_alloc, ttl, get_many, foreach,
+ * count, stat, check); open read-write and read and write (put small and
+ * huge values, put_ttl, expire, del, foreach, check; clear when the
+ * input's length is 3 mod 4); open read-only again and read what the
  * writer left.  Every call must return 0 or an error (a negative errno the
  * header documents for it); nothing may crash, hang (run with -timeout) or
  * touch memory outside the mapping (ASan, SIGSEGV, SIGBUS all count).
@@ -164,6 +165,10 @@ static void reads(shmkv *db, int rdonly)
             visit(&s, k, 0, p, vl);
             free(p);
         }
+        uint64_t left = 0;
+        rc = shmkv_ttl(db, k, kl, &left);
+        if (rc && rc != -ENOENT && !damaged_ok(rc))
+            die("ttl", rc);
     }
     shmkv_item it[8];
     char keys[8][32];
@@ -200,6 +205,20 @@ static void writes(shmkv *db)
             die("put", rc);
         if (rc == -ETIMEDOUT || rc == -EBADMSG)
             return; /* damaged: each further write could wait again */
+        if (i % 4 == 1) {
+            rc = shmkv_put_ttl(db, k, kl, buf, vl, 1000u * (uint64_t)(i + 1));
+            if (rc && rc != -ENOSPC && rc != -E2BIG && !damaged_ok(rc))
+                die("put_ttl", rc);
+            if (rc == -ETIMEDOUT || rc == -EBADMSG)
+                return;
+        }
+        if (i % 4 == 2) {
+            rc = shmkv_expire(db, k, fz_key(k, i + 2), i % 8 == 2 ? 0 : 5000);
+            if (rc && rc != -ENOENT && rc != -ENOSPC && rc != -E2BIG && !damaged_ok(rc))
+                die("expire", rc);
+            if (rc == -ETIMEDOUT || rc == -EBADMSG)
+                return;
+        }
         rc = shmkv_del(db, k, fz_key(k, i + 1));
         if (rc && rc != -ENOENT && !damaged_ok(rc))
             die("del", rc);
@@ -254,8 +273,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break; /* refused: it is refused every time */
         }
         reads(db, flags[pass] & SHMKV_RDONLY);
-        if (!(flags[pass] & SHMKV_RDONLY))
+        if (!(flags[pass] & SHMKV_RDONLY)) {
             writes(db);
+            if (size % 4 == 3 && (rc = shmkv_clear(db)) != 0 && !damaged_ok(rc))
+                die("clear", rc);
+        }
         shmkv_close(db);
     }
     unlink(file);

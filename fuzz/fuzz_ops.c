@@ -1,14 +1,34 @@
 /*
  * fuzz_ops.c - libFuzzer target: operation sequences against a model.
  *
- * The input is a program.  Byte 0 picks the table (256 KiB, 1 MiB or
- * 8 MiB max_bytes: 1, 4 or 32 shards); then each operation is an opcode
- * byte followed by its operands:
+ * The input is a program.  Byte 0 picks the table (mod 6: 256 KiB, 1 MiB
+ * or 8 MiB max_bytes, 1, 4 or 32 shards; 3 to 5: the same as caches,
+ * SHMKV_CACHE); then each operation is an opcode byte followed by its
+ * operands:
  *   put/add/replace  key, size class, size byte   (value derived from a
  *                                                 sequence number)
  *   del, get, get_alloc                           key (get: + capacity byte)
  *   get_many  count, keys...     foreach     count/stat     check
  *   reopen  flag (read-only or read-write)        put_null  key
+ *   put_ttl  key, size class, size byte, ttl byte
+ *   expire  key, ttl byte        ttl  key         clear
+ *   advance_clock  n             (shmkv__clock_advance(n * 60 s))
+ *
+ * Time: the model has its own clock, 0 at the start of a run, moved only
+ * by advance_clock, in whole minutes (the table's clock moves with it, as
+ * well as by the real time the run takes).  Lifetimes are 0 (never) or a
+ * whole number of minutes plus 30 s, so an expiry time is always 30 s away
+ * from the model's clock: the milliseconds a run really takes can never
+ * decide whether a key has expired.  A key whose expiry time is at or
+ * before the model's clock is absent; until a writer meets it, it may
+ * still count in count/stat (which are then checked against a range).
+ * put/add/replace give a key no expiry; put_ttl and expire set one.
+ *
+ * In a cache, writes never fail for space (-ENOSPC is a bug), pairs over
+ * an eighth of the table are refused (-E2BIG), and any key may vanish by
+ * eviction: a miss on a key the model holds is accepted (and the model
+ * then forgets the key), but a value returned must always be the key's
+ * latest one, never one overwritten, deleted, cleared or expired.
  * Keys come from a space of 24: short ones, a 1-byte key, keys of 300,
  * 2000 and 65535 bytes (the longest allowed), and one of 65536 (always
  * -E2BIG).  Value sizes include 0, the huge-record thresholds and values
@@ -36,16 +56,21 @@
 #define VMAX (100 * 1024)
 
 struct mkey {
-    int present;
+    int present;     /* written and not deleted, cleared or evicted (may have expired) */
     size_t vlen;
     uint64_t seq;
+    uint64_t exp;    /* model time it expires at; 0: never */
 };
+
+#define MINUTE 60000u
 
 static struct {
     unsigned char *k[NKEYS];
     size_t kl[NKEYS];
     struct mkey m[NKEYS];
-    uint64_t live, count, seq;
+    uint64_t seq;
+    uint64_t clock;  /* model time, ms: a multiple of MINUTE */
+    int cache;       /* the table is a cache */
     uint64_t max_bytes;
     unsigned char *val, *buf, *exp;
     char file[PATH_MAX];
@@ -141,6 +166,60 @@ static size_t value_len(unsigned cls, unsigned b)
 
 /* ---- the model ---- */
 
+/* 0 (never) or 30 s plus 0 to 15 minutes */
+static uint64_t ttl_of(unsigned b)
+{
+    return b % 17 == 0 ? 0 : (uint64_t)(b % 17 - 1) * MINUTE + MINUTE / 2;
+}
+
+/* present and not expired: what every read must find */
+static int live(int i)
+{
+    return S.m[i].present && (!S.m[i].exp || S.m[i].exp > S.clock);
+}
+
+/* expired, and maybe not yet reclaimed (then still counted by stat) */
+static int zombie(int i)
+{
+    return S.m[i].present && !live(i);
+}
+
+/* A write on key i got as far as its lock (any result but -E2BIG,
+ * -EROFS): an expired record of the key has been reclaimed. */
+static void met(int i, int rc)
+{
+    if (rc != -E2BIG && rc != -EROFS && zombie(i))
+        S.m[i].present = 0;
+}
+
+/* A cache lost key i (a miss where the model had it): allowed only in a
+ * cache, and the key stays gone until written again. */
+static int evicted(int i, int rc)
+{
+    if (!S.cache || rc != -ENOENT || !live(i))
+        return 0;
+    S.m[i].present = 0;
+    return 1;
+}
+
+/* count, live bytes: [lo, hi] (lo: 0 in a cache, which may have evicted
+ * anything; hi: with the expired pairs not yet reclaimed) */
+static void model_counts(uint64_t *lo, uint64_t *hi, uint64_t *blo, uint64_t *bhi)
+{
+    *lo = *hi = *blo = *bhi = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        if (!S.m[i].present)
+            continue;
+        uint64_t b = S.kl[i] + S.m[i].vlen;
+        if (live(i) && !S.cache) {
+            ++*lo;
+            *blo += b;
+        }
+        ++*hi;
+        *bhi += b;
+    }
+}
+
 static void expected(int i, unsigned char *out)
 {
     fz_fill(out, S.m[i].vlen, (uint64_t)i, S.m[i].seq);
@@ -148,7 +227,7 @@ static void expected(int i, unsigned char *out)
 
 static int same_value(int i, const void *v, size_t vl)
 {
-    if (!S.m[i].present || vl != S.m[i].vlen)
+    if (!live(i) || vl != S.m[i].vlen)
         return 0;
     if (!vl)
         return 1;
@@ -172,11 +251,13 @@ static void check_get(int i, int rc, const void *v, size_t vl, size_t cap)
             fail("key %d (too long): %s", i, shmkv_strerror(rc));
         return;
     }
-    if (!S.m[i].present) {
+    if (!live(i)) {
         if (rc != -ENOENT)
-            fail("key %d is absent, got rc %d", i, rc);
+            fail("key %d is absent%s, got rc %d", i, zombie(i) ? " (expired)" : "", rc);
         return;
     }
+    if (evicted(i, rc))
+        return;
     if (S.m[i].vlen > cap) {
         if (rc != -ENOBUFS || vl != S.m[i].vlen)
             fail("key %d: %zu bytes into %zu: rc %d, length %zu", i, S.m[i].vlen, cap, rc, vl);
@@ -202,22 +283,30 @@ static int visit(void *ctx, const void *key, size_t klen, const void *val, size_
         fail("foreach: key %d visited twice", i);
     if (!same_value(i, val, vlen))
         fail("foreach: key %d has %zu bytes, model %s %zu", i, vlen,
-             S.m[i].present ? "present" : "absent", S.m[i].vlen);
+             live(i) ? "present" : zombie(i) ? "expired" : "absent", S.m[i].vlen);
     f->pairs++;
     return 0;
 }
 
 static void check_counts(shmkv *db)
 {
+    uint64_t lo, hi, blo, bhi;
+    model_counts(&lo, &hi, &blo, &bhi);
     S.what = "count/stat";
-    if (shmkv_count(db) != S.count)
-        fail("count %llu, model %llu", (unsigned long long)shmkv_count(db),
-             (unsigned long long)S.count);
+    uint64_t n = shmkv_count(db);
+    if (n < lo || n > hi)
+        fail("count %llu, model %llu to %llu", (unsigned long long)n, (unsigned long long)lo,
+             (unsigned long long)hi);
     shmkv_stats st;
-    if (shmkv_stat(db, &st) != 0 || st.keys != S.count || st.live_bytes != S.live)
-        fail("stat: %llu keys %llu bytes, model %llu / %llu", (unsigned long long)st.keys,
-             (unsigned long long)st.live_bytes, (unsigned long long)S.count,
-             (unsigned long long)S.live);
+    if (shmkv_stat(db, &st) != 0 || st.keys < lo || st.keys > hi || st.live_bytes < blo ||
+        st.live_bytes > bhi)
+        fail("stat: %llu keys %llu bytes, model %llu-%llu / %llu-%llu", (unsigned long long)st.keys,
+             (unsigned long long)st.live_bytes, (unsigned long long)lo, (unsigned long long)hi,
+             (unsigned long long)blo, (unsigned long long)bhi);
+    if (st.cache != (uint64_t)S.cache || (S.cache && !st.read_stats) || (!S.cache && st.evictions))
+        fail("stat: cache %llu, read_stats %llu, evictions %llu in a %s", (unsigned long long)st.cache,
+             (unsigned long long)st.read_stats, (unsigned long long)st.evictions,
+             S.cache ? "cache" : "table that is not a cache");
 }
 
 static void check_all(shmkv *db)
@@ -228,62 +317,117 @@ static void check_all(shmkv *db)
     int rc = shmkv_foreach(db, visit, &f);
     if (rc != 0)
         fail("returned %d", rc);
-    if ((uint64_t)f.pairs != S.count)
-        fail("visited %ld pairs, model has %llu", f.pairs, (unsigned long long)S.count);
+    /* a cache may have evicted what was not visited */
+    for (int i = 0; i < NKEYS; i++)
+        if (!f.seen[i] && live(i) && !evicted(i, -ENOENT))
+            fail("key %d not visited", i);
     check_counts(db);
 }
 
 enum { OP_PUT, OP_ADD, OP_REPLACE, OP_DEL, OP_GET, OP_GET_ALLOC, OP_GET_MANY, OP_FOREACH,
-       OP_STAT, OP_CHECK, OP_REOPEN, OP_PUT_NULL, OP_COUNT_ };
+       OP_STAT, OP_CHECK, OP_REOPEN, OP_PUT_NULL, OP_PUT_TTL, OP_EXPIRE, OP_TTL, OP_CLEAR,
+       OP_ADVANCE_CLOCK, OP_COUNT_ };
 
 static const char *const op_names[OP_COUNT_] = {
     "put", "add", "replace", "del", "get", "get_alloc", "get_many", "foreach", "stat",
-    "check", "reopen", "put_null",
+    "check", "reopen", "put_null", "put_ttl", "expire", "ttl", "clear", "advance_clock",
 };
 
-static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_val)
+/* -ENOSPC for a write of key i to vl bytes is allowed only in a table
+ * that is not a cache and holds at least an eighth of max_bytes (live
+ * pairs, expired ones not yet reclaimed, and the new pair). */
+static void check_nospc(int i, size_t vl)
+{
+    uint64_t lo, hi, blo, bhi;
+    model_counts(&lo, &hi, &blo, &bhi);
+    if (S.cache)
+        fail("key %d, %zu bytes: -ENOSPC from a cache", i, vl);
+    if (bhi + S.kl[i] + vl < S.max_bytes / 8)
+        fail("key %d, %zu bytes: -ENOSPC with only %llu live bytes in a %llu-byte table", i, vl,
+             (unsigned long long)bhi, (unsigned long long)S.max_bytes);
+}
+
+/* put, add, replace, put_null, put_ttl (ttl_ms: 0 never) */
+static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_val, uint64_t ttl_ms)
 {
     uint64_t seq = ++S.seq;
     struct mkey *m = &S.m[i];
     const void *v = null_val ? NULL : S.val;
     if (!null_val) {
-        struct mkey tmp = { 1, vl, seq }, save = *m;
+        struct mkey tmp = { 1, vl, seq, 0 }, save = *m;
         *m = tmp;
         expected(i, S.val);
         *m = save;
     }
     int rc = op == OP_ADD       ? shmkv_add(db, S.k[i], S.kl[i], v, vl)
            : op == OP_REPLACE   ? shmkv_replace(db, S.k[i], S.kl[i], v, vl)
+           : op == OP_PUT_TTL   ? shmkv_put_ttl(db, S.k[i], S.kl[i], v, vl, ttl_ms)
                                 : shmkv_put(db, S.k[i], S.kl[i], v, vl);
     int want;
-    if (S.kl[i] > SHMKV_KEY_MAX)
+    /* a cache refuses pairs over an eighth of it; near that, either way */
+    uint64_t pair = S.kl[i] + vl, eighth = S.max_bytes / 8;
+    int big = S.cache && pair > eighth, near = S.cache && !big && pair + 4096 > eighth;
+    met(i, rc);
+    if (S.kl[i] > SHMKV_KEY_MAX || big)
         want = -E2BIG;
+    else if (near && rc == -E2BIG)
+        return;
     else if (rdonly)
         want = -EROFS;
-    else if (op == OP_ADD && m->present)
-        want = -EEXIST;
-    else if (op == OP_REPLACE && !m->present)
+    else if (op == OP_ADD && live(i))
+        want = S.cache && rc == 0 ? 0 : -EEXIST; /* success: it had been evicted */
+    else if (op == OP_REPLACE && !live(i))
         want = -ENOENT;
+    else if (op == OP_REPLACE && evicted(i, rc))
+        return;
     else
         want = 0;
     if (rc == -ENOSPC && want == 0) {
-        uint64_t after = S.live - (m->present ? S.kl[i] + m->vlen : 0) + S.kl[i] + vl;
-        if (after < S.max_bytes / 8 && S.live + S.kl[i] + vl < S.max_bytes / 8)
-            fail("key %d, %zu bytes: -ENOSPC with only %llu live bytes in a %llu-byte table", i,
-                 vl, (unsigned long long)S.live, (unsigned long long)S.max_bytes);
+        check_nospc(i, vl);
         return; /* refused: nothing changed (checked by the next reads) */
     }
     if (rc != want)
         fail("key %d, %zu bytes (%s): rc %d, expected %d", i, vl,
-             m->present ? "present" : "absent", rc, want);
-    if (rc == 0) {
-        if (m->present)
-            S.live -= S.kl[i] + m->vlen;
-        else
-            S.count++;
-        *m = (struct mkey){ 1, vl, seq };
-        S.live += S.kl[i] + vl;
+             live(i) ? "present" : zombie(i) ? "expired" : "absent", rc, want);
+    if (rc == 0)
+        *m = (struct mkey){ 1, vl, seq, ttl_ms ? S.clock + ttl_ms : 0 };
+}
+
+static void do_expire(shmkv *db, int rdonly, int i, uint64_t ttl_ms)
+{
+    int rc = shmkv_expire(db, S.k[i], S.kl[i], ttl_ms);
+    met(i, rc);
+    int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG : rdonly ? -EROFS : live(i) ? 0 : -ENOENT;
+    if (want == 0 && evicted(i, rc))
+        return;
+    if (rc == -ENOSPC && want == 0) {
+        check_nospc(i, S.m[i].vlen);
+        return;
     }
+    if (rc != want)
+        fail("key %d (%s), %llu ms: rc %d, expected %d", i,
+             live(i) ? "present" : zombie(i) ? "expired" : "absent", (unsigned long long)ttl_ms, rc, want);
+    if (rc == 0)
+        S.m[i].exp = ttl_ms ? S.clock + ttl_ms : 0;
+}
+
+static void do_ttl(shmkv *db, int i)
+{
+    uint64_t left = 12345;
+    int rc = shmkv_ttl(db, S.k[i], S.kl[i], &left);
+    int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG : live(i) ? 0 : -ENOENT;
+    if (want == 0 && evicted(i, rc))
+        return;
+    if (rc != want)
+        fail("key %d (%s): rc %d, expected %d", i,
+             live(i) ? "present" : zombie(i) ? "expired" : "absent", rc, want);
+    if (rc != 0)
+        return;
+    /* the table's clock is ahead of the model's by the real time the run
+     * has taken (far less than 30 s) */
+    uint64_t exp = S.m[i].exp, rem = exp ? exp - S.clock : 0;
+    if (exp ? left > rem || left + MINUTE / 2 <= rem || left == 0 : left != 0)
+        fail("key %d: %llu ms left, model %llu", i, (unsigned long long)left, (unsigned long long)rem);
 }
 
 static shmkv *reopen(shmkv *db, int rdonly)
@@ -303,10 +447,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint64_t tables[] = { 256u << 10, 1u << 20, 8u << 20 };
     struct in in = { data, size };
     memset(S.m, 0, sizeof S.m);
-    S.live = S.count = 0;
-    S.max_bytes = tables[next(&in) % 3];
+    S.clock = 0;
+    unsigned t = next(&in) % 6;
+    S.max_bytes = tables[t % 3];
+    S.cache = t >= 3;
     S.what = "create";
-    shmkv *db = fz_create(S.file, S.max_bytes);
+    shmkv *db = fz_create(S.file, S.max_bytes, S.cache ? SHMKV_CACHE : 0);
     if (!db)
         fail("could not create a %llu-byte table", (unsigned long long)S.max_bytes);
     int rdonly = 0;
@@ -319,26 +465,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case OP_REPLACE: {
             int i = (int)(next(&in) % NKEYS);
             unsigned cls = next(&in), b = next(&in);
-            do_write(db, rdonly, op, i, value_len(cls, b), 0);
+            do_write(db, rdonly, op, i, value_len(cls, b), 0, 0);
             break;
         }
         case OP_PUT_NULL:
-            do_write(db, rdonly, OP_PUT, (int)(next(&in) % NKEYS), 0, 1);
+            do_write(db, rdonly, OP_PUT, (int)(next(&in) % NKEYS), 0, 1, 0);
             break;
+        case OP_PUT_TTL: {
+            int i = (int)(next(&in) % NKEYS);
+            unsigned cls = next(&in), b = next(&in);
+            do_write(db, rdonly, op, i, value_len(cls, b), 0, ttl_of(next(&in)));
+            break;
+        }
+        case OP_EXPIRE: {
+            int i = (int)(next(&in) % NKEYS);
+            do_expire(db, rdonly, i, ttl_of(next(&in)));
+            break;
+        }
+        case OP_TTL:
+            do_ttl(db, (int)(next(&in) % NKEYS));
+            break;
+        case OP_CLEAR: {
+            int rc = shmkv_clear(db), want = rdonly ? -EROFS : 0;
+            if (rc != want)
+                fail("rc %d, expected %d", rc, want);
+            if (rc == 0)
+                for (int i = 0; i < NKEYS; i++)
+                    S.m[i].present = 0;
+            break;
+        }
+        case OP_ADVANCE_CLOCK: {
+            uint64_t ms = (uint64_t)(next(&in) % 16) * MINUTE;
+            shmkv__clock_advance((int64_t)ms);
+            S.clock += ms;
+            break;
+        }
         case OP_DEL: {
             int i = (int)(next(&in) % NKEYS);
             int rc = shmkv_del(db, S.k[i], S.kl[i]);
+            met(i, rc);
             int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG
                      : rdonly                  ? -EROFS
-                     : S.m[i].present          ? 0
+                     : live(i)                 ? 0
                                                : -ENOENT;
+            if (want == 0 && evicted(i, rc))
+                break;
             if (rc != want)
                 fail("key %d: rc %d, expected %d", i, rc, want);
-            if (rc == 0) {
-                S.live -= S.kl[i] + S.m[i].vlen;
-                S.count--;
+            if (rc == 0)
                 S.m[i].present = 0;
-            }
             break;
         }
         case OP_GET: {

@@ -2,8 +2,9 @@
  * gen_seeds.c - writes the fuzzers' seed corpora (fuzz/corpus/TARGET), small and
  * deterministic (fixed hash seeds):
  *
- *   fuzz_open/  three real table files of 256 KiB (templates "empty",
- *               "small", "chained": see fuzz_common.h), and overlay inputs
+ *   fuzz_open/  four real table files of 256 KiB (templates "empty",
+ *               "small", "chained", "cache": see fuzz_common.h; the cache's
+ *               records carry expiry times), and overlay inputs
  *               ("OVL1" t patches...) aimed at the fields the header's
  *               checksum does not cover: allocator marks and free lists,
  *               dead lock owners with pending journal entries (so repair
@@ -11,7 +12,9 @@
  *               record headers;
  *   fuzz_ops/   operation programs (see fuzz_ops.c for the encoding):
  *               fills to -ENOSPC, huge and chained values, add/replace,
- *               read-only reopen, get_many, the longest keys.
+ *               read-only reopen, get_many, the longest keys; lifetimes
+ *               (put_ttl, expire, ttl, advance_clock), clear, and the same
+ *               against caches (evictions, the eighth-of-the-table limit).
  *
  * Usage: gen_seeds DIR   (make fuzz-seeds writes fuzz/corpus)
  */
@@ -161,7 +164,9 @@ static void overlays(void)
 /* ---- raw tables ---- */
 static void raw_tables(void)
 {
-    for (int t = 0; t < 3; t++) {
+    static const int raw[] = { 0, 1, 2, 4 };
+    for (int j = 0; j < 4; j++) {
+        int t = raw[j];
         char p[PATH_MAX + 32], name[64];
         snprintf(p, sizeof p, "%s/raw-%d", fz_dir(), t);
         if (fz_build_template(t, p) != 0) {
@@ -180,7 +185,10 @@ static void raw_tables(void)
 }
 
 /* ---- operation programs (encoding: fuzz_ops.c) ---- */
-enum { PUT, ADD, REPLACE, DEL, GET, GET_ALLOC, GET_MANY, FOREACH, STAT, CHECK, REOPEN, PUT_NULL };
+enum { PUT, ADD, REPLACE, DEL, GET, GET_ALLOC, GET_MANY, FOREACH, STAT, CHECK, REOPEN, PUT_NULL,
+       PUT_TTL, EXPIRE, TTL, CLEAR, ADVANCE };
+/* ttl bytes (fuzz_ops.c ttl_of): 0 never, n: (n - 1) minutes + 30 s */
+enum { NEVER = 0, T30S = 1, T90S = 2, T150S = 3, T5M = 6, T15M = 16 };
 
 struct prog {
     unsigned char b[8192];
@@ -315,6 +323,107 @@ static void programs(void)
     }
     op(&p, 1, CHECK);
     emit("fuzz_ops", "mixed", p.b, p.n);
+
+    /* lifetimes in each table size, plain and cache: put_ttl, ttl, the
+     * clock moved past some expiry times, reads, expire (new lifetime,
+     * none, of an expired key), a put clearing an expiry, writes meeting
+     * expired records */
+    for (int t = 0; t < 6; t++) {
+        p.n = 0;
+        op(&p, 1, t);
+        for (int k = 0; k < 8; k++)
+            op(&p, 5, PUT_TTL, k, 1 + k % 4, 10 * k, k % 4 == 0 ? NEVER : k % 4 == 1 ? T30S : k % 4 == 2 ? T90S : T5M);
+        for (int k = 0; k < 8; k++)
+            op(&p, 2, TTL, k);
+        op(&p, 1, STAT);
+        op(&p, 2, ADVANCE, 1); /* 1 minute: the 30 s ones expire */
+        for (int k = 0; k < 8; k++)
+            op(&p, 3, GET, k, 255);
+        op(&p, 2, TTL, 1);
+        op(&p, 1, FOREACH);
+        op(&p, 1, STAT);
+        op(&p, 3, EXPIRE, 2, T5M);  /* 90 s -> 5.5 min */
+        op(&p, 3, EXPIRE, 1, T5M);  /* expired: -ENOENT */
+        op(&p, 3, EXPIRE, 3, NEVER);
+        op(&p, 4, PUT, 6, 1, 3);    /* clears key 6's expiry */
+        op(&p, 2, ADVANCE, 2);
+        for (int k = 0; k < 8; k++)
+            op(&p, 2, TTL, k);
+        op(&p, 4, ADD, 5, 2, 9);    /* key 5 (30 s) expired: add succeeds */
+        op(&p, 4, REPLACE, 1, 2, 9); /* expired: -ENOENT */
+        op(&p, 2, DEL, 2);
+        op(&p, 1, FOREACH);
+        op(&p, 2, ADVANCE, 15);
+        op(&p, 1, STAT);
+        op(&p, 1, CHECK);
+        char name[32];
+        snprintf(name, sizeof name, "ttl-%s-%d", t < 3 ? "table" : "cache", t % 3);
+        emit("fuzz_ops", name, p.b, p.n);
+    }
+
+    /* expiry and a read-only handle: ttl works, expire and clear do not */
+    p.n = 0;
+    op(&p, 1, 1);
+    op(&p, 5, PUT_TTL, 4, 2, 50, T150S);
+    op(&p, 5, PUT_TTL, 5, 2, 50, T15M);
+    op(&p, 2, REOPEN, 1);
+    op(&p, 2, TTL, 4);
+    op(&p, 3, EXPIRE, 4, NEVER);
+    op(&p, 1, CLEAR);
+    op(&p, 5, PUT_TTL, 6, 1, 1, T30S);
+    op(&p, 2, ADVANCE, 3);
+    op(&p, 2, TTL, 4);
+    op(&p, 2, TTL, 5);
+    op(&p, 2, REOPEN, 0);
+    op(&p, 3, EXPIRE, 5, T30S);
+    op(&p, 2, ADVANCE, 1);
+    op(&p, 1, FOREACH);
+    emit("fuzz_ops", "ttl-rdonly", p.b, p.n);
+
+    /* clear: of a full table, then refill; clear of an empty one */
+    p.n = 0;
+    op(&p, 1, 0);
+    for (int k = 0; k < 18; k++)
+        op(&p, 4, PUT, k, 4, 200);
+    op(&p, 1, CLEAR);
+    op(&p, 1, STAT);
+    op(&p, 1, CHECK);
+    for (int k = 0; k < 10; k++)
+        op(&p, 5, PUT_TTL, k, 3, 100, k % 3 ? T90S : NEVER);
+    op(&p, 2, ADVANCE, 2);
+    op(&p, 1, CLEAR);
+    op(&p, 1, CLEAR);
+    op(&p, 4, PUT, 0, 1, 1);
+    op(&p, 1, FOREACH);
+    op(&p, 1, CHECK);
+    emit("fuzz_ops", "clear", p.b, p.n);
+
+    /* caches: fill far past the limit (evictions), reads in between so
+     * read counts matter, pairs near and over an eighth of the table */
+    for (int t = 3; t < 6; t++) {
+        p.n = 0;
+        op(&p, 1, t);
+        for (int r = 0; r < 3; r++) {
+            for (int k = 0; k < 19; k++) {
+                op(&p, 4, PUT, k, 4, 40 + 50 * r);
+                if (k % 3 == 0)
+                    op(&p, 3, GET, k / 2, 255);
+            }
+            op(&p, 1, FOREACH);
+            op(&p, 1, STAT);
+        }
+        op(&p, 4, PUT, 7, 5, 9);   /* 100 KiB: over an eighth of 256 KiB */
+        op(&p, 4, PUT, 8, 3, 250); /* about 32 KiB: near an eighth of 256 KiB */
+        op(&p, 5, PUT_TTL, 9, 4, 255, T90S);
+        op(&p, 2, ADVANCE, 2);
+        op(&p, 2, GET_MANY, 19);
+        for (int k = 0; k < 19; k++)
+            op(&p, 1, k);
+        op(&p, 1, CHECK);
+        char name[32];
+        snprintf(name, sizeof name, "cache-evict-%d", t - 3);
+        emit("fuzz_ops", name, p.b, p.n);
+    }
 }
 
 int main(int argc, char **argv)

@@ -110,8 +110,10 @@ static int plan(const shmkv_options *o, int fd, struct geometry *g)
             return -EINVAL;
         /* a small table gets fewer stripes so per-shard runs fit; a cache
          * wants each shard's FIFO to be some 32 runs (segments) long, so
-         * eviction is fine-grained: 1 MiB a shard at least */
-        uint64_t want = pow2_floor(o->max_bytes / (cache ? 1024 * 1024 : 256 * 1024));
+         * eviction is fine-grained, and its segments big, so values up to
+         * 32 KiB share them (4 MiB a shard at least: 128 KiB segments
+         * from 128 MiB up) */
+        uint64_t want = pow2_floor(o->max_bytes / (cache ? 4096 * 1024 : 256 * 1024));
         nsh = want < nsh ? want : nsh;
     }
     if (cache) {

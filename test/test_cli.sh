@@ -216,6 +216,15 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     chmod 755 "$T" "$SHMKV_DIR"
     run 3 "permission denied" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" get t hello
     err_has "permission denied names the path" "permission denied: cannot open $SHMKV_DIR/t"
+    chmod 644 "$SHMKV_DIR/t"
+    run 0 "a reader without write permission can ask ttl" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" ttl t hello
+    out_is "ttl read-only" 0
+    run 3 "clear without write permission" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" clear t
+    err_has "clear: permission denied for writing" "permission denied: cannot open $SHMKV_DIR/t for writing"
+    run 3 "expire without write permission" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" expire t hello 1000
+    run 0 "the table is unchanged" -- s get t hello
+    out_is "clear refused changed nothing" world
+    chmod 640 "$SHMKV_DIR/t"
     chmod 700 "$T"
 fi
 
@@ -300,6 +309,156 @@ run 0 "rm counted" -- s rm counted
 run 0 "top --count 2 to a pipe" -- s top t --count 2 -i 0.1
 check "two frames" test "$(grep -c '^keys: ' "$F/out")" -eq 2
 
+# ---- cache mode, expiry, clear -------------------------------------------------
+run 0 "help lists ttl, expire, clear" -- s --help
+out_has "help ttl" "shmkv ttl NAME KEY"
+out_has "help expire" "shmkv expire NAME KEY MS"
+out_has "help clear" "shmkv clear NAME"
+run 2 "create --cache without --max-bytes" -- s create cache --cache
+err_has "--cache needs --max-bytes" "--cache needs --max-bytes"
+run 1 "the refused create made nothing" -- s stats cache
+run 2 "--cache on a command that does not take it" -- s put t k v --cache
+err_has "--cache elsewhere" "option --cache does not apply to this command"
+run 0 "create --cache" -- s create cache --cache --max-bytes 256k
+run 0 "stats --json of a cache" -- s stats cache --json
+check "a cache counts reads and says so" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["cache"] == 1 and d["read_stats"] == 1 and d["reads_counted"] is True, d
+assert d["evictions"] == 0 and d["expirations"] == 0 and d["hit_ratio"] == 0, d
+' "$F/out"
+run 0 "stats of a cache" -- s stats cache
+out_has "stats says cache" "cache            yes (when full, writes evict): 0 evictions"
+out_has "stats shows expirations" "expiry           0 expired pairs reclaimed"
+run 0 "stats of a table that is not a cache" -- s stats t
+out_has "stats says not a cache" "cache            no (when full, writes fail"
+check "stats --json of a plain table: cache 0" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["cache"] == 0 and d["evictions"] == 0 and d["reads_counted"] is False, d
+' "$tool" stats t --json
+# 120 values of 4000 bytes (480 kB) into a 256 KiB cache: every put succeeds
+head -c 4000 /dev/urandom >"$F/v4k"
+fills=0
+for i in $(seq 1 120); do
+    "$tool" put cache "fill$i" <"$F/v4k" 2>>"$F/fill.err" && fills=$((fills + 1))
+done
+check "a full cache evicts instead of failing ($fills of 120 puts)" test "$fills" -eq 120
+check "the cache holds fewer pairs than were put" test "$(nkeys cache)" -lt 120
+run 0 "the newest pair is there" -- s get cache fill120
+check "with its value" cmp -s "$F/out" "$F/v4k"
+check "stats --json counts evictions, with a hit ratio" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["evictions"] > 0 and d["keys"] + d["evictions"] >= 120, d
+assert 0 <= d["hit_ratio"] <= 1, d
+' "$tool" stats cache --json
+head -c 40000 /dev/zero >"$F/v40k"
+run 3 "a pair over an eighth of a cache is refused (stdin)" -- s put cache huge - <"$F/v40k"
+err_has "refusal names the eighth" "at most an eighth of its 256 KiB limit"
+run 0 "top --once on a cache" -- s top cache --once -i 0.1
+check "top shows cache, evictions and expirations" python3 -c '
+import sys
+d = dict(l.split(": ", 1) for l in open(sys.argv[1]).read().splitlines())
+assert int(d["cache"]) == 1 and int(d["evictions"]) > 0 and int(d["expirations"]) >= 0, d
+float(d["evictions_per_s"]); float(d["expirations_per_s"]); float(d["hit_ratio"])
+assert d["reads"] == "counted"
+' "$F/out"
+run 0 "top --once --json on a plain table" -- s top t --once --json -i 0.1
+check "top --json has cache 0" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["cache"] == 0 and d["evictions"] == 0 and d["expirations_per_s"] >= 0, d
+' "$F/out"
+
+# ttl, put --ttl, expire
+run 0 "put --ttl" -- s put t ephemeral soon --ttl 60000
+run 0 "ttl" -- s ttl t ephemeral
+check "ttl prints the milliseconds left ($(cat "$F/out"))" grep -Eqx '(59[0-9]{3}|60000)' "$F/out"
+run 0 "get of a pair with a ttl" -- s get t ephemeral
+out_is "value with a ttl" soon
+run 0 "ttl of a pair without expiry" -- s ttl t hello
+out_is "no expiry prints 0" 0
+run 1 "ttl of a missing key" -- s ttl t nothere
+err_has "ttl of a missing key" "no key \"nothere\" in \"t\""
+check "ttl of a missing key prints nothing" test ! -s "$F/out"
+run 1 "ttl on a missing table" -- s ttl nope k
+run 2 "ttl of an empty key" -- s ttl t ''
+run 2 "ttl with a missing key argument" -- s ttl t
+run 0 "--hex ttl" -- s --hex ttl t 00ff00
+out_is "--hex ttl" 0
+run 0 "put without --ttl clears the expiry" -- s put t ephemeral again
+run 0 "ttl after a plain put" -- s ttl t ephemeral
+out_is "plain put: no expiry" 0
+run 0 "expire" -- s expire t ephemeral 30000
+run 0 "ttl after expire" -- s ttl t ephemeral
+check "expire set the lifetime ($(cat "$F/out"))" grep -Eqx '(29[0-9]{3}|30000)' "$F/out"
+run 0 "expire keeps the value" -- s get t ephemeral
+out_is "value kept" again
+run 0 "expire 0 removes the expiry" -- s expire t ephemeral 0
+run 0 "ttl after expire 0" -- s ttl t ephemeral
+out_is "expire 0: no expiry" 0
+run 1 "expire of a missing key" -- s expire t nothere 1000
+err_has "expire of a missing key" "no key \"nothere\" in \"t\""
+run 1 "expire on a missing table" -- s expire nope k 1000
+run 2 "expire with a bad lifetime" -- s expire t ephemeral soon
+err_has "bad MS" "MS 'soon': give milliseconds"
+run 2 "expire with a fraction" -- s expire t ephemeral 1.5
+run 2 "expire with a negative lifetime" -- s expire t ephemeral -- -1
+run 2 "expire beyond 100 years" -- s expire t ephemeral 99999999999999999
+run 2 "expire without MS" -- s expire t ephemeral
+run 2 "put --ttl with a bad lifetime" -- s put t k v --ttl 10s
+err_has "bad --ttl" "--ttl '10s': give milliseconds"
+run 2 "put --ttl without a value" -- s put t k v --ttl
+run 2 "--ttl does not apply to add" -- s add t k v --ttl 1000
+err_has "--ttl on add" "option --ttl does not apply to this command"
+run 0 "put --ttl 0: never expires" -- s put t forever v --ttl 0
+run 0 "ttl of it" -- s ttl t forever
+out_is "--ttl 0" 0
+run 0 "put --ttl into the cache" -- s put cache short v --ttl 200
+run 0 "put --ttl, value from stdin" -- s put t short --ttl 200 - <"$F/v4k"
+run 0 "get before it expires" -- s get t short
+check "stdin value with a ttl" cmp -s "$F/out" "$F/v4k"
+sleep 0.3
+run 1 "get after the ttl passed" -- s get t short
+run 1 "ttl after the ttl passed" -- s ttl t short
+run 1 "expire after the ttl passed" -- s expire t short 1000
+run 0 "keys skips expired pairs" -- s keys t 'short'
+check "no expired key listed" test ! -s "$F/out"
+run 1 "get from the cache after the ttl passed" -- s get cache short
+run 1 "del meets the expired pair" -- s del cache short
+check "stats --json counts the expiration" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["expirations"] >= 1, d
+' "$tool" stats cache --json
+
+# clear
+run 0 "clear" -- s clear cache
+check "clear empties the table" test "$(nkeys cache)" -eq 0
+check "clear keeps the counters" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["keys"] == 0 and d["live_bytes"] == 0 and d["puts"] >= 120 and d["evictions"] > 0, d
+' "$tool" stats cache --json
+run 1 "get after clear" -- s get cache fill120
+run 0 "put after clear" -- s put cache again v
+run 0 "get after clear and put" -- s get cache again
+out_is "table usable after clear" v
+run 0 "clear of an empty table" -- s create empty0
+run 0 "clear it" -- s clear empty0
+run 0 "check after clear" -- s check empty0
+run 1 "clear of a missing table" -- s clear nope
+err_has "clear of a missing table" "no table \"nope\""
+run 2 "clear with too many arguments" -- s clear cache extra
+run 2 "clear without a table" -- s clear
+run 2 "clear --json" -- s clear cache --json
+run 3 "clear of a file that is not a table" -- sh -c "head -c 100000 /dev/urandom >'$SHMKV_DIR/junk2'; '$tool' clear junk2"
+rm -f "$SHMKV_DIR/junk2"
+run 0 "check the cache" -- s check cache
+s rm cache
+s rm empty0
+
 # ---- dump / load: small cases ---------------------------------------------------------
 run 0 "create one" -- s create one
 s put one hello world
@@ -321,6 +480,32 @@ check "same bytes" cmp -s "$F/out" "$F/one.dump"
 run 0 "load a small dump into a new table" -- s load one2 "$F/one.dump"
 run 0 "get from the loaded table" -- s get one2 hello
 out_is "loaded value" world
+run 0 "loaded pairs never expire" -- s ttl one2 hello
+out_is "load: no expiry" 0
+run 0 "load --ttl into a new table" -- s load one3 "$F/one.dump" --ttl 60000
+run 0 "ttl of a pair load --ttl put" -- s ttl one3 hello
+check "load --ttl into a new table ($(cat "$F/out"))" grep -Eqx '(59[0-9]{3}|60000)' "$F/out"
+run 0 "load --ttl into an existing table" -- s load one2 "$F/one.dump" --ttl 30000
+run 0 "ttl after load --ttl into an existing table" -- s ttl one2 hello
+check "load --ttl into an existing table ($(cat "$F/out"))" grep -Eqx '(29[0-9]{3}|30000)' "$F/out"
+run 0 "load --partial --ttl" -- s load one3 --partial --ttl 0 "$F/one.dump"
+run 0 "ttl after load --ttl 0" -- s ttl one3 hello
+out_is "load --ttl 0" 0
+run 2 "load with a bad --ttl" -- s load one3 "$F/one.dump" --ttl x
+run 2 "load --cache without --max-bytes" -- s load one4 "$F/one.dump" --cache
+run 0 "load --cache into a new table" -- s load one4 "$F/one.dump" --cache --max-bytes 1M
+check "load --cache made a cache" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["cache"] == 1 and d["keys"] == 1 and d["max_bytes"] == 1 << 20, d
+' "$tool" stats one4 --json
+run 0 "load --stats into a new table" -- s load one5 "$F/one.dump" --stats
+check "load --stats made a table that counts reads" python3 -c '
+import json, subprocess, sys
+d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout)
+assert d["read_stats"] == 1 and d["cache"] == 0 and d["keys"] == 1, d
+' "$tool" stats one5 --json
+s rm one3; s rm one4; s rm one5
 run 1 "load from a missing file" -- s load x "$F/none.dump"
 printf 'not a dump at all, really not' >"$F/bad.dump"
 run 3 "load of a non-dump" -- s load x "$F/bad.dump"

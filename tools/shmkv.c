@@ -54,9 +54,10 @@ struct args {
     int n;                  /* positional arguments after the command word */
     char **v;
     uint64_t max_bytes, expected_keys, limit, count;
+    uint64_t ttl;           /* --ttl: milliseconds; 0: no expiry */
     unsigned mode;
     double interval;
-    bool has_mode, has_limit, json, once, partial, force, all, sized, stats;
+    bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache;
 };
 
 /* ---- messages, small helpers ------------------------------------------- */
@@ -313,6 +314,22 @@ static int parse_count(const char *s, uint64_t *out)
     return 0;
 }
 
+/* A lifetime in milliseconds: digits only; 0 means never expires.  At most
+ * 100 years, so that now + lifetime cannot overflow the table's clock. */
+#define TTL_MAX 3153600000000ull
+static int parse_ms(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > TTL_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* "12.0 MiB"; rotating buffers, so one printf can use several */
 static const char *hbytes(uint64_t v)
 {
@@ -483,8 +500,12 @@ static int op_error(const char *name, shmkv *db, int rc, const void *key, size_t
             name, hbytes(st.used_bytes), hbytes(st.max_bytes));
         return EX_FAIL;
     case -E2BIG:
-        msg("key %s: pair too large (keys up to %u bytes, values up to 4 GiB - 1, and a pair must fit "
-            "in the table's limit)", key_repr(key, klen), SHMKV_KEY_MAX);
+        if (shmkv_stat(db, &st) == 0 && st.cache)
+            msg("key %s: pair too large for the cache \"%s\" (a pair may use at most an eighth of its %s "
+                "limit)", key_repr(key, klen), name, hbytes(st.max_bytes));
+        else
+            msg("key %s: pair too large (keys up to %u bytes, values up to 4 GiB - 1, and a pair must fit "
+                "in the table's limit)", key_repr(key, klen), SHMKV_KEY_MAX);
         return EX_FAIL;
     case -ETIMEDOUT:
         msg("a writer has held a lock of \"%s\" for over a second (is a process stopped or stuck?): "
@@ -501,7 +522,7 @@ static int op_error(const char *name, shmkv *db, int rc, const void *key, size_t
 
 static shmkv_options create_opts(const struct args *a, unsigned flags)
 {
-    shmkv_options so = {.flags = flags | (a->stats ? SHMKV_STATS : 0), .max_bytes = a->max_bytes, .expected_keys = a->expected_keys,
+    shmkv_options so = {.flags = flags | (a->stats ? SHMKV_STATS : 0) | (a->cache ? SHMKV_CACHE : 0), .max_bytes = a->max_bytes, .expected_keys = a->expected_keys,
                         .mode = a->has_mode && a->mode ? a->mode : 0600};
     return so;
 }
@@ -620,7 +641,7 @@ static int cmd_write(const struct args *a)
         return rc;
     rc = a->n < 3 || !strcmp(a->v[2], "-") ? read_stdin(&v) : arg_bytes(a->v[2], "VALUE", &v);
     if (rc == 0 && (rc = open_table(a->v[0], OPEN_WRITE, &db)) == 0) {
-        int r = fn(db, k.p, k.n, v.p, v.n);
+        int r = a->ttl ? shmkv_put_ttl(db, k.p, k.n, v.p, v.n, a->ttl) : fn(db, k.p, k.n, v.p, v.n);
         rc = r ? op_error(a->v[0], db, r, k.p, k.n) : EX_OK;
         shmkv_close(db);
     }
@@ -668,6 +689,60 @@ static int cmd_del(const struct args *a)
         shmkv_close(db);
     }
     free(k.buf);
+    return rc;
+}
+
+static int cmd_ttl(const struct args *a)
+{
+    struct bytes k;
+    shmkv *db;
+    uint64_t left;
+    int rc = arg_bytes(a->v[1], "KEY", &k);
+    if (rc || (rc = open_table(a->v[0], OPEN_READ, &db)) != 0) {
+        free(k.buf);
+        return rc;
+    }
+    int r = shmkv_ttl(db, k.p, k.n, &left);
+    if (r) {
+        rc = op_error(a->v[0], db, r, k.p, k.n);
+    } else {
+        printf("%" PRIu64 "\n", left); /* 0: never expires */
+        rc = finish_output();
+    }
+    shmkv_close(db);
+    free(k.buf);
+    return rc;
+}
+
+static int usage_error_of(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int cmd_expire(const struct args *a)
+{
+    struct bytes k;
+    shmkv *db;
+    uint64_t ms;
+    if (parse_ms(a->v[2], &ms))
+        return usage_error_of(a->name, "MS '%s': give milliseconds, a whole number like 60000 (0: never "
+                              "expires; at most 100 years)", a->v[2]);
+    int rc = arg_bytes(a->v[1], "KEY", &k);
+    if (rc == 0 && (rc = open_table(a->v[0], OPEN_WRITE, &db)) == 0) {
+        int r = shmkv_expire(db, k.p, k.n, ms);
+        rc = r ? op_error(a->v[0], db, r, k.p, k.n) : EX_OK;
+        shmkv_close(db);
+    }
+    free(k.buf);
+    return rc;
+}
+
+static int cmd_clear(const struct args *a)
+{
+    shmkv *db;
+    int rc = open_table(a->v[0], OPEN_WRITE, &db);
+    if (rc)
+        return rc;
+    int r = shmkv_clear(db);
+    rc = r ? op_error(a->v[0], db, r, NULL, 0) : EX_OK;
+    shmkv_close(db);
     return rc;
 }
 
@@ -816,7 +891,8 @@ static int cmd_ls(const struct args *a)
 #define STAT_FIELDS(X) \
     X(keys) X(live_bytes) X(used_bytes) X(max_bytes) X(file_bytes) X(shards) X(buckets) \
     X(overflow_buckets) X(index_bytes) X(log_bytes) X(garbage_bytes) X(free_bytes) X(puts) X(dels) \
-    X(splits) X(runs_cleaned) X(lock_waits) X(lock_recoveries) X(read_stats) X(hits) X(misses)
+    X(splits) X(runs_cleaned) X(lock_waits) X(lock_recoveries) X(read_stats) X(hits) X(misses) \
+    X(cache) X(evictions) X(expirations)
 
 static const char READS_NOTE[] = "not counted (lock-free readers write nothing; create with --stats to count)";
 
@@ -841,10 +917,10 @@ static int cmd_stats(const struct args *a)
 #define JF(f) printf(", \"" #f "\": %" PRIu64, s.f);
         STAT_FIELDS(JF)
 #undef JF
-        printf(", \"load_factor\": %.4f, \"mode\": \"%04o\", \"owner\": ", s.load_factor,
-               (unsigned)(fs.st_mode & 07777));
+        printf(", \"load_factor\": %.4f, \"hit_ratio\": %.4f, \"mode\": \"%04o\", \"owner\": ", s.load_factor,
+               s.hits + s.misses ? (double)s.hits / (double)(s.hits + s.misses) : 0.0, (unsigned)(fs.st_mode & 07777));
         json_str(stdout, owner_name(fs.st_uid));
-        printf(", \"reads_counted\": false}\n");
+        printf(", \"reads_counted\": %s}\n", s.read_stats ? "true" : "false");
         return finish_output();
     }
     double per = s.keys >= 1000 ? (double)s.file_bytes / (double)s.keys : 0;
@@ -866,6 +942,11 @@ static int cmd_stats(const struct args *a)
            hnum(s.splits), hnum(s.runs_cleaned));
     printf("locks            %s waits, %s recoveries from dead holders\n", hnum(s.lock_waits),
            hnum(s.lock_recoveries));
+    if (s.cache)
+        printf("cache            yes (when full, writes evict): %s evictions\n", hnum(s.evictions));
+    else
+        printf("cache            no (when full, writes fail; create with --cache to evict instead)\n");
+    printf("expiry           %s expired pairs reclaimed\n", hnum(s.expirations));
     if (s.read_stats)
         printf("reads            %s hits, %s misses, hit ratio %.1f%%\n", hnum(s.hits), hnum(s.misses),
                pct(s.hits, s.hits + s.misses));
@@ -885,6 +966,7 @@ static void top_frame(const struct args *a, const shmkv_stats *p, const shmkv_st
     double puts = rate(p->puts, s->puts, dt), dels = rate(p->dels, s->dels, dt);
     double splits = rate(p->splits, s->splits, dt), cleaned = rate(p->runs_cleaned, s->runs_cleaned, dt);
     double waits = rate(p->lock_waits, s->lock_waits, dt), recov = rate(p->lock_recoveries, s->lock_recoveries, dt);
+    double evict = rate(p->evictions, s->evictions, dt), expir = rate(p->expirations, s->expirations, dt);
     if (tty) {
         time_t t = time(NULL);
         char when[32];
@@ -897,8 +979,13 @@ static void top_frame(const struct args *a, const shmkv_stats *p, const shmkv_st
                hbytes(s->max_bytes), pct(s->used_bytes, s->max_bytes));
         printf("  puts/s        %14.0f      dels/s        %12.0f\n", puts, dels);
         printf("  splits/s      %14.0f      runs cleaned/s %11.0f\n", splits, cleaned);
-        printf("  lock waits/s  %14.0f      lock recoveries %10s (%.0f/s)\n\n", waits, hnum(s->lock_recoveries),
+        printf("  lock waits/s  %14.0f      lock recoveries %10s (%.0f/s)\n", waits, hnum(s->lock_recoveries),
                recov);
+        if (s->cache)
+            printf("  evictions/s   %14.0f      expirations/s %12.0f  (cache: %s evicted)\n\n", evict, expir,
+                   hnum(s->evictions));
+        else
+            printf("  evictions     %14s      expirations/s %12.0f  (not a cache)\n\n", "-", expir);
         if (s->read_stats)
             printf("  hits/s        %14.0f      misses/s      %12.0f  (hit ratio %.1f%%)\n",
                    rate(p->hits, s->hits, dt), rate(p->misses, s->misses, dt),
@@ -919,6 +1006,9 @@ static void top_frame(const struct args *a, const shmkv_stats *p, const shmkv_st
         {"read_stats", (double)s->read_stats, false}, {"hits_per_s", rate(p->hits, s->hits, dt), true},
         {"misses_per_s", rate(p->misses, s->misses, dt), true},
         {"hit_ratio", s->hits + s->misses ? (double)s->hits / (double)(s->hits + s->misses) : 0, true},
+        {"cache", (double)s->cache, false}, {"evictions", (double)s->evictions, false},
+        {"evictions_per_s", evict, true}, {"expirations", (double)s->expirations, false},
+        {"expirations_per_s", expir, true},
     };
     const char *sep = a->json ? ", \"" : "\n", *colon = a->json ? "\": " : ": ";
     if (a->json) {
@@ -1143,7 +1233,7 @@ __attribute__((format(printf, 2, 3))) static int bad(struct reader *r, const cha
 
 /* Read the records after the header into db, checking everything.  Returns
  * 0 for a complete, intact dump; else -1 with r->why or r->put_rc set. */
-static int load_records(struct reader *r, shmkv *db, struct progress *pr)
+static int load_records(struct reader *r, shmkv *db, struct progress *pr, uint64_t ttl)
 {
     unsigned char *val = NULL, h[8];
     size_t cap = 0;
@@ -1193,7 +1283,7 @@ static int load_records(struct reader *r, shmkv *db, struct progress *pr)
             break;
         }
         r->klen = klen;
-        if ((r->put_rc = shmkv_put(db, r->key, klen, vlen ? (const void *)val : "", vlen)) != 0)
+        if ((r->put_rc = shmkv_put_ttl(db, r->key, klen, vlen ? (const void *)val : "", vlen, ttl)) != 0)
             break;
         r->records++;
         progress_show(pr, pr->bytes ? r->off : r->records, false);
@@ -1204,7 +1294,7 @@ static int load_records(struct reader *r, shmkv *db, struct progress *pr)
 
 struct copier {
     shmkv *dst;
-    uint64_t n;
+    uint64_t n, ttl;
     int rc;
     struct progress pr;
 };
@@ -1212,7 +1302,7 @@ struct copier {
 static int copy_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct copier *c = ctx;
-    if ((c->rc = shmkv_put(c->dst, key, klen, val, vlen)) != 0)
+    if ((c->rc = shmkv_put_ttl(c->dst, key, klen, val, vlen, c->ttl)) != 0)
         return 1;
     progress_show(&c->pr, ++c->n, false);
     return 0;
@@ -1287,8 +1377,8 @@ static int cmd_load(const struct args *a)
         return open_error(name, rc, true);
     bool exists = rc == 0;
     if (exists && a->sized)
-        msg("note: \"%s\" exists; --max-bytes, --expected-keys and --mode apply only to a table load creates",
-            name);
+        msg("note: \"%s\" exists; --max-bytes, --expected-keys, --mode, --stats and --cache apply only to a "
+            "table load creates", name);
     so = create_opts(a, SHMKV_CREATE);
     so.expected_keys = so.expected_keys ? so.expected_keys : hint;
 
@@ -1296,7 +1386,7 @@ static int cmd_load(const struct args *a)
         /* straight into the target: what is valid stays */
         if (!exists && (rc = shmkv_open(name, &so, &db)) != 0)
             return open_error(name, rc, true);
-        if (load_records(&r, db, &pr) == 0) {
+        if (load_records(&r, db, &pr, a->ttl) == 0) {
             progress_show(&pr, by_bytes ? r.off : r.records, true);
         } else if (r.put_rc) {
             rc = op_error(name, db, r.put_rc, r.key, r.klen);
@@ -1321,7 +1411,8 @@ static int cmd_load(const struct args *a)
              (long)getpid());
     sweep_loads(*dir ? dir : "/");
     cleanup_on_signals(tpath);
-    so.flags = SHMKV_CREATE | SHMKV_EXCL;
+    /* a new target is this table itself: it gets the asked-for mode */
+    so.flags = SHMKV_CREATE | SHMKV_EXCL | (exists ? 0 : so.flags & (SHMKV_STATS | SHMKV_CACHE));
     if (exists) { /* private, and bounded by the file system only */
         so.mode = 0600;
         so.max_bytes = 0;
@@ -1331,7 +1422,7 @@ static int cmd_load(const struct args *a)
         rc = open_error(tpath, rc, true);
         goto done;
     }
-    if (load_records(&r, tdb, &pr) != 0) {
+    if (load_records(&r, tdb, &pr, a->ttl) != 0) {
         if (r.put_rc)
             rc = op_error(name, tdb, r.put_rc, r.key, r.klen);
         else
@@ -1354,7 +1445,7 @@ static int cmd_load(const struct args *a)
     } else if (!exists && (rc = open_table(name, OPEN_WRITE, &db)) != 0) {
         goto done; /* someone else created it meanwhile: copy into theirs */
     }
-    struct copier c = {.dst = db};
+    struct copier c = {.dst = db, .ttl = a->ttl};
     progress_init(&c.pr, "apply", name, r.records, false);
     int fr = shmkv_foreach(tdb, copy_visit, &c);
     if (c.rc || fr < 0) {
@@ -1464,11 +1555,11 @@ static int cmd_bench(int argc, char **argv)
 enum {
     O_MAXB = 1 << 0, O_EXPK = 1 << 1, O_MODE = 1 << 2, O_LIMIT = 1 << 3, O_INTERVAL = 1 << 4,
     O_ONCE = 1 << 5, O_JSON = 1 << 6, O_PARTIAL = 1 << 7, O_FORCE = 1 << 8, O_COUNT = 1 << 9, O_ALL = 1 << 10,
-    O_STATS = 1 << 11,
+    O_STATS = 1 << 11, O_CACHE = 1 << 12, O_TTL = 1 << 13,
 };
 static const char *const optname[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "--interval",
                                       "--once", "--json", "--partial", "--force", "--count", "--all",
-                                      "--stats"};
+                                      "--stats", "--cache", "--ttl"};
 
 struct cmd {
     const char *name;
@@ -1479,18 +1570,23 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-    {"create", cmd_create, O_MAXB | O_EXPK | O_MODE | O_STATS, 1, 1,
-     "create NAME [--max-bytes SIZE] [--expected-keys N] [--mode MODE] [--stats]",
+    {"create", cmd_create, O_MAXB | O_EXPK | O_MODE | O_STATS | O_CACHE, 1, 1,
+     "create NAME [--max-bytes SIZE] [--expected-keys N] [--mode MODE] [--stats] [--cache]",
      "Create a new, empty table; fails if NAME exists.\n"
      "  --max-bytes SIZE     most memory the table may ever use (64k, 512M, 4G: powers\n"
      "                       of 1024; at least 256k; default: the file system's size)\n"
      "  --expected-keys N    size the index for N keys up front (10k, 2M: powers of 1000)\n"
      "  --mode MODE          permission bits, octal (default 0600)\n"
      "  --stats              count reads (hits, misses) for stats and top; costs an\n"
-     "                       atomic add per get (without it readers write nothing)\n"},
-    {"put", cmd_write, 0, 2, 3, "put NAME KEY [VALUE]",
+     "                       atomic add per get (without it readers write nothing)\n"
+     "  --cache              a cache (needs --max-bytes): when full, writes evict the\n"
+     "                       pairs least worth keeping instead of failing; pairs over an\n"
+     "                       eighth of the limit are refused.  Implies --stats.\n"},
+    {"put", cmd_write, O_TTL, 2, 3, "put NAME KEY [VALUE] [--ttl MS]",
      "Store VALUE under KEY, overwriting any value there.  Without VALUE, or\n"
-     "with VALUE -, the value is all of standard input (raw bytes).\n"},
+     "with VALUE -, the value is all of standard input (raw bytes).\n"
+     "  --ttl MS             the pair expires MS milliseconds from now (0: never; a\n"
+     "                       put without --ttl also gives the key no expiry)\n"},
     {"add", cmd_write, 0, 2, 3, "add NAME KEY [VALUE]",
      "Like put, but only if KEY is absent: exit 1 if it exists.\n"},
     {"replace", cmd_write, 0, 2, 3, "replace NAME KEY [VALUE]",
@@ -1499,6 +1595,15 @@ static const struct cmd cmds[] = {
      "Print the value of KEY: its exact bytes to a file or pipe; escaped, with a\n"
      "newline, on a terminal (unless --raw).  Exit 1 if KEY is absent.\n"},
     {"del", cmd_del, 0, 2, 2, "del NAME KEY", "Delete KEY.  Exit 1 if it is absent.\n"},
+    {"ttl", cmd_ttl, 0, 2, 2, "ttl NAME KEY",
+     "Print the milliseconds KEY has left before it expires, as a number on a line\n"
+     "(at least 1), or 0 if it never expires.  Exit 1 if KEY is absent (or expired).\n"},
+    {"expire", cmd_expire, 0, 3, 3, "expire NAME KEY MS",
+     "Make KEY expire MS milliseconds from now, keeping its value (MS 0: never\n"
+     "expires).  Exit 1 if KEY is absent (or expired).\n"},
+    {"clear", cmd_clear, 0, 1, 1, "clear NAME",
+     "Delete every pair of the table (shard by shard: writes made meanwhile to a\n"
+     "shard already cleared stay).  The counters of stats are kept.\n"},
     {"keys", cmd_list, O_LIMIT, 1, 2, "keys NAME [GLOB] [--limit N]",
      "Print the keys matching GLOB (fnmatch(3); all if none), one a line, in no\n"
      "particular order.  Keys holding a NUL byte are matched on their escaped form\n"
@@ -1513,13 +1618,15 @@ static const struct cmd cmds[] = {
      "  -a, --all            include names starting with '.' (temporary tables)\n"
      "  --json               a JSON array\n"},
     {"stats", cmd_stats, O_JSON, 1, 1, "stats NAME [--json]",
-     "Print everything the table reports about itself.\n"
+     "Print everything the table reports about itself, including cache mode,\n"
+     "evictions, expirations and (when reads are counted) the hit ratio.\n"
      "  --json               one JSON object with the exact figures\n"},
     {"top", cmd_top, O_INTERVAL | O_ONCE | O_JSON | O_COUNT, 1, 1,
      "top NAME [--interval S] [--once] [--count N] [--json]",
      "Live view of the table, refreshed every interval: puts/s, dels/s, keys,\n"
-     "memory, load factor, splits/s, runs cleaned/s, lock waits/s, lock recoveries.\n"
-     "Reads are not counted (lock-free readers write nothing).\n"
+     "memory, load factor, splits/s, runs cleaned/s, lock waits/s, lock recoveries,\n"
+     "evictions/s (caches), expirations/s.  Hits, misses and the hit ratio for a\n"
+     "table created with --stats or --cache (else lock-free readers write nothing).\n"
      "  -i, --interval S     seconds between samples (default 1)\n"
      "  --once               one frame (two samples S apart) as key: value lines\n"
      "  -c, --count N        N frames, then exit\n"
@@ -1527,12 +1634,16 @@ static const struct cmd cmds[] = {
     {"dump", cmd_dump, 0, 1, 2, "dump NAME [FILE]",
      "Write every pair to FILE (absent or -: standard output) in the portable dump\n"
      "format (docs/dump-format.md).  A FILE is written beside and renamed into place.\n"},
-    {"load", cmd_load, O_MAXB | O_EXPK | O_MODE | O_PARTIAL, 1, 2,
-     "load NAME [FILE] [--partial] [--max-bytes SIZE] [--expected-keys N] [--mode MODE]",
+    {"load", cmd_load, O_MAXB | O_EXPK | O_MODE | O_PARTIAL | O_STATS | O_CACHE | O_TTL, 1, 2,
+     "load NAME [FILE] [--partial] [--ttl MS] [--max-bytes SIZE] [--expected-keys N] [--mode MODE]\n"
+     "             [--stats] [--cache]",
      "Put every pair of a dump (FILE absent or -: standard input) into NAME,\n"
      "creating it if missing (with the options of create).  The whole dump is\n"
-     "verified first: a truncated or corrupt dump loads nothing.\n"
-     "  --partial            load straight into NAME what is valid; say where it stopped\n"},
+     "verified first: a truncated or corrupt dump loads nothing.  Dumps hold no\n"
+     "expiry times: loaded pairs never expire unless --ttl says otherwise.\n"
+     "  --partial            load straight into NAME what is valid; say where it stopped\n"
+     "  --ttl MS             every loaded pair expires MS milliseconds after it is\n"
+     "                       loaded (0: never)\n"},
     {"check", cmd_check, 0, 1, 1, "check NAME",
      "Verify every invariant of the table; problems go to standard error.\n"
      "Exit 0 if sound, 3 if not.\n"},
@@ -1593,8 +1704,18 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const struct cmd *c
     return EX_USAGE;
 }
 
+static int usage_error_of(const char *cmd, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return usage_error(find_cmd(cmd), "%s", buf);
+}
+
 enum { L_HEX = 256, L_BASE64, L_RAW, L_ESCAPE, L_VERSION, L_MAXB, L_EXPK, L_MODE, L_ONCE, L_JSON, L_PARTIAL,
-       L_FORCE, L_STATS };
+       L_FORCE, L_STATS, L_CACHE, L_TTL };
 
 static const struct option longopts[] = {
     {"hex", no_argument, NULL, L_HEX}, {"base64", no_argument, NULL, L_BASE64},
@@ -1605,7 +1726,8 @@ static const struct option longopts[] = {
     {"interval", required_argument, NULL, 'i'}, {"count", required_argument, NULL, 'c'},
     {"once", no_argument, NULL, L_ONCE}, {"json", no_argument, NULL, L_JSON},
     {"partial", no_argument, NULL, L_PARTIAL}, {"force", no_argument, NULL, L_FORCE},
-    {"all", no_argument, NULL, 'a'}, {"stats", no_argument, NULL, L_STATS}, {NULL, 0, NULL, 0},
+    {"all", no_argument, NULL, 'a'}, {"stats", no_argument, NULL, L_STATS},
+    {"cache", no_argument, NULL, L_CACHE}, {"ttl", required_argument, NULL, L_TTL}, {NULL, 0, NULL, 0},
 };
 
 /* Parse the whole line: options may come before or after the command and
@@ -1669,6 +1791,13 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
         case L_FORCE: given |= O_FORCE; a->force = true; break;
         case 'a': given |= O_ALL; a->all = true; break;
         case L_STATS: given |= O_STATS; a->stats = true; break;
+        case L_CACHE: given |= O_CACHE; a->cache = true; break;
+        case L_TTL:
+            given |= O_TTL;
+            if (parse_ms(optarg, &a->ttl))
+                return usage_error(c, "--ttl '%s': give milliseconds, a whole number like 60000 (0: never "
+                                   "expires; at most 100 years)", optarg);
+            break;
         case ':': return usage_error(c, "option '%s' needs a value", arg);
         default:
             if (optopt)
@@ -1686,7 +1815,9 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
     for (int b = 0; c && b < (int)(sizeof optname / sizeof optname[0]); b++)
         if (given & ~c->opts & (1u << b))
             return usage_error(c, "option %s does not apply to this command", optname[b]);
-    a->sized = given & (O_MAXB | O_EXPK | O_MODE | O_STATS);
+    if ((given & O_CACHE) && !(given & O_MAXB) && c && c->opts & O_CACHE)
+        return usage_error(c, "--cache needs --max-bytes: a cache evicts pairs to stay within that limit");
+    a->sized = given & (O_MAXB | O_EXPK | O_MODE | O_STATS | O_CACHE);
     return 0;
 }
 
@@ -1695,7 +1826,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
 static bool takes_value(const char *s)
 {
     static const char *const v[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "-n", "--interval",
-                                    "-i", "--count", "-c"};
+                                    "-i", "--count", "-c", "--ttl"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (!strcmp(s, v[i]))
             return true;
