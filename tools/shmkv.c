@@ -298,17 +298,26 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Leading decimal digits of s (at least one) into *v; *end after them. */
+static int parse_digits(const char *s, unsigned long long *v, char **end)
+{
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    *v = strtoull(s, end, 10);
+    return errno ? -1 : 0;
+}
+
 /* 1000000, 10k, 2M, 1G: powers of 1000 */
 static int parse_count(const char *s, uint64_t *out)
 {
     char *end;
-    if (!isdigit((unsigned char)*s))
+    unsigned long long v;
+    if (parse_digits(s, &v, &end))
         return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
     uint64_t mult = *end == 'k' || *end == 'K' ? 1000 : *end == 'M' ? 1000000 : *end == 'G' ? 1000000000 : 1;
     end += mult > 1;
-    if (errno || *end || v > UINT64_MAX / mult)
+    if (*end || v > UINT64_MAX / mult)
         return -1;
     *out = v * mult;
     return 0;
@@ -320,11 +329,8 @@ static int parse_count(const char *s, uint64_t *out)
 static int parse_ms(const char *s, uint64_t *out)
 {
     char *end;
-    if (!isdigit((unsigned char)*s))
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > TTL_MAX)
+    unsigned long long v;
+    if (parse_digits(s, &v, &end) || *end || v > TTL_MAX)
         return -1;
     *out = v;
     return 0;
