@@ -75,8 +75,9 @@ enum {
     SHMKV_EXCL   = 1 << 1, /* with SHMKV_CREATE: fail with -EEXIST if it exists */
     SHMKV_RDONLY = 1 << 2, /* attach read-only; every write returns -EROFS */
     SHMKV_STATS  = 1 << 3, /* with SHMKV_CREATE, for a new table: count reads
-                            * (hits and misses) in shared per-shard counters.
-                            * Costs one atomic add per get; without it reads
+                            * (hits and misses) in shared counters striped by
+                            * CPU.  Costs one atomic add per get on a line of
+                            * the reader's CPU; without it reads
                             * write nothing at all.  Read-only handles never
                             * count.  Ignored when the table exists. */
     SHMKV_CACHE  = 1 << 4, /* with SHMKV_CREATE, for a new table: cache mode

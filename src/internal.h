@@ -196,9 +196,15 @@ struct shard {
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
     _Atomic uint64_t evictions, expirations;
     _Atomic uint64_t oldest;        /* 1 << 32 | stamp of the oldest run but the open one; 0: none */
+} __attribute__((aligned(64)));
 
-    /* read counters, only with TF_READ_STATS: bumped by readers */
-    _Atomic uint64_t hits __attribute__((aligned(64)));
+/* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not
+ * by shard: a reader adds to the line of the CPU it runs on, so readers on
+ * different CPUs never pass a counter line between them (per-shard
+ * counters cost a coherence miss per get); stat() sums the stripes. */
+#define READ_STRIPES 64
+struct read_stripe {
+    _Atomic uint64_t hits;
     _Atomic uint64_t misses;
 } __attribute__((aligned(64)));
 
@@ -238,6 +244,7 @@ struct hdr {
     uint64_t free_head[41];         /* free runs by size class floor(log2 units) */
     _Atomic uint64_t alloc_recoveries;
     _Atomic uint32_t run_stamp;     /* run ages: bumped for every run listed */
+    struct read_stripe reads[READ_STRIPES];
 } __attribute__((aligned(64)));
 
 /* The process-local handle.  Immutable after open except known_size. */

@@ -415,6 +415,16 @@ static int lookup_once(shmkv *db, struct shard *s, const void *key, size_t klen,
     return suspect ? -EBADMSG : -ENOENT;
 }
 
+/* Count a get in the stripe of the CPU this thread runs on (sched_getcpu
+ * is a read of the thread's rseq area on current glibc).  Relaxed: these
+ * are statistics. */
+static void count_read(shmkv *db, bool hit)
+{
+    int cpu = sched_getcpu();
+    struct read_stripe *st = &db->hdr->reads[(unsigned)(cpu < 0 ? 0 : cpu) % READ_STRIPES];
+    atomic_fetch_add_explicit(hit ? &st->hits : &st->misses, 1, memory_order_relaxed);
+}
+
 /* Optimistic looks until one is not disturbed by a writer.  A writable
  * handle that keeps losing the race (a value so big that copying it
  * outlasts the gaps between run releases in its shard) takes the shard
@@ -431,7 +441,7 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
             shard_unlock(s);
         if (r != LOOKUP_RETRY) {
             if (db->count_reads && !out->expiry && (r == 0 || r == -ENOBUFS || r == -ENOENT))
-                atomic_fetch_add_explicit(r == -ENOENT ? &s->misses : &s->hits, 1, memory_order_relaxed);
+                count_read(db, r != -ENOENT);
             return r;
         }
         if (tries > 4) {
@@ -671,10 +681,12 @@ SHMKV_API int shmkv_stat(shmkv *db, shmkv_stats *st)
         st->runs_cleaned += ld(&s->cleaned);
         st->lock_waits += ld(&s->lock_waits);
         st->lock_recoveries += ld(&s->recoveries);
-        st->hits += ld(&s->hits);
-        st->misses += ld(&s->misses);
         st->evictions += ld(&s->evictions);
         st->expirations += ld(&s->expirations);
+    }
+    for (unsigned i = 0; i < READ_STRIPES; i++) {
+        st->hits += ld(&h->reads[i].hits);
+        st->misses += ld(&h->reads[i].misses);
     }
     st->read_stats = (h->tflags & TF_READ_STATS) != 0;
     st->cache = (h->tflags & TF_CACHE) != 0;
