@@ -8,6 +8,8 @@
 #    10,000 keys with gets in batches of 8:
 #    each must exit 0 and report every phase of every system ok with no
 #    mismatch;
+#  - cache mode (--cache 50: shmkv-cache, and memcached evicting) passes
+#    with misses allowed, and --hitratio gives plausible ratios;
 #  - --self-test-corrupt (one expected value flipped) must make each system
 #    fail with a mismatch;
 #  - SIGINT in the middle of a run must leave no server, worker or file.
@@ -125,6 +127,41 @@ expect_pass threads-ranges-zipf 4 --keys 10000 --mix-ops 20000 --procs 2 --threa
     --key-size 8-40 --val-size 8-200 --dist zipf --mix-get 80
 expect_pass batch 3 --keys 10000 --mix-seconds 1 --batch 8 --phases put,mix,get --json
 
+# Cache mode (--cache 50): shmkv-cache and (if here) memcached evict; misses
+# and deletes that find nothing are fine, wrong values are not.
+csys=shmkv,shmkv-cache
+echo "$systems" | grep -qx memcached && csys=$csys,memcached
+ncsys=$(echo $csys | tr , '\n' | wc -l)
+bench cache --system "$csys" --cache 50 --keys 20000 --mix-seconds 1 --tsv "$T/out/cache.tsv"
+if [ $brc -ne 0 ]; then nok "cache: exit status $brc"; show cache; else ok; fi
+rows=$(awk -F'\t' 'NR > 1 && $4 == 1 && $9 == 0' "$T/out/cache.tsv" 2>/dev/null | wc -l)
+if [ "$rows" -ne $((ncsys * 4)) ]; then
+    nok "cache: $rows passing system x phase rows, expected $((ncsys * 4))"; show cache
+else
+    ok
+fi
+# the cache really evicted: its MIX gets missed, and it is marked a cache
+if awk -F'\t' '$1 == "shmkv-cache" && $2 == "MIX" && $22 == 1 && $24 > 0 { f = 1 } END { exit !f }' \
+        "$T/out/cache.tsv" 2>/dev/null; then ok; else nok "cache: shmkv-cache MIX had no misses"; show cache; fi
+check_clean cache $bpid
+
+# Hit ratio (--hitratio): one tiny cell; every system's ratio in (0, 1),
+# and shmkv within 5 points of the exact LRU of the same budget.
+hsys=shmkv,lru
+echo "$systems" | grep -qx memcached && hsys=$hsys,memcached
+bench hitratio --hitratio --system "$hsys" --keys 5000 --requests 20000 --warmup 20000 \
+    --skews 0.99 --cache-pcts 10 --tsv "$T/out/hitratio.tsv"
+if [ $brc -ne 0 ]; then nok "hitratio: exit status $brc"; show hitratio; else ok; fi
+if awk -F'\t' -v mc="$(echo $hsys | grep -c memcached)" 'NR == 2 { n = 1
+        if (!($4 > 0 && $4 < 1 && $5 > 0 && $5 < 1)) bad = 1
+        if (mc && !($6 > 0 && $6 < 1)) bad = 1
+        if ($4 < $5 - 0.05) bad = 1 } END { exit !(n && !bad) }' "$T/out/hitratio.tsv" 2>/dev/null; then
+    ok
+else
+    nok "hitratio: implausible ratios"; show hitratio; cat "$T/out/hitratio.tsv" 2>/dev/null
+fi
+check_clean hitratio $bpid
+
 # JSON: one result per system and phase, each ok
 n=$(grep -c '"ok": true' "$T/out/batch.out")
 if [ "$n" -lt $((nsys * 3 * 2)) ]; then nok "batch --json: $n ok entries"; show batch; else ok; fi
@@ -161,7 +198,8 @@ done
 
 # Bad usage is refused.
 for args in "--procs 0" "--val-size 4" "--key-size 9-3" "--system nosuch" "--dist pareto" \
-            "--phases get" "--mix-get 101"; do
+            "--phases get" "--mix-get 101" "--cache 0" "--hitratio --skews 0" \
+            "--hitratio --system nosuch"; do
     # shellcheck disable=SC2086
     "$bench" --dir "$T/files" $args >/dev/null 2>&1
     rc=$?

@@ -5,6 +5,7 @@
  *   bench_util.c    keys and values, random numbers, Zipf, latency histograms
  *   bench_local.c   the systems without a server: shmkv, LMDB, Boost
  *   bench_net.c     the servers: Redis (hiredis), memcached (libmemcached)
+ *   bench_hitratio.c --hitratio: shmkv's cache against an exact LRU and memcached
  *   bench_boost.cpp Boost.Interprocess unordered_map (C++, optional)
  */
 #ifndef SHMKV_BENCH_H
@@ -45,6 +46,10 @@ struct config {
     int phase_on[NPH];
     int self_test_corrupt;
     const char *dir;               /* where files of serverless stores go */
+    double cache_pct;              /* --cache: cache budget, % of the working set (0: off) */
+    uint64_t ws_bytes;             /* working set: key + value bytes of every key */
+    uint64_t cache_bytes;          /* shmkv-cache's max_bytes */
+    uint64_t cache_mc_mib;         /* memcached's -m in cache mode */
 };
 extern struct config cfg;
 
@@ -163,6 +168,8 @@ struct sysdef {
     const struct sysops *ops;
     unsigned depth;                /* operations per exec() call; 1: no exec */
     int pipelined;                 /* writes go through exec() too */
+    int cache;                     /* evicts (--cache): a get may miss, a delete
+                                    * find nothing, and the store hold fewer keys */
 };
 
 extern const struct sysops shmkv_sysops;
@@ -189,6 +196,8 @@ struct wres {
                                     * delete that found nothing */
     uint64_t absent_race;          /* MIX: absent while an update raced (fine) */
     uint64_t other_ver;            /* MIX: another version while an update raced (fine) */
+    uint64_t misses;               /* cache mode: gets that found nothing (fine) */
+    uint64_t del_absent;           /* cache mode: deletes that found nothing (fine) */
     uint64_t faults;               /* page faults of the thread */
     double end;                    /* CLOCK_MONOTONIC seconds when it finished */
     int error;
@@ -221,5 +230,27 @@ void untrack_file(const char *path);
 /* bench_net.c helpers, also used by shmkv-bench.c */
 int find_program(const char *name);
 uint64_t proc_rss(pid_t pid);
+#ifdef HAVE_MEMCACHED
+/* For --hitratio: start memcached (the bench's own, private, on a Unix
+ * socket) with -m MIB and its default eviction (no -M); sets sock.  Stopped
+ * by memcached_sysops.stop (and kill_now on a signal).  Returns 0 or -1. */
+int mc_cache_start(uint64_t mib, char *sock, size_t socklen, char *err, size_t n);
+const char *mc_server_version(void);
+#endif
+
+/* ---- bench_hitratio.c: --hitratio ------------------------------------- */
+
+#define HR_MAX_CELLS 16
+struct hrconf {
+    uint64_t requests, warmup;     /* counted requests, and uncounted before them */
+    double skews[HR_MAX_CELLS];
+    int nskews;
+    double pcts[HR_MAX_CELLS];     /* cache sizes, % of the working set's bytes */
+    int npcts;
+    const char *systems;           /* of shmkv,lru,memcached */
+    int json;
+    const char *tsv;
+};
+int hitratio_main(const struct hrconf *h);
 
 #endif /* SHMKV_BENCH_H */

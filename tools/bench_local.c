@@ -41,6 +41,10 @@ static int shmkv_setup(struct store *s, char *err, size_t n)
     memset(&o, 0, sizeof o);
     o.flags = SHMKV_CREATE | SHMKV_EXCL;
     o.expected_keys = cfg.presize ? cfg.nkeys : 0;
+    if (s->sd->cache) {
+        o.flags |= SHMKV_CACHE;
+        o.max_bytes = cfg.cache_bytes;
+    }
     snprintf(s->path, sizeof s->path, "%s/table", run_dir);
     snprintf(s->mapfile, sizeof s->mapfile, "%s", s->path);
     track_file(s->path);
@@ -94,16 +98,26 @@ static int shmkv_inspect(struct store *s, struct storeinfo *si, char *err, size_
              (double)st.index_bytes / 1048576.0, (double)st.log_bytes / 1048576.0,
              (double)st.garbage_bytes / 1048576.0, st.shards, st.buckets,
              st.overflow_buckets, st.load_factor, st.splits, st.lock_waits);
+    if (st.cache) {
+        size_t used = strlen(si->detail);
+        snprintf(si->detail + used, sizeof si->detail - used,
+                 "; cache of %.1f MiB: live %.1f MiB, %" PRIu64 " evictions, %" PRIu64
+                 " hits, %" PRIu64 " misses", (double)st.max_bytes / 1048576.0,
+                 (double)st.live_bytes / 1048576.0, st.evictions, st.hits, st.misses);
+    }
     snprintf(si->json, sizeof si->json,
              "{\"keys\": %" PRIu64 ", \"live_bytes\": %" PRIu64 ", \"used_bytes\": %" PRIu64
              ", \"file_bytes\": %" PRIu64 ", \"shards\": %" PRIu64 ", \"buckets\": %" PRIu64
              ", \"overflow_buckets\": %" PRIu64 ", \"index_bytes\": %" PRIu64
              ", \"log_bytes\": %" PRIu64 ", \"garbage_bytes\": %" PRIu64
              ", \"free_bytes\": %" PRIu64 ", \"load_factor\": %.4f, \"splits\": %" PRIu64
-             ", \"runs_cleaned\": %" PRIu64 ", \"lock_waits\": %" PRIu64 "}",
+             ", \"runs_cleaned\": %" PRIu64 ", \"lock_waits\": %" PRIu64 ", \"cache\": %"
+             PRIu64 ", \"max_bytes\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"hits\": %"
+             PRIu64 ", \"misses\": %" PRIu64 "}",
              st.keys, st.live_bytes, st.used_bytes, st.file_bytes, st.shards, st.buckets,
              st.overflow_buckets, st.index_bytes, st.log_bytes, st.garbage_bytes,
-             st.free_bytes, st.load_factor, st.splits, st.runs_cleaned, st.lock_waits);
+             st.free_bytes, st.load_factor, st.splits, st.runs_cleaned, st.lock_waits,
+             st.cache, st.max_bytes, st.evictions, st.hits, st.misses);
     return 0;
 }
 

@@ -15,7 +15,8 @@
  * (redisAppendCommandArgv, then D replies).  Memory: INFO used_memory.
  *
  * memcached: memcached -s SOCK -a 0700 -m MB -M (errors instead of
- * evictions, so nothing is silently lost), binary protocol.  It is started
+ * evictions, so nothing is silently lost), binary protocol; with --cache,
+ * -m the cache budget (whole MiB) and no -M: it evicts, like shmkv-cache.  It is started
  * afresh for every run rather than flushed: flush_all only invalidates items
  * lazily, so curr_items and bytes would still count the old ones.
  * "memcached" is one request per operation (with --batch B, gets through
@@ -676,12 +677,15 @@ static int mc_setup(struct store *s, char *err, size_t n)
     if (server_prepare(&mc_sv, "memcached", err, n))
         return -1;
     char mb[32], itemsz[32];
-    snprintf(mb, sizeof mb, "%" PRIu64, mem_budget_mb());
+    /* --cache: the cache budget, evicting; else generous, and -M */
+    snprintf(mb, sizeof mb, "%" PRIu64, s->sd->cache ? cfg.cache_mc_mib : mem_budget_mb());
     uint64_t item = ((uint64_t)cfg.val_max + cfg.key_max + 4096 + 0xfffff) >> 20;
     snprintf(itemsz, sizeof itemsz, "%" PRIu64 "m", item < 1 ? 1 : item);
-    char *argv[16] = { "memcached", "-s", mc_sv.sock, "-a", "0700", "-m", mb, "-M",
+    char *argv[16] = { "memcached", "-s", mc_sv.sock, "-a", "0700", "-m", mb,
                        "-c", "4096", "-I", itemsz };
-    int a = 12;
+    int a = 11;
+    if (!s->sd->cache)
+        argv[a++] = "-M";
     if (geteuid() == 0) { /* memcached refuses to run as root without -u */
         argv[a++] = "-u";
         argv[a++] = "root";
@@ -698,6 +702,35 @@ static int mc_setup(struct store *s, char *err, size_t n)
     }
     snprintf(s->path, sizeof s->path, "%s", mc_sv.sock);
     return 0;
+}
+
+int mc_cache_start(uint64_t mib, char *sock, size_t socklen, char *err, size_t n)
+{
+    if (server_prepare(&mc_sv, "memcached", err, n))
+        return -1;
+    char mb[32];
+    snprintf(mb, sizeof mb, "%" PRIu64, mib);
+    char *argv[12] = { "memcached", "-s", mc_sv.sock, "-a", "0700", "-m", mb, "-c", "64" };
+    int a = 9;
+    if (geteuid() == 0) {
+        argv[a++] = "-u";
+        argv[a++] = "root";
+    }
+    argv[a] = NULL;
+    if (server_start(&mc_sv, argv, err, n)) {
+        server_remove_dir(&mc_sv);
+        return -1;
+    }
+    snprintf(sock, socklen, "%s", mc_sv.sock);
+    return 0;
+}
+
+const char *mc_server_version(void)
+{
+    static char srv[32];
+    if (!srv[0])
+        program_version("memcached -V 2>/dev/null", "memcached ", srv, sizeof srv);
+    return srv;
 }
 
 static int mc_teardown(struct store *s, char *err, size_t n)

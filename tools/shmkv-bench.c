@@ -40,6 +40,13 @@
  * buckets), max is the largest sample; --sample 1 times every operation
  * (an exact max, at the cost of two clock reads per operation).
  *
+ * With --cache PCT it also runs shmkv-cache, a table created with
+ * SHMKV_CACHE and max_bytes = PCT % of the working set (and memcached gets
+ * that budget and evicts): for these a get may miss and a delete find
+ * nothing, while every value they do return is still checked.
+ * shmkv-bench --hitratio is another mode: hit ratios of shmkv's cache, an
+ * exact LRU and memcached over Zipf workloads (bench_hitratio.c).
+ *
  * Everything it creates (files, server directories, servers) is removed at
  * the end, also on SIGINT/SIGTERM/SIGHUP.  Exit status: 0 if every run
  * passed, 1 if one failed, 2 on bad usage.
@@ -162,6 +169,11 @@ static int add_system(const char *name, int quiet)
 {
     char base[32];
     unsigned depth = 0;
+    int cache = 0;
+    if (!strcmp(name, "shmkv-cache")) { /* shmkv created with SHMKV_CACHE (--cache) */
+        cache = 1;
+        name = "shmkv";
+    }
     const char *dash = strstr(name, "-p");
     size_t bl = dash ? (size_t)(dash - name) : strlen(name);
     if (bl >= sizeof base)
@@ -196,8 +208,10 @@ static int add_system(const char *name, int quiet)
     }
     struct sysdef sd;
     memset(&sd, 0, sizeof sd);
-    snprintf(sd.name, sizeof sd.name, "%s", name);
+    snprintf(sd.name, sizeof sd.name, "%s%s", name, cache ? "-cache" : "");
     sd.ops = o;
+    /* with --cache, memcached is given the same budget and evicts too */
+    sd.cache = cache || (cfg.cache_pct > 0 && !strcmp(base, "memcached"));
     if (depth) {
         sd.depth = depth;
         sd.pipelined = !strcmp(base, "redis");
@@ -214,8 +228,8 @@ static int add_system(const char *name, int quiet)
     sysdefs[nsys++] = sd;
     return 0;
 unknown:
-    fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, lmdb, redis, redis-pD, memcached, "
-            "memcached-pD, boost, all)\n", name);
+    fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, shmkv-cache, lmdb, redis, redis-pD, "
+            "memcached, memcached-pD, boost, all)\n", name);
     return -1;
 }
 
@@ -279,6 +293,7 @@ struct measure {
     double secs;
     uint64_t ops[NOPT], total;
     uint64_t checked, wrong, absent_race, other_ver, faults;
+    uint64_t misses, del_absent;   /* cache mode: gets that missed, deletes that found nothing */
     double *wmops;                 /* each worker's own M ops/s */
     struct hist lat[NOPT];
     struct storeinfo si;
@@ -427,6 +442,8 @@ static int run_phase(struct store *s, enum phase ph, struct measure *m)
         m->wrong += r->wrong;
         m->absent_race += r->absent_race;
         m->other_ver += r->other_ver;
+        m->misses += r->misses;
+        m->del_absent += r->del_absent;
         m->faults += r->faults;
         if (m->wmops && r->end > t0)
             m->wmops[w] = (double)n / (r->end - t0) / 1e6;
@@ -446,7 +463,8 @@ static int run_phase(struct store *s, enum phase ph, struct measure *m)
     } else {
         m->have_si = 1;
         uint64_t keys = ph == PH_DEL ? 0 : cfg.nkeys;
-        if (m->si.keys != keys) {
+        /* a cache holds what it kept: at most every key, none after DEL */
+        if (s->sd->cache ? m->si.keys > keys : m->si.keys != keys) {
             fprintf(stderr, "shmkv-bench: %s holds %" PRIu64 " keys after %s, expected %"
                     PRIu64 "\n", s->sd->name, m->si.keys, ph_name[ph], keys);
             ok = 0;
@@ -502,6 +520,10 @@ static void print_phase(const struct sysdef *sd, enum phase ph, const struct mea
     if (ph == PH_MIX || ph == PH_GET) {
         printf("%s%" PRIu64 " values checked, %" PRIu64 " wrong", ph == PH_GET ? ind : "",
                m->checked, m->wrong);
+        if (sd->cache)
+            printf(", %" PRIu64 " misses (hit ratio %.1f %%)", m->misses,
+                   m->ops[OP_GET] ? 100.0 * (double)(m->ops[OP_GET] - m->misses) /
+                                        (double)m->ops[OP_GET] : 0.0);
         if (ph == PH_MIX)
             printf(", %" PRIu64 " raced an update (%" PRIu64 " absent, %" PRIu64
                    " another version)", m->absent_race + m->other_ver, m->absent_race,
@@ -509,8 +531,8 @@ static void print_phase(const struct sysdef *sd, enum phase ph, const struct mea
         printf("\n");
     }
     if (ph == PH_DEL)
-        printf("%s%" PRIu64 " deletes, %" PRIu64 " found nothing\n", ind, m->ops[OP_DEL],
-               m->wrong);
+        printf("%s%" PRIu64 " deletes, %" PRIu64 " found nothing%s\n", ind, m->ops[OP_DEL],
+               m->wrong + m->del_absent, sd->cache ? " (evicted)" : "");
     if (m->have_si && (ph == PH_PUT || ph == PH_MIX) && m->si.detail[0])
         printf("%s%s\n", ind, m->si.detail);
     fflush(stdout);
@@ -615,12 +637,16 @@ static void print_config_json(void)
            cfg.pipeline,
            cfg.zipf ? "zipf" : "uniform", cfg.zipf_s, cfg.mix_get, cfg.mix_seconds,
            cfg.mix_ops, sysconf(_SC_NPROCESSORS_ONLN), timer_ns, cfg.sample);
+    printf("  \"cache_pct\": %.3f,\n  \"working_set_bytes\": %" PRIu64 ",\n"
+           "  \"cache_max_bytes\": %" PRIu64 ",\n  \"cache_memcached_mib\": %" PRIu64 ",\n",
+           cfg.cache_pct, cfg.ws_bytes, cfg.cache_bytes, cfg.cache_mc_mib);
     printf("  \"systems\": [");
     for (int i = 0; i < nsys; i++)
-        printf("%s{\"name\": \"%s\", \"version\": \"%s\", \"depth\": %u, \"pipelined\": %s}",
-               i ? ", " : "", sysdefs[i].name,
+        printf("%s{\"name\": \"%s\", \"version\": \"%s\", \"depth\": %u, \"pipelined\": %s, "
+               "\"cache\": %s}", i ? ", " : "", sysdefs[i].name,
                sysdefs[i].ops->version ? sysdefs[i].ops->version() : "",
-               sysdefs[i].depth, sysdefs[i].pipelined ? "true" : "false");
+               sysdefs[i].depth, sysdefs[i].pipelined ? "true" : "false",
+               sysdefs[i].cache ? "true" : "false");
     printf("],\n");
 }
 
@@ -648,9 +674,10 @@ static void print_json(void)
                     printf("%s%.4f", w ? ", " : "", m->wmops ? m->wmops[w] : 0.0);
                 printf("], \"checks\": {\"values_checked\": %" PRIu64 ", \"wrong\": %" PRIu64
                        ", \"absent_during_update\": %" PRIu64
-                       ", \"other_version_during_update\": %" PRIu64 "}, "
+                       ", \"other_version_during_update\": %" PRIu64 ", \"cache_misses\": %"
+                       PRIu64 ", \"cache_deletes_absent\": %" PRIu64 "}, "
                        "\"page_faults\": %" PRIu64 ", \"latency_us\": {", m->checked, m->wrong,
-                       m->absent_race, m->other_ver, m->faults);
+                       m->absent_race, m->other_ver, m->misses, m->del_absent, m->faults);
                 int f2 = 1;
                 for (int t = 0; t < NOPT; t++)
                     if (m->lat[t].count) {
@@ -708,7 +735,7 @@ static int write_tsv(const char *path)
     for (int t = 0; t < NOPT; t++)
         fprintf(f, "\t%s_p50\t%s_p99\t%s_p999\t%s_max", op_name[t], op_name[t], op_name[t],
                 op_name[t]);
-    fprintf(f, "\n");
+    fprintf(f, "\tcache\tgets\tmisses\n");
     for (int sys = 0; sys < nsys; sys++)
         for (int ph = 0; ph < NPH; ph++) {
             int n, ok = phase_ok(sys, (enum phase)ph, &n);
@@ -716,10 +743,13 @@ static int write_tsv(const char *path)
                 continue;
             double lo, hi, med = median_of(sys, (enum phase)ph, mops_of, &lo, &hi);
             double blo, bhi, bpp = median_of(sys, (enum phase)ph, bpp_of, &blo, &bhi);
-            uint64_t wrong = 0;
+            uint64_t wrong = 0, gets = 0, misses = 0;
             for (int r = 0; r < cfg.runs; r++)
-                if (meas[sys][ph][r])
+                if (meas[sys][ph][r]) {
                     wrong += meas[sys][ph][r]->wrong;
+                    gets += meas[sys][ph][r]->ops[OP_GET];
+                    misses += meas[sys][ph][r]->misses;
+                }
             fprintf(f, "%s\t%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.2f\t%" PRIu64, sysdefs[sys].name,
                     ph_name[ph], n, ok, med, lo, hi, bpp, wrong);
             for (int t = 0; t < NOPT; t++) {
@@ -732,7 +762,7 @@ static int write_tsv(const char *path)
                             hist_quantile_us(&h, 0.99), hist_quantile_us(&h, 0.999),
                             (double)h.max_ns / 1000.0);
             }
-            fprintf(f, "\n");
+            fprintf(f, "\t%d\t%" PRIu64 "\t%" PRIu64 "\n", sysdefs[sys].cache, gets, misses);
         }
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -769,7 +799,24 @@ static void usage(FILE *f)
         "  --no-prefault      workers do not map the store's pages in before a phase\n"
         "  --dir DIR          where shmkv and LMDB files go (default /dev/shm)\n"
         "  --quick            a smoke test: 20000 keys, MIX 1 s, unless set otherwise\n"
+        "  --cache PCT        also run shmkv-cache: shmkv created with SHMKV_CACHE and\n"
+        "                     max_bytes = PCT %% of the working set (what the pairs take\n"
+        "                     in a store: 8 B header, key and value padded to 8 B, ~13 B\n"
+        "                     of index each; at least SHMKV_MIN_BYTES), so it holds\n"
+        "                     about PCT %% of them; memcached then gets\n"
+        "                     that budget too (whole MiB, rounded up) and evicts.  For\n"
+        "                     these a get may miss and a delete find nothing (counted,\n"
+        "                     not errors); values read are still checked\n"
         "  --help\n"
+        "Hit ratio (shmkv-bench --hitratio [options]): a cache-aside loop (get; on a\n"
+        "miss, put) over Zipf keys with values of 100 B..10 KiB (log-uniform, fixed\n"
+        "per key), for each skew and cache size: shmkv (SHMKV_CACHE, max_bytes = the\n"
+        "budget), an exact LRU simulation counting key + value bytes against the same\n"
+        "budget, and memcached -m budget.  Options: --keys (default 250000), --requests\n"
+        "N counted (default 2000000) after --warmup N uncounted (default 1000000),\n"
+        "--skews LIST (0.7,0.9,0.99,1.2), --cache-pcts LIST (1,5,10: %% of the working\n"
+        "set's bytes, rounded to whole MiB, at least 4), --system LIST (shmkv,lru,memcached),\n"
+        "--dir, --json, --tsv FILE, --quick (20000 keys, 200000 + 100000 requests).\n"
         "Phases: PUT (each worker inserts its share of the keys), MIX (gets of random\n"
         "keys, and delete+put of random keys of the worker's share), GET (every key\n"
         "once in random order; N Zipf draws with --dist zipf), DEL (each worker its\n"
@@ -819,6 +866,21 @@ static int parse_double(const char *s, double lo, double hi, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* A comma-separated list of up to HR_MAX_CELLS numbers in [lo, hi]; returns
+ * how many, or -1. */
+static int parse_list(const char *list, double lo, double hi, double *out)
+{
+    char buf[256], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n == HR_MAX_CELLS || parse_double(t, lo, hi, &out[n]))
+            return -1;
+        n++;
+    }
+    return n ? n : -1;
 }
 
 static int parse_phases(const char *list)
@@ -874,6 +936,13 @@ static void print_header(void)
     printf(", %d run%s, %ld cpus, files in %s%s%s\n", cfg.runs, cfg.runs > 1 ? "s" : "",
            sysconf(_SC_NPROCESSORS_ONLN), cfg.dir, cfg.presize ? ", shmkv presized" : "",
            cfg.prefault ? "" : ", no prefault");
+    if (cfg.cache_pct > 0)
+        printf("# cache mode (--cache %g): working set %" PRIu64 " bytes as a store holds them; shmkv-cache "
+               "max_bytes %" PRIu64 " (%.1f %%)%s; memcached -m %" PRIu64 " MiB without -M "
+               "(evicting); a get that misses, or a delete that finds nothing, is no error "
+               "for these\n", cfg.cache_pct, cfg.ws_bytes, cfg.cache_bytes,
+               100.0 * (double)cfg.cache_bytes / (double)cfg.ws_bytes,
+               cfg.cache_bytes == SHMKV_MIN_BYTES ? " (SHMKV_MIN_BYTES)" : "", cfg.cache_mc_mib);
     printf("# systems:");
     for (int i = 0; i < nsys; i++)
         printf("%s %s%s%s%s", i ? ";" : "", sysdefs[i].name,
@@ -972,11 +1041,21 @@ int main(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "quick", no_argument, NULL, 'q' },
         { "self-test-corrupt", no_argument, NULL, 'X' },
+        { "cache", required_argument, NULL, 'C' },
+        { "hitratio", no_argument, NULL, 'R' },
+        { "requests", required_argument, NULL, 'Q' },
+        { "warmup", required_argument, NULL, 'W' },
+        { "skews", required_argument, NULL, 'Z' },
+        { "cache-pcts", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int keys_given = 0, mix_given = 0, quick = 0, list = 0, opt;
+    int keys_given = 0, mix_given = 0, quick = 0, list = 0, opt, hitratio = 0;
+    int req_given = 0, warm_given = 0, systems_given = 0;
     const char *systems = "all";
+    struct hrconf hr = { .requests = 2000000, .warmup = 1000000,
+                         .skews = { 0.7, 0.9, 0.99, 1.2 }, .nskews = 4,
+                         .pcts = { 1, 5, 10 }, .npcts = 3 };
     uint64_t u;
     double d;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1006,6 +1085,32 @@ int main(int argc, char **argv)
             break;
         case 's':
             systems = optarg;
+            systems_given = 1;
+            break;
+        case 'C':
+            if (parse_double(optarg, 0.001, 1000, &cfg.cache_pct))
+                goto bad;
+            break;
+        case 'R':
+            hitratio = 1;
+            break;
+        case 'Q':
+            if (parse_u64(optarg, 1, UINT32_MAX, &hr.requests))
+                goto bad;
+            req_given = 1;
+            break;
+        case 'W':
+            if (parse_u64(optarg, 0, UINT32_MAX, &hr.warmup))
+                goto bad;
+            warm_given = 1;
+            break;
+        case 'Z':
+            if ((hr.nskews = parse_list(optarg, 0.01, 10, hr.skews)) < 0)
+                goto bad;
+            break;
+        case 'c':
+            if ((hr.npcts = parse_list(optarg, 0.001, 100, hr.pcts)) < 0)
+                goto bad;
             break;
         case 'L':
             list = 1;
@@ -1094,6 +1199,32 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         goto bad;
+    if (hitratio) {
+        if (!keys_given)
+            cfg.nkeys = quick ? 20000 : 250000;
+        if (quick && !req_given)
+            hr.requests = 100000;
+        if (quick && !warm_given)
+            hr.warmup = 200000;
+        hr.systems = systems_given ? systems : "shmkv,lru,memcached";
+        hr.json = json;
+        hr.tsv = tsv_path;
+        if (strlen(cfg.dir) > 200) {
+            fprintf(stderr, "shmkv-bench: --dir: path too long\n");
+            return 2;
+        }
+        parent_pid = getpid();
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+        int rc = hitratio_main(&hr);
+        for (size_t i = 0; i < NOPS; i++)
+            if (all_ops[i]->stop)
+                all_ops[i]->stop();
+        remove_tracked();
+        return rc;
+    }
     if (quick && !keys_given)
         cfg.nkeys = 20000;
     if (quick && !mix_given)
@@ -1124,7 +1255,25 @@ int main(int argc, char **argv)
             printf("%s\n", sysdefs[i].name);
         return 0;
     }
+    if (cfg.cache_pct > 0 || strstr(systems, "shmkv-cache")) {
+        if (cfg.cache_pct <= 0)
+            cfg.cache_pct = 50;
+        /* the working set as a store holds it: per pair an 8-byte record
+         * header, key and value padded to 8 bytes, and some 13 bytes of
+         * index (a slot in a 64-byte bucket of 7, split at 5 keys), so a
+         * cache of PCT % holds about PCT % of the pairs */
+        for (uint64_t i = 0; i < cfg.nkeys; i++)
+            cfg.ws_bytes += ((8 + key_len(i) + val_len(i, 0) + 7) & ~(uint64_t)7) + 13;
+        cfg.cache_bytes = (uint64_t)((double)cfg.ws_bytes * cfg.cache_pct / 100);
+        if (cfg.cache_bytes < SHMKV_MIN_BYTES)
+            cfg.cache_bytes = SHMKV_MIN_BYTES;
+        cfg.cache_mc_mib = (cfg.cache_bytes + (1u << 20) - 1) >> 20;
+        if (cfg.cache_mc_mib < 2)
+            cfg.cache_mc_mib = 2; /* memcached: -m at least twice its item limit (1 MiB) */
+    }
     if (parse_systems(systems))
+        return 2;
+    if (cfg.cache_pct > 0 && !strstr(systems, "shmkv-cache") && add_system("shmkv-cache", 0))
         return 2;
 
     parent_pid = getpid();

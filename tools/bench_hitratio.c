@@ -1,0 +1,763 @@
+/*
+ * bench_hitratio.c - shmkv-bench --hitratio: how many gets a cache answers.
+ *
+ * For each Zipf skew s and cache size (a percentage of the working set's
+ * bytes, rounded to whole MiB so that memcached's -m can say it exactly),
+ * the same request stream is replayed against each system as a
+ * cache-aside loop: get the key; on a miss, put it.  The first --warmup
+ * requests fill the cache and are not counted; the hit ratio is that of the
+ * next --requests.
+ *
+ * Keys: key i (0 <= i < N) is the 16 hex digits of mix64(i); Zipf rank r
+ * is key r - 1.  Values: key i's value has a fixed length drawn
+ * log-uniformly from 100 B..10 KiB by a hash of i (so every system sees
+ * the same sizes, and a key's size says nothing of its popularity), and
+ * contents derived from i; every value a system returns is checked.
+ * The working set is the key + value bytes of all N keys.
+ *
+ * Systems, each given the same budget B:
+ *   shmkv      a table created with SHMKV_CACHE and max_bytes = B (which
+ *              counts the whole file: header, index, record headers, free
+ *              space); hit ratio from its own get results.
+ *   lru        an exact LRU simulated here: the key + value bytes of the
+ *              cached keys are at most B (no overhead counted at all); a
+ *              hit moves the key to the front, a miss inserts it there and
+ *              evicts from the back until it fits.  Keys are the numbers
+ *              0..N-1, so the "hash map" is an array indexed by key number
+ *              (a perfect hash), with a doubly linked list through it: O(1)
+ *              per request.
+ *   memcached  a fresh memcached -m B/MiB (its defaults otherwise: slab
+ *              allocator, segmented LRU, evicting) on a Unix socket,
+ *              spoken to in its text protocol: gets in batches of up to 32
+ *              distinct keys ("get k1 k2 ..."), and the batch's misses set
+ *              with "noreply" in the same write as the next batch's get.
+ *              The only difference from one get and set at a time: a set
+ *              of a batch's miss comes after the batch's other gets, which
+ *              are of other keys (a set could evict one of them in between
+ *              only if memcached's LRU tail held it; at 32 of hundreds of
+ *              thousands of requests this does not show in the ratio).
+ *
+ * Single process, one request at a time (memcached: per batch).
+ */
+#include "bench.h"
+#include "shmkv.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define HR_KLEN 16
+#define HR_VMIN 100
+#define HR_VMAX 10240
+#define MC_BATCH 32
+#define HR_MIN_MIB 4   /* smallest budget (memcached refuses -m 1: its default
+                        * item limit, 1 MiB, must be at most half of -m) */
+#define MIB 1048576.0
+
+enum { S_SHMKV, S_LRU, S_MC, NS };
+static const char *const sys_name[NS] = { "shmkv", "lru", "memcached" };
+
+static uint64_t nkeys;
+static uint32_t *reqs;     /* warmup + requests key numbers, per skew */
+static uint64_t nreq, warm;
+
+/* ---- keys and values -------------------------------------------------- */
+
+static size_t hr_vlen(uint64_t i)
+{
+    double u = (double)(mix64(i ^ 0x3243f6a8885a308dULL) >> 11) * 0x1.0p-53;
+    double v = HR_VMIN * exp(u * log((double)HR_VMAX / HR_VMIN));
+    size_t n = (size_t)v;
+    return n < HR_VMIN ? HR_VMIN : n > HR_VMAX ? HR_VMAX : n;
+}
+
+static void hr_key(uint64_t i, char *k)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = mix64(i);
+    for (int j = 0; j < HR_KLEN; j++)
+        k[j] = hex[(h >> (4 * j)) & 15];
+}
+
+static size_t hr_val(uint64_t i, unsigned char *v)
+{
+    size_t n = hr_vlen(i);
+    uint64_t seed = mix64(i ^ 0x13198a2e03707344ULL);
+    for (size_t o = 0; o < n; o += 8) {
+        seed = mix64(seed + 0x9e3779b97f4a7c15ULL);
+        memcpy(v + o, &seed, n - o < 8 ? n - o : 8);
+    }
+    return n;
+}
+
+/* Is (v, len) key i's value?  exp is scratch space. */
+static int hr_check(uint64_t i, const void *v, size_t len, unsigned char *exp)
+{
+    return len == hr_vlen(i) && hr_val(i, exp) == len && memcmp(exp, v, len) == 0;
+}
+
+/* ---- one cell's results ----------------------------------------------- */
+
+struct cell {
+    double skew, pct;
+    uint64_t budget;               /* bytes (whole MiB) */
+    int have[NS];
+    uint64_t hits[NS];             /* of the counted requests */
+    double secs[NS];               /* whole replay, warm-up included */
+    uint64_t evictions[NS];
+    uint64_t keys[NS];             /* held at the end */
+    uint64_t bytes[NS];            /* shmkv live_bytes, lru key+value bytes, memcached "bytes" */
+    uint64_t sh_used, sh_file, sh_index;   /* shmkv: used_bytes, file_bytes, index_bytes */
+    uint64_t mc_limit, mc_set_errors;
+};
+
+static double ratio(const struct cell *c, int s)
+{
+    return c->have[s] && nreq > warm ? (double)c->hits[s] / (double)(nreq - warm) : 0;
+}
+
+/* ---- LRU -------------------------------------------------------------- */
+
+struct lru {
+    int32_t *prev, *next;          /* -1: none */
+    uint8_t *in;
+    int32_t head, tail;            /* most and least recently used */
+    uint64_t bytes, keys, evictions;
+};
+
+static void lru_unlink(struct lru *l, int32_t k)
+{
+    if (l->prev[k] >= 0)
+        l->next[l->prev[k]] = l->next[k];
+    else
+        l->head = l->next[k];
+    if (l->next[k] >= 0)
+        l->prev[l->next[k]] = l->prev[k];
+    else
+        l->tail = l->prev[k];
+}
+
+static void lru_push_front(struct lru *l, int32_t k)
+{
+    l->prev[k] = -1;
+    l->next[k] = l->head;
+    if (l->head >= 0)
+        l->prev[l->head] = k;
+    l->head = k;
+    if (l->tail < 0)
+        l->tail = k;
+}
+
+static int run_lru(struct cell *c)
+{
+    struct lru l = { .head = -1, .tail = -1 };
+    l.prev = malloc(nkeys * sizeof *l.prev);
+    l.next = malloc(nkeys * sizeof *l.next);
+    l.in = calloc(nkeys, 1);
+    if (!l.prev || !l.next || !l.in) {
+        fprintf(stderr, "shmkv-bench: out of memory\n");
+        free(l.prev), free(l.next), free(l.in);
+        return -1;
+    }
+    double t0 = now_sec();
+    uint64_t hits = 0;
+    for (uint64_t r = 0; r < nreq; r++) {
+        int32_t k = (int32_t)reqs[r];
+        if (l.in[k]) {
+            hits += r >= warm;
+            if (l.head != k) {
+                lru_unlink(&l, k);
+                lru_push_front(&l, k);
+            }
+            continue;
+        }
+        uint64_t sz = HR_KLEN + hr_vlen((uint64_t)k);
+        if (sz > c->budget)
+            continue;
+        while (l.bytes + sz > c->budget) {
+            int32_t v = l.tail;
+            lru_unlink(&l, v);
+            l.in[v] = 0;
+            l.bytes -= HR_KLEN + hr_vlen((uint64_t)v);
+            l.keys--;
+            l.evictions++;
+        }
+        lru_push_front(&l, k);
+        l.in[k] = 1;
+        l.bytes += sz;
+        l.keys++;
+    }
+    c->secs[S_LRU] = now_sec() - t0;
+    c->hits[S_LRU] = hits;
+    c->evictions[S_LRU] = l.evictions;
+    c->keys[S_LRU] = l.keys;
+    c->bytes[S_LRU] = l.bytes;
+    c->have[S_LRU] = 1;
+    free(l.prev), free(l.next), free(l.in);
+    return 0;
+}
+
+/* ---- shmkv ------------------------------------------------------------ */
+
+static int run_shmkv(struct cell *c, unsigned char *vb, unsigned char *gb, unsigned char *eb)
+{
+    snprintf(run_dir, sizeof run_dir, "%s/shmkv-bench.XXXXXX", cfg.dir);
+    if (!mkdtemp(run_dir)) {
+        fprintf(stderr, "shmkv-bench: mkdtemp %s: %s\n", run_dir, strerror(errno));
+        run_dir[0] = 0;
+        return -1;
+    }
+    char path[320];
+    snprintf(path, sizeof path, "%s/cache", run_dir);
+    track_file(path);
+    shmkv_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = SHMKV_CREATE | SHMKV_EXCL | SHMKV_CACHE;
+    o.max_bytes = c->budget;
+    shmkv *db;
+    int rc = shmkv_open(path, &o, &db), failed = 0;
+    if (rc) {
+        fprintf(stderr, "shmkv-bench: shmkv_open %s: %s\n", path, shmkv_strerror(rc));
+        failed = 1;
+        goto out;
+    }
+    char k[HR_KLEN];
+    uint64_t hits = 0, wrong = 0;
+    double t0 = now_sec();
+    for (uint64_t r = 0; r < nreq; r++) {
+        uint64_t i = reqs[r];
+        size_t len;
+        hr_key(i, k);
+        rc = shmkv_get(db, k, HR_KLEN, gb, HR_VMAX, &len);
+        if (rc == 0) {
+            hits += r >= warm;
+            if (!hr_check(i, gb, len, eb) && wrong++ == 0)
+                fprintf(stderr, "shmkv-bench: shmkv: key %" PRIu64 ": a wrong value "
+                        "(%zu bytes)\n", i, len);
+            continue;
+        }
+        if (rc != -ENOENT) {
+            fprintf(stderr, "shmkv-bench: shmkv_get: %s\n", shmkv_strerror(rc));
+            failed = 1;
+            break;
+        }
+        size_t vl = hr_val(i, vb);
+        if ((rc = shmkv_put(db, k, HR_KLEN, vb, vl)) != 0) {
+            fprintf(stderr, "shmkv-bench: shmkv_put (%zu bytes): %s\n", vl, shmkv_strerror(rc));
+            failed = 1;
+            break;
+        }
+    }
+    c->secs[S_SHMKV] = now_sec() - t0;
+    if (wrong) {
+        fprintf(stderr, "shmkv-bench: shmkv: %" PRIu64 " wrong values\n", wrong);
+        failed = 1;
+    }
+    shmkv_stats st;
+    if (!failed && shmkv_stat(db, &st) == 0) {
+        c->hits[S_SHMKV] = hits;
+        c->evictions[S_SHMKV] = st.evictions;
+        c->keys[S_SHMKV] = st.keys;
+        c->bytes[S_SHMKV] = st.live_bytes;
+        c->sh_used = st.used_bytes;
+        c->sh_file = st.file_bytes;
+        c->sh_index = st.index_bytes;
+        c->have[S_SHMKV] = 1;
+    }
+    if (!failed && (rc = shmkv_check(db, stderr)) != 0) {
+        fprintf(stderr, "shmkv-bench: shmkv_check after the replay: %s\n", shmkv_strerror(rc));
+        failed = 1;
+    }
+    shmkv_close(db);
+out:
+    shmkv_unlink(path);
+    untrack_file(path);
+    rmdir(run_dir);
+    run_dir[0] = 0;
+    return failed ? -1 : 0;
+}
+
+/* ---- memcached, text protocol ----------------------------------------- */
+
+#ifdef HAVE_MEMCACHED
+struct rd {
+    int fd;
+    char *buf;
+    size_t pos, len, cap;
+};
+
+/* Make at least n bytes available at rd->buf + rd->pos. */
+static int rd_fill(struct rd *r, size_t n)
+{
+    if (r->len - r->pos >= n)
+        return 0;
+    if (r->pos) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    if (n > r->cap)
+        return -1;
+    while (r->len < n) {
+        ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        r->len += (size_t)got;
+    }
+    return 0;
+}
+
+/* The next line (without \r\n, NUL-terminated in place), or NULL. */
+static char *rd_line(struct rd *r)
+{
+    for (size_t scanned = 0;;) {
+        char *nl = memchr(r->buf + r->pos + scanned, '\n', r->len - r->pos - scanned);
+        if (nl) {
+            char *line = r->buf + r->pos;
+            r->pos = (size_t)(nl - r->buf) + 1;
+            *nl = 0;
+            if (nl > line && nl[-1] == '\r')
+                nl[-1] = 0;
+            return line;
+        }
+        scanned = r->len - r->pos;
+        if (rd_fill(r, scanned + 1))
+            return NULL;
+    }
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static uint64_t stat_field(const char *stats, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "STAT %s ", name);
+    const char *p = strstr(stats, pat);
+    return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+static int run_mc(struct cell *c, unsigned char *eb)
+{
+    char sock[200], err[1024] = "";
+    int failed = 0, fd = -1;
+    struct rd rd = { .fd = -1 };
+    size_t outcap = MC_BATCH * (HR_VMAX + 64) + MC_BATCH * (HR_KLEN + 1) + 64, outlen = 0;
+    char *out = malloc(outcap), *stats = NULL;
+    uint32_t *stamp = calloc(nkeys, sizeof *stamp);
+    rd.cap = 1u << 20;
+    rd.buf = malloc(rd.cap);
+    uint32_t batch[MC_BATCH], miss[MC_BATCH];
+    int nmiss = 0;
+    if (!out || !stamp || !rd.buf) {
+        fprintf(stderr, "shmkv-bench: out of memory\n");
+        failed = 1;
+        goto out;
+    }
+    if (mc_cache_start((uint64_t)(c->budget / (1u << 20)), sock, sizeof sock, err, sizeof err)) {
+        fprintf(stderr, "shmkv-bench: starting memcached: %s\n", err);
+        failed = 1;
+        goto out;
+    }
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if (strlen(sock) >= sizeof a.sun_path) {
+        fprintf(stderr, "shmkv-bench: memcached socket path too long: %s\n", sock);
+        failed = 1;
+        goto out;
+    }
+    memcpy(a.sun_path, sock, strlen(sock) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        fprintf(stderr, "shmkv-bench: connecting to memcached: %s\n", strerror(errno));
+        failed = 1;
+        goto out;
+    }
+    rd.fd = fd;
+    uint64_t hits = 0, wrong = 0, set_errors = 0;
+    uint32_t bno = 0;
+    double t0 = now_sec();
+    for (uint64_t r = 0; r < nreq || nmiss;) {
+        /* the previous batch's misses, then the next batch's get */
+        outlen = 0;
+        for (int j = 0; j < nmiss; j++) {
+            char k[HR_KLEN];
+            hr_key(miss[j], k);
+            size_t vl = hr_vlen(miss[j]);
+            outlen += (size_t)snprintf(out + outlen, outcap - outlen, "set %.*s 0 0 %zu noreply\r\n",
+                                       HR_KLEN, k, vl);
+            hr_val(miss[j], (unsigned char *)out + outlen);
+            outlen += vl;
+            out[outlen++] = '\r';
+            out[outlen++] = '\n';
+        }
+        nmiss = 0;
+        int nb = 0;
+        uint64_t r0 = r;
+        bno++;
+        while (r < nreq && nb < MC_BATCH && stamp[reqs[r]] != bno) {
+            stamp[reqs[r]] = bno;
+            batch[nb++] = reqs[r++];
+        }
+        if (nb) {
+            memcpy(out + outlen, "get", 3);
+            outlen += 3;
+            for (int j = 0; j < nb; j++) {
+                out[outlen++] = ' ';
+                hr_key(batch[j], out + outlen);
+                outlen += HR_KLEN;
+            }
+        } else {
+            memcpy(out + outlen, "version", 7); /* a reply to wait for after the last sets */
+            outlen += 7;
+        }
+        out[outlen++] = '\r';
+        out[outlen++] = '\n';
+        if (write_all(fd, out, outlen)) {
+            fprintf(stderr, "shmkv-bench: memcached: write: %s\n", strerror(errno));
+            failed = 1;
+            break;
+        }
+        int next = 0, found[MC_BATCH] = { 0 };
+        for (;;) {
+            char *line = rd_line(&rd);
+            if (!line) {
+                fprintf(stderr, "shmkv-bench: memcached: connection lost\n");
+                failed = 1;
+                break;
+            }
+            if (!strcmp(line, "END") || !strncmp(line, "VERSION ", 8))
+                break;
+            if (!strncmp(line, "SERVER_ERROR", 12) || !strncmp(line, "CLIENT_ERROR", 12)) {
+                if (set_errors++ == 0)
+                    fprintf(stderr, "shmkv-bench: memcached: a set failed: %s\n", line);
+                continue;
+            }
+            char key[251];
+            unsigned flags;
+            size_t bytes;
+            if (sscanf(line, "VALUE %250s %u %zu", key, &flags, &bytes) != 3) {
+                fprintf(stderr, "shmkv-bench: memcached: unexpected reply: %.80s\n", line);
+                failed = 1;
+                break;
+            }
+            if (rd_fill(&rd, bytes + 2)) {
+                fprintf(stderr, "shmkv-bench: memcached: value cut short\n");
+                failed = 1;
+                break;
+            }
+            const char *v = rd.buf + rd.pos;
+            rd.pos += bytes + 2;
+            char k[HR_KLEN];
+            while (next < nb) {
+                hr_key(batch[next], k);
+                if (strlen(key) == HR_KLEN && !memcmp(k, key, HR_KLEN))
+                    break;
+                next++;
+            }
+            if (next == nb) {
+                fprintf(stderr, "shmkv-bench: memcached: a reply for a key not asked for\n");
+                failed = 1;
+                break;
+            }
+            if (!hr_check(batch[next], v, bytes, eb) && wrong++ == 0)
+                fprintf(stderr, "shmkv-bench: memcached: key %" PRIu32 ": a wrong value\n",
+                        batch[next]);
+            found[next++] = 1;
+        }
+        if (failed)
+            break;
+        for (int j = 0; j < nb; j++) {
+            if (found[j])
+                hits += r0 + (uint64_t)j >= warm;
+            else
+                miss[nmiss++] = batch[j];
+        }
+    }
+    c->secs[S_MC] = now_sec() - t0;
+    if (wrong) {
+        fprintf(stderr, "shmkv-bench: memcached: %" PRIu64 " wrong values\n", wrong);
+        failed = 1;
+    }
+    if (!failed) {
+        /* its statistics (everything written has been processed: "version"
+         * answered after the last sets) */
+        if (write_all(fd, "stats\r\n", 7)) {
+            failed = 1;
+            goto out;
+        }
+        size_t sl = 0, scap = 1 << 16;
+        stats = calloc(scap, 1);
+        for (char *line; stats && (line = rd_line(&rd)) != NULL && strcmp(line, "END");) {
+            size_t ll = strlen(line);
+            if (sl + ll + 2 < scap) {
+                memcpy(stats + sl, line, ll);
+                sl += ll;
+                stats[sl++] = '\n';
+            }
+        }
+        if (!stats) {
+            failed = 1;
+            goto out;
+        }
+        c->hits[S_MC] = hits;
+        c->evictions[S_MC] = stat_field(stats, "evictions");
+        c->keys[S_MC] = stat_field(stats, "curr_items");
+        c->bytes[S_MC] = stat_field(stats, "bytes");
+        c->mc_limit = stat_field(stats, "limit_maxbytes");
+        c->mc_set_errors = set_errors;
+        c->have[S_MC] = 1;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    memcached_sysops.stop();
+    free(out);
+    free(stamp);
+    free(rd.buf);
+    free(stats);
+    return failed ? -1 : 0;
+}
+#endif /* HAVE_MEMCACHED */
+
+/* ---- reports ---------------------------------------------------------- */
+
+static void print_text(const struct cell *cells, int n, const int *on)
+{
+    printf("%5s %6s %9s", "skew", "cache", "budget");
+    for (int s = 0; s < NS; s++)
+        if (on[s])
+            printf(" %10s", sys_name[s]);
+    if (on[S_SHMKV] && on[S_LRU])
+        printf(" %11s", "shmkv-lru");
+    if (on[S_SHMKV])
+        printf("  %-44s", "shmkv: keys, live MiB, evictions, s");
+    if (on[S_MC])
+        printf("  %s", "memcached: items, bytes MiB, evictions, s");
+    printf("\n");
+    for (int i = 0; i < n; i++) {
+        const struct cell *c = &cells[i];
+        char b[32];
+        snprintf(b, sizeof b, "%.0f MiB", (double)c->budget / MIB);
+        printf("%5.2f %5.3g%% %9s", c->skew, c->pct, b);
+        for (int s = 0; s < NS; s++)
+            if (on[s]) {
+                if (c->have[s])
+                    printf(" %9.2f%%", 100 * ratio(c, s));
+                else
+                    printf(" %10s", "-");
+            }
+        if (on[S_SHMKV] && on[S_LRU]) {
+            if (c->have[S_SHMKV] && c->have[S_LRU])
+                printf(" %+10.2fpp", 100 * (ratio(c, S_SHMKV) - ratio(c, S_LRU)));
+            else
+                printf(" %11s", "-");
+        }
+        if (on[S_SHMKV]) {
+            char d[64];
+            snprintf(d, sizeof d, "%" PRIu64 ", %.1f, %" PRIu64 ", %.1f", c->keys[S_SHMKV],
+                     (double)c->bytes[S_SHMKV] / MIB, c->evictions[S_SHMKV], c->secs[S_SHMKV]);
+            printf("  %-44s", d);
+        }
+        if (on[S_MC])
+            printf("  %" PRIu64 ", %.1f, %" PRIu64 ", %.1f", c->keys[S_MC],
+                   (double)c->bytes[S_MC] / MIB, c->evictions[S_MC], c->secs[S_MC]);
+        printf("\n");
+    }
+    if (on[S_LRU]) {
+        printf("# lru holds (keys, key+value MiB) at the end:");
+        for (int i = 0; i < n; i++)
+            printf("%s %" PRIu64 "/%.1f", i ? "," : "", cells[i].keys[S_LRU],
+                   (double)cells[i].bytes[S_LRU] / MIB);
+        printf("\n");
+    }
+}
+
+static int write_tsv(const char *path, const struct cell *cells, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "shmkv-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "skew\tpct\tbudget_bytes\tshmkv\tlru\tmemcached\tshmkv_keys\tshmkv_live_bytes"
+            "\tshmkv_evictions\tshmkv_used_bytes\tshmkv_index_bytes\tlru_keys\tlru_bytes"
+            "\tmemcached_items\tmemcached_bytes\tmemcached_evictions\tmemcached_limit"
+            "\tshmkv_secs\tlru_secs\tmemcached_secs\n");
+    for (int i = 0; i < n; i++) {
+        const struct cell *c = &cells[i];
+        fprintf(f, "%.3f\t%.3f\t%" PRIu64, c->skew, c->pct, c->budget);
+        for (int s = 0; s < NS; s++)
+            if (c->have[s])
+                fprintf(f, "\t%.6f", ratio(c, s));
+            else
+                fprintf(f, "\t-");
+        fprintf(f, "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+                "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+                "\t%.3f\t%.3f\t%.3f\n", c->keys[S_SHMKV], c->bytes[S_SHMKV],
+                c->evictions[S_SHMKV], c->sh_used, c->sh_index, c->keys[S_LRU], c->bytes[S_LRU],
+                c->keys[S_MC], c->bytes[S_MC], c->evictions[S_MC], c->mc_limit,
+                c->secs[S_SHMKV], c->secs[S_LRU], c->secs[S_MC]);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void print_json(const struct hrconf *h, const struct cell *cells, int n, uint64_t ws,
+                       int failed)
+{
+    printf("{\n  \"mode\": \"hitratio\",\n  \"shmkv_version\": \"%s\",\n  \"keys\": %" PRIu64
+           ",\n  \"key_bytes\": %d,\n  \"value_bytes\": [%d, %d],\n  \"working_set_bytes\": %"
+           PRIu64 ",\n  \"warmup\": %" PRIu64 ",\n  \"requests\": %" PRIu64 ",\n  \"ok\": %s,\n"
+           "  \"cells\": [", SHMKV_VERSION_STRING, nkeys, HR_KLEN, HR_VMIN, HR_VMAX, ws,
+           h->warmup, h->requests, failed ? "false" : "true");
+    for (int i = 0; i < n; i++) {
+        const struct cell *c = &cells[i];
+        printf("%s\n    {\"skew\": %.3f, \"pct\": %.3f, \"budget_bytes\": %" PRIu64, i ? "," : "",
+               c->skew, c->pct, c->budget);
+        for (int s = 0; s < NS; s++) {
+            if (!c->have[s])
+                continue;
+            printf(", \"%s\": {\"hit_ratio\": %.6f, \"hits\": %" PRIu64 ", \"keys\": %" PRIu64
+                   ", \"bytes\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"seconds\": %.3f",
+                   sys_name[s], ratio(c, s), c->hits[s], c->keys[s], c->bytes[s],
+                   c->evictions[s], c->secs[s]);
+            if (s == S_SHMKV)
+                printf(", \"used_bytes\": %" PRIu64 ", \"file_bytes\": %" PRIu64
+                       ", \"index_bytes\": %" PRIu64, c->sh_used, c->sh_file, c->sh_index);
+            if (s == S_MC)
+                printf(", \"limit_maxbytes\": %" PRIu64 ", \"set_errors\": %" PRIu64,
+                       c->mc_limit, c->mc_set_errors);
+            printf("}");
+        }
+        printf("}");
+    }
+    printf("\n  ]\n}\n");
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+int hitratio_main(const struct hrconf *h)
+{
+    int on[NS] = { 0 };
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", h->systems);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int s;
+        for (s = 0; s < NS && strcmp(t, sys_name[s]); s++)
+            ;
+        if (s == NS) {
+            fprintf(stderr, "shmkv-bench: --hitratio: unknown system %s (shmkv, lru, "
+                    "memcached)\n", t);
+            return 2;
+        }
+        on[s] = 1;
+    }
+    const char *mc_why = NULL;
+#ifdef HAVE_MEMCACHED
+    if (on[S_MC] && !find_program("memcached"))
+        mc_why = "memcached not found in PATH (scripts/install-deps.sh bench)";
+#else
+    if (on[S_MC])
+        mc_why = "built without libmemcached (scripts/install-deps.sh bench, then rebuild)";
+#endif
+    if (mc_why) {
+        fprintf(stderr, "shmkv-bench: memcached left out: %s\n", mc_why);
+        on[S_MC] = 0;
+    }
+    nkeys = cfg.nkeys;
+    warm = h->warmup;
+    nreq = h->warmup + h->requests;
+    if (nkeys > INT32_MAX) {
+        fprintf(stderr, "shmkv-bench: --hitratio: too many keys\n");
+        return 2;
+    }
+    uint64_t ws = 0;
+    for (uint64_t i = 0; i < nkeys; i++)
+        ws += HR_KLEN + hr_vlen(i);
+    reqs = malloc(nreq * sizeof *reqs);
+    unsigned char *vb = malloc(HR_VMAX), *gb = malloc(HR_VMAX), *eb = malloc(HR_VMAX);
+    struct cell *cells = calloc((size_t)(h->nskews * h->npcts), sizeof *cells);
+    if (!reqs || !vb || !gb || !eb || !cells) {
+        fprintf(stderr, "shmkv-bench: out of memory\n");
+        return 1;
+    }
+    if (!h->json) {
+        printf("# shmkv-bench --hitratio: %" PRIu64 " keys of %d B, values %d B..%d B "
+               "(log-uniform, fixed per key), working set %.1f MiB (key + value bytes); "
+               "Zipf keys; %" PRIu64 " requests counted after %" PRIu64 " of warm-up; "
+               "cache-aside (get; on a miss, put); hit ratio of the counted gets\n", nkeys,
+               HR_KLEN, HR_VMIN, HR_VMAX, (double)ws / MIB, h->requests, h->warmup);
+        printf("# budget: the %% of the working set rounded to whole MiB (at least %d); "
+               "shmkv: SHMKV_CACHE, max_bytes = budget (the whole file); lru: exact LRU, "
+               "key + value bytes <= budget; memcached%s%s: -m budget/MiB, its defaults, "
+               "text protocol, gets in batches of %d distinct keys, sets noreply\n",
+               HR_MIN_MIB,
+#ifdef HAVE_MEMCACHED
+               on[S_MC] ? " " : "", on[S_MC] ? mc_server_version() : "",
+#else
+               "", "",
+#endif
+               MC_BATCH);
+        fflush(stdout);
+    }
+    int n = 0, failed = 0;
+    for (int si = 0; si < h->nskews && !failed; si++) {
+        struct zipf z;
+        struct rng rg;
+        zipf_init(&z, nkeys, h->skews[si]);
+        rng_seed(&rg, 0x7a1bf00dULL + (uint64_t)si);
+        for (uint64_t r = 0; r < nreq; r++)
+            reqs[r] = (uint32_t)(zipf_draw(&z, &rg) - 1);
+        for (int pi = 0; pi < h->npcts && !failed; pi++) {
+            struct cell *c = &cells[n++];
+            c->skew = h->skews[si];
+            c->pct = h->pcts[pi];
+            double mib = floor((double)ws * h->pcts[pi] / 100 / MIB + 0.5);
+            c->budget = (uint64_t)(mib < HR_MIN_MIB ? HR_MIN_MIB : mib) << 20;
+            if (on[S_SHMKV] && run_shmkv(c, vb, gb, eb))
+                failed = 1;
+            if (on[S_LRU] && run_lru(c))
+                failed = 1;
+#ifdef HAVE_MEMCACHED
+            if (on[S_MC] && run_mc(c, eb))
+                failed = 1;
+#endif
+            fprintf(stderr, "# skew %.2f, cache %g %% (%.0f MiB): shmkv %.4f, lru %.4f, "
+                    "memcached %.4f\n", c->skew, c->pct, (double)c->budget / MIB,
+                    ratio(c, S_SHMKV), ratio(c, S_LRU), ratio(c, S_MC));
+        }
+    }
+    if (h->json)
+        print_json(h, cells, n, ws, failed);
+    else
+        print_text(cells, n, on);
+    if (h->tsv && write_tsv(h->tsv, cells, n))
+        failed = 1;
+    if (failed && !h->json)
+        printf("FAILED\n");
+    free(reqs);
+    free(vb), free(gb), free(eb);
+    free(cells);
+    return failed ? 1 : 0;
+}
