@@ -33,6 +33,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,6 +80,13 @@ static int file_grow(shmkv *db, uint64_t need)
             r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));
         if (r == 0) {
             atomic_store_explicit(&h->file_size, to, memory_order_release);
+#ifdef MADV_POPULATE_WRITE
+            /* map the new pages into this process now, in one call, rather
+             * than one page fault at a time as they are first written (a
+             * fault is microseconds on a VM: 14 % of a 10 M-key PUT here);
+             * other processes still fault theirs in.  Best effort. */
+            madvise(db->base + cur, to - cur, MADV_POPULATE_WRITE);
+#endif
             return 0;
         }
         if (r != ENOSPC && r != EFBIG && r != EDQUOT)
