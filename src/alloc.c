@@ -33,11 +33,11 @@
 #include "internal.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define NCLASS 41
+#define GROW_MAX (32ull << 20) /* largest growth step */
 
 static unsigned class_of(uint64_t nunits) { return 63u - (unsigned)__builtin_clzll(nunits); }
 
@@ -63,6 +63,8 @@ static int file_grow(shmkv *db, uint64_t need)
     uint64_t want = cur + cur / 16;
     if (want < cur + (1u << 20))
         want = cur + (1u << 20);
+    if (want > cur + GROW_MAX) /* each process maps a step in at once (map_in): keep it short */
+        want = cur + GROW_MAX;
     if (want < need)
         want = need;
     if (want > db->reserve)
@@ -80,13 +82,6 @@ static int file_grow(shmkv *db, uint64_t need)
             r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));
         if (r == 0) {
             atomic_store_explicit(&h->file_size, to, memory_order_release);
-#ifdef MADV_POPULATE_WRITE
-            /* map the new pages into this process now, in one call, rather
-             * than one page fault at a time as they are first written (a
-             * fault is microseconds on a VM: 14 % of a 10 M-key PUT here);
-             * other processes still fault theirs in.  Best effort. */
-            madvise(db->base + cur, to - cur, MADV_POPULATE_WRITE);
-#endif
             return 0;
         }
         if (r != ENOSPC && r != EFBIG && r != EDQUOT)

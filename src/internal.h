@@ -270,6 +270,7 @@ struct shmkv {
     /* File size this process has verified with fstat: offsets below it
      * are safe to touch even if the header lies. */
     _Atomic uint64_t known_size;
+    _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
 };
 
 /* ---- small helpers shared by the .c files ---- */
@@ -338,6 +339,7 @@ static inline uint32_t shard_index(const shmkv *db, const struct shard *s) { ret
  * The fast path is a compare with the size this process has verified;
  * past it, mem_ok_slow() asks fstat (the file may have grown). */
 bool mem_ok_slow(shmkv *db, uint64_t off, uint64_t len);
+void map_in(shmkv *db, uint64_t known);
 static inline bool mem_ok(shmkv *db, uint64_t off, uint64_t len)
 {
     uint64_t end = off + len;

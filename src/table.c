@@ -47,7 +47,27 @@ bool mem_ok_slow(shmkv *db, uint64_t off, uint64_t len)
         return false;
     known = (uint64_t)st.st_size < db->map_size ? (uint64_t)st.st_size : db->map_size;
     atomic_store_explicit(&db->known_size, known, memory_order_relaxed);
+    map_in(db, known);
     return end <= known;
+}
+
+/* The file grew to known: map the new part into this process in one call
+ * (MADV_POPULATE_*), rather than one page fault at a time as it is first
+ * touched; a fault costs microseconds on a VM, and a table growing to
+ * 10 M keys takes some 100 000 of them in each process.  Growth steps are
+ * at most 32 MiB (alloc.c), so this takes a few milliseconds at most.
+ * One thread of the handle does it; best effort (older kernels lack it). */
+void map_in(shmkv *db, uint64_t known)
+{
+#ifdef MADV_POPULATE_WRITE
+    uint64_t from = atomic_load_explicit(&db->mapped_in, memory_order_relaxed);
+    if (known <= from || !atomic_compare_exchange_strong(&db->mapped_in, &from, known))
+        return;
+    uint64_t lo = from & ~(UNIT - 1);
+    madvise(db->base + lo, known - lo, db->rdonly ? MADV_POPULATE_READ : MADV_POPULATE_WRITE);
+#else
+    (void)db, (void)known;
+#endif
 }
 
 int shard_repair(shmkv *db, struct shard *s)
@@ -209,6 +229,10 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     /* evict ahead while less than the headroom plus a segment per shard is free */
     db->low_water = db->cache ? room + (db->run_max << h->shard_bits) : 0;
     atomic_store_explicit(&db->known_size, file_size < h->reserve ? file_size : h->reserve,
+                          memory_order_relaxed);
+    /* what the file held at open is faulted in as it is used; growth
+     * after open is mapped in by map_in() */
+    atomic_store_explicit(&db->mapped_in, atomic_load_explicit(&db->known_size, memory_order_relaxed),
                           memory_order_relaxed);
     *out = db;
     return 0;
