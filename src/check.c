@@ -259,6 +259,7 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
     mark_journal(db, c, s->pending_huge);
     mark_journal(db, c, s->pending_log);
     mark_journal(db, c, s->pending_piece);
+    mark_journal(db, c, s->pending_index);
 }
 
 /* Every run that is not free must be reachable from something: its

@@ -167,12 +167,13 @@ static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
 {
     uint64_t off = s->ov_free;
     if (!off || !mem_ok(db, off, BUCKET_BYTES)) {
-        uint64_t r;
-        int e = run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &r);
+        /* journaled until its first bucket is on the free list */
+        int e = run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &s->pending_index);
         if (e)
             return e;
         s->ov_free = 0;
-        index_adopt_tail(db, s, r, 0);
+        index_adopt_tail(db, s, s->pending_index, 0);
+        s->pending_index = 0;
         off = s->ov_free;
     }
     s->ov_free = atomic_load_explicit(&((struct bucket *)at(db, off))->next, memory_order_relaxed);
@@ -261,11 +262,16 @@ static int piece_ensure(shmkv *db, struct shard *s, uint64_t b)
         return -ENOSPC;
     if (atomic_load_explicit(&s->dir[d], memory_order_relaxed))
         return 0;
-    int e = run_alloc(db, units_of(RUN_HDR + len * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false, &r);
+    /* journaled in pending_index until the directory holds it, so a
+     * writer killed in between leaks nothing (index_repair frees it) */
+    int e = run_alloc(db, units_of(RUN_HDR + len * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false,
+                      &s->pending_index);
     if (e)
         return e;
-    index_adopt_tail(db, s, r, len);
+    r = s->pending_index;
     atomic_store_explicit(&s->dir[d], r + RUN_HDR, memory_order_release);
+    s->pending_index = 0;
+    index_adopt_tail(db, s, r, len);
     return 0;
 }
 
@@ -376,8 +382,29 @@ void index_maybe_split(shmkv *db, struct shard *s)
  * every slot that the current layout places elsewhere.  If the layout was
  * not yet published this drops nothing; the half-built destination is
  * unreachable and will be cleared by the next split. */
+/* An index run allocated by a writer that died before the directory or
+ * the overflow free list took it: nothing else can reach it, so free it. */
+static void repair_pending_index(shmkv *db, struct shard *s)
+{
+    uint64_t r = s->pending_index;
+    s->pending_index = 0;
+    if (!run_ok(db, r, RUN_INDEX, s))
+        return;
+    uint64_t end = r + (run_at(db, r)->nunits << UNIT_SHIFT);
+    for (unsigned d = 0; d < DIR_MAX * PIECES; d++) {
+        uint64_t p = atomic_load_explicit(&s->dir[d], memory_order_relaxed);
+        if (p >= r && p < end)
+            return;
+    }
+    if (s->ov_free >= r && s->ov_free < end)
+        return;
+    run_free(db, r);
+}
+
 int index_repair(shmkv *db, struct shard *s)
 {
+    if (s->pending_index)
+        repair_pending_index(db, s);
     if (!s->pending_split)
         return 0;
     uint64_t src = s->pending_split - 1;

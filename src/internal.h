@@ -196,6 +196,7 @@ struct shard {
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
     _Atomic uint64_t evictions, expirations;
     _Atomic uint64_t oldest;        /* 1 << 32 | stamp of the oldest run but the open one; 0: none */
+    uint64_t pending_index;         /* index run allocated, not yet in the directory or free list */
 } __attribute__((aligned(64)));
 
 /* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not

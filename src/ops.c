@@ -104,21 +104,20 @@ static bool evict_oldest(shmkv *db, struct shard *mine)
             best = &db->shards[i];
             best_stamp = st;
         }
-    if (!best) { /* nothing but open runs: close and evict them, the writer's own first */
-        bool freed = false;
-        for (uint64_t i = 0; i <= n && !freed; i++) {
-            struct shard *s = i ? &db->shards[i - 1] : mine;
-            if ((i && s == mine) || shard_lock(db, s))
-                continue;
-            freed = log_evict_some(db, s);
-            shard_unlock(s);
-        }
-        return freed;
+    bool freed = false;
+    if (best && shard_lock(db, best) == 0) {
+        freed = log_evict_some(db, best);
+        shard_unlock(best);
     }
-    if (shard_lock(db, best))
-        return false;
-    bool freed = log_evict_some(db, best);
-    shard_unlock(best);
+    /* nothing but open runs (or the oldest went meanwhile): evict from
+     * every shard that has anything, the writer's own first */
+    for (uint64_t i = 0; i <= n && !freed; i++) {
+        struct shard *s = i ? &db->shards[i - 1] : mine;
+        if ((i && s == mine) || shard_lock(db, s))
+            continue;
+        freed = log_evict_some(db, s);
+        shard_unlock(s);
+    }
     return freed;
 }
 
@@ -166,6 +165,7 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
     struct shard *s = shard_of(db, h);
     prefetch_home(db, s, tag);
     void *copy = NULL; /* W_TOUCH: the value, copied out under the lock */
+    int stuck = 0;
     for (int round = 0;; round++) {
         struct shard *elsewhere = NULL; /* cache: the shard to evict from */
         if ((r = shard_lock(db, s)))
@@ -241,9 +241,18 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
             log_evict_step(db, elsewhere);
             shard_unlock(elsewhere);
         }
-        if (r != -ENOSPC || round >= (db->cache ? 1 << 16 : 1) ||
-            !(db->cache ? evict_oldest(db, s) : clean_others(db, s)))
+        if (r != -ENOSPC || round >= (db->cache ? 1 << 16 : 1))
             break;
+        if (!db->cache) {
+            if (!clean_others(db, s))
+                break;
+        } else if (!evict_oldest(db, s)) {
+            /* nothing left to evict: other writers (or a clear) may be
+             * between freeing space and using it; look again a few times */
+            if (++stuck > 16)
+                break;
+            sched_yield();
+        }
     }
     free(copy);
     return r;
