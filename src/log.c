@@ -404,7 +404,6 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
     }
     uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
     write_rec(db, s->open_run + used, s->open_run, key, klen, val, vlen, expiry);
-    note_expiry(s, expiry); /* the shard looks once this may be due */
     /* raise used before the slot can point here, so a crash never lets a
      * later append overwrite a published record */
     atomic_store_explicit(&run->used, used + sz, memory_order_release);
