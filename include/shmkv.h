@@ -224,7 +224,8 @@ int shmkv_put_ttl(shmkv *db, const void *key, size_t klen, const void *val, size
  * Give an existing pair a new lifetime: it expires ttl_ms milliseconds
  * from now (ttl_ms 0: never).  The value is unchanged (the pair is
  * rewritten with it, atomically).  Returns 0, -ENOENT (absent or already
- * expired), -EINVAL, -E2BIG, -EROFS, -ENOSPC, -ENOMEM (copying the value),
+ * expired; also for a key too long to have been stored), -EINVAL, -E2BIG
+ * (key over SHMKV_KEY_MAX), -EROFS, -ENOSPC, -ENOMEM (copying the value),
  * -ETIMEDOUT, -EBADMSG.
  */
 int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl_ms);

@@ -158,7 +158,10 @@ static void reap(shmkv *db, struct shard *s, uint64_t tag, struct found *f, uint
 static int write_op(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, enum wmode mode,
                     uint64_t ttl_ms)
 {
-    int r = check_write(db, key, klen, val, vlen);
+    /* expire: only the key is checked; its value fits, being stored */
+    int r = mode == W_TOUCH ? check_key(db, key, klen) : check_write(db, key, klen, val, vlen);
+    if (!r && mode == W_TOUCH && db->rdonly)
+        r = -EROFS;
     if (r)
         return r;
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;

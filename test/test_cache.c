@@ -62,6 +62,24 @@ static void test_create(void)
     CHECK_EQ_U64(st.cache, 1);
     shmkv_close(db);
     shmkv_unlink(name);
+
+    /* in the smallest cache a long key cannot be stored: put refuses it,
+     * and expire, ttl and del report it absent (fuzz_ops found expire
+     * giving -E2BIG here) */
+    o.max_bytes = SHMKV_MIN_BYTES;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    size_t kl = SHMKV_KEY_MAX;
+    char *k = calloc(1, kl);
+    uint64_t left;
+    CHECK_RC(shmkv_put(db, k, kl, "v", 1), -E2BIG);
+    CHECK_RC(shmkv_expire(db, k, kl, 1000), -ENOENT);
+    CHECK_RC(shmkv_ttl(db, k, kl, &left), -ENOENT);
+    CHECK_RC(shmkv_del(db, k, kl), -ENOENT);
+    CHECK_RC(shmkv_expire(db, k, kl + 1, 1000), -E2BIG);
+    free(k);
+    CHECK_RC(shmkv_check(db, NULL), 0);
+    shmkv_close(db);
+    shmkv_unlink(name);
 }
 
 /* Put far more than fits, with values of vmin..vmax bytes. */
