@@ -91,6 +91,7 @@
 #define DEFAULT_RESERVE (1ull << 40)       /* address space when max_bytes is 0 */
 #define CHAIN_MAX    (1u << 16)            /* longest chain walked before -EBADMSG */
 #define LOCK_WAIT_NS 1000000000L           /* longest wait for a live lock holder */
+#define LOCK_SPIN_NS 20000L                /* spin this long on a busy lock before sleeping */
 
 /* Split a bucket once a shard holds more than this many keys per bucket. */
 #define SPLIT_KEYS_PER_BUCKET 5u
@@ -399,6 +400,7 @@ uint64_t bucket_count(uint64_t layout, uint32_t base_bits);
 struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b);
 uint64_t bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
 int  index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f);
+void index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
 int  index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot);
 int  index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **slot);
 void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot);

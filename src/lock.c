@@ -54,6 +54,54 @@ static bool owner_alive(pthread_mutex_t *m)
 #endif
 }
 
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Is m visibly free (no owner; maybe owner-dead)?  A plain read of
+ * glibc's futex word, so spinners wait on a shared cache line instead of
+ * bouncing it with CASes; any answer is only a hint for the trylock that
+ * follows. */
+static bool looks_free(pthread_mutex_t *m)
+{
+#if defined(__GLIBC__) && !defined(SHMKV_TSAN)
+    return (atomic_load_explicit((_Atomic unsigned *)&m->__data.__lock, memory_order_relaxed) & 0x3fffffffu) == 0;
+#else
+    (void)m;
+    return true;
+#endif
+}
+
+/* A busy lock is usually held for a microsecond or two (one write and a
+ * bounded step of background work), while sleeping in the kernel costs
+ * a futex wait, a wake-up syscall in the holder and a cross-CPU wake of
+ * the sleeper: tens of microseconds on a VM, and it was the 1-in-1000
+ * slow write.  So spin first, for up to LOCK_SPIN_NS; a holder that is
+ * descheduled or doing a long step (file growth) still gets the sleep. */
+static int spin_trylock(pthread_mutex_t *m)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1;; i++) {
+        cpu_relax();
+        if (looks_free(m)) {
+            int r = pthread_mutex_trylock(m);
+            if (r != EBUSY)
+                return r;
+        }
+        if (i % 64 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > LOCK_SPIN_NS)
+                return EBUSY;
+        }
+    }
+}
+
 /* Take m; on EOWNERDEAD run repair(db, arg) before declaring it consistent.
  * Returns 0 with the lock held, or a negative errno with it released. */
 static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
@@ -63,6 +111,10 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
     int r = pthread_mutex_trylock(m);
     *waited = false;
     if (r == EBUSY) {
+        *waited = true;
+        r = spin_trylock(m);
+    }
+    if (r == EBUSY) {
         /* Wait, but not forever: a dead holder is handed to us by the
          * kernel at once (EOWNERDEAD); a holder that is alive but stopped,
          * or a lock word damaged in the file, yields -ETIMEDOUT instead of
@@ -70,7 +122,6 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
         /* Waited in 10 ms slices up to one overall deadline: a wake-up
          * lost when a holder dies (the kernel hands the lock over with
          * one wake) then costs a slice, not the whole second. */
-        *waited = true;
 #ifdef SHMKV_TSAN /* TSan intercepts timedlock, not clocklock */
         const clockid_t clk = CLOCK_REALTIME;
 #else
