@@ -109,6 +109,17 @@ static struct bucket *home(shmkv *db, struct shard *s, uint64_t tag)
     return bucket_at(db, s, bucket_for(lay, db->base_bits, tag));
 }
 
+/* Start loading the key's home bucket ahead of need: before taking the
+ * lock (the acquisition then overlaps the cache miss), or for the next
+ * records a compaction step will look up.  Only a hint (a prefetch never
+ * faults), so a layout that changes meanwhile costs only the wasted load. */
+void index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
+{
+    struct bucket *bk = home(db, s, tag);
+    if (bk)
+        __builtin_prefetch(bk, 1);
+}
+
 /* Does the record at off hold this key?  Writers only (under lock). */
 static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
 {

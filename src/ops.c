@@ -24,18 +24,6 @@
 
 enum wmode { W_PUT, W_ADD, W_REPLACE, W_TOUCH };
 
-/* Start loading the key's bucket before taking the lock: the lock's
- * acquisition then overlaps the bucket's cache miss.  Only a hint (a
- * prefetch never faults), so a layout that changes meanwhile costs
- * nothing but the wasted load. */
-static void prefetch_home(shmkv *db, struct shard *s, uint64_t tag)
-{
-    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    struct bucket *bk = bucket_at(db, s, bucket_for(lay, db->base_bits, tag));
-    if (bk)
-        __builtin_prefetch(bk, 1);
-}
-
 static int check_key(shmkv *db, const void *key, size_t klen)
 {
     if (!db || !key || !klen)
@@ -166,7 +154,7 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
         return r;
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;
     struct shard *s = shard_of(db, h);
-    prefetch_home(db, s, tag);
+    index_prefetch(db, s, tag);
     void *copy = NULL; /* W_TOUCH: the value, copied out under the lock */
     int stuck = 0;
     for (int round = 0;; round++) {
@@ -295,7 +283,7 @@ SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
         return -EROFS;
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK, now = 0;
     struct shard *s = shard_of(db, h);
-    prefetch_home(db, s, tag);
+    index_prefetch(db, s, tag);
     if ((r = shard_lock(db, s)))
         return r;
     struct found f;
