@@ -55,7 +55,7 @@ bool mem_ok_slow(shmkv *db, uint64_t off, uint64_t len)
  * (MADV_POPULATE_*), rather than one page fault at a time as it is first
  * touched; a fault costs microseconds on a VM, and a table growing to
  * 10 M keys takes some 100 000 of them in each process.  Growth steps are
- * at most 32 MiB (alloc.c), so this takes a few milliseconds at most.
+ * at most 8 MiB (alloc.c), so this takes about a millisecond at most.
  * One thread of the handle does it; best effort (older kernels lack it). */
 void map_in(shmkv *db, uint64_t known)
 {
