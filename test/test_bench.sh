@@ -196,10 +196,22 @@ for s in $systems; do
     check_clean "int-$s" $bpid
 done
 
+# --stall-probe: a line per CPU and a summary whose figures parse
+ncpu=$(getconf _NPROCESSORS_ONLN)
+"$bench" --stall-probe 0.2 >"$T/out/stall.out" 2>&1
+brc=$?
+if [ $brc -eq 0 ] && [ "$(grep -c '^cpu [0-9]*: [0-9]* reads/s' "$T/out/stall.out")" -eq "$ncpu" ] &&
+    grep -Eq "^stall probe: $ncpu CPUs x 0.2 s: per CPU, gaps > 20 us [0-9]+/s, .* longest gap [0-9.]+ us$" \
+        "$T/out/stall.out"; then
+    ok
+else
+    nok "--stall-probe: exit status $brc, or output not as expected"; cat "$T/out/stall.out"
+fi
+
 # Bad usage is refused.
 for args in "--procs 0" "--val-size 4" "--key-size 9-3" "--system nosuch" "--dist pareto" \
             "--phases get" "--mix-get 101" "--cache 0" "--hitratio --skews 0" \
-            "--hitratio --system nosuch"; do
+            "--hitratio --system nosuch" "--stall-probe 0" "--stall-probe x"; do
     # shellcheck disable=SC2086
     "$bench" --dir "$T/files" $args >/dev/null 2>&1
     rc=$?

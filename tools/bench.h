@@ -58,6 +58,7 @@ extern struct config cfg;
 uint64_t mix64(uint64_t x);
 double now_sec(void);
 uint64_t now_ns(void);
+int stall_probe(double secs); /* --stall-probe: prints gaps per CPU; 0 or 1 */
 
 size_t key_len(uint64_t i);
 size_t make_key(uint64_t i, unsigned char *k);            /* returns its length */

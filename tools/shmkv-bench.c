@@ -807,6 +807,10 @@ static void usage(FILE *f)
         "                     that budget too (whole MiB, rounded up) and evicts.  For\n"
         "                     these a get may miss and a delete find nothing (counted,\n"
         "                     not errors); values read are still checked\n"
+        "  --stall-probe S    only measure the machine: one process per CPU reads the\n"
+        "                     clock in a loop for S seconds and counts the gaps, times\n"
+        "                     it was not running (an operation lasting d s meets one\n"
+        "                     with probability ~ d x gaps/s: a floor under p99.9)\n"
         "  --help\n"
         "Hit ratio (shmkv-bench --hitratio [options]): a cache-aside loop (get; on a\n"
         "miss, put) over Zipf keys with values of 100 B..10 KiB (log-uniform, fixed\n"
@@ -1043,6 +1047,7 @@ int main(int argc, char **argv)
         { "self-test-corrupt", no_argument, NULL, 'X' },
         { "cache", required_argument, NULL, 'C' },
         { "hitratio", no_argument, NULL, 'R' },
+        { "stall-probe", required_argument, NULL, 'Y' },
         { "requests", required_argument, NULL, 'Q' },
         { "warmup", required_argument, NULL, 'W' },
         { "skews", required_argument, NULL, 'Z' },
@@ -1094,6 +1099,12 @@ int main(int argc, char **argv)
         case 'R':
             hitratio = 1;
             break;
+        case 'Y': {
+            double secs;
+            if (parse_double(optarg, 0.1, 3600, &secs))
+                goto bad;
+            return stall_probe(secs);
+        }
         case 'Q':
             if (parse_u64(optarg, 1, UINT32_MAX, &hr.requests))
                 goto bad;
