@@ -92,6 +92,9 @@ run() {
 
 # ---- the runs ------------------------------------------------------------
 
+# how often this machine takes the CPU away: a floor under any p99.9
+cmds+=("$bench --stall-probe 5")
+"$bench" --stall-probe 5 | tee "$out/raw/stall.txt" >&2
 base=(--procs "$procs" --keys "$keys" "${mixargs[@]}" --progress)
 run std --system "$systems" --runs "$runs" "${base[@]}"
 run val100 --system "$systems" --val-size 100 "${base[@]}"
@@ -222,6 +225,7 @@ machine() {
     grep '^# systems:' "$out/raw/std.txt" | sed 's/^# systems: */- versions: /'
     grep '^# not available' "$out/raw/std.txt" | sed 's/^# /- /'
     grep '^# latency:' "$out/raw/std.txt" | sed 's/^# latency: */- latency method: /'
+    grep '^stall probe:' "$out/raw/stall.txt" | sed 's/^stall probe: */- the CPU taken away (shmkv-bench --stall-probe 5, before the runs): /'
 }
 
 bar_plot "$out/raw/std.tsv" throughput.png \
