@@ -29,7 +29,7 @@
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-keys=1000000 hrkeys=250000 runs=3 procs=2 mix= out=bench-results/cache deps=1 quick=0
+keys=1000000 hrkeys=250000 runs=3 procs=2 mix='' out=bench-results/cache deps=1 quick=0
 keys_set=0 hrkeys_set=0 runs_set=0
 
 usage() { sed -n '2,30s/^# \{0,1\}//p' "$0"; }
@@ -61,35 +61,11 @@ fi
 mixargs=()
 [ -n "$mix" ] && mixargs=(--mix-seconds "$mix")
 
-cd "$root" || exit 1
-if [ $deps = 1 ]; then
-    ./scripts/install-deps.sh bench || exit 1
-fi
-make -s build/shmkv-bench || exit 1
-command -v gnuplot >/dev/null || { echo "bench-cache: gnuplot not found" >&2; exit 1; }
-bench=build/shmkv-bench
-mkdir -p "$out/raw" || exit 1
+me='bench-cache'
+# shellcheck source=scripts/bench-lib.sh
+. "$root/scripts/bench-lib.sh"
+bench_setup
 md=$out/cache.md
-failed=0
-started=$(date +%s)
-cmds=()
-
-# run NAME ARGS...: one bench run; text to raw/NAME.txt, TSV to raw/NAME.tsv.
-run() {
-    local name=$1 t0 rc
-    shift
-    cmds+=("$bench $* --tsv raw/$name.tsv")
-    [ $report_only = 1 ] && return
-    echo "== $name: $bench $*" >&2
-    t0=$(date +%s)
-    "$bench" "$@" --tsv "$out/raw/$name.tsv" | tee "$out/raw/$name.txt" >&2
-    rc=${PIPESTATUS[0]}
-    echo "== $name: $(( $(date +%s) - t0 )) s, exit status $rc" >&2
-    if [ "$rc" -ne 0 ]; then
-        failed=1
-        echo "bench-cache: $name FAILED (see $out/raw/$name.txt)" >&2
-    fi
-}
 
 run hitratio --hitratio --keys "$hrkeys" "${hrargs[@]}"
 hr_secs=$(( $(date +%s) - started ))
@@ -133,12 +109,7 @@ fi
 # ---- the markdown ----------------------------------------------------------
 
 machine() {
-    local model
-    model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
-    echo "- CPU: ${model:-unknown}, $(nproc) cores online; memory $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
-    echo "- kernel: $(uname -sr); $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"); $(cc --version | head -1)"
-    echo "- load when the runs ended: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
-    echo "- shmkv $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+    machine_common
     grep '^# systems:' "$out/raw/mix.txt" | sed 's/^# systems: */- versions: /'
 }
 

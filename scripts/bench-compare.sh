@@ -26,7 +26,7 @@ set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 keys=10000000 runs=3 procs=2 sizes=1000000,10000000,50000000 systems=all
-mix= out=bench-results deps=1 quick=0
+mix='' out=bench-results deps=1 quick=0
 keys_set=0 runs_set=0 sizes_set=0
 
 usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
@@ -55,39 +55,16 @@ fi
 mixargs=()
 [ -n "$mix" ] && mixargs=(--mix-seconds "$mix")
 
-cd "$root" || exit 1
-if [ $deps = 1 ]; then
-    ./scripts/install-deps.sh bench || exit 1
-fi
-make -s build/shmkv-bench || exit 1
-command -v gnuplot >/dev/null || { echo "bench-compare: gnuplot not found" >&2; exit 1; }
-bench=build/shmkv-bench
-mkdir -p "$out/raw" || exit 1
+me='bench-compare'
+# shellcheck source=scripts/bench-lib.sh
+. "$root/scripts/bench-lib.sh"
+bench_setup
 md=$out/BENCHMARKS.md
-failed=0
-started=$(date +%s)
-cmds=()
 
 human() { # 10000000 -> 10 M
     awk -v n="$1" 'BEGIN { if (n >= 1e6 && n % 1e5 == 0) printf "%g M", n / 1e6;
                            else if (n >= 1e3 && n % 100 == 0) printf "%g k", n / 1e3;
                            else printf "%d", n }'
-}
-
-# run NAME ARGS...: one bench run; text to raw/NAME.txt, TSV to raw/NAME.tsv.
-run() {
-    local name=$1 t0 rc
-    shift
-    cmds+=("$bench $*")
-    echo "== $name: $bench $*" >&2
-    t0=$(date +%s)
-    "$bench" "$@" --tsv "$out/raw/$name.tsv" | tee "$out/raw/$name.txt" >&2
-    rc=${PIPESTATUS[0]}
-    echo "== $name: $(( $(date +%s) - t0 )) s, exit status $rc" >&2
-    if [ "$rc" -ne 0 ]; then
-        failed=1
-        echo "bench-compare: $name FAILED (see $out/raw/$name.txt)" >&2
-    fi
 }
 
 # ---- the runs ------------------------------------------------------------
@@ -212,16 +189,7 @@ EOF
 }
 
 machine() {
-    local model cores mem kernel
-    model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
-    cores=$(nproc)
-    mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-    kernel=$(uname -sr)
-    echo "- CPU: ${model:-unknown}, $cores cores online ($(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *//p') thread(s) per core)"
-    echo "- memory: $mem; /dev/shm: $(df -h /dev/shm | awk 'NR == 2 { print $2 }')"
-    echo "- kernel: $kernel; $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"); $(cc --version | head -1)"
-    echo "- load when the runs ended: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
-    echo "- shmkv $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+    machine_common
     grep '^# systems:' "$out/raw/std.txt" | sed 's/^# systems: */- versions: /'
     grep '^# not available' "$out/raw/std.txt" | sed 's/^# /- /'
     grep '^# latency:' "$out/raw/std.txt" | sed 's/^# latency: */- latency method: /'
@@ -374,7 +342,7 @@ EOF
     echo '```sh'
     echo "scripts/bench-compare.sh $( [ $quick = 1 ] && echo '--quick ')--keys $keys --runs $runs --procs $procs --sizes $sizes --systems $systems${mix:+ --mix-seconds $mix}"
     echo "# which ran:"
-    for c in "${cmds[@]}"; do echo "$c --tsv raw/NAME.tsv"; done
+    for c in "${cmds[@]}"; do echo "$c"; done
     echo '```'
 } >"$md"
 
