@@ -577,17 +577,13 @@ static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bo
     }
 }
 
-/* Move or drop up to budget records of the victim run; release it when
- * done.  A new victim is the oldest run if evict, else the greedy pick.
- * Evicting drops what cannot be moved; force drops read records too.
- * Returns false if it could make no progress. */
 /* Prefetch the home buckets of the records of run ro from pos on (at
  * most n, below used); returns where it stopped.  Each record's index
  * probe is a cache miss: started together they load in parallel, and a
  * compaction step costs about one miss instead of one per record. */
 static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_t pos, uint64_t used, unsigned n)
 {
-    for (; n-- && pos < used; ) {
+    while (n-- && pos < used) {
         uint64_t off = ro + pos;
         if (!mem_ok(db, off, sizeof(struct rec)))
             break;
@@ -601,6 +597,10 @@ static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_
     return pos;
 }
 
+/* Move or drop up to budget records of the victim run; release it when
+ * done.  A new victim is the oldest run if evict, else the greedy pick.
+ * Evicting drops what cannot be moved; force drops read records too.
+ * Returns false if it could make no progress. */
 static bool clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool force)
 {
     uint64_t now = clock_now(db);
