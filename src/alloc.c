@@ -183,8 +183,9 @@ static void init_run(shmkv *db, uint64_t off, uint64_t nunits, uint32_t kind, ui
     r->kind = kind;
 }
 
-/* First fit from the free lists.  Returns the run's offset or 0. */
-static uint64_t take_free(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard)
+/* First fit from the free lists.  Returns the run's offset (a RUN_NEW
+ * run) or 0. */
+static uint64_t take_free(shmkv *db, uint64_t n, uint32_t shard)
 {
     struct hdr *h = db->hdr;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
@@ -200,7 +201,7 @@ static uint64_t take_free(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard)
             struct run *r = run_at(db, off);
             if (r->nunits == n) {
                 *link = r->next;
-                init_run(db, off, n, kind, shard);
+                init_run(db, off, n, RUN_NEW, shard);
                 return off;
             }
             if (r->nunits > n) {
@@ -212,13 +213,26 @@ static uint64_t take_free(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard)
                 *link = r->next;
                 r->nunits = rest;
                 list_push(db, off);
-                run_at(db, tail)->kind = kind;
                 return tail;
             }
             link = &r->next;
         }
     }
     return 0;
+}
+
+/* Give the caller a RUN_NEW run: its offset goes into *out (a journal
+ * field or a link in the file) before the run takes its kind.  A writer
+ * killed before that store leaves a RUN_NEW run, which the rebuild that
+ * follows on the allocator lock frees; after it, the caller's journal
+ * reaches the run.  (Taking the kind first leaked the run: found by
+ * test_cache's kills in CI.)  The fence keeps the compiler from swapping
+ * the two stores; a killed process loses no store it made. */
+static void hand_over(shmkv *db, uint64_t off, uint32_t kind, uint64_t *out)
+{
+    *out = off;
+    atomic_signal_fence(memory_order_seq_cst);
+    run_at(db, off)->kind = kind;
 }
 
 /* Allocate a run of n units.  *out receives its offset before the
@@ -243,7 +257,7 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
         goto out;
     }
     for (int pass = 0; pass < 2; pass++) {
-        uint64_t off = take_free(db, n, kind, shard);
+        uint64_t off = take_free(db, n, shard);
         if (off && !mem_ok(db, off, n << UNIT_SHIFT)) {
             r = -EBADMSG;
             goto out;
@@ -252,7 +266,7 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
             atomic_store_explicit(&h->free_units,
                                   atomic_load_explicit(&h->free_units, memory_order_relaxed) - n,
                                   memory_order_relaxed);
-            *out = off;
+            hand_over(db, off, kind, out);
             goto out;
         }
         top = atomic_load_explicit(&h->top, memory_order_relaxed);
@@ -272,9 +286,9 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
                 r = -EBADMSG;
                 goto out;
             }
-            init_run(db, top, n, kind, shard);
+            init_run(db, top, n, RUN_NEW, shard);
             atomic_store_explicit(&h->top, top + (n << UNIT_SHIFT), memory_order_release);
-            *out = top;
+            hand_over(db, top, kind, out);
             goto out;
         }
         /* enough space in total but not in one piece: coalesce, retry */
