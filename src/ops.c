@@ -31,6 +31,13 @@ static int check_key(shmkv *db, const void *key, size_t klen)
     return klen > SHMKV_KEY_MAX ? -E2BIG : 0;
 }
 
+/* A key for a write that brings no value (delete, expire). */
+static int check_key_write(shmkv *db, const void *key, size_t klen)
+{
+    int r = check_key(db, key, klen);
+    return r ? r : db->rdonly ? -EROFS : 0;
+}
+
 /* Largest record a table takes: one that fits its data area; in cache
  * mode an eighth of it, so evicting can always make room. */
 static int check_write(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
@@ -147,9 +154,7 @@ static int write_op(shmkv *db, const void *key, size_t klen, const void *val, si
                     uint64_t ttl_ms)
 {
     /* expire: only the key is checked; its value fits, being stored */
-    int r = mode == W_TOUCH ? check_key(db, key, klen) : check_write(db, key, klen, val, vlen);
-    if (!r && mode == W_TOUCH && db->rdonly)
-        r = -EROFS;
+    int r = mode == W_TOUCH ? check_key_write(db, key, klen) : check_write(db, key, klen, val, vlen);
     if (r)
         return r;
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;
@@ -276,11 +281,9 @@ SHMKV_API int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl
 
 SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
 {
-    int r = check_key(db, key, klen);
+    int r = check_key_write(db, key, klen);
     if (r)
         return r;
-    if (db->rdonly)
-        return -EROFS;
     uint64_t h = hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK, now = 0;
     struct shard *s = shard_of(db, h);
     index_prefetch(db, s, tag);
