@@ -95,13 +95,17 @@ lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
 tests: $(TEST_BIN)
 tools: $(TOOL_BIN)
 
-$(BUILD)/obj/%.o: src/%.c $(HDRS)
+# Library objects depend on the headers they include (-MMD), so a change
+# to one module's header rebuilds only the files that use it.
+$(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -c $< -o $@
+	$(CC) $(ALLFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/rel/%.o: src/%.c $(HDRS)
+$(BUILD)/rel/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(REL_OBJ:.o=.d)
 
 # The static archive used by tests and tools carries the test hooks; the
 # installed libraries are built without them.

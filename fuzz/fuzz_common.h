@@ -16,13 +16,15 @@
  * (src/clock.c) moves this process's table clock forward: expiry without
  * sleeping.
  *
- * Needs src/internal.h (struct hdr, hash64): the fuzzers compile the
+ * Needs src/format.h (struct hdr, hash64): the fuzzers compile the
  * library's sources themselves.
  */
 #ifndef SHMKV_FUZZ_COMMON_H
 #define SHMKV_FUZZ_COMMON_H
 
-#include "internal.h"
+#include "format.h"
+#include "handle.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -119,7 +121,7 @@ static FZ_UNUSED int fz_fix_seed(const char *path)
     struct hdr orig = h;
     h.seed[0] = 0x243f6a8885a308d3ull;
     h.seed[1] = 0x13198a2e03707344ull;
-    h.geo_sum = hash64(&h.version, offsetof(struct hdr, geo_sum) - offsetof(struct hdr, version),
+    h.geo_sum = shmkv__hash64(&h.version, offsetof(struct hdr, geo_sum) - offsetof(struct hdr, version),
                        0x5eed, 0x6e0);
     ok = ok && pwrite(fd, h.seed, sizeof h.seed, offsetof(struct hdr, seed)) == (ssize_t)sizeof h.seed &&
          pwrite(fd, &h.geo_sum, 8, offsetof(struct hdr, geo_sum)) == 8;

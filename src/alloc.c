@@ -30,20 +30,26 @@
  * old run, so ordinary allocations leave a small headroom free; compaction
  * (reserve = true) may dip into it.
  */
-#include "internal.h"
+#include "alloc.h"
+
+#include "atomics.h"
+#include "fault.h"
+#include "lock.h"
+#include "map.h"
+
+#include <errno.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NCLASS 41
 #define GROW_MAX (8ull << 20) /* largest growth step: ~1.5 ms to fallocate and map in */
 
 static unsigned class_of(uint64_t nunits) { return 63u - (unsigned)__builtin_clzll(nunits); }
 
 static uint64_t cap_units(const shmkv *db) { return (db->reserve - db->data_off) >> UNIT_SHIFT; }
 
-uint64_t headroom_units(const shmkv *db)
+uint64_t shmkv__headroom_units(const shmkv *db)
 {
     uint64_t h = cap_units(db) / 64;
     return h < 4 ? 4 : h > 256 ? 256 : h;
@@ -76,7 +82,7 @@ static int file_grow(shmkv *db, uint64_t need)
         uint64_t to = attempt ? need : want;
         int r;
         do {
-            r = fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(db->fd, 0, (off_t)cur, (off_t)(to - cur)) ? errno : 0;
+            r = shmkv__fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(db->fd, 0, (off_t)cur, (off_t)(to - cur)) ? errno : 0;
         } while (r == EINTR);
         if (r == EOPNOTSUPP)
             r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));
@@ -112,7 +118,7 @@ static bool run_sane(shmkv *db, uint64_t off, uint64_t top)
 }
 
 /* Is off the header of a sound run of this kind (and shard, if given)? */
-bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s)
+bool shmkv__run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s)
 {
     if (off < db->data_off || (off - db->data_off) % UNIT || !mem_ok(db, off, RUN_HDR))
         return false;
@@ -169,7 +175,15 @@ static int rebuild(shmkv *db)
     return 0;
 }
 
-int alloc_repair(shmkv *db) { return rebuild(db); }
+static int repair_alloc(void *ctx) { return rebuild(ctx); }
+
+int shmkv__alloc_lock(shmkv *db)
+{
+    bool waited;
+    return shmkv__lock_take(&db->hdr->alloc_lock, repair_alloc, db, &waited, &db->hdr->alloc_recoveries);
+}
+
+void shmkv__alloc_unlock(shmkv *db) { shmkv__lock_drop(&db->hdr->alloc_lock); }
 
 static void init_run(shmkv *db, uint64_t off, uint64_t nunits, uint32_t kind, uint32_t shard)
 {
@@ -238,10 +252,10 @@ static void hand_over(shmkv *db, uint64_t off, uint32_t kind, uint64_t *out)
 /* Allocate a run of n units.  *out receives its offset before the
  * allocator's lock is released: callers pass a journal field or a link in
  * the file, so that a writer killed right after allocating leaks nothing. */
-int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve, uint64_t *out)
+int shmkv__run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve, uint64_t *out)
 {
     struct hdr *h = db->hdr;
-    int r = alloc_lock(db);
+    int r = shmkv__alloc_lock(db);
     if (r)
         return r;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
@@ -251,7 +265,7 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
     }
     uint64_t avail = atomic_load_explicit(&h->free_units, memory_order_relaxed) +
                      ((db->reserve - top) >> UNIT_SHIFT);
-    uint64_t keep = reserve ? 0 : headroom_units(db);
+    uint64_t keep = reserve ? 0 : shmkv__headroom_units(db);
     if (n + keep > avail) {
         r = -ENOSPC;
         goto out;
@@ -297,11 +311,11 @@ int run_alloc(shmkv *db, uint64_t n, uint32_t kind, uint32_t shard, bool reserve
     }
     r = -ENOSPC;
 out:
-    alloc_unlock(db);
+    shmkv__alloc_unlock(db);
     return r;
 }
 
-void run_free(shmkv *db, uint64_t off)
+void shmkv__run_free(shmkv *db, uint64_t off)
 {
     struct hdr *h = db->hdr;
     if (!mem_ok(db, off, RUN_HDR))
@@ -309,12 +323,11 @@ void run_free(shmkv *db, uint64_t off)
     struct run *r = run_at(db, off);
     /* Readers of the owning shard may still be copying records out of
      * this run.  Bumping that shard's epoch before the run can be handed
-     * out again makes any such copy fail its validation and retry.
-     * seq_cst: the bump must be visible before any later store that
-     * reuses the memory. */
-    if (r->shard < (1u << db->shard_bits))
-        atomic_fetch_add_explicit(&db->shards[r->shard].epoch, 1, memory_order_seq_cst);
-    if (alloc_lock(db))
+     * out again makes any such copy fail its validation and retry: the
+     * bump is announced before any later store that reuses the memory. */
+    if (r->shard < nshards(db))
+        seq_bump_shared(&db->shards[r->shard].epoch);
+    if (shmkv__alloc_lock(db))
         return;
     uint64_t n = r->nunits;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
@@ -327,5 +340,5 @@ void run_free(shmkv *db, uint64_t off)
                               atomic_load_explicit(&h->free_units, memory_order_relaxed) + n,
                               memory_order_relaxed);
     }
-    alloc_unlock(db);
+    shmkv__alloc_unlock(db);
 }

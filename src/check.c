@@ -16,7 +16,18 @@
  * Every run that is not free must be referenced by something; one that
  * is not is reported as leaked.
  */
-#include "internal.h"
+#include "api.h"
+#include "alloc.h"
+#include "fault.h"
+#include "hash.h"
+#include "index.h"
+#include "lock.h"
+#include "log.h"
+#include "map.h"
+#include "shard.h"
+
+#include <errno.h>
+#include <string.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,7 +80,7 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
 {
     (void)slot;
     struct chk *c = ctx;
-    uint64_t off = slot_off(v), ro = rec_run(db, off);
+    uint64_t off = slot_off(v), ro = shmkv__rec_run(db, off);
     uint32_t si = shard_index(db, s);
     if (!ro) {
         bad(c, "shard %u: slot points at %#llx, not a record in a run", si, (unsigned long long)off);
@@ -82,7 +93,7 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
             (unsigned long long)off);
         return 0;
     }
-    uint64_t h = hash64(rec_key(r), r->klen, db->seed0, db->seed1);
+    uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
     if (run->shard != si || shard_of(db, h) != s)
         bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (unsigned long long)off,
             run->shard, shard_index(db, shard_of(db, h)));
@@ -90,10 +101,10 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         bad(c, "shard %u: slot tag %#llx does not match the key's %#llx", si,
             (unsigned long long)slot_tag(v), (unsigned long long)(h & TAG_MASK));
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    uint64_t b = bucket_for(lay, db->base_bits, h & TAG_MASK);
-    struct bucket *home = bucket_at(db, s, b), *bk = home;
+    uint64_t b = shmkv__bucket_for(lay, db->base_bits, h & TAG_MASK);
+    struct bucket *home = shmkv__bucket_at(db, s, b), *bk = home;
     bool in_chain = false;
-    for (unsigned n = 0; bk && n < CHAIN_MAX && !in_chain; n++, bk = bucket_next(db, bk))
+    for (unsigned n = 0; bk && n < CHAIN_MAX && !in_chain; n++, bk = shmkv__bucket_next(db, bk))
         in_chain = (uintptr_t)slot >= (uintptr_t)bk && (uintptr_t)slot < (uintptr_t)(bk + 1);
     if (!in_chain)
         bad(c, "shard %u: key of record %#llx is not in its bucket %llu's chain", si,
@@ -112,18 +123,18 @@ static void check_shard(shmkv *db, struct shard *s, struct chk *c)
 {
     uint32_t si = shard_index(db, s);
     uint64_t keys0 = c->keys, bytes0 = c->live_bytes, log_bytes = 0, rec_live = 0;
-    if (!layout_ok(atomic_load_explicit(&s->layout, memory_order_relaxed), db->base_bits)) {
+    if (!shmkv__layout_ok(atomic_load_explicit(&s->layout, memory_order_relaxed), db->base_bits)) {
         bad(c, "shard %u: layout out of range", si);
         return;
     }
-    if (index_walk(db, s, check_slot, c))
+    if (shmkv__index_walk(db, s, check_slot, c))
         bad(c, "shard %u: index walk failed (bad bucket or endless chain)", si);
     bool open_seen = !s->open_run;
     unsigned n = 0;
     uint64_t last = 0;
     for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) {
-        bool huge = run_ok(db, ro, RUN_HUGE, s);
-        if ((!huge && !run_ok(db, ro, RUN_LOG, s)) || ++n > (1u << 24)) {
+        bool huge = shmkv__run_ok(db, ro, RUN_HUGE, s);
+        if ((!huge && !shmkv__run_ok(db, ro, RUN_LOG, s)) || ++n > (1u << 24)) {
             bad(c, "shard %u: run list reaches %#llx, not a log or huge run of this shard", si,
                 (unsigned long long)ro);
             break;
@@ -149,7 +160,7 @@ static void check_shard(shmkv *db, struct shard *s, struct chk *c)
         if (huge) { /* the pieces of a chained value belong to it */
             unsigned k = 0;
             for (uint64_t p = run->chain; p && k < (1u << 20); p = run_at(db, p)->chain, k++) {
-                if (!run_ok(db, p, RUN_HUGE, s) || p >= c->top || c->role[unit_of(db, p)]) {
+                if (!shmkv__run_ok(db, p, RUN_HUGE, s) || p >= c->top || c->role[unit_of(db, p)]) {
                     bad(c, "shard %u: huge run %#llx chains to %#llx, not a piece of its own", si,
                         (unsigned long long)ro, (unsigned long long)p);
                     break;
@@ -191,7 +202,7 @@ static void check_runs(shmkv *db, struct chk *c)
         }
         if (r->kind != RUN_FREE && r->kind != RUN_LOG && r->kind != RUN_HUGE && r->kind != RUN_INDEX)
             bad(c, "run %#llx has unknown kind %#x", (unsigned long long)off, r->kind);
-        if (r->kind != RUN_FREE && r->kind != RUN_NEW && r->shard >= (1u << db->shard_bits))
+        if (r->kind != RUN_FREE && r->kind != RUN_NEW && r->shard >= nshards(db))
             bad(c, "run %#llx owned by shard %u of %u", (unsigned long long)off, r->shard, 1u << db->shard_bits);
         c->head[unit_of(db, off)] = head_kind(r->kind);
         off += r->nunits << UNIT_SHIFT;
@@ -244,11 +255,11 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
             mark_index(db, c, p - RUN_HDR);
     }
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    if (layout_ok(lay, db->base_bits)) {
-        uint64_t nb = bucket_count(lay, db->base_bits), budget = c->nunits * (UNIT / BUCKET_BYTES) + nb;
+    if (shmkv__layout_ok(lay, db->base_bits)) {
+        uint64_t nb = shmkv__bucket_count(lay, db->base_bits), budget = c->nunits * (UNIT / BUCKET_BYTES) + nb;
         for (uint64_t b = 0; b < nb; b++)
-            for (struct bucket *bk = bucket_at(db, s, b); bk && budget; bk = bucket_next(db, bk), budget--)
-                mark_index(db, c, (uint64_t)((uint8_t *)bk - db->base));
+            for (struct bucket *bk = shmkv__bucket_at(db, s, b); bk && budget; bk = shmkv__bucket_next(db, bk), budget--)
+                mark_index(db, c, off_of(db, bk));
     }
     uint64_t budget = c->nunits * (UNIT / BUCKET_BYTES);
     for (uint64_t o = s->ov_free; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES); budget--) {
@@ -270,7 +281,7 @@ static void check_leaks(shmkv *db, struct chk *c)
 {
     static const char *const names[] = {"", "free", "log", "huge", "index", "unfinished"};
     bool split_pending = false;
-    for (uint64_t i = 0; i < (1ull << db->shard_bits); i++) {
+    for (uint64_t i = 0; i < nshards(db); i++) {
         mark_shard_refs(db, &db->shards[i], c);
         split_pending |= db->shards[i].pending_split != 0;
     }
@@ -321,7 +332,7 @@ static uint64_t generation(shmkv *db)
     uint64_t g = atomic_load_explicit(&h->top, memory_order_acquire) +
                  atomic_load_explicit(&h->free_units, memory_order_acquire) * 3 +
                  atomic_load_explicit(&h->run_stamp, memory_order_acquire) * 5;
-    for (uint64_t i = 0; i < (1ull << db->shard_bits); i++) {
+    for (uint64_t i = 0; i < nshards(db); i++) {
         struct shard *s = &db->shards[i];
         g = g * 31 + atomic_load_explicit(&s->puts, memory_order_acquire) +
             atomic_load_explicit(&s->dels, memory_order_acquire) * 7 +
@@ -394,14 +405,14 @@ SHMKV_API int shmkv_check(shmkv *db, FILE *report)
     uint64_t shards = 1ull << db->shard_bits, locked = 0;
     int r = 0;
     for (; locked < shards; locked++)
-        if ((r = shard_lock(db, &db->shards[locked])))
+        if ((r = shmkv__shard_lock(db, &db->shards[locked])))
             goto unlock;
-    if ((r = alloc_lock(db)))
+    if ((r = shmkv__alloc_lock(db)))
         goto unlock;
     r = check_pass(db, report);
-    alloc_unlock(db);
+    shmkv__alloc_unlock(db);
 unlock:
     while (locked)
-        shard_unlock(&db->shards[--locked]);
+        shmkv__shard_unlock(&db->shards[--locked]);
     return r;
 }

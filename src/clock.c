@@ -14,7 +14,11 @@
  * Test builds can move a process's clock forward (shmkv__clock_advance) so
  * expiry tests need not sleep; children forked afterwards inherit it.
  */
-#include "internal.h"
+#include "clock.h"
+
+#include "alloc.h"
+#include "handle.h"
+#include "hash.h"
 
 #include <fcntl.h>
 #include <time.h>
@@ -22,7 +26,6 @@
 
 #ifdef SHMKV_TEST_HOOKS
 static _Atomic int64_t test_offset;
-SHMKV_API void shmkv__clock_advance(int64_t ms);
 SHMKV_API void shmkv__clock_advance(int64_t ms) { atomic_fetch_add(&test_offset, ms); }
 #define TEST_OFFSET atomic_load_explicit(&test_offset, memory_order_relaxed)
 #else
@@ -37,7 +40,7 @@ static int64_t boot_ms(void)
 }
 
 /* Table time, never 0 (0 means "no expiry" in records). */
-uint64_t clock_now(const shmkv *db)
+uint64_t shmkv__clock_now(const shmkv *db)
 {
     int64_t t = boot_ms() + db->clock_base + TEST_OFFSET;
     return t > 0 ? (uint64_t)t : 1;
@@ -53,12 +56,12 @@ static uint64_t boot_id(void)
         return 0;
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
-    return n > 0 ? hash64(buf, (size_t)n, 0xb007, 0x1d) | 1 : 0;
+    return n > 0 ? shmkv__hash64(buf, (size_t)n, 0xb007, 0x1d) | 1 : 0;
 }
 
 /* Set the handle's clock base at open (and at creation, with the header
  * still zero: then the base makes table time start near 1 s). */
-void clock_open(shmkv *db)
+void shmkv__clock_open(shmkv *db)
 {
     struct hdr *h = db->hdr;
     uint64_t me = boot_id();
@@ -68,19 +71,19 @@ void clock_open(shmkv *db)
     }
     /* another boot's base: carry on from the last noted time */
     int64_t base = (int64_t)atomic_load_explicit(&h->clock_hw, memory_order_relaxed) - boot_ms();
-    if (!db->rdonly && alloc_lock(db) == 0) {
+    if (!db->rdonly && shmkv__alloc_lock(db) == 0) {
         if (h->boot_id != me) {
             atomic_store_explicit(&h->clock_base, base, memory_order_relaxed);
             h->boot_id = me;
         }
         base = atomic_load_explicit(&h->clock_base, memory_order_relaxed);
-        alloc_unlock(db);
+        shmkv__alloc_unlock(db);
     }
     db->clock_base = base;
 }
 
 /* Initialise a new table's clock (called by the creator, alone). */
-void clock_init(shmkv *db)
+void shmkv__clock_init(shmkv *db)
 {
     struct hdr *h = db->hdr;
     h->boot_id = boot_id();
@@ -90,7 +93,7 @@ void clock_init(shmkv *db)
 
 /* A writer saw table time now: keep clock_hw within a second of it (one
  * relaxed store a second at most, so the header line stays shared). */
-void clock_note(shmkv *db, uint64_t now)
+void shmkv__clock_note(shmkv *db, uint64_t now)
 {
     if (db->rdonly)
         return;

@@ -6,7 +6,9 @@
  * code falls back to strerror's text (thread-safe: strerrordesc_np gives
  * static strings).
  */
-#include "internal.h"
+#include "handle.h"
+
+#include <errno.h>
 
 #include <string.h>
 

@@ -1,13 +1,15 @@
 /*
  * fault.c - fault injection for tests.
  *
- * Built only with SHMKV_TEST_HOOKS (the archive the tests link; the
- * installed libraries have none of this).  A test arms a countdown per
- * kind of call; when it reaches zero that call fails as the real one
+ * Built only with SHMKV_TEST_HOOKS (see fault.h).  A test arms a countdown
+ * per kind of call; when it reaches zero that call fails as the real one
  * would on a full disk or exhausted memory, and the countdown disarms.
- * The library's code paths call fault_hit() right before the real call.
  */
-#include "internal.h"
+#include "fault.h"
+
+#include "handle.h"
+
+#include <stdatomic.h>
 
 #ifdef SHMKV_TEST_HOOKS
 static _Atomic long countdown[FAULT_KINDS];
@@ -18,7 +20,7 @@ SHMKV_API void shmkv__fault_arm(int kind, long after)
         atomic_store(&countdown[kind], after + 1);
 }
 
-bool fault_hit(enum fault kind)
+bool shmkv__fault_hit(enum fault kind)
 {
     long n = atomic_load_explicit(&countdown[kind], memory_order_relaxed);
     while (n > 0)

@@ -12,7 +12,9 @@
  * selection uses the top bits of the result and the index tag the low 24,
  * so both ends must be well mixed: the final fold provides that.
  */
-#include "internal.h"
+#include "hash.h"
+
+#include <string.h>
 
 #define K0 0xa0761d6478bd642full
 #define K1 0xe7037ed1a0b428dbull
@@ -27,7 +29,7 @@ static inline uint64_t mum(uint64_t a, uint64_t b)
 static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-uint64_t hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1)
+uint64_t shmkv__hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1)
 {
     const uint8_t *p = key;
     uint64_t seed = seed0 ^ mum(seed1 ^ K0, (uint64_t)len ^ K1);

@@ -27,33 +27,41 @@
  *    slot never moves within its chain, so a reader walking the chain
  *    finds it if it was there throughout.
  *  - Slots move between chains only by a split: the destination chain is
- *    built completely, then layout is published (release), then the moved
- *    slots are cleared from the source and seq is bumped.  An overflow
- *    bucket is reused only after it was unlinked and seq bumped.  A reader
- *    that misses therefore trusts the miss only if layout and seq are the
- *    same after the walk as before; otherwise it looks again.
+ *    built completely, then layout is published (seq_publish: ordered
+ *    after the copies and before the clearing), then the moved slots are
+ *    cleared from the source and seq is bumped.  An overflow bucket is
+ *    reused only after it was unlinked and seq bumped (seq_bump, ordered
+ *    before the stores that reuse it).  A reader that misses therefore
+ *    trusts the miss only if layout and seq are the same after the walk
+ *    as before (view_moved); otherwise it looks again.
  *  - A split is journaled in shard.pending_split, so a writer killed mid
  *    way leaves a state index_repair() can finish.
  */
-#include "internal.h"
+#include "index.h"
+
+#include "alloc.h"
+#include "map.h"
+
+#include <errno.h>
+#include <string.h>
 
 static inline uint32_t lay_level(uint64_t lay) { return (uint32_t)(lay >> 32); }
 static inline uint64_t lay_split(uint64_t lay) { return (uint32_t)lay; }
 
 /* A layout read from the file is checked before any shift uses it. */
-bool layout_ok(uint64_t lay, uint32_t base_bits)
+bool shmkv__layout_ok(uint64_t lay, uint32_t base_bits)
 {
     return base_bits + lay_level(lay) < TAG_BITS && lay_split(lay) < (1ull << (base_bits + lay_level(lay)));
 }
 
-uint64_t bucket_count(uint64_t lay, uint32_t base_bits)
+uint64_t shmkv__bucket_count(uint64_t lay, uint32_t base_bits)
 {
     return (1ull << (base_bits + lay_level(lay))) + lay_split(lay);
 }
 
-uint64_t bucket_for(uint64_t lay, uint32_t base_bits, uint64_t tag)
+uint64_t shmkv__bucket_for(uint64_t lay, uint32_t base_bits, uint64_t tag)
 {
-    if (!layout_ok(lay, base_bits))
+    if (!shmkv__layout_ok(lay, base_bits))
         return UINT64_MAX; /* no such bucket: bucket_at says NULL */
     uint64_t m = (1ull << (base_bits + lay_level(lay))) - 1;
     uint64_t b = tag & m;
@@ -85,7 +93,7 @@ static inline unsigned dir_slot(uint64_t b, uint32_t base_bits, uint64_t *idx, u
     return c * PIECES + (unsigned)(rel >> pb);
 }
 
-struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b)
+struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b)
 {
     uint64_t idx, len;
     unsigned d = dir_slot(b, db->base_bits, &idx, &len);
@@ -95,7 +103,7 @@ struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b)
     return !(off & (BUCKET_BYTES - 1)) && mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
 }
 
-struct bucket *bucket_next(shmkv *db, struct bucket *bk)
+struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
 {
     uint64_t n = atomic_load_explicit(&bk->next, memory_order_acquire);
     if (!n)
@@ -106,14 +114,14 @@ struct bucket *bucket_next(shmkv *db, struct bucket *bk)
 static struct bucket *home(shmkv *db, struct shard *s, uint64_t tag)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    return bucket_at(db, s, bucket_for(lay, db->base_bits, tag));
+    return shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag));
 }
 
 /* Start loading the key's home bucket ahead of need: before taking the
  * lock (the acquisition then overlaps the cache miss), or for the next
  * records a compaction step will look up.  Only a hint (a prefetch never
  * faults), so a layout that changes meanwhile costs only the wasted load. */
-void index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
+void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
 {
     struct bucket *bk = home(db, s, tag);
     if (bk)
@@ -129,7 +137,7 @@ static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
     return r->klen == klen && mem_ok(db, off, rec_head(r) + klen) && memcmp(rec_key(r), key, klen) == 0;
 }
 
-int index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
+int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
 {
     struct bucket *bk = home(db, s, tag);
     f->slot = f->empty = NULL;
@@ -146,12 +154,12 @@ int index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t
                 return 0;
             }
         }
-        bk = bucket_next(db, bk);
+        bk = shmkv__bucket_next(db, bk);
     }
     return bk || !home(db, s, tag) ? -EBADMSG : 0;
 }
 
-int index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot)
+int shmkv__index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot)
 {
     uint64_t want = slot_make(off, tag);
     struct bucket *bk = home(db, s, tag);
@@ -161,7 +169,7 @@ int index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atom
                 *slot = &bk->slot[i];
                 return 0;
             }
-        bk = bucket_next(db, bk);
+        bk = shmkv__bucket_next(db, bk);
     }
     return -ENOENT;
 }
@@ -169,7 +177,7 @@ int index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atom
 static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
 {
     atomic_store_explicit(&bk->next, s->ov_free, memory_order_relaxed);
-    s->ov_free = (uint64_t)((uint8_t *)bk - db->base);
+    s->ov_free = off_of(db, bk);
 }
 
 /* An empty overflow bucket from the shard's free list, which is refilled
@@ -179,11 +187,11 @@ static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
     uint64_t off = s->ov_free;
     if (!off || !mem_ok(db, off, BUCKET_BYTES)) {
         /* journaled until its first bucket is on the free list */
-        int e = run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &s->pending_index);
+        int e = shmkv__run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &s->pending_index);
         if (e)
             return e;
         s->ov_free = 0;
-        index_adopt_tail(db, s, s->pending_index, 0);
+        shmkv__index_adopt_tail(db, s, s->pending_index, 0);
         s->pending_index = 0;
         off = s->ov_free;
     }
@@ -198,7 +206,7 @@ static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
 /* Find (or make, by linking an empty overflow bucket) a free slot in the
  * chain for tag.  Nothing visible changes: the slot stays 0 until the
  * caller stores into it. */
-int index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **out)
+int shmkv__index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **out)
 {
     struct bucket *bk = home(db, s, tag), *last = NULL;
     for (unsigned n = 0; bk; n++) {
@@ -210,7 +218,7 @@ int index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **o
                 return 0;
             }
         last = bk;
-        bk = bucket_next(db, bk);
+        bk = shmkv__bucket_next(db, bk);
     }
     if (!last)
         return -EBADMSG;
@@ -219,7 +227,7 @@ int index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **o
     if (e)
         return e;
     /* link the (empty) bucket: release so readers see it zeroed */
-    atomic_store_explicit(&last->next, (uint64_t)((uint8_t *)ov - db->base), memory_order_release);
+    atomic_store_explicit(&last->next, off_of(db, ov), memory_order_release);
     atomic_fetch_add_explicit(&s->ov_used, 1, memory_order_relaxed);
     *out = &ov->slot[0];
     return 0;
@@ -238,14 +246,13 @@ static bool bucket_empty(struct bucket *bk)
  * walking them to look again if they missed. */
 static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
 {
-    struct bucket *prev = head, *bk = bucket_next(db, head);
+    struct bucket *prev = head, *bk = shmkv__bucket_next(db, head);
     while (bk) {
-        struct bucket *nx = bucket_next(db, bk);
+        struct bucket *nx = shmkv__bucket_next(db, bk);
         if (bucket_empty(bk)) {
             atomic_store_explicit(&prev->next, atomic_load_explicit(&bk->next, memory_order_relaxed),
                                   memory_order_release);
-            atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
-                                  memory_order_release);
+            seq_bump(&s->seq); /* before ov_put's stores reuse it */
             atomic_fetch_sub_explicit(&s->ov_used, 1, memory_order_relaxed);
             ov_put(db, s, bk);
         } else {
@@ -255,7 +262,7 @@ static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
     }
 }
 
-void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot)
+void shmkv__index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot)
 {
     atomic_store_explicit(slot, 0, memory_order_release);
     struct bucket *head = home(db, s, tag);
@@ -275,20 +282,20 @@ static int piece_ensure(shmkv *db, struct shard *s, uint64_t b)
         return 0;
     /* journaled in pending_index until the directory holds it, so a
      * writer killed in between leaks nothing (index_repair frees it) */
-    int e = run_alloc(db, units_of(RUN_HDR + len * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false,
+    int e = shmkv__run_alloc(db, units_of(RUN_HDR + len * BUCKET_BYTES), RUN_INDEX, shard_index(db, s), false,
                       &s->pending_index);
     if (e)
         return e;
     r = s->pending_index;
     atomic_store_explicit(&s->dir[d], r + RUN_HDR, memory_order_release);
     s->pending_index = 0;
-    index_adopt_tail(db, s, r, len);
+    shmkv__index_adopt_tail(db, s, r, len);
     return 0;
 }
 
 /* A piece of 2^k buckets plus its run header never fills its last unit;
  * the rest of that unit becomes overflow buckets for the shard. */
-void index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets)
+void shmkv__index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets)
 {
     uint64_t end = run + (run_at(db, run)->nunits << UNIT_SHIFT);
     for (uint64_t off = run + RUN_HDR + nbuckets * BUCKET_BYTES; off + BUCKET_BYTES <= end; off += BUCKET_BYTES)
@@ -302,104 +309,115 @@ static void bucket_clear(struct bucket *bk)
         atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
 }
 
-/* Split the next bucket if the shard is loaded enough.  Failure to find
- * memory just postpones the split: chains grow a little meanwhile. */
-void index_maybe_split(shmkv *db, struct shard *s)
+/* Give back the overflow buckets a split took for its destination.  The
+ * destination is not yet reachable, so no reader can be inside them. */
+static void split_undo(shmkv *db, struct shard *s, struct bucket *dst)
 {
-    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    uint32_t L = lay_level(lay), bb = db->base_bits;
-    if (!layout_ok(lay, bb))
-        return;
-    uint64_t nb = bucket_count(lay, bb);
-    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
-    if (keys <= nb * SPLIT_KEYS_PER_BUCKET || bb + L + 1 > TAG_BITS)
-        return;
+    for (struct bucket *b = shmkv__bucket_next(db, dst); b;) {
+        struct bucket *nx = shmkv__bucket_next(db, b);
+        ov_put(db, s, b);
+        b = nx;
+    }
+    bucket_clear(dst);
+    s->pending_split = 0;
+}
 
-    uint64_t src = lay_split(lay), half = 1ull << (bb + L), dst = src + half;
-    if (piece_ensure(db, s, dst))
-        return;
-    struct bucket *sb = bucket_at(db, s, src), *db_ = bucket_at(db, s, dst);
-    if (!sb || !db_)
-        return;
-
-    /* Count what moves, and get every overflow bucket the destination
-     * needs before touching anything, so failure leaves no trace. */
+/* Step 1: count the slots of src's chain that move (tag & half), and get
+ * every overflow bucket the destination chain needs before touching
+ * anything, so a failure leaves no trace.  Journals the split. */
+static int split_prepare(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, uint64_t sbucket,
+                         struct bucket *dst)
+{
     unsigned moving = 0, n = 0;
-    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+    for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-            if (v && (slot_tag(v) & half))
-                moving++;
+            moving += v && (slot_tag(v) & half);
         }
-    s->pending_split = src + 1;
-    bucket_clear(db_);
-    struct bucket *tail = db_;
+    s->pending_split = sbucket + 1;
+    bucket_clear(dst);
+    struct bucket *tail = dst;
     for (unsigned need = moving > SLOTS ? (moving - 1) / SLOTS : 0; need; need--) {
         struct bucket *ov;
-        if (ov_get(db, s, &ov)) {
-            /* give back what we took; dst is unreachable, so no reader
-             * can be inside these buckets */
-            for (struct bucket *b = bucket_next(db, db_); b;) {
-                struct bucket *nx = bucket_next(db, b);
-                ov_put(db, s, b);
-                b = nx;
-            }
-            bucket_clear(db_);
-            s->pending_split = 0;
-            return;
+        int e = ov_get(db, s, &ov);
+        if (e) {
+            split_undo(db, s, dst);
+            return e;
         }
-        atomic_store_explicit(&tail->next, (uint64_t)((uint8_t *)ov - db->base), memory_order_relaxed);
+        atomic_store_explicit(&tail->next, off_of(db, ov), memory_order_relaxed);
         tail = ov;
     }
+    return 0;
+}
 
-    /* copy the moving slots into the destination chain */
-    struct bucket *w = db_;
-    unsigned wi = 0, ovs = 0;
-    n = 0;
-    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+/* Step 2: copy the moving slots into the (still unreachable) destination. */
+static void split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, struct bucket *dst)
+{
+    struct bucket *w = dst;
+    unsigned wi = 0, ovs = 0, n = 0;
+    for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
             if (!v || !(slot_tag(v) & half))
                 continue;
             if (wi == SLOTS) {
-                w = bucket_next(db, w);
+                w = shmkv__bucket_next(db, w);
                 wi = 0;
                 ovs++;
             }
             atomic_store_explicit(&w->slot[wi++], v, memory_order_relaxed);
         }
     atomic_fetch_add_explicit(&s->ov_used, ovs, memory_order_relaxed);
+}
 
-    /* publish: from here readers look for moved keys in dst */
-    uint64_t nl = src + 1 == half ? (uint64_t)(L + 1) << 32 : ((uint64_t)L << 32) | (src + 1);
-    atomic_store_explicit(&s->layout, nl, memory_order_release);
-
-    /* clear the moved slots from the source and trim it */
-    n = 0;
-    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+/* Step 3: publish the new layout (from here readers look for the moved
+ * keys in the destination), then clear them from the source and bump seq.
+ * seq_publish orders the layout after the copies and before the clearing,
+ * so a reader that sees a cleared slot also sees the new layout. */
+static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, uint64_t layout)
+{
+    seq_publish(&s->layout, layout);
+    unsigned n = 0;
+    for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
             if (v && (slot_tag(v) & half))
                 atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
         }
-    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
-                          memory_order_release);
-    chain_trim(db, s, sb);
+    seq_bump(&s->seq);
+    chain_trim(db, s, src);
     s->pending_split = 0;
+}
+
+/* Split the next bucket if the shard is loaded enough.  Failure to find
+ * memory just postpones the split: chains grow a little meanwhile. */
+void shmkv__index_maybe_split(shmkv *db, struct shard *s)
+{
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    uint32_t L = lay_level(lay), bb = db->base_bits;
+    if (!shmkv__layout_ok(lay, bb))
+        return;
+    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
+    if (keys <= shmkv__bucket_count(lay, bb) * SPLIT_KEYS_PER_BUCKET || bb + L + 1 > TAG_BITS)
+        return;
+    uint64_t sb = lay_split(lay), half = 1ull << (bb + L), dstb = sb + half;
+    if (piece_ensure(db, s, dstb))
+        return;
+    struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, dstb);
+    if (!src || !dst || split_prepare(db, s, src, half, sb, dst))
+        return;
+    split_copy(db, s, src, half, dst);
+    split_publish(db, s, src, half, sb + 1 == half ? (uint64_t)(L + 1) << 32 : ((uint64_t)L << 32) | (sb + 1));
     atomic_fetch_add_explicit(&s->splits, 1, memory_order_relaxed);
 }
 
-/* Finish a split interrupted by a dead writer: drop from the source chain
- * every slot that the current layout places elsewhere.  If the layout was
- * not yet published this drops nothing; the half-built destination is
- * unreachable and will be cleared by the next split. */
 /* An index run allocated by a writer that died before the directory or
  * the overflow free list took it: nothing else can reach it, so free it. */
 static void repair_pending_index(shmkv *db, struct shard *s)
 {
     uint64_t r = s->pending_index;
     s->pending_index = 0;
-    if (!run_ok(db, r, RUN_INDEX, s))
+    if (!shmkv__run_ok(db, r, RUN_INDEX, s))
         return;
     uint64_t end = r + (run_at(db, r)->nunits << UNIT_SHIFT);
     for (unsigned d = 0; d < DIR_MAX * PIECES; d++) {
@@ -409,10 +427,15 @@ static void repair_pending_index(shmkv *db, struct shard *s)
     }
     if (s->ov_free >= r && s->ov_free < end)
         return;
-    run_free(db, r);
+    shmkv__run_free(db, r);
 }
 
-int index_repair(shmkv *db, struct shard *s)
+/* After a writer died holding the lock: free an index run it had not yet
+ * placed, and finish a split it interrupted by dropping from the source
+ * chain every slot that the current layout places elsewhere.  If the
+ * layout was not yet published this drops nothing; the half-built
+ * destination is unreachable and will be cleared by the next split. */
+int shmkv__index_repair(shmkv *db, struct shard *s)
 {
     if (s->pending_index)
         repair_pending_index(db, s);
@@ -420,17 +443,16 @@ int index_repair(shmkv *db, struct shard *s)
         return 0;
     uint64_t src = s->pending_split - 1;
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    struct bucket *sb = layout_ok(lay, db->base_bits) && src < bucket_count(lay, db->base_bits)
-                            ? bucket_at(db, s, src) : NULL;
+    struct bucket *sb = shmkv__layout_ok(lay, db->base_bits) && src < shmkv__bucket_count(lay, db->base_bits)
+                            ? shmkv__bucket_at(db, s, src) : NULL;
     unsigned n = 0;
-    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = bucket_next(db, bk), n++)
+    for (struct bucket *bk = sb; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-            if (v && bucket_for(lay, db->base_bits, slot_tag(v)) != src)
+            if (v && shmkv__bucket_for(lay, db->base_bits, slot_tag(v)) != src)
                 atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
         }
-    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
-                          memory_order_release);
+    seq_bump(&s->seq);
     if (sb)
         chain_trim(db, s, sb);
     s->pending_split = 0;
@@ -440,19 +462,19 @@ int index_repair(shmkv *db, struct shard *s)
 /* Call fn for every occupied slot of the shard, bucket by bucket.  With
  * the lock held the walk is exact; without it, the caller validates
  * layout and seq afterwards. */
-int index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx)
+int shmkv__index_walk(shmkv *db, struct shard *s, shmkv__slot_fn fn, void *ctx)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
-    if (!layout_ok(lay, db->base_bits))
+    if (!shmkv__layout_ok(lay, db->base_bits))
         return -EBADMSG;
-    uint64_t nb = bucket_count(lay, db->base_bits);
+    uint64_t nb = shmkv__bucket_count(lay, db->base_bits);
     /* a sound shard has no more buckets than the file has room for */
     uint64_t budget = atomic_load_explicit(&db->known_size, memory_order_relaxed) / BUCKET_BYTES + nb;
     for (uint64_t b = 0; b < nb; b++) {
-        struct bucket *bk = bucket_at(db, s, b);
+        struct bucket *bk = shmkv__bucket_at(db, s, b);
         if (!bk)
             return -EBADMSG;
-        for (; bk; bk = bucket_next(db, bk)) {
+        for (; bk; bk = shmkv__bucket_next(db, bk)) {
             if (!budget--)
                 return -EBADMSG;
             for (unsigned i = 0; i < SLOTS; i++) {

@@ -6,7 +6,7 @@
  * kernel walks its robust list at exit, marks the lock owner-dead and wakes
  * one waiter, which gets EOWNERDEAD while holding the lock.  That waiter
  * repairs the structure the lock protects (every multi-step change is
- * journaled or idempotent, see shard_repair and alloc_repair), then marks
+ * journaled or idempotent: the repair callback its taker passes), then marks
  * the mutex consistent.  A waiter therefore waits at most for the kernel
  * to reap the dead process: no timeouts, no guessing from pids.
  *
@@ -18,12 +18,15 @@
  * stopped (SIGSTOP, a debugger) or the lock word is damaged: the waiter
  * gives up with -ETIMEDOUT rather than hang.
  */
-#include "internal.h"
+#include "lock.h"
 
+#include "atomics.h"
+
+#include <errno.h>
 #include <signal.h>
 #include <time.h>
 
-int lock_init(pthread_mutex_t *m)
+int shmkv__lock_init(pthread_mutex_t *m)
 {
     pthread_mutexattr_t a;
     int r = pthread_mutexattr_init(&a);
@@ -51,15 +54,6 @@ static bool owner_alive(pthread_mutex_t *m)
 #else
     (void)m;
     return true;
-#endif
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
 #endif
 }
 
@@ -102,11 +96,9 @@ static int spin_trylock(pthread_mutex_t *m)
     }
 }
 
-/* Take m; on EOWNERDEAD run repair(db, arg) before declaring it consistent.
- * Returns 0 with the lock held, or a negative errno with it released. */
-static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
-                       int (*repair)(shmkv *, void *), bool *waited,
-                       _Atomic uint64_t *recoveries)
+/* Take m; on EOWNERDEAD run repair(ctx) before declaring it consistent. */
+int shmkv__lock_take(pthread_mutex_t *m, shmkv__repair_fn repair, void *ctx, bool *waited,
+                     _Atomic uint64_t *recoveries)
 {
     int r = pthread_mutex_trylock(m);
     *waited = false;
@@ -156,7 +148,7 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
         return -EBADMSG; /* glibc's word for a mutex whose type is damaged */
     if (r != EOWNERDEAD)
         return -r; /* ETIMEDOUT, ENOTRECOVERABLE */
-    int rr = repair(db, arg);
+    int rr = repair(ctx);
     pthread_mutex_consistent(m);
     atomic_fetch_add_explicit(recoveries, 1, memory_order_relaxed);
     if (rr) {
@@ -166,27 +158,4 @@ static int robust_lock(pthread_mutex_t *m, shmkv *db, void *arg,
     return 0;
 }
 
-static int repair_shard_cb(shmkv *db, void *arg) { return shard_repair(db, arg); }
-static int repair_alloc_cb(shmkv *db, void *arg) { (void)arg; return alloc_repair(db); }
-
-int shard_lock(shmkv *db, struct shard *s)
-{
-    bool waited;
-    int r = robust_lock(&s->lock, db, s, repair_shard_cb, &waited, &s->recoveries);
-    if (r == 0 && waited)
-        atomic_store_explicit(&s->lock_waits,
-                              atomic_load_explicit(&s->lock_waits, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-    return r;
-}
-
-void shard_unlock(struct shard *s) { pthread_mutex_unlock(&s->lock); }
-
-int alloc_lock(shmkv *db)
-{
-    bool waited;
-    return robust_lock(&db->hdr->alloc_lock, db, NULL, repair_alloc_cb, &waited,
-                       &db->hdr->alloc_recoveries);
-}
-
-void alloc_unlock(shmkv *db) { pthread_mutex_unlock(&db->hdr->alloc_lock); }
+void shmkv__lock_drop(pthread_mutex_t *m) { pthread_mutex_unlock(m); }

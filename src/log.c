@@ -1,5 +1,5 @@
 /*
- * log.c - per-shard record logs: appending, compaction, expiry, eviction.
+ * log.c - per-shard record logs: appending, the run list, live bytes.
  *
  * Each shard appends its records to its open log run (4 KiB to 128 KiB,
  * sized to about a quarter of the shard's log so small tables stay small
@@ -12,47 +12,32 @@
  * they are overwritten; when no single free run is big enough they are
  * spread over a chain of runs.  A shard's log runs and huge runs form one
  * list in the order they were opened, oldest first: the FIFO that cache
- * mode evicts from.
+ * mode evicts from (evict.c).
  *
- * Every run counts its live bytes.  Overwrites and deletes turn bytes
- * into garbage; when a shard's garbage passes a quarter of its log, each
- * write also moves a few records out of the run with the most garbage
- * (the greedy policy of log-structured file systems) until that run is
- * empty and can be released.  A record is live iff its key's slot points
- * at it, so the cleaner needs no other bookkeeping, and moving one is just
- * another append plus one atomic slot store.  The work per operation is
- * bounded (CLEAN_BUDGET records): no pause ever grows with the table.
+ * Every run counts its live bytes (and, for expiry, the bytes of its live
+ * records that have an expiry and the latest of their times).  Overwrites
+ * and deletes turn bytes into garbage, which the cleaner (clean.c)
+ * reclaims; a run whose last live record is retired is released at once.
+ * A record is live iff its key's slot points at it, so nothing else needs
+ * bookkeeping.
  *
- * Expiry.  A record may carry an expiry time.  Each run keeps the bytes of
- * its live records that have one and the latest of their times; once that
- * time has passed, those bytes count as garbage, so the greedy cleaner
- * picks the run, and it drops (rather than moves) every expired record it
- * meets.  Nothing ever sweeps the table: a shard notes the earliest time
- * one of its runs becomes wholly due (exp_next) and looks only then.
- *
- * Eviction (cache mode).  When the table's free space falls below a low
- * water mark (about a thirty-second of the table), each write also cleans
- * a few records of its shard's oldest run, deciding per record: expired
- * or never read since it was written or last kept -> dropped (evicted);
- * read -> moved to the open run with its read count lowered by one
- * (FIFO with reinsertion, i.e. CLOCK with a 2-bit count per key, at the
- * granularity of runs).  Readers raise a key's count (up to 3) with one
- * compare-and-swap on its slot, only when it is below 3, so hot keys cost
- * no writes and a read-only handle marks nothing.  A write that still
- * finds no space evicts whole runs of its own shard, then of others, so a
- * put in cache mode never fails for lack of space.
- *
- * A released run may still be read by lock-free readers: run_free() bumps
+ * A released run may still be read by lock-free readers: shmkv__run_free() bumps
  * its shard's epoch first, and readers validate against it.
  */
-#include "internal.h"
+#include "log.h"
 
-#define CLEAN_BUDGET 16u
+#include "alloc.h"
+#include "atomics.h"
+#include "index.h"
+#include "map.h"
+
+#include <errno.h>
+#include <string.h>
 
 static struct rec *rec_at(shmkv *db, uint64_t off) { return at(db, off); }
 
 /* The run a record lies in, validated; 0 if the record or run is bad. */
-uint64_t rec_run(shmkv *db, uint64_t off)
+uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
 {
     if (!mem_ok(db, off, sizeof(struct rec)))
         return 0;
@@ -73,27 +58,16 @@ uint64_t rec_run(shmkv *db, uint64_t off)
     return ro;
 }
 
-/* A field of a run header that lock-free readers also read while a
- * writer may be releasing the run (their copy is validated by the epoch
- * afterwards, so a torn or stale value is harmless): read outside
- * ThreadSanitizer's view, like the record copies. */
-static uint64_t hdr_u64(const uint64_t *p)
-{
-    uint64_t v;
-    racy_copy(&v, p, sizeof v);
-    return v;
-}
-
 /* The next run of a chained huge record, validated; 0 if bad. */
 static uint64_t chain_next(shmkv *db, uint64_t ro)
 {
-    uint64_t nx = hdr_u64(&run_at(db, ro)->chain);
+    uint64_t nx = racy_u64(&run_at(db, ro)->chain);
     if (!nx || nx < db->data_off || (nx - db->data_off) % UNIT || !mem_ok(db, nx, RUN_HDR))
         return 0;
     struct run *r = run_at(db, nx);
     uint32_t kind;
     racy_copy(&kind, &r->kind, sizeof kind);
-    uint64_t nunits = hdr_u64(&r->nunits);
+    uint64_t nunits = racy_u64(&r->nunits);
     return kind == RUN_HUGE && nunits && mem_ok(db, nx, nunits << UNIT_SHIFT) ? nx : 0;
 }
 
@@ -102,7 +76,7 @@ static uint64_t chain_next(shmkv *db, uint64_t ro)
  * readers, so every step is bounds-checked and the copy may be of memory
  * a writer is recycling: the caller validates with the epoch.  Returns
  * false if an offset or length is out of bounds. */
-bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
+bool shmkv__rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
 {
     uint64_t p = off + rec_head(rh) + rh->klen, left = rh->vlen;
     uint8_t *d = dst;
@@ -116,7 +90,7 @@ bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
     for (unsigned n = 0; left; n++) {
         if (!mem_ok(db, ro, RUN_HDR) || n > (1u << 20))
             return false;
-        uint64_t end = ro + (hdr_u64(&run_at(db, ro)->nunits) << UNIT_SHIFT);
+        uint64_t end = ro + (racy_u64(&run_at(db, ro)->nunits) << UNIT_SHIFT);
         if (end <= p || !mem_ok(db, p, end - p))
             return false;
         uint64_t chunk = end - p < left ? end - p : left;
@@ -139,9 +113,9 @@ static void add_live(struct run *run, int64_t d)
 }
 
 /* A run on a shard's list: a log run or the head of a huge value. */
-static bool listed_ok(shmkv *db, uint64_t ro, const struct shard *s)
+bool shmkv__run_listed(shmkv *db, uint64_t ro, const struct shard *s)
 {
-    return run_ok(db, ro, RUN_LOG, s) || run_ok(db, ro, RUN_HUGE, s);
+    return shmkv__run_ok(db, ro, RUN_LOG, s) || shmkv__run_ok(db, ro, RUN_HUGE, s);
 }
 
 /* Publish the age of the shard's oldest evictable run (not the open
@@ -150,7 +124,7 @@ static bool listed_ok(shmkv *db, uint64_t ro, const struct shard *s)
 static void refresh_oldest(shmkv *db, struct shard *s)
 {
     uint64_t v = 0, ro = s->runs;
-    for (unsigned n = 0; ro && n < 2 && listed_ok(db, ro, s); n++, ro = run_at(db, ro)->next)
+    for (unsigned n = 0; ro && n < 2 && shmkv__run_listed(db, ro, s); n++, ro = run_at(db, ro)->next)
         if (ro != s->open_run) {
             v = 1ull << 32 | run_at(db, ro)->stamp;
             break;
@@ -164,21 +138,30 @@ static void set_open(shmkv *db, struct shard *s, uint64_t ro)
     refresh_oldest(db, s);
 }
 
+/* Stop appending to the open run: the next append opens a new one.  Its
+ * expiries are noted, since the cleaner looks at closed runs for them. */
+void shmkv__log_close_open(shmkv *db, struct shard *s)
+{
+    if (s->open_run && shmkv__run_ok(db, s->open_run, RUN_LOG, s))
+        shmkv__note_expiry(s, run_at(db, s->open_run)->exp_max);
+    set_open(db, s, 0);
+}
+
 /* Append a run at the new end of the shard's list.  The run's own link
  * is 0 before it becomes reachable; a writer killed between the two
  * stores leaves runs_tail stale, which log_repair recomputes. */
-static void list_append(shmkv *db, struct shard *s, uint64_t ro)
+void shmkv__run_list_append(shmkv *db, struct shard *s, uint64_t ro)
 {
     run_at(db, ro)->next = 0;
     run_at(db, ro)->stamp = atomic_fetch_add_explicit(&db->hdr->run_stamp, 1, memory_order_relaxed);
     uint64_t t = s->runs_tail;
-    if (t && listed_ok(db, t, s) && !run_at(db, t)->next && s->runs)
+    if (t && shmkv__run_listed(db, t, s) && !run_at(db, t)->next && s->runs)
         run_at(db, t)->next = ro;
     else if (!s->runs)
         s->runs = ro;
     else { /* stale tail: find the real one */
         uint64_t *link = &s->runs;
-        for (unsigned n = 0; *link && n < (1u << 24) && listed_ok(db, *link, s); n++)
+        for (unsigned n = 0; *link && n < (1u << 24) && shmkv__run_listed(db, *link, s); n++)
             link = &run_at(db, *link)->next;
         *link = ro;
     }
@@ -186,11 +169,11 @@ static void list_append(shmkv *db, struct shard *s, uint64_t ro)
     refresh_oldest(db, s);
 }
 
-static void unlink_run(shmkv *db, struct shard *s, uint64_t ro)
+void shmkv__run_list_unlink(shmkv *db, struct shard *s, uint64_t ro)
 {
     uint64_t *link = &s->runs, prev = 0;
     for (unsigned n = 0; *link && n < (1u << 24); n++) {
-        if (!listed_ok(db, *link, s)) {
+        if (!shmkv__run_listed(db, *link, s)) {
             *link = 0; /* corrupt list: cut it (leaks, never crashes) */
             s->runs_tail = prev;
             return;
@@ -220,19 +203,19 @@ static void huge_free(shmkv *db, struct shard *s, uint64_t head)
             break;
         s->pending_piece = nx;
         run_at(db, head)->chain = run_at(db, nx)->chain;
-        run_free(db, nx);
+        shmkv__run_free(db, nx);
         s->pending_piece = 0;
     }
-    run_free(db, head);
+    shmkv__run_free(db, head);
 }
 
 /* Release a log or huge run of this shard.  Journaled in pending_free so a
  * writer dying between unlinking and freeing does not leak the run. */
-static void release_run(shmkv *db, struct shard *s, uint64_t ro)
+void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
 {
     struct run *run = run_at(db, ro);
     s->pending_free = ro;
-    unlink_run(db, s, ro);
+    shmkv__run_list_unlink(db, s, ro);
     if (s->open_run == ro)
         set_open(db, s, 0);
     if (s->clean_run == ro)
@@ -241,7 +224,7 @@ static void release_run(shmkv *db, struct shard *s, uint64_t ro)
         huge_free(db, s, ro);
     } else {
         add64(&s->log_bytes, -(int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
-        run_free(db, ro);
+        shmkv__run_free(db, ro);
     }
     s->pending_free = 0;
     atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
@@ -309,7 +292,7 @@ static int alloc_chain(shmkv *db, struct shard *s, uint64_t total, uint64_t firs
         /* the allocator stores the new run's offset before it lets go of
          * its lock, straight into the chain (or the shard's journal for
          * the first piece): a writer killed here leaks nothing */
-        e = run_alloc(db, want, RUN_HUGE, shard_index(db, s), reserve,
+        e = shmkv__run_alloc(db, want, RUN_HUGE, shard_index(db, s), reserve,
                       head ? &run_at(db, tail)->chain : &s->pending_huge);
         if (e == -ENOSPC && want > min) {
             want /= 2;
@@ -337,7 +320,7 @@ static uint64_t pow2_ceil(uint64_t x) { return x <= 1 ? 1 : 1ull << (64 - __buil
 
 /* A run stopped taking appends: if its records with an expiry are all due
  * before the shard's next look, look then instead. */
-static void note_expiry(struct shard *s, uint64_t exp_max)
+void shmkv__note_expiry(struct shard *s, uint64_t exp_max)
 {
     if (exp_max && (!s->exp_next || exp_max < s->exp_next))
         s->exp_next = exp_max;
@@ -357,20 +340,19 @@ static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
     /* journaled: the allocator stores the run in pending_log before it
      * lets go of its lock, so a writer killed before linking it leaks
      * nothing (log_repair frees it) */
-    int e = run_alloc(db, want >> UNIT_SHIFT, RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
+    int e = shmkv__run_alloc(db, want >> UNIT_SHIFT, RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
     if (e == -ENOSPC && want > need) /* nearly full: settle for what fits */
-        e = run_alloc(db, units_of(need), RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
+        e = shmkv__run_alloc(db, units_of(need), RUN_LOG, shard_index(db, s), reserve, &s->pending_log);
     if (e)
         return e;
-    if (s->open_run && run_ok(db, s->open_run, RUN_LOG, s))
-        note_expiry(s, run_at(db, s->open_run)->exp_max);
-    list_append(db, s, s->pending_log);
+    shmkv__log_close_open(db, s);
+    shmkv__run_list_append(db, s, s->pending_log);
     set_open(db, s, s->pending_log);
     s->pending_log = 0;
     return 0;
 }
 
-int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const void *val,
+int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const void *val,
                size_t vlen, uint64_t expiry, bool reserve, uint64_t *out)
 {
     uint64_t ext = expiry ? 8 : 0, sz = rec_size(klen, vlen, ext);
@@ -378,7 +360,7 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
         uint64_t ro;
         /* journaled in pending_huge by the allocator itself (cleared by
          * the caller once the record is published) */
-        int e = run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &s->pending_huge);
+        int e = shmkv__run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &s->pending_huge);
         bool chained = e == -ENOSPC;
         if (chained) /* space enough in total, maybe, but not in one piece */
             e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + ext + klen, reserve, &ro);
@@ -391,11 +373,11 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
             write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen, expiry);
             atomic_store_explicit(&run_at(db, ro)->used, RUN_HDR + sz, memory_order_relaxed);
         }
-        list_append(db, s, ro);
+        shmkv__run_list_append(db, s, ro);
         *out = ro + RUN_HDR;
         return 0;
     }
-    struct run *run = s->open_run && run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
+    struct run *run = s->open_run && shmkv__run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
     if (!run || atomic_load_explicit(&run->used, memory_order_relaxed) + sz > (run->nunits << UNIT_SHIFT)) {
         int e = open_new_run(db, s, sz, reserve);
         if (e)
@@ -413,9 +395,9 @@ int log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const v
 }
 
 /* Account a record as live in its run (it was just published). */
-void log_adopt(shmkv *db, struct shard *s, uint64_t off)
+void shmkv__log_adopt(shmkv *db, struct shard *s, uint64_t off)
 {
-    uint64_t ro = rec_run(db, off);
+    uint64_t ro = shmkv__rec_run(db, off);
     if (!ro)
         return;
     struct rec *r = rec_at(db, off);
@@ -428,14 +410,14 @@ void log_adopt(shmkv *db, struct shard *s, uint64_t off)
         run->exp_bytes = run->exp_bytes + sz > UINT32_MAX ? UINT32_MAX : (uint32_t)(run->exp_bytes + sz);
         if (exp > run->exp_max)
             run->exp_max = exp;
-        note_expiry(s, exp);
+        shmkv__note_expiry(s, exp);
     }
 }
 
 /* A record stopped being live (its slot was overwritten or cleared). */
-void log_retire(shmkv *db, struct shard *s, uint64_t off)
+void shmkv__log_retire(shmkv *db, struct shard *s, uint64_t off)
 {
-    uint64_t ro = rec_run(db, off);
+    uint64_t ro = shmkv__rec_run(db, off);
     if (!ro)
         return;
     struct run *run = run_at(db, ro);
@@ -444,7 +426,7 @@ void log_retire(shmkv *db, struct shard *s, uint64_t off)
     struct rec *r = rec_at(db, off);
     uint64_t sz = rec_bytes(r);
     if (run->kind == RUN_HUGE) {
-        release_run(db, s, ro);
+        shmkv__run_release(db, s, ro);
         return;
     }
     add_live(run, -(int64_t)sz);
@@ -452,295 +434,18 @@ void log_retire(shmkv *db, struct shard *s, uint64_t off)
     if (r->dist & REC_EXT)
         run->exp_bytes -= sz < run->exp_bytes ? (uint32_t)sz : run->exp_bytes;
     if (!atomic_load_explicit(&run->live, memory_order_relaxed) && ro != s->open_run && ro != s->clean_run)
-        release_run(db, s, ro);
+        shmkv__run_release(db, s, ro);
 }
 
 /* Remove a live record's pair: clear its slot, count it gone, retire it. */
-void log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off)
+void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off)
 {
     const struct rec *r = rec_at(db, off);
     int64_t bytes = (int64_t)r->klen + (int64_t)r->vlen;
-    index_remove(db, s, tag, slot);
+    shmkv__index_remove(db, s, tag, slot);
     add64(&s->keys, -1);
     add64(&s->live_bytes, -bytes);
-    log_retire(db, s, off);
-}
-
-/* ---- choosing what to clean ---- */
-
-/* Bytes of a run that cleaning it would reclaim now. */
-static uint64_t reclaimable(struct run *run, uint64_t now)
-{
-    uint64_t live = atomic_load_explicit(&run->live, memory_order_relaxed);
-    uint64_t g = run->kind == RUN_LOG ? atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR - live : 0;
-    if (expired(run->exp_max, now))
-        g += run->exp_bytes < live ? run->exp_bytes : live;
-    return g;
-}
-
-/* The run with the most to reclaim (garbage and due expiries).  Also
- * recomputes exp_next: the earliest time another run becomes due. */
-static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now)
-{
-    uint64_t best = 0, best_g = 0;
-    unsigned n = 0;
-    s->exp_next = 0;
-    for (uint64_t ro = s->runs; ro && n < (1u << 24); ro = run_at(db, ro)->next, n++) {
-        if (!listed_ok(db, ro, s))
-            break;
-        struct run *run = run_at(db, ro);
-        if (run->exp_bytes)
-            note_expiry(s, run->exp_max);
-        bool due = run->exp_bytes && expired(run->exp_max, now);
-        if (ro == s->open_run && !due)
-            continue; /* the open run is cleaned only for its expiries */
-        uint64_t g = reclaimable(run, now);
-        /* any due expiry qualifies, or exp_next would keep us looking */
-        if (g > best_g && (g >= 64 || due)) {
-            best = ro;
-            best_g = g;
-        }
-    }
-    return best;
-}
-
-/* The oldest run that is not the open one (cache eviction). */
-static uint64_t pick_oldest(shmkv *db, struct shard *s)
-{
-    unsigned n = 0;
-    for (uint64_t ro = s->runs; ro && n < 2; ro = run_at(db, ro)->next, n++) {
-        if (!listed_ok(db, ro, s))
-            break;
-        if (ro != s->open_run)
-            return ro;
-    }
-    return 0;
-}
-
-/* Free space is short: cache mode evicts ahead of need. */
-bool log_pressure(shmkv *db)
-{
-    struct hdr *h = db->hdr;
-    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
-    uint64_t avail = (atomic_load_explicit(&h->free_units, memory_order_relaxed) << UNIT_SHIFT) +
-                     (db->reserve > top ? db->reserve - top : 0);
-    return avail < db->low_water;
-}
-
-/* ---- cleaning: compaction, expiry, eviction ---- */
-
-enum fate { KEEP, MOVE, DROP_EXPIRED, DROP_EVICTED };
-
-/* What becomes of a live record of the run being cleaned. */
-static enum fate fate_of(struct shard *s, const struct rec *r, uint64_t slotval, uint64_t now, bool force)
-{
-    if (expired(rec_expiry(r), now))
-        return DROP_EXPIRED;
-    if (!s->clean_evict)
-        return MOVE;
-    return slot_reads(slotval) && !force ? MOVE : DROP_EVICTED;
-}
-
-static void drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off, enum fate f)
-{
-    log_drop(db, s, tag, slot, off);
-    atomic_fetch_add_explicit(f == DROP_EXPIRED ? &s->expirations : &s->evictions, 1, memory_order_relaxed);
-}
-
-/* The victim is a huge run: drop its record, or (evicting, and it was
- * read) keep it by moving the run to the young end of the list with its
- * read count lowered: no bytes are copied. */
-static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bool force)
-{
-    uint64_t off = ro + RUN_HDR, h = 0, tag = 0;
-    struct rec *r = rec_at(db, off);
-    _Atomic uint64_t *slot;
-    s->clean_run = 0;
-    if (rec_run(db, off)) {
-        h = hash64(rec_key(r), r->klen, db->seed0, db->seed1);
-        tag = h & TAG_MASK;
-    }
-    if (!h || shard_of(db, h) != s || index_find_off(db, s, tag, off, &slot)) {
-        release_run(db, s, ro); /* nothing points here: garbage */
-        return;
-    }
-    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
-    enum fate f = fate_of(s, r, v, now, force);
-    if (f == DROP_EXPIRED || f == DROP_EVICTED) {
-        drop(db, s, tag, slot, off, f);
-    } else if (s->clean_evict) {
-        s->pending_log = ro; /* journal: off the list for a moment */
-        unlink_run(db, s, ro);
-        list_append(db, s, ro);
-        s->pending_log = 0;
-        atomic_store_explicit(slot, slot_with_reads(v, slot_reads(v) - 1), memory_order_relaxed);
-    }
-}
-
-/* Prefetch the home buckets of the records of run ro from pos on (at
- * most n, below used); returns where it stopped.  Each record's index
- * probe is a cache miss: started together they load in parallel, and a
- * compaction step costs about one miss instead of one per record. */
-static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_t pos, uint64_t used, unsigned n)
-{
-    while (n-- && pos < used) {
-        uint64_t off = ro + pos;
-        if (!mem_ok(db, off, sizeof(struct rec)))
-            break;
-        const struct rec *r = rec_at(db, off);
-        uint64_t sz = rec_bytes(r);
-        if (!r->klen || pos + sz > used || !mem_ok(db, off, sz))
-            break;
-        index_prefetch(db, s, hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK);
-        pos += sz;
-    }
-    return pos;
-}
-
-/* Move or drop up to budget records of the victim run; release it when
- * done.  A new victim is the oldest run if evict, else the greedy pick.
- * Evicting drops what cannot be moved; force drops read records too.
- * Returns false if it could make no progress. */
-static bool clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool force)
-{
-    uint64_t now = clock_now(db);
-    if (!s->clean_run) {
-        s->clean_run = evict ? pick_oldest(db, s) : pick_greedy(db, s, now);
-        s->clean_pos = RUN_HDR;
-        s->clean_evict = evict;
-        if (!s->clean_run)
-            return false;
-        if (s->clean_run == s->open_run)
-            set_open(db, s, 0); /* appends (and moves) go to a new run */
-    }
-    uint64_t ro = s->clean_run;
-    if (run_ok(db, ro, RUN_HUGE, s)) {
-        clean_huge(db, s, ro, now, force);
-        return true;
-    }
-    if (!run_ok(db, ro, RUN_LOG, s)) {
-        s->clean_run = 0;
-        return false;
-    }
-    struct run *run = run_at(db, ro);
-    uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed), ahead = 0;
-    while (budget-- && s->clean_pos < used && atomic_load_explicit(&run->live, memory_order_relaxed)) {
-        if (s->clean_pos >= ahead)
-            ahead = prefetch_probes(db, s, ro, s->clean_pos, used, CLEAN_BUDGET);
-        uint64_t off = ro + s->clean_pos;
-        if (!mem_ok(db, off, sizeof(struct rec)))
-            break;
-        struct rec *r = rec_at(db, off);
-        uint64_t sz = rec_bytes(r);
-        if (!r->klen || s->clean_pos + sz > used || !mem_ok(db, off, sz)) {
-            s->clean_run = 0; /* unparseable (corrupt): leave this run alone */
-            return false;
-        }
-        uint64_t h = hash64(rec_key(r), r->klen, db->seed0, db->seed1), tag = h & TAG_MASK;
-        _Atomic uint64_t *slot;
-        if (shard_of(db, h) == s && index_find_off(db, s, tag, off, &slot) == 0) {
-            uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), noff;
-            enum fate f = fate_of(s, r, v, now, force);
-            if (f == MOVE) {
-                const uint8_t *k = rec_key(r);
-                if (log_append(db, s, k, r->klen, k + r->klen, r->vlen, rec_expiry(r), true, &noff)) {
-                    if (!s->clean_evict)
-                        return false; /* no room even in the headroom: try later */
-                    f = DROP_EVICTED; /* a cache makes room regardless */
-                }
-            }
-            if (f == MOVE) {
-                unsigned reads = slot_reads(v);
-                reads -= s->clean_evict && reads;
-                atomic_store_explicit(slot, slot_with_reads(slot_make(noff, tag), reads), memory_order_release);
-                log_adopt(db, s, noff);
-                log_retire(db, s, off);
-            } else {
-                drop(db, s, tag, slot, off, f);
-            }
-        }
-        s->clean_pos += sz;
-    }
-    /* Done when every record was looked at (then no slot can point into
-     * the run: we hold the lock and appends go elsewhere) or when the live
-     * count says nothing in it is referenced any more. */
-    uint64_t left = atomic_load_explicit(&run->live, memory_order_relaxed);
-    if (s->clean_pos >= used || !left) {
-        add64(&s->rec_live, -(int64_t)(left));
-        release_run(db, s, ro);
-    }
-    return true;
-}
-
-static bool needs_cleaning(shmkv *db, struct shard *s)
-{
-    uint64_t log = atomic_load_explicit(&s->log_bytes, memory_order_relaxed);
-    uint64_t garbage = log - atomic_load_explicit(&s->rec_live, memory_order_relaxed);
-    if (garbage >= UNIT && garbage * 4 >= log)
-        return true;
-    if (s->exp_next && s->exp_next <= clock_now(db))
-        return true;
-    return db->cache && log_pressure(db);
-}
-
-void log_clean_step(shmkv *db, struct shard *s)
-{
-    if (s->clean_run || needs_cleaning(db, s))
-        clean(db, s, CLEAN_BUDGET, db->cache && log_pressure(db), false);
-}
-
-/* Clean until a run has been released or nothing more can be done.
- * Used when an allocation failed.  Returns true if space was freed. */
-bool log_clean_some(shmkv *db, struct shard *s)
-{
-    uint64_t before = atomic_load_explicit(&s->cleaned, memory_order_relaxed);
-    for (unsigned i = 0; i < (1u << 16); i++) {
-        if (atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before)
-            return true;
-        if (!clean(db, s, 256, false, false))
-            return false;
-    }
-    return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
-}
-
-/* Cache mode, no space even after compaction: evict runs of this shard
- * (oldest first, read records kept while there is room to move them)
- * until one is released.  When only the open run is left, it is closed
- * and evicted too.  Returns true if space was freed. */
-bool log_evict_some(shmkv *db, struct shard *s)
-{
-    uint64_t before = atomic_load_explicit(&s->cleaned, memory_order_relaxed);
-    if (s->clean_run && !s->clean_evict)
-        s->clean_run = 0; /* finish nothing half-compacted: evict instead */
-    for (unsigned i = 0; i < (1u << 16); i++) {
-        if (atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before)
-            return true;
-        if (!s->clean_run && !pick_oldest(db, s) && s->open_run) {
-            if (s->open_run && run_ok(db, s->open_run, RUN_LOG, s))
-                note_expiry(s, run_at(db, s->open_run)->exp_max);
-            set_open(db, s, 0);
-        }
-        if (!clean(db, s, 256, true, i > 64))
-            return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
-    }
-    return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
-}
-
-/* One bounded eviction step (cache mode, under s's lock). */
-void log_evict_step(shmkv *db, struct shard *s)
-{
-    clean(db, s, CLEAN_BUDGET, true, false);
-}
-
-/* The age of the shard's oldest evictable run, read without its lock (a
- * hint: it may change meanwhile).  False if the shard has nothing to
- * evict but its open run. */
-bool log_oldest(shmkv *db, struct shard *s, uint32_t *stamp)
-{
-    (void)db;
-    uint64_t v = atomic_load_explicit(&s->oldest, memory_order_relaxed);
-    *stamp = (uint32_t)v;
-    return v != 0;
+    shmkv__log_retire(db, s, off);
 }
 
 /* Empty the shard wholesale: clear every slot (releasing huge values on
@@ -755,9 +460,9 @@ static int clear_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     return 0;
 }
 
-void log_clear(shmkv *db, struct shard *s)
+void shmkv__log_clear(shmkv *db, struct shard *s)
 {
-    index_walk(db, s, clear_slot, NULL);
+    shmkv__index_walk(db, s, clear_slot, NULL);
     atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
                           memory_order_release);
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
@@ -766,11 +471,11 @@ void log_clear(shmkv *db, struct shard *s)
     set_open(db, s, 0);
     s->exp_next = 0;
     for (unsigned n = 0; s->runs && n < (1u << 24); n++) {
-        if (!listed_ok(db, s->runs, s)) {
+        if (!shmkv__run_listed(db, s->runs, s)) {
             s->runs = s->runs_tail = 0; /* corrupt: leak rather than free blindly */
             break;
         }
-        release_run(db, s, s->runs);
+        shmkv__run_release(db, s, s->runs);
     }
     atomic_store_explicit(&s->rec_live, 0, memory_order_relaxed);
 }
@@ -781,7 +486,7 @@ void log_clear(shmkv *db, struct shard *s)
 static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
 {
     bool *huge_seen = ctx;
-    uint64_t off = slot_off(v), ro = rec_run(db, off);
+    uint64_t off = slot_off(v), ro = shmkv__rec_run(db, off);
     if (ro && ro == s->pending_huge)
         *huge_seen = true;
     if (!ro || run_at(db, ro)->shard != shard_index(db, s)) {
@@ -803,26 +508,26 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
             run->exp_max = exp > run->exp_max ? exp : run->exp_max;
         }
     }
-    note_expiry(s, exp);
+    shmkv__note_expiry(s, exp);
     add64(&s->keys, 1);
     add64(&s->live_bytes, (int64_t)r->klen + r->vlen);
     return 0;
 }
 
-int log_repair(shmkv *db, struct shard *s)
+int shmkv__log_repair(shmkv *db, struct shard *s)
 {
     /* a chain piece unlinked but maybe not freed: still a huge run of
      * ours means not freed (nobody else can have taken it: only this
      * shard, locked by us now, could have reallocated it as ours) */
     if (s->pending_piece) {
-        if (run_ok(db, s->pending_piece, RUN_HUGE, s))
-            run_free(db, s->pending_piece);
+        if (shmkv__run_ok(db, s->pending_piece, RUN_HUGE, s))
+            shmkv__run_free(db, s->pending_piece);
         s->pending_piece = 0;
     }
     /* walk the list: drop what is corrupt, find the tail */
     uint64_t *link = &s->runs, tail = 0;
     for (unsigned n = 0; *link; n++) {
-        if (!listed_ok(db, *link, s) || n > (1u << 24)) {
+        if (!shmkv__run_listed(db, *link, s) || n > (1u << 24)) {
             *link = 0; /* list corrupt: cut it (leaks, never crashes) */
             break;
         }
@@ -835,10 +540,10 @@ int log_repair(shmkv *db, struct shard *s)
         bool linked = false;
         for (uint64_t x = s->runs; x && !linked; x = run_at(db, x)->next)
             linked = x == ro;
-        if (!linked && run_ok(db, ro, RUN_LOG, s))
-            run_free(db, ro);
-        else if (!linked && run_ok(db, ro, RUN_HUGE, s)) /* a kept huge value being moved */
-            list_append(db, s, ro);
+        if (!linked && shmkv__run_ok(db, ro, RUN_LOG, s))
+            shmkv__run_free(db, ro);
+        else if (!linked && shmkv__run_ok(db, ro, RUN_HUGE, s)) /* a kept huge value being moved */
+            shmkv__run_list_append(db, s, ro);
         s->pending_log = 0;
     }
     if (s->pending_free) {
@@ -846,17 +551,17 @@ int log_repair(shmkv *db, struct shard *s)
         struct run *run = ro >= db->data_off && !((ro - db->data_off) % UNIT) && mem_ok(db, ro, RUN_HDR)
                               ? run_at(db, ro) : NULL;
         if (run && run->shard == shard_index(db, s) && (run->kind == RUN_LOG || run->kind == RUN_HUGE)) {
-            unlink_run(db, s, ro);
+            shmkv__run_list_unlink(db, s, ro);
             if (run->kind == RUN_LOG)
-                run_free(db, ro);
+                shmkv__run_free(db, ro);
             else
                 huge_free(db, s, ro);
         }
         s->pending_free = 0;
     }
-    if (s->open_run && !run_ok(db, s->open_run, RUN_LOG, s))
+    if (s->open_run && !shmkv__run_ok(db, s->open_run, RUN_LOG, s))
         set_open(db, s, 0);
-    if (s->clean_run && !listed_ok(db, s->clean_run, s))
+    if (s->clean_run && !shmkv__run_listed(db, s->clean_run, s))
         s->clean_run = 0;
     /* reset the per-run counters, then count again from the index */
     atomic_store_explicit(&s->log_bytes, 0, memory_order_relaxed);
@@ -872,11 +577,11 @@ int log_repair(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->exp_next = 0;
     bool huge_seen = false;
-    int r = index_walk(db, s, count_slot, &huge_seen);
+    int r = shmkv__index_walk(db, s, count_slot, &huge_seen);
     /* a huge value whose writer died before publishing it: release it */
     uint64_t ro = s->pending_huge;
-    if (!r && ro && !huge_seen && run_ok(db, ro, RUN_HUGE, s)) {
-        unlink_run(db, s, ro);
+    if (!r && ro && !huge_seen && shmkv__run_ok(db, ro, RUN_HUGE, s)) {
+        shmkv__run_list_unlink(db, s, ro);
         huge_free(db, s, ro);
     }
     s->pending_huge = 0;
@@ -884,8 +589,9 @@ int log_repair(shmkv *db, struct shard *s)
     for (uint64_t x = s->runs, nx; !r && x; x = nx) {
         nx = run_at(db, x)->next;
         if (run_at(db, x)->kind == RUN_HUGE && !atomic_load_explicit(&run_at(db, x)->live, memory_order_relaxed))
-            release_run(db, s, x);
+            shmkv__run_release(db, s, x);
     }
     refresh_oldest(db, s);
     return r;
 }
+

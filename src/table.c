@@ -10,16 +10,22 @@
  * creation in that directory removes it.
  *
  * Every process maps the table once at its full reservation (max_bytes,
- * or the size of its file system, at most 1 TiB), MAP_SHARED|MAP_NORESERVE, so offsets stay
- * valid while the file grows and nobody ever remaps.  Pages past the end
- * of the file are never touched: every offset read from the file is
- * checked against a size this process verified with fstat (mem_ok).
+ * or the size of its file system, at most 1 TiB), MAP_SHARED|MAP_NORESERVE,
+ * so offsets stay valid while the file grows and nobody ever remaps (map.c).
  *
  * The header carries magic, format version, the structure sizes it was
  * built with and a checksum over the geometry; anything that does not
  * match is -EBADMSG.
  */
-#include "internal.h"
+#include "alloc.h"
+#include "api.h"
+#include "atomics.h"
+#include "clock.h"
+#include "fault.h"
+#include "hash.h"
+#include "index.h"
+#include "lock.h"
+#include "map.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,47 +40,6 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-
-bool mem_ok_slow(shmkv *db, uint64_t off, uint64_t len)
-{
-    uint64_t end = off + len, known;
-    if (off < db->data_off || end < off)
-        return false;
-    /* Past what we have verified: the file may have grown since.  Ask the
-     * kernel, never the header, which a corrupt file could fake. */
-    struct stat st;
-    if (fstat(db->fd, &st))
-        return false;
-    known = (uint64_t)st.st_size < db->map_size ? (uint64_t)st.st_size : db->map_size;
-    atomic_store_explicit(&db->known_size, known, memory_order_relaxed);
-    map_in(db, known);
-    return end <= known;
-}
-
-/* The file grew to known: map the new part into this process in one call
- * (MADV_POPULATE_*), rather than one page fault at a time as it is first
- * touched; a fault costs microseconds on a VM, and a table growing to
- * 10 M keys takes some 100 000 of them in each process.  Growth steps are
- * at most 8 MiB (alloc.c), so this takes about a millisecond at most.
- * One thread of the handle does it; best effort (older kernels lack it). */
-void map_in(shmkv *db, uint64_t known)
-{
-#ifdef MADV_POPULATE_WRITE
-    uint64_t from = atomic_load_explicit(&db->mapped_in, memory_order_relaxed);
-    if (known <= from || !atomic_compare_exchange_strong(&db->mapped_in, &from, known))
-        return;
-    uint64_t lo = from & ~(UNIT - 1);
-    madvise(db->base + lo, known - lo, db->rdonly ? MADV_POPULATE_READ : MADV_POPULATE_WRITE);
-#else
-    (void)db, (void)known;
-#endif
-}
-
-int shard_repair(shmkv *db, struct shard *s)
-{
-    int r = index_repair(db, s);
-    return r ? r : log_repair(db, s);
-}
 
 static int resolve(const char *name, char *out)
 {
@@ -95,7 +60,7 @@ static int resolve(const char *name, char *out)
 static uint64_t geo_sum(const struct hdr *h)
 {
     /* everything from version to geo_sum: the magic is written last */
-    return hash64(&h->version, offsetof(struct hdr, geo_sum) - offsetof(struct hdr, version), 0x5eed, 0x6e0);
+    return shmkv__hash64(&h->version, offsetof(struct hdr, geo_sum) - offsetof(struct hdr, version), 0x5eed, 0x6e0);
 }
 
 static uint64_t pow2_floor(uint64_t x) { return x ? 1ull << (63 - __builtin_clzll(x)) : 1; }
@@ -189,7 +154,7 @@ static bool marks_ok(shmkv *db)
         !mem_ok(db, db->data_off, fs - db->data_off))
         return false;
     for (uint64_t i = 0; i < (1ull << db->shard_bits); i++)
-        if (!layout_ok(atomic_load_explicit(&db->shards[i].layout, memory_order_relaxed), db->base_bits))
+        if (!shmkv__layout_ok(atomic_load_explicit(&db->shards[i].layout, memory_order_relaxed), db->base_bits))
             return false;
     return true;
 }
@@ -199,29 +164,27 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     shmkv *db = xcalloc(1, sizeof *db);
     if (!db)
         return -ENOMEM;
-    void *p = fault_hit(FAULT_MMAP) ? (errno = ENOMEM, MAP_FAILED) : mmap(NULL, h->reserve, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED) {
-        int e = errno;
+    int r = shmkv__map_reserve(fd, h->reserve, rdonly, &db->base);
+    if (r) {
         free(db);
-        return e == EACCES ? -EACCES : -ENOMEM;
+        return r;
     }
     db->fd = fd;
     db->rdonly = rdonly;
     db->count_reads = !rdonly && (h->tflags & TF_READ_STATS);
     db->cache = h->tflags & TF_CACHE;
     db->mark_reads = db->cache && !rdonly;
-    db->base = p;
     db->map_size = h->reserve;
-    db->hdr = p;
-    db->shards = (struct shard *)((uint8_t *)p + h->shards_off);
+    db->hdr = (struct hdr *)db->base;
+    db->shards = (struct shard *)(db->base + h->shards_off);
     db->shard_bits = h->shard_bits;
     db->base_bits = h->base_bits;
     db->seed0 = h->seed[0];
     db->seed1 = h->seed[1];
     db->data_off = h->data_off;
     db->reserve = h->reserve;
-    uint64_t room = headroom_units(db) << UNIT_SHIFT;
+    db->max_bytes = h->max_bytes;
+    uint64_t room = shmkv__headroom_units(db) << UNIT_SHIFT;
     db->run_max = room < LOG_RUN_MAX ? room : LOG_RUN_MAX;
     if (db->cache && h->seg_bytes < db->run_max)
         db->run_max = h->seg_bytes;
@@ -240,7 +203,7 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
 
 static int commit(int fd, uint64_t len)
 {
-    int r = fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(fd, 0, 0, (off_t)len) ? errno : 0;
+    int r = shmkv__fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(fd, 0, 0, (off_t)len) ? errno : 0;
     if (r == EOPNOTSUPP)
         r = posix_fallocate(fd, 0, (off_t)len);
     return r == EFBIG || r == EDQUOT ? -ENOSPC : -r;
@@ -275,7 +238,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h->tflags = (o->flags & (SHMKV_STATS | SHMKV_CACHE) ? TF_READ_STATS : 0) |
                 (o->flags & SHMKV_CACHE ? TF_CACHE : 0);
     h->seg_bytes = g->seg_bytes;
-    clock_init(db);
+    shmkv__clock_init(db);
     if (getrandom(h->seed, sizeof h->seed, GRND_NONBLOCK) != (ssize_t)sizeof h->seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -290,19 +253,19 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h->data_off = g->data_off;
     atomic_store(&h->file_size, g->data_off);
     atomic_store(&h->top, g->data_off);
-    if ((r = lock_init(&h->alloc_lock)))
+    if ((r = shmkv__lock_init(&h->alloc_lock)))
         goto out;
     uint64_t chunk0 = units_of(RUN_HDR + (BUCKET_BYTES << g->base_bits));
     for (uint64_t i = 0; i < (1ull << g->shard_bits); i++) {
         struct shard *s = &db->shards[i];
         uint64_t ro;
-        if ((r = lock_init(&s->lock)))
+        if ((r = shmkv__lock_init(&s->lock)))
             goto out;
-        if ((r = run_alloc(db, chunk0, RUN_INDEX, (uint32_t)i, true, &ro)))
+        if ((r = shmkv__run_alloc(db, chunk0, RUN_INDEX, (uint32_t)i, true, &ro)))
             goto out;
         /* the file was just extended with fallocate: already zero */
         atomic_store(&s->dir[0], ro + RUN_HDR);
-        index_adopt_tail(db, s, ro, 1ull << g->base_bits);
+        shmkv__index_adopt_tail(db, s, ro, 1ull << g->base_bits);
     }
     h->geo_sum = geo_sum(h);
     /* the magic last: until now nothing could have accepted this file */
@@ -418,7 +381,7 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
             r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
             if (r == 0 && marks_ok(*out)) {
-                clock_open(*out);
+                shmkv__clock_open(*out);
                 return 0;
             }
             if (r == 0) {

@@ -16,10 +16,12 @@
  *     write outside the arrays it sizes by that mark (ASan sees it).
  *
  * Each case runs in a child process: a crash fails the test.  The test
- * reads src/internal.h for the offsets of the fields it damages.
+ * reads src/format.h for the offsets of the fields it damages.
  */
 #include "harness.h"
-#include "internal.h"
+#include "alloc.h"
+#include "format.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -293,9 +295,9 @@ static void leaked_runs(void)
         CHECK_RC(shmkv_put(db, k, (size_t)snprintf(k, sizeof k, "k%d", i), v, 500), 0);
     CHECK_EQ_INT(leaked_lines(db), 0);
     uint64_t off;
-    CHECK_RC(run_alloc(db, 3, RUN_HUGE, 1, false, &off), 0); /* dropped on the floor */
+    CHECK_RC(shmkv__run_alloc(db, 3, RUN_HUGE, 1, false, &off), 0); /* dropped on the floor */
     CHECK_EQ_INT(leaked_lines(db), 1);
-    run_free(db, off);
+    shmkv__run_free(db, off);
     CHECK_EQ_INT(leaked_lines(db), 0);
     /* cut a shard's run list after its first run */
     struct shard *s = NULL;

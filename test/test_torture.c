@@ -59,11 +59,12 @@
  *   TORTURE RESULT kills=... ops=... longest_wait_ms=... violations=...
  *   lock_recoveries=... (see the end of main for all fields)
  *
- * The test reads two internals (src/internal.h): the allocator's lock word,
+ * The test reads two internals (src/format.h): the allocator's lock word,
  * to aim kills at its holder, and the run headers, to count leaked runs.
  */
 #include "harness.h"
-#include "internal.h"
+#include "format.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <signal.h>

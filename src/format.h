@@ -1,5 +1,5 @@
 /*
- * internal.h - the file format and the structures the sources share.
+ * format.h - the on-disk format, versioned, in one place.
  *
  * A table is one file, mapped MAP_SHARED by every process at the same
  * reserved size, so offsets stay valid as the file grows.  All references
@@ -14,12 +14,12 @@
  * a log run (records appended by one shard), a huge run (one record too big
  * for a log run), or an index run (a shard's bucket chunk or overflow
  * buckets).  Runs tile [data_off, top) with no gaps, so the allocator can
- * rebuild its free lists by walking them (see alloc.c).
+ * rebuild its free lists by walking them (alloc.c).
  *
  * Index (index.c): per shard, linear hashing over 64-byte buckets of
  * 7 slots, grown one bucket split at a time.  A slot is one 8-byte word:
  *   bits 63..62  read count, 0..3 (cache mode: readers raise it with a
- *                compare-and-swap, eviction lowers it; see log.c)
+ *                compare-and-swap, eviction lowers it; see clean.c)
  *   bits 61..24  record offset / 8     (38 bits: 2 TiB)
  *   bits 23..0   low 24 bits of the key's hash (the tag)
  * and 0 means empty.  Bucket addresses are taken from the tag's low bits,
@@ -29,42 +29,19 @@
  * then key, then value, padded to 8 bytes.  Records are never modified
  * after their slot is published; a change writes a new record and swings
  * the slot with one atomic store.
+ *
+ * Version history: 1, the first format; 2 added cache mode (read counts in
+ * slots, run stamps, segments) and expiry (REC_EXT).  shmkv_open refuses
+ * any other version, and any file whose structure sizes differ from these
+ * (the header records them), with -EBADMSG.
  */
-#ifndef SHMKV_INTERNAL_H
-#define SHMKV_INTERNAL_H
+#ifndef SHMKV_FORMAT_H
+#define SHMKV_FORMAT_H
 
-#include "shmkv.h"
-
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define SHMKV_API __attribute__((visibility("default")))
-
-#if defined(__SANITIZE_THREAD__)
-#define SHMKV_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHMKV_TSAN 1
-#endif
-#endif
-
-/* Fences.  ThreadSanitizer does not model fences (gcc refuses them under
- * -fsanitize=thread); there the loads that follow a fence are done with
- * acquire ordering instead, which is what TSan does understand. */
-#ifdef SHMKV_TSAN
-#define fence_acquire() ((void)0)
-#define fence_release() ((void)0)
-#define AFTER_FENCE memory_order_acquire
-#else
-#define fence_acquire() atomic_thread_fence(memory_order_acquire)
-#define fence_release() atomic_thread_fence(memory_order_release)
-#define AFTER_FENCE memory_order_relaxed
-#endif
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
 #define FORMAT_VERSION 2u
@@ -90,8 +67,6 @@
  * records; records of run_max / 4 or more get a run of their own. */
 #define DEFAULT_RESERVE (1ull << 40)       /* address space when max_bytes is 0 */
 #define CHAIN_MAX    (1u << 16)            /* longest chain walked before -EBADMSG */
-#define LOCK_WAIT_NS 1000000000L           /* longest wait for a live lock holder */
-#define LOCK_SPIN_NS 20000L                /* spin this long on a busy lock before sleeping */
 
 /* Split a bucket once a shard holds more than this many keys per bucket. */
 #define SPLIT_KEYS_PER_BUCKET 5u
@@ -137,10 +112,6 @@ struct rec {
 #define REC_EXT   0x8000u
 #define REC_CHAIN 0x4000u
 #define REC_DIST  0x3fffu
-
-static inline uint64_t rec_ext(uint16_t dist) { return dist & REC_EXT ? 8 : 0; }
-/* bytes before the key: the header and the expiry, if any */
-static inline uint64_t rec_head(const struct rec *r) { return sizeof *r + rec_ext(r->dist); }
 
 struct bucket {
     _Atomic uint64_t next;          /* offset of the next overflow bucket, 0: none */
@@ -214,6 +185,8 @@ struct read_stripe {
 #define TF_CACHE      2u /* cache mode: writes evict instead of failing (SHMKV_CACHE) */
 #define TF_ALL        (TF_READ_STATS | TF_CACHE)
 
+#define NCLASS 41        /* free-list size classes: floor(log2 units) */
+
 struct hdr {
     /* immutable after creation; covered by geo_sum */
     uint64_t magic;
@@ -243,75 +216,13 @@ struct hdr {
     _Atomic uint64_t file_size;     /* bytes committed with fallocate */
     _Atomic uint64_t top;           /* end of the last run */
     _Atomic uint64_t free_units;    /* units in free runs */
-    uint64_t free_head[41];         /* free runs by size class floor(log2 units) */
+    uint64_t free_head[NCLASS];     /* free runs by size class floor(log2 units) */
     _Atomic uint64_t alloc_recoveries;
     _Atomic uint32_t run_stamp;     /* run ages: bumped for every run listed */
     struct read_stripe reads[READ_STRIPES];
 } __attribute__((aligned(64)));
 
-/* The process-local handle.  Immutable after open except known_size. */
-struct shmkv {
-    int fd;
-    bool rdonly;
-    bool count_reads;               /* TF_READ_STATS and a writable handle */
-    bool cache;                     /* TF_CACHE */
-    bool mark_reads;                /* cache mode and a writable handle: gets raise read counts */
-    uint8_t *base;                  /* mapping of hdr->reserve bytes */
-    uint64_t map_size;
-    struct hdr *hdr;
-    struct shard *shards;
-    uint32_t shard_bits;
-    uint32_t base_bits;
-    uint64_t seed0, seed1;
-    uint64_t data_off;
-    uint64_t reserve;
-    uint64_t run_max;               /* largest log run of this table */
-    uint64_t huge_min;              /* records this big get their own run */
-    uint64_t low_water;             /* cache mode: evict ahead while free bytes are below this */
-    int64_t clock_base;             /* this handle's view of hdr->clock_base */
-    /* File size this process has verified with fstat: offsets below it
-     * are safe to touch even if the header lies. */
-    _Atomic uint64_t known_size;
-    _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
-};
-
-/* ---- small helpers shared by the .c files ---- */
-
-/* Copies from records that a writer may be recycling at the same moment.
- * The race is intended and detected by the epoch check; under
- * ThreadSanitizer the copy is done outside its view so it is not
- * reported. */
-#ifdef SHMKV_TSAN
-static __attribute__((no_sanitize("thread"), noinline, unused)) void racy_copy(void *dst, const void *src, size_t n)
-{
-    volatile const uint8_t *s = src;
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n; i++)
-        d[i] = s[i];
-}
-static __attribute__((no_sanitize("thread"), noinline, unused)) int racy_cmp(const void *a, const void *b, size_t n)
-{
-    volatile const uint8_t *x = a;
-    const uint8_t *y = b;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return 1;
-    return 0;
-}
-#else
-#define racy_copy memcpy
-#define racy_cmp memcmp
-#endif
-
-/* Counters written only under a lock but read lock-free: a relaxed load
- * and store, not a locked read-modify-write. */
-static inline void add64(_Atomic uint64_t *p, int64_t d)
-{
-    atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + (uint64_t)d, memory_order_relaxed);
-}
-
-static inline uint64_t align8(uint64_t n) { return (n + 7) & ~7ull; }
-static inline uint64_t units_of(uint64_t bytes) { return (bytes + UNIT - 1) >> UNIT_SHIFT; }
+/* ---- slots ---- */
 
 #define SLOT_READS_SHIFT 62
 #define SLOT_READ1   (1ull << SLOT_READS_SHIFT)
@@ -320,116 +231,32 @@ static inline uint64_t slot_make(uint64_t off, uint64_t tag) { return (off >> 3)
 static inline uint64_t slot_off(uint64_t s) { return ((s << 2) >> (TAG_BITS + 2)) << 3; }
 static inline uint64_t slot_tag(uint64_t s) { return s & TAG_MASK; }
 static inline unsigned slot_reads(uint64_t s) { return (unsigned)(s >> SLOT_READS_SHIFT); }
-static inline uint64_t slot_with_reads(uint64_t s, unsigned n) { return (s & ~(3ull << SLOT_READS_SHIFT)) | (uint64_t)n << SLOT_READS_SHIFT; }
+static inline uint64_t slot_with_reads(uint64_t s, unsigned n)
+{
+    return (s & ~(3ull << SLOT_READS_SHIFT)) | (uint64_t)n << SLOT_READS_SHIFT;
+}
 
-static inline void *at(const shmkv *db, uint64_t off) { return db->base + off; }
-static inline struct run *run_at(const shmkv *db, uint64_t off) { return (struct run *)(db->base + off); }
+/* ---- records ---- */
 
-static inline uint64_t rec_size(uint64_t klen, uint64_t vlen, uint64_t ext) { return align8(sizeof(struct rec) + ext + klen + vlen); }
+static inline uint64_t align8(uint64_t n) { return (n + 7) & ~7ull; }
+static inline uint64_t units_of(uint64_t bytes) { return (bytes + UNIT - 1) >> UNIT_SHIFT; }
+
+static inline uint64_t rec_ext(uint16_t dist) { return dist & REC_EXT ? 8 : 0; }
+/* bytes before the key: the header and the expiry, if any */
+static inline uint64_t rec_head(const struct rec *r) { return sizeof *r + rec_ext(r->dist); }
+static inline uint64_t rec_size(uint64_t klen, uint64_t vlen, uint64_t ext)
+{
+    return align8(sizeof(struct rec) + ext + klen + vlen);
+}
 static inline uint64_t rec_bytes(const struct rec *r) { return rec_size(r->klen, r->vlen, rec_ext(r->dist)); }
 static inline const uint8_t *rec_key(const struct rec *r) { return (const uint8_t *)r + rec_head(r); }
 /* A record's expiry (0: none).  Writers only; readers copy it racily. */
-static inline uint64_t rec_expiry(const struct rec *r) { return r->dist & REC_EXT ? *(const uint64_t *)(r + 1) : 0; }
-
-static inline struct shard *shard_of(const shmkv *db, uint64_t h)
+static inline uint64_t rec_expiry(const struct rec *r)
 {
-    return db->shard_bits ? &db->shards[h >> (64 - db->shard_bits)] : &db->shards[0];
-}
-static inline uint32_t shard_index(const shmkv *db, const struct shard *s) { return (uint32_t)(s - db->shards); }
-
-/* true if [off, off+len) lies inside memory this process may touch.
- * The fast path is a compare with the size this process has verified;
- * past it, mem_ok_slow() asks fstat (the file may have grown). */
-bool mem_ok_slow(shmkv *db, uint64_t off, uint64_t len);
-void map_in(shmkv *db, uint64_t known);
-static inline bool mem_ok(shmkv *db, uint64_t off, uint64_t len)
-{
-    uint64_t end = off + len;
-    if (__builtin_expect(off >= db->data_off && end >= off &&
-                         end <= atomic_load_explicit(&db->known_size, memory_order_relaxed), 1))
-        return true;
-    return mem_ok_slow(db, off, len);
+    return r->dist & REC_EXT ? *(const uint64_t *)(r + 1) : 0;
 }
 
-/* fault.c: fault injection, in test builds only.  shmkv__fault_arm(kind,
- * n) (exported in test builds) makes the call after n more of that kind
- * fail. */
-enum fault { FAULT_FALLOCATE, FAULT_MMAP, FAULT_MALLOC, FAULT_KINDS };
-#ifdef SHMKV_TEST_HOOKS
-bool fault_hit(enum fault kind);
-void shmkv__fault_arm(int kind, long after);
-#else
-#define fault_hit(kind) false
-#endif
-static inline void *xmalloc(size_t n) { return fault_hit(FAULT_MALLOC) ? NULL : malloc(n); }
-static inline void *xcalloc(size_t n, size_t m) { return fault_hit(FAULT_MALLOC) ? NULL : calloc(n, m); }
-static inline void *xrealloc(void *p, size_t n) { return fault_hit(FAULT_MALLOC) ? NULL : realloc(p, n); }
-
-/* clock.c: table time in ms, agreed by every process on the host */
-uint64_t clock_now(const shmkv *db);
-void clock_open(shmkv *db);
-void clock_init(shmkv *db);
-void clock_note(shmkv *db, uint64_t now);
+/* An expiry time (0: none) that has come by table time now. */
 static inline bool expired(uint64_t expiry, uint64_t now) { return expiry && expiry <= now; }
-
-/* hash.c */
-uint64_t hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1);
-
-/* lock.c */
-int  lock_init(pthread_mutex_t *m);
-int  shard_lock(shmkv *db, struct shard *s);
-void shard_unlock(struct shard *s);
-int  alloc_lock(shmkv *db);
-void alloc_unlock(shmkv *db);
-
-/* alloc.c: runs of units; reserve lets compaction use the last headroom */
-uint64_t headroom_units(const shmkv *db);
-int  run_alloc(shmkv *db, uint64_t nunits, uint32_t kind, uint32_t shard, bool reserve, uint64_t *off);
-void run_free(shmkv *db, uint64_t off);
-int  alloc_repair(shmkv *db);
-bool run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
-
-/* index.c */
-struct found {
-    _Atomic uint64_t *slot;         /* where the key's slot is, or NULL */
-    uint64_t val;                   /* its value when found */
-    _Atomic uint64_t *empty;        /* first free slot seen in the chain, or NULL */
-};
-bool layout_ok(uint64_t layout, uint32_t base_bits);
-uint64_t bucket_count(uint64_t layout, uint32_t base_bits);
-struct bucket *bucket_at(shmkv *db, struct shard *s, uint64_t b);
-uint64_t bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
-int  index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f);
-void index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
-int  index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot);
-int  index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **slot);
-void index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot);
-struct bucket *bucket_next(shmkv *db, struct bucket *bk);
-void index_maybe_split(shmkv *db, struct shard *s);
-void index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets);
-int  index_repair(shmkv *db, struct shard *s);
-typedef int (*slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
-int  index_walk(shmkv *db, struct shard *s, slot_fn fn, void *ctx);
-
-/* log.c */
-int  log_append(shmkv *db, struct shard *s, const void *key, size_t klen,
-                const void *val, size_t vlen, uint64_t expiry, bool reserve, uint64_t *off);
-void log_adopt(shmkv *db, struct shard *s, uint64_t off);
-void log_retire(shmkv *db, struct shard *s, uint64_t off);
-void log_clean_step(shmkv *db, struct shard *s);
-bool log_clean_some(shmkv *db, struct shard *s);
-bool log_evict_some(shmkv *db, struct shard *s);
-void log_evict_step(shmkv *db, struct shard *s);
-bool log_pressure(shmkv *db);
-bool log_oldest(shmkv *db, struct shard *s, uint32_t *stamp);
-static inline bool stamp_older(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-void log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off);
-void log_clear(shmkv *db, struct shard *s);
-int  log_repair(shmkv *db, struct shard *s);
-uint64_t rec_run(shmkv *db, uint64_t off);
-bool rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst);
-
-/* table.c */
-int  shard_repair(shmkv *db, struct shard *s);
 
 #endif

@@ -1,0 +1,42 @@
+/*
+ * api.h - what the files of the public API share: the checks of their
+ * arguments, in the order and with the codes include/shmkv.h documents.
+ */
+#ifndef SHMKV_API_H
+#define SHMKV_API_H
+
+#include "handle.h"
+
+#include <errno.h>
+
+static inline int check_key(const shmkv *db, const void *key, size_t klen)
+{
+    if (!db || !key || !klen)
+        return -EINVAL;
+    return klen > SHMKV_KEY_MAX ? -E2BIG : 0;
+}
+
+/* A key for a write that brings no value (delete, expire). */
+static inline int check_key_write(const shmkv *db, const void *key, size_t klen)
+{
+    int r = check_key(db, key, klen);
+    return r ? r : db->rdonly ? -EROFS : 0;
+}
+
+/* A pair to store.  The largest record a table takes is one that fits its
+ * data area; in cache mode an eighth of it, so evicting can always make
+ * room. */
+static inline int check_write(const shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!val && vlen)
+        return -EINVAL;
+    uint64_t room = db->reserve - db->data_off;
+    if (vlen > SHMKV_VAL_MAX || rec_size(klen, vlen, 8) + RUN_HDR > (db->cache ? room / 8 : room))
+        return -E2BIG;
+    return db->rdonly ? -EROFS : 0;
+}
+
+#endif

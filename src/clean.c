@@ -1,0 +1,275 @@
+/*
+ * clean.c - compaction, expiry and the eviction mechanism.
+ *
+ * Every run counts its live bytes.  Overwrites and deletes turn bytes into
+ * garbage; when a shard's garbage passes a quarter of its log, each write
+ * also moves a few records out of the run with the most garbage (the
+ * greedy policy of log-structured file systems) until that run is empty
+ * and can be released.  A record is live iff its key's slot points at it,
+ * so moving one is just another append plus one atomic slot store.  The
+ * work per operation is bounded (CLEAN_BUDGET records): no pause ever
+ * grows with the table.
+ *
+ * Expiry.  Each run keeps the bytes of its live records that have an
+ * expiry and the latest of their times; once that time has passed, those
+ * bytes count as garbage, so the greedy cleaner picks the run, and it
+ * drops (rather than moves) every expired record it meets.  Nothing ever
+ * sweeps the table: a shard notes the earliest time one of its runs
+ * becomes wholly due (exp_next) and looks only then.
+ *
+ * Eviction (cache mode) uses the same walk over the shard's oldest run,
+ * deciding per record: expired or never read since it was written or last
+ * kept -> dropped (evicted); read -> moved to the open run with its read
+ * count lowered by one (FIFO with reinsertion, i.e. CLOCK with a 2-bit
+ * count per key, at the granularity of runs).  When and where to evict is
+ * evict.c's business.
+ */
+#include "clean.h"
+
+#include "alloc.h"
+#include "atomics.h"
+#include "clock.h"
+#include "hash.h"
+#include "index.h"
+#include "log.h"
+#include "map.h"
+#include "shard.h"
+
+/* Bytes of a run that cleaning it would reclaim now. */
+static uint64_t reclaimable(struct run *run, uint64_t now)
+{
+    uint64_t live = atomic_load_explicit(&run->live, memory_order_relaxed);
+    uint64_t g = run->kind == RUN_LOG ? atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR - live : 0;
+    if (expired(run->exp_max, now))
+        g += run->exp_bytes < live ? run->exp_bytes : live;
+    return g;
+}
+
+/* The run with the most to reclaim (garbage and due expiries).  Also
+ * recomputes exp_next: the earliest time another run becomes due. */
+static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now)
+{
+    uint64_t best = 0, best_g = 0;
+    unsigned n = 0;
+    s->exp_next = 0;
+    for (uint64_t ro = s->runs; ro && n < (1u << 24); ro = run_at(db, ro)->next, n++) {
+        if (!shmkv__run_listed(db, ro, s))
+            break;
+        struct run *run = run_at(db, ro);
+        if (run->exp_bytes)
+            shmkv__note_expiry(s, run->exp_max);
+        bool due = run->exp_bytes && expired(run->exp_max, now);
+        if (ro == s->open_run && !due)
+            continue; /* the open run is cleaned only for its expiries */
+        uint64_t g = reclaimable(run, now);
+        /* any due expiry qualifies, or exp_next would keep us looking */
+        if (g > best_g && (g >= 64 || due)) {
+            best = ro;
+            best_g = g;
+        }
+    }
+    return best;
+}
+
+/* The oldest run that is not the open one (cache eviction). */
+uint64_t shmkv__clean_oldest(shmkv *db, struct shard *s)
+{
+    unsigned n = 0;
+    for (uint64_t ro = s->runs; ro && n < 2; ro = run_at(db, ro)->next, n++) {
+        if (!shmkv__run_listed(db, ro, s))
+            break;
+        if (ro != s->open_run)
+            return ro;
+    }
+    return 0;
+}
+
+enum fate { KEEP, MOVE, DROP_EXPIRED, DROP_EVICTED };
+
+/* What becomes of a live record of the run being cleaned. */
+static enum fate fate_of(struct shard *s, const struct rec *r, uint64_t slotval, uint64_t now, bool force)
+{
+    if (expired(rec_expiry(r), now))
+        return DROP_EXPIRED;
+    if (!s->clean_evict)
+        return MOVE;
+    return slot_reads(slotval) && !force ? MOVE : DROP_EVICTED;
+}
+
+static void drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off, enum fate f)
+{
+    shmkv__log_drop(db, s, tag, slot, off);
+    atomic_fetch_add_explicit(f == DROP_EXPIRED ? &s->expirations : &s->evictions, 1, memory_order_relaxed);
+}
+
+/* The victim is a huge run: drop its record, or (evicting, and it was
+ * read) keep it by moving the run to the young end of the list with its
+ * read count lowered: no bytes are copied. */
+static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bool force)
+{
+    uint64_t off = ro + RUN_HDR, h = 0, tag = 0;
+    struct rec *r = (struct rec *)at(db, off);
+    _Atomic uint64_t *slot;
+    s->clean_run = 0;
+    if (shmkv__rec_run(db, off)) {
+        h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
+        tag = h & TAG_MASK;
+    }
+    if (!h || shard_of(db, h) != s || shmkv__index_find_off(db, s, tag, off, &slot)) {
+        shmkv__run_release(db, s, ro); /* nothing points here: garbage */
+        return;
+    }
+    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
+    enum fate f = fate_of(s, r, v, now, force);
+    if (f == DROP_EXPIRED || f == DROP_EVICTED) {
+        drop(db, s, tag, slot, off, f);
+    } else if (s->clean_evict) {
+        s->pending_log = ro; /* journal: off the list for a moment */
+        shmkv__run_list_unlink(db, s, ro);
+        shmkv__run_list_append(db, s, ro);
+        s->pending_log = 0;
+        atomic_store_explicit(slot, slot_with_reads(v, slot_reads(v) - 1), memory_order_relaxed);
+    }
+}
+
+/* Prefetch the home buckets of the records of run ro from pos on (at
+ * most n, below used); returns where it stopped.  Each record's index
+ * probe is a cache miss: started together they load in parallel, and a
+ * compaction step costs about one miss instead of one per record. */
+static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_t pos, uint64_t used, unsigned n)
+{
+    while (n-- && pos < used) {
+        uint64_t off = ro + pos;
+        if (!mem_ok(db, off, sizeof(struct rec)))
+            break;
+        const struct rec *r = (struct rec *)at(db, off);
+        uint64_t sz = rec_bytes(r);
+        if (!r->klen || pos + sz > used || !mem_ok(db, off, sz))
+            break;
+        shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK);
+        pos += sz;
+    }
+    return pos;
+}
+
+/* Move or drop up to budget records of the victim run; release it when
+ * done.  A new victim is the oldest run if evict, else the greedy pick.
+ * Evicting drops what cannot be moved; force drops read records too.
+ * Returns false if it could make no progress. */
+bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool force)
+{
+    uint64_t now = shmkv__clock_now(db);
+    if (!s->clean_run) {
+        s->clean_run = evict ? shmkv__clean_oldest(db, s) : pick_greedy(db, s, now);
+        s->clean_pos = RUN_HDR;
+        s->clean_evict = evict;
+        if (!s->clean_run)
+            return false;
+        if (s->clean_run == s->open_run)
+            shmkv__log_close_open(db, s); /* appends (and moves) go to a new run */
+    }
+    uint64_t ro = s->clean_run;
+    if (shmkv__run_ok(db, ro, RUN_HUGE, s)) {
+        clean_huge(db, s, ro, now, force);
+        return true;
+    }
+    if (!shmkv__run_ok(db, ro, RUN_LOG, s)) {
+        s->clean_run = 0;
+        return false;
+    }
+    struct run *run = run_at(db, ro);
+    uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed), ahead = 0;
+    while (budget-- && s->clean_pos < used && atomic_load_explicit(&run->live, memory_order_relaxed)) {
+        if (s->clean_pos >= ahead)
+            ahead = prefetch_probes(db, s, ro, s->clean_pos, used, CLEAN_BUDGET);
+        uint64_t off = ro + s->clean_pos;
+        if (!mem_ok(db, off, sizeof(struct rec)))
+            break;
+        struct rec *r = (struct rec *)at(db, off);
+        uint64_t sz = rec_bytes(r);
+        if (!r->klen || s->clean_pos + sz > used || !mem_ok(db, off, sz)) {
+            s->clean_run = 0; /* unparseable (corrupt): leave this run alone */
+            return false;
+        }
+        uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1), tag = h & TAG_MASK;
+        _Atomic uint64_t *slot;
+        if (shard_of(db, h) == s && shmkv__index_find_off(db, s, tag, off, &slot) == 0) {
+            uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), noff;
+            enum fate f = fate_of(s, r, v, now, force);
+            if (f == MOVE) {
+                const uint8_t *k = rec_key(r);
+                if (shmkv__log_append(db, s, k, r->klen, k + r->klen, r->vlen, rec_expiry(r), true, &noff)) {
+                    if (!s->clean_evict)
+                        return false; /* no room even in the headroom: try later */
+                    f = DROP_EVICTED; /* a cache makes room regardless */
+                }
+            }
+            if (f == MOVE) {
+                unsigned reads = slot_reads(v);
+                reads -= s->clean_evict && reads;
+                atomic_store_explicit(slot, slot_with_reads(slot_make(noff, tag), reads), memory_order_release);
+                shmkv__log_adopt(db, s, noff);
+                shmkv__log_retire(db, s, off);
+            } else {
+                drop(db, s, tag, slot, off, f);
+            }
+        }
+        s->clean_pos += sz;
+    }
+    /* Done when every record was looked at (then no slot can point into
+     * the run: we hold the lock and appends go elsewhere) or when the live
+     * count says nothing in it is referenced any more. */
+    uint64_t left = atomic_load_explicit(&run->live, memory_order_relaxed);
+    if (s->clean_pos >= used || !left) {
+        add64(&s->rec_live, -(int64_t)(left));
+        shmkv__run_release(db, s, ro);
+    }
+    return true;
+}
+
+static bool needs_cleaning(shmkv *db, struct shard *s, bool pressure)
+{
+    uint64_t log = atomic_load_explicit(&s->log_bytes, memory_order_relaxed);
+    uint64_t garbage = log - atomic_load_explicit(&s->rec_live, memory_order_relaxed);
+    if (garbage >= UNIT && garbage * 4 >= log)
+        return true;
+    if (s->exp_next && s->exp_next <= shmkv__clock_now(db))
+        return true;
+    return pressure;
+}
+
+void shmkv__clean_step(shmkv *db, struct shard *s, bool pressure)
+{
+    if (s->clean_run || needs_cleaning(db, s, pressure))
+        shmkv__clean(db, s, CLEAN_BUDGET, pressure, false);
+}
+
+/* Clean until a run has been released or nothing more can be done.
+ * Used when an allocation failed.  Returns true if space was freed. */
+bool shmkv__clean_some(shmkv *db, struct shard *s)
+{
+    uint64_t before = atomic_load_explicit(&s->cleaned, memory_order_relaxed);
+    for (unsigned i = 0; i < (1u << 16); i++) {
+        if (atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before)
+            return true;
+        if (!shmkv__clean(db, s, 256, false, false))
+            return false;
+    }
+    return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
+}
+
+
+/* After -ENOSPC in a store: compact every other shard.  Called with no
+ * lock held. */
+bool shmkv__clean_others(shmkv *db, struct shard *mine)
+{
+    bool freed = false;
+    for (uint64_t i = 0; i < nshards(db); i++) {
+        struct shard *s = &db->shards[i];
+        if (s == mine || shmkv__shard_lock(db, s))
+            continue;
+        freed |= shmkv__clean_some(db, s);
+        shmkv__shard_unlock(s);
+    }
+    return freed;
+}

@@ -1,0 +1,60 @@
+/*
+ * handle.h - the process-local handle (struct shmkv) and the accessors that
+ * turn the file's offsets into addresses.
+ *
+ * A handle is immutable after shmkv_open except for the sizes this process
+ * has verified (known_size, mapped_in), so any number of threads use it
+ * without locking.
+ */
+#ifndef SHMKV_HANDLE_H
+#define SHMKV_HANDLE_H
+
+#include "format.h"
+#include "shmkv.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Functions of the public API (include/shmkv.h); everything else in the
+ * library is hidden from the shared object and named shmkv__*. */
+#define SHMKV_API __attribute__((visibility("default")))
+
+struct shmkv {
+    int fd;
+    bool rdonly;
+    bool count_reads;               /* TF_READ_STATS and a writable handle */
+    bool cache;                     /* TF_CACHE */
+    bool mark_reads;                /* cache mode and a writable handle: gets raise read counts */
+    uint8_t *base;                  /* mapping of hdr->reserve bytes */
+    uint64_t map_size;
+    struct hdr *hdr;
+    struct shard *shards;
+    uint32_t shard_bits;
+    uint32_t base_bits;
+    uint64_t seed0, seed1;
+    uint64_t data_off;
+    uint64_t reserve;
+    uint64_t max_bytes;             /* hdr->max_bytes (0: none) */
+    uint64_t run_max;               /* largest log run of this table */
+    uint64_t huge_min;              /* records this big get their own run */
+    uint64_t low_water;             /* cache mode: evict ahead while free bytes are below this */
+    int64_t clock_base;             /* this handle's view of hdr->clock_base */
+    /* File size this process has verified with fstat: offsets below it
+     * are safe to touch even if the header lies. */
+    _Atomic uint64_t known_size;
+    _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
+};
+
+static inline void *at(const shmkv *db, uint64_t off) { return db->base + off; }
+static inline struct run *run_at(const shmkv *db, uint64_t off) { return (struct run *)(db->base + off); }
+static inline uint64_t off_of(const shmkv *db, const void *p) { return (uint64_t)((const uint8_t *)p - db->base); }
+
+static inline uint64_t nshards(const shmkv *db) { return 1ull << db->shard_bits; }
+static inline struct shard *shard_of(const shmkv *db, uint64_t h)
+{
+    return db->shard_bits ? &db->shards[h >> (64 - db->shard_bits)] : &db->shards[0];
+}
+static inline uint32_t shard_index(const shmkv *db, const struct shard *s) { return (uint32_t)(s - db->shards); }
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * index.h - each shard's hash index: linear hashing over one-line buckets
+ * (index.c), and the view a lock-free reader takes of a shard.
+ */
+#ifndef SHMKV_INDEX_H
+#define SHMKV_INDEX_H
+
+#include "atomics.h"
+#include "handle.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- the reader's view (the protocol of atomics.h over a shard) ----
+ *
+ * A lock-free reader samples the shard's three counters before it looks:
+ * epoch (a run of the shard was released: copied record bytes may be
+ * reused memory), layout (a split moved slots to a new bucket) and seq
+ * (slots left a chain: a split cleaned its source, an overflow bucket was
+ * unlinked).  A copied record is good if the epoch did not move; a miss
+ * is trusted only if none of the three did. */
+struct view {
+    uint64_t epoch, layout, seq;
+};
+
+static inline void view_begin(const struct shard *s, struct view *v)
+{
+    v->epoch = seq_begin(&s->epoch);
+    v->layout = seq_begin(&s->layout);
+    v->seq = seq_begin(&s->seq);
+}
+
+/* After copying a record: might its memory have been reused meanwhile? */
+static inline bool view_recycled(const struct shard *s, const struct view *v)
+{
+    seq_end();
+    return seq_changed(&s->epoch, v->epoch);
+}
+
+/* After a miss or a walk: might anything the reader looked at have moved? */
+static inline bool view_moved(const struct shard *s, const struct view *v)
+{
+    seq_end();
+    return seq_changed(&s->epoch, v->epoch) || seq_changed(&s->layout, v->layout) ||
+           seq_changed(&s->seq, v->seq);
+}
+
+/* ---- geometry ---- */
+
+bool shmkv__layout_ok(uint64_t layout, uint32_t base_bits);
+uint64_t shmkv__bucket_count(uint64_t layout, uint32_t base_bits);
+uint64_t shmkv__bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
+struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b);  /* NULL: out of bounds */
+struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk);          /* NULL: end or bad link */
+void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
+
+/* ---- writers (shard lock held) ---- */
+
+struct found {
+    _Atomic uint64_t *slot;         /* where the key's slot is, or NULL */
+    uint64_t val;                   /* its value when found */
+    _Atomic uint64_t *empty;        /* first free slot seen in the chain, or NULL */
+};
+int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f);
+int shmkv__index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot);
+int shmkv__index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **slot);
+void shmkv__index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot);
+void shmkv__index_maybe_split(shmkv *db, struct shard *s);
+void shmkv__index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets);
+int shmkv__index_repair(shmkv *db, struct shard *s);
+
+/* Call fn for every occupied slot of the shard, bucket by bucket.  With
+ * the lock held the walk is exact; without it, the caller validates with
+ * a view. */
+typedef int (*shmkv__slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
+int shmkv__index_walk(shmkv *db, struct shard *s, shmkv__slot_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * log.h - per-shard record logs (log.c): appending records, the shard's
+ * list of runs, live-byte accounting, releasing runs, clearing and
+ * repairing a shard's log.  What to clean and when is decided above this
+ * layer (clean.c, evict.c).
+ */
+#ifndef SHMKV_LOG_H
+#define SHMKV_LOG_H
+
+#include "handle.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Append a record (expiry 0: none) to the shard's log; *off is where it
+ * went.  Nothing is published: the caller stores the slot, then adopts.
+ * reserve: may use the allocator's headroom (compaction).  0, -ENOSPC,
+ * -EBADMSG, or a lock error. */
+int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const void *val, size_t vlen,
+                      uint64_t expiry, bool reserve, uint64_t *off);
+void shmkv__log_adopt(shmkv *db, struct shard *s, uint64_t off);   /* the record at off was just published */
+void shmkv__log_retire(shmkv *db, struct shard *s, uint64_t off);  /* ... stopped being live */
+/* Remove a live record's pair: clear its slot, count it gone, retire it. */
+void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off);
+void shmkv__log_clear(shmkv *db, struct shard *s);
+int shmkv__log_repair(shmkv *db, struct shard *s);
+
+/* The run a record lies in, validated; 0 if the record or run is bad. */
+uint64_t shmkv__rec_run(shmkv *db, uint64_t off);
+/* Copy a record's value (header rh, copied out) to dst, following a
+ * chain; bounds-checked, safe on memory a writer is recycling (the caller
+ * validates).  False if an offset or length is out of bounds. */
+bool shmkv__rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst);
+
+/* ---- the shard's run list, for the cleaner (lock held) ---- */
+
+bool shmkv__run_listed(shmkv *db, uint64_t ro, const struct shard *s); /* a log or huge run of s */
+void shmkv__run_list_append(shmkv *db, struct shard *s, uint64_t ro);
+void shmkv__run_list_unlink(shmkv *db, struct shard *s, uint64_t ro);
+void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro);    /* unlink and free, journaled */
+void shmkv__log_close_open(shmkv *db, struct shard *s);               /* appends go to a new run */
+void shmkv__note_expiry(struct shard *s, uint64_t exp_max);
+
+/* Cache ages: is stamp a older than b (run stamps wrap)? */
+static inline bool stamp_older(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+#endif

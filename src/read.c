@@ -1,0 +1,283 @@
+/*
+ * read.c - the lock-free reads of the public API: get, get_alloc, ttl,
+ * get_many.
+ *
+ * A read takes no lock and writes nothing (optimistic concurrency, the
+ * view of index.h):
+ *   view_begin; find the slot; copy the record; view_recycled? retry
+ * Records are immutable once published and their memory is only reused
+ * after their shard's epoch is bumped, so an unchanged epoch proves the
+ * copy is a record that really was the key's value during the read.  A
+ * miss is trusted only if the shard's layout and seq did not change
+ * either (view_moved).
+ */
+#include "api.h"
+#include "clock.h"
+#include "fault.h"
+#include "hash.h"
+#include "index.h"
+#include "log.h"
+#include "map.h"
+#include "shard.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Where a found value goes: into (buf, cap), or a fresh malloc. */
+struct sink {
+    void *buf;
+    size_t cap;
+    void **alloc;
+    uint64_t *expiry;   /* shmkv_ttl: the record's expiry, no value */
+};
+
+/* What one optimistic look gives: an API result, or a retry. */
+enum { LOOK_RETRY = 1, LOOK_NEXT = 2 };
+
+/* Is the slot value v the key's record?  0: yes, with its header in *rh;
+ * LOOK_NEXT: another key's; -EBADMSG: the record lies out of bounds. */
+static int match(shmkv *db, uint64_t v, const void *key, size_t klen, struct rec *rh)
+{
+    uint64_t o = slot_off(v);
+    if (!mem_ok(db, o, sizeof *rh))
+        return -EBADMSG;
+    racy_copy(rh, at(db, o), sizeof *rh);
+    if (rh->klen != klen)
+        return LOOK_NEXT;
+    if (!mem_ok(db, o, rec_head(rh) + klen))
+        return -EBADMSG;
+    return racy_cmp((const uint8_t *)at(db, o) + rec_head(rh), key, klen) ? LOOK_NEXT : 0;
+}
+
+/* The key's record is at o (header rh): copy what the sink wants, then
+ * validate.  Returns 0, -ENOBUFS, -ENOENT (expired), -ENOMEM, -EBADMSG,
+ * or LOOK_RETRY if the record may have been recycled under us. */
+static int take(shmkv *db, struct shard *s, const struct view *vw, uint64_t o, const struct rec *rh,
+                struct sink *out)
+{
+    uint64_t exp = 0;
+    if (rh->dist & REC_EXT) {
+        racy_copy(&exp, at(db, o + sizeof *rh), 8);
+        if (expired(exp, shmkv__clock_now(db))) /* gone, unless the record was recycled under us */
+            return view_recycled(s, vw) ? LOOK_RETRY : -ENOENT;
+    }
+    /* a length no record in this file can have: damage (or a record
+     * recycled under us, which the epoch check tells) */
+    if ((uint64_t)rh->vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed))
+        return view_recycled(s, vw) ? LOOK_RETRY : -EBADMSG;
+    int r = 0;
+    void *dst = NULL;
+    if (out->expiry) {
+        /* only the expiry is wanted */
+    } else if (out->alloc) {
+        if (!(dst = xmalloc(rh->vlen ? rh->vlen : 1)))
+            return -ENOMEM;
+    } else if (out->cap >= rh->vlen) {
+        dst = out->buf;
+    } else {
+        r = -ENOBUFS;
+    }
+    bool ok = !dst || shmkv__rec_value(db, o, rh, dst);
+    if (view_recycled(s, vw) || !ok) {
+        if (out->alloc)
+            free(dst);
+        return view_recycled(s, vw) ? LOOK_RETRY : -EBADMSG; /* out of bounds, not because of a writer */
+    }
+    if (out->alloc)
+        *out->alloc = dst;
+    if (out->expiry)
+        *out->expiry = exp;
+    return r;
+}
+
+/* Cache mode: note the read in the slot's count, unless it is already at
+ * its top (hot keys then cost no write).  The CAS only succeeds on the
+ * exact value read, so it can never revive or redirect a slot a writer
+ * has changed meanwhile. */
+static void mark_read(shmkv *db, _Atomic uint64_t *slot, uint64_t v)
+{
+    if (db->mark_reads && slot_reads(v) < SLOT_READS_MAX)
+        atomic_compare_exchange_strong_explicit(slot, &v, v + SLOT_READ1, memory_order_relaxed,
+                                                memory_order_relaxed);
+}
+
+/* One optimistic look for the key in shard s: 0 or a negative errno, or
+ * LOOK_RETRY when a writer changed something the look depended on. */
+static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64_t tag, struct sink *out,
+                size_t *vlen)
+{
+    struct view vw;
+    view_begin(s, &vw);
+    struct bucket *bk = shmkv__bucket_at(db, s, shmkv__bucket_for(vw.layout, db->base_bits, tag));
+    bool suspect = !bk;
+    for (unsigned n = 0; bk && !suspect; n++) {
+        if (n > CHAIN_MAX) {
+            suspect = true;
+            break;
+        }
+        for (unsigned i = 0; i < SLOTS && !suspect; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
+            struct rec rh;
+            if (!v || slot_tag(v) != tag)
+                continue;
+            int m = match(db, v, key, klen, &rh);
+            if (m == LOOK_NEXT)
+                continue;
+            if (m) {
+                suspect = true;
+                break;
+            }
+            int r = take(db, s, &vw, slot_off(v), &rh, out);
+            if (r == -EBADMSG) {
+                suspect = true;
+                break;
+            }
+            if (r == 0 || r == -ENOBUFS) {
+                if (!out->expiry)
+                    mark_read(db, &bk->slot[i], v);
+                *vlen = rh.vlen;
+            }
+            return r;
+        }
+        uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
+        bk = nx && !suspect ? shmkv__bucket_next(db, bk) : NULL;
+        suspect |= nx && !bk;
+    }
+    if (view_moved(s, &vw))
+        return LOOK_RETRY;
+    return suspect ? -EBADMSG : -ENOENT;
+}
+
+/* Count a get in the stripe of the CPU this thread runs on (sched_getcpu
+ * is a read of the thread's rseq area on current glibc).  Relaxed: these
+ * are statistics. */
+static void count_read(shmkv *db, bool hit)
+{
+    int cpu = sched_getcpu();
+    struct read_stripe *st = &db->hdr->reads[(unsigned)(cpu < 0 ? 0 : cpu) % READ_STRIPES];
+    atomic_fetch_add_explicit(hit ? &st->hits : &st->misses, 1, memory_order_relaxed);
+}
+
+/* Optimistic looks until one is not disturbed by a writer.  A writable
+ * handle that keeps losing the race (a value so big that copying it
+ * outlasts the gaps between run releases in its shard) takes the shard
+ * lock for one look, which then cannot be disturbed: reads always finish.
+ * A read-only handle cannot lock; it backs off instead. */
+static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, size_t *vlen)
+{
+    uint64_t h = shmkv__hash64(key, klen, db->seed0, db->seed1), tag = h & TAG_MASK;
+    struct shard *s = shard_of(db, h);
+    for (unsigned tries = 0;; tries++) {
+        bool locked = tries == 16 && !db->rdonly && shmkv__shard_lock(db, s) == 0;
+        int r = look(db, s, key, klen, tag, out, vlen);
+        if (locked)
+            shmkv__shard_unlock(s);
+        if (r != LOOK_RETRY) {
+            if (db->count_reads && !out->expiry && (r == 0 || r == -ENOBUFS || r == -ENOENT))
+                count_read(db, r != -ENOENT);
+            return r;
+        }
+        if (tries > 4) {
+            struct timespec ts = {0, 1000L * (tries < 1000 ? tries : 1000)};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+SHMKV_API int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!vlen || (!buf && cap))
+        return -EINVAL;
+    struct sink out = {.buf = buf, .cap = cap};
+    return lookup(db, key, klen, &out, vlen);
+}
+
+SHMKV_API int shmkv_ttl(shmkv *db, const void *key, size_t klen, uint64_t *remaining_ms)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!remaining_ms)
+        return -EINVAL;
+    uint64_t exp = 0;
+    size_t vlen;
+    struct sink out = {.expiry = &exp};
+    if ((r = lookup(db, key, klen, &out, &vlen)))
+        return r;
+    uint64_t now = shmkv__clock_now(db);
+    *remaining_ms = !exp ? 0 : exp > now ? exp - now : 1;
+    return 0;
+}
+
+SHMKV_API int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!val || !vlen)
+        return -EINVAL;
+    *val = NULL;
+    struct sink out = {.alloc = val};
+    return lookup(db, key, klen, &out, vlen);
+}
+
+/* Batched gets in groups of BATCH: hash every key and prefetch its bucket,
+ * then prefetch the record of each bucket's first tag match, then do the
+ * ordinary lookups, which now find those lines in cache.  Prefetches are
+ * only hints (they never fault), and correctness rests entirely on
+ * lookup(), so a batch behaves exactly like n single gets. */
+#define BATCH 16
+
+static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m)
+{
+    struct bucket *bk[BATCH];
+    uint64_t tag[BATCH];
+    for (size_t j = 0; j < m; j++) {
+        shmkv_item *it = &items[j];
+        bk[j] = NULL;
+        if (!it->key || !it->klen || it->klen > SHMKV_KEY_MAX)
+            continue;
+        uint64_t h = shmkv__hash64(it->key, it->klen, db->seed0, db->seed1);
+        struct shard *s = shard_of(db, h);
+        tag[j] = h & TAG_MASK;
+        uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
+        bk[j] = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag[j]));
+        if (bk[j])
+            __builtin_prefetch(bk[j]);
+    }
+    for (size_t j = 0; j < m; j++) {
+        if (!bk[j])
+            continue;
+        for (unsigned k = 0; k < SLOTS; k++) {
+            uint64_t v = atomic_load_explicit(&bk[j]->slot[k], memory_order_relaxed);
+            if (v && slot_tag(v) == tag[j]) {
+                if (mem_ok(db, slot_off(v), 64))
+                    __builtin_prefetch(at(db, slot_off(v)));
+                break;
+            }
+        }
+    }
+}
+
+SHMKV_API int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n)
+{
+    if (!db || (!items && n))
+        return -EINVAL;
+    int found = 0;
+    for (size_t i0 = 0; i0 < n; i0 += BATCH) {
+        size_t m = n - i0 < BATCH ? n - i0 : BATCH;
+        prefetch_batch(db, items + i0, m);
+        for (size_t j = 0; j < m; j++) {
+            shmkv_item *it = &items[i0 + j];
+            it->vlen = 0;
+            it->rc = shmkv_get(db, it->key, it->klen, it->buf, it->cap, &it->vlen);
+            found += it->rc == 0;
+        }
+    }
+    return found;
+}
