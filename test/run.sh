@@ -17,7 +17,7 @@ usage() {
     echo "usage: $0 BUILD_DIR [TEST[:PART,...]]..." >&2
     exit 2
 }
-[ $# -ge 1 ] && [ -d "$1" ] || usage
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then usage; fi
 build=$1
 shift
 limit=${SHMKV_TEST_TIMEOUT_OUTER:-300}
@@ -41,7 +41,8 @@ check_spec() {
     have=$("$build/test/$name" --list) || { echo "run.sh: $name --list failed" >&2; exit 2; }
     for part in $(echo "$want" | tr ',' ' '); do
         if ! printf '%s\n' "$have" | grep -qxF -- "$part"; then
-            echo "run.sh: $name has no part '$part' (its parts:" ${have:-none}")" >&2
+            listed=$(printf '%s' "$have" | tr '\n' ' ')
+            echo "run.sh: $name has no part '$part' (its parts: ${listed:-none})" >&2
             exit 2
         fi
     done
