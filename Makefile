@@ -80,9 +80,15 @@ LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 # release objects (no test hooks) for the installed library
 REL_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/rel/%.o)
+# Every test/test_*.c is a test program; the other test/*.c (the harness,
+# shared helpers) are linked into each of them.
 TEST_SRC := $(wildcard test/test_*.c)
+TEST_LIB := $(filter-out $(TEST_SRC),$(wildcard test/*.c))
 TEST_SH  := $(wildcard test/test_*.sh)
 TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%) $(TEST_SH:test/%.sh=$(BUILD)/test/%)
+# The soak run (scripts/soak.sh) is too long for run.sh: built beside the
+# tests, in the plain build only, since it links the release library.
+SOAK_BIN := $(if $(SAN),,$(BUILD)/soak)
 TOOL_SRC := $(filter-out tools/bench_%.c,$(wildcard tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
@@ -92,7 +98,7 @@ HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
 all: lib tools tests
 
 lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(SOAK_BIN)
 tools: $(TOOL_BIN)
 
 # Library objects depend on the headers they include (-MMD), so a change
@@ -119,9 +125,14 @@ $(BUILD)/libshmkv.a: $(REL_OBJ)
 $(BUILD)/libshmkv.so: $(REL_OBJ)
 	$(CC) -shared -Wl,-soname,libshmkv.so.$(SOMAJOR) $(CFLAGS) -o $@ $^ -pthread
 
-$(BUILD)/test/%: test/%.c $(BUILD)/libshmkv-test.a $(HDRS) $(wildcard test/*.c)
+$(BUILD)/test/%: test/%.c $(TEST_LIB) $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -fvisibility=default $< $(filter-out test/test_%.c,$(wildcard test/*.c)) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+	$(CC) $(ALLFLAGS) -fvisibility=default $< $(TEST_LIB) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+
+# The soak run links the release library (no test hooks), as an
+# application would, and only the harness of the test files.
+$(BUILD)/soak: test/soak/soak.c test/harness.c $(BUILD)/libshmkv.a $(HDRS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -Itest $< test/harness.c $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)

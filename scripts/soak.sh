@@ -1,7 +1,7 @@
 #!/bin/sh
 # soak.sh [SECONDS] [KEYS] [WORKERS] - the documented soak run (not in CI).
 #
-# Builds scripts/soak.c against the release library (build/libshmkv.a) and
+# Builds test/soak/soak.c against the release library (make build/soak) and
 # runs it: one table without max_bytes, KEYS pairs (default 200000), WORKERS
 # processes (default: one per CPU) doing the MIX workload at full speed,
 # 98% get / 2% delete+put with new random value sizes, every value read
@@ -21,9 +21,6 @@ keys=${2:-200000}
 workers=${3:-$(nproc 2>/dev/null || echo 2)}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-make -s lib >/dev/null
-mkdir -p build
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -pthread -Wall -Wextra -Werror -Iinclude -Itest \
-    scripts/soak.c test/harness.c build/libshmkv.a -o build/shmkv-soak
+make -s build/soak >/dev/null
 echo "soak: $secs s, $keys keys, $workers workers (98% get / 2% delete+put)"
-exec ./build/shmkv-soak "$secs" "$keys" "$workers"
+exec ./build/soak "$secs" "$keys" "$workers"

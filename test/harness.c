@@ -281,6 +281,75 @@ int h_done(void)
     return f ? 1 : 0;
 }
 
+/* ---- parts ------------------------------------------------------------- */
+
+static const struct h_part *find_part(const struct h_part *parts, size_t nparts,
+                                      const char *name)
+{
+    for (size_t i = 0; i < nparts; i++)
+        if (strcmp(parts[i].name, name) == 0)
+            return &parts[i];
+    return NULL;
+}
+
+static int usage(const char *test_name, const struct h_part *parts, size_t nparts)
+{
+    fprintf(stderr, "usage: %s [--list] [PART...]\nparts:", test_name);
+    for (size_t i = 0; i < nparts; i++)
+        fprintf(stderr, " %s", parts[i].name);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static void run_part(const struct h_part *part)
+{
+    long failures_before = h_failures_total();
+    double t0 = h_now();
+    part->run();
+    double secs = h_now() - t0;
+    long failed = h_failures_total() - failures_before;
+    if (failed)
+        h_note("part %s: %ld check(s) failed (%.1f s)", part->name, failed, secs);
+    else if (secs > 1.0)
+        h_note("part %s took %.1f s", part->name, secs);
+}
+
+int h_main(int argc, char **argv, const char *test_name, const struct h_part *parts,
+           size_t nparts)
+{
+    /* every argument is checked before anything runs */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(test_name, parts, nparts);
+            return 0;
+        }
+        if (strcmp(argv[i], "--list") == 0 && argc == 2) {
+            for (size_t p = 0; p < nparts; p++)
+                printf("%s\n", parts[p].name);
+            return 0;
+        }
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "%s: unknown option '%s' (--list comes alone)\n", test_name,
+                    argv[i]);
+            return usage(test_name, parts, nparts);
+        }
+        if (!find_part(parts, nparts, argv[i])) {
+            fprintf(stderr, "%s: no part '%s'\n", test_name, argv[i]);
+            return usage(test_name, parts, nparts);
+        }
+    }
+    h_init(test_name);
+    /* the table's order, each part once, however often it was named */
+    for (size_t p = 0; p < nparts; p++) {
+        int chosen = argc < 2;
+        for (int i = 1; i < argc && !chosen; i++)
+            chosen = strcmp(argv[i], parts[p].name) == 0;
+        if (chosen)
+            run_part(&parts[p]);
+    }
+    return h_done();
+}
+
 const char *h_dir(void)
 {
     return g_dir;

@@ -1,13 +1,19 @@
 /*
  * harness.h - the tiny test framework shared by every test/test_*.c.
  *
- * Usage:
- *     int main(void)
+ * Usage: a test is a table of named parts, each of which makes its own
+ * tables, so that any of them can run alone:
+ *     static void part_put_get(void) { CHECK(...); CHECK_RC(expr, -ENOENT); }
+ *     static const struct h_part parts[] = {{"put_get", part_put_get}, ...};
+ *     int main(int argc, char **argv)
  *     {
- *         h_init("test_foo");        // private $SHMKV_DIR, guardian process
- *         CHECK(...); CHECK_EQ_INT(...); CHECK_RC(expr, -ENOENT);
- *         return h_done();           // 0 only if no check failed anywhere
+ *         return h_main(argc, argv, "test_foo", parts, H_NPARTS(parts));
  *     }
+ * h_main() runs h_init(), the parts, and h_done():
+ *     test_foo                  every part, in the table's order
+ *     test_foo put_get del      only those parts (in the table's order)
+ *     test_foo --list           the part names, one a line
+ * An unknown part or option is a usage error: exit status 2, nothing run.
  *
  * h_init() creates a private directory /dev/shm/shmkv-test-XXXXXX, points
  * $SHMKV_DIR at it and then forks: the original process becomes a guardian
@@ -108,6 +114,20 @@ long h_failures_local(void);
 long h_failures_total(void);
 
 /* ---- life cycle -------------------------------------------------------- */
+
+/* One independently runnable part of a test. */
+struct h_part {
+    const char *name;
+    void (*run)(void);
+};
+#define H_NPARTS(parts) (sizeof(parts) / sizeof((parts)[0]))
+
+/* The whole main() of a test made of parts (see the top of this file).
+ * Returns main()'s exit status; work that must precede h_init() (such as
+ * setting $SHMKV_TEST_TIMEOUT) goes before the call. */
+int h_main(int argc, char **argv, const char *test_name, const struct h_part *parts,
+           size_t nparts);
+
 
 /* Call first in main().  Timeout of the whole test: $SHMKV_TEST_TIMEOUT
  * seconds (default 280). */

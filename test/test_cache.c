@@ -326,16 +326,40 @@ static void test_kill(int kills)
     shmkv_unlink(name);
 }
 
-int main(void)
+/* The parts: each fill and each load has its own table. */
+static void fill_small(void)
 {
-    h_init("test_cache");
-    test_create();
     test_fill(4u << 20, 24, 24, 400000);
+}
+
+static void fill_mixed(void)
+{
     test_fill(16u << 20, 100, 3000, 40000);
+}
+
+static void fill_huge(void)
+{
     test_fill(32u << 20, 20000, 300000, 1000); /* huge values, own runs */
-    test_hot_survive();
-    test_clear();
+}
+
+static void many_writers(void)
+{
     test_many_writers(4, H_ASAN ? 20000 : 60000, 3);
+}
+
+static void kills(void)
+{
     test_kill(H_ASAN ? 40 : 150);
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "create", test_create },         { "fill_small", fill_small },
+    { "fill_mixed", fill_mixed },      { "fill_huge", fill_huge },
+    { "hot_survive", test_hot_survive }, { "clear", test_clear },
+    { "many_writers", many_writers },  { "kill", kills },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_cache", parts, H_NPARTS(parts));
 }

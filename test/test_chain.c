@@ -48,9 +48,8 @@ static void check_big(shmkv *db, size_t vl, const char *when)
     CHECK_TABLE(db, when);
 }
 
-int main(void)
+static void test_chain(void)
 {
-    h_init("test_chain");
     char name[64];
     h_name(name, sizeof name, "chain");
     shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 2u << 20};
@@ -104,5 +103,13 @@ int main(void)
     free(v);
     shmkv_close(db);
     CHECK_RC(shmkv_unlink(name), 0);
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "chain", test_chain },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_chain", parts, H_NPARTS(parts));
 }

@@ -248,7 +248,7 @@ static void threads_create(void)
 {
     TB = h_barrier_new(NTHREADS);
     for (int round = 0; round < 20; round++) {
-        snprintf(g_tname, sizeof g_tname, "%s/threads-%d", g_dir, round);
+        snprintf(g_tname, sizeof g_tname, "%s/threads-%d", h_dir(), round);
         pthread_t th[NTHREADS];
         for (int i = 0; i < NTHREADS; i++)
             CHECK(pthread_create(&th[i], NULL, thread_creator, (void *)(intptr_t)i) == 0);
@@ -312,9 +312,10 @@ static void killed_creators(void)
            complete, absent, entries - complete);
 }
 
-int main(void)
+/* ---- 8 processes creating each of 50 names at once ----------------------- */
+
+static void processes_create(void)
 {
-    h_init("test_create_race");
     S = h_shm_alloc(sizeof *S);
     B = h_barrier_new(NPROCS + NPEEKERS);
     h_path(g_dir, sizeof g_dir, "race");
@@ -378,9 +379,16 @@ int main(void)
     /* nor in the test directory itself */
     CHECK_EQ_INT(h_dir_entries(h_dir()), 1);
     h_shm_free(S, sizeof *S);
+}
 
-    threads_create();
-    killed_creators();
-    open_while_growing();
-    return h_done();
+static const struct h_part parts[] = {
+    { "processes", processes_create },
+    { "threads", threads_create },
+    { "killed", killed_creators },
+    { "while_growing", open_while_growing },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_create_race", parts, H_NPARTS(parts));
 }

@@ -316,13 +316,25 @@ static void leaked_runs(void)
     shmkv_unlink(name);
 }
 
-int main(void)
+static void damaged_alloc_lock(void)
 {
-    h_init("test_damage");
-    leaked_runs();
     damaged_mutex(0);
+}
+
+static void damaged_shard_locks(void)
+{
     damaged_mutex(1);
-    damaged_length();
-    lowered_top();
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "leaked_runs", leaked_runs },
+    { "alloc_lock", damaged_alloc_lock },
+    { "shard_locks", damaged_shard_locks },
+    { "length", damaged_length },
+    { "lowered_top", lowered_top },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_damage", parts, H_NPARTS(parts));
 }

@@ -174,12 +174,29 @@ static void test_reclaim(unsigned flags, uint64_t max_bytes, size_t vsize, int n
     shmkv_unlink(name);
 }
 
-int main(void)
+static void reclaim_store(void)
 {
-    h_init("test_expire");
-    test_semantics();
     test_reclaim(0, 0, 100, 20000);
+}
+
+static void reclaim_huge(void)
+{
     test_reclaim(0, 0, 100000, 40); /* huge values, own runs */
+}
+
+static void reclaim_cache(void)
+{
     test_reclaim(SHMKV_CACHE, 64u << 20, 200, 20000);
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "semantics", test_semantics },
+    { "reclaim_store", reclaim_store },
+    { "reclaim_huge", reclaim_huge },
+    { "reclaim_cache", reclaim_cache },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_expire", parts, H_NPARTS(parts));
 }

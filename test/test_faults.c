@@ -26,8 +26,9 @@
  *    doing it would die); the table must then be intact, deletes must make
  *    room for new puts, and the table must reopen.
  *
- * Prints one line: FAULTS RESULT cases=... fallocate=... mmap=... malloc=...
- * error_returns=... fs_full=...
+ * Parts fallocate, mmap and malloc (1., one kind each) print one line
+ * each: FAULTS RESULT kind=... cases=... error_returns=...; part fs_full
+ * (2.) prints FAULTS RESULT fs_full=run|skipped.
  */
 #include "harness.h"
 
@@ -484,41 +485,60 @@ static int fs_full(void)
     return 1;
 }
 
-int main(void)
+/* Every countdown of one kind of fault, for both table sizes; prints
+ * "FAULTS RESULT kind=K cases=N error_returns=M". */
+static void inject(int kind)
 {
-    h_init("test_faults");
-    VAL = malloc(VAL_MAX);
-    BUF = malloc(VAL_MAX);
     struct result *R = h_shm_alloc(sizeof *R);
-    long cases = 0, per_kind[F_KINDS] = { 0 }, injected = 0;
+    long cases = 0, injected = 0;
     const uint64_t sizes[] = { 0, 2u << 20 };
-    for (int kind = 0; kind < F_KINDS; kind++) {
-        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            long n = 0;
-            double t0 = h_now();
-            for (; n < MAX_CASES && h_failures_total() < 10; n++) {
-                one_case(kind, n, sizes[si], R);
-                cases++;
-                per_kind[kind]++;
-                injected += R->injected;
-                if (!R->reached)
-                    break;
-            }
-            h_note("%s faults, max_bytes %llu: %ld cases (the sequence makes %ld such calls), "
-                   "%.1f s", kind_names[kind], (unsigned long long)sizes[si], n + 1, n,
-                   h_now() - t0);
-            CHECKF(n > 0 && n < MAX_CASES, "%s: the sequence never reached the fault, or "
-                   "always did", kind_names[kind]);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        long n = 0;
+        double t0 = h_now();
+        for (; n < MAX_CASES && h_failures_total() < 10; n++) {
+            one_case(kind, n, sizes[si], R);
+            cases++;
+            injected += R->injected;
+            if (!R->reached)
+                break;
         }
+        h_note("%s faults, max_bytes %llu: %ld cases (the sequence makes %ld such calls), "
+               "%.1f s", kind_names[kind], (unsigned long long)sizes[si], n + 1, n,
+               h_now() - t0);
+        CHECKF(n > 0 && n < MAX_CASES, "%s: the sequence never reached the fault, or "
+               "always did", kind_names[kind]);
     }
+    printf("FAULTS RESULT kind=%s cases=%ld error_returns=%ld\n", kind_names[kind], cases,
+           injected);
+    h_shm_free(R, sizeof *R);
+}
+
+static void fallocate_faults(void) { inject(F_FALLOCATE); }
+static void mmap_faults(void) { inject(F_MMAP); }
+static void malloc_faults(void) { inject(F_MALLOC); }
+
+/* Prints "FAULTS RESULT fs_full=run|skipped". */
+static void full_fs(void)
+{
     double t0 = h_now();
     int fs = fs_full();
     h_note("full file system part: %.1f s", h_now() - t0);
-    printf("FAULTS RESULT cases=%ld fallocate=%ld mmap=%ld malloc=%ld error_returns=%ld "
-           "fs_full=%s\n", cases, per_kind[F_FALLOCATE], per_kind[F_MMAP], per_kind[F_MALLOC],
-           injected, fs ? "run" : "skipped");
-    h_shm_free(R, sizeof *R);
+    printf("FAULTS RESULT fs_full=%s\n", fs ? "run" : "skipped");
+}
+
+static const struct h_part parts[] = {
+    { "fallocate", fallocate_faults },
+    { "mmap", mmap_faults },
+    { "malloc", malloc_faults },
+    { "fs_full", full_fs },
+};
+
+int main(int argc, char **argv)
+{
+    VAL = malloc(VAL_MAX);
+    BUF = malloc(VAL_MAX);
+    int rc = h_main(argc, argv, "test_faults", parts, H_NPARTS(parts));
     free(VAL);
     free(BUF);
-    return h_done();
+    return rc;
 }

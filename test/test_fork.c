@@ -333,12 +333,14 @@ static void test_fork_while_busy(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
-int main(void)
+static const struct h_part parts[] = {
+    { "ping_pong", test_ping_pong },
+    { "concurrent_growth", test_concurrent_growth },
+    { "close_one_side", test_close_one_side },
+    { "fork_while_busy", test_fork_while_busy },
+};
+
+int main(int argc, char **argv)
 {
-    h_init("test_fork");
-    test_ping_pong();
-    test_concurrent_growth();
-    test_close_one_side();
-    test_fork_while_busy();
-    return h_done();
+    return h_main(argc, argv, "test_fork", parts, H_NPARTS(parts));
 }

@@ -215,10 +215,12 @@ static void test_churn(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
-int main(void)
+static const struct h_part parts[] = {
+    { "grow", test_grow },
+    { "churn", test_churn },
+};
+
+int main(int argc, char **argv)
 {
-    h_init("test_growth");
-    test_grow();
-    test_churn();
-    return h_done();
+    return h_main(argc, argv, "test_growth", parts, H_NPARTS(parts));
 }

@@ -474,14 +474,15 @@ static void reap_killed(pid_t pid)
                status);
 }
 
-int main(void)
+/* ---- writers killed while workers read and write ------------------------ */
+
+static void test_kills(void)
 {
-    h_init("test_kill");
     S = h_shm_alloc(sizeof *S);
     h_name(g_name, sizeof g_name, "kill");
     CHECK_RC(shmkv_open(g_name, NULL, &g_db), 0);
     if (!g_db)
-        return h_done();
+        return;
     unsigned char *buf = malloc(BIG_MAX);
 
     pid_t workers[NWORKERS];
@@ -599,7 +600,14 @@ int main(void)
     CHECK_RC(shmkv_unlink(g_name), 0);
     free(buf);
     h_shm_free(S, sizeof *S);
+}
 
-    test_stopped_writer();
-    return h_done();
+static const struct h_part parts[] = {
+    { "kills", test_kills },
+    { "stopped_writer", test_stopped_writer },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_kill", parts, H_NPARTS(parts));
 }

@@ -387,24 +387,41 @@ static void run_seed(uint64_t seed, const struct cfg *cfg, long nops)
     free(buf);
 }
 
-int main(void)
+static const struct cfg cfgs[] = {
+    { "default options", { .flags = SHMKV_CREATE }, 0 },
+    { "max 64 MiB, expected 2000 keys",
+      { .flags = SHMKV_CREATE, .max_bytes = 64u << 20, .expected_keys = NKEYS }, 0 },
+    { "max 16 MiB", { .flags = SHMKV_CREATE, .max_bytes = 16u << 20 }, 0 },
+    { "two handles", { .flags = SHMKV_CREATE }, 1 },
+    { "expected 100000 keys", { .flags = SHMKV_CREATE, .expected_keys = 100000 }, 0 },
+    { "default options, another seed", { .flags = SHMKV_CREATE }, 0 },
+};
+
+/* Configuration i with its own seed: a part. */
+static void run_cfg(size_t i)
 {
-    h_init("test_model");
+    run_seed(1000 + i * 7919, &cfgs[i], 300000);
+}
+
+static void cfg_default(void) { run_cfg(0); }
+static void cfg_max64(void) { run_cfg(1); }
+static void cfg_max16(void) { run_cfg(2); }
+static void cfg_two_handles(void) { run_cfg(3); }
+static void cfg_expected(void) { run_cfg(4); }
+static void cfg_default_seed2(void) { run_cfg(5); }
+
+static const struct h_part parts[] = {
+    { "default", cfg_default },         { "max_64mib", cfg_max64 },
+    { "max_16mib", cfg_max16 },         { "two_handles", cfg_two_handles },
+    { "expected_keys", cfg_expected },  { "default_seed2", cfg_default_seed2 },
+};
+
+int main(int argc, char **argv)
+{
     M = calloc(1, sizeof *M);
-    const struct cfg cfgs[] = {
-        { "default options", { .flags = SHMKV_CREATE }, 0 },
-        { "max 64 MiB, expected 2000 keys",
-          { .flags = SHMKV_CREATE, .max_bytes = 64u << 20, .expected_keys = NKEYS }, 0 },
-        { "max 16 MiB", { .flags = SHMKV_CREATE, .max_bytes = 16u << 20 }, 0 },
-        { "two handles", { .flags = SHMKV_CREATE }, 1 },
-        { "expected 100000 keys", { .flags = SHMKV_CREATE, .expected_keys = 100000 }, 0 },
-        { "default options, another seed", { .flags = SHMKV_CREATE }, 0 },
-    };
-    long nops = 300000;
-    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
-        run_seed(1000 + i * 7919, &cfgs[i], nops);
+    int rc = h_main(argc, argv, "test_model", parts, H_NPARTS(parts));
     for (int i = 0; i < NKEYS; i++)
         free(M->keys[i].v);
     free(M);
-    return h_done();
+    return rc;
 }

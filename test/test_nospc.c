@@ -439,18 +439,31 @@ static void fs_full(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
-int main(void)
+static void max_1mib(void)
 {
-    h_init("test_nospc");
+    run(1u << 20);
+}
+
+static void max_4mib(void)
+{
+    run(4u << 20);
+}
+
+static const struct h_part parts[] = {
+    { "max_1mib", max_1mib },
+    { "max_4mib", max_4mib },
+    { "fs_full", fs_full },
+};
+
+int main(int argc, char **argv)
+{
     E = calloc(MAXKEYS, sizeof *E);
     VAL_CAP = 1u << 20;
     VAL = malloc(VAL_CAP);
     BUF = malloc(VAL_CAP);
-    run(1u << 20);
-    run(4u << 20);
-    fs_full();
+    int rc = h_main(argc, argv, "test_nospc", parts, H_NPARTS(parts));
     free(E);
     free(VAL);
     free(BUF);
-    return h_done();
+    return rc;
 }

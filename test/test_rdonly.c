@@ -433,11 +433,13 @@ static void test_eacces(void)
     }
 }
 
-int main(void)
+static const struct h_part parts[] = {
+    { "reader_vs_writer", test_reader_vs_writer },
+    { "mode_0400", test_mode_0400 },
+    { "eacces", test_eacces },
+};
+
+int main(int argc, char **argv)
 {
-    h_init("test_rdonly");
-    test_reader_vs_writer();
-    test_mode_0400();
-    test_eacces();
-    return h_done();
+    return h_main(argc, argv, "test_rdonly", parts, H_NPARTS(parts));
 }

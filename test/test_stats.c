@@ -1,16 +1,126 @@
 /*
- * test_stats.c - read counters (SHMKV_STATS) and the write counters.
+ * test_stats.c - shmkv_count and shmkv_stat, the write counters and the
+ * read counters (SHMKV_STATS).
  *
- * A table created with SHMKV_STATS counts every get (single or batched)
- * as a hit or a miss, exactly; read-only handles count nothing (they
- * cannot write), and a table created without the flag has readers that
- * write nothing at all, so its counters stay 0.  The write counters
+ * count_stat: through adds, deletes and overwrites (and failed ones, which
+ * count nothing) every figure of shmkv_stat stays consistent with the
+ * others, with shmkv_count and with the file, for any handle.
+ *
+ * read_counters: a table created with SHMKV_STATS counts every get (single
+ * or batched) as a hit or a miss, exactly; read-only handles count nothing
+ * (they cannot write), and a table created without the flag has readers
+ * that write nothing at all, so its counters stay 0.  The write counters
  * (puts, dels) are exact too.
  */
 #include "harness.h"
+#include "api_helpers.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+static void check_stat_consistent(shmkv *db, const char *path, uint64_t keys,
+                                  uint64_t live, uint64_t puts, uint64_t dels)
+{
+    shmkv_stats st;
+    memset(&st, 0xEE, sizeof st);
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.keys, keys);
+    CHECK_EQ_U64(shmkv_count(db), keys);
+    CHECK_EQ_U64(st.live_bytes, live);
+    CHECK_EQ_U64(st.puts, puts);
+    CHECK_EQ_U64(st.dels, dels);
+    CHECK_EQ_U64(st.file_bytes, (uint64_t)h_file_size(path));
+    CHECK(st.used_bytes <= st.file_bytes);
+    CHECK(st.file_bytes <= st.max_bytes);
+    CHECK(st.used_bytes >= st.index_bytes);
+    CHECK(st.used_bytes >= st.log_bytes);
+    CHECK(st.log_bytes >= st.live_bytes);
+    CHECK(st.garbage_bytes <= st.log_bytes);
+    CHECK(st.shards >= 1);
+    CHECK(st.buckets >= 1);
+    CHECK(st.index_bytes >= 64 * st.buckets);
+    double lf = st.buckets ? (double)st.keys / ((double)st.buckets * 7.0) : -1;
+    CHECKF(fabs(st.load_factor - lf) <= 1e-9 + 1e-6 * lf, "load_factor %g, expected %g",
+           st.load_factor, lf);
+    CHECK_EQ_U64(st.lock_recoveries, 0);
+}
+
+static void test_count_stat(void)
+{
+    char name[128], path[PATH_MAX];
+    shmkv *db = NULL;
+    shmkv_options o = { .flags = SHMKV_CREATE, .max_bytes = 16u << 20 };
+    h_name(name, sizeof name, "stat");
+    h_path(path, sizeof path, name);
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+
+    uint64_t keys = 0, live = 0, puts = 0, dels = 0;
+    check_stat_consistent(db, path, 0, 0, 0, 0);
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.max_bytes, 16u << 20);
+    CHECK_EQ_U64(st.garbage_bytes, 0);
+
+    h_rng r = h_rng_new(99);
+    static size_t vlen[3000];
+    unsigned char v[1024];
+    for (int i = 0; i < 3000; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        vlen[i] = (size_t)h_below(&r, 1000);
+        h_fill_random(&r, v, vlen[i]);
+        CHECK_RC(shmkv_add(db, k, (size_t)kl, v, vlen[i]), 0);
+        keys++, puts++, live += (uint64_t)kl + vlen[i];
+        CHECK_RC(shmkv_add(db, k, (size_t)kl, v, vlen[i]), -EEXIST); /* not counted */
+    }
+    check_stat_consistent(db, path, keys, live, puts, dels);
+    for (int i = 0; i < 3000; i += 3) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        CHECK_RC(shmkv_del(db, k, (size_t)kl), 0);
+        keys--, dels++, live -= (uint64_t)kl + vlen[i];
+        CHECK_RC(shmkv_del(db, k, (size_t)kl), -ENOENT);
+        CHECK_RC(shmkv_replace(db, k, (size_t)kl, v, 1), -ENOENT);
+    }
+    check_stat_consistent(db, path, keys, live, puts, dels);
+    for (int i = 1; i < 3000; i += 3) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        size_t nl = (size_t)h_below(&r, 1000);
+        CHECK_RC(shmkv_replace(db, k, (size_t)kl, v, nl), 0);
+        puts++, live = live - vlen[i] + nl;
+        vlen[i] = nl;
+        CHECK_RC(shmkv_put(db, k, (size_t)kl, v, nl), 0);
+        puts++;
+    }
+    check_stat_consistent(db, path, keys, live, puts, dels);
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    h_note("stat after 3000 adds, 1000 dels, 2000 overwrites: used %llu file %llu "
+           "index %llu log %llu garbage %llu free %llu shards %llu buckets %llu",
+           (unsigned long long)st.used_bytes, (unsigned long long)st.file_bytes,
+           (unsigned long long)st.index_bytes, (unsigned long long)st.log_bytes,
+           (unsigned long long)st.garbage_bytes, (unsigned long long)st.free_bytes,
+           (unsigned long long)st.shards, (unsigned long long)st.buckets);
+    shmkv_close(db);
+
+    /* the counters are kept in the table: another handle sees the same */
+    o.flags = SHMKV_RDONLY;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    check_stat_consistent(db, path, keys, live, puts, dels);
+    shmkv_close(db);
+
+    /* max_bytes 0: the limit reported is the reservation, at most 1 TiB */
+    shmkv *d0 = open_new(name, sizeof name, "stat0");
+    CHECK_RC(shmkv_stat(d0, &st), 0);
+    CHECK(st.max_bytes > 0 && st.max_bytes <= (1ULL << 40));
+    CHECK(st.file_bytes <= st.max_bytes);
+    shmkv_close(d0);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static void reads(shmkv *db, int n_hit, int n_miss)
 {
@@ -26,9 +136,8 @@ static void reads(shmkv *db, int n_hit, int n_miss)
     }
 }
 
-int main(void)
+static void test_read_counters(void)
 {
-    h_init("test_stats");
     char name[64], plain[64];
     h_name(name, sizeof name, "stats");
     h_name(plain, sizeof plain, "nostats");
@@ -90,5 +199,14 @@ int main(void)
     shmkv_close(p);
     CHECK_RC(shmkv_unlink(name), 0);
     CHECK_RC(shmkv_unlink(plain), 0);
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "count_stat", test_count_stat },
+    { "read_counters", test_read_counters },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_stats", parts, H_NPARTS(parts));
 }

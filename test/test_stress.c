@@ -406,14 +406,22 @@ static void run_variant(enum variant v)
     h_shm_free(B, sizeof *B);
 }
 
-int main(void)
+static void handle_per_process(void) { run_variant(V_SHARED_HANDLE); }
+static void handle_per_thread(void) { run_variant(V_HANDLE_PER_THREAD); }
+static void inherited(void) { run_variant(V_INHERITED); }
+static void growing(void) { run_variant(V_GROWING); }
+
+static const struct h_part parts[] = {
+    { "handle_per_process", handle_per_process },
+    { "handle_per_thread", handle_per_thread },
+    { "inherited", inherited },
+    { "growing", growing },
+};
+
+int main(int argc, char **argv)
 {
-    h_init("test_stress");
     S = h_shm_alloc(sizeof *S);
-    run_variant(V_SHARED_HANDLE);
-    run_variant(V_HANDLE_PER_THREAD);
-    run_variant(V_INHERITED);
-    run_variant(V_GROWING);
+    int rc = h_main(argc, argv, "test_stress", parts, H_NPARTS(parts));
     h_shm_free(S, sizeof *S);
-    return h_done();
+    return rc;
 }

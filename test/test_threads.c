@@ -210,10 +210,22 @@ static void run(bool cache_mode)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
-int main(void)
+static void store(void)
 {
-    h_init("test_threads");
     run(false);
+}
+
+static void cache_mode(void)
+{
     run(true);
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "store", store },
+    { "cache", cache_mode },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_threads", parts, H_NPARTS(parts));
 }

@@ -879,17 +879,13 @@ static long env_long(const char *name, long dflt)
     return v && *v && atol(v) > 0 ? atol(v) : dflt;
 }
 
-int main(void)
+/* One part: phase B's table and every final figure build on phase A's
+ * readers and counters. */
+static void torture(void)
 {
     const long kills_want = env_long("SHMKV_TORTURE_KILLS", H_ASAN ? 1000 : 2000);
     const long seconds = env_long("SHMKV_TORTURE_SECONDS", H_ASAN ? 75 : 50);
     const uint64_t seed = (uint64_t)env_long("SHMKV_TORTURE_SEED", 20240601);
-    if (!getenv("SHMKV_TEST_TIMEOUT")) {
-        char t[32];
-        snprintf(t, sizeof t, "%ld", seconds * 2 + 120);
-        setenv("SHMKV_TEST_TIMEOUT", t, 1);
-    }
-    h_init("test_torture");
     S = h_shm_alloc(sizeof *S);
     g_buf = malloc(BIG_MAX);
     h_rng r = h_rng_new(seed);
@@ -1082,5 +1078,20 @@ int main(void)
            elapsed);
     free(g_buf);
     h_shm_free(S, sizeof *S);
-    return h_done();
+}
+
+static const struct h_part parts[] = {
+    { "torture", torture },
+};
+
+int main(int argc, char **argv)
+{
+    /* the whole test's time limit follows the asked-for duration */
+    const long seconds = env_long("SHMKV_TORTURE_SECONDS", H_ASAN ? 75 : 50);
+    if (!getenv("SHMKV_TEST_TIMEOUT")) {
+        char t[32];
+        snprintf(t, sizeof t, "%ld", seconds * 2 + 120);
+        setenv("SHMKV_TEST_TIMEOUT", t, 1);
+    }
+    return h_main(argc, argv, "test_torture", parts, H_NPARTS(parts));
 }

@@ -1,7 +1,7 @@
 /*
  * soak.c - the soak run behind scripts/soak.sh (read that first).
  *
- *   shmkv-soak SECONDS [KEYS] [WORKERS]
+ *   build/soak SECONDS [KEYS] [WORKERS]
  *
  * One table without max_bytes, preloaded with KEYS pairs (default 200000;
  * values 24 B to 1 KiB, 1% of them 40 to 100 KiB, every value carrying its
