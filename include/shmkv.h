@@ -65,6 +65,8 @@ extern "C" {
 
 #define SHMKV_KEY_MAX 65535u          /* longest key, bytes */
 #define SHMKV_VAL_MAX 4294967295u     /* longest value, bytes (4 GiB - 1) */
+#define SHMKV_TTL_MAX (1ull << 46)    /* longest lifetime, ms (about 2,230 years);
+                                       * a longer one is refused with -EINVAL */
 
 /** One attached table; safe to share between threads. */
 typedef struct shmkv shmkv;
@@ -345,6 +347,24 @@ int shmkv_stat(shmkv *db, shmkv_stats *out);
  * until the next writer repairs it).
  */
 int shmkv_check(shmkv *db, FILE *report);
+
+/**
+ * Repair a table after damage or a crash, for an operator: forget every
+ * lock's holder (whatever its state), repair every shard as the next
+ * writer after a crash would (finish half-done splits and releases,
+ * recount keys and bytes, drop slots that lead nowhere), rebuild the
+ * allocator's free lists, free every run nothing references, then check
+ * the table as shmkv_check does.
+ *
+ * Only with no other process writing to the table: a writer at work
+ * while its lock is reset would corrupt it.  Readers may stay.
+ *
+ * Returns 0 if the table is sound afterwards, -EBADMSG if problems remain
+ * (written to report as by shmkv_check; also a line for the runs freed),
+ * -EINVAL (NULL db), -EROFS (read-only handle), -ENOMEM.  Not thread-safe
+ * with other users of the table (see above).
+ */
+int shmkv_repair(shmkv *db, FILE *report);
 
 /** A clear, static English message for any value shmkv returns (0, any
  *  negative errno); never NULL.  Thread-safe. */

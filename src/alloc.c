@@ -40,6 +40,7 @@
 #include <errno.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,17 @@ uint64_t shmkv__headroom_units(const shmkv *db)
 {
     uint64_t h = cap_units(db) / 64;
     return h < 4 ? 4 : h > 256 ? 256 : h;
+}
+
+/* The file may not grow past the process's RLIMIT_FSIZE: the kernel would
+ * kill the writer with SIGXFSZ.  The limit is per process, so it is asked
+ * at every growth (a rare step). */
+static uint64_t fsize_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    return (uint64_t)rl.rlim_cur;
 }
 
 static int file_grow(shmkv *db, uint64_t need)
@@ -78,6 +90,11 @@ static int file_grow(shmkv *db, uint64_t need)
     want = (want + UNIT - 1) & ~(UNIT - 1);
     if (want > db->reserve)
         want = db->reserve & ~(UNIT - 1);
+    uint64_t lim = fsize_limit();
+    if (need > lim)
+        return -ENOSPC; /* the file can grow no more: as a quota would say */
+    if (want > lim)
+        want = need;
     for (int attempt = 0; attempt < 2; attempt++) {
         uint64_t to = attempt ? need : want;
         int r;
@@ -177,11 +194,16 @@ static int rebuild(shmkv *db)
 
 static int repair_alloc(void *ctx) { return rebuild(ctx); }
 
-int shmkv__alloc_lock(shmkv *db)
+int shmkv__alloc_lock_for(shmkv *db, int64_t wait_ns)
 {
-    bool waited;
-    return shmkv__lock_take(&db->hdr->alloc_lock, repair_alloc, db, &waited, &db->hdr->alloc_recoveries);
+    struct lock_note note;
+    int r = shmkv__lock_take(&db->hdr->alloc_lock, wait_ns, repair_alloc, db, &note);
+    if (note.recovered)
+        atomic_fetch_add_explicit(&db->hdr->alloc_recoveries, 1, memory_order_relaxed);
+    return r;
 }
+
+int shmkv__alloc_lock(shmkv *db) { return shmkv__alloc_lock_for(db, LOCK_WAIT_NS); }
 
 void shmkv__alloc_unlock(shmkv *db) { shmkv__lock_drop(&db->hdr->alloc_lock); }
 
@@ -194,6 +216,9 @@ static void init_run(shmkv *db, uint64_t off, uint64_t nunits, uint32_t kind, ui
     atomic_store_explicit(&r->used, RUN_HDR, memory_order_relaxed);
     atomic_store_explicit(&r->live, 0, memory_order_relaxed);
     r->chain = r->exp_max = r->exp_bytes = 0;
+    /* a fresh stamp, so a reader validating by (kind, stamp) never takes
+     * a new run at an old run's place for the old one */
+    r->stamp = atomic_fetch_add_explicit(&db->hdr->run_stamp, 1, memory_order_relaxed);
     r->kind = kind;
 }
 
@@ -315,23 +340,21 @@ out:
     return r;
 }
 
-void shmkv__run_free(shmkv *db, uint64_t off)
+/* Give run off back to the free lists (the allocator's lock held).
+ * Readers of the owning shard may still be copying records out of this
+ * run.  Bumping that shard's epoch before the run can be handed out
+ * again makes any such copy fail its validation and retry: the bump is
+ * announced before any later store that reuses the memory. */
+static void free_locked(shmkv *db, uint64_t off)
 {
     struct hdr *h = db->hdr;
-    if (!mem_ok(db, off, RUN_HDR))
-        return; /* corrupt: leak rather than risk worse */
     struct run *r = run_at(db, off);
-    /* Readers of the owning shard may still be copying records out of
-     * this run.  Bumping that shard's epoch before the run can be handed
-     * out again makes any such copy fail its validation and retry: the
-     * bump is announced before any later store that reuses the memory. */
     if (r->shard < nshards(db))
         seq_bump_shared(&db->shards[r->shard].epoch);
-    if (shmkv__alloc_lock(db))
-        return;
     uint64_t n = r->nunits;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
     r->kind = RUN_FREE;
+    r->stamp = atomic_fetch_add_explicit(&h->run_stamp, 1, memory_order_relaxed); /* see init_run */
     if (off + (n << UNIT_SHIFT) == top) {
         atomic_store_explicit(&h->top, off, memory_order_release);
     } else {
@@ -340,5 +363,95 @@ void shmkv__run_free(shmkv *db, uint64_t off)
                               atomic_load_explicit(&h->free_units, memory_order_relaxed) + n,
                               memory_order_relaxed);
     }
+}
+
+/* A sound run of shard s (by its header) that free_locked may take. */
+static bool freeable(shmkv *db, uint64_t off, const struct shard *s)
+{
+    if (off < db->data_off || (off - db->data_off) % UNIT || !mem_ok(db, off, RUN_HDR))
+        return false;
+    struct run *r = run_at(db, off);
+    uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
+    return r->shard == shard_index(db, s) && r->kind != RUN_FREE && r->nunits >= 1 &&
+           r->nunits <= (top - off) >> UNIT_SHIFT;
+}
+
+/* The allocator is busy (its holder is stopped, or slow): the run waits
+ * on its shard's deferred list, which the shard's next lock holder
+ * drains.  The caller journaled the run (pending_*) before, so a writer
+ * killed between these stores leaves a RUN_DEFER run that repair puts on
+ * the list (shmkv__run_settle). */
+static void defer(shmkv *db, struct shard *s, uint64_t off)
+{
+    struct run *r = run_at(db, off);
+    r->kind = RUN_DEFER;
+    r->next = s->deferred;
+    atomic_signal_fence(memory_order_seq_cst); /* the link before the head */
+    s->deferred = off;
+}
+
+void shmkv__run_free(shmkv *db, struct shard *s, uint64_t off)
+{
+    if (!freeable(db, off, s))
+        return; /* corrupt: leak rather than risk worse */
+    if (shmkv__alloc_lock(db) == 0) {
+        free_locked(db, off);
+        shmkv__alloc_unlock(db);
+    } else {
+        defer(db, s, off);
+    }
+}
+
+static bool on_deferred_list(shmkv *db, const struct shard *s, uint64_t off)
+{
+    unsigned n = 0;
+    for (uint64_t x = s->deferred; x && n < (1u << 20); x = run_at(db, x)->next, n++) {
+        if (x == off)
+            return true;
+        if (!mem_ok(db, x, RUN_HDR))
+            break;
+    }
+    return false;
+}
+
+bool shmkv__run_settle(shmkv *db, struct shard *s, uint64_t off)
+{
+    if (!freeable(db, off, s) || run_at(db, off)->kind != RUN_DEFER)
+        return false;
+    if (!on_deferred_list(db, s, off)) {
+        run_at(db, off)->next = s->deferred;
+        s->deferred = off;
+    }
+    return true;
+}
+
+void shmkv__run_drain(shmkv *db, struct shard *s)
+{
+    if (s->pending_defer) { /* a drain that died: the run is off the list */
+        uint64_t ro = s->pending_defer;
+        s->pending_defer = 0;
+        shmkv__run_settle(db, s, ro);
+    }
+    if (!s->deferred || shmkv__alloc_lock_for(db, 0))
+        return;
+    for (unsigned n = 0; s->deferred && n < (1u << 20); n++) {
+        uint64_t ro = s->deferred;
+        if (!freeable(db, ro, s) || run_at(db, ro)->kind != RUN_DEFER) {
+            s->deferred = 0; /* corrupt list: cut it (leaks, never crashes) */
+            break;
+        }
+        s->pending_defer = ro;
+        s->deferred = run_at(db, ro)->next;
+        free_locked(db, ro);
+        s->pending_defer = 0;
+    }
     shmkv__alloc_unlock(db);
+}
+
+int shmkv__alloc_rebuild(shmkv *db) { return rebuild(db); }
+
+void shmkv__run_reclaim(shmkv *db, uint64_t off)
+{
+    if (off >= db->data_off && !((off - db->data_off) % UNIT) && mem_ok(db, off, RUN_HDR))
+        free_locked(db, off);
 }

@@ -22,14 +22,32 @@ uint64_t shmkv__headroom_units(const shmkv *db);
  * Returns 0, -ENOSPC, -EBADMSG, or a lock error. */
 int shmkv__run_alloc(shmkv *db, uint64_t nunits, uint32_t kind, uint32_t shard, bool reserve, uint64_t *out);
 
-/* Give a run back (bumping its shard's epoch first, for readers). */
-void shmkv__run_free(shmkv *db, uint64_t off);
+/* Give a run of shard s back (the caller holds s's lock and journaled
+ * the run).  If the allocator's lock cannot be had (its holder is
+ * stopped), the run waits on s's deferred list instead, so a release
+ * never fails half done. */
+void shmkv__run_free(shmkv *db, struct shard *s, uint64_t off);
+
+/* Free s's deferred runs if the allocator's lock is free right now; also
+ * finishes a drain that died (s's lock held). */
+void shmkv__run_drain(shmkv *db, struct shard *s);
+
+/* Repair: a journaled run of s that may have been left deferred but off
+ * the list goes back on it.  True if the run is a deferred one. */
+bool shmkv__run_settle(shmkv *db, struct shard *s, uint64_t off);
 
 /* Is off the header of a sound run of this kind (and shard, if s)? */
 bool shmkv__run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
 
-/* The allocator's lock (repairs the free lists after a dead holder). */
+/* The allocator's lock (repairs the free lists after a gone holder):
+ * waiting up to LOCK_WAIT_NS, or wait_ns. */
 int shmkv__alloc_lock(shmkv *db);
+int shmkv__alloc_lock_for(shmkv *db, int64_t wait_ns);
 void shmkv__alloc_unlock(shmkv *db);
+
+/* Repair, the allocator's lock held: rebuild the free lists from the run
+ * headers; give back a run nothing references (shmkv_repair). */
+int shmkv__alloc_rebuild(shmkv *db);
+void shmkv__run_reclaim(shmkv *db, uint64_t off);
 
 #endif

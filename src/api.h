@@ -23,9 +23,9 @@ static inline int check_key_write(const shmkv *db, const void *key, size_t klen)
     return r ? r : db->rdonly ? -EROFS : 0;
 }
 
-/* A pair to store.  The largest record a table takes is one that fits its
- * data area; in cache mode an eighth of it, so evicting can always make
- * room. */
+/* A pair to store.  The largest record a store takes is one that fits its
+ * data area; a cache takes pairs (key and value bytes) of up to an eighth
+ * of its max_bytes, as documented, so evicting can always make room. */
 static inline int check_write(const shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int r = check_key(db, key, klen);
@@ -33,8 +33,8 @@ static inline int check_write(const shmkv *db, const void *key, size_t klen, con
         return r;
     if (!val && vlen)
         return -EINVAL;
-    uint64_t room = db->reserve - db->data_off;
-    if (vlen > SHMKV_VAL_MAX || rec_size(klen, vlen, 8) + RUN_HDR > (db->cache ? room / 8 : room))
+    if (vlen > SHMKV_VAL_MAX || (db->cache ? klen + vlen > db->max_bytes / 8
+                                           : rec_size(klen, vlen, 8) + RUN_HDR > db->reserve - db->data_off))
         return -E2BIG;
     return db->rdonly ? -EROFS : 0;
 }

@@ -1,23 +1,33 @@
 /*
- * check.c - the integrity checker.
+ * check.c - the integrity checker, and the operator's repair.
  *
- * Walks the whole file and verifies every invariant the other files rely
- * on: the header, the run tiling, the free lists, each shard's run list
- * and counters, and every slot (its record lies in a run of its shard,
- * the record's key hashes to that slot, no record is referenced twice,
- * per-run live bytes add up).
+ * A pass walks the whole file and verifies every invariant the other files
+ * rely on: the header, the run tiling, the free lists, each shard's run
+ * list, deferred list and counters, and every slot (its record lies in a
+ * run of its shard, the record's key hashes to that slot, no record is
+ * referenced twice, per-run live bytes add up), and that every run in use
+ * is referenced by something.  Every offset it follows is bounds-checked
+ * against the file's real size, so a damaged file, or one a writer
+ * changes under a read-only checker, gives reports, never a signal; its
+ * work is bounded by that size too.
  *
- * On a writable handle it takes every shard lock (in index order, then
- * the allocator's: the same order writers use, so no deadlock), so the
- * report is exact while writers wait a moment.  On a read-only handle it
- * cannot lock: it walks the table up to three times and trusts a walk
- * during which no writer changed anything; failing that, it reports only
- * the problems every walk found (damage is stable, a torn view is not).
- * Every run that is not free must be referenced by something; one that
- * is not is reported as leaked.
+ * On a writable handle the checker takes every shard lock (in index order,
+ * then the allocator's: the order writers use, so no deadlock), so the
+ * pass is exact while writers wait.  A read-only handle cannot lock; it
+ * trusts only what it saw while no writer was inside, by the locks' gen
+ * counters (odd while held, bumped on every take and release: lock.c):
+ * first whole passes, and if writers never pause for a whole one, each
+ * shard on its own while its own lock was quiet (and the allocator's part
+ * if its lock pauses too; the leak check needs a whole quiet pass).  A
+ * shard it could not see quietly it says it could not check (-EAGAIN), so
+ * writers at work never cause a false report.
+ *
+ * shmkv_repair, for an operator with no writer attached, forgets every
+ * lock's holder, repairs every shard as after a crash, rebuilds the free
+ * lists, frees the runs nothing references, then checks.
  */
-#include "api.h"
 #include "alloc.h"
+#include "api.h"
 #include "fault.h"
 #include "hash.h"
 #include "index.h"
@@ -27,41 +37,33 @@
 #include "shard.h"
 
 #include <errno.h>
-#include <string.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+enum { ROLE_NONE, ROLE_FREE, ROLE_LIST, ROLE_INDEX, ROLE_JOURNAL };
+enum { HEAD_NONE, HEAD_FREE, HEAD_LOG, HEAD_HUGE, HEAD_INDEX, HEAD_NEW, HEAD_DEFER };
 
 struct chk {
     FILE *out;
     unsigned problems;
-    /* per run (by unit index from data_off): what references it */
-    uint8_t *role;     /* what references the run starting at a unit (ROLE_*) */
-    uint8_t *head;     /* the kind of the run starting at a unit (HEAD_*), 0: none */
-    uint64_t *live;    /* live bytes found through slots */
-    uint64_t nunits;
-    uint8_t *seen;     /* record offsets seen, bit per 8 bytes of the data area */
+    uint64_t top;       /* end of the runs when the pass began (within the file) */
+    uint64_t nunits, capunits; /* units up to top; units the arrays hold */
+    uint8_t *role;      /* per unit: what references the run starting there (ROLE_*) */
+    uint8_t *head;      /* per unit: the kind of the run starting there (HEAD_*) */
+    uint64_t *live;     /* per unit: live bytes found through slots */
+    uint8_t *seen;      /* record offsets seen, a bit per 8 bytes of the data area */
     uint64_t keys, live_bytes;
-    uint64_t top;      /* end of the runs when the check began */
+    /* one shard at a time (read-only, writers busy): what to reset after */
+    bool undoing;
+    uint64_t *undo;     /* unit indices; seen bits with UNDO_BIT set */
+    size_t nundo, capundo;
 };
+#define UNDO_BIT (1ull << 63)
 
-enum { ROLE_NONE, ROLE_FREE, ROLE_LIST, ROLE_INDEX, ROLE_JOURNAL };
-enum { HEAD_NONE, HEAD_FREE, HEAD_LOG, HEAD_HUGE, HEAD_INDEX, HEAD_NEW };
-
-static uint8_t head_kind(uint32_t kind)
-{
-    switch (kind) {
-    case RUN_FREE: return HEAD_FREE;
-    case RUN_LOG: return HEAD_LOG;
-    case RUN_HUGE: return HEAD_HUGE;
-    case RUN_INDEX: return HEAD_INDEX;
-    default: return HEAD_NEW;
-    }
-}
-
-static void bad(struct chk *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void bad(struct chk *c, const char *fmt, ...)
 {
     c->problems++;
     if (!c->out || c->problems > 100)
@@ -74,167 +76,322 @@ static void bad(struct chk *c, const char *fmt, ...)
     va_end(ap);
 }
 
+typedef unsigned long long ull; /* for printing */
+
 static uint64_t unit_of(shmkv *db, uint64_t off) { return (off - db->data_off) >> UNIT_SHIFT; }
+static bool in_runs(shmkv *db, const struct chk *c, uint64_t off) { return off >= db->data_off && off < c->top; }
+
+static void remember(struct chk *c, uint64_t x)
+{
+    if (!c->undoing)
+        return;
+    if (c->nundo == c->capundo) {
+        size_t cap = c->capundo ? c->capundo * 2 : 1024;
+        uint64_t *p = xrealloc(c->undo, cap * sizeof *p);
+        if (!p) { /* cannot undo: leave the marks (later shards may see stale ones) */
+            c->undoing = false;
+            return;
+        }
+        c->undo = p;
+        c->capundo = cap;
+    }
+    c->undo[c->nundo++] = x;
+}
+
+static void set_role(struct chk *c, uint64_t u, uint8_t role)
+{
+    c->role[u] = role;
+    remember(c, u);
+}
+
+static void undo_marks(struct chk *c);
+
+static void chk_reset(struct chk *c)
+{
+    if (c->undoing) {
+        undo_marks(c);
+        return;
+    }
+    memset(c->role, 0, c->nunits + 1);
+    memset(c->head, 0, c->nunits + 1);
+    memset(c->live, 0, (c->nunits + 1) * sizeof *c->live);
+    memset(c->seen, 0, (c->nunits << (UNIT_SHIFT - 6)) + 1);
+    c->keys = c->live_bytes = 0;
+}
+
+static void undo_marks(struct chk *c)
+{
+    for (size_t i = 0; i < c->nundo; i++) {
+        uint64_t x = c->undo[i];
+        if (x & UNDO_BIT) {
+            x &= ~UNDO_BIT;
+            c->seen[x >> 3] &= (uint8_t)~(1u << (x & 7));
+        } else {
+            c->role[x] = 0;
+            c->live[x] = 0;
+        }
+    }
+    c->nundo = 0;
+}
+
+/* Size the pass by the runs' end as it is now, within the real file:
+ * grow the arrays (zeroed) if the runs grew since the last sizing. */
+static int chk_size(shmkv *db, struct chk *c)
+{
+    uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_acquire);
+    if (top < db->data_off || (top - db->data_off) % UNIT || !mem_ok(db, db->data_off, top - db->data_off)) {
+        bad(c, "the runs' end %#llx lies outside the file", (ull)top);
+        top = db->data_off;
+    }
+    uint64_t n = (top - db->data_off) >> UNIT_SHIFT;
+    if (c->role && n <= c->capunits) { /* arrays big enough: zero past the old end */
+        if (n > c->nunits) {
+            memset(c->role + c->nunits + 1, 0, n - c->nunits);
+            memset(c->head + c->nunits + 1, 0, n - c->nunits);
+            memset(c->live + c->nunits + 1, 0, (n - c->nunits) * sizeof *c->live);
+            memset(c->seen + (c->nunits << (UNIT_SHIFT - 6)) + 1, 0, (n - c->nunits) << (UNIT_SHIFT - 6));
+        }
+        c->top = top;
+        c->nunits = n;
+        return 0;
+    }
+    uint8_t *role = xrealloc(c->role, n + 1), *head = role ? xrealloc(c->head, n + 1) : NULL;
+    c->role = role ? role : c->role;
+    c->head = head ? head : c->head;
+    uint64_t *live = head ? xrealloc(c->live, (n + 1) * sizeof *live) : NULL;
+    c->live = live ? live : c->live;
+    uint8_t *seen = live ? xrealloc(c->seen, (n << (UNIT_SHIFT - 6)) + 1) : NULL;
+    if (!seen)
+        return -ENOMEM;
+    c->seen = seen;
+    uint64_t old = c->role ? c->nunits + 1 : 0, sold = c->role ? (c->nunits << (UNIT_SHIFT - 6)) + 1 : 0;
+    memset(c->role + old, 0, n + 1 - old);
+    memset(c->head + old, 0, n + 1 - old);
+    memset(c->live + old, 0, (n + 1 - old) * sizeof *c->live);
+    memset(c->seen + sold, 0, (n << (UNIT_SHIFT - 6)) + 1 - sold);
+    c->top = top;
+    c->nunits = c->capunits = n;
+    return 0;
+}
+
+static int chk_init(shmkv *db, struct chk *c, FILE *out)
+{
+    memset(c, 0, sizeof *c);
+    c->out = out;
+    return chk_size(db, c);
+}
+
+static void chk_free(struct chk *c)
+{
+    free(c->role);
+    free(c->head);
+    free(c->live);
+    free(c->seen);
+    free(c->undo);
+}
+
+static uint8_t head_kind(uint32_t kind)
+{
+    switch (kind) {
+    case RUN_FREE: return HEAD_FREE;
+    case RUN_LOG: return HEAD_LOG;
+    case RUN_HUGE: return HEAD_HUGE;
+    case RUN_INDEX: return HEAD_INDEX;
+    case RUN_DEFER: return HEAD_DEFER;
+    default: return HEAD_NEW;
+    }
+}
+
+/* ---- one shard ---- */
+
+/* Is slot inside the chain of bucket b? */
+static bool in_chain(shmkv *db, struct shard *s, uint64_t b, const _Atomic uint64_t *slot)
+{
+    struct bucket *bk = shmkv__bucket_at(db, s, b);
+    for (unsigned n = 0; bk && n < CHAIN_MAX; n++, bk = shmkv__bucket_next(db, bk))
+        if ((uintptr_t)slot >= (uintptr_t)bk && (uintptr_t)slot < (uintptr_t)(bk + 1))
+            return true;
+    return false;
+}
 
 static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
 {
-    (void)slot;
     struct chk *c = ctx;
-    uint64_t off = slot_off(v), ro = shmkv__rec_run(db, off);
+    uint64_t off = slot_off(v), ro = shmkv__rec_run(db, off); /* bounds-checked, key bytes included */
     uint32_t si = shard_index(db, s);
-    if (!ro) {
-        bad(c, "shard %u: slot points at %#llx, not a record in a run", si, (unsigned long long)off);
+    struct rec *r = at(db, off);
+    if (!ro || !in_runs(db, c, off) || !in_runs(db, c, ro) || !r->klen) {
+        bad(c, "shard %u: slot points at %#llx, not a record with a key in a run", si, (ull)off);
         return 0;
     }
     struct run *run = run_at(db, ro);
-    struct rec *r = at(db, off);
-    if (off >= c->top || ro >= c->top || !r->klen) {
-        bad(c, "shard %u: slot points at %#llx, past the runs or a record without a key", si,
-            (unsigned long long)off);
-        return 0;
-    }
     uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
     if (run->shard != si || shard_of(db, h) != s)
-        bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (unsigned long long)off,
-            run->shard, shard_index(db, shard_of(db, h)));
+        bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (ull)off, run->shard,
+            shard_index(db, shard_of(db, h)));
     if ((h & TAG_MASK) != slot_tag(v))
-        bad(c, "shard %u: slot tag %#llx does not match the key's %#llx", si,
-            (unsigned long long)slot_tag(v), (unsigned long long)(h & TAG_MASK));
-    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    uint64_t b = shmkv__bucket_for(lay, db->base_bits, h & TAG_MASK);
-    struct bucket *home = shmkv__bucket_at(db, s, b), *bk = home;
-    bool in_chain = false;
-    for (unsigned n = 0; bk && n < CHAIN_MAX && !in_chain; n++, bk = shmkv__bucket_next(db, bk))
-        in_chain = (uintptr_t)slot >= (uintptr_t)bk && (uintptr_t)slot < (uintptr_t)(bk + 1);
-    if (!in_chain)
-        bad(c, "shard %u: key of record %#llx is not in its bucket %llu's chain", si,
-            (unsigned long long)off, (unsigned long long)b);
+        bad(c, "shard %u: slot tag %#llx does not match the key's %#llx", si, (ull)slot_tag(v),
+            (ull)(h & TAG_MASK));
+    uint64_t b = shmkv__bucket_for(atomic_load_explicit(&s->layout, memory_order_relaxed), db->base_bits, h & TAG_MASK);
+    if (!in_chain(db, s, b, slot))
+        bad(c, "shard %u: key of record %#llx is not in its bucket %llu's chain", si, (ull)off, (ull)b);
     uint64_t bit = (off - db->data_off) >> 3;
     if (c->seen[bit >> 3] & (1u << (bit & 7)))
-        bad(c, "shard %u: record %#llx referenced twice", si, (unsigned long long)off);
+        bad(c, "shard %u: record %#llx referenced twice", si, (ull)off);
     c->seen[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    remember(c, bit | UNDO_BIT);
     c->live[unit_of(db, ro)] += rec_bytes(r);
+    remember(c, unit_of(db, ro));
     c->keys++;
     c->live_bytes += (uint64_t)r->klen + r->vlen;
     return 0;
 }
 
-static void check_shard(shmkv *db, struct shard *s, struct chk *c)
+/* The pieces of a chained huge value belong to its head. */
+static void check_chain(shmkv *db, struct shard *s, struct chk *c, uint64_t ro)
+{
+    unsigned k = 0;
+    for (uint64_t p = run_at(db, ro)->chain; p && k < (1u << 20); p = run_at(db, p)->chain, k++) {
+        if (!shmkv__run_ok(db, p, RUN_HUGE, s) || !in_runs(db, c, p) || c->role[unit_of(db, p)]) {
+            bad(c, "shard %u: huge run %#llx chains to %#llx, not a piece of its own", shard_index(db, s),
+                (ull)ro, (ull)p);
+            return;
+        }
+        set_role(c, unit_of(db, p), ROLE_LIST);
+    }
+}
+
+/* The shard's run list: each run sound, once, its live bytes as counted
+ * through the slots; returns the log bytes and live bytes of its log runs. */
+static void check_run_list(shmkv *db, struct shard *s, struct chk *c, uint64_t *log_bytes, uint64_t *rec_live)
 {
     uint32_t si = shard_index(db, s);
-    uint64_t keys0 = c->keys, bytes0 = c->live_bytes, log_bytes = 0, rec_live = 0;
-    if (!shmkv__layout_ok(atomic_load_explicit(&s->layout, memory_order_relaxed), db->base_bits)) {
-        bad(c, "shard %u: layout out of range", si);
-        return;
-    }
-    if (shmkv__index_walk(db, s, check_slot, c))
-        bad(c, "shard %u: index walk failed (bad bucket or endless chain)", si);
     bool open_seen = !s->open_run;
     unsigned n = 0;
     uint64_t last = 0;
     for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) {
         bool huge = shmkv__run_ok(db, ro, RUN_HUGE, s);
-        if ((!huge && !shmkv__run_ok(db, ro, RUN_LOG, s)) || ++n > (1u << 24)) {
-            bad(c, "shard %u: run list reaches %#llx, not a log or huge run of this shard", si,
-                (unsigned long long)ro);
-            break;
-        }
-        if (ro >= c->top) {
-            bad(c, "shard %u: log run %#llx lies past the runs", si, (unsigned long long)ro);
-            break;
+        if ((!huge && !shmkv__run_ok(db, ro, RUN_LOG, s)) || ++n > (1u << 24) || !in_runs(db, c, ro)) {
+            bad(c, "shard %u: run list reaches %#llx, not a log or huge run of this shard", si, (ull)ro);
+            return;
         }
         uint64_t u = unit_of(db, ro);
         if (c->role[u] != ROLE_NONE) {
-            bad(c, "shard %u: log run %#llx is also %s", si, (unsigned long long)ro,
+            bad(c, "shard %u: log run %#llx is also %s", si, (ull)ro,
                 c->role[u] == ROLE_FREE ? "free" : "in another list");
-            break;
+            return;
         }
-        c->role[u] = ROLE_LIST;
+        set_role(c, u, ROLE_LIST);
         last = ro;
         open_seen |= ro == s->open_run;
         struct run *run = run_at(db, ro);
         uint64_t lv = atomic_load_explicit(&run->live, memory_order_relaxed);
         if (lv != c->live[u])
             bad(c, "shard %u: %s run %#llx counts %llu live bytes, slots reach %llu", si, huge ? "huge" : "log",
-                (unsigned long long)ro, (unsigned long long)lv, (unsigned long long)c->live[u]);
-        if (huge) { /* the pieces of a chained value belong to it */
-            unsigned k = 0;
-            for (uint64_t p = run->chain; p && k < (1u << 20); p = run_at(db, p)->chain, k++) {
-                if (!shmkv__run_ok(db, p, RUN_HUGE, s) || p >= c->top || c->role[unit_of(db, p)]) {
-                    bad(c, "shard %u: huge run %#llx chains to %#llx, not a piece of its own", si,
-                        (unsigned long long)ro, (unsigned long long)p);
-                    break;
-                }
-                c->role[unit_of(db, p)] = ROLE_LIST;
-            }
+                (ull)ro, (ull)lv, (ull)c->live[u]);
+        if (huge) {
+            check_chain(db, s, c, ro);
             continue;
         }
-        log_bytes += atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR;
-        rec_live += c->live[u];
+        *log_bytes += atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR;
+        *rec_live += c->live[u];
     }
     if (last != s->runs_tail)
-        bad(c, "shard %u: run list ends at %#llx, its tail says %#llx", si, (unsigned long long)last,
-            (unsigned long long)s->runs_tail);
+        bad(c, "shard %u: run list ends at %#llx, its tail says %#llx", si, (ull)last, (ull)s->runs_tail);
     if (!open_seen)
-        bad(c, "shard %u: open run %#llx is not in its run list", si, (unsigned long long)s->open_run);
-    if (log_bytes != atomic_load_explicit(&s->log_bytes, memory_order_relaxed) ||
-        rec_live != atomic_load_explicit(&s->rec_live, memory_order_relaxed))
-        bad(c, "shard %u: log bytes %llu/%llu and live %llu/%llu (counted/recorded) differ", si,
-            (unsigned long long)log_bytes, (unsigned long long)atomic_load(&s->log_bytes),
-            (unsigned long long)rec_live, (unsigned long long)atomic_load(&s->rec_live));
-    if (c->keys - keys0 != atomic_load_explicit(&s->keys, memory_order_relaxed) ||
-        c->live_bytes - bytes0 != atomic_load_explicit(&s->live_bytes, memory_order_relaxed))
-        bad(c, "shard %u: %llu keys / %llu bytes found, counters say %llu / %llu", si,
-            (unsigned long long)(c->keys - keys0), (unsigned long long)(c->live_bytes - bytes0),
-            (unsigned long long)atomic_load(&s->keys), (unsigned long long)atomic_load(&s->live_bytes));
+        bad(c, "shard %u: open run %#llx is not in its run list", si, (ull)s->open_run);
 }
 
-/* The run tiling and the free lists; run this first (fills c->role). */
-static void check_runs(shmkv *db, struct chk *c)
+/* Runs released while the allocator was busy: each a RUN_DEFER of ours. */
+static void check_deferred(shmkv *db, struct shard *s, struct chk *c)
 {
-    struct hdr *h = db->hdr;
-    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed), free_units = 0;
-    for (uint64_t off = db->data_off; off < top;) {
-        struct run *r = run_at(db, off);
-        if (!mem_ok(db, off, RUN_HDR) || !r->nunits || r->nunits > (top - off) >> UNIT_SHIFT) {
-            bad(c, "run tiling broken at %#llx", (unsigned long long)off);
+    unsigned n = 0;
+    for (uint64_t ro = s->deferred; ro; ro = run_at(db, ro)->next) {
+        if (!shmkv__run_ok(db, ro, RUN_DEFER, s) || !in_runs(db, c, ro) || ++n > (1u << 24) ||
+            c->role[unit_of(db, ro)]) {
+            bad(c, "shard %u: deferred list reaches %#llx, not a deferred run of this shard (once)",
+                shard_index(db, s), (ull)ro);
             return;
         }
-        if (r->kind != RUN_FREE && r->kind != RUN_LOG && r->kind != RUN_HUGE && r->kind != RUN_INDEX)
-            bad(c, "run %#llx has unknown kind %#x", (unsigned long long)off, r->kind);
-        if (r->kind != RUN_FREE && r->kind != RUN_NEW && r->shard >= nshards(db))
-            bad(c, "run %#llx owned by shard %u of %u", (unsigned long long)off, r->shard, 1u << db->shard_bits);
-        c->head[unit_of(db, off)] = head_kind(r->kind);
-        off += r->nunits << UNIT_SHIFT;
+        set_role(c, unit_of(db, ro), ROLE_LIST);
     }
-    for (unsigned k = 0; k < sizeof h->free_head / sizeof h->free_head[0]; k++) {
+}
+
+static void check_shard(shmkv *db, struct shard *s, struct chk *c)
+{
+    uint32_t si = shard_index(db, s);
+    uint64_t keys0 = c->keys, bytes0 = c->live_bytes, log_bytes = 0, rec_live = 0;
+    if (!shmkv__layout_fits(db, atomic_load_explicit(&s->layout, memory_order_relaxed))) {
+        bad(c, "shard %u: layout out of range (more buckets than the file holds)", si);
+        return;
+    }
+    if (shmkv__index_walk(db, s, WALK_ALL, check_slot, c))
+        bad(c, "shard %u: index walk failed (bad bucket or endless chain)", si);
+    check_run_list(db, s, c, &log_bytes, &rec_live);
+    check_deferred(db, s, c);
+    if (log_bytes != ld64(&s->log_bytes) || rec_live != ld64(&s->rec_live))
+        bad(c, "shard %u: log bytes %llu/%llu and live %llu/%llu (counted/recorded) differ", si, (ull)log_bytes,
+            (ull)ld64(&s->log_bytes), (ull)rec_live, (ull)ld64(&s->rec_live));
+    if (c->keys - keys0 != ld64(&s->keys) || c->live_bytes - bytes0 != ld64(&s->live_bytes))
+        bad(c, "shard %u: %llu keys / %llu bytes found, counters say %llu / %llu", si, (ull)(c->keys - keys0),
+            (ull)(c->live_bytes - bytes0), (ull)ld64(&s->keys), (ull)ld64(&s->live_bytes));
+}
+
+/* ---- the allocator's part ---- */
+
+static void check_free_lists(shmkv *db, struct chk *c)
+{
+    struct hdr *h = db->hdr;
+    uint64_t free_units = 0;
+    for (unsigned k = 0; k < NCLASS; k++) {
         unsigned n = 0;
         for (uint64_t off = h->free_head[k]; off; off = run_at(db, off)->next) {
-            if (off < db->data_off || off >= top || (off - db->data_off) % UNIT || ++n > (1u << 24)) {
-                bad(c, "free list %u reaches %#llx, outside the runs", k, (unsigned long long)off);
+            if (!in_runs(db, c, off) || (off - db->data_off) % UNIT || ++n > (1u << 24)) {
+                bad(c, "free list %u reaches %#llx, outside the runs", k, (ull)off);
                 break;
             }
-            struct run *r = run_at(db, off);
+            struct run *r = run_at(db, off); /* below c->top: inside the file */
             if (r->kind != RUN_FREE)
-                bad(c, "free list %u holds run %#llx of kind %#x", k, (unsigned long long)off, r->kind);
+                bad(c, "free list %u holds run %#llx of kind %#x", k, (ull)off, r->kind);
             if (c->role[unit_of(db, off)]) {
-                bad(c, "run %#llx is in the free lists twice", (unsigned long long)off);
+                bad(c, "run %#llx is in the free lists twice", (ull)off);
                 break;
             }
-            c->role[unit_of(db, off)] = ROLE_FREE;
+            set_role(c, unit_of(db, off), ROLE_FREE);
             free_units += r->nunits;
         }
     }
-    if (free_units != atomic_load_explicit(&h->free_units, memory_order_relaxed))
-        bad(c, "free lists hold %llu units, header says %llu", (unsigned long long)free_units,
-            (unsigned long long)atomic_load(&h->free_units));
+    if (free_units != ld64(&h->free_units))
+        bad(c, "free lists hold %llu units, header says %llu", (ull)free_units, (ull)ld64(&h->free_units));
 }
+
+/* The run tiling and the free lists (fills c->head and the free roles). */
+static void check_runs(shmkv *db, struct chk *c)
+{
+    for (uint64_t off = db->data_off; off < c->top;) {
+        struct run *r = run_at(db, off);
+        if (!mem_ok(db, off, RUN_HDR) || !r->nunits || r->nunits > (c->top - off) >> UNIT_SHIFT) {
+            bad(c, "run tiling broken at %#llx", (ull)off);
+            return;
+        }
+        if (r->kind != RUN_FREE && r->kind != RUN_LOG && r->kind != RUN_HUGE && r->kind != RUN_INDEX &&
+            r->kind != RUN_DEFER)
+            bad(c, "run %#llx has unknown kind %#x", (ull)off, r->kind);
+        if (r->kind != RUN_FREE && r->kind != RUN_NEW && r->shard >= nshards(db))
+            bad(c, "run %#llx owned by shard %u of %llu", (ull)off, r->shard, (ull)nshards(db));
+        c->head[unit_of(db, off)] = head_kind(r->kind);
+        off += r->nunits << UNIT_SHIFT;
+    }
+    check_free_lists(db, c);
+}
+
+/* ---- leaks ---- */
 
 /* An index run is referenced by a directory entry (bucket pieces) or by
  * the overflow buckets it holds, linked into chains or the free list. */
 static void mark_index(shmkv *db, struct chk *c, uint64_t off)
 {
-    if (off < db->data_off || off >= c->top)
+    if (!in_runs(db, c, off) || (off - db->data_off) % UNIT)
         return;
     uint64_t u = unit_of(db, off);
     if (c->head[u] == HEAD_INDEX && !c->role[u])
@@ -243,7 +400,7 @@ static void mark_index(shmkv *db, struct chk *c, uint64_t off)
 
 static void mark_journal(shmkv *db, struct chk *c, uint64_t off)
 {
-    if (off >= db->data_off && off < c->top && !((off - db->data_off) % UNIT) && !c->role[unit_of(db, off)])
+    if (in_runs(db, c, off) && !((off - db->data_off) % UNIT) && !c->role[unit_of(db, off)])
         c->role[unit_of(db, off)] = ROLE_JOURNAL;
 }
 
@@ -255,15 +412,16 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
             mark_index(db, c, p - RUN_HDR);
     }
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    if (shmkv__layout_ok(lay, db->base_bits)) {
-        uint64_t nb = shmkv__bucket_count(lay, db->base_bits), budget = c->nunits * (UNIT / BUCKET_BYTES) + nb;
-        for (uint64_t b = 0; b < nb; b++)
+    uint64_t budget = c->nunits * (UNIT / BUCKET_BYTES) + 1;
+    /* overflow buckets live in one-unit index runs (or in the tails of
+     * bucket pieces, which the directory reaches): a bucket's unit is its
+     * run's first */
+    if (shmkv__layout_fits(db, lay))
+        for (uint64_t b = 0, nb = shmkv__bucket_count(lay, db->base_bits); b < nb && budget; b++)
             for (struct bucket *bk = shmkv__bucket_at(db, s, b); bk && budget; bk = shmkv__bucket_next(db, bk), budget--)
-                mark_index(db, c, off_of(db, bk));
-    }
-    uint64_t budget = c->nunits * (UNIT / BUCKET_BYTES);
+                mark_index(db, c, off_of(db, bk) & ~(UNIT - 1));
     for (uint64_t o = s->ov_free; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES); budget--) {
-        mark_index(db, c, o);
+        mark_index(db, c, o & ~(UNIT - 1));
         o = atomic_load_explicit(&((struct bucket *)at(db, o))->next, memory_order_relaxed);
     }
     mark_journal(db, c, s->pending_free);
@@ -271,16 +429,18 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
     mark_journal(db, c, s->pending_log);
     mark_journal(db, c, s->pending_piece);
     mark_journal(db, c, s->pending_index);
+    mark_journal(db, c, s->pending_defer);
 }
 
 /* Every run that is not free must be reachable from something: its
- * shard's run list (log runs, huge values and their pieces), its index,
- * or a journal field.  One that is not has leaked: its space is lost
- * until the table is rebuilt. */
-static void check_leaks(shmkv *db, struct chk *c)
+ * shard's run list (log runs, huge values and their pieces), its deferred
+ * list, its index, or a journal field.  One that is not has leaked.
+ * reclaim (repair, allocator lock held): free it. */
+static unsigned check_leaks(shmkv *db, struct chk *c, bool reclaim)
 {
-    static const char *const names[] = {"", "free", "log", "huge", "index", "unfinished"};
+    static const char *const names[] = {"", "free", "log", "huge", "index", "unfinished", "deferred"};
     bool split_pending = false;
+    unsigned leaked = 0;
     for (uint64_t i = 0; i < nshards(db); i++) {
         mark_shard_refs(db, &db->shards[i], c);
         split_pending |= db->shards[i].pending_split != 0;
@@ -289,111 +449,185 @@ static void check_leaks(shmkv *db, struct chk *c)
         uint8_t h = c->head[u];
         if (h == HEAD_NONE || h == HEAD_FREE || c->role[u] || (h == HEAD_INDEX && split_pending))
             continue;
-        bad(c, "%s run %#llx is referenced by nothing (leaked)", names[h],
-            (unsigned long long)(db->data_off + (u << UNIT_SHIFT)));
+        uint64_t off = db->data_off + (u << UNIT_SHIFT);
+        leaked++;
+        if (reclaim)
+            shmkv__run_reclaim(db, off);
+        else
+            bad(c, "%s run %#llx is referenced by nothing (leaked)", names[h], (ull)off);
     }
+    return leaked;
 }
 
 /* One walk of the whole table, problems written to out. */
 static int check_pass(shmkv *db, FILE *out)
 {
-    uint64_t shards = 1ull << db->shard_bits;
-    struct chk c = {.out = out};
-    uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
-    if (top < db->data_off)
-        top = db->data_off;
-    c.top = top;
-    c.nunits = (top - db->data_off) >> UNIT_SHIFT;
-    c.role = xcalloc(c.nunits + 1, 1);
-    c.head = xcalloc(c.nunits + 1, 1);
-    c.live = xcalloc(c.nunits + 1, sizeof *c.live);
-    c.seen = xcalloc(((top - db->data_off) >> 6) + 1, 1);
-    int r;
-    if (!c.role || !c.head || !c.live || !c.seen) {
-        r = -ENOMEM;
-    } else {
+    struct chk c;
+    int r = chk_init(db, &c, out);
+    if (!r) {
         check_runs(db, &c);
-        for (uint64_t i = 0; i < shards; i++)
+        for (uint64_t i = 0; i < nshards(db); i++)
             check_shard(db, &db->shards[i], &c);
-        check_leaks(db, &c);
+        check_leaks(db, &c, false);
         r = c.problems ? -EBADMSG : 0;
     }
-    free(c.role);
-    free(c.head);
-    free(c.live);
-    free(c.seen);
+    chk_free(&c);
     return r;
 }
 
-/* Changes whenever any writer changes anything the checker looks at. */
-static uint64_t generation(shmkv *db)
+/* ---- read-only: look only while no writer is inside ---- */
+
+static void nap(unsigned attempt)
 {
-    struct hdr *h = db->hdr;
-    uint64_t g = atomic_load_explicit(&h->top, memory_order_acquire) +
-                 atomic_load_explicit(&h->free_units, memory_order_acquire) * 3 +
-                 atomic_load_explicit(&h->run_stamp, memory_order_acquire) * 5;
-    for (uint64_t i = 0; i < nshards(db); i++) {
-        struct shard *s = &db->shards[i];
-        g = g * 31 + atomic_load_explicit(&s->puts, memory_order_acquire) +
-            atomic_load_explicit(&s->dels, memory_order_acquire) * 7 +
-            atomic_load_explicit(&s->epoch, memory_order_acquire) * 11 +
-            atomic_load_explicit(&s->seq, memory_order_acquire) * 13 +
-            atomic_load_explicit(&s->layout, memory_order_acquire) * 17 +
-            atomic_load_explicit(&s->evictions, memory_order_acquire) * 19 +
-            atomic_load_explicit(&s->expirations, memory_order_acquire) * 23;
-    }
-    return g;
+    struct timespec ts = {0, 50000L << (attempt < 8 ? attempt : 8)}; /* 50 us .. 12.8 ms */
+    nanosleep(&ts, NULL);
 }
 
-#define RDONLY_PASSES 4
+/* The gens of the locks a part depends on: even (nobody inside) now? */
+static bool gens_begin(const struct lock *const *locks, size_t n, uint64_t *g)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((g[i] = seq_begin(&locks[i]->gen)) & 1)
+            return false;
+    return true;
+}
 
-/* A read-only handle cannot stop writers.  A clean pass during which
- * nothing changed is exact.  Otherwise the walk is repeated, a little
- * later each time, and only problems found by every pass are reported:
- * damage stays put, a view torn by a write in flight (or by a writer
- * preempted inside the allocator) does not last.  A writer stopped for
- * good in the middle of a change leaves what the next writer repairs, and
- * that is reported, as it should be. */
+static bool gens_held(const struct lock *const *locks, size_t n, const uint64_t *g)
+{
+    seq_end();
+    for (size_t i = 0; i < n; i++)
+        if (seq_changed(&locks[i]->gen, g[i]))
+            return false;
+    return true;
+}
+
+/* Run part(db, c, arg) until a run of it saw none of the locks move (at
+ * most tries times); copy its report to out.  Returns its problem count,
+ * or -EAGAIN if the locks never stayed quiet, -ENOMEM. */
+typedef void (*part_fn)(shmkv *db, struct chk *c, void *arg);
+static int quiet_part(shmkv *db, struct chk *c, const struct lock *const *locks, size_t n, unsigned tries,
+                      part_fn part, void *arg, FILE *out)
+{
+    uint64_t g[n];
+    for (unsigned attempt = 0; attempt < tries; attempt++) {
+        if (!gens_begin(locks, n, g)) {
+            nap(attempt);
+            continue;
+        }
+        /* the runs' end after the locks' gens: every run a quiet part
+         * refers to was there before its writers let go */
+        if (chk_size(db, c))
+            return -ENOMEM;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+            return -ENOMEM;
+        unsigned before = c->problems;
+        c->out = f;
+        part(db, c, arg);
+        fclose(f);
+        int found = (int)(c->problems - before);
+        if (gens_held(locks, n, g)) {
+            if (out && text)
+                fputs(text, out);
+            free(text);
+            return found;
+        }
+        c->problems = before;
+        free(text);
+        chk_reset(c);
+        nap(attempt);
+    }
+    return -EAGAIN;
+}
+
+static void part_whole(shmkv *db, struct chk *c, void *arg)
+{
+    (void)arg;
+    check_runs(db, c);
+    for (uint64_t i = 0; i < nshards(db); i++)
+        check_shard(db, &db->shards[i], c);
+    check_leaks(db, c, false);
+}
+
+static void part_runs(shmkv *db, struct chk *c, void *arg)
+{
+    (void)arg;
+    check_runs(db, c);
+}
+
+static void part_shard(shmkv *db, struct chk *c, void *arg)
+{
+    check_shard(db, arg, c);
+    undo_marks(c);
+}
+
 static int check_unlocked(shmkv *db, FILE *report)
 {
-    char *text[RDONLY_PASSES] = {0};
-    size_t len;
-    int r = 0, passes = 0;
-    for (; passes < RDONLY_PASSES; passes++) {
-        uint64_t g = generation(db);
-        FILE *f = open_memstream(&text[passes], &len);
-        if (!f) {
-            r = -ENOMEM;
-            break;
-        }
-        r = check_pass(db, f);
-        fclose(f);
-        if (r == -ENOMEM || !text[passes])
-            break;
-        if (r == 0 && generation(db) == g) /* quiet throughout and clean: exact */
-            break;
-        struct timespec ts = {0, 1000000L << passes};
-        nanosleep(&ts, NULL);
+    uint64_t n = nshards(db);
+    const struct lock **locks = xcalloc(n + 1, sizeof *locks);
+    struct chk c;
+    int r = chk_init(db, &c, NULL);
+    if (!locks || r) {
+        free(locks);
+        chk_free(&c);
+        return -ENOMEM;
     }
-    if (passes == RDONLY_PASSES) {
-        r = 0;
-        for (char *line = text[0], *nl; line && *line; line = nl + 1) {
-            if (!(nl = strchr(line, '\n')))
-                break;
-            *nl = 0;
-            bool everywhere = true;
-            for (int k = 1; k < RDONLY_PASSES; k++)
-                everywhere &= strstr(text[k], line) != NULL;
-            if (everywhere) {
-                r = -EBADMSG;
-                if (report)
-                    fprintf(report, "%s\n", line);
-            }
-        }
+    locks[0] = &db->hdr->alloc_lock;
+    for (uint64_t i = 0; i < n; i++)
+        locks[i + 1] = &db->shards[i].lock;
+    /* A few whole passes first: one that no writer disturbed is exact. */
+    r = quiet_part(db, &c, locks, n + 1, 8, part_whole, NULL, report);
+    if (r != -EAGAIN) {
+        chk_free(&c);
+        free(locks);
+        return r < 0 ? r : r ? -EBADMSG : 0;
     }
-    for (int k = 0; k < RDONLY_PASSES; k++)
-        free(text[k]);
+    /* Writers never paused for a whole pass: each shard while its own lock
+     * is quiet, and the allocator's part if its lock pauses too (a writer
+     * that allocates all the time may never let it: then it is left out,
+     * as is the leak check, which needs every lock quiet at once). */
+    unsigned unchecked = 0, problems = 0;
+    chk_reset(&c);
+    r = quiet_part(db, &c, locks, 1, 16, part_runs, NULL, report);
+    problems += r > 0 ? (unsigned)r : 0;
+    memset(c.role, 0, c.nunits + 1); /* the free roles were only for the allocator's part */
+    c.undoing = true;
+    for (uint64_t i = 0; i < n && r != -ENOMEM; i++) {
+        r = quiet_part(db, &c, &locks[i + 1], 1, 64, part_shard, &db->shards[i], report);
+        if (r == -EAGAIN && report)
+            fprintf(report, "shmkv check: shard %llu: writers never left it quiet; not checked\n", (ull)i);
+        unchecked += r == -EAGAIN;
+        problems += r > 0 ? (unsigned)r : 0;
+    }
+    chk_free(&c);
+    free(locks);
+    return r == -ENOMEM ? r : problems ? -EBADMSG : unchecked ? -EAGAIN : 0;
+}
+
+/* ---- the API ---- */
+
+/* Take every shard's lock, then the allocator's (the writers' order). */
+static int lock_all(shmkv *db, uint64_t *locked)
+{
+    int r = 0;
+    for (*locked = 0; *locked < nshards(db) && !r; ++*locked)
+        if ((r = shmkv__shard_lock(db, &db->shards[*locked])))
+            break;
+    if (!r)
+        r = shmkv__alloc_lock(db);
+    if (r)
+        while (*locked)
+            shmkv__shard_unlock(&db->shards[--*locked]);
     return r;
+}
+
+static void unlock_all(shmkv *db)
+{
+    shmkv__alloc_unlock(db);
+    for (uint64_t i = nshards(db); i-- > 0;)
+        shmkv__shard_unlock(&db->shards[i]);
 }
 
 SHMKV_API int shmkv_check(shmkv *db, FILE *report)
@@ -402,17 +636,46 @@ SHMKV_API int shmkv_check(shmkv *db, FILE *report)
         return -EINVAL;
     if (db->rdonly)
         return check_unlocked(db, report);
-    uint64_t shards = 1ull << db->shard_bits, locked = 0;
-    int r = 0;
-    for (; locked < shards; locked++)
-        if ((r = shmkv__shard_lock(db, &db->shards[locked])))
-            goto unlock;
-    if ((r = shmkv__alloc_lock(db)))
-        goto unlock;
+    uint64_t locked;
+    int r = lock_all(db, &locked);
+    if (r)
+        return r;
     r = check_pass(db, report);
-    shmkv__alloc_unlock(db);
-unlock:
-    while (locked)
-        shmkv__shard_unlock(&db->shards[--locked]);
+    unlock_all(db);
+    return r;
+}
+
+SHMKV_API int shmkv_repair(shmkv *db, FILE *report)
+{
+    if (!db)
+        return -EINVAL;
+    if (db->rdonly)
+        return -EROFS;
+    shmkv__lock_reset(&db->hdr->alloc_lock);
+    for (uint64_t i = 0; i < nshards(db); i++)
+        shmkv__lock_reset(&db->shards[i].lock);
+    uint64_t locked;
+    int r = lock_all(db, &locked);
+    if (r)
+        return r;
+    r = shmkv__alloc_rebuild(db);
+    for (uint64_t i = 0; i < nshards(db) && !r; i++)
+        r = shmkv__shard_repair(db, &db->shards[i]);
+    unsigned leaked = 0;
+    if (!r) {
+        struct chk c;
+        if ((r = chk_init(db, &c, NULL)) == 0) {
+            check_runs(db, &c);
+            for (uint64_t i = 0; i < nshards(db); i++)
+                check_shard(db, &db->shards[i], &c);
+            leaked = check_leaks(db, &c, true);
+        }
+        chk_free(&c);
+    }
+    if (leaked && report)
+        fprintf(report, "shmkv repair: freed %u leaked run%s\n", leaked, leaked == 1 ? "" : "s");
+    if (!r)
+        r = check_pass(db, report);
+    unlock_all(db);
     return r;
 }

@@ -260,14 +260,15 @@ bool shmkv__clean_some(shmkv *db, struct shard *s)
 
 
 /* After -ENOSPC in a store: compact every other shard.  Called with no
- * lock held. */
+ * lock held; a shard whose lock stays busy for a while is passed over. */
+#define CLEAN_OTHERS_WAIT_NS 10000000L
 bool shmkv__clean_others(shmkv *db, struct shard *mine)
 {
     bool freed = false;
     for (uint64_t i = 0; i < nshards(db); i++) {
         struct shard *s = &db->shards[i];
-        if (s == mine || shmkv__shard_lock(db, s))
-            continue;
+        if (s == mine || shmkv__shard_lock_for(db, s, CLEAN_OTHERS_WAIT_NS))
+            continue; /* busy (maybe stopped): the others may free enough */
         freed |= shmkv__clean_some(db, s);
         shmkv__shard_unlock(s);
     }

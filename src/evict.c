@@ -16,12 +16,18 @@
  * two others chosen by bits of its key's hash (two random choices make
  * per-shard FIFOs behave close to one global FIFO); the slow path after
  * -ENOSPC scans every shard.
+ *
+ * Evicting never waits for a busy shard (EVICT_WAIT_NS): its holder may be
+ * stopped, and any other shard's oldest run frees space as well.
  */
 #include "evict.h"
 
 #include "clean.h"
+#include "lock.h"
 #include "log.h"
 #include "shard.h"
+
+#define EVICT_WAIT_NS 0 /* spin briefly, never sleep, on another shard's lock */
 
 bool shmkv__evict_pressure(shmkv *db)
 {
@@ -94,15 +100,16 @@ bool shmkv__evict_oldest(shmkv *db, struct shard *mine)
     uint64_t n = nshards(db);
     struct shard *best = oldest_of(db, NULL, n);
     bool freed = false;
-    if (best && shmkv__shard_lock(db, best) == 0) {
+    if (best && shmkv__shard_lock_for(db, best, EVICT_WAIT_NS) == 0) {
         freed = shmkv__evict_some(db, best);
         shmkv__shard_unlock(best);
     }
-    /* nothing but open runs (or the oldest went meanwhile): evict from
-     * every shard that has anything, the writer's own first */
+    /* nothing but open runs, the oldest went meanwhile, or its shard is
+     * busy: evict from every shard that has anything, the writer's own
+     * first */
     for (uint64_t i = 0; i <= n && !freed; i++) {
         struct shard *s = i ? &db->shards[i - 1] : mine;
-        if ((i && s == mine) || shmkv__shard_lock(db, s))
+        if ((i && s == mine) || shmkv__shard_lock_for(db, s, i ? EVICT_WAIT_NS : LOCK_WAIT_NS))
             continue;
         freed = shmkv__evict_some(db, s);
         shmkv__shard_unlock(s);

@@ -31,20 +31,21 @@
  * the slot with one atomic store.
  *
  * Version history: 1, the first format; 2 added cache mode (read counts in
- * slots, run stamps, segments) and expiry (REC_EXT).  shmkv_open refuses
+ * slots, run stamps, segments) and expiry (REC_EXT); 3 replaced glibc's
+ * robust mutexes with the table's own locks (struct lock), whose every
+ * field the library validates, and added deferred run releases.  shmkv_open refuses
  * any other version, and any file whose structure sizes differ from these
  * (the header records them), with -EBADMSG.
  */
 #ifndef SHMKV_FORMAT_H
 #define SHMKV_FORMAT_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 2u
+#define FORMAT_VERSION 3u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)
@@ -71,12 +72,27 @@
 /* Split a bucket once a shard holds more than this many keys per bucket. */
 #define SPLIT_KEYS_PER_BUCKET 5u
 
+/* A lock in the file (lock.c): a futex word naming its holder, and the
+ * holder's identity, so that waiters can tell a holder that is gone (and
+ * take the lock over) from one that is alive, stopped or out of sight. */
+struct lock {
+    _Atomic uint32_t word;          /* 0: free; else the holder's tid | LOCK_WAITERS */
+    _Atomic uint32_t boot;          /* the holder's boot (32-bit tag; 0: unknown) */
+    _Atomic uint64_t owner;         /* holder: tid | PID-namespace tag << 32, stored last */
+    _Atomic uint64_t start;         /* the holder thread's start time (0: unknown) */
+    _Atomic uint64_t gen;           /* bumped on every take and release: odd while held */
+};
+#define LOCK_WAITERS 0x80000000u
+#define LOCK_TID     0x3fffffffu
+
 enum run_kind {
     RUN_FREE  = 0x46524545, /* "FREE" */
     RUN_LOG   = 0x4c4f4721, /* "LOG!" */
     RUN_HUGE  = 0x48554745, /* "HUGE" */
     RUN_INDEX = 0x494e4458, /* "INDX" */
     RUN_NEW   = 0x4e455721, /* "NEW!": allocated, not yet adopted */
+    RUN_DEFER = 0x44454652, /* "DEFR": released while the allocator was busy;
+                             * on its shard's deferred list until freed */
 };
 
 /* Header of every run.  kind/nunits are the walkable skeleton; the rest
@@ -139,10 +155,11 @@ struct shard {
 
     /* Writer state, under lock, grouped by cache line so a plain put
      * dirties two lines of the shard: the lock's and the counters'. */
-    pthread_mutex_t lock __attribute__((aligned(64)));
+    struct lock lock __attribute__((aligned(64)));
     uint64_t open_run;              /* log run being appended to */
     _Atomic uint64_t log_bytes;     /* record bytes appended to log runs (used - header) */
     _Atomic uint64_t rec_live;      /* live record bytes in log runs */
+    uint64_t deferred;              /* runs to free once the allocator is free (RUN_DEFER, by next) */
 
     /* What every write touches besides the lock's line: counters (read
      * lock-free, relaxed) and the cleaner's state, one line, so a plain
@@ -169,6 +186,7 @@ struct shard {
     _Atomic uint64_t evictions, expirations;
     _Atomic uint64_t oldest;        /* 1 << 32 | stamp of the oldest run but the open one; 0: none */
     uint64_t pending_index;         /* index run allocated, not yet in the directory or free list */
+    uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
 } __attribute__((aligned(64)));
 
 /* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not
@@ -193,7 +211,7 @@ struct hdr {
     uint32_t version;
     uint32_t hdr_bytes;             /* sizeof(struct hdr) */
     uint32_t shard_bytes;           /* sizeof(struct shard) */
-    uint32_t mutex_bytes;           /* sizeof(pthread_mutex_t) */
+    uint32_t lock_bytes;            /* sizeof(struct lock) */
     uint32_t shard_bits;
     uint32_t base_bits;             /* initial buckets per shard = 1 << base_bits */
     uint32_t tflags;                /* TF_* */
@@ -212,7 +230,7 @@ struct hdr {
     _Atomic uint64_t clock_hw;      /* a recent table time, for rebasing after a reboot */
 
     /* allocator, under alloc_lock */
-    pthread_mutex_t alloc_lock __attribute__((aligned(64)));
+    struct lock alloc_lock __attribute__((aligned(64)));
     _Atomic uint64_t file_size;     /* bytes committed with fallocate */
     _Atomic uint64_t top;           /* end of the last run */
     _Atomic uint64_t free_units;    /* units in free runs */

@@ -417,7 +417,7 @@ static void repair_pending_index(shmkv *db, struct shard *s)
 {
     uint64_t r = s->pending_index;
     s->pending_index = 0;
-    if (!shmkv__run_ok(db, r, RUN_INDEX, s))
+    if (shmkv__run_settle(db, s, r) || !shmkv__run_ok(db, r, RUN_INDEX, s))
         return;
     uint64_t end = r + (run_at(db, r)->nunits << UNIT_SHIFT);
     for (unsigned d = 0; d < DIR_MAX * PIECES; d++) {
@@ -427,7 +427,7 @@ static void repair_pending_index(shmkv *db, struct shard *s)
     }
     if (s->ov_free >= r && s->ov_free < end)
         return;
-    shmkv__run_free(db, r);
+    shmkv__run_free(db, s, r);
 }
 
 /* After a writer died holding the lock: free an index run it had not yet
@@ -459,13 +459,23 @@ int shmkv__index_repair(shmkv *db, struct shard *s)
     return 0;
 }
 
+/* Does the layout fit the file?  A bit flip in a layout's level can claim
+ * millions of buckets; no sound shard has more than the file holds. */
+bool shmkv__layout_fits(shmkv *db, uint64_t lay)
+{
+    return shmkv__layout_ok(lay, db->base_bits) &&
+           mem_ok(db, db->data_off, shmkv__bucket_count(lay, db->base_bits) * BUCKET_BYTES);
+}
+
 /* Call fn for every occupied slot of the shard, bucket by bucket.  With
- * the lock held the walk is exact; without it, the caller validates
- * layout and seq afterwards. */
-int shmkv__index_walk(shmkv *db, struct shard *s, shmkv__slot_fn fn, void *ctx)
+ * WALK_PLACED, slots that the walk's layout puts in another bucket are
+ * passed over: they are the source copies of a split that published its
+ * layout but has not cleared them yet (a writer stopped or killed there),
+ * and their keys are reached in their new bucket. */
+int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
-    if (!shmkv__layout_ok(lay, db->base_bits))
+    if (!shmkv__layout_fits(db, lay))
         return -EBADMSG;
     uint64_t nb = shmkv__bucket_count(lay, db->base_bits);
     /* a sound shard has no more buckets than the file has room for */
@@ -479,11 +489,11 @@ int shmkv__index_walk(shmkv *db, struct shard *s, shmkv__slot_fn fn, void *ctx)
                 return -EBADMSG;
             for (unsigned i = 0; i < SLOTS; i++) {
                 uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
-                if (v) {
-                    int r = fn(db, s, v, &bk->slot[i], ctx);
-                    if (r)
-                        return r;
-                }
+                if (!v || ((flags & WALK_PLACED) && shmkv__bucket_for(lay, db->base_bits, slot_tag(v)) != b))
+                    continue;
+                int r = fn(db, s, v, &bk->slot[i], ctx);
+                if (r)
+                    return r;
             }
         }
     }

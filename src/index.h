@@ -48,6 +48,7 @@ static inline bool view_moved(const struct shard *s, const struct view *v)
 /* ---- geometry ---- */
 
 bool shmkv__layout_ok(uint64_t layout, uint32_t base_bits);
+bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
 uint64_t shmkv__bucket_count(uint64_t layout, uint32_t base_bits);
 uint64_t shmkv__bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
 struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b);  /* NULL: out of bounds */
@@ -69,10 +70,12 @@ void shmkv__index_maybe_split(shmkv *db, struct shard *s);
 void shmkv__index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets);
 int shmkv__index_repair(shmkv *db, struct shard *s);
 
-/* Call fn for every occupied slot of the shard, bucket by bucket.  With
- * the lock held the walk is exact; without it, the caller validates with
- * a view. */
+/* Call fn for every occupied slot of the shard, bucket by bucket (all of
+ * them, or with WALK_PLACED those in the bucket the layout puts them in).
+ * With the lock held the walk is exact; without it, the caller validates
+ * with a view.  -EBADMSG if the index is damaged. */
+enum { WALK_ALL = 0, WALK_PLACED = 1 };
 typedef int (*shmkv__slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
-int shmkv__index_walk(shmkv *db, struct shard *s, shmkv__slot_fn fn, void *ctx);
+int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx);
 
 #endif

@@ -74,7 +74,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
             return r;
         b->len = 0;
         b->now = shmkv__clock_now(db);
-        r = shmkv__index_walk(db, s, collect, b);
+        r = shmkv__index_walk(db, s, WALK_PLACED, collect, b);
         shmkv__shard_unlock(s);
         return r;
     }
@@ -83,7 +83,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
         view_begin(s, &vw);
         b->len = 0;
         b->now = shmkv__clock_now(db);
-        int r = shmkv__index_walk(db, s, collect, b);
+        int r = shmkv__index_walk(db, s, WALK_PLACED, collect, b);
         if (!view_moved(s, &vw) || r == -ENOMEM)
             return r;
         if (tries > 4) {

@@ -1,161 +1,196 @@
 /*
- * lock.c - robust process-shared mutexes.
+ * lock.c - the table's own locks: a futex word naming the holder, plus the
+ * holder's identity, so a lock is never left held by someone who is gone.
  *
- * Writers serialise on pthread mutexes that live in the shared file, made
- * PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST.  When a holder dies the
- * kernel walks its robust list at exit, marks the lock owner-dead and wakes
- * one waiter, which gets EOWNERDEAD while holding the lock.  That waiter
- * repairs the structure the lock protects (every multi-step change is
- * journaled or idempotent: the repair callback its taker passes), then marks
- * the mutex consistent.  A waiter therefore waits at most for the kernel
- * to reap the dead process: no timeouts, no guessing from pids.
+ * Why not glibc's robust mutexes (formats 1 and 2): glibc trusts every
+ * byte of a pthread_mutex_t, and a damaged one in the file made glibc
+ * abort the process on its own assertions; an image of a table taken
+ * while a lock was held (a copy of a live table, a disk table after a
+ * power cut) stayed locked for ever, since the kernel's robust list only
+ * frees locks of threads that exit on this boot.  Here every field is
+ * data the library checks, and "gone" is defined by the lock itself.
  *
- * If a repairer itself dies before calling pthread_mutex_consistent, the
- * next locker sees EOWNERDEAD again and repeats the (idempotent) repair.
+ * The word is 0 when free, else the holder's thread id, with LOCK_WAITERS
+ * set once someone sleeps on it (the futex protocol of Drepper's "Futexes
+ * Are Tricky", mutex 2).  Right after taking the word, the holder writes
+ * its boot, its thread's start time and (last) its id with its PID
+ * namespace.  A waiter spins briefly, then sleeps on the futex in short
+ * slices, and between slices asks whether the holder is gone (host.c):
+ * no such thread, a zombie, a thread whose start time differs (the id was
+ * reused), a holder of another boot, or a word naming no thread at all
+ * (damage).  A gone holder's lock is taken over with one compare-and-swap
+ * on the exact word judged, so two waiters never both take it, and the
+ * taker runs the repair its caller passed.  If the repairer dies too, the
+ * next waiter repairs again: repairs are idempotent.
  *
- * Critical sections are short and bounded (one write plus bounded
- * background work), so a lock held for LOCK_WAIT_NS means the holder is
- * stopped (SIGSTOP, a debugger) or the lock word is damaged: the waiter
- * gives up with -ETIMEDOUT rather than hang.
+ * A holder that is alive but stopped makes waiters give up at once with
+ * -ETIMEDOUT; one that is alive and busy for wait_ns (one second for
+ * writers) too.  A holder in another PID namespace cannot be judged (its
+ * ids mean nothing here), so it is waited for and never taken over.
+ *
+ * gen moves on every take and release, odd while held: a reader that
+ * cannot lock (the read-only checker) sees from it whether a writer was
+ * inside while it looked (the protocol of atomics.h).
  */
 #include "lock.h"
 
 #include "atomics.h"
+#include "host.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
-int shmkv__lock_init(pthread_mutex_t *m)
+#define SLICE_MIN_NS 1000000L  /* first sleep between looks at the holder */
+#define SLICE_MAX_NS 16000000L
+
+static int64_t mono_ns(void)
 {
-    pthread_mutexattr_t a;
-    int r = pthread_mutexattr_init(&a);
-    if (r)
-        return -r;
-    r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!r)
-        r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (!r)
-        r = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    return -r;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/* After a timeout: does the thread the lock word names still exist?  A
- * robust lock's owner that died was released by the kernel, so a word
- * naming no thread at all was damaged.  (glibc keeps the owner's thread
- * id in the low 30 bits of __lock, the futex word.) */
-static bool owner_alive(pthread_mutex_t *m)
+/* Sleep while the word is v, for at most ns.  Shared (not private)
+ * futexes: the waiters are in other processes. */
+static void futex_wait(_Atomic uint32_t *w, uint32_t v, int64_t ns)
 {
-#ifdef __GLIBC__
-    pid_t tid = (pid_t)((unsigned)atomic_load_explicit((_Atomic int *)&m->__data.__lock, memory_order_relaxed) &
-                        0x3fffffffu);
-    return tid > 0 && (kill(tid, 0) == 0 || errno != ESRCH);
-#else
-    (void)m;
-    return true;
-#endif
+    struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, v, &ts, NULL, 0);
 }
 
-/* Is m visibly free (no owner; maybe owner-dead)?  A plain read of
- * glibc's futex word, so spinners wait on a shared cache line instead of
- * bouncing it with CASes; any answer is only a hint for the trylock that
- * follows. */
-static bool looks_free(pthread_mutex_t *m)
+static void futex_wake_one(_Atomic uint32_t *w) { syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0); }
+
+/* The word just became ours: say who we are, then move gen to odd. */
+static void note_holder(struct lock *l, const struct host_me *me)
 {
-#if defined(__GLIBC__) && !defined(SHMKV_TSAN)
-    return (atomic_load_explicit((_Atomic unsigned *)&m->__data.__lock, memory_order_relaxed) & 0x3fffffffu) == 0;
-#else
-    (void)m;
-    return true;
-#endif
+    atomic_store_explicit(&l->boot, (uint32_t)me->boot, memory_order_relaxed);
+    atomic_store_explicit(&l->start, me->start, memory_order_relaxed);
+    atomic_store_explicit(&l->owner, (uint64_t)me->ns << 32 | me->tid, memory_order_release);
+    uint64_t g = atomic_load_explicit(&l->gen, memory_order_relaxed);
+    seq_publish(&l->gen, g + (g & 1 ? 2 : 1)); /* odd; a gone holder left it odd */
 }
 
-/* A busy lock is usually held for a microsecond or two (one write and a
- * bounded step of background work), while sleeping in the kernel costs
- * a futex wait, a wake-up syscall in the holder and a cross-CPU wake of
- * the sleeper: tens of microseconds on a VM, and it was the 1-in-1000
- * slow write.  So spin first, for up to LOCK_SPIN_NS; a holder that is
- * descheduled or doing a long step (file growth) still gets the sleep. */
-static int spin_trylock(pthread_mutex_t *m)
+enum holder { HOLDER_HERE, HOLDER_STOPPED, HOLDER_GONE, HOLDER_UNSEEN };
+
+/* Is the holder named by word v still there? */
+static enum holder holder_state(const struct lock *l, uint32_t v, const struct host_me *me)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint32_t tid = v & LOCK_TID;
+    if (!tid)
+        return HOLDER_GONE; /* a word with no holder in it: damage */
+    uint64_t id = atomic_load_explicit(&l->owner, memory_order_acquire), start = 0;
+    if ((uint32_t)id == tid) { /* the identity is this holder's */
+        uint32_t boot = atomic_load_explicit(&l->boot, memory_order_relaxed), ns = (uint32_t)(id >> 32);
+        if (boot && (uint32_t)me->boot && boot != (uint32_t)me->boot)
+            return HOLDER_GONE; /* of another boot */
+        if (ns && me->ns && ns != me->ns)
+            return HOLDER_UNSEEN;
+        start = atomic_load_explicit(&l->start, memory_order_relaxed);
+    }
+    switch (shmkv__host_thread(tid, start)) {
+    case THREAD_GONE: return HOLDER_GONE;
+    case THREAD_STOPPED: return HOLDER_STOPPED;
+    default: return HOLDER_HERE;
+    }
+}
+
+/* Spin for up to ns on a busy word, taking it if it frees. */
+static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
+{
+    int64_t t0 = mono_ns();
     for (unsigned i = 1;; i++) {
         cpu_relax();
-        if (looks_free(m)) {
-            int r = pthread_mutex_trylock(m);
-            if (r != EBUSY)
-                return r;
-        }
-        if (i % 64 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > LOCK_SPIN_NS)
-                return EBUSY;
-        }
+        uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
+        if (!v && atomic_compare_exchange_weak_explicit(&l->word, &v, mine, memory_order_acquire,
+                                                        memory_order_relaxed))
+            return true;
+        if (i % 64 == 0 && mono_ns() - t0 > ns)
+            return false;
     }
 }
 
-/* Take m; on EOWNERDEAD run repair(ctx) before declaring it consistent. */
-int shmkv__lock_take(pthread_mutex_t *m, shmkv__repair_fn repair, void *ctx, bool *waited,
-                     _Atomic uint64_t *recoveries)
+/* Sleep on a busy lock until it is ours (0), ours by taking it over from
+ * a gone holder (1), or the wait is over (-ETIMEDOUT).  The holder is
+ * looked at after every slice slept through in full (a wake from the
+ * futex means the lock moved, not that its holder went): a gone holder
+ * costs its first waiter about a millisecond. */
+static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
 {
-    int r = pthread_mutex_trylock(m);
-    *waited = false;
-    if (r == EBUSY) {
-        *waited = true;
-        r = spin_trylock(m);
+    int64_t end = mono_ns() + wait_ns, slice = SLICE_MIN_NS;
+    bool look = false; /* most busy locks free up within the first slice */
+    for (;;) {
+        uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
+        if (!v) { /* free: take it, keeping others' wake-up */
+            if (atomic_compare_exchange_strong_explicit(&l->word, &v, mine | LOCK_WAITERS, memory_order_acquire,
+                                                        memory_order_relaxed))
+                return 0;
+            continue;
+        }
+        if (look) {
+            look = false;
+            enum holder h = holder_state(l, v, me);
+            if (h == HOLDER_GONE && atomic_compare_exchange_strong_explicit(
+                                        &l->word, &v, mine | LOCK_WAITERS, memory_order_acquire, memory_order_relaxed))
+                return 1;
+            if (h == HOLDER_GONE)
+                continue; /* someone else moved the word first */
+            if (h == HOLDER_STOPPED)
+                return -ETIMEDOUT;
+        }
+        int64_t left = end - mono_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        if (!(v & LOCK_WAITERS) &&
+            !atomic_compare_exchange_strong_explicit(&l->word, &v, v | LOCK_WAITERS, memory_order_relaxed,
+                                                     memory_order_relaxed))
+            continue;
+        int64_t t = mono_ns();
+        futex_wait(&l->word, v | LOCK_WAITERS, left < slice ? left : slice);
+        if (mono_ns() - t >= slice) {
+            look = true;
+            slice = slice * 2 < SLICE_MAX_NS ? slice * 2 : SLICE_MAX_NS;
+        }
     }
-    if (r == EBUSY) {
-        /* Wait, but not forever: a dead holder is handed to us by the
-         * kernel at once (EOWNERDEAD); a holder that is alive but stopped,
-         * or a lock word damaged in the file, yields -ETIMEDOUT instead of
-         * a hang. */
-        /* Waited in 10 ms slices up to one overall deadline: a wake-up
-         * lost when a holder dies (the kernel hands the lock over with
-         * one wake) then costs a slice, not the whole second. */
-#ifdef SHMKV_TSAN /* TSan intercepts timedlock, not clocklock */
-        const clockid_t clk = CLOCK_REALTIME;
-#else
-        const clockid_t clk = CLOCK_MONOTONIC;
-#endif
-        struct timespec now, end, dl;
-        clock_gettime(clk, &end);
-        end.tv_sec += LOCK_WAIT_NS / 1000000000L;
-        end.tv_nsec += LOCK_WAIT_NS % 1000000000L;
-        end.tv_sec += end.tv_nsec / 1000000000L;
-        end.tv_nsec %= 1000000000L;
-        do {
-            clock_gettime(clk, &now);
-            dl = now;
-            dl.tv_nsec += 10000000L;
-            dl.tv_sec += dl.tv_nsec / 1000000000L;
-            dl.tv_nsec %= 1000000000L;
-            if (dl.tv_sec > end.tv_sec || (dl.tv_sec == end.tv_sec && dl.tv_nsec > end.tv_nsec))
-                dl = end;
-#ifdef SHMKV_TSAN
-            r = pthread_mutex_timedlock(m, &dl);
-#else
-            r = pthread_mutex_clocklock(m, clk, &dl);
-#endif
-        } while (r == ETIMEDOUT && (dl.tv_sec < end.tv_sec || (dl.tv_sec == end.tv_sec && dl.tv_nsec < end.tv_nsec)));
-    }
-    if (r == 0)
-        return 0;
-    if (r == ETIMEDOUT && !owner_alive(m))
-        return -EBADMSG; /* the lock word names no live thread: damaged */
-    if (r == EINVAL)
-        return -EBADMSG; /* glibc's word for a mutex whose type is damaged */
-    if (r != EOWNERDEAD)
-        return -r; /* ETIMEDOUT, ENOTRECOVERABLE */
-    int rr = repair(ctx);
-    pthread_mutex_consistent(m);
-    atomic_fetch_add_explicit(recoveries, 1, memory_order_relaxed);
-    if (rr) {
-        pthread_mutex_unlock(m);
-        return rr;
-    }
-    return 0;
 }
 
-void shmkv__lock_drop(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, void *ctx, struct lock_note *note)
+{
+    const struct host_me *me = shmkv__host_me();
+    uint32_t mine = me->tid & LOCK_TID, v = 0;
+    note->waited = note->recovered = false;
+    if (!atomic_compare_exchange_strong_explicit(&l->word, &v, mine, memory_order_acquire, memory_order_relaxed)) {
+        if ((v & LOCK_TID) == mine)
+            return -EDEADLK;
+        note->waited = true;
+        int r = spin_take(l, mine, wait_ns < LOCK_SPIN_NS ? wait_ns : LOCK_SPIN_NS)
+                    ? 0 : sleep_take(l, mine, wait_ns, me);
+        if (r < 0)
+            return r;
+        note->recovered = r == 1;
+    }
+    note_holder(l, me);
+    if (!note->recovered)
+        return 0;
+    int r = repair(ctx);
+    if (r)
+        shmkv__lock_drop(l);
+    return r;
+}
+
+void shmkv__lock_drop(struct lock *l)
+{
+    seq_bump(&l->gen); /* even: everything this holder did comes before */
+    if (atomic_exchange_explicit(&l->word, 0, memory_order_release) & LOCK_WAITERS)
+        futex_wake_one(&l->word);
+}
+
+void shmkv__lock_reset(struct lock *l)
+{
+    uint64_t g = atomic_load_explicit(&l->gen, memory_order_relaxed);
+    atomic_store_explicit(&l->gen, (g | 1) + 1, memory_order_relaxed);
+    atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->word, 0, memory_order_release);
+}

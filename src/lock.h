@@ -1,33 +1,43 @@
 /*
- * lock.h - robust process-shared locks that live in the file.
+ * lock.h - the locks that live in the file (lock.c).
  *
- * The lock knows nothing of what it protects: whoever takes it passes the
- * repair to run when the previous holder died mid-change.
+ * A lock knows nothing of what it protects: whoever takes it passes the
+ * repair to run when the previous holder is found gone mid-change.
  */
 #ifndef SHMKV_LOCK_H
 #define SHMKV_LOCK_H
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include "format.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LOCK_WAIT_NS 1000000000L /* longest wait for a live lock holder */
+#define LOCK_WAIT_NS 1000000000L /* longest wait for a live holder */
 #define LOCK_SPIN_NS 20000L      /* spin this long on a busy lock before sleeping */
 
-/* Repairs what a dead holder left half done; 0 or a negative errno. */
+/* Repairs what a gone holder left half done; 0 or a negative errno. */
 typedef int (*shmkv__repair_fn)(void *ctx);
 
-int shmkv__lock_init(pthread_mutex_t *m);
+/* How a take went, for the table's counters. */
+struct lock_note {
+    bool waited;                 /* the lock was busy */
+    bool recovered;              /* taken over from a holder that was gone */
+};
 
-/* Take m.  If its last holder died, run repair(ctx) first and count the
- * recovery in *recoveries.  *waited says whether the lock was busy.
- * Returns 0 with the lock held, or a negative errno with it released:
- * -ETIMEDOUT (a live holder kept it for LOCK_WAIT_NS), -EBADMSG (damaged),
- * or what repair returned. */
-int shmkv__lock_take(pthread_mutex_t *m, shmkv__repair_fn repair, void *ctx, bool *waited,
-                     _Atomic uint64_t *recoveries);
+/* Take l, waiting up to wait_ns for a live holder (0: do not sleep).  A
+ * holder that is gone (exited, killed, of another boot, or a damaged word
+ * naming nobody) is taken over at once and repair(ctx) run.  Returns 0
+ * with the lock held, or with it released:
+ *   -ETIMEDOUT  a live holder kept it for wait_ns, or it is stopped
+ *               (SIGSTOP, a debugger), or it cannot be seen (another PID
+ *               namespace)
+ *   -EDEADLK    the calling thread holds it already
+ *   what repair returned. */
+int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, void *ctx, struct lock_note *note);
 
-void shmkv__lock_drop(pthread_mutex_t *m);
+void shmkv__lock_drop(struct lock *l);
+
+/* Forget any holder (shmkv_repair, with no other writer attached). */
+void shmkv__lock_reset(struct lock *l);
 
 #endif

@@ -53,7 +53,8 @@ uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
         return 0;
     /* a chained record's value goes on in other runs; its key may not */
     uint64_t inside = r->dist & REC_CHAIN ? rec_head(r) + r->klen : rec_bytes(r);
-    if (off + inside > ro + (run->nunits << UNIT_SHIFT))
+    if (run->nunits > OFF_LIMIT >> UNIT_SHIFT || off + inside > ro + (run->nunits << UNIT_SHIFT) ||
+        !mem_ok(db, off, inside)) /* the header may claim more than the file holds */
         return 0;
     return ro;
 }
@@ -197,16 +198,20 @@ void shmkv__run_list_unlink(shmkv *db, struct shard *s, uint64_t ro)
  * leaves the head and the rest of the chain for repair to finish. */
 static void huge_free(shmkv *db, struct shard *s, uint64_t head)
 {
+    /* readers that validate a chained copy by its head's (kind, stamp)
+     * must see the head change before any piece can be reused */
+    run_at(db, head)->stamp = atomic_fetch_add_explicit(&db->hdr->run_stamp, 1, memory_order_relaxed);
+    fence_release();
     for (unsigned n = 0; n < (1u << 20); n++) {
         uint64_t nx = run_at(db, head)->chain ? chain_next(db, head) : 0;
         if (!nx)
             break;
         s->pending_piece = nx;
         run_at(db, head)->chain = run_at(db, nx)->chain;
-        shmkv__run_free(db, nx);
+        shmkv__run_free(db, s, nx);
         s->pending_piece = 0;
     }
-    shmkv__run_free(db, head);
+    shmkv__run_free(db, s, head);
 }
 
 /* Release a log or huge run of this shard.  Journaled in pending_free so a
@@ -224,7 +229,7 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
         huge_free(db, s, ro);
     } else {
         add64(&s->log_bytes, -(int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
-        shmkv__run_free(db, ro);
+        shmkv__run_free(db, s, ro);
     }
     s->pending_free = 0;
     atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
@@ -462,7 +467,7 @@ static int clear_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
 
 void shmkv__log_clear(shmkv *db, struct shard *s)
 {
-    shmkv__index_walk(db, s, clear_slot, NULL);
+    shmkv__index_walk(db, s, WALK_ALL, clear_slot, NULL);
     atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
                           memory_order_release);
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
@@ -520,8 +525,8 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
      * ours means not freed (nobody else can have taken it: only this
      * shard, locked by us now, could have reallocated it as ours) */
     if (s->pending_piece) {
-        if (shmkv__run_ok(db, s->pending_piece, RUN_HUGE, s))
-            shmkv__run_free(db, s->pending_piece);
+        if (!shmkv__run_settle(db, s, s->pending_piece) && shmkv__run_ok(db, s->pending_piece, RUN_HUGE, s))
+            shmkv__run_free(db, s, s->pending_piece);
         s->pending_piece = 0;
     }
     /* walk the list: drop what is corrupt, find the tail */
@@ -541,19 +546,18 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
         for (uint64_t x = s->runs; x && !linked; x = run_at(db, x)->next)
             linked = x == ro;
         if (!linked && shmkv__run_ok(db, ro, RUN_LOG, s))
-            shmkv__run_free(db, ro);
+            shmkv__run_free(db, s, ro);
         else if (!linked && shmkv__run_ok(db, ro, RUN_HUGE, s)) /* a kept huge value being moved */
             shmkv__run_list_append(db, s, ro);
         s->pending_log = 0;
     }
     if (s->pending_free) {
         uint64_t ro = s->pending_free;
-        struct run *run = ro >= db->data_off && !((ro - db->data_off) % UNIT) && mem_ok(db, ro, RUN_HDR)
-                              ? run_at(db, ro) : NULL;
-        if (run && run->shard == shard_index(db, s) && (run->kind == RUN_LOG || run->kind == RUN_HUGE)) {
+        bool log = shmkv__run_ok(db, ro, RUN_LOG, s);
+        if (!shmkv__run_settle(db, s, ro) && (log || shmkv__run_ok(db, ro, RUN_HUGE, s))) {
             shmkv__run_list_unlink(db, s, ro);
-            if (run->kind == RUN_LOG)
-                shmkv__run_free(db, ro);
+            if (log)
+                shmkv__run_free(db, s, ro);
             else
                 huge_free(db, s, ro);
         }
@@ -577,7 +581,7 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->exp_next = 0;
     bool huge_seen = false;
-    int r = shmkv__index_walk(db, s, count_slot, &huge_seen);
+    int r = shmkv__index_walk(db, s, WALK_ALL, count_slot, &huge_seen);
     /* a huge value whose writer died before publishing it: release it */
     uint64_t ro = s->pending_huge;
     if (!r && ro && !huge_seen && shmkv__run_ok(db, ro, RUN_HUGE, s)) {

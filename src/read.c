@@ -10,6 +10,16 @@
  * copy is a record that really was the key's value during the read.  A
  * miss is trusted only if the shard's layout and seq did not change
  * either (view_moved).
+ *
+ * The epoch moves whenever any run of the shard is released, so a long
+ * copy (a value of hundreds of megabytes) can keep losing to writers of
+ * other keys of its shard.  From the second retry on, a look also guards
+ * the copy by the record's own run: its (kind, stamp), read while the
+ * epoch still proved the record real, change whenever that run is
+ * released (alloc.c gives every run a fresh stamp when it is freed or
+ * handed out, and a huge value's head changes before its pieces go).  A
+ * copy is then good if the epoch or the run's (kind, stamp) held, and
+ * only writes of the key itself can make a read-only reader retry.
  */
 #include "api.h"
 #include "clock.h"
@@ -51,11 +61,50 @@ static int match(shmkv *db, uint64_t v, const void *key, size_t klen, struct rec
     return racy_cmp((const uint8_t *)at(db, o) + rec_head(rh), key, klen) ? LOOK_NEXT : 0;
 }
 
+/* The record's run's identity, for a guarded look (0 run: unguarded). */
+struct guard {
+    uint64_t run;
+    uint32_t kind, stamp;
+};
+
+/* Sample the guard of the record at o (header rh, copied racily).  The
+ * epoch is checked after, so the record, its header and the run it names
+ * were real when sampled; false if not (retry). */
+static bool guard_begin(shmkv *db, struct shard *s, const struct view *vw, uint64_t o, const struct rec *rh,
+                        struct guard *g)
+{
+    uint64_t dist = (uint64_t)(rh->dist & REC_DIST) << 3;
+    g->run = o - dist;
+    if (dist < RUN_HDR || dist > o || (g->run - db->data_off) % UNIT || !mem_ok(db, g->run, RUN_HDR)) {
+        g->run = 0; /* damage (if the epoch held): look unguarded, and let the copy's checks tell */
+        return !view_recycled(s, vw);
+    }
+    struct run *r = run_at(db, g->run);
+    racy_copy(&g->kind, &r->kind, sizeof g->kind);
+    racy_copy(&g->stamp, &r->stamp, sizeof g->stamp);
+    return !view_recycled(s, vw);
+}
+
+/* After copying: may the record's memory have been reused meanwhile?
+ * Not if the epoch held, nor if the guarded run's identity held. */
+static bool recycled(shmkv *db, struct shard *s, const struct view *vw, const struct guard *g)
+{
+    if (!view_recycled(s, vw))
+        return false;
+    if (!g->run)
+        return true;
+    struct run *r = run_at(db, g->run);
+    uint32_t kind, stamp;
+    racy_copy(&kind, &r->kind, sizeof kind);
+    racy_copy(&stamp, &r->stamp, sizeof stamp);
+    return kind != g->kind || stamp != g->stamp;
+}
+
 /* The key's record is at o (header rh): copy what the sink wants, then
  * validate.  Returns 0, -ENOBUFS, -ENOENT (expired), -ENOMEM, -EBADMSG,
  * or LOOK_RETRY if the record may have been recycled under us. */
-static int take(shmkv *db, struct shard *s, const struct view *vw, uint64_t o, const struct rec *rh,
-                struct sink *out)
+static int take(shmkv *db, struct shard *s, const struct view *vw, const struct guard *g, uint64_t o,
+                const struct rec *rh, struct sink *out)
 {
     uint64_t exp = 0;
     if (rh->dist & REC_EXT) {
@@ -80,10 +129,10 @@ static int take(shmkv *db, struct shard *s, const struct view *vw, uint64_t o, c
         r = -ENOBUFS;
     }
     bool ok = !dst || shmkv__rec_value(db, o, rh, dst);
-    if (view_recycled(s, vw) || !ok) {
+    if (recycled(db, s, vw, g) || !ok) {
         if (out->alloc)
             free(dst);
-        return view_recycled(s, vw) ? LOOK_RETRY : -EBADMSG; /* out of bounds, not because of a writer */
+        return recycled(db, s, vw, g) ? LOOK_RETRY : -EBADMSG; /* out of bounds, not because of a writer */
     }
     if (out->alloc)
         *out->alloc = dst;
@@ -103,10 +152,11 @@ static void mark_read(shmkv *db, _Atomic uint64_t *slot, uint64_t v)
                                                 memory_order_relaxed);
 }
 
-/* One optimistic look for the key in shard s: 0 or a negative errno, or
- * LOOK_RETRY when a writer changed something the look depended on. */
-static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64_t tag, struct sink *out,
-                size_t *vlen)
+/* One optimistic look for the key in shard s (guarded: see the top): 0 or
+ * a negative errno, or LOOK_RETRY when a writer changed something the
+ * look depended on. */
+static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64_t tag, bool guarded,
+                struct sink *out, size_t *vlen)
 {
     struct view vw;
     view_begin(s, &vw);
@@ -129,7 +179,10 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
                 suspect = true;
                 break;
             }
-            int r = take(db, s, &vw, slot_off(v), &rh, out);
+            struct guard g = {0};
+            if (guarded && !guard_begin(db, s, &vw, slot_off(v), &rh, &g))
+                return LOOK_RETRY;
+            int r = take(db, s, &vw, &g, slot_off(v), &rh, out);
             if (r == -EBADMSG) {
                 suspect = true;
                 break;
@@ -171,7 +224,7 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
     struct shard *s = shard_of(db, h);
     for (unsigned tries = 0;; tries++) {
         bool locked = tries == 16 && !db->rdonly && shmkv__shard_lock(db, s) == 0;
-        int r = look(db, s, key, klen, tag, out, vlen);
+        int r = look(db, s, key, klen, tag, tries >= 2, out, vlen);
         if (locked)
             shmkv__shard_unlock(s);
         if (r != LOOK_RETRY) {

@@ -2,13 +2,20 @@
  * shard.c - a shard's lock and its repair.
  *
  * Every multi-step change a writer makes under a shard's lock is journaled
- * or idempotent, so the next holder after a dead one repairs the shard
+ * or idempotent, so the next holder after a gone one repairs the shard
  * from the journal fields and a recount: the index first (a half-done
  * split, an unplaced index run), then the log (run list, live bytes, a
- * half-released run, an unpublished huge value).
+ * half-released run, an unpublished huge value), then the runs whose
+ * release waits for the allocator.
+ *
+ * Runs released while the allocator's lock was out of reach (its holder
+ * stopped) wait on the shard's deferred list; each holder of the shard's
+ * lock frees them as soon as the allocator is free again.  The list's
+ * head sits on the lock's cache line, so looking costs nothing.
  */
 #include "shard.h"
 
+#include "alloc.h"
 #include "index.h"
 #include "lock.h"
 #include "log.h"
@@ -18,21 +25,35 @@ struct repair_ctx {
     struct shard *s;
 };
 
-static int repair_shard(void *ctx)
+int shmkv__shard_repair(shmkv *db, struct shard *s)
 {
-    struct repair_ctx *c = ctx;
-    int r = shmkv__index_repair(c->db, c->s);
-    return r ? r : shmkv__log_repair(c->db, c->s);
-}
-
-int shmkv__shard_lock(shmkv *db, struct shard *s)
-{
-    struct repair_ctx c = {db, s};
-    bool waited;
-    int r = shmkv__lock_take(&s->lock, repair_shard, &c, &waited, &s->recoveries);
-    if (r == 0 && waited)
-        add64(&s->lock_waits, 1);
+    int r = shmkv__index_repair(db, s);
+    if (!r)
+        r = shmkv__log_repair(db, s);
+    shmkv__run_drain(db, s);
     return r;
 }
+
+static int repair_cb(void *ctx)
+{
+    struct repair_ctx *c = ctx;
+    return shmkv__shard_repair(c->db, c->s);
+}
+
+int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
+{
+    struct repair_ctx c = {db, s};
+    struct lock_note note;
+    int r = shmkv__lock_take(&s->lock, wait_ns, repair_cb, &c, &note);
+    if (note.waited)
+        add64(&s->lock_waits, 1);
+    if (note.recovered)
+        atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
+    if (r == 0 && (s->deferred || s->pending_defer))
+        shmkv__run_drain(db, s);
+    return r;
+}
+
+int shmkv__shard_lock(shmkv *db, struct shard *s) { return shmkv__shard_lock_for(db, s, LOCK_WAIT_NS); }
 
 void shmkv__shard_unlock(struct shard *s) { shmkv__lock_drop(&s->lock); }

@@ -24,7 +24,6 @@
 #include "fault.h"
 #include "hash.h"
 #include "index.h"
-#include "lock.h"
 #include "map.h"
 
 #include <dirent.h>
@@ -36,6 +35,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -122,7 +122,7 @@ static int plan(const shmkv_options *o, int fd, struct geometry *g)
 static bool header_ok(const struct hdr *h, uint64_t file_size)
 {
     if (h->magic != FORMAT_MAGIC || h->version != FORMAT_VERSION || h->hdr_bytes != sizeof(struct hdr) ||
-        h->shard_bytes != sizeof(struct shard) || h->mutex_bytes != sizeof(pthread_mutex_t))
+        h->shard_bytes != sizeof(struct shard) || h->lock_bytes != sizeof(struct lock))
         return false;
     if (h->geo_sum != geo_sum(h) || h->shard_bits > SHARD_BITS_MAX || h->base_bits < 1 ||
         h->base_bits >= TAG_BITS || (h->tflags & ~TF_ALL))
@@ -203,6 +203,9 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
 
 static int commit(int fd, uint64_t len)
 {
+    struct rlimit rl; /* past RLIMIT_FSIZE the kernel would send SIGXFSZ */
+    if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY && len > (uint64_t)rl.rlim_cur)
+        return -ENOSPC;
     int r = shmkv__fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(fd, 0, 0, (off_t)len) ? errno : 0;
     if (r == EOPNOTSUPP)
         r = posix_fallocate(fd, 0, (off_t)len);
@@ -231,7 +234,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h->version = FORMAT_VERSION;
     h->hdr_bytes = sizeof(struct hdr);
     h->shard_bytes = sizeof(struct shard);
-    h->mutex_bytes = sizeof(pthread_mutex_t);
+    h->lock_bytes = sizeof(struct lock);
     h->shard_bits = g->shard_bits;
     h->base_bits = g->base_bits;
     /* a cache always counts its hits and misses: its users want the ratio */
@@ -253,14 +256,11 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     h->data_off = g->data_off;
     atomic_store(&h->file_size, g->data_off);
     atomic_store(&h->top, g->data_off);
-    if ((r = shmkv__lock_init(&h->alloc_lock)))
-        goto out;
+    /* the locks are free: the file is all zeros (fallocate) */
     uint64_t chunk0 = units_of(RUN_HDR + (BUCKET_BYTES << g->base_bits));
     for (uint64_t i = 0; i < (1ull << g->shard_bits); i++) {
         struct shard *s = &db->shards[i];
         uint64_t ro;
-        if ((r = shmkv__lock_init(&s->lock)))
-            goto out;
         if ((r = shmkv__run_alloc(db, chunk0, RUN_INDEX, (uint32_t)i, true, &ro)))
             goto out;
         /* the file was just extended with fallocate: already zero */

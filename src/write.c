@@ -61,6 +61,10 @@ static void reap(shmkv *db, struct wreq *w, struct found *f)
     shmkv__log_drop(db, w->s, w->tag, f->slot, slot_off(f->val));
     atomic_fetch_add_explicit(&w->s->expirations, 1, memory_order_relaxed);
     f->slot = NULL;
+    /* the drop may have unlinked the overflow bucket that held the free
+     * slot index_find saw (a record published there would be lost):
+     * let index_reserve find one again */
+    f->empty = NULL;
 }
 
 /* Find the key's live slot (f->slot, or NULL) and check the write's
@@ -78,11 +82,15 @@ static int find_key(shmkv *db, struct wreq *w, struct found *f)
     return 0;
 }
 
-/* expire rewrites the key's own value: copy it out of its record. */
+/* expire rewrites the key's own value: copy it out of its record, anew
+ * on every attempt (the key may have been written between two rounds,
+ * while the lock was let go). */
 static int take_value(shmkv *db, struct wreq *w, const struct found *f)
 {
-    if (w->mode != W_TOUCH || w->copy)
+    if (w->mode != W_TOUCH)
         return 0;
+    free(w->copy);
+    w->copy = NULL;
     struct rec rh = *(const struct rec *)at(db, slot_off(f->val));
     if (!(w->copy = xmalloc(rh.vlen ? rh.vlen : 1)))
         return -ENOMEM;
@@ -172,7 +180,7 @@ static int write_round(shmkv *db, struct wreq *w)
         elsewhere = background(db, w);
     }
     shmkv__shard_unlock(w->s);
-    if (elsewhere && shmkv__shard_lock(db, elsewhere) == 0) {
+    if (elsewhere && shmkv__shard_lock_for(db, elsewhere, 0) == 0) { /* never wait: it is only a step */
         shmkv__evict_step(db, elsewhere);
         shmkv__shard_unlock(elsewhere);
     }
@@ -202,6 +210,8 @@ static int write_op(shmkv *db, struct wreq *w)
                                : check_write(db, w->key, w->klen, w->val, w->vlen);
     if (r)
         return r;
+    if (w->ttl_ms > SHMKV_TTL_MAX)
+        return -EINVAL;
     w->h = shmkv__hash64(w->key, w->klen, db->seed0, db->seed1);
     w->tag = w->h & TAG_MASK;
     w->s = shard_of(db, w->h);

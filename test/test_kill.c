@@ -22,8 +22,9 @@
  *
  * Then a writer is stopped (SIGSTOP) instead of killed, possibly while it
  * holds its shard's lock: gets and read-only foreach go on undisturbed, a
- * write waiting for that lock returns -ETIMEDOUT after about a second (or
- * succeeds), never hangs; killing the stopped writer frees the lock at once.
+ * write waiting for that lock returns -ETIMEDOUT as soon as it sees the
+ * holder stopped (or succeeds), never hangs; killing the stopped writer
+ * frees the lock at once.
  */
 #include "harness.h"
 
@@ -393,8 +394,9 @@ static void test_stopped_writer(void)
         CHECKF(rc == 0 && n == 101 && dt < 0.5,
                "read-only foreach while a writer is stopped: %s, %ld pairs, %.3f s",
                h_errname(rc), n, dt);
-        /* a write to the stopped writer's shard: done, or -ETIMEDOUT after
-         * about a second; never a hang */
+        /* a write to the stopped writer's shard: done, or -ETIMEDOUT as
+         * soon as the waiter sees the holder stopped (a millisecond or
+         * so: waiting for a stopped process is pointless); never a hang */
         unsigned char v2[100];
         h_val_make(v2, sizeof v2, "hot", 3, 2);
         t0 = h_now();
@@ -402,7 +404,7 @@ static void test_stopped_writer(void)
         dt = h_now() - t0;
         if (rc == -ETIMEDOUT) {
             timeouts++;
-            CHECKF(dt >= 0.9 && dt < 3.0, "put gave -ETIMEDOUT after %.3f s", dt);
+            CHECKF(dt < 0.5, "put gave -ETIMEDOUT after %.3f s", dt);
             /* and changed nothing */
             uint64_t seq = 0;
             CHECK(shmkv_get(db, "hot", 3, buf, sizeof buf, &vl) == 0 &&

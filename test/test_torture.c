@@ -629,19 +629,11 @@ static void unpark_readers(void)
 
 /* ---- the killer ---------------------------------------------------------------- */
 
-#ifdef __GLIBC__
-/* The thread id in a robust mutex's lock word (glibc: low 30 bits). */
-static int32_t lock_owner(pthread_mutex_t *m)
+/* The thread id in a lock's word (format.h: low 30 bits). */
+static int32_t lock_owner(struct lock *l)
 {
-    return (int32_t)((unsigned)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & 0x3fffffffu);
+    return (int32_t)(__atomic_load_n((uint32_t *)&l->word, __ATOMIC_RELAXED) & LOCK_TID);
 }
-#else
-static int32_t lock_owner(pthread_mutex_t *m)
-{
-    (void)m;
-    return 0;
-}
-#endif
 
 static void reap_killed(pid_t pid)
 {
@@ -709,7 +701,7 @@ static void kill_one(h_rng *r, int aim, uint64_t seed)
     int slot = -1;
     if (aim) {
         /* watch the allocator lock for up to 4 ms; kill its holder */
-        pthread_mutex_t *m = &g_db->hdr->alloc_lock;
+        struct lock *m = &g_db->hdr->alloc_lock;
         double until = h_now() + 0.004;
         while (slot < 0 && h_now() < until) {
             int32_t tid = lock_owner(m);

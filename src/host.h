@@ -1,0 +1,35 @@
+/*
+ * host.h - who and where the caller is: this boot, this PID namespace,
+ * this thread (host.c).  The lock records its holder with these, so a
+ * waiter can tell a holder that is gone from one that is alive, stopped,
+ * or out of its sight.
+ */
+#ifndef SHMKV_HOST_H
+#define SHMKV_HOST_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The calling thread, cached per thread (refreshed after fork()). */
+struct host_me {
+    uint32_t tid;       /* gettid() */
+    uint32_t ns;        /* tag of the PID namespace tids are valid in (0: unknown) */
+    uint64_t start;     /* the thread's start time, clock ticks after boot (0: unknown) */
+    uint64_t boot;      /* tag of this boot (0: unknown) */
+};
+const struct host_me *shmkv__host_me(void);
+
+/* A 64-bit tag of this boot (never 0), or 0 where it cannot be read. */
+uint64_t shmkv__host_boot(void);
+
+/* What became of thread tid (of this PID namespace): */
+enum host_thread {
+    THREAD_ALIVE,       /* runs or sleeps */
+    THREAD_STOPPED,     /* stopped by a signal or a debugger */
+    THREAD_GONE,        /* no such thread, a zombie, or another thread now has its tid */
+};
+/* start: the start time recorded for it (0: not known, then a reused tid
+ * is not detected). */
+enum host_thread shmkv__host_thread(uint32_t tid, uint64_t start);
+
+#endif
