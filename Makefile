@@ -1,5 +1,5 @@
 # shmkv build.  Targets:
-#   make            library (static + shared), tools, tests        -> build/
+#   make            library (static + shared), tools, examples, tests -> build/
 #   make demo       build and run the multi-process demo
 #   make check      install test dependencies, run every test, then again
 #                   under ASan+UBSan (the README's test command)
@@ -86,6 +86,12 @@ TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%) $(TEST_SH:test/%.sh=$(BUILD)/te
 TOOL_SRC := $(filter-out tools/bench_%.c,$(wildcard tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
+# The command-line tool: tools/cli/*.c, a file per group of subcommands.
+CLI_SRC  := $(wildcard tools/cli/*.c)
+CLI_HDR  := $(wildcard tools/cli/*.h)
+# The example programs: examples/demo.c is the demo, build/shmkv-demo;
+# examples/hello.c is the README's "Usage" example.
+EXAMPLE_BIN := $(BUILD)/shmkv-demo $(BUILD)/examples/hello
 
 .PHONY: all lib tests tools demo check test test-asan test-tsan bench install uninstall clean FORCE \
         fuzz fuzz-run fuzz-seeds
@@ -93,7 +99,7 @@ all: lib tools tests
 
 lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
 tests: $(TEST_BIN)
-tools: $(TOOL_BIN)
+tools: $(TOOL_BIN) $(BUILD)/shmkv $(EXAMPLE_BIN)
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -124,6 +130,16 @@ $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(TOOL_SRCS_$*) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
 
 $(BUILD)/shmkv-bench: $(TOOL_SRCS_shmkv-bench) tools/bench.h
+
+$(BUILD)/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv-test.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) $(CLI_SRC) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+
+$(BUILD)/shmkv-demo: examples/demo.c
+$(BUILD)/examples/hello: examples/hello.c
+$(EXAMPLE_BIN): $(BUILD)/libshmkv-test.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) $(filter %.c,$^) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 # Boost.Interprocess peer: C++, header-only Boost.
 $(BUILD)/obj/bench_boost.o: tools/bench_boost.cpp tools/bench.h
@@ -206,8 +222,8 @@ $(BUILD)/shmkv.pc: shmkv.pc.in FORCE
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # The installed tool links the release archive (no test hooks).
-$(BUILD)/rel/shmkv: tools/shmkv.c $(BUILD)/libshmkv.a $(HDRS)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $< $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
+$(BUILD)/rel/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv.a $(HDRS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(CLI_SRC) $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
 
 install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
