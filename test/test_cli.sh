@@ -506,6 +506,37 @@ d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).std
 assert d["read_stats"] == 1 and d["cache"] == 0 and d["keys"] == 1, d
 ' "$tool" stats one5 --json
 s rm one3; s rm one4; s rm one5
+# a dump is no more readable than its table: its file gets the table's own
+# permission bits whatever the umask, and a link planted at its temporary
+# name (FILE.tmp-PID) is refused, never followed
+run 0 "create a private table" -- s create private --mode 600
+s put private secret s3cret
+run 0 "dump a 0600 table under umask 022" -- sh -c "umask 022; exec '$tool' dump private '$F/private.dump'"
+check "the dump of a 0600 table is 0600 ($(stat -c %a "$F/private.dump"))" test "$(stat -c %a "$F/private.dump")" = 600
+run 0 "dump a 0640 table under umask 077" -- sh -c "umask 077; exec '$tool' dump t '$F/t640.dump'"
+check "the dump of a 0640 table is 0640 ($(stat -c %a "$F/t640.dump"))" test "$(stat -c %a "$F/t640.dump")" = 640
+run 0 "a dump over an older, more open dump file" -- sh -c "umask 022; touch '$F/private.dump'; chmod 666 '$F/private.dump'; exec '$tool' dump private '$F/private.dump'"
+check "replacing a 0666 file gives 0600 ($(stat -c %a "$F/private.dump"))" test "$(stat -c %a "$F/private.dump")" = 600
+printf precious >"$F/victim"
+cp "$F/victim" "$F/victim.orig"
+# sh's $$ is the pid the exec'd tool keeps, so the link sits at its temporary name
+run 3 "dump refuses a link planted at its temporary name" -- \
+    sh -c "echo \$\$ >'$F/pid'; ln -s '$F/victim' '$F/planted.dump.tmp-'\$\$; exec '$tool' dump private '$F/planted.dump'"
+err_has "planted link: the message names the temporary file" "$F/planted.dump.tmp-$(cat "$F/pid")"
+err_has "planted link: the message says why" "already exists"
+check "the link's target is untouched" cmp -s "$F/victim" "$F/victim.orig"
+check "no dump was made through the link" test ! -e "$F/planted.dump"
+check "the planted link is left where it was" test -L "$F/planted.dump.tmp-$(cat "$F/pid")"
+rm -f "$F/planted.dump.tmp-$(cat "$F/pid")"
+run 3 "dump refuses a dangling link planted at its temporary name" -- \
+    sh -c "echo \$\$ >'$F/pid'; ln -s '$F/made-by-link' '$F/planted.dump.tmp-'\$\$; exec '$tool' dump private '$F/planted.dump'"
+check "no file was created through the dangling link" test ! -e "$F/made-by-link"
+rm -f "$F/planted.dump.tmp-$(cat "$F/pid")" "$F/victim" "$F/victim.orig" "$F/pid" "$F/t640.dump"
+run 0 "the private dump loads" -- s load private2 "$F/private.dump"
+run 0 "with its pair" -- s get private2 secret
+out_is "private round trip" s3cret
+s rm private; s rm private2
+
 run 1 "load from a missing file" -- s load x "$F/none.dump"
 printf 'not a dump at all, really not' >"$F/bad.dump"
 run 3 "load of a non-dump" -- s load x "$F/bad.dump"

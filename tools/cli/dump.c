@@ -136,36 +136,72 @@ static int dump_visit(void *ctx, const void *key, size_t klen, const void *val, 
     return 0;
 }
 
+/* Open FILE for the dump of table name.  A device or a FIFO is written as
+ * it is.  A regular file (or a new name) is written beside it, as
+ * FILE.tmp-PID, and renamed into place when complete, so that a failed dump
+ * neither leaves half a file nor destroys the previous one.  That file is
+ * made afresh (O_EXCL|O_NOFOLLOW: whatever already holds the name, such as
+ * a planted link, is refused, never followed nor removed) with exactly the
+ * table file's permission bits, so the dump is no more readable than the
+ * table; tmp gets its name once it exists.  Returns 0 or an exit status. */
+static int open_output(const char *name, const char *file, char tmp[PATH_MAX], FILE **out)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int fd;
+    if (stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fd = open(file, O_WRONLY | O_CLOEXEC);
+    } else {
+        mode_t mode = stat(table_path(name), &st) == 0 ? st.st_mode & 0777 : 0600;
+        if (snprintf(path, sizeof path, "%s.tmp-%ld", file, (long)getpid()) >= (int)sizeof path) {
+            msg("cannot write %s: %s", file, strerror(ENAMETOOLONG));
+            return EX_FAIL;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) {
+            msg("refusing to write the dump through %s: it already exists (a symbolic link, or a file "
+                "left behind?): remove it, or dump to another FILE", path);
+            return EX_FAIL;
+        }
+        if (fd >= 0) {
+            strcpy(tmp, path);
+            cleanup_on_signals(tmp);
+        }
+        if (fd >= 0 && fchmod(fd, mode)) {
+            msg("cannot set the mode of %s to %04o: %s", tmp, (unsigned)mode, strerror(errno));
+            close(fd);
+            return EX_FAIL;
+        }
+    }
+    if (fd < 0 || !(*out = fdopen(fd, "w"))) {
+        msg("cannot write %s: %s", file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return EX_FAIL;
+    }
+    return 0;
+}
+
 int cmd_dump(const struct args *a)
 {
     const char *name = a->v[0], *file = a->n > 1 && strcmp(a->v[1], "-") ? a->v[1] : NULL;
     static char obuf[1 << 20];
     char tmp[PATH_MAX] = "";
     struct dumper d = {.f = stdout, .hash = FNV_BASIS};
-    struct stat st;
     shmkv *db;
-    int rc, fd = -1;
+    int rc;
     if (!file && isatty(STDOUT_FILENO)) {
         msg("refusing to write a binary dump to a terminal (give a FILE or redirect the output)");
         return EX_USAGE;
     }
     if ((rc = open_table(name, OPEN_ITER, &db)) != 0)
         return rc;
-    if (file && stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
-        fd = open(file, O_WRONLY | O_CLOEXEC); /* a device or a FIFO: written as it is */
-    } else if (file) {
-        /* a regular file is written beside its name and renamed into place
-         * when complete: a failed dump neither leaves half a file nor
-         * destroys the previous one */
-        snprintf(tmp, sizeof tmp, "%s.tmp-%ld", file, (long)getpid());
-        cleanup_on_signals(tmp);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    }
-    if (file && (fd < 0 || !(d.f = fdopen(fd, "w")))) {
-        msg("cannot write %s: %s", file, strerror(errno));
+    if (file && (rc = open_output(name, file, tmp, &d.f)) != 0) {
+        if (tmp[0])
+            unlink(tmp);
         cleanup_on_signals(NULL);
         shmkv_close(db);
-        return EX_FAIL;
+        return rc;
     }
     setvbuf(d.f, obuf, _IOFBF, sizeof obuf);
     unsigned char h[DUMP_HDR];

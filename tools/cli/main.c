@@ -128,7 +128,8 @@ static const struct cmd cmds[] = {
      "  --json               frames as JSON objects, one a line\n"},
     {"dump", cmd_dump, 0, 1, 2, "dump NAME [FILE]",
      "Write every pair to FILE (absent or -: standard output) in the portable dump\n"
-     "format (docs/dump-format.md).  A FILE is written beside and renamed into place.\n"},
+     "format (docs/dump-format.md).  A FILE is written beside and renamed into place;\n"
+     "it gets the table's permission bits, whatever the umask.\n"},
     {"load", cmd_load, O_MAXB | O_EXPK | O_MODE | O_PARTIAL | O_STATS | O_CACHE | O_TTL, 1, 2,
      "load NAME [FILE] [--partial] [--ttl MS] [--max-bytes SIZE] [--expected-keys N] [--mode MODE]\n"
      "             [--stats] [--cache]",
