@@ -537,6 +537,45 @@ run 0 "with its pair" -- s get private2 secret
 out_is "private round trip" s3cret
 s rm private; s rm private2
 
+# load sizes the new index from the dump's count hint only as far as the
+# data can justify: a one-pair dump claiming 100 M pairs used to make a
+# 2 GB table, failing wherever files cannot grow that far
+python3 -c '
+import struct, sys
+d = b"SHMKVDMP" + struct.pack("<IIQ", 1, 0, 100000000) + struct.pack("<II", 1, 1) + b"kv"
+d += struct.pack("<IIQ", 0, 0, 1)
+h = 0xcbf29ce484222325
+for b in d:
+    h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+open(sys.argv[1], "wb").write(d + struct.pack("<Q", h))
+' "$F/hint.dump"
+# limited CMD...: CMD with files limited to 64 MiB (ulimit -f counts KiB in
+# bash) and SIGXFSZ ignored, so growing further fails with EFBIG instead of
+# killing it; the input through a pipe (<(...)) leaves the size unknown
+limited() { bash -c 'ulimit -f 65536; trap "" XFSZ; exec "$@"' limited "$@"; }
+run 0 "load a one-pair dump claiming 100 M pairs from a pipe (files limited to 64 MiB)" -- \
+    limited "$tool" load hint1 < <(cat "$F/hint.dump")
+run 0 "load it from a file (files limited to 64 MiB)" -- limited "$tool" load hint2 "$F/hint.dump"
+s create hint3
+run 0 "load it from a pipe into an existing table (its temporary table limited to 64 MiB)" -- \
+    limited "$tool" load hint3 < <(cat "$F/hint.dump")
+run 0 "load it from a pipe into a new table with --max-bytes 1M" -- \
+    "$tool" load hint4 --max-bytes 1M < <(cat "$F/hint.dump")
+s create plain
+check "the hinted tables are small and hold the pair, the piped one presized" python3 -c '
+import json, subprocess, sys
+st = {n: json.loads(subprocess.run([sys.argv[1], "stats", n, "--json"], capture_output=True, check=True).stdout)
+      for n in ("hint1", "hint2", "hint3", "hint4", "plain")}
+for n in ("hint1", "hint2", "hint3", "hint4"):
+    assert st[n]["keys"] == 1 and st[n]["file_bytes"] <= 64 << 20, (n, st[n])
+assert st["hint4"]["file_bytes"] <= 1 << 20, st["hint4"]
+# the hint still counts where it may: a pipe gives a bigger start than none,
+# a 66-byte file (room for 2 pairs) none
+assert st["hint1"]["buckets"] > st["plain"]["buckets"], (st["hint1"], st["plain"])
+assert st["hint2"]["buckets"] == st["plain"]["buckets"], (st["hint2"], st["plain"])
+' "$tool"
+for n in hint1 hint2 hint3 hint4 plain; do s rm "$n"; done
+
 run 1 "load from a missing file" -- s load x "$F/none.dump"
 printf 'not a dump at all, really not' >"$F/bad.dump"
 run 3 "load of a non-dump" -- s load x "$F/bad.dump"

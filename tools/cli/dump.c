@@ -376,6 +376,23 @@ static int copy_visit(void *ctx, const void *key, size_t klen, const void *val, 
 }
 
 #define LOAD_TMP ".shmkv-load."
+#define PAIR_MIN 9              /* the fewest bytes a pair takes, in a dump (8 of
+                                 * record framing and a key byte) as in a table */
+#define PIPE_HINT_MAX 1000000u  /* the most keys a dump of unknown size sizes for */
+
+/* How many keys to size the new index for: the dump header's count hint,
+ * but no more than the data can justify, since a bogus hint would reserve
+ * an index of its size (100 M keys: some 2 GB) whatever the dump holds.
+ * At most the records that fit in the dump's bytes (sized: a regular file
+ * of size bytes; else PIPE_HINT_MAX, the table growing past it as needed),
+ * and in the table's limit (limit bytes; 0: none). */
+static uint64_t index_hint(uint64_t hint, bool sized, uint64_t size, uint64_t limit)
+{
+    uint64_t room = !sized ? PIPE_HINT_MAX : size > DUMP_HDR + DUMP_END ? (size - DUMP_HDR - DUMP_END) / PAIR_MIN : 0;
+    if (limit && limit / PAIR_MIN < room)
+        room = limit / PAIR_MIN;
+    return hint < room ? hint : room;
+}
 
 /* Remove the temporary tables of loads killed mid-way (SIGKILL, a crash):
  * by the rule of the library's own temporary files, those whose process
@@ -430,13 +447,11 @@ int cmd_load(const struct args *a)
             "(use a newer shmkv)", src, get_le(h + 8, 4), get_le(h + 12, 4), DUMP_VERSION);
         return EX_FAIL;
     }
-    /* the header's count sizes the new index and the progress bar, taken
-     * with a grain of salt: each record is at least 9 bytes */
+    /* progress by bytes for a regular file, else by the header's count */
     uint64_t hint = get_le(h + 16, 8);
     bool by_bytes = fstat(r.fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
-    if (hint > (by_bytes ? (uint64_t)st.st_size / 9 : 100000000u))
-        hint = 0;
-    progress_init(&pr, "load", name, by_bytes ? (uint64_t)st.st_size : hint, by_bytes);
+    uint64_t size = by_bytes ? (uint64_t)st.st_size : 0;
+    progress_init(&pr, "load", name, by_bytes ? size : hint, by_bytes);
 
     shmkv_options so = {0};
     rc = shmkv_open(name, &so, &db); /* the target, if it exists */
@@ -446,8 +461,12 @@ int cmd_load(const struct args *a)
     if (exists && a->sized)
         msg("note: \"%s\" exists; --max-bytes, --expected-keys, --mode, --stats and --cache apply only to a "
             "table load creates", name);
+    shmkv_stats target = {0};
+    if (exists)
+        shmkv_stat(db, &target);
     so = create_opts(a, SHMKV_CREATE);
-    so.expected_keys = so.expected_keys ? so.expected_keys : hint;
+    if (!so.expected_keys)
+        so.expected_keys = index_hint(hint, by_bytes, size, exists ? target.max_bytes : a->max_bytes);
 
     if (a->partial) {
         /* straight into the target: what is valid stays */
