@@ -93,6 +93,43 @@ run 2 "bad base64" -- s --base64 get t 'a*b'
 run 2 "empty key" -- s get t ''
 run 0 "bench --help runs shmkv-bench" -- s bench --help
 out_has "bench --help" "shmkv-bench"
+# the man page (in the source tree above this script) documents what help
+# lists: the same commands with the same arguments, each command's options
+# in its own entry, and the global options
+man=$here
+while [ "$man" != / ] && [ ! -f "$man/docs/shmkv.1" ]; do man=$(dirname "$man"); done
+check "help and the man page ($man/docs/shmkv.1) agree" python3 - "$tool" "$man/docs/shmkv.1" <<'EOF'
+import re, subprocess, sys
+tool, lines = sys.argv[1], open(sys.argv[2]).read().replace("\\-", "-").split("\n")
+def shmkv(*a):
+    return subprocess.run([tool, *a], capture_output=True, text=True, check=True).stdout
+usage = shmkv("--help")
+cmds = re.findall(r"^  shmkv (\S+)", usage, re.M)
+# the COMMANDS entries: ".TP" then ".B NAME ARGUMENTS", not inside .RS/.RE
+entry, depth = {}, 0
+for i, l in enumerate(lines):
+    depth += (l == ".RS") - (l == ".RE")
+    if depth == 0 and i and lines[i - 1] == ".TP" and re.match(r"\.B [a-z]+( |$)", l):
+        entry[l.split()[1]] = i
+bad = [] if cmds == list(entry) else ["commands: help lists %s, the man page %s" % (cmds, list(entry))]
+ends = sorted(set(entry.values()) | {i for i, l in enumerate(lines) if l.startswith(".SH")} | {len(lines)})
+for c in cmds:
+    if c not in entry:
+        continue
+    i = entry[c]
+    text = "\n".join(lines[i:next(e for e in ends if e > i)])
+    synopsis = shmkv("help", c).split("\n\n")[0].split("shmkv ", 1)[1]
+    args = re.split(r" \[--", synopsis)[0].lower()
+    head = re.sub(r"\\f[BIRP]", "", lines[i][3:])
+    if head != args:
+        bad.append("%s: help says '%s', the man page '%s'" % (c, args, head))
+    bad += ["%s: %s is not in its man page entry" % (c, o) for o in re.findall(r"--[a-z-]+", synopsis)
+            if o not in text]
+glob = re.findall(r"--[a-z0-9-]+", usage.split("Global options")[1])
+bad += ["global option %s is not in the man page" % o for o in glob if o not in "\n".join(lines)]
+print("\n".join(bad))
+sys.exit(bool(bad))
+EOF
 
 # ---- create, missing tables ------------------------------------------------
 run 1 "get on a missing table" -- s get nope k
