@@ -91,6 +91,12 @@ run 2 "bad hex" -- s --hex get t 0g
 run 2 "odd hex" -- s --hex get t abc
 run 2 "bad base64" -- s --base64 get t 'a*b'
 run 2 "empty key" -- s get t ''
+# a decoded key of the wrong length is refused, its buffer freed once
+run 2 "empty --hex key" -- s --hex get t ''
+err_has "empty --hex key" "a key must be 1 to 65535 bytes (this one is 0)"
+run 2 "empty --base64 key to del" -- s --base64 del t '='
+run 2 "a 65536-byte --base64 key" -- s --base64 put t "$(head -c 65536 /dev/zero | base64 -w0)" v
+err_has "65536-byte key" "(this one is 65536)"
 run 0 "bench --help runs shmkv-bench" -- s bench --help
 out_has "bench --help" "shmkv-bench"
 # the man page (in the source tree above this script) documents what help

@@ -229,6 +229,7 @@ int arg_bytes(const char *s, const char *what, struct bytes *b)
     if (!strcmp(what, "KEY") && (b->n == 0 || b->n > SHMKV_KEY_MAX)) {
         msg("a key must be 1 to %u bytes (this one is %zu)", SHMKV_KEY_MAX, b->n);
         free(b->buf);
+        b->buf = NULL; /* the caller frees it too */
         return EX_USAGE;
     }
     return 0;
