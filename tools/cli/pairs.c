@@ -61,87 +61,87 @@ int cmd_write(const struct args *a)
     return rc;
 }
 
-int cmd_get(const struct args *a)
-{
-    struct bytes k;
-    shmkv *db;
-    void *val;
-    size_t vlen;
-    int rc = arg_bytes(a->v[1], "KEY", &k);
-    if (rc || (rc = open_table(a->v[0], OPEN_READ, &db)) != 0) {
-        free(k.buf);
-        return rc;
-    }
-    int r = shmkv_get_alloc(db, k.p, k.n, &val, &vlen);
-    if (r) {
-        rc = op_error(a->v[0], db, r, k.p, k.n);
-    } else {
-        /* the exact bytes to a file or pipe; on a terminal escaped, with a newline */
-        int mode = out_mode(stdout);
-        put_data(stdout, val, vlen, mode);
-        if (mode != OUT_RAW)
-            putc('\n', stdout);
-        free(val);
-        rc = finish_output();
-    }
-    shmkv_close(db);
-    free(k.buf);
-    return rc;
-}
+/* The commands on one key share their frame: KEY (argument 1) as bytes,
+ * the table NAME (argument 0) opened as how says (OPEN_*), then op on them
+ * with ctx, which returns an exit status, or a library error (negative)
+ * for op_error to explain. */
+typedef int key_op(shmkv *db, const struct bytes *k, const void *ctx);
 
-int cmd_del(const struct args *a)
+static int on_key(const struct args *a, int how, key_op *op, const void *ctx)
 {
     struct bytes k;
     shmkv *db;
     int rc = arg_bytes(a->v[1], "KEY", &k);
-    if (rc == 0 && (rc = open_table(a->v[0], OPEN_WRITE, &db)) == 0) {
-        int r = shmkv_del(db, k.p, k.n);
-        rc = r ? op_error(a->v[0], db, r, k.p, k.n) : EX_OK;
+    if (rc == 0 && (rc = open_table(a->v[0], how, &db)) == 0) {
+        int r = op(db, &k, ctx);
+        rc = r < 0 ? op_error(a->v[0], db, r, k.p, k.n) : r;
         shmkv_close(db);
     }
     free(k.buf);
     return rc;
+}
+
+static int get_op(shmkv *db, const struct bytes *k, const void *ctx)
+{
+    void *val;
+    size_t vlen;
+    int r = shmkv_get_alloc(db, k->p, k->n, &val, &vlen);
+    (void)ctx;
+    if (r)
+        return r;
+    /* the exact bytes to a file or pipe; on a terminal escaped, with a newline */
+    int mode = out_mode(stdout);
+    put_data(stdout, val, vlen, mode);
+    if (mode != OUT_RAW)
+        putc('\n', stdout);
+    free(val);
+    return finish_output();
+}
+
+static int ttl_op(shmkv *db, const struct bytes *k, const void *ctx)
+{
+    uint64_t left;
+    int r = shmkv_ttl(db, k->p, k->n, &left);
+    (void)ctx;
+    if (r)
+        return r;
+    printf("%" PRIu64 "\n", left); /* 0: never expires */
+    return finish_output();
+}
+
+static int del_op(shmkv *db, const struct bytes *k, const void *ctx)
+{
+    (void)ctx;
+    return shmkv_del(db, k->p, k->n);
+}
+
+static int expire_op(shmkv *db, const struct bytes *k, const void *ms)
+{
+    return shmkv_expire(db, k->p, k->n, *(const uint64_t *)ms);
+}
+
+int cmd_get(const struct args *a)
+{
+    return on_key(a, OPEN_READ, get_op, NULL);
 }
 
 int cmd_ttl(const struct args *a)
 {
-    struct bytes k;
-    shmkv *db;
-    uint64_t left;
-    int rc = arg_bytes(a->v[1], "KEY", &k);
-    if (rc || (rc = open_table(a->v[0], OPEN_READ, &db)) != 0) {
-        free(k.buf);
-        return rc;
-    }
-    int r = shmkv_ttl(db, k.p, k.n, &left);
-    if (r) {
-        rc = op_error(a->v[0], db, r, k.p, k.n);
-    } else {
-        printf("%" PRIu64 "\n", left); /* 0: never expires */
-        rc = finish_output();
-    }
-    shmkv_close(db);
-    free(k.buf);
-    return rc;
+    return on_key(a, OPEN_READ, ttl_op, NULL);
 }
 
+int cmd_del(const struct args *a)
+{
+    return on_key(a, OPEN_WRITE, del_op, NULL);
+}
 
 int cmd_expire(const struct args *a)
 {
-    struct bytes k;
-    shmkv *db;
     uint64_t ms;
     if (parse_ms(a->v[2], &ms))
         return usage_error_of(a->name, "MS '%s': give milliseconds, a whole number like 60000 (0: never "
                               "expires; at most 100 years)", a->v[2]);
-    int rc = arg_bytes(a->v[1], "KEY", &k);
-    if (rc == 0 && (rc = open_table(a->v[0], OPEN_WRITE, &db)) == 0) {
-        int r = shmkv_expire(db, k.p, k.n, ms);
-        rc = r ? op_error(a->v[0], db, r, k.p, k.n) : EX_OK;
-        shmkv_close(db);
-    }
-    free(k.buf);
-    return rc;
+    return on_key(a, OPEN_WRITE, expire_op, &ms);
 }
 
 int cmd_clear(const struct args *a)
