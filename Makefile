@@ -87,6 +87,7 @@ TOOL_SRC := $(filter-out tools/bench_%.c,$(wildcard tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
 # The command-line tool: tools/cli/*.c, a file per group of subcommands.
+# It and the examples use the public API only: they build without -Isrc.
 CLI_SRC  := $(wildcard tools/cli/*.c)
 CLI_HDR  := $(wildcard tools/cli/*.h)
 # The example programs: examples/demo.c is the demo, build/shmkv-demo;
@@ -133,13 +134,13 @@ $(BUILD)/shmkv-bench: $(TOOL_SRCS_shmkv-bench) tools/bench.h
 
 $(BUILD)/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) $(CLI_SRC) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+	$(CC) $(filter-out -Isrc,$(ALLFLAGS)) $(CLI_SRC) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 $(BUILD)/shmkv-demo: examples/demo.c
 $(BUILD)/examples/hello: examples/hello.c
 $(EXAMPLE_BIN): $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) $(filter %.c,$^) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+	$(CC) $(filter-out -Isrc,$(ALLFLAGS)) $(filter %.c,$^) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 # Boost.Interprocess peer: C++, header-only Boost.
 $(BUILD)/obj/bench_boost.o: tools/bench_boost.cpp tools/bench.h
@@ -223,7 +224,7 @@ $(BUILD)/shmkv.pc: shmkv.pc.in FORCE
 
 # The installed tool links the release archive (no test hooks).
 $(BUILD)/rel/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv.a $(HDRS)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(CLI_SRC) $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
+	$(CC) $(filter-out -Isrc,$(BASEFLAGS)) $(CFLAGS) $(CLI_SRC) $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
 
 install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
