@@ -1,5 +1,5 @@
 # shmkv build.  Targets:
-#   make            library (static + shared), tools, tests        -> build/
+#   make            library (static + shared), tools, examples, tests -> build/
 #   make demo       build and run the multi-process demo
 #   make check      install test dependencies, run every test, then again
 #                   under ASan+UBSan (the README's test command)
@@ -92,6 +92,13 @@ SOAK_BIN := $(if $(SAN),,$(BUILD)/soak)
 TOOL_SRC := $(filter-out tools/bench_%.c,$(wildcard tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
+# The command-line tool: tools/cli/*.c, a file per group of subcommands.
+# It and the examples use the public API only: they build without -Isrc.
+CLI_SRC  := $(wildcard tools/cli/*.c)
+CLI_HDR  := $(wildcard tools/cli/*.h)
+# The example programs: examples/demo.c is the demo, build/shmkv-demo;
+# examples/hello.c is the README's "Usage" example.
+EXAMPLE_BIN := $(BUILD)/shmkv-demo $(BUILD)/examples/hello
 
 .PHONY: all lib tests tools demo check test test-asan test-tsan bench install uninstall clean FORCE \
         fuzz fuzz-run fuzz-seeds
@@ -99,7 +106,7 @@ all: lib tools tests
 
 lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
 tests: $(TEST_BIN) $(SOAK_BIN)
-tools: $(TOOL_BIN)
+tools: $(TOOL_BIN) $(BUILD)/shmkv $(EXAMPLE_BIN)
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -139,6 +146,16 @@ $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(TOOL_SRCS_$*) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
 
 $(BUILD)/shmkv-bench: $(TOOL_SRCS_shmkv-bench) tools/bench.h
+
+$(BUILD)/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv-test.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(ALLFLAGS)) $(CLI_SRC) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+
+$(BUILD)/shmkv-demo: examples/demo.c
+$(BUILD)/examples/hello: examples/hello.c
+$(EXAMPLE_BIN): $(BUILD)/libshmkv-test.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(ALLFLAGS)) $(filter %.c,$^) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 # Boost.Interprocess peer: C++, header-only Boost.
 $(BUILD)/obj/bench_boost.o: tools/bench_boost.cpp tools/bench.h
@@ -221,8 +238,8 @@ $(BUILD)/shmkv.pc: shmkv.pc.in FORCE
 	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # The installed tool links the release archive (no test hooks).
-$(BUILD)/rel/shmkv: tools/shmkv.c $(BUILD)/libshmkv.a $(HDRS)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $< $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
+$(BUILD)/rel/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv.a $(HDRS)
+	$(CC) $(filter-out -Isrc,$(BASEFLAGS)) $(CFLAGS) $(CLI_SRC) $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
 
 install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig

@@ -99,8 +99,51 @@ run 2 "bad hex" -- s --hex get t 0g
 run 2 "odd hex" -- s --hex get t abc
 run 2 "bad base64" -- s --base64 get t 'a*b'
 run 2 "empty key" -- s get t ''
+# a decoded key of the wrong length is refused, its buffer freed once
+run 2 "empty --hex key" -- s --hex get t ''
+err_has "empty --hex key" "a key must be 1 to 65535 bytes (this one is 0)"
+run 2 "empty --base64 key to del" -- s --base64 del t '='
+run 2 "a 65536-byte --base64 key" -- s --base64 put t "$(head -c 65536 /dev/zero | base64 -w0)" v
+err_has "65536-byte key" "(this one is 65536)"
 run 0 "bench --help runs shmkv-bench" -- s bench --help
 out_has "bench --help" "shmkv-bench"
+# the man page (in the source tree above this script) documents what help
+# lists: the same commands with the same arguments, each command's options
+# in its own entry, and the global options
+man=$here
+while [ "$man" != / ] && [ ! -f "$man/docs/shmkv.1" ]; do man=$(dirname "$man"); done
+check "help and the man page ($man/docs/shmkv.1) agree" python3 - "$tool" "$man/docs/shmkv.1" <<'EOF'
+import re, subprocess, sys
+tool, lines = sys.argv[1], open(sys.argv[2]).read().replace("\\-", "-").split("\n")
+def shmkv(*a):
+    return subprocess.run([tool, *a], capture_output=True, text=True, check=True).stdout
+usage = shmkv("--help")
+cmds = re.findall(r"^  shmkv (\S+)", usage, re.M)
+# the COMMANDS entries: ".TP" then ".B NAME ARGUMENTS", not inside .RS/.RE
+entry, depth = {}, 0
+for i, l in enumerate(lines):
+    depth += (l == ".RS") - (l == ".RE")
+    if depth == 0 and i and lines[i - 1] == ".TP" and re.match(r"\.B [a-z]+( |$)", l):
+        entry[l.split()[1]] = i
+bad = [] if cmds == list(entry) else ["commands: help lists %s, the man page %s" % (cmds, list(entry))]
+ends = sorted(set(entry.values()) | {i for i, l in enumerate(lines) if l.startswith(".SH")} | {len(lines)})
+for c in cmds:
+    if c not in entry:
+        continue
+    i = entry[c]
+    text = "\n".join(lines[i:next(e for e in ends if e > i)])
+    synopsis = shmkv("help", c).split("\n\n")[0].split("shmkv ", 1)[1]
+    args = re.split(r" \[--", synopsis)[0].lower()
+    head = re.sub(r"\\f[BIRP]", "", lines[i][3:])
+    if head != args:
+        bad.append("%s: help says '%s', the man page '%s'" % (c, args, head))
+    bad += ["%s: %s is not in its man page entry" % (c, o) for o in re.findall(r"--[a-z-]+", synopsis)
+            if o not in text]
+glob = re.findall(r"--[a-z0-9-]+", usage.split("Global options")[1])
+bad += ["global option %s is not in the man page" % o for o in glob if o not in "\n".join(lines)]
+print("\n".join(bad))
+sys.exit(bool(bad))
+EOF
 
 # ---- create, missing tables ------------------------------------------------
 run 1 "get on a missing table" -- s get nope k
@@ -514,6 +557,76 @@ d = json.loads(subprocess.run(sys.argv[1:], capture_output=True, check=True).std
 assert d["read_stats"] == 1 and d["cache"] == 0 and d["keys"] == 1, d
 ' "$tool" stats one5 --json
 s rm one3; s rm one4; s rm one5
+# a dump is no more readable than its table: its file gets the table's own
+# permission bits whatever the umask, and a link planted at its temporary
+# name (FILE.tmp-PID) is refused, never followed
+run 0 "create a private table" -- s create private --mode 600
+s put private secret s3cret
+run 0 "dump a 0600 table under umask 022" -- sh -c "umask 022; exec '$tool' dump private '$F/private.dump'"
+check "the dump of a 0600 table is 0600 ($(stat -c %a "$F/private.dump"))" test "$(stat -c %a "$F/private.dump")" = 600
+run 0 "dump a 0640 table under umask 077" -- sh -c "umask 077; exec '$tool' dump t '$F/t640.dump'"
+check "the dump of a 0640 table is 0640 ($(stat -c %a "$F/t640.dump"))" test "$(stat -c %a "$F/t640.dump")" = 640
+run 0 "a dump over an older, more open dump file" -- sh -c "umask 022; touch '$F/private.dump'; chmod 666 '$F/private.dump'; exec '$tool' dump private '$F/private.dump'"
+check "replacing a 0666 file gives 0600 ($(stat -c %a "$F/private.dump"))" test "$(stat -c %a "$F/private.dump")" = 600
+printf precious >"$F/victim"
+cp "$F/victim" "$F/victim.orig"
+# sh's $$ is the pid the exec'd tool keeps, so the link sits at its temporary name
+run 3 "dump refuses a link planted at its temporary name" -- \
+    sh -c "echo \$\$ >'$F/pid'; ln -s '$F/victim' '$F/planted.dump.tmp-'\$\$; exec '$tool' dump private '$F/planted.dump'"
+err_has "planted link: the message names the temporary file" "$F/planted.dump.tmp-$(cat "$F/pid")"
+err_has "planted link: the message says why" "already exists"
+check "the link's target is untouched" cmp -s "$F/victim" "$F/victim.orig"
+check "no dump was made through the link" test ! -e "$F/planted.dump"
+check "the planted link is left where it was" test -L "$F/planted.dump.tmp-$(cat "$F/pid")"
+rm -f "$F/planted.dump.tmp-$(cat "$F/pid")"
+run 3 "dump refuses a dangling link planted at its temporary name" -- \
+    sh -c "echo \$\$ >'$F/pid'; ln -s '$F/made-by-link' '$F/planted.dump.tmp-'\$\$; exec '$tool' dump private '$F/planted.dump'"
+check "no file was created through the dangling link" test ! -e "$F/made-by-link"
+rm -f "$F/planted.dump.tmp-$(cat "$F/pid")" "$F/victim" "$F/victim.orig" "$F/pid" "$F/t640.dump"
+run 0 "the private dump loads" -- s load private2 "$F/private.dump"
+run 0 "with its pair" -- s get private2 secret
+out_is "private round trip" s3cret
+s rm private; s rm private2
+
+# load sizes the new index from the dump's count hint only as far as the
+# data can justify: a one-pair dump claiming 100 M pairs used to make a
+# 2 GB table, failing wherever files cannot grow that far
+python3 -c '
+import struct, sys
+d = b"SHMKVDMP" + struct.pack("<IIQ", 1, 0, 100000000) + struct.pack("<II", 1, 1) + b"kv"
+d += struct.pack("<IIQ", 0, 0, 1)
+h = 0xcbf29ce484222325
+for b in d:
+    h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+open(sys.argv[1], "wb").write(d + struct.pack("<Q", h))
+' "$F/hint.dump"
+# limited CMD...: CMD with files limited to 64 MiB (ulimit -f counts KiB in
+# bash) and SIGXFSZ ignored, so growing further fails with EFBIG instead of
+# killing it; the input through a pipe (<(...)) leaves the size unknown
+limited() { bash -c 'ulimit -f 65536; trap "" XFSZ; exec "$@"' limited "$@"; }
+run 0 "load a one-pair dump claiming 100 M pairs from a pipe (files limited to 64 MiB)" -- \
+    limited "$tool" load hint1 < <(cat "$F/hint.dump")
+run 0 "load it from a file (files limited to 64 MiB)" -- limited "$tool" load hint2 "$F/hint.dump"
+s create hint3
+run 0 "load it from a pipe into an existing table (its temporary table limited to 64 MiB)" -- \
+    limited "$tool" load hint3 < <(cat "$F/hint.dump")
+run 0 "load it from a pipe into a new table with --max-bytes 1M" -- \
+    "$tool" load hint4 --max-bytes 1M < <(cat "$F/hint.dump")
+s create plain
+check "the hinted tables are small and hold the pair, the piped one presized" python3 -c '
+import json, subprocess, sys
+st = {n: json.loads(subprocess.run([sys.argv[1], "stats", n, "--json"], capture_output=True, check=True).stdout)
+      for n in ("hint1", "hint2", "hint3", "hint4", "plain")}
+for n in ("hint1", "hint2", "hint3", "hint4"):
+    assert st[n]["keys"] == 1 and st[n]["file_bytes"] <= 64 << 20, (n, st[n])
+assert st["hint4"]["file_bytes"] <= 1 << 20, st["hint4"]
+# the hint still counts where it may: a pipe gives a bigger start than none,
+# a 66-byte file (room for 2 pairs) none
+assert st["hint1"]["buckets"] > st["plain"]["buckets"], (st["hint1"], st["plain"])
+assert st["hint2"]["buckets"] == st["plain"]["buckets"], (st["hint2"], st["plain"])
+' "$tool"
+for n in hint1 hint2 hint3 hint4 plain; do s rm "$n"; done
+
 run 1 "load from a missing file" -- s load x "$F/none.dump"
 printf 'not a dump at all, really not' >"$F/bad.dump"
 run 3 "load of a non-dump" -- s load x "$F/bad.dump"

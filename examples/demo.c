@@ -1,5 +1,6 @@
 /*
- * shmkv-demo: several processes share one shmkv table (`make demo`).
+ * shmkv-demo: several processes share one shmkv table (`make demo` builds
+ * this file, examples/demo.c, as build/shmkv-demo and runs it).
  *
  *   shmkv-demo [-p WRITERS] [-n KEYS]        (default 4 writers, 200000 keys)
  *
