@@ -5,7 +5,7 @@
 #                   under ASan+UBSan (the README's test command)
 #   make test       run the tests of one build (BUILD=..., SAN=...)
 #   make bench      run the default benchmark (BENCH_ARGS=... for others;
-#                   scripts/bench-compare.sh for the standard comparison)
+#                   bench/compare.sh for the standard comparison; bench/bench.mk)
 #   make install    PREFIX=/usr/local DESTDIR= (library, header, pkg-config,
 #                   the shmkv tool and its man page)
 #   make fuzz       the libFuzzer targets (clang)             -> build/fuzz/
@@ -46,36 +46,6 @@ endif
 ALLFLAGS = $(BASEFLAGS) $(SANFLAGS) $(CFLAGS)
 LDLIBS  += -pthread
 
-# The benchmark is tools/shmkv-bench.c plus tools/bench_*.c (linked into
-# it alone).  Each of its peers is built only where its headers are there
-# (Debian: liblmdb-dev, libhiredis-dev, libmemcached-dev, libboost-dev;
-# scripts/install-deps.sh test installs the first, bench all of them).
-have_header = $(shell printf '\043include <$(1)>\n' | $(2) -E -x $(3) - >/dev/null 2>&1 && echo 1)
-HAVE_LMDB      := $(call have_header,lmdb.h,$(CC),c)
-HAVE_HIREDIS   := $(call have_header,hiredis/hiredis.h,$(CC),c)
-HAVE_MEMCACHED := $(call have_header,libmemcached/memcached.h,$(CC),c)
-HAVE_BOOST     := $(call have_header,boost/interprocess/managed_shared_memory.hpp,$(CXX),c++)
-TOOL_SRCS_shmkv-bench := $(wildcard tools/bench_*.c)
-TOOL_CFLAGS_shmkv-bench :=
-TOOL_LIBS_shmkv-bench   := -lm
-ifeq ($(HAVE_LMDB),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_LMDB
-  TOOL_LIBS_shmkv-bench   += -llmdb
-endif
-ifeq ($(HAVE_HIREDIS),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_HIREDIS
-  TOOL_LIBS_shmkv-bench   += -lhiredis
-endif
-ifeq ($(HAVE_MEMCACHED),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_MEMCACHED
-  TOOL_LIBS_shmkv-bench   += -lmemcached
-endif
-ifeq ($(HAVE_BOOST),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_BOOST
-  TOOL_SRCS_shmkv-bench   += $(BUILD)/obj/bench_boost.o
-  TOOL_LIBS_shmkv-bench   += -lstdc++ -lrt
-endif
-
 LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 # release objects (no test hooks) for the installed library
@@ -83,17 +53,20 @@ REL_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/rel/%.o)
 TEST_SRC := $(wildcard test/test_*.c)
 TEST_SH  := $(wildcard test/test_*.sh)
 TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%) $(TEST_SH:test/%.sh=$(BUILD)/test/%)
-TOOL_SRC := $(filter-out tools/bench_%.c,$(wildcard tools/*.c))
+TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
 
-.PHONY: all lib tests tools demo check test test-asan test-tsan bench install uninstall clean FORCE \
+.PHONY: all lib tests tools demo check test test-asan test-tsan install uninstall clean FORCE \
         fuzz fuzz-run fuzz-seeds
 all: lib tools tests
 
 lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
 tests: $(TEST_BIN)
 tools: $(TOOL_BIN)
+
+# The benchmark: its build, its peers, make bench.
+include bench/bench.mk
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -121,14 +94,7 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libshmkv-test.a $(HDRS) $(wildcard test/*.c)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(TOOL_SRCS_$*) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
-
-$(BUILD)/shmkv-bench: $(TOOL_SRCS_shmkv-bench) tools/bench.h
-
-# Boost.Interprocess peer: C++, header-only Boost.
-$(BUILD)/obj/bench_boost.o: tools/bench_boost.cpp tools/bench.h
-	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -pthread -fPIC -Wall -Wextra -Werror -Iinclude $(SANFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALLFLAGS) $< $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 # Shell tests run from the build directory like the C ones; they find the
 # tools as $(dirname $0)/../NAME.
@@ -164,12 +130,6 @@ test-tsan:
 	rm -rf build/tsan/test
 	$(MAKE) SAN=tsan $(TSAN_TESTS:%=build/tsan/test/%)
 	TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" ./test/run.sh build/tsan
-
-# The default benchmark (1 M keys, 2 processes, every peer available) with
-# MIX cut from 5 s to 1 s per system; BENCH_ARGS replaces or adds options.
-BENCH_ARGS ?= --mix-seconds 1
-bench: $(BUILD)/shmkv-bench
-	./$(BUILD)/shmkv-bench $(BENCH_ARGS)
 
 # libFuzzer targets, built with clang straight from the library's sources
 # (with the test hooks) under ASan+UBSan.  fuzz/gen_seeds.c writes the
