@@ -15,7 +15,7 @@
  *   util.c         keys and values, random numbers, Zipf, latency histograms
  *   stall.c        --stall-probe
  *   hitratio.c     --hitratio: shmkv's cache against an exact LRU and
- *                  memcached
+ *                  memcached (hitratio_mc.c; hitratio.h)
  *   sys_*.c        the systems (sys.h); servers.c runs Redis' and
  *                  memcached's servers; boost_map.cpp is the C++ behind
  *                  sys_boost.c

@@ -39,7 +39,7 @@ ifeq ($(call have_header,hiredis/hiredis.h,$(CC),c),1)
 endif
 ifeq ($(call have_header,libmemcached/memcached.h,$(CC),c),1)
   BENCH_DEFS += -DHAVE_MEMCACHED
-  BENCH_SRC  += bench/sys_memcached.c
+  BENCH_SRC  += bench/sys_memcached.c bench/hitratio_mc.c
   BENCH_LIBS += -lmemcached
 endif
 ifeq ($(call have_header,boost/interprocess/managed_shared_memory.hpp,$(CXX),c++),1)
