@@ -50,8 +50,8 @@ void report_header(const struct bench *b)
            sysconf(_SC_NPROCESSORS_ONLN), cfg->dir, cfg->presize ? ", shmkv presized" : "",
            cfg->prefault ? "" : ", no prefault");
     if (cfg->cache_pct > 0)
-        printf("# cache mode (--cache %g): working set %" PRIu64 " bytes as a store holds them; shmkv-cache "
-               "max_bytes %" PRIu64 " (%.1f %%)%s; memcached -m %" PRIu64 " MiB without -M "
+        printf("# cache mode (--cache %g): working set %" PRIu64 " bytes as a store holds "
+               "them; shmkv-cache max_bytes %" PRIu64 " (%.1f %%)%s; memcached -m %" PRIu64 " MiB without -M "
                "(evicting); a get that misses, or a delete that finds nothing, is no error "
                "for these\n", cfg->cache_pct, cfg->ws_bytes, cfg->cache_bytes,
                100.0 * (double)cfg->cache_bytes / (double)cfg->ws_bytes,

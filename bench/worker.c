@@ -170,6 +170,7 @@ static void end_update(struct ws *ws, uint32_t i, uint32_t s)
     atomic_store_explicit(&ws->seqs[i], s, memory_order_release);
 }
 
+__attribute__((format(printf, 2, 3)))
 static void wrong(struct ws *ws, const char *fmt, ...)
 {
     if (ws->r->wrong++ == 0) {
