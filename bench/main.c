@@ -21,11 +21,10 @@
  * phase (phases.c), attach to the store, map its pages in (as a long-lived
  * process would have them; --no-prefault skips this, see prefault() in
  * worker.c), say they are ready and block on a pipe; closing the pipe
- * releases them together.  A phase's time runs
- * (CLOCK_MONOTONIC) from the release to the last worker's finish; "M ops/s"
- * counts every get, put and delete (a MIX update is two) over that time,
- * and the figures in brackets are each worker's own operations over its
- * own time.  Once a second a progress line goes to stderr (when it is a
+ * releases them together.  A phase's time runs (CLOCK_MONOTONIC) from the
+ * release to the last worker's finish; "M ops/s" counts every get, put and
+ * delete (a MIX update is two) over that time, and the figures in brackets
+ * are each worker's own operations over its own time.  Once a second a progress line goes to stderr (when it is a
  * terminal, or with --progress): total M ops/s and each worker's share.
  *
  * Every get is checked against the value expected for its key and version
