@@ -5,7 +5,7 @@
 #                   under ASan+UBSan (the README's test command)
 #   make test       run the tests of one build (BUILD=..., SAN=...)
 #   make bench      run the default benchmark (BENCH_ARGS=... for others;
-#                   scripts/bench-compare.sh for the standard comparison)
+#                   bench/compare.sh for the standard comparison; bench/bench.mk)
 #   make install    PREFIX=/usr/local DESTDIR= (library, header, pkg-config,
 #                   the shmkv tool and its man page)
 #   make fuzz       the libFuzzer targets (clang)             -> build/fuzz/
@@ -46,36 +46,6 @@ endif
 ALLFLAGS = $(BASEFLAGS) $(SANFLAGS) $(CFLAGS)
 LDLIBS  += -pthread
 
-# The benchmark is tools/shmkv-bench.c plus tools/bench_*.c (linked into
-# it alone).  Each of its peers is built only where its headers are there
-# (Debian: liblmdb-dev, libhiredis-dev, libmemcached-dev, libboost-dev;
-# scripts/install-deps.sh test installs the first, bench all of them).
-have_header = $(shell printf '\043include <$(1)>\n' | $(2) -E -x $(3) - >/dev/null 2>&1 && echo 1)
-HAVE_LMDB      := $(call have_header,lmdb.h,$(CC),c)
-HAVE_HIREDIS   := $(call have_header,hiredis/hiredis.h,$(CC),c)
-HAVE_MEMCACHED := $(call have_header,libmemcached/memcached.h,$(CC),c)
-HAVE_BOOST     := $(call have_header,boost/interprocess/managed_shared_memory.hpp,$(CXX),c++)
-TOOL_SRCS_shmkv-bench := $(wildcard tools/bench_*.c)
-TOOL_CFLAGS_shmkv-bench :=
-TOOL_LIBS_shmkv-bench   := -lm
-ifeq ($(HAVE_LMDB),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_LMDB
-  TOOL_LIBS_shmkv-bench   += -llmdb
-endif
-ifeq ($(HAVE_HIREDIS),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_HIREDIS
-  TOOL_LIBS_shmkv-bench   += -lhiredis
-endif
-ifeq ($(HAVE_MEMCACHED),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_MEMCACHED
-  TOOL_LIBS_shmkv-bench   += -lmemcached
-endif
-ifeq ($(HAVE_BOOST),1)
-  TOOL_CFLAGS_shmkv-bench += -DHAVE_BOOST
-  TOOL_SRCS_shmkv-bench   += $(BUILD)/obj/bench_boost.o
-  TOOL_LIBS_shmkv-bench   += -lstdc++ -lrt
-endif
-
 LIB_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 # release objects (no test hooks) for the installed library
@@ -89,8 +59,6 @@ TEST_BIN := $(TEST_SRC:test/%.c=$(BUILD)/test/%) $(TEST_SH:test/%.sh=$(BUILD)/te
 # The soak run (scripts/soak.sh) is too long for run.sh: built beside the
 # tests, in the plain build only, since it links the release library.
 SOAK_BIN := $(if $(SAN),,$(BUILD)/soak)
-TOOL_SRC := $(filter-out tools/bench_%.c,$(wildcard tools/*.c))
-TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 HDRS     := include/shmkv.h $(wildcard src/*.h) $(wildcard test/*.h)
 # The command-line tool: tools/cli/*.c, a file per group of subcommands.
 # It and the examples use the public API only: they build without -Isrc.
@@ -100,13 +68,16 @@ CLI_HDR  := $(wildcard tools/cli/*.h)
 # examples/hello.c is the README's "Usage" example.
 EXAMPLE_BIN := $(BUILD)/shmkv-demo $(BUILD)/examples/hello
 
-.PHONY: all lib tests tools demo check test test-asan test-tsan bench install uninstall clean FORCE \
+.PHONY: all lib tests tools demo check test test-asan test-tsan install uninstall clean FORCE \
         fuzz fuzz-run fuzz-seeds
 all: lib tools tests
 
 lib: $(BUILD)/libshmkv.a $(BUILD)/libshmkv.so
 tests: $(TEST_BIN) $(SOAK_BIN)
-tools: $(TOOL_BIN) $(BUILD)/shmkv $(EXAMPLE_BIN)
+tools: $(BUILD)/shmkv $(EXAMPLE_BIN)
+
+# The benchmark: its build, its peers, make bench.
+include bench/bench.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -141,12 +112,6 @@ $(BUILD)/test/%: test/%.c $(TEST_LIB) $(BUILD)/libshmkv-test.a $(HDRS)
 $(BUILD)/soak: test/soak/soak.c test/harness.c $(BUILD)/libshmkv.a $(HDRS)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -Itest $< test/harness.c $(BUILD)/libshmkv.a -o $@ $(LDLIBS)
 
-$(BUILD)/%: tools/%.c $(BUILD)/libshmkv-test.a $(HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) $(TOOL_CFLAGS_$*) $< $(TOOL_SRCS_$*) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(TOOL_LIBS_$*)
-
-$(BUILD)/shmkv-bench: $(TOOL_SRCS_shmkv-bench) tools/bench.h
-
 $(BUILD)/shmkv: $(CLI_SRC) $(CLI_HDR) $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Isrc,$(ALLFLAGS)) $(CLI_SRC) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
@@ -156,11 +121,6 @@ $(BUILD)/examples/hello: examples/hello.c
 $(EXAMPLE_BIN): $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Isrc,$(ALLFLAGS)) $(filter %.c,$^) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
-
-# Boost.Interprocess peer: C++, header-only Boost.
-$(BUILD)/obj/bench_boost.o: tools/bench_boost.cpp tools/bench.h
-	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -pthread -fPIC -Wall -Wextra -Werror -Iinclude $(SANFLAGS) $(CFLAGS) -c $< -o $@
 
 # Shell tests run from the build directory like the C ones; they find the
 # tools as $(dirname $0)/../NAME.
@@ -196,12 +156,6 @@ test-tsan:
 	rm -rf build/tsan/test
 	$(MAKE) SAN=tsan $(TSAN_TESTS:%=build/tsan/test/%)
 	TSAN_OPTIONS="detect_deadlocks=0 halt_on_error=1" ./test/run.sh build/tsan
-
-# The default benchmark (1 M keys, 2 processes, every peer available) with
-# MIX cut from 5 s to 1 s per system; BENCH_ARGS replaces or adds options.
-BENCH_ARGS ?= --mix-seconds 1
-bench: $(BUILD)/shmkv-bench
-	./$(BUILD)/shmkv-bench $(BENCH_ARGS)
 
 # libFuzzer targets, built with clang straight from the library's sources
 # (with the test hooks) under ASan+UBSan.  fuzz/gen_seeds.c writes the

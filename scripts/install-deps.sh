@@ -8,7 +8,9 @@
 #          fuzz targets: make fuzz)
 #   bench  test's packages plus the benchmark's peers and plotting:
 #          redis-server, libhiredis-dev, memcached, libmemcached-dev,
-#          libboost-dev, g++ (Boost.Interprocess peer), gnuplot-nox
+#          libboost-dev, g++ (Boost.Interprocess peer), gnuplot-nox (for
+#          bench/compare.sh and bench/cache.sh); bench/bench.mk builds
+#          each peer whose headers it finds
 #   all    same as bench
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
@@ -23,7 +25,7 @@ case $what in
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
     -h|--help)
-        sed -n '2,17s/^# \{0,1\}//p' "$0"
+        sed -n '2,19s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
         echo "usage: $0 [test|bench|all]" >&2

@@ -12,7 +12,8 @@
 #    with misses allowed, and --hitratio gives plausible ratios;
 #  - --self-test-corrupt (one expected value flipped) must make each system
 #    fail with a mismatch;
-#  - SIGINT in the middle of a run must leave no server, worker or file.
+#  - SIGINT in the middle of a run must leave no server, worker or file;
+#  - --help lists every option, each one the parser takes; bad usage exits 2.
 # Nothing may be left behind: shmkv and LMDB files go to a private directory
 # under /dev/shm, the servers' directories to a private $TMPDIR, and both
 # must be empty at the end, with no process naming them still alive.
@@ -216,10 +217,37 @@ else
     nok "--stall-probe: exit status $brc, or output not as expected"; cat "$T/out/stall.out"
 fi
 
+# --help lists every option, and every option it lists is one the parser
+# takes: given a value and then a stray argument, each must be refused as
+# bad usage (2), never as an option it does not know.
+"$bench" --help >"$T/out/help.out" 2>&1
+brc=$?
+listed=$(sed -nE 's/^  (-[a-z], )?--([a-z-]+).*/\2/p' "$T/out/help.out")
+missing=
+for o in procs threads keys key-size val-size system list-systems phases mix-get mix-seconds \
+         mix-ops dist zipf-s batch pipeline runs sample progress json tsv presize no-prefault \
+         dir quick cache stall-probe self-test-corrupt help hitratio requests warmup skews \
+         cache-pcts; do
+    echo "$listed" | grep -qx -- "$o" || missing="$missing --$o"
+done
+if [ $brc -eq 0 ] && [ -z "$missing" ]; then ok; else nok "--help: exit status $brc, not listing$missing"; fi
+unknown=
+for o in $listed; do
+    [ "$o" = help ] && continue
+    "$bench" --dir "$T/files" "--$o" x stray >/dev/null 2>"$T/out/opt.err"
+    rc=$?
+    if [ $rc -ne 2 ] || grep -q 'unrecognized option' "$T/out/opt.err"; then
+        unknown="$unknown --$o ($rc)"
+    fi
+done
+if [ -n "$listed" ] && [ -z "$unknown" ]; then ok; else nok "options in --help the parser refuses:$unknown"; fi
+if "$bench" -h | cmp -s - "$T/out/help.out"; then ok; else nok "-h is not --help"; fi
+
 # Bad usage is refused.
 for args in "--procs 0" "--val-size 4" "--key-size 9-3" "--system nosuch" "--dist pareto" \
             "--phases get" "--mix-get 101" "--cache 0" "--hitratio --skews 0" \
-            "--hitratio --system nosuch" "--stall-probe 0" "--stall-probe x"; do
+            "--hitratio --system nosuch" "--stall-probe 0" "--stall-probe x" "--nosuch" \
+            "stray" "--keys"; do
     # shellcheck disable=SC2086
     "$bench" --dir "$T/files" $args >/dev/null 2>&1
     rc=$?

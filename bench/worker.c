@@ -1,5 +1,5 @@
 /*
- * bench_worker.c - shmkv-bench's workers: what each worker thread does in a
+ * worker.c - shmkv-bench's workers: what each worker thread does in a
  * phase, timed and checked.
  *
  * Keys are numbers 0..N-1 (make_key turns them into bytes).  Worker w of
@@ -24,7 +24,7 @@
  * delete that found nothing) is a mismatch: counted, the first described,
  * and the run fails.
  *
- * Timing: every cfg.sample-th operation (or batch) is timed with
+ * Timing: every --sample-th operation (or batch) is timed with
  * clock_gettime(CLOCK_MONOTONIC) into a histogram per operation type; a
  * batch or pipeline round trip counts as one sample of each type in it.
  */
@@ -50,13 +50,6 @@
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
 #endif
 
-struct wres *wres;
-struct progress *progress;
-_Atomic int *stop_flag;
-_Atomic uint64_t *dirty;
-_Atomic uint32_t *seqs;
-uint32_t *order;
-
 #define STEP_UPDATE 3 /* MIX: delete, then put, of one of the worker's keys */
 
 /* The stream of steps of one worker in one phase. */
@@ -67,6 +60,9 @@ struct gen {
     uint64_t left;               /* MIX: steps left (UINT64_MAX: until stopped) */
     uint64_t get_below;          /* MIX: a step is a get when rng_next() < this */
     struct rng rng;
+    uint64_t nkeys;
+    const uint32_t *order;       /* GET: the order of the keys */
+    _Atomic int *stop;           /* MIX by time: set when time is up */
     uint32_t *ring;              /* Zipf: pre-drawn ranks - 1 (NULL: uniform) */
     size_t ringlen, rpos;
     int pend, pend_type;         /* a step handed back */
@@ -75,6 +71,11 @@ struct gen {
 
 struct ws {
     struct wctx c;
+    const struct config *cfg;
+    struct sizes ks, vs;         /* cfg's key and value sizes, at hand */
+    _Atomic uint64_t *dirty;     /* the shared version arrays */
+    _Atomic uint32_t *seqs;
+    _Atomic uint64_t *prog;      /* operations done, for the progress lines */
     struct wres *r;
     const struct sysops *o;
     enum phase ph;
@@ -118,16 +119,16 @@ static int next_step(struct gen *g, int *type, uint32_t *idx)
         if (g->j >= g->hi)
             return 0;
         *type = OP_GET;
-        *idx = g->ring ? ring_next(g) : order[g->j];
+        *idx = g->ring ? ring_next(g) : g->order[g->j];
         g->j++;
         return 1;
     default:
-        if (!g->left || atomic_load_explicit(stop_flag, memory_order_relaxed))
+        if (!g->left || atomic_load_explicit(g->stop, memory_order_relaxed))
             return 0;
         g->left--;
         if (rng_next(&g->rng) < g->get_below) {
             *type = OP_GET;
-            *idx = g->ring ? ring_next(g) : (uint32_t)rng_below(&g->rng, cfg.nkeys);
+            *idx = g->ring ? ring_next(g) : (uint32_t)rng_below(&g->rng, g->nkeys);
         } else {
             *type = STEP_UPDATE;
             uint64_t r = g->ring ? ring_next(g) : rng_below(&g->rng, g->own_n);
@@ -149,26 +150,27 @@ static void push_back(struct gen *g, int type, uint32_t idx)
 static uint32_t key_seq(const struct ws *ws, uint32_t i)
 {
     if (!ws->versions ||
-        !(atomic_load_explicit(&dirty[i >> 6], memory_order_acquire) >> (i & 63) & 1))
+        !(atomic_load_explicit(&ws->dirty[i >> 6], memory_order_acquire) >> (i & 63) & 1))
         return 0;
-    return atomic_load_explicit(&seqs[i], memory_order_acquire);
+    return atomic_load_explicit(&ws->seqs[i], memory_order_acquire);
 }
 
-static uint32_t begin_update(uint32_t i)
+static uint32_t begin_update(struct ws *ws, uint32_t i)
 {
     uint64_t bit = 1ULL << (i & 63);
-    if (!(atomic_load_explicit(&dirty[i >> 6], memory_order_relaxed) & bit))
-        atomic_fetch_or(&dirty[i >> 6], bit);
-    uint32_t s = atomic_load_explicit(&seqs[i], memory_order_relaxed);
-    atomic_store(&seqs[i], s + 1); /* seq_cst: visible before the delete */
+    if (!(atomic_load_explicit(&ws->dirty[i >> 6], memory_order_relaxed) & bit))
+        atomic_fetch_or(&ws->dirty[i >> 6], bit);
+    uint32_t s = atomic_load_explicit(&ws->seqs[i], memory_order_relaxed);
+    atomic_store(&ws->seqs[i], s + 1); /* seq_cst: visible before the delete */
     return s;
 }
 
-static void end_update(uint32_t i, uint32_t s)
+static void end_update(struct ws *ws, uint32_t i, uint32_t s)
 {
-    atomic_store_explicit(&seqs[i], s, memory_order_release);
+    atomic_store_explicit(&ws->seqs[i], s, memory_order_release);
 }
 
+__attribute__((format(printf, 2, 3)))
 static void wrong(struct ws *ws, const char *fmt, ...)
 {
     if (ws->r->wrong++ == 0) {
@@ -179,19 +181,19 @@ static void wrong(struct ws *ws, const char *fmt, ...)
     }
 }
 
-/* Check what a get of key i found: rc R_OK (buf, len) or R_ABSENT; s1 is
+/* Check what a get of key i found: rc RES_OK (buf, len) or RES_ABSENT; s1 is
  * the key's sequence read before the get. */
 static void check_get(struct ws *ws, uint32_t i, uint32_t s1, int rc,
                       const unsigned char *buf, size_t len)
 {
     struct wres *r = ws->r;
     r->checked++;
-    if (rc == R_ABSENT && ws->c.s->sd->cache) {
+    if (rc == RES_ABSENT && ws->c.s->sd->cache) {
         r->misses++; /* a cache may have evicted it: fine (a wrong value is not) */
         return;
     }
-    if (rc == R_OK && !(s1 & 1)) {
-        size_t el = make_val(i, s1 / 2, ws->eb);
+    if (rc == RES_OK && !(s1 & 1)) {
+        size_t el = make_val(&ws->vs, i, s1 / 2, ws->eb);
         if (ws->corrupt_pending && ws->ph == PH_GET) {
             ws->eb[el - 1] ^= 0x40; /* --self-test-corrupt: a wrong expectation */
             ws->corrupt_pending = 0;
@@ -202,27 +204,28 @@ static void check_get(struct ws *ws, uint32_t i, uint32_t s1, int rc,
     uint32_t s2 = s1;
     if (ws->ph == PH_MIX) {
         atomic_thread_fence(memory_order_acquire);
-        s2 = atomic_load_explicit(&seqs[i], memory_order_acquire);
+        s2 = atomic_load_explicit(&ws->seqs[i], memory_order_acquire);
     }
     int raced = ws->ph == PH_MIX && ((s1 & 1) || s2 != s1);
-    if (raced && rc == R_ABSENT) {
+    if (raced && rc == RES_ABSENT) {
         r->absent_race++;
         return;
     }
-    uint32_t v = rc == R_OK ? val_version(i, buf, len) : UINT32_MAX;
+    uint32_t v = rc == RES_OK ? val_version(i, buf, len) : UINT32_MAX;
     if (raced && v >= s1 / 2 && v <= (s2 + 1) / 2) {
-        size_t el = make_val(i, v, ws->eb);
+        size_t el = make_val(&ws->vs, i, v, ws->eb);
         if (el == len && memcmp(ws->eb, buf, len) == 0) {
             r->other_ver++;
             return;
         }
     }
-    if (rc == R_ABSENT)
+    if (rc == RES_ABSENT)
         wrong(ws, "%s: key %" PRIu32 " is missing (expected version %" PRIu32 ")",
               ws->o->base, i, s1 / 2);
     else
         wrong(ws, "%s: key %" PRIu32 ": got %zu bytes that are not version %" PRIu32
-              " of its value (%zu bytes)%s", ws->o->base, i, len, s1 / 2, val_len(i, s1 / 2),
+              " of its value (%zu bytes)%s", ws->o->base, i, len, s1 / 2,
+              val_len(&ws->vs, i, s1 / 2),
               raced ? ", nor any version written during the get" : "");
 }
 
@@ -232,7 +235,7 @@ static uint64_t timer_start(struct ws *ws)
 {
     if (--ws->cd)
         return 0;
-    ws->cd = cfg.sample;
+    ws->cd = ws->cfg->sample;
     return now_ns();
 }
 
@@ -244,26 +247,26 @@ static void timer_stop(struct ws *ws, int type, uint64_t t0)
 
 static int do_put(struct ws *ws, uint32_t i, uint32_t ver)
 {
-    size_t kl = make_key(i, ws->kb), vl = make_val(i, ver, ws->vb);
+    size_t kl = make_key(&ws->ks, i, ws->kb), vl = make_val(&ws->vs, i, ver, ws->vb);
     uint64_t t0 = timer_start(ws);
     int rc = ws->o->put(&ws->c, ws->kb, kl, ws->vb, vl);
     timer_stop(ws, OP_PUT, t0);
     ws->r->ops[OP_PUT]++;
-    return rc == R_OK ? 0 : -1;
+    return rc == RES_OK ? 0 : -1;
 }
 
 static int do_del(struct ws *ws, uint32_t i)
 {
-    size_t kl = make_key(i, ws->kb);
+    size_t kl = make_key(&ws->ks, i, ws->kb);
     uint64_t t0 = timer_start(ws);
     int rc = ws->o->del(&ws->c, ws->kb, kl);
     timer_stop(ws, OP_DEL, t0);
     ws->r->ops[OP_DEL]++;
-    if (rc == R_ABSENT && ws->c.s->sd->cache)
+    if (rc == RES_ABSENT && ws->c.s->sd->cache)
         ws->r->del_absent++; /* evicted */
-    else if (rc == R_ABSENT)
+    else if (rc == RES_ABSENT)
         wrong(ws, "%s: deleting key %" PRIu32 " found nothing", ws->o->base, i);
-    return rc == R_ERR ? -1 : 0;
+    return rc == RES_ERR ? -1 : 0;
 }
 
 static int run_single(struct ws *ws)
@@ -271,15 +274,15 @@ static int run_single(struct ws *ws)
     int type;
     uint32_t i;
     uint64_t n = 0;
-    _Atomic uint64_t *prog = &progress[ws->w].n;
+    _Atomic uint64_t *prog = ws->prog;
     while (next_step(&ws->g, &type, &i)) {
         if (type == OP_GET) {
             uint32_t s1 = key_seq(ws, i);
-            size_t kl = make_key(i, ws->kb), len = 0;
+            size_t kl = make_key(&ws->ks, i, ws->kb), len = 0;
             uint64_t t0 = timer_start(ws);
             int rc = ws->o->get(&ws->c, ws->kb, kl, ws->gb, ws->vcap, &len);
             timer_stop(ws, OP_GET, t0);
-            if (rc == R_ERR)
+            if (rc == RES_ERR)
                 return -1;
             ws->r->ops[OP_GET]++;
             check_get(ws, i, s1, rc, ws->gb, len);
@@ -293,10 +296,10 @@ static int run_single(struct ws *ws)
                 return -1;
             n++;
         } else {
-            uint32_t s = begin_update(i);
+            uint32_t s = begin_update(ws, i);
             if (do_del(ws, i) || do_put(ws, i, s / 2 + 1))
                 return -1;
-            end_update(i, s + 2);
+            end_update(ws, i, s + 2);
             n += 2;
         }
         atomic_store_explicit(prog, n, memory_order_relaxed);
@@ -308,9 +311,10 @@ static int run_single(struct ws *ws)
 
 static int run_batch(struct ws *ws)
 {
-    unsigned d = ws->depth, every = cfg.sample / d ? cfg.sample / d : 1, cd = every;
+    const struct config *cfg = ws->cfg;
+    unsigned d = ws->depth, every = cfg->sample / d ? cfg->sample / d : 1, cd = every;
     uint64_t total = 0;
-    _Atomic uint64_t *prog = &progress[ws->w].n;
+    _Atomic uint64_t *prog = ws->prog;
     for (;;) {
         unsigned n = 0;
         int type;
@@ -321,24 +325,24 @@ static int run_batch(struct ws *ws)
             if (type == STEP_UPDATE) {
                 /* needs two slots, and the key's earlier update in this
                  * batch (if any) finished first */
-                if (n + 2 > d || (atomic_load_explicit(&seqs[i], memory_order_relaxed) & 1)) {
+                if (n + 2 > d || (atomic_load_explicit(&ws->seqs[i], memory_order_relaxed) & 1)) {
                     push_back(&ws->g, type, i);
                     break;
                 }
-                uint32_t s = begin_update(i);
-                size_t kl = make_key(i, kb);
+                uint32_t s = begin_update(ws, i);
+                size_t kl = make_key(&ws->ks, i, kb);
                 op[0] = (struct op){ .type = OP_DEL, .idx = i, .key = kb, .klen = kl };
                 unsigned char *vb = ws->vb + (n + 1) * ws->vstride;
                 op[1] = (struct op){ .type = OP_PUT, .idx = i, .seq = s / 2 + 1, .key = kb,
                                      .klen = kl, .val = vb,
-                                     .vlen = make_val(i, s / 2 + 1, vb) };
+                                     .vlen = make_val(&ws->vs, i, s / 2 + 1, vb) };
                 n += 2;
                 continue;
             }
             op->type = (uint8_t)type;
             op->idx = i;
             op->key = kb;
-            op->klen = make_key(i, kb);
+            op->klen = make_key(&ws->ks, i, kb);
             if (type == OP_GET) {
                 op->seq = key_seq(ws, i);
                 op->buf = ws->gb + n * ws->vstride;
@@ -347,7 +351,7 @@ static int run_batch(struct ws *ws)
             } else if (type == OP_PUT) {
                 unsigned char *vb = ws->vb + n * ws->vstride;
                 op->val = vb;
-                op->vlen = make_val(i, 0, vb);
+                op->vlen = make_val(&ws->vs, i, 0, vb);
             }
             n++;
         }
@@ -368,19 +372,19 @@ static int run_batch(struct ws *ws)
                 if (seen[t])
                     hist_add(&ws->r->lat[t], ns);
         }
-        if (rc == R_ERR)
+        if (rc == RES_ERR)
             return -1;
         for (unsigned j = 0; j < n; j++) {
             struct op *op = &ws->ops[j];
             ws->r->ops[op->type]++;
             if (op->type == OP_GET)
                 check_get(ws, op->idx, op->seq, op->rc, op->buf, op->outlen);
-            else if (op->type == OP_DEL && op->rc == R_ABSENT && ws->c.s->sd->cache)
+            else if (op->type == OP_DEL && op->rc == RES_ABSENT && ws->c.s->sd->cache)
                 ws->r->del_absent++;
-            else if (op->type == OP_DEL && op->rc == R_ABSENT)
+            else if (op->type == OP_DEL && op->rc == RES_ABSENT)
                 wrong(ws, "%s: deleting key %" PRIu32 " found nothing", ws->o->base, op->idx);
             else if (op->type == OP_PUT && ws->ph == PH_MIX)
-                end_update(op->idx, 2 * op->seq);
+                end_update(ws, op->idx, 2 * op->seq);
         }
         total += n;
         atomic_store_explicit(prog, total, memory_order_relaxed);
@@ -390,25 +394,32 @@ static int run_batch(struct ws *ws)
 
 /* ---- a worker thread -------------------------------------------------- */
 
-static uint64_t share(uint64_t total, int w)
+/* Worker w's share of total things starts at share(total, w). */
+static uint64_t share(const struct config *cfg, uint64_t total, int w)
 {
-    return total * (uint64_t)w / (uint64_t)cfg.workers;
+    return total * (uint64_t)w / (uint64_t)cfg->workers;
 }
 
-static int ws_init(struct ws *ws)
+static int ws_init(struct ws *ws, const struct shared *sh)
 {
     struct gen *g = &ws->g;
+    ws->dirty = sh->dirty;
+    ws->seqs = sh->seqs;
+    ws->prog = &sh->progress[ws->w].n;
     ws->depth = ws->c.s->sd->depth;
     ws->use_exec = ws->depth > 1 &&
                    (ws->ph == PH_GET || ws->ph == PH_MIX || ws->c.s->sd->pipelined);
     if (!ws->use_exec)
         ws->depth = 1;
-    ws->versions = cfg.phase_on[PH_MIX];
-    ws->cd = cfg.sample;
-    ws->corrupt_pending = cfg.self_test_corrupt && ws->w == 0;
-    ws->kstride = (cfg.key_max + 15) & ~(size_t)7;
-    ws->vstride = (cfg.val_max + 15) & ~(size_t)7;
-    ws->vcap = cfg.val_max;
+    const struct config *cfg = ws->cfg;
+    ws->versions = cfg->phase_on[PH_MIX];
+    ws->cd = cfg->sample;
+    ws->corrupt_pending = cfg->self_test_corrupt && ws->w == 0;
+    ws->ks = cfg->key;
+    ws->vs = cfg->val;
+    ws->kstride = (cfg->key.max + 15) & ~(size_t)7;
+    ws->vstride = (cfg->val.max + 15) & ~(size_t)7;
+    ws->vcap = cfg->val.max;
     ws->kb = malloc(ws->kstride * ws->depth);
     ws->vb = malloc(ws->vstride * ws->depth);
     ws->gb = malloc(ws->vstride * ws->depth);
@@ -418,18 +429,21 @@ static int ws_init(struct ws *ws)
         return -1;
 
     g->ph = ws->ph;
-    g->own_lo = share(cfg.nkeys, ws->w);
-    g->own_n = share(cfg.nkeys, ws->w + 1) - g->own_lo;
+    g->nkeys = cfg->nkeys;
+    g->order = sh->order;
+    g->stop = sh->stop;
+    g->own_lo = share(cfg, cfg->nkeys, ws->w);
+    g->own_n = share(cfg, cfg->nkeys, ws->w + 1) - g->own_lo;
     g->j = g->own_lo;
     g->hi = g->own_lo + g->own_n;
     g->left = UINT64_MAX;
-    if (ws->ph == PH_MIX && cfg.mix_ops)
-        g->left = share(cfg.mix_ops, ws->w + 1) - share(cfg.mix_ops, ws->w);
-    g->get_below = cfg.mix_get >= 1 ? UINT64_MAX : (uint64_t)(cfg.mix_get * 0x1p64);
+    if (ws->ph == PH_MIX && cfg->mix_ops)
+        g->left = share(cfg, cfg->mix_ops, ws->w + 1) - share(cfg, cfg->mix_ops, ws->w);
+    g->get_below = cfg->mix_get >= 1 ? UINT64_MAX : (uint64_t)(cfg->mix_get * 0x1p64);
     rng_seed(&g->rng, 0x5eed0000ULL + (uint64_t)ws->w * 16 + (uint64_t)ws->ph);
-    if (cfg.zipf && (ws->ph == PH_MIX || ws->ph == PH_GET)) {
+    if (cfg->zipf && (ws->ph == PH_MIX || ws->ph == PH_GET)) {
         struct zipf z;
-        zipf_init(&z, cfg.nkeys, cfg.zipf_s);
+        zipf_init(&z, cfg->nkeys, cfg->zipf_s);
         uint64_t want = ws->ph == PH_GET ? g->own_n : g->left;
         g->ringlen = want < (1u << 22) ? (size_t)want : (1u << 22);
         if (g->ringlen < 1)
@@ -453,6 +467,7 @@ static void ws_free(struct ws *ws)
 }
 
 struct thr {
+    const struct bench *b;
     struct store *s;
     enum phase ph;
     int w;
@@ -468,14 +483,15 @@ static void *thread_main(void *arg)
     memset(&ws, 0, sizeof ws);
     ws.c.s = t->s;
     ws.c.w = ws.w = t->w;
-    ws.r = &wres[t->w];
+    ws.cfg = &t->b->cfg;
+    ws.r = &t->b->sh.wres[t->w];
     ws.o = t->s->sd->ops;
     ws.ph = t->ph;
     int ok = 1;
-    if (ws_init(&ws)) {
+    if (ws_init(&ws, &t->b->sh)) {
         snprintf(ws.c.err, sizeof ws.c.err, "out of memory");
         ok = 0;
-    } else if (ws.o->open_thread(&ws.c) != R_OK) {
+    } else if (ws.o->open_thread && ws.o->open_thread(&ws.c) != RES_OK) {
         ok = 0;
     }
     char c = 'r';
@@ -497,7 +513,8 @@ static void *thread_main(void *arg)
                        (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
         if (rc)
             ok = 0;
-        ws.o->close_thread(&ws.c);
+        if (ws.o->close_thread)
+            ws.o->close_thread(&ws.c);
     }
     if (!ok) {
         ws.r->error = 1;
@@ -563,28 +580,37 @@ static void prefault(const char *path)
     close(fd);
 }
 
-void worker_process(struct store *s, enum phase ph, int p, int ready_fd, int go_fd)
+/* Mark the threads of this process failed, with the reason. */
+static void fail_threads(struct wres *r, int nt, const char *why)
+{
+    for (int t = 0; t < nt; t++) {
+        r[t].error = 1;
+        snprintf(r[t].err, sizeof r[t].err, "%s", why);
+    }
+}
+
+void worker_process(const struct bench *b, struct store *s, enum phase ph, int p,
+                    int ready_fd, int go_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int w0 = p * cfg.threads, nt = cfg.threads;
+    const struct config *cfg = &b->cfg;
+    int w0 = p * cfg->threads, nt = cfg->threads;
+    struct wres *r = &b->sh.wres[w0];
     char err[256] = "";
-    if (s->sd->ops->open_proc(s, err, sizeof err)) {
-        for (int t = 0; t < nt; t++) {
-            wres[w0 + t].error = 1;
-            snprintf(wres[w0 + t].err, sizeof wres[w0 + t].err, "%s", err);
-        }
+    if (s->sd->ops->open_proc && s->sd->ops->open_proc(s, err, sizeof err)) {
+        fail_threads(r, nt, err);
         _exit(1);
     }
-    if (cfg.prefault && s->mapfile[0])
+    if (cfg->prefault && s->mapfile[0])
         prefault(s->mapfile);
-    if (cfg.prefault && cfg.phase_on[PH_MIX] && (ph == PH_MIX || ph == PH_GET)) {
+    if (cfg->prefault && cfg->phase_on[PH_MIX] && (ph == PH_MIX || ph == PH_GET)) {
         /* the version arrays too (shared anonymous memory, fresh each run) */
-        touch_range((char *)dirty, (cfg.nkeys + 63) / 64 * 8);
-        touch_range((char *)seqs, cfg.nkeys * 4);
+        touch_range((char *)b->sh.dirty, (cfg->nkeys + 63) / 64 * 8);
+        touch_range((char *)b->sh.seqs, cfg->nkeys * 4);
     }
     struct thr thr[MAX_THREADS];
     for (int t = 0; t < nt; t++)
-        thr[t] = (struct thr){ .s = s, .ph = ph, .w = w0 + t, .ready_fd = ready_fd,
+        thr[t] = (struct thr){ .b = b, .s = s, .ph = ph, .w = w0 + t, .ready_fd = ready_fd,
                                .go_fd = go_fd };
     if (nt == 1) {
         thread_main(&thr[0]);
@@ -594,8 +620,7 @@ void worker_process(struct store *s, enum phase ph, int p, int ready_fd, int go_
         for (int t = 0; t < nt; t++) {
             thr[t].bar = &bar;
             if (pthread_create(&thr[t].tid, NULL, thread_main, &thr[t]) != 0) {
-                wres[w0 + t].error = 1;
-                snprintf(wres[w0 + t].err, sizeof wres[w0 + t].err, "pthread_create failed");
+                fail_threads(r + t, 1, "pthread_create failed");
                 _exit(1);
             }
         }
@@ -604,9 +629,10 @@ void worker_process(struct store *s, enum phase ph, int p, int ready_fd, int go_
         for (int t = 0; t < nt; t++)
             pthread_join(thr[t].tid, NULL);
     }
-    s->sd->ops->close_proc(s);
+    if (s->sd->ops->close_proc)
+        s->sd->ops->close_proc(s);
     int bad = 0;
     for (int t = 0; t < nt; t++)
-        bad |= wres[w0 + t].error || wres[w0 + t].wrong;
+        bad |= r[t].error || r[t].wrong;
     _exit(bad ? 1 : 0);
 }

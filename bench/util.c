@@ -1,17 +1,19 @@
 /*
- * bench_util.c - shmkv-bench's keys and values, random numbers, Zipf
- * sampling and latency histograms.
+ * util.c - shmkv-bench's keys and values, random numbers, Zipf sampling,
+ * latency histograms, clocks and shared memory.
  */
 #include "bench.h"
 
+#include <errno.h>
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
+
+const char *const ph_name[NPH] = { "PUT", "MIX", "GET", "DEL" };
+const char *const op_name[NOPT] = { "get", "put", "del" };
 
 uint64_t mix64(uint64_t x) /* a bijection of 64-bit integers (splitmix64) */
 {
@@ -35,6 +37,27 @@ uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double clock_cost_ns(void)
+{
+    enum { N = 200000 };
+    uint64_t t0 = now_ns(), x = 0;
+    for (int i = 0; i < N; i++)
+        x += now_ns();
+    (void)x;
+    return (double)(now_ns() - t0) / N;
+}
+
+void *shared_alloc(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "shmkv-bench: mmap %zu bytes: %s\n", bytes, strerror(errno));
+        exit(1);
+    }
+    return p;
 }
 
 /* ---- keys and values ---------------------------------------------------
@@ -61,17 +84,16 @@ static void fill(unsigned char *p, size_t n, uint64_t seed)
     }
 }
 
-size_t key_len(uint64_t i)
+size_t key_len(const struct sizes *ks, uint64_t i)
 {
-    if (cfg.key_max == cfg.key_min)
-        return cfg.key_min;
-    return cfg.key_min + (size_t)(mix64(i ^ 0x6a09e667f3bcc909ULL) %
-                                  (cfg.key_max - cfg.key_min + 1));
+    if (ks->max == ks->min)
+        return ks->min;
+    return ks->min + (size_t)(mix64(i ^ 0x6a09e667f3bcc909ULL) % (ks->max - ks->min + 1));
 }
 
-size_t make_key(uint64_t i, unsigned char *k)
+size_t make_key(const struct sizes *ks, uint64_t i, unsigned char *k)
 {
-    size_t n = key_len(i);
+    size_t n = key_len(ks, i);
     if (n >= 8) {
         uint64_t h = mix64(i);
         memcpy(k, &h, 8);
@@ -89,17 +111,16 @@ static uint32_t ver_mask(uint64_t i)
     return (uint32_t)mix64(i ^ 0xa5a5a5a55a5a5a5aULL);
 }
 
-size_t val_len(uint64_t i, uint32_t ver)
+size_t val_len(const struct sizes *vs, uint64_t i, uint32_t ver)
 {
-    if (cfg.val_max == cfg.val_min)
-        return cfg.val_min;
-    return cfg.val_min + (size_t)(mix64(i * 0x3c6ef372fe94f82bULL + ver) %
-                                  (cfg.val_max - cfg.val_min + 1));
+    if (vs->max == vs->min)
+        return vs->min;
+    return vs->min + (size_t)(mix64(i * 0x3c6ef372fe94f82bULL + ver) % (vs->max - vs->min + 1));
 }
 
-size_t make_val(uint64_t i, uint32_t ver, unsigned char *v)
+size_t make_val(const struct sizes *vs, uint64_t i, uint32_t ver, unsigned char *v)
 {
-    size_t n = val_len(i, ver);
+    size_t n = val_len(vs, i, ver);
     uint32_t h = ver ^ ver_mask(i);
     for (int j = 0; j < 4; j++)
         v[j] = (unsigned char)(h >> (8 * j));
@@ -268,77 +289,4 @@ double hist_quantile_us(const struct hist *h, double q)
         }
     }
     return (double)h->max_ns / 1000.0;
-}
-
-/* ---- --stall-probe: how often the machine takes the CPU away ----------
- *
- * One process per online CPU, pinned, reads CLOCK_MONOTONIC in a tight
- * loop for secs seconds and counts the gaps between two reads: time the
- * process did not run (interrupts, the hypervisor, other tasks).  A
- * timed operation that lasts d seconds meets such a gap with probability
- * about d x (gaps per second), which bounds how low a p99.9 any code can
- * show on the machine.  Prints one line per CPU and a summary. */
-struct gaps { uint64_t reads, g5, g20, g50, lost_ns, max_ns; };
-
-static void probe_cpu(double secs, struct gaps *g)
-{
-    uint64_t t0 = now_ns(), prev = t0, end = t0 + (uint64_t)(secs * 1e9);
-    memset(g, 0, sizeof *g);
-    while (prev < end) {
-        uint64_t t = now_ns(), d = t - prev;
-        if (d > 5000) {
-            g->g5++;
-            g->lost_ns += d;
-        }
-        g->g20 += d > 20000;
-        g->g50 += d > 50000;
-        if (d > g->max_ns)
-            g->max_ns = d;
-        g->reads++;
-        prev = t;
-    }
-}
-
-int stall_probe(double secs)
-{
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu < 1 || ncpu > MAX_PROCS)
-        ncpu = 1;
-    struct gaps *all = mmap(NULL, sizeof *all * (size_t)ncpu, PROT_READ | PROT_WRITE,
-                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (all == MAP_FAILED)
-        return 1;
-    for (long c = 0; c < ncpu; c++) {
-        pid_t p = fork();
-        if (p < 0)
-            return 1;
-        if (p == 0) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET((int)c, &set);
-            sched_setaffinity(0, sizeof set, &set);
-            probe_cpu(secs, &all[c]);
-            _exit(0);
-        }
-    }
-    int bad = 0, st;
-    while (wait(&st) > 0)
-        bad |= !WIFEXITED(st) || WEXITSTATUS(st);
-    struct gaps sum = { 0 };
-    for (long c = 0; c < ncpu; c++) {
-        struct gaps *g = &all[c];
-        printf("cpu %ld: %.0f reads/s; gaps > 5 us %.0f/s, > 20 us %.0f/s, > 50 us %.0f/s; "
-               "%.2f %% of the time in gaps > 5 us; longest %.1f us\n",
-               c, g->reads / secs, g->g5 / secs, g->g20 / secs, g->g50 / secs,
-               g->lost_ns / (secs * 1e7), g->max_ns / 1e3);
-        sum.g5 += g->g5, sum.g20 += g->g20, sum.g50 += g->g50, sum.lost_ns += g->lost_ns;
-        if (g->max_ns > sum.max_ns)
-            sum.max_ns = g->max_ns;
-    }
-    double per = secs * (double)ncpu;
-    printf("stall probe: %ld CPUs x %.1f s: per CPU, gaps > 20 us %.0f/s, > 50 us %.0f/s, "
-           "%.2f %% of the time lost in gaps > 5 us; longest gap %.1f us\n",
-           ncpu, secs, sum.g20 / per, sum.g50 / per, sum.lost_ns / (per * 1e7), sum.max_ns / 1e3);
-    munmap(all, sizeof *all * (size_t)ncpu);
-    return bad;
 }

@@ -1,6 +1,6 @@
 /*
- * bench_boost.cpp - shmkv-bench's Boost.Interprocess peer (built when
- * <boost/interprocess/managed_shared_memory.hpp> was found, -DHAVE_BOOST).
+ * boost_map.cpp - shmkv-bench's Boost.Interprocess peer (built where
+ * <boost/interprocess/managed_shared_memory.hpp> is found).
  *
  * A boost::unordered_map of interprocess strings in a managed_shared_memory
  * segment (/dev/shm/NAME), every operation under one interprocess_mutex in
@@ -8,8 +8,10 @@
  * processes.  The segment has a fixed size, chosen from the key count and
  * sizes with room for MIX's churn.  Memory: bytes of the segment in use.
  *
- * A plain C interface (bb_*) for bench_local.c; no exception leaves it.
+ * A plain C interface (boost_map.h) for sys_boost.c; no exception leaves it.
  */
+#include "boost_map.h"
+
 #include <boost/interprocess/allocators/allocator.hpp>
 #include <boost/interprocess/containers/string.hpp>
 #include <boost/interprocess/managed_shared_memory.hpp>
@@ -99,19 +101,6 @@ void say(char *err, size_t n, const char *what, const std::exception &e)
 } // namespace
 
 extern "C" {
-
-const char *bb_version(void);
-int bb_create(const char *name, uint64_t bytes, char *err, size_t n);
-void *bb_open(const char *name, char *err, size_t n);
-void bb_close(void *h);
-int bb_remove(const char *name);
-int bb_stats(const char *name, uint64_t *keys, uint64_t *used, uint64_t *size, char *err,
-             size_t n);
-int bb_get(void *h, const unsigned char *k, size_t kl, unsigned char *buf, size_t cap,
-           size_t *vl, char *err, size_t n);
-int bb_put(void *h, const unsigned char *k, size_t kl, const unsigned char *v, size_t vl,
-           char *err, size_t n);
-int bb_del(void *h, const unsigned char *k, size_t kl, char *err, size_t n);
 
 const char *bb_version(void)
 {

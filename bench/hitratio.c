@@ -1,5 +1,5 @@
 /*
- * bench_hitratio.c - shmkv-bench --hitratio: how many gets a cache answers.
+ * hitratio.c - shmkv-bench --hitratio: how many gets a cache answers.
  *
  * For each Zipf skew s and cache size (a percentage of the working set's
  * bytes, rounded to whole MiB so that memcached's -m can say it exactly),
@@ -37,9 +37,10 @@
  *              only if memcached's LRU tail held it; at 32 of hundreds of
  *              thousands of requests this does not show in the ratio).
  *
- * Single process, one request at a time (memcached: per batch).
+ * Single process, one request at a time (memcached: per batch; see
+ * hitratio_mc.c).
  */
-#include "bench.h"
+#include "hitratio.h"
 #include "shmkv.h"
 
 #include <errno.h>
@@ -48,29 +49,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#define HR_KLEN 16
-#define HR_VMIN 100
-#define HR_VMAX 10240
-#define MC_BATCH 32
 #define HR_MIN_MIB 4   /* smallest budget (memcached refuses -m 1: its default
                         * item limit, 1 MiB, must be at most half of -m) */
 #define MIB 1048576.0
 
-enum { S_SHMKV, S_LRU, S_MC, NS };
 static const char *const sys_name[NS] = { "shmkv", "lru", "memcached" };
-
-static uint64_t nkeys;
-static uint32_t *reqs;     /* warmup + requests key numbers, per skew */
-static uint64_t nreq, warm;
 
 /* ---- keys and values -------------------------------------------------- */
 
-static size_t hr_vlen(uint64_t i)
+size_t hr_vlen(uint64_t i)
 {
     double u = (double)(mix64(i ^ 0x3243f6a8885a308dULL) >> 11) * 0x1.0p-53;
     double v = HR_VMIN * exp(u * log((double)HR_VMAX / HR_VMIN));
@@ -78,7 +66,7 @@ static size_t hr_vlen(uint64_t i)
     return n < HR_VMIN ? HR_VMIN : n > HR_VMAX ? HR_VMAX : n;
 }
 
-static void hr_key(uint64_t i, char *k)
+void hr_key(uint64_t i, char *k)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t h = mix64(i);
@@ -86,7 +74,7 @@ static void hr_key(uint64_t i, char *k)
         k[j] = hex[(h >> (4 * j)) & 15];
 }
 
-static size_t hr_val(uint64_t i, unsigned char *v)
+size_t hr_val(uint64_t i, unsigned char *v)
 {
     size_t n = hr_vlen(i);
     uint64_t seed = mix64(i ^ 0x13198a2e03707344ULL);
@@ -97,30 +85,17 @@ static size_t hr_val(uint64_t i, unsigned char *v)
     return n;
 }
 
-/* Is (v, len) key i's value?  exp is scratch space. */
-static int hr_check(uint64_t i, const void *v, size_t len, unsigned char *exp)
+int hr_check(uint64_t i, const void *v, size_t len, unsigned char *exp)
 {
     return len == hr_vlen(i) && hr_val(i, exp) == len && memcmp(exp, v, len) == 0;
 }
 
 /* ---- one cell's results ----------------------------------------------- */
 
-struct cell {
-    double skew, pct;
-    uint64_t budget;               /* bytes (whole MiB) */
-    int have[NS];
-    uint64_t hits[NS];             /* of the counted requests */
-    double secs[NS];               /* whole replay, warm-up included */
-    uint64_t evictions[NS];
-    uint64_t keys[NS];             /* held at the end */
-    uint64_t bytes[NS];            /* shmkv live_bytes, lru key+value bytes, memcached "bytes" */
-    uint64_t sh_used, sh_file, sh_index;   /* shmkv: used_bytes, file_bytes, index_bytes */
-    uint64_t mc_limit, mc_set_errors;
-};
-
-static double ratio(const struct cell *c, int s)
+static double ratio(const struct replay *rp, const struct cell *c, int s)
 {
-    return c->have[s] && nreq > warm ? (double)c->hits[s] / (double)(nreq - warm) : 0;
+    return c->have[s] && rp->nreq > rp->warm ? (double)c->hits[s] / (double)(rp->nreq - rp->warm)
+                                             : 0;
 }
 
 /* ---- LRU -------------------------------------------------------------- */
@@ -155,8 +130,10 @@ static void lru_push_front(struct lru *l, int32_t k)
         l->tail = k;
 }
 
-static int run_lru(struct cell *c)
+static int run_lru(const struct replay *rp, struct cell *c)
 {
+    uint64_t nkeys = rp->nkeys, nreq = rp->nreq, warm = rp->warm;
+    const uint32_t *reqs = rp->reqs;
     struct lru l = { .head = -1, .tail = -1 };
     l.prev = malloc(nkeys * sizeof *l.prev);
     l.next = malloc(nkeys * sizeof *l.next);
@@ -206,17 +183,14 @@ static int run_lru(struct cell *c)
 
 /* ---- shmkv ------------------------------------------------------------ */
 
-static int run_shmkv(struct cell *c, unsigned char *vb, unsigned char *gb, unsigned char *eb)
+static int run_shmkv(const struct replay *rp, struct cell *c)
 {
-    snprintf(run_dir, sizeof run_dir, "%s/shmkv-bench.XXXXXX", cfg.dir);
-    if (!mkdtemp(run_dir)) {
-        fprintf(stderr, "shmkv-bench: mkdtemp %s: %s\n", run_dir, strerror(errno));
-        run_dir[0] = 0;
+    unsigned char *vb = rp->vb, *gb = rp->gb, *eb = rp->eb;
+    if (run_dir_open(rp->cl, rp->cfg->dir))
         return -1;
-    }
     char path[320];
-    snprintf(path, sizeof path, "%s/cache", run_dir);
-    track_file(path);
+    snprintf(path, sizeof path, "%s/cache", rp->cl->run_dir);
+    track_file(rp->cl, path);
     shmkv_options o;
     memset(&o, 0, sizeof o);
     o.flags = SHMKV_CREATE | SHMKV_EXCL | SHMKV_CACHE;
@@ -231,13 +205,13 @@ static int run_shmkv(struct cell *c, unsigned char *vb, unsigned char *gb, unsig
     char k[HR_KLEN];
     uint64_t hits = 0, wrong = 0;
     double t0 = now_sec();
-    for (uint64_t r = 0; r < nreq; r++) {
-        uint64_t i = reqs[r];
+    for (uint64_t r = 0; r < rp->nreq; r++) {
+        uint64_t i = rp->reqs[r];
         size_t len;
         hr_key(i, k);
         rc = shmkv_get(db, k, HR_KLEN, gb, HR_VMAX, &len);
         if (rc == 0) {
-            hits += r >= warm;
+            hits += r >= rp->warm;
             if (!hr_check(i, gb, len, eb) && wrong++ == 0)
                 fprintf(stderr, "shmkv-bench: shmkv: key %" PRIu64 ": a wrong value "
                         "(%zu bytes)\n", i, len);
@@ -278,272 +252,15 @@ static int run_shmkv(struct cell *c, unsigned char *vb, unsigned char *gb, unsig
     shmkv_close(db);
 out:
     shmkv_unlink(path);
-    untrack_file(path);
-    rmdir(run_dir);
-    run_dir[0] = 0;
+    untrack_file(rp->cl, path);
+    if (run_dir_close(rp->cl))
+        failed = 1;
     return failed ? -1 : 0;
 }
-
-/* ---- memcached, text protocol ----------------------------------------- */
-
-#ifdef HAVE_MEMCACHED
-struct rd {
-    int fd;
-    char *buf;
-    size_t pos, len, cap;
-};
-
-/* Make at least n bytes available at rd->buf + rd->pos. */
-static int rd_fill(struct rd *r, size_t n)
-{
-    if (r->len - r->pos >= n)
-        return 0;
-    if (r->pos) {
-        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-        r->len -= r->pos;
-        r->pos = 0;
-    }
-    if (n > r->cap)
-        return -1;
-    while (r->len < n) {
-        ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
-        r->len += (size_t)got;
-    }
-    return 0;
-}
-
-/* The next line (without \r\n, NUL-terminated in place), or NULL. */
-static char *rd_line(struct rd *r)
-{
-    for (size_t scanned = 0;;) {
-        char *nl = memchr(r->buf + r->pos + scanned, '\n', r->len - r->pos - scanned);
-        if (nl) {
-            char *line = r->buf + r->pos;
-            r->pos = (size_t)(nl - r->buf) + 1;
-            *nl = 0;
-            if (nl > line && nl[-1] == '\r')
-                nl[-1] = 0;
-            return line;
-        }
-        scanned = r->len - r->pos;
-        if (rd_fill(r, scanned + 1))
-            return NULL;
-    }
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static uint64_t stat_field(const char *stats, const char *name)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "STAT %s ", name);
-    const char *p = strstr(stats, pat);
-    return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
-}
-
-static int run_mc(struct cell *c, unsigned char *eb)
-{
-    char sock[200], err[1024] = "";
-    int failed = 0, fd = -1;
-    struct rd rd = { .fd = -1 };
-    size_t outcap = MC_BATCH * (HR_VMAX + 64) + MC_BATCH * (HR_KLEN + 1) + 64, outlen = 0;
-    char *out = malloc(outcap), *stats = NULL;
-    uint32_t *stamp = calloc(nkeys, sizeof *stamp);
-    rd.cap = 1u << 20;
-    rd.buf = malloc(rd.cap);
-    uint32_t batch[MC_BATCH], miss[MC_BATCH];
-    int nmiss = 0;
-    if (!out || !stamp || !rd.buf) {
-        fprintf(stderr, "shmkv-bench: out of memory\n");
-        failed = 1;
-        goto out;
-    }
-    if (mc_cache_start((uint64_t)(c->budget / (1u << 20)), sock, sizeof sock, err, sizeof err)) {
-        fprintf(stderr, "shmkv-bench: starting memcached: %s\n", err);
-        failed = 1;
-        goto out;
-    }
-    struct sockaddr_un a;
-    memset(&a, 0, sizeof a);
-    a.sun_family = AF_UNIX;
-    if (strlen(sock) >= sizeof a.sun_path) {
-        fprintf(stderr, "shmkv-bench: memcached socket path too long: %s\n", sock);
-        failed = 1;
-        goto out;
-    }
-    memcpy(a.sun_path, sock, strlen(sock) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        fprintf(stderr, "shmkv-bench: connecting to memcached: %s\n", strerror(errno));
-        failed = 1;
-        goto out;
-    }
-    rd.fd = fd;
-    uint64_t hits = 0, wrong = 0, set_errors = 0;
-    uint32_t bno = 0;
-    double t0 = now_sec();
-    for (uint64_t r = 0; r < nreq || nmiss;) {
-        /* the previous batch's misses, then the next batch's get */
-        outlen = 0;
-        for (int j = 0; j < nmiss; j++) {
-            char k[HR_KLEN];
-            hr_key(miss[j], k);
-            size_t vl = hr_vlen(miss[j]);
-            outlen += (size_t)snprintf(out + outlen, outcap - outlen, "set %.*s 0 0 %zu noreply\r\n",
-                                       HR_KLEN, k, vl);
-            hr_val(miss[j], (unsigned char *)out + outlen);
-            outlen += vl;
-            out[outlen++] = '\r';
-            out[outlen++] = '\n';
-        }
-        nmiss = 0;
-        int nb = 0;
-        uint64_t r0 = r;
-        bno++;
-        while (r < nreq && nb < MC_BATCH && stamp[reqs[r]] != bno) {
-            stamp[reqs[r]] = bno;
-            batch[nb++] = reqs[r++];
-        }
-        if (nb) {
-            memcpy(out + outlen, "get", 3);
-            outlen += 3;
-            for (int j = 0; j < nb; j++) {
-                out[outlen++] = ' ';
-                hr_key(batch[j], out + outlen);
-                outlen += HR_KLEN;
-            }
-        } else {
-            memcpy(out + outlen, "version", 7); /* a reply to wait for after the last sets */
-            outlen += 7;
-        }
-        out[outlen++] = '\r';
-        out[outlen++] = '\n';
-        if (write_all(fd, out, outlen)) {
-            fprintf(stderr, "shmkv-bench: memcached: write: %s\n", strerror(errno));
-            failed = 1;
-            break;
-        }
-        int next = 0, found[MC_BATCH] = { 0 };
-        for (;;) {
-            char *line = rd_line(&rd);
-            if (!line) {
-                fprintf(stderr, "shmkv-bench: memcached: connection lost\n");
-                failed = 1;
-                break;
-            }
-            if (!strcmp(line, "END") || !strncmp(line, "VERSION ", 8))
-                break;
-            if (!strncmp(line, "SERVER_ERROR", 12) || !strncmp(line, "CLIENT_ERROR", 12)) {
-                if (set_errors++ == 0)
-                    fprintf(stderr, "shmkv-bench: memcached: a set failed: %s\n", line);
-                continue;
-            }
-            char key[251];
-            unsigned flags;
-            size_t bytes;
-            if (sscanf(line, "VALUE %250s %u %zu", key, &flags, &bytes) != 3) {
-                fprintf(stderr, "shmkv-bench: memcached: unexpected reply: %.80s\n", line);
-                failed = 1;
-                break;
-            }
-            if (rd_fill(&rd, bytes + 2)) {
-                fprintf(stderr, "shmkv-bench: memcached: value cut short\n");
-                failed = 1;
-                break;
-            }
-            const char *v = rd.buf + rd.pos;
-            rd.pos += bytes + 2;
-            char k[HR_KLEN];
-            while (next < nb) {
-                hr_key(batch[next], k);
-                if (strlen(key) == HR_KLEN && !memcmp(k, key, HR_KLEN))
-                    break;
-                next++;
-            }
-            if (next == nb) {
-                fprintf(stderr, "shmkv-bench: memcached: a reply for a key not asked for\n");
-                failed = 1;
-                break;
-            }
-            if (!hr_check(batch[next], v, bytes, eb) && wrong++ == 0)
-                fprintf(stderr, "shmkv-bench: memcached: key %" PRIu32 ": a wrong value\n",
-                        batch[next]);
-            found[next++] = 1;
-        }
-        if (failed)
-            break;
-        for (int j = 0; j < nb; j++) {
-            if (found[j])
-                hits += r0 + (uint64_t)j >= warm;
-            else
-                miss[nmiss++] = batch[j];
-        }
-    }
-    c->secs[S_MC] = now_sec() - t0;
-    if (wrong) {
-        fprintf(stderr, "shmkv-bench: memcached: %" PRIu64 " wrong values\n", wrong);
-        failed = 1;
-    }
-    if (!failed) {
-        /* its statistics (everything written has been processed: "version"
-         * answered after the last sets) */
-        if (write_all(fd, "stats\r\n", 7)) {
-            failed = 1;
-            goto out;
-        }
-        size_t sl = 0, scap = 1 << 16;
-        stats = calloc(scap, 1);
-        for (char *line; stats && (line = rd_line(&rd)) != NULL && strcmp(line, "END");) {
-            size_t ll = strlen(line);
-            if (sl + ll + 2 < scap) {
-                memcpy(stats + sl, line, ll);
-                sl += ll;
-                stats[sl++] = '\n';
-            }
-        }
-        if (!stats) {
-            failed = 1;
-            goto out;
-        }
-        c->hits[S_MC] = hits;
-        c->evictions[S_MC] = stat_field(stats, "evictions");
-        c->keys[S_MC] = stat_field(stats, "curr_items");
-        c->bytes[S_MC] = stat_field(stats, "bytes");
-        c->mc_limit = stat_field(stats, "limit_maxbytes");
-        c->mc_set_errors = set_errors;
-        c->have[S_MC] = 1;
-    }
-out:
-    if (fd >= 0)
-        close(fd);
-    memcached_sysops.stop();
-    free(out);
-    free(stamp);
-    free(rd.buf);
-    free(stats);
-    return failed ? -1 : 0;
-}
-#endif /* HAVE_MEMCACHED */
 
 /* ---- reports ---------------------------------------------------------- */
 
-static void print_text(const struct cell *cells, int n, const int *on)
+static void print_text(const struct replay *rp, const struct cell *cells, int n, const int *on)
 {
     printf("%5s %6s %9s", "skew", "cache", "budget");
     for (int s = 0; s < NS; s++)
@@ -564,13 +281,13 @@ static void print_text(const struct cell *cells, int n, const int *on)
         for (int s = 0; s < NS; s++)
             if (on[s]) {
                 if (c->have[s])
-                    printf(" %9.2f%%", 100 * ratio(c, s));
+                    printf(" %9.2f%%", 100 * ratio(rp, c, s));
                 else
                     printf(" %10s", "-");
             }
         if (on[S_SHMKV] && on[S_LRU]) {
             if (c->have[S_SHMKV] && c->have[S_LRU])
-                printf(" %+10.2fpp", 100 * (ratio(c, S_SHMKV) - ratio(c, S_LRU)));
+                printf(" %+10.2fpp", 100 * (ratio(rp, c, S_SHMKV) - ratio(rp, c, S_LRU)));
             else
                 printf(" %11s", "-");
         }
@@ -594,7 +311,8 @@ static void print_text(const struct cell *cells, int n, const int *on)
     }
 }
 
-static int write_tsv(const char *path, const struct cell *cells, int n)
+static int write_tsv(const struct replay *rp, const char *path, const struct cell *cells,
+                     int n)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -610,7 +328,7 @@ static int write_tsv(const char *path, const struct cell *cells, int n)
         fprintf(f, "%.3f\t%.3f\t%" PRIu64, c->skew, c->pct, c->budget);
         for (int s = 0; s < NS; s++)
             if (c->have[s])
-                fprintf(f, "\t%.6f", ratio(c, s));
+                fprintf(f, "\t%.6f", ratio(rp, c, s));
             else
                 fprintf(f, "\t-");
         fprintf(f, "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
@@ -623,14 +341,14 @@ static int write_tsv(const char *path, const struct cell *cells, int n)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-static void print_json(const struct hrconf *h, const struct cell *cells, int n, uint64_t ws,
+static void print_json(const struct replay *rp, const struct cell *cells, int n, uint64_t ws,
                        int failed)
 {
     printf("{\n  \"mode\": \"hitratio\",\n  \"shmkv_version\": \"%s\",\n  \"keys\": %" PRIu64
            ",\n  \"key_bytes\": %d,\n  \"value_bytes\": [%d, %d],\n  \"working_set_bytes\": %"
            PRIu64 ",\n  \"warmup\": %" PRIu64 ",\n  \"requests\": %" PRIu64 ",\n  \"ok\": %s,\n"
-           "  \"cells\": [", SHMKV_VERSION_STRING, nkeys, HR_KLEN, HR_VMIN, HR_VMAX, ws,
-           h->warmup, h->requests, failed ? "false" : "true");
+           "  \"cells\": [", SHMKV_VERSION_STRING, rp->nkeys, HR_KLEN, HR_VMIN, HR_VMAX, ws,
+           rp->cfg->hr_warmup, rp->cfg->hr_requests, failed ? "false" : "true");
     for (int i = 0; i < n; i++) {
         const struct cell *c = &cells[i];
         printf("%s\n    {\"skew\": %.3f, \"pct\": %.3f, \"budget_bytes\": %" PRIu64, i ? "," : "",
@@ -640,7 +358,7 @@ static void print_json(const struct hrconf *h, const struct cell *cells, int n, 
                 continue;
             printf(", \"%s\": {\"hit_ratio\": %.6f, \"hits\": %" PRIu64 ", \"keys\": %" PRIu64
                    ", \"bytes\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"seconds\": %.3f",
-                   sys_name[s], ratio(c, s), c->hits[s], c->keys[s], c->bytes[s],
+                   sys_name[s], ratio(rp, c, s), c->hits[s], c->keys[s], c->bytes[s],
                    c->evictions[s], c->secs[s]);
             if (s == S_SHMKV)
                 printf(", \"used_bytes\": %" PRIu64 ", \"file_bytes\": %" PRIu64
@@ -657,11 +375,11 @@ static void print_json(const struct hrconf *h, const struct cell *cells, int n, 
 
 /* ---- main ------------------------------------------------------------- */
 
-int hitratio_main(const struct hrconf *h)
+/* Which of the systems LIST names (and can run here); 0 or -1 (said). */
+static int choose(const char *list, int *on)
 {
-    int on[NS] = { 0 };
     char buf[256], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", h->systems);
+    snprintf(buf, sizeof buf, "%s", list);
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int s;
         for (s = 0; s < NS && strcmp(t, sys_name[s]); s++)
@@ -669,7 +387,7 @@ int hitratio_main(const struct hrconf *h)
         if (s == NS) {
             fprintf(stderr, "shmkv-bench: --hitratio: unknown system %s (shmkv, lru, "
                     "memcached)\n", t);
-            return 2;
+            return -1;
         }
         on[s] = 1;
     }
@@ -685,79 +403,101 @@ int hitratio_main(const struct hrconf *h)
         fprintf(stderr, "shmkv-bench: memcached left out: %s\n", mc_why);
         on[S_MC] = 0;
     }
-    nkeys = cfg.nkeys;
-    warm = h->warmup;
-    nreq = h->warmup + h->requests;
-    if (nkeys > INT32_MAX) {
+    return 0;
+}
+
+static void print_header(const struct config *cfg, uint64_t ws, const int *on)
+{
+    const char *mc_version = "";
+#ifdef HAVE_MEMCACHED
+    if (on[S_MC])
+        mc_version = mc_server_version();
+#else
+    (void)on;
+#endif
+    printf("# shmkv-bench --hitratio: %" PRIu64 " keys of %d B, values %d B..%d B "
+           "(log-uniform, fixed per key), working set %.1f MiB (key + value bytes); "
+           "Zipf keys; %" PRIu64 " requests counted after %" PRIu64 " of warm-up; "
+           "cache-aside (get; on a miss, put); hit ratio of the counted gets\n", cfg->nkeys,
+           HR_KLEN, HR_VMIN, HR_VMAX, (double)ws / MIB, cfg->hr_requests, cfg->hr_warmup);
+    printf("# budget: the %% of the working set rounded to whole MiB (at least %d); "
+           "shmkv: SHMKV_CACHE, max_bytes = budget (the whole file); lru: exact LRU, "
+           "key + value bytes <= budget; memcached%s%s: -m budget/MiB, its defaults, "
+           "text protocol, gets in batches of %d distinct keys, sets noreply\n",
+           HR_MIN_MIB, mc_version[0] ? " " : "", mc_version, MC_BATCH);
+    fflush(stdout);
+}
+
+/* Each system on cell c (a skew and a cache size); 0 or -1. */
+static int run_cell(const struct replay *rp, struct cell *c, const int *on)
+{
+    int failed = 0;
+    if (on[S_SHMKV] && run_shmkv(rp, c))
+        failed = 1;
+    if (on[S_LRU] && run_lru(rp, c))
+        failed = 1;
+#ifdef HAVE_MEMCACHED
+    if (on[S_MC] && run_memcached(rp, c))
+        failed = 1;
+#endif
+    fprintf(stderr, "# skew %.2f, cache %g %% (%.0f MiB): shmkv %.4f, lru %.4f, "
+            "memcached %.4f\n", c->skew, c->pct, (double)c->budget / MIB,
+            ratio(rp, c, S_SHMKV), ratio(rp, c, S_LRU), ratio(rp, c, S_MC));
+    return failed ? -1 : 0;
+}
+
+int hitratio_main(const struct config *cfg, struct cleanup *cl)
+{
+    int on[NS] = { 0 };
+    if (choose(cfg->systems, on))
+        return 2;
+    struct replay rp = { .cfg = cfg, .cl = cl, .nkeys = cfg->nkeys, .warm = cfg->hr_warmup,
+                         .nreq = cfg->hr_warmup + cfg->hr_requests };
+    if (rp.nkeys > INT32_MAX) {
         fprintf(stderr, "shmkv-bench: --hitratio: too many keys\n");
         return 2;
     }
     uint64_t ws = 0;
-    for (uint64_t i = 0; i < nkeys; i++)
+    for (uint64_t i = 0; i < rp.nkeys; i++)
         ws += HR_KLEN + hr_vlen(i);
-    reqs = malloc(nreq * sizeof *reqs);
-    unsigned char *vb = malloc(HR_VMAX), *gb = malloc(HR_VMAX), *eb = malloc(HR_VMAX);
-    struct cell *cells = calloc((size_t)(h->nskews * h->npcts), sizeof *cells);
-    if (!reqs || !vb || !gb || !eb || !cells) {
+    const struct numlist *skews = &cfg->hr_skews, *pcts = &cfg->hr_pcts;
+    rp.reqs = malloc(rp.nreq * sizeof *rp.reqs);
+    rp.vb = malloc(HR_VMAX), rp.gb = malloc(HR_VMAX), rp.eb = malloc(HR_VMAX);
+    struct cell *cells = calloc((size_t)(skews->n * pcts->n), sizeof *cells);
+    if (!rp.reqs || !rp.vb || !rp.gb || !rp.eb || !cells) {
         fprintf(stderr, "shmkv-bench: out of memory\n");
         return 1;
     }
-    if (!h->json) {
-        printf("# shmkv-bench --hitratio: %" PRIu64 " keys of %d B, values %d B..%d B "
-               "(log-uniform, fixed per key), working set %.1f MiB (key + value bytes); "
-               "Zipf keys; %" PRIu64 " requests counted after %" PRIu64 " of warm-up; "
-               "cache-aside (get; on a miss, put); hit ratio of the counted gets\n", nkeys,
-               HR_KLEN, HR_VMIN, HR_VMAX, (double)ws / MIB, h->requests, h->warmup);
-        printf("# budget: the %% of the working set rounded to whole MiB (at least %d); "
-               "shmkv: SHMKV_CACHE, max_bytes = budget (the whole file); lru: exact LRU, "
-               "key + value bytes <= budget; memcached%s%s: -m budget/MiB, its defaults, "
-               "text protocol, gets in batches of %d distinct keys, sets noreply\n",
-               HR_MIN_MIB,
-#ifdef HAVE_MEMCACHED
-               on[S_MC] ? " " : "", on[S_MC] ? mc_server_version() : "",
-#else
-               "", "",
-#endif
-               MC_BATCH);
-        fflush(stdout);
-    }
+    if (!cfg->json)
+        print_header(cfg, ws, on);
     int n = 0, failed = 0;
-    for (int si = 0; si < h->nskews && !failed; si++) {
+    for (int si = 0; si < skews->n && !failed; si++) {
         struct zipf z;
         struct rng rg;
-        zipf_init(&z, nkeys, h->skews[si]);
+        zipf_init(&z, rp.nkeys, skews->v[si]);
         rng_seed(&rg, 0x7a1bf00dULL + (uint64_t)si);
-        for (uint64_t r = 0; r < nreq; r++)
-            reqs[r] = (uint32_t)(zipf_draw(&z, &rg) - 1);
-        for (int pi = 0; pi < h->npcts && !failed; pi++) {
+        for (uint64_t r = 0; r < rp.nreq; r++)
+            rp.reqs[r] = (uint32_t)(zipf_draw(&z, &rg) - 1);
+        for (int pi = 0; pi < pcts->n && !failed; pi++) {
             struct cell *c = &cells[n++];
-            c->skew = h->skews[si];
-            c->pct = h->pcts[pi];
-            double mib = floor((double)ws * h->pcts[pi] / 100 / MIB + 0.5);
+            c->skew = skews->v[si];
+            c->pct = pcts->v[pi];
+            double mib = floor((double)ws * pcts->v[pi] / 100 / MIB + 0.5);
             c->budget = (uint64_t)(mib < HR_MIN_MIB ? HR_MIN_MIB : mib) << 20;
-            if (on[S_SHMKV] && run_shmkv(c, vb, gb, eb))
+            if (run_cell(&rp, c, on))
                 failed = 1;
-            if (on[S_LRU] && run_lru(c))
-                failed = 1;
-#ifdef HAVE_MEMCACHED
-            if (on[S_MC] && run_mc(c, eb))
-                failed = 1;
-#endif
-            fprintf(stderr, "# skew %.2f, cache %g %% (%.0f MiB): shmkv %.4f, lru %.4f, "
-                    "memcached %.4f\n", c->skew, c->pct, (double)c->budget / MIB,
-                    ratio(c, S_SHMKV), ratio(c, S_LRU), ratio(c, S_MC));
         }
     }
-    if (h->json)
-        print_json(h, cells, n, ws, failed);
+    if (cfg->json)
+        print_json(&rp, cells, n, ws, failed);
     else
-        print_text(cells, n, on);
-    if (h->tsv && write_tsv(h->tsv, cells, n))
+        print_text(&rp, cells, n, on);
+    if (cfg->tsv && write_tsv(&rp, cfg->tsv, cells, n))
         failed = 1;
-    if (failed && !h->json)
+    if (failed && !cfg->json)
         printf("FAILED\n");
-    free(reqs);
-    free(vb), free(gb), free(eb);
+    free(rp.reqs);
+    free(rp.vb), free(rp.gb), free(rp.eb);
     free(cells);
     return failed ? 1 : 0;
 }

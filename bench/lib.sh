@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2154,SC2034  # root, out, deps, me come from the sourcing script; it reads failed, started
-# bench-lib.sh - what scripts/bench-compare.sh and scripts/bench-cache.sh
-# share; sourced, not run.  The caller sets root, out, deps (1: install
-# the peers first), me (its name, for messages) and, optionally,
-# report_only (1: record the commands but run nothing).
+# lib.sh - what bench/compare.sh and bench/cache.sh share; sourced, not
+# run.  The caller sets root, out, deps (1: install the peers first), me
+# (its name, for messages) and, optionally, report_only (1: record the
+# commands but run nothing).
 
 # Install (unless deps=0), build the bench, check for gnuplot, make
 # $out/raw; sets bench, failed, started and cmds.
