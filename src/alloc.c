@@ -200,6 +200,8 @@ int shmkv__alloc_lock_for(shmkv *db, int64_t wait_ns)
     int r = shmkv__lock_take(&db->hdr->alloc_lock, wait_ns, repair_alloc, db, &note);
     if (note.recovered)
         atomic_fetch_add_explicit(&db->hdr->alloc_recoveries, 1, memory_order_relaxed);
+    if (r == 0)
+        shmkv__pause_at(PAUSE_ALLOC_LOCKED);
     return r;
 }
 

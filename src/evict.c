@@ -23,6 +23,7 @@
 #include "evict.h"
 
 #include "clean.h"
+#include "fault.h"
 #include "lock.h"
 #include "log.h"
 #include "shard.h"
@@ -72,7 +73,11 @@ struct shard *shmkv__evict_where(shmkv *db, struct shard *s, uint64_t h)
     return w ? w : s;
 }
 
-void shmkv__evict_step(shmkv *db, struct shard *s) { shmkv__clean(db, s, CLEAN_BUDGET, true, false); }
+void shmkv__evict_step(shmkv *db, struct shard *s)
+{
+    shmkv__pause_at(PAUSE_EVICTING);
+    shmkv__clean(db, s, CLEAN_BUDGET, true, false);
+}
 
 /* Evict runs of this shard (oldest first, read records kept while there
  * is room to move them) until one is released.  When only the open run
@@ -80,6 +85,7 @@ void shmkv__evict_step(shmkv *db, struct shard *s) { shmkv__clean(db, s, CLEAN_B
 bool shmkv__evict_some(shmkv *db, struct shard *s)
 {
     uint64_t before = atomic_load_explicit(&s->cleaned, memory_order_relaxed);
+    shmkv__pause_at(PAUSE_EVICTING);
     if (s->clean_run && !s->clean_evict)
         s->clean_run = 0; /* finish nothing half-compacted: evict instead */
     for (unsigned i = 0; i < (1u << 16); i++) {

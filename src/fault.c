@@ -9,6 +9,7 @@
 
 #include "handle.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 
 #ifdef SHMKV_TEST_HOOKS
@@ -27,5 +28,24 @@ bool shmkv__fault_hit(enum fault kind)
         if (atomic_compare_exchange_weak(&countdown[kind], &n, n - 1))
             return n == 1;
     return false;
+}
+
+static _Atomic long pause_countdown[PAUSE_POINTS];
+
+SHMKV_API void shmkv__pause_arm(int point, long after)
+{
+    if (point >= 0 && point < PAUSE_POINTS)
+        atomic_store(&pause_countdown[point], after + 1);
+}
+
+void shmkv__pause_at(enum pause_point p)
+{
+    long n = atomic_load_explicit(&pause_countdown[p], memory_order_relaxed);
+    while (n > 0)
+        if (atomic_compare_exchange_weak(&pause_countdown[p], &n, n - 1)) {
+            if (n == 1)
+                raise(SIGSTOP);
+            return;
+        }
 }
 #endif

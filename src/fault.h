@@ -16,11 +16,29 @@
 
 enum fault { FAULT_FALLOCATE, FAULT_MMAP, FAULT_MALLOC, FAULT_KINDS };
 
+/* Named points where a test can have a writer stop itself (SIGSTOP), to
+ * test what others see while it is stopped there, or after it is killed
+ * there.  shmkv__pause_arm(point, n): the n+1-th pass through point in
+ * this process raises SIGSTOP (once; re-arm for more). */
+enum pause_point {
+    PAUSE_LOCKED,          /* a shard's lock was just taken */
+    PAUSE_RECORD_WRITTEN,  /* a record appended, its slot not yet published */
+    PAUSE_SLOT_PUBLISHED,  /* a slot stored, the old record not yet retired */
+    PAUSE_SPLIT_PUBLISHED, /* a split's layout published, moved slots not yet cleared */
+    PAUSE_RUN_UNLINKED,    /* a run unlinked from its shard, not yet freed */
+    PAUSE_ALLOC_LOCKED,    /* the allocator's lock was just taken */
+    PAUSE_EVICTING,        /* cache: an eviction step, its shard locked */
+    PAUSE_POINTS
+};
+
 #ifdef SHMKV_TEST_HOOKS
 bool shmkv__fault_hit(enum fault kind);
 void shmkv__fault_arm(int kind, long after);
+void shmkv__pause_at(enum pause_point p);
+void shmkv__pause_arm(int point, long after);
 #else
 #define shmkv__fault_hit(kind) false
+#define shmkv__pause_at(p) ((void)0)
 #endif
 
 static inline void *xmalloc(size_t n) { return shmkv__fault_hit(FAULT_MALLOC) ? NULL : malloc(n); }

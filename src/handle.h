@@ -46,6 +46,11 @@ struct shmkv {
     _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
 };
 
+#ifdef SHMKV_TEST_HOOKS
+/* Test builds: attach to the table in an open file (table.c). */
+int shmkv__open_fd(int fd, bool rdonly, shmkv **out);
+#endif
+
 static inline void *at(const shmkv *db, uint64_t off) { return db->base + off; }
 static inline struct run *run_at(const shmkv *db, uint64_t off) { return (struct run *)(db->base + off); }
 static inline uint64_t off_of(const shmkv *db, const void *p) { return (uint64_t)((const uint8_t *)p - db->base); }

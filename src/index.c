@@ -40,6 +40,7 @@
 #include "index.h"
 
 #include "alloc.h"
+#include "fault.h"
 #include "map.h"
 
 #include <errno.h>
@@ -377,6 +378,7 @@ static void split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
 static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, uint64_t layout)
 {
     seq_publish(&s->layout, layout);
+    shmkv__pause_at(PAUSE_SPLIT_PUBLISHED);
     unsigned n = 0;
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned i = 0; i < SLOTS; i++) {

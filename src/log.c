@@ -28,6 +28,7 @@
 
 #include "alloc.h"
 #include "atomics.h"
+#include "fault.h"
 #include "index.h"
 #include "map.h"
 
@@ -221,6 +222,7 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
     struct run *run = run_at(db, ro);
     s->pending_free = ro;
     shmkv__run_list_unlink(db, s, ro);
+    shmkv__pause_at(PAUSE_RUN_UNLINKED);
     if (s->open_run == ro)
         set_open(db, s, 0);
     if (s->clean_run == ro)
@@ -380,6 +382,7 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         }
         shmkv__run_list_append(db, s, ro);
         *out = ro + RUN_HDR;
+        shmkv__pause_at(PAUSE_RECORD_WRITTEN);
         return 0;
     }
     struct run *run = s->open_run && shmkv__run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
@@ -396,6 +399,7 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
     atomic_store_explicit(&run->used, used + sz, memory_order_release);
     add64(&s->log_bytes, (int64_t)(sz));
     *out = s->open_run + used;
+    shmkv__pause_at(PAUSE_RECORD_WRITTEN);
     return 0;
 }
 

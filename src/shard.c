@@ -16,6 +16,7 @@
 #include "shard.h"
 
 #include "alloc.h"
+#include "fault.h"
 #include "index.h"
 #include "lock.h"
 #include "log.h"
@@ -51,6 +52,8 @@ int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
         atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
     if (r == 0 && (s->deferred || s->pending_defer))
         shmkv__run_drain(db, s);
+    if (r == 0)
+        shmkv__pause_at(PAUSE_LOCKED);
     return r;
 }
 

@@ -154,7 +154,7 @@ static bool marks_ok(shmkv *db)
         !mem_ok(db, db->data_off, fs - db->data_off))
         return false;
     for (uint64_t i = 0; i < (1ull << db->shard_bits); i++)
-        if (!shmkv__layout_ok(atomic_load_explicit(&db->shards[i].layout, memory_order_relaxed), db->base_bits))
+        if (!shmkv__layout_fits(db, atomic_load_explicit(&db->shards[i].layout, memory_order_relaxed)))
             return false;
     return true;
 }
@@ -335,6 +335,37 @@ static int create(const char *path, const shmkv_options *o)
     return r;
 }
 
+/* Check and map the table in fd (which the handle then owns, or which is
+ * closed on failure). */
+static int attach(int fd, bool rdonly, shmkv **out)
+{
+    struct stat st;
+    struct hdr h;
+    int r;
+    if (fstat(fd, &st)) {
+        r = -errno;
+    } else if (S_ISDIR(st.st_mode)) {
+        r = -EISDIR;
+    } else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof h ||
+               pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !header_ok(&h, (uint64_t)st.st_size)) {
+        r = -EBADMSG;
+    } else {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
+        if (r == 0 && marks_ok(*out)) {
+            shmkv__clock_open(*out);
+            return 0;
+        }
+        if (r == 0) {
+            shmkv_close(*out);
+            *out = NULL;
+            return -EBADMSG; /* shmkv_close closed fd */
+        }
+    }
+    close(fd);
+    return r;
+}
+
 SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **out)
 {
     static const shmkv_options dflt = {.flags = SHMKV_CREATE};
@@ -368,32 +399,21 @@ SHMKV_API int shmkv_open(const char *name, const shmkv_options *opts, shmkv **ou
             }
             return r == -EMLINK ? -ELOOP : r; /* FreeBSD-style ELOOP spelling */
         }
-        struct stat st;
-        struct hdr h;
-        if (fstat(fd, &st)) {
-            r = -errno;
-        } else if (S_ISDIR(st.st_mode)) {
-            r = -EISDIR;
-        } else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof h ||
-                   pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || !header_ok(&h, (uint64_t)st.st_size)) {
-            r = -EBADMSG;
-        } else {
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-            r = map_table(fd, &h, rdonly, (uint64_t)st.st_size, out);
-            if (r == 0 && marks_ok(*out)) {
-                shmkv__clock_open(*out);
-                return 0;
-            }
-            if (r == 0) {
-                shmkv_close(*out);
-                *out = NULL;
-                return -EBADMSG; /* shmkv_close closed fd */
-            }
-        }
-        close(fd);
-        return r;
+        return attach(fd, rdonly, out);
     }
 }
+
+#ifdef SHMKV_TEST_HOOKS
+/* Test builds: attach to the table in an open file (a memfd, say, so the
+ * fuzzers need no file system).  The handle owns a dup of fd. */
+SHMKV_API int shmkv__open_fd(int fd, bool rdonly, shmkv **out)
+{
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0)
+        return -errno;
+    return attach(d, rdonly, out);
+}
+#endif
 
 SHMKV_API void shmkv_close(shmkv *db)
 {

@@ -132,6 +132,7 @@ static void publish(shmkv *db, struct wreq *w, const struct found *f, _Atomic ui
     /* an overwrite keeps the key's read count */
     uint64_t nv = slot_make(off, w->tag);
     atomic_store_explicit(slot, f->slot ? slot_with_reads(nv, slot_reads(f->val)) : nv, memory_order_release);
+    shmkv__pause_at(PAUSE_SLOT_PUBLISHED);
     s->pending_huge = 0;
     shmkv__log_adopt(db, s, off);
     int64_t delta = (int64_t)(w->klen + w->vlen);
