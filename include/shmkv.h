@@ -145,6 +145,10 @@ typedef struct shmkv_stats {
     uint64_t evictions;        /* pairs evicted to make room (cache mode) */
     uint64_t expirations;      /* expired pairs reclaimed (keys counts a pair
                                 * until then) */
+    uint64_t leases_granted;   /* leases handed out by shmkv_get_lease */
+    uint64_t leases_filled;    /* ... filled by shmkv_put_leased */
+    uint64_t leases_voided;    /* ... voided: by a write, delete, clear or
+                                * eviction of the key, or lapsed */
 } shmkv_stats;
 
 /** Called by shmkv_foreach() for each pair, with a private copy of it.
@@ -218,7 +222,8 @@ int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t v
  * Like shmkv_put(), and the pair expires ttl_ms milliseconds from now
  * (ttl_ms 0: never).  A later shmkv_put/add/replace of the key gives it
  * no expiry (as Redis SET does); shmkv_put_ttl sets a new one.  Same
- * return values as shmkv_put().
+ * return values as shmkv_put(), and -EINVAL for a ttl_ms over
+ * SHMKV_TTL_MAX.
  */
 int shmkv_put_ttl(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, uint64_t ttl_ms);
 
@@ -247,6 +252,129 @@ int shmkv_add(shmkv *db, const void *key, size_t klen, const void *val, size_t v
 /** Like shmkv_put(), but fails with -ENOENT (changing nothing) if the key
  *  is absent. */
 int shmkv_replace(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/** Conditions and options of one write (shmkv_put_ex).  Zero-initialise,
+ *  then set what you need. */
+enum {
+    SHMKV_IF_ABSENT  = 1 << 0, /* write only if the key is absent (or expired): else -EEXIST */
+    SHMKV_IF_PRESENT = 1 << 1, /* write only if the key is present: else -ENOENT */
+    SHMKV_IF_EQUAL   = 1 << 2, /* write only if the current value equals expected/elen:
+                                * -ENOENT if absent, -ECANCELED if it differs */
+    SHMKV_KEEP_TTL   = 1 << 3, /* keep the pair's current expiry instead of ttl_ms
+                                * (a key written afresh gets none) */
+};
+typedef struct shmkv_put_opts {
+    unsigned flags;            /* SHMKV_IF_*, SHMKV_KEEP_TTL */
+    uint64_t ttl_ms;           /* lifetime of the written pair; 0: never expires */
+    const void *expected;      /* SHMKV_IF_EQUAL: the value the key must hold now */
+    size_t elen;
+} shmkv_put_opts;
+
+/**
+ * Store a pair under conditions, atomically: the condition is tested and
+ * the pair written under the key's lock, so of several processes doing
+ * compare-and-swap (SHMKV_IF_EQUAL) on one key exactly one wins each
+ * round.  opts NULL: as shmkv_put().  Returns what shmkv_put() returns,
+ * and -EEXIST / -ENOENT / -ECANCELED when the condition fails (nothing
+ * changes), -EINVAL for unknown flags, SHMKV_IF_ABSENT with
+ * SHMKV_IF_PRESENT or SHMKV_IF_EQUAL, SHMKV_KEEP_TTL with a ttl_ms, an
+ * expected value NULL with elen > 0, or ttl_ms over SHMKV_TTL_MAX.
+ * A pending lease (shmkv_get_lease) counts as absent, and is voided.
+ */
+int shmkv_put_ex(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen,
+                 const shmkv_put_opts *opts);
+
+/**
+ * Add delta to the signed 64-bit integer stored at key as decimal ASCII
+ * text ("-42"), the representation Redis and memcached use, so shmkv get
+ * and every binding read it as text.  An absent (or expired) key counts
+ * as 0 and is created with lifetime ttl_ms (0: never); an existing key
+ * keeps its expiry.  *result (may be NULL) gets the new value.  Atomic:
+ * concurrent increments from any number of processes are all counted.
+ * Returns 0, -EDOM (the current value is not a decimal integer: an
+ * optional '-', then 1 to 19 digits, nothing else, within int64),
+ * -ERANGE (the result would overflow int64; nothing changes), -EINVAL
+ * (also ttl_ms over SHMKV_TTL_MAX), -E2BIG (key), -EROFS, -ENOSPC,
+ * -ENOMEM, -ETIMEDOUT, -EBADMSG.
+ */
+int shmkv_incr(shmkv *db, const void *key, size_t klen, int64_t delta, uint64_t ttl_ms, int64_t *result);
+
+/**
+ * Append bytes to the key's value, atomically (creating the key with
+ * exactly these bytes, and no expiry, if absent); an existing pair keeps
+ * its expiry.  Returns 0, -E2BIG when the result would exceed
+ * SHMKV_VAL_MAX or the table's limits (nothing changes), and the errors of
+ * shmkv_put().
+ */
+int shmkv_append(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
+
+/**
+ * Get and delete in one step: *val is a malloc()ed copy (free it; never
+ * NULL on success, even for an empty value), *vlen its length.  Of
+ * several concurrent takers of one key exactly one gets it; the others
+ * get -ENOENT.  Returns 0, -ENOENT (absent; a pending lease of the key is
+ * voided, as by shmkv_del), -EINVAL (also val or vlen NULL), -E2BIG,
+ * -EROFS, -ENOMEM, -ETIMEDOUT, -EBADMSG.
+ */
+int shmkv_take(shmkv *db, const void *key, size_t klen, void **val, size_t *vlen);
+
+/** What an update callback decides (its return value), and the new value. */
+enum { SHMKV_UPDATE_KEEP = 0, SHMKV_UPDATE_SET = 1, SHMKV_UPDATE_DELETE = 2 };
+typedef struct shmkv_update_out {
+    const void *val;           /* SHMKV_UPDATE_SET: the new value; must stay valid
+                                * until shmkv_update returns or calls fn again */
+    size_t vlen;
+    uint64_t ttl_ms;           /* its lifetime (0: never) ... */
+    unsigned flags;            /* ... or SHMKV_KEEP_TTL: the current one */
+} shmkv_update_out;
+
+/**
+ * Called by shmkv_update() with the key and its current value (val NULL
+ * when the key is absent; a pointer into the table or a private copy,
+ * valid only during the call, never to be written).  Returns
+ * SHMKV_UPDATE_KEEP (change nothing), SHMKV_UPDATE_SET (store out->val),
+ * SHMKV_UPDATE_DELETE (delete the key), or a negative errno to abort
+ * (shmkv_update returns it, nothing changes).
+ */
+typedef int (*shmkv_update_fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                               shmkv_update_out *out);
+
+/**
+ * A general read-modify-write: fn sees the key's current value and decides
+ * what the key holds next, all while the key's shard is locked, so no
+ * other write of any process comes in between (APCu's apcu_entry, Python's
+ * setdefault, any update the other calls do not cover).  fn runs with a
+ * lock held: it must be short (other writers of the shard wait for it), it
+ * must not call any shmkv function on this table (a call needing the same
+ * lock returns -EDEADLK; one needing another shard's could deadlock with
+ * other processes), and it may be called more than once for one update
+ * (when the table is full, the write lets go of the lock to make room and
+ * decides again).  A process killed inside fn leaves the key as it was.
+ * Returns 0 (whatever fn decided), fn's negative errno, -EINVAL (also
+ * fn NULL, or an out that is not valid), -E2BIG (the new value too long),
+ * -EROFS, -ENOSPC, -ENOMEM, -ETIMEDOUT, -EBADMSG.
+ */
+int shmkv_update(shmkv *db, const void *key, size_t klen, shmkv_update_fn fn, void *ctx);
+
+/** One pair of a batch for shmkv_put_many(). */
+typedef struct shmkv_pair {
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+    uint64_t ttl_ms;           /* 0: never expires */
+    int rc;                    /* out: what shmkv_put_ttl() would return for it */
+} shmkv_pair;
+
+/**
+ * Many independent puts at once, faster than one call each: the batch is
+ * hashed and its buckets prefetched together, and each shard's lock is
+ * taken once for the pairs of the batch that go to it.  Each pair is its
+ * own atomic put (there is no transaction across pairs), in the order
+ * given for pairs of one key.  Returns the number of pairs stored (rc 0),
+ * or -EINVAL (NULL db, or pairs NULL with n > 0).
+ */
+int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n);
 
 /**
  * Look up a key and copy its value into buf.
@@ -287,8 +415,8 @@ typedef struct shmkv_item {
  */
 int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n);
 
-/** Delete a key.  Returns 0, -ENOENT (absent), -EINVAL, -E2BIG, -EROFS,
- *  -EBADMSG. */
+/** Delete a key.  Returns 0, -ENOENT (absent; a pending lease of the key
+ *  is voided), -EINVAL, -E2BIG, -EROFS, -ETIMEDOUT, -EBADMSG. */
 int shmkv_del(shmkv *db, const void *key, size_t klen);
 
 /**
@@ -318,6 +446,52 @@ int shmkv_clear(shmkv *db);
  * shard on every one of many attempts.
  */
 int shmkv_foreach(shmkv *db, shmkv_visit_fn fn, void *ctx);
+
+/**
+ * Resumable iteration, one piece of the table per call, for iterators that
+ * hand out pairs as they go: start with *cursor = 0; each call visits the
+ * pairs of the next piece (a shard) with fn exactly as shmkv_foreach()
+ * does, and sets *cursor to where the next call resumes, 0 after the last
+ * piece.  A full scan visits every pair present from its start to its end
+ * exactly once, also while other processes write; pairs added or removed
+ * meanwhile may or may not be visited.  fn returning non-zero stops the
+ * call and is returned (the cursor then resumes after the piece).
+ * Returns 0, fn's value, -EINVAL (NULL db, cursor or fn, or a cursor that
+ * no scan of this table gave), -ENOMEM, -EBADMSG, -ETIMEDOUT (writable
+ * handle), -EAGAIN (read-only handle, as shmkv_foreach).
+ */
+int shmkv_scan(shmkv *db, uint64_t *cursor, shmkv_visit_fn fn, void *ctx);
+
+/**
+ * Leases: filling a cache from a slower store without stampedes or stale
+ * values (the leases of "Scaling Memcache at Facebook", NSDI 2013).
+ *
+ * Like shmkv_get().  On a miss it returns -ENOENT and sets *lease:
+ * non-zero when this caller now holds the key's lease and should fetch
+ * the value and store it with shmkv_put_leased(); 0 when another live
+ * lease exists (the caller may wait briefly and get again, or use the
+ * slow path without storing).  A lease lasts lease_ms (0: 10 s) and then
+ * lapses by itself, so a holder that dies costs nothing.  A pending lease
+ * is invisible to every other function: gets miss, count and foreach
+ * skip it, add succeeds and voids it.  On a hit *lease is 0.  On a
+ * read-only handle it is shmkv_get() (no lease is ever granted).
+ * Returns what shmkv_get() returns, -EINVAL also for lease NULL or
+ * lease_ms over SHMKV_TTL_MAX, and (when granting) -ENOSPC, -ETIMEDOUT.
+ */
+int shmkv_get_lease(shmkv *db, const void *key, size_t klen, void *buf, size_t cap,
+                    size_t *vlen, uint64_t lease_ms, uint64_t *lease);
+
+/**
+ * Store the value, with lifetime ttl_ms (0: never), only if lease is
+ * still the key's valid lease: any put, delete, clear, eviction or expiry
+ * of the key since the lease was granted voids it, and then nothing is
+ * written and the call returns -ECANCELED.  So a value read from the slow
+ * store before a newer write of the key can never land after it.
+ * Returns 0, -ECANCELED, -EINVAL (also lease 0), and the errors of
+ * shmkv_put().
+ */
+int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t ttl_ms, uint64_t lease);
 
 /** Number of live pairs (0 for a NULL handle).  Lock-free. */
 uint64_t shmkv_count(shmkv *db);

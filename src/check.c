@@ -242,8 +242,10 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     remember(c, bit | UNDO_BIT);
     c->live[unit_of(db, ro)] += rec_bytes(r);
     remember(c, unit_of(db, ro));
-    c->keys++;
-    c->live_bytes += (uint64_t)r->klen + r->vlen;
+    if (rec_type(r) == REC_PAIR) { /* leases are not keys */
+        c->keys++;
+        c->live_bytes += (uint64_t)r->klen + r->vlen;
+    }
     return 0;
 }
 

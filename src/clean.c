@@ -98,8 +98,10 @@ static enum fate fate_of(struct shard *s, const struct rec *r, uint64_t slotval,
 
 static void drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off, enum fate f)
 {
+    bool pair = rec_type(at(db, off)) == REC_PAIR; /* a lease dropped is voided, not a pair reclaimed */
     shmkv__log_drop(db, s, tag, slot, off);
-    atomic_fetch_add_explicit(f == DROP_EXPIRED ? &s->expirations : &s->evictions, 1, memory_order_relaxed);
+    if (pair)
+        atomic_fetch_add_explicit(f == DROP_EXPIRED ? &s->expirations : &s->evictions, 1, memory_order_relaxed);
 }
 
 /* The victim is a huge run: drop its record, or (evicting, and it was
@@ -198,7 +200,8 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
             enum fate f = fate_of(s, r, v, now, force);
             if (f == MOVE) {
                 const uint8_t *k = rec_key(r);
-                if (shmkv__log_append(db, s, k, r->klen, k + r->klen, r->vlen, rec_expiry(r), true, &noff)) {
+                struct piece val = {k + r->klen, r->vlen};
+                if (shmkv__log_append(db, s, k, r->klen, &val, 1, rec_extword(r), true, &noff)) {
                     if (!s->clean_evict)
                         return false; /* no room even in the headroom: try later */
                     f = DROP_EVICTED; /* a cache makes room regardless */

@@ -118,8 +118,9 @@ struct run {
  * can find the run whose live-byte count a retired record belongs to.
  * REC_CHAIN marks a huge record whose value continues in further huge
  * runs linked by run.chain (allocated so when no single run was free).
- * REC_EXT: an 8-byte expiry time (table milliseconds, clock.c) follows
- * the header; records without one never expire. */
+ * REC_EXT: an 8-byte ext word follows the header: bits 55..0 an expiry
+ * time (table milliseconds, clock.c; 0: none), bits 63..56 the record's
+ * type.  A record without REC_EXT is a pair that never expires. */
 struct rec {
     uint16_t klen;
     uint16_t dist;
@@ -128,6 +129,14 @@ struct rec {
 #define REC_EXT   0x8000u
 #define REC_CHAIN 0x4000u
 #define REC_DIST  0x3fffu
+
+#define EXT_EXPIRY    ((1ull << 56) - 1)
+#define EXT_TYPE_SHIFT 56
+enum rec_type {
+    REC_PAIR  = 0,  /* a key and its value */
+    REC_LEASE = 1,  /* a pending lease: invisible to readers; the value is its
+                     * 8-byte token, the expiry when it lapses */
+};
 
 struct bucket {
     _Atomic uint64_t next;          /* offset of the next overflow bucket, 0: none */
@@ -185,6 +194,7 @@ struct shard {
     _Atomic uint64_t splits, cleaned, lock_waits, recoveries;
     _Atomic uint64_t evictions, expirations;
     _Atomic uint64_t oldest;        /* 1 << 32 | stamp of the oldest run but the open one; 0: none */
+    _Atomic uint64_t leases_granted, leases_filled, leases_voided;
     uint64_t pending_index;         /* index run allocated, not yet in the directory or free list */
     uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
 } __attribute__((aligned(64)));
@@ -237,6 +247,7 @@ struct hdr {
     uint64_t free_head[NCLASS];     /* free runs by size class floor(log2 units) */
     _Atomic uint64_t alloc_recoveries;
     _Atomic uint32_t run_stamp;     /* run ages: bumped for every run listed */
+    _Atomic uint64_t lease_seq;     /* the last lease token handed out */
     struct read_stripe reads[READ_STRIPES];
 } __attribute__((aligned(64)));
 
@@ -268,11 +279,14 @@ static inline uint64_t rec_size(uint64_t klen, uint64_t vlen, uint64_t ext)
 }
 static inline uint64_t rec_bytes(const struct rec *r) { return rec_size(r->klen, r->vlen, rec_ext(r->dist)); }
 static inline const uint8_t *rec_key(const struct rec *r) { return (const uint8_t *)r + rec_head(r); }
-/* A record's expiry (0: none).  Writers only; readers copy it racily. */
-static inline uint64_t rec_expiry(const struct rec *r)
-{
-    return r->dist & REC_EXT ? *(const uint64_t *)(r + 1) : 0;
-}
+/* A record's ext word (0: none), expiry (0: none) and type.  Writers
+ * only; readers copy the word racily and decode it with the ext_*. */
+static inline uint64_t rec_extword(const struct rec *r) { return r->dist & REC_EXT ? *(const uint64_t *)(r + 1) : 0; }
+static inline uint64_t ext_make(unsigned type, uint64_t expiry) { return (uint64_t)type << EXT_TYPE_SHIFT | expiry; }
+static inline uint64_t ext_expiry(uint64_t ext) { return ext & EXT_EXPIRY; }
+static inline unsigned ext_type(uint64_t ext) { return (unsigned)(ext >> EXT_TYPE_SHIFT); }
+static inline uint64_t rec_expiry(const struct rec *r) { return ext_expiry(rec_extword(r)); }
+static inline unsigned rec_type(const struct rec *r) { return ext_type(rec_extword(r)); }
 
 /* An expiry time (0: none) that has come by table time now. */
 static inline bool expired(uint64_t expiry, uint64_t now) { return expiry && expiry <= now; }

@@ -1,5 +1,5 @@
 /*
- * iterate.c - shmkv_foreach: every pair, shard by shard.
+ * iterate.c - shmkv_foreach and shmkv_scan: every pair, shard by shard.
  *
  * Each shard's pairs are copied into a private batch, then handed to the
  * callback with no lock held, so the callback may call into the table.  On
@@ -41,9 +41,11 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
         rh.vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed))
         return -EBADMSG;
     if (rh.dist & REC_EXT) {
-        racy_copy(&exp, at(db, o + sizeof rh), 8);
-        if (expired(exp, b->now))
-            return 0; /* expired pairs are absent pairs */
+        uint64_t ext;
+        racy_copy(&ext, at(db, o + sizeof rh), 8);
+        exp = ext_expiry(ext);
+        if (ext_type(ext) != REC_PAIR || expired(exp, b->now))
+            return 0; /* expired pairs and pending leases are absent */
     }
     if (b->len + 8 + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -94,24 +96,47 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
     return -EAGAIN;
 }
 
+/* Hand the pairs of one shard's batch to fn. */
+static int visit(const struct batch *b, shmkv_visit_fn fn, void *ctx)
+{
+    int r = 0;
+    for (size_t pos = 0; pos < b->len && !r;) {
+        uint32_t lens[2];
+        memcpy(lens, b->p + pos, 8);
+        const uint8_t *k = b->p + pos + 8;
+        r = fn(ctx, k, lens[0], k + lens[0], lens[1]);
+        pos += 8 + (size_t)lens[0] + lens[1];
+    }
+    return r;
+}
+
 SHMKV_API int shmkv_foreach(shmkv *db, shmkv_visit_fn fn, void *ctx)
 {
     if (!db || !fn)
         return -EINVAL;
     struct batch b = {0};
     int r = 0;
-    for (uint64_t i = 0; i < nshards(db) && !r; i++) {
-        if ((r = snapshot(db, &db->shards[i], &b)))
-            break;
-        for (size_t pos = 0; pos < b.len && !r;) {
-            uint32_t lens[2];
-            memcpy(lens, b.p + pos, 8);
-            const uint8_t *k = b.p + pos + 8;
-            r = fn(ctx, k, lens[0], k + lens[0], lens[1]);
-            pos += 8 + (size_t)lens[0] + lens[1];
-        }
-    }
+    for (uint64_t i = 0; i < nshards(db) && !r; i++)
+        if (!(r = snapshot(db, &db->shards[i], &b)))
+            r = visit(&b, fn, ctx);
     free(b.p);
     return r;
 }
 
+/* The cursor is the number of shards done (0: none; nshards: all, given
+ * back as 0), so a scan needs no state in the table and a cursor can be
+ * kept across processes. */
+SHMKV_API int shmkv_scan(shmkv *db, uint64_t *cursor, shmkv_visit_fn fn, void *ctx)
+{
+    if (!db || !cursor || !fn || *cursor >= nshards(db))
+        return -EINVAL;
+    struct batch b = {0};
+    uint64_t i = *cursor;
+    int r = snapshot(db, &db->shards[i], &b);
+    if (!r) {
+        *cursor = i + 1 < nshards(db) ? i + 1 : 0;
+        r = visit(&b, fn, ctx);
+    }
+    free(b.p);
+    return r;
+}

@@ -237,44 +237,65 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
     atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
 }
 
-/* Write a record's header, expiry and key at off; returns where the value goes. */
+/* Write a record's header, ext word and key at off; returns where the value goes. */
 static uint8_t *write_head(shmkv *db, uint64_t off, uint64_t dist_bits, const void *key, size_t klen,
-                           size_t vlen, uint64_t expiry)
+                           size_t vlen, uint64_t ext)
 {
     struct rec *r = rec_at(db, off);
     r->klen = (uint16_t)klen;
-    r->dist = (uint16_t)(dist_bits | (expiry ? REC_EXT : 0));
+    r->dist = (uint16_t)(dist_bits | (ext ? REC_EXT : 0));
     r->vlen = (uint32_t)vlen;
     uint8_t *p = (uint8_t *)(r + 1);
-    if (expiry) {
-        memcpy(p, &expiry, 8);
+    if (ext) {
+        memcpy(p, &ext, 8);
         p += 8;
     }
     memcpy(p, key, klen);
     return p + klen;
 }
 
-static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, size_t klen,
-                      const void *val, size_t vlen, uint64_t expiry)
+/* Where the next bytes of a value given in pieces come from. */
+struct pieces_at {
+    const struct piece *v;
+    unsigned n, i;          /* pieces, and the one being copied */
+    size_t pos;             /* bytes of piece i copied so far */
+};
+
+/* Copy the next len bytes of the value to dst. */
+static void copy_pieces(uint8_t *dst, struct pieces_at *c, uint64_t len)
 {
-    uint8_t *v = write_head(db, off, (off - run) >> 3, key, klen, vlen, expiry);
-    if (vlen)
-        memcpy(v, val, vlen);
+    while (len && c->i < c->n) {
+        size_t left = c->v[c->i].len - c->pos, chunk = left < len ? left : (size_t)len;
+        if (chunk)
+            memcpy(dst, (const uint8_t *)c->v[c->i].p + c->pos, chunk);
+        dst += chunk;
+        len -= chunk;
+        c->pos += chunk;
+        if (c->pos == c->v[c->i].len) {
+            c->i++;
+            c->pos = 0;
+        }
+    }
+}
+
+static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, size_t klen,
+                      const struct piece *val, unsigned nval, size_t vlen, uint64_t ext)
+{
+    uint8_t *v = write_head(db, off, (off - run) >> 3, key, klen, vlen, ext);
+    struct pieces_at c = {val, nval, 0, 0};
+    copy_pieces(v, &c, vlen);
 }
 
 /* Write a huge record across a chain of runs (first one at ro). */
-static void write_chain(shmkv *db, uint64_t ro, const void *key, size_t klen, const void *val, size_t vlen,
-                        uint64_t expiry)
+static void write_chain(shmkv *db, uint64_t ro, const void *key, size_t klen, const struct piece *val,
+                        unsigned nval, size_t vlen, uint64_t ext)
 {
-    uint64_t p = (uint64_t)(write_head(db, ro + RUN_HDR, (RUN_HDR >> 3) | REC_CHAIN, key, klen, vlen, expiry) -
-                            db->base);
-    const uint8_t *v = val;
+    uint64_t p = off_of(db, write_head(db, ro + RUN_HDR, (RUN_HDR >> 3) | REC_CHAIN, key, klen, vlen, ext));
+    struct pieces_at c = {val, nval, 0, 0};
     while (ro) {
         uint64_t end = ro + (run_at(db, ro)->nunits << UNIT_SHIFT), chunk = end - p < vlen ? end - p : vlen;
-        if (chunk)
-            memcpy(at(db, p), v, chunk);
+        copy_pieces(at(db, p), &c, chunk);
         atomic_store_explicit(&run_at(db, ro)->used, p + chunk - ro, memory_order_relaxed);
-        v += chunk;
         vlen -= chunk;
         ro = run_at(db, ro)->chain;
         p = ro + RUN_HDR;
@@ -359,10 +380,13 @@ static int open_new_run(shmkv *db, struct shard *s, uint64_t sz, bool reserve)
     return 0;
 }
 
-int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const void *val,
-               size_t vlen, uint64_t expiry, bool reserve, uint64_t *out)
+int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const struct piece *val,
+                      unsigned nval, uint64_t ext, bool reserve, uint64_t *out)
 {
-    uint64_t ext = expiry ? 8 : 0, sz = rec_size(klen, vlen, ext);
+    uint64_t vlen = 0;
+    for (unsigned i = 0; i < nval; i++)
+        vlen += val[i].len;
+    uint64_t sz = rec_size(klen, vlen, ext ? 8 : 0);
     if (sz >= db->huge_min) {
         uint64_t ro;
         /* journaled in pending_huge by the allocator itself (cleared by
@@ -370,14 +394,14 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         int e = shmkv__run_alloc(db, units_of(RUN_HDR + sz), RUN_HUGE, shard_index(db, s), reserve, &s->pending_huge);
         bool chained = e == -ENOSPC;
         if (chained) /* space enough in total, maybe, but not in one piece */
-            e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + ext + klen, reserve, &ro);
+            e = alloc_chain(db, s, RUN_HDR + sz, RUN_HDR + sizeof(struct rec) + (ext ? 8 : 0) + klen, reserve, &ro);
         if (e)
             return e;
         ro = s->pending_huge;
         if (chained) {
-            write_chain(db, ro, key, klen, val, vlen, expiry);
+            write_chain(db, ro, key, klen, val, nval, vlen, ext);
         } else {
-            write_rec(db, ro + RUN_HDR, ro, key, klen, val, vlen, expiry);
+            write_rec(db, ro + RUN_HDR, ro, key, klen, val, nval, vlen, ext);
             atomic_store_explicit(&run_at(db, ro)->used, RUN_HDR + sz, memory_order_relaxed);
         }
         shmkv__run_list_append(db, s, ro);
@@ -393,7 +417,7 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         run = run_at(db, s->open_run);
     }
     uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
-    write_rec(db, s->open_run + used, s->open_run, key, klen, val, vlen, expiry);
+    write_rec(db, s->open_run + used, s->open_run, key, klen, val, nval, vlen, ext);
     /* raise used before the slot can point here, so a crash never lets a
      * later append overwrite a published record */
     atomic_store_explicit(&run->used, used + sz, memory_order_release);
@@ -440,21 +464,30 @@ void shmkv__log_retire(shmkv *db, struct shard *s, uint64_t off)
     }
     add_live(run, -(int64_t)sz);
     add64(&s->rec_live, -(int64_t)(sz));
-    if (r->dist & REC_EXT)
+    if (rec_expiry(r))
         run->exp_bytes -= sz < run->exp_bytes ? (uint32_t)sz : run->exp_bytes;
     if (!atomic_load_explicit(&run->live, memory_order_relaxed) && ro != s->open_run && ro != s->clean_run)
         shmkv__run_release(db, s, ro);
 }
 
-/* Remove a live record's pair: clear its slot, count it gone, retire it. */
+/* Remove a live record's pair (or lease): clear its slot, count it gone,
+ * retire it.  Only pairs count as keys; a lease removed so is voided. */
 void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off)
 {
     const struct rec *r = rec_at(db, off);
-    int64_t bytes = (int64_t)r->klen + (int64_t)r->vlen;
     shmkv__index_remove(db, s, tag, slot);
-    add64(&s->keys, -1);
-    add64(&s->live_bytes, -bytes);
+    shmkv__log_count(s, r, -1);
     shmkv__log_retire(db, s, off);
+}
+
+void shmkv__log_count(struct shard *s, const struct rec *r, int sign)
+{
+    if (rec_type(r) == REC_PAIR) {
+        add64(&s->keys, sign);
+        add64(&s->live_bytes, sign * ((int64_t)r->klen + (int64_t)r->vlen));
+    } else if (sign < 0) {
+        atomic_fetch_add_explicit(&s->leases_voided, 1, memory_order_relaxed);
+    }
 }
 
 /* Empty the shard wholesale: clear every slot (releasing huge values on
@@ -464,7 +497,10 @@ void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t 
  * as it was or gone. */
 static int clear_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
 {
-    (void)db, (void)s, (void)v, (void)ctx;
+    (void)ctx;
+    if (mem_ok(db, slot_off(v), sizeof(struct rec)) && shmkv__rec_run(db, slot_off(v)) &&
+        rec_type(rec_at(db, slot_off(v))) == REC_LEASE)
+        atomic_fetch_add_explicit(&s->leases_voided, 1, memory_order_relaxed);
     atomic_store_explicit(slot, 0, memory_order_release);
     return 0;
 }
@@ -518,8 +554,10 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         }
     }
     shmkv__note_expiry(s, exp);
-    add64(&s->keys, 1);
-    add64(&s->live_bytes, (int64_t)r->klen + r->vlen);
+    if (rec_type(r) == REC_PAIR) {
+        add64(&s->keys, 1);
+        add64(&s->live_bytes, (int64_t)r->klen + r->vlen);
+    }
     return 0;
 }
 

@@ -13,16 +13,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Append a record (expiry 0: none) to the shard's log; *off is where it
- * went.  Nothing is published: the caller stores the slot, then adopts.
- * reserve: may use the allocator's headroom (compaction).  0, -ENOSPC,
- * -EBADMSG, or a lock error. */
-int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const void *val, size_t vlen,
-                      uint64_t expiry, bool reserve, uint64_t *off);
+/* A value given in pieces (append writes the old value, then its tail). */
+struct piece {
+    const void *p;
+    size_t len;
+};
+
+/* Append a record (ext: its ext word, 0 for a pair that never expires,
+ * format.h) whose value is the nval pieces, one after the other, to the
+ * shard's log; *off is where it went.  Nothing is published: the caller
+ * stores the slot, then adopts.  reserve: may use the allocator's
+ * headroom (compaction).  0, -ENOSPC, -EBADMSG, or a lock error. */
+int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const struct piece *val,
+                      unsigned nval, uint64_t ext, bool reserve, uint64_t *off);
 void shmkv__log_adopt(shmkv *db, struct shard *s, uint64_t off);   /* the record at off was just published */
 void shmkv__log_retire(shmkv *db, struct shard *s, uint64_t off);  /* ... stopped being live */
-/* Remove a live record's pair: clear its slot, count it gone, retire it. */
+/* Remove a live record: clear its slot, count it gone, retire it. */
 void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off);
+/* Count a record in (sign 1) or out (-1) of the shard's keys and bytes:
+ * pairs only (a lease counted out is voided). */
+void shmkv__log_count(struct shard *s, const struct rec *r, int sign);
 void shmkv__log_clear(shmkv *db, struct shard *s);
 int shmkv__log_repair(shmkv *db, struct shard *s);
 

@@ -108,14 +108,17 @@ static int take(shmkv *db, struct shard *s, const struct view *vw, const struct 
 {
     uint64_t exp = 0;
     if (rh->dist & REC_EXT) {
-        racy_copy(&exp, at(db, o + sizeof *rh), 8);
-        if (expired(exp, shmkv__clock_now(db))) /* gone, unless the record was recycled under us */
-            return view_recycled(s, vw) ? LOOK_RETRY : -ENOENT;
+        uint64_t ext;
+        racy_copy(&ext, at(db, o + sizeof *rh), 8);
+        exp = ext_expiry(ext);
+        /* expired, or a pending lease: absent, unless the record was recycled under us */
+        if (ext_type(ext) != REC_PAIR || expired(exp, shmkv__clock_now(db)))
+            return recycled(db, s, vw, g) ? LOOK_RETRY : -ENOENT;
     }
     /* a length no record in this file can have: damage (or a record
      * recycled under us, which the epoch check tells) */
     if ((uint64_t)rh->vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed))
-        return view_recycled(s, vw) ? LOOK_RETRY : -EBADMSG;
+        return recycled(db, s, vw, g) ? LOOK_RETRY : -EBADMSG;
     int r = 0;
     void *dst = NULL;
     if (out->expiry) {

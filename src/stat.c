@@ -41,6 +41,9 @@ SHMKV_API int shmkv_stat(shmkv *db, shmkv_stats *st)
         st->lock_recoveries += ld64(&s->recoveries);
         st->evictions += ld64(&s->evictions);
         st->expirations += ld64(&s->expirations);
+        st->leases_granted += ld64(&s->leases_granted);
+        st->leases_filled += ld64(&s->leases_filled);
+        st->leases_voided += ld64(&s->leases_voided);
     }
     for (unsigned i = 0; i < READ_STRIPES; i++) {
         st->hits += ld64(&h->reads[i].hits);

@@ -1,65 +1,84 @@
 /*
- * write.c - the writes of the public API: put, put_ttl, add, replace,
- * expire, del, clear.
+ * write.c - the write machinery (write.h), and the plain writes of the
+ * public API: put, put_ttl, add, replace, put_ex, del, clear, put_many.
  *
- * A write: lock the key's shard; find the key's slot (or reserve an empty
- * one); append the new record to the shard's log; publish it with one
- * atomic store into the slot; retire the old record; then do a bounded
- * amount of background work (one bucket split, a few records of
- * compaction or eviction).  A writer killed anywhere in here leaves the
- * pair either old or new (see log.c and index.c for why the structures
- * stay sound).  When there is no room, the write lets go of its lock,
- * makes room elsewhere (compacting other shards, or in a cache evicting
- * the oldest run) and tries again.
+ * A round: lock the key's shard; find the key's record (or a free slot);
+ * decide; append the new record to the shard's log; publish it with one
+ * atomic store into the slot; retire the old one; then a bounded amount of
+ * background work (one bucket split, a few records of compaction or
+ * eviction).  A writer killed anywhere in here leaves the pair either old
+ * or new (log.c and index.c say why the structures stay sound).  When
+ * there is no room, the write lets go of its lock, makes room elsewhere
+ * (compacting other shards, or in a cache evicting the oldest run) and
+ * runs the round again.
  */
+#include "write.h"
+
 #include "api.h"
 #include "clean.h"
 #include "clock.h"
 #include "evict.h"
 #include "fault.h"
 #include "hash.h"
-#include "index.h"
 #include "log.h"
+#include "map.h"
 #include "shard.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
-enum wmode { W_PUT, W_ADD, W_REPLACE, W_TOUCH };
+void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
+{
+    memset(w, 0, sizeof *w);
+    w->key = key;
+    w->klen = klen;
+    w->decide = decide;
+    w->arg = arg;
+    w->h = shmkv__hash64(key, klen, db->seed0, db->seed1);
+    w->tag = w->h & TAG_MASK;
+    w->s = shard_of(db, w->h);
+    shmkv__index_prefetch(db, w->s, w->tag);
+}
 
-/* One write, as the API call asked for it, and what its rounds learn. */
-struct wreq {
-    const void *key;
-    size_t klen;
-    const void *val;
-    size_t vlen;
-    enum wmode mode;
-    uint64_t ttl_ms;                /* 0: no expiry */
-    uint64_t h, tag;                /* the key's hash and index tag */
-    struct shard *s;                /* the key's shard */
-    void *copy;                     /* W_TOUCH: the value, copied out under the lock */
-    uint64_t now;                   /* table time, read lazily (0: not yet) */
-};
-
-static uint64_t now_of(shmkv *db, struct wreq *w)
+uint64_t shmkv__wreq_now(shmkv *db, struct wreq *w)
 {
     if (!w->now)
         w->now = shmkv__clock_now(db);
     return w->now;
 }
 
-/* If the key's record (found in f) has expired, remove it and forget it:
- * to every operation an expired key is an absent one. */
+const void *shmkv__cur_value(shmkv *db, struct wreq *w, const struct cur *c, size_t *vlen, int *rc)
+{
+    const struct rec *r = c->r;
+    *vlen = r->vlen;
+    if (!(r->dist & REC_CHAIN))
+        return rec_key(r) + r->klen; /* whole inside its run (rec_run checked it) */
+    free(w->tmp);
+    if (!(w->tmp = xmalloc(r->vlen ? r->vlen : 1))) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    if (!shmkv__rec_value(db, off_of(db, r), r, w->tmp)) {
+        *rc = -EBADMSG;
+        return NULL;
+    }
+    return w->tmp;
+}
+
+/* ---- a round ---- */
+
+/* If the key's record has expired, remove it: to every operation an
+ * expired key is an absent one (and an expired lease has lapsed). */
 static void reap(shmkv *db, struct wreq *w, struct found *f)
 {
-    if (!f->slot)
-        return;
     const struct rec *r = at(db, slot_off(f->val));
-    if (!(r->dist & REC_EXT) || !expired(rec_expiry(r), now_of(db, w)))
+    if (!(r->dist & REC_EXT) || !expired(rec_expiry(r), shmkv__wreq_now(db, w)))
         return;
+    if (rec_type(r) == REC_PAIR)
+        atomic_fetch_add_explicit(&w->s->expirations, 1, memory_order_relaxed);
     shmkv__log_drop(db, w->s, w->tag, f->slot, slot_off(f->val));
-    atomic_fetch_add_explicit(&w->s->expirations, 1, memory_order_relaxed);
     f->slot = NULL;
     /* the drop may have unlinked the overflow bucket that held the free
      * slot index_find saw (a record published there would be lost):
@@ -67,87 +86,83 @@ static void reap(shmkv *db, struct wreq *w, struct found *f)
     f->empty = NULL;
 }
 
-/* Find the key's live slot (f->slot, or NULL) and check the write's
- * condition on it. */
-static int find_key(shmkv *db, struct wreq *w, struct found *f)
+static int find(shmkv *db, struct wreq *w, struct cur *c)
 {
-    int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, f);
+    memset(c, 0, sizeof *c);
+    int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, &c->f);
     if (r)
         return r;
-    reap(db, w, f);
-    if (w->mode == W_ADD && f->slot)
-        return -EEXIST;
-    if ((w->mode == W_REPLACE || w->mode == W_TOUCH) && !f->slot)
-        return -ENOENT;
-    return 0;
-}
-
-/* expire rewrites the key's own value: copy it out of its record, anew
- * on every attempt (the key may have been written between two rounds,
- * while the lock was let go). */
-static int take_value(shmkv *db, struct wreq *w, const struct found *f)
-{
-    if (w->mode != W_TOUCH)
-        return 0;
-    free(w->copy);
-    w->copy = NULL;
-    struct rec rh = *(const struct rec *)at(db, slot_off(f->val));
-    if (!(w->copy = xmalloc(rh.vlen ? rh.vlen : 1)))
-        return -ENOMEM;
-    if (!shmkv__rec_value(db, slot_off(f->val), &rh, w->copy))
-        return -EBADMSG;
-    w->val = w->copy;
-    w->vlen = rh.vlen;
-    return 0;
-}
-
-/* Find the key and append its new record, without publishing it.  No
- * room: compact (or in a cache evict) this shard once, then look again
- * (the key's record may have moved or gone). */
-static int place(shmkv *db, struct wreq *w, struct found *f, _Atomic uint64_t **slot, uint64_t *off,
-                 uint64_t *expiry)
-{
-    for (int tries = 0;; tries++) {
-        int r = find_key(db, w, f);
-        if (!r)
-            r = take_value(db, w, f);
-        if (r)
-            return r;
-        *expiry = w->ttl_ms ? now_of(db, w) + w->ttl_ms : 0;
-        *slot = f->slot ? f->slot : f->empty;
-        r = *slot ? 0 : shmkv__index_reserve(db, w->s, w->tag, slot);
-        if (!r)
-            r = shmkv__log_append(db, w->s, w->key, w->klen, w->val, w->vlen, *expiry, false, off);
-        if (r != -ENOSPC || tries >= 1 ||
-            !(db->cache ? shmkv__evict_some(db, w->s) : shmkv__clean_some(db, w->s)))
-            return r;
+    if (c->f.slot)
+        reap(db, w, &c->f);
+    if (c->f.slot) {
+        c->r = at(db, slot_off(c->f.val));
+        c->present = rec_type(c->r) == REC_PAIR;
+        c->lease = rec_type(c->r) == REC_LEASE;
     }
+    return 0;
+}
+
+/* The size rule of check_write (api.h), for a value a decision made. */
+static int fits(const shmkv *db, size_t klen, const struct plan *p)
+{
+    uint64_t vlen = 0;
+    for (unsigned i = 0; i < p->nval; i++)
+        vlen += p->val[i].len;
+    if (vlen > SHMKV_VAL_MAX)
+        return -E2BIG;
+    return db->cache ? (klen + vlen > db->max_bytes / 8 ? -E2BIG : 0)
+                     : (rec_size(klen, vlen, 8) + RUN_HDR > db->reserve - db->data_off ? -E2BIG : 0);
 }
 
 /* Publish the record at off in slot, retire the old one, count. */
-static void publish(shmkv *db, struct wreq *w, const struct found *f, _Atomic uint64_t *slot, uint64_t off,
-                    uint64_t expiry)
+static void publish(shmkv *db, struct wreq *w, const struct cur *c, const struct plan *p, _Atomic uint64_t *slot,
+                    uint64_t off)
 {
     struct shard *s = w->s;
     /* an overwrite keeps the key's read count */
     uint64_t nv = slot_make(off, w->tag);
-    atomic_store_explicit(slot, f->slot ? slot_with_reads(nv, slot_reads(f->val)) : nv, memory_order_release);
+    atomic_store_explicit(slot, c->f.slot ? slot_with_reads(nv, slot_reads(c->f.val)) : nv, memory_order_release);
     shmkv__pause_at(PAUSE_SLOT_PUBLISHED);
     s->pending_huge = 0;
     shmkv__log_adopt(db, s, off);
-    int64_t delta = (int64_t)(w->klen + w->vlen);
-    if (f->slot) {
-        const struct rec *old = at(db, slot_off(f->val));
-        delta -= (int64_t)old->klen + (int64_t)old->vlen;
-        shmkv__log_retire(db, s, slot_off(f->val));
+    if (c->f.slot) {
+        if (c->lease && p->fills_lease)
+            atomic_fetch_add_explicit(&s->leases_filled, 1, memory_order_relaxed);
+        else
+            shmkv__log_count(s, c->r, -1);
+        shmkv__log_retire(db, s, slot_off(c->f.val));
     } else {
-        add64(&s->keys, 1);
         shmkv__index_maybe_split(db, s);
     }
-    add64(&s->live_bytes, delta);
-    add64(&s->puts, 1);
-    if (expiry)
+    const struct rec *nr = at(db, off);
+    shmkv__log_count(s, nr, 1);
+    if (rec_type(nr) == REC_PAIR)
+        add64(&s->puts, 1);
+    if (ext_expiry(p->ext))
         shmkv__clock_note(db, w->now);
+}
+
+/* Append the plan's record and publish it.  No room: compact (or in a
+ * cache evict) this shard once, then -ENOSPC so the round runs again (the
+ * key's record may have moved). */
+static int carry_write(shmkv *db, struct wreq *w, const struct cur *c, const struct plan *p, bool *retry)
+{
+    int r = fits(db, w->klen, p);
+    if (r)
+        return r;
+    _Atomic uint64_t *slot = c->f.slot ? c->f.slot : c->f.empty;
+    uint64_t off;
+    r = slot ? 0 : shmkv__index_reserve(db, w->s, w->tag, &slot);
+    if (!r)
+        r = shmkv__log_append(db, w->s, w->key, w->klen, p->val, p->nval, p->ext, false, &off);
+    if (r == -ENOSPC && !*retry) {
+        *retry = db->cache ? shmkv__evict_some(db, w->s) : shmkv__clean_some(db, w->s);
+        return -ENOSPC;
+    }
+    if (!r)
+        publish(db, w, c, p, slot, off);
+    *retry = false;
+    return r;
 }
 
 /* The bounded background step after a write.  Returns the shard a cache
@@ -164,22 +179,43 @@ static struct shard *background(shmkv *db, struct wreq *w)
     return elsewhere;
 }
 
-/* One attempt under the shard's lock. */
+/* One round, the shard's lock held. */
+static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
+{
+    for (bool retry = false;;) {
+        struct cur c;
+        struct plan p = {0};
+        w->now = 0;
+        w->rc = 0;
+        int r = find(db, w, &c);
+        if (!r)
+            r = w->decide(db, w, &c, &p);
+        if (r || p.act == ACT_NONE)
+            return r ? r : w->rc;
+        if (p.act == ACT_DELETE) {
+            if (c.f.slot) {
+                if (c.present)
+                    add64(&w->s->dels, 1);
+                shmkv__log_drop(db, w->s, w->tag, c.f.slot, slot_off(c.f.val));
+            }
+        } else if ((r = carry_write(db, w, &c, &p, &retry))) {
+            if (r == -ENOSPC && retry)
+                continue; /* room was made here: look again */
+            return r;
+        }
+        *elsewhere = background(db, w);
+        return w->rc;
+    }
+}
+
+/* One round under the shard's lock. */
 static int write_round(shmkv *db, struct wreq *w)
 {
     int r = shmkv__shard_lock(db, w->s);
     if (r)
         return r;
-    struct found f;
-    _Atomic uint64_t *slot;
-    uint64_t off, expiry;
     struct shard *elsewhere = NULL;
-    w->now = 0;
-    r = place(db, w, &f, &slot, &off, &expiry);
-    if (!r) {
-        publish(db, w, &f, slot, off, expiry);
-        elsewhere = background(db, w);
-    }
+    r = round_locked(db, w, &elsewhere);
     shmkv__shard_unlock(w->s);
     if (elsewhere && shmkv__shard_lock_for(db, elsewhere, 0) == 0) { /* never wait: it is only a step */
         shmkv__evict_step(db, elsewhere);
@@ -204,54 +240,119 @@ static bool make_room(shmkv *db, struct wreq *w, int round, int *stuck)
     return ++*stuck <= 16;
 }
 
-static int write_op(shmkv *db, struct wreq *w)
+int shmkv__write(shmkv *db, struct wreq *w)
 {
-    /* expire: only the key is checked; its value fits, being stored */
-    int r = w->mode == W_TOUCH ? check_key_write(db, w->key, w->klen)
-                               : check_write(db, w->key, w->klen, w->val, w->vlen);
-    if (r)
-        return r;
-    if (w->ttl_ms > SHMKV_TTL_MAX)
-        return -EINVAL;
-    w->h = shmkv__hash64(w->key, w->klen, db->seed0, db->seed1);
-    w->tag = w->h & TAG_MASK;
-    w->s = shard_of(db, w->h);
-    shmkv__index_prefetch(db, w->s, w->tag);
-    int stuck = 0;
+    int r, stuck = 0;
     for (int round = 0;; round++)
         if ((r = write_round(db, w)) != -ENOSPC || !make_room(db, w, round, &stuck))
             break;
-    free(w->copy);
+    free(w->tmp);
+    w->tmp = NULL;
     return r;
 }
 
-#define WRITE(mode_, val_, vlen_, ttl_) \
-    write_op(db, &(struct wreq){.key = key, .klen = klen, .val = (val_), .vlen = (vlen_), .mode = (mode_), \
-                                .ttl_ms = (ttl_)})
+/* ---- put and its conditions ---- */
+
+struct put_arg {
+    const void *val;
+    size_t vlen;
+    unsigned flags;
+    uint64_t ttl_ms;
+    const void *expected;
+    size_t elen;
+};
+
+static int decide_put(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
+{
+    const struct put_arg *a = w->arg;
+    if ((a->flags & SHMKV_IF_ABSENT) && c->present)
+        return -EEXIST;
+    if ((a->flags & (SHMKV_IF_PRESENT | SHMKV_IF_EQUAL)) && !c->present)
+        return -ENOENT;
+    if (a->flags & SHMKV_IF_EQUAL) {
+        size_t vlen;
+        int rc = 0;
+        const void *v = shmkv__cur_value(db, w, c, &vlen, &rc);
+        if (!v)
+            return rc;
+        if (vlen != a->elen || (vlen && memcmp(v, a->expected, vlen)))
+            return -ECANCELED;
+    }
+    uint64_t exp = (a->flags & SHMKV_KEEP_TTL) ? (c->present ? rec_expiry(c->r) : 0) : expiry_in(db, w, a->ttl_ms);
+    p->act = ACT_WRITE;
+    p->val[0] = (struct piece){a->val, a->vlen};
+    p->nval = 1;
+    p->ext = ext_make(REC_PAIR, exp);
+    return 0;
+}
+
+#define PUT_FLAGS (SHMKV_IF_ABSENT | SHMKV_IF_PRESENT | SHMKV_IF_EQUAL | SHMKV_KEEP_TTL)
+
+static int check_put_opts(const shmkv_put_opts *o)
+{
+    if (!o)
+        return 0;
+    unsigned f = o->flags;
+    if ((f & ~PUT_FLAGS) || ((f & SHMKV_IF_ABSENT) && (f & (SHMKV_IF_PRESENT | SHMKV_IF_EQUAL))) ||
+        ((f & SHMKV_KEEP_TTL) && o->ttl_ms) || ((f & SHMKV_IF_EQUAL) && !o->expected && o->elen))
+        return -EINVAL;
+    return o->ttl_ms > SHMKV_TTL_MAX ? -EINVAL : 0;
+}
+
+SHMKV_API int shmkv_put_ex(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen,
+                           const shmkv_put_opts *opts)
+{
+    int r = check_write(db, key, klen, val, vlen);
+    if (!r)
+        r = check_put_opts(opts);
+    if (r)
+        return r;
+    struct put_arg a = {.val = val, .vlen = vlen};
+    if (opts) {
+        a.flags = opts->flags;
+        a.ttl_ms = opts->ttl_ms;
+        a.expected = opts->expected;
+        a.elen = opts->elen;
+    }
+    struct wreq w;
+    shmkv__wreq_init(db, &w, key, klen, decide_put, &a);
+    return shmkv__write(db, &w);
+}
 
 SHMKV_API int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return WRITE(W_PUT, val, vlen, 0);
+    return shmkv_put_ex(db, key, klen, val, vlen, NULL);
 }
 
 SHMKV_API int shmkv_put_ttl(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, uint64_t ttl_ms)
 {
-    return WRITE(W_PUT, val, vlen, ttl_ms);
+    shmkv_put_opts o = {.ttl_ms = ttl_ms};
+    return shmkv_put_ex(db, key, klen, val, vlen, &o);
 }
 
 SHMKV_API int shmkv_add(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return WRITE(W_ADD, val, vlen, 0);
+    shmkv_put_opts o = {.flags = SHMKV_IF_ABSENT};
+    return shmkv_put_ex(db, key, klen, val, vlen, &o);
 }
 
 SHMKV_API int shmkv_replace(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return WRITE(W_REPLACE, val, vlen, 0);
+    shmkv_put_opts o = {.flags = SHMKV_IF_PRESENT};
+    return shmkv_put_ex(db, key, klen, val, vlen, &o);
 }
 
-SHMKV_API int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl_ms)
+/* ---- delete and clear ---- */
+
+/* A delete also voids a pending lease (the key stays absent). */
+static int decide_del(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
-    return WRITE(W_TOUCH, NULL, 0, ttl_ms);
+    (void)db;
+    if (!c->present && !c->lease)
+        return -ENOENT;
+    p->act = ACT_DELETE;
+    w->rc = c->present ? 0 : -ENOENT;
+    return 0;
 }
 
 SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
@@ -259,22 +360,9 @@ SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
     int r = check_key_write(db, key, klen);
     if (r)
         return r;
-    struct wreq w = {.key = key, .klen = klen, .mode = W_REPLACE};
-    w.h = shmkv__hash64(key, klen, db->seed0, db->seed1);
-    w.tag = w.h & TAG_MASK;
-    w.s = shard_of(db, w.h);
-    shmkv__index_prefetch(db, w.s, w.tag);
-    if ((r = shmkv__shard_lock(db, w.s)))
-        return r;
-    struct found f;
-    if ((r = find_key(db, &w, &f)) == 0) {
-        shmkv__log_drop(db, w.s, w.tag, f.slot, slot_off(f.val));
-        add64(&w.s->dels, 1);
-    }
-    if (r == 0 || r == -ENOENT)
-        shmkv__clean_step(db, w.s, db->cache && shmkv__evict_pressure(db));
-    shmkv__shard_unlock(w.s);
-    return r;
+    struct wreq w;
+    shmkv__wreq_init(db, &w, key, klen, decide_del, NULL);
+    return shmkv__write(db, &w);
 }
 
 /* Remove every pair, shard by shard (each under its lock, briefly). */
@@ -293,4 +381,70 @@ SHMKV_API int shmkv_clear(shmkv *db)
         shmkv__shard_unlock(s);
     }
     return 0;
+}
+
+/* ---- batched puts ---- */
+
+/* Puts in groups of PUT_BATCH: hash every key and prefetch its bucket
+ * first (the misses overlap instead of queueing), then take each shard's
+ * lock once for all the group's pairs of that shard.  A pair that finds
+ * no room goes the single put's way (which lets go of the lock to make
+ * room elsewhere). */
+#define PUT_BATCH 16
+
+static void put_group(shmkv *db, shmkv_pair *pairs, struct wreq *w, const size_t *idx, size_t n)
+{
+    struct shard *s = w[idx[0]].s, *elsewhere[PUT_BATCH];
+    int r = shmkv__shard_lock(db, s);
+    for (size_t i = 0; i < n; i++) {
+        elsewhere[i] = NULL;
+        pairs[idx[i]].rc = r ? r : round_locked(db, &w[idx[i]], &elsewhere[i]);
+    }
+    if (!r)
+        shmkv__shard_unlock(s);
+    for (size_t i = 0; i < n; i++) {
+        if (elsewhere[i] && shmkv__shard_lock_for(db, elsewhere[i], 0) == 0) {
+            shmkv__evict_step(db, elsewhere[i]);
+            shmkv__shard_unlock(elsewhere[i]);
+        }
+        if (pairs[idx[i]].rc == -ENOSPC)
+            pairs[idx[i]].rc = shmkv__write(db, &w[idx[i]]);
+    }
+}
+
+SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
+{
+    if (!db || (!pairs && n))
+        return -EINVAL;
+    int stored = 0;
+    for (size_t i0 = 0; i0 < n; i0 += PUT_BATCH) {
+        size_t m = n - i0 < PUT_BATCH ? n - i0 : PUT_BATCH, k = 0, idx[PUT_BATCH];
+        shmkv_pair *pb = pairs + i0;
+        struct wreq w[PUT_BATCH];
+        struct put_arg a[PUT_BATCH];
+        for (size_t j = 0; j < m; j++) {
+            pb[j].rc = check_write(db, pb[j].key, pb[j].klen, pb[j].val, pb[j].vlen);
+            if (!pb[j].rc && pb[j].ttl_ms > SHMKV_TTL_MAX)
+                pb[j].rc = -EINVAL;
+            if (pb[j].rc)
+                continue;
+            a[j] = (struct put_arg){.val = pb[j].val, .vlen = pb[j].vlen, .ttl_ms = pb[j].ttl_ms};
+            shmkv__wreq_init(db, &w[j], pb[j].key, pb[j].klen, decide_put, &a[j]);
+            /* insertion sort by shard: a shard's pairs side by side */
+            size_t at = k++;
+            while (at && w[idx[at - 1]].s > w[j].s) {
+                idx[at] = idx[at - 1];
+                at--;
+            }
+            idx[at] = j;
+        }
+        for (size_t g = 0, e; g < k; g = e) {
+            for (e = g + 1; e < k && w[idx[e]].s == w[idx[g]].s; e++)
+                ;
+            put_group(db, pb, w, idx + g, e - g);
+        }
+        for (size_t j = 0; j < m; j++)
+            stored += pb[j].rc == 0;
+    }
+    return stored;
 }

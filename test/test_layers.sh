@@ -6,7 +6,7 @@
 #       0 base     atomics format handle fault hash host lock map
 #       1 storage  clock alloc index log
 #       2 policy   shard clean evict
-#       3 api      api table write read iterate stat check error
+#       3 api      api table write rmw lease read iterate stat check error
 #  2. No include cycle among the library's files (tsort finds none).
 #  3. The archives export only the public API (shmkv_*) and internal
 #     names prefixed shmkv__: a program linking libshmkv.a statically
@@ -29,7 +29,7 @@ layer_of() {
         atomics|format|handle|fault|hash|host|lock|map) echo 0 ;;
         clock|alloc|index|log) echo 1 ;;
         shard|clean|evict) echo 2 ;;
-        api|table|write|read|iterate|stat|check|error) echo 3 ;;
+        api|table|write|rmw|lease|read|iterate|stat|check|error) echo 3 ;;
         *) echo x ;;
     esac
 }
