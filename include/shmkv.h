@@ -462,6 +462,20 @@ int shmkv_foreach(shmkv *db, shmkv_visit_fn fn, void *ctx);
  */
 int shmkv_scan(shmkv *db, uint64_t *cursor, shmkv_visit_fn fn, void *ctx);
 
+/** What shmkv_scan_all() hands its callback: a pair (val/vlen its value),
+ *  or a list (val/vlen its elements at one instant, each as a 4-byte
+ *  length in host byte order, then its bytes). */
+enum { SHMKV_KIND_PAIR = 0, SHMKV_KIND_LIST = 1 };
+typedef int (*shmkv_entry_fn)(void *ctx, int kind, const void *key, size_t klen, const void *val, size_t vlen);
+
+/**
+ * shmkv_scan() for every key, pairs and lists (shmkv_foreach and
+ * shmkv_scan visit pairs only): what a dump needs.  Same cursor, same
+ * guarantees, same returns, and -E2BIG for a list whose elements pass
+ * 4 GiB in all.
+ */
+int shmkv_scan_all(shmkv *db, uint64_t *cursor, shmkv_entry_fn fn, void *ctx);
+
 /**
  * Leases: filling a cache from a slower store without stampedes or stale
  * values (the leases of "Scaling Memcache at Facebook", NSDI 2013).
@@ -492,6 +506,94 @@ int shmkv_get_lease(shmkv *db, const void *key, size_t klen, void *buf, size_t c
  */
 int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen,
                      uint64_t ttl_ms, uint64_t lease);
+
+/*
+ * Lists and queues under keys, in the same table as the pairs (like Redis
+ * lists).  A list is a kind of value: get/put and the other pair calls on
+ * a list's key, and list calls on a pair's key, fail with -EMEDIUMTYPE and
+ * change nothing; shmkv_del deletes a list whole; count counts a list as
+ * one key.  Lists hold up to 2^31 - 1 elements of 0 to SHMKV_VAL_MAX bytes.
+ * Caches refuse lists (-EOPNOTSUPP): eviction would drop queued elements.
+ *
+ * Every push, pop and move is atomic and crash-safe: a process killed at
+ * any instant leaves each element either fully in the list or fully gone,
+ * never duplicated or damaged; shmkv_move never loses an element, even
+ * when the mover is killed.  Waiting pops sleep in the kernel (futex) and
+ * are woken by pushes from any process (one sleeper per element pushed);
+ * a waiter killed while it waits leaves nothing behind.  The memory of
+ * consumed elements is reused, so a queue's footprint follows what it
+ * holds, not what it has carried.
+ */
+enum { SHMKV_HEAD = 0, SHMKV_TAIL = 1 };
+
+/** Add an element at one end (SHMKV_HEAD or SHMKV_TAIL) of the list at
+ *  key, created when absent.  Returns 0, -EMEDIUMTYPE (the key holds a
+ *  pair), -EOPNOTSUPP (a cache), -EOVERFLOW (the list is full), -EINVAL,
+ *  -E2BIG, -EROFS, -ENOSPC, -ETIMEDOUT, -EBADMSG. */
+int shmkv_push(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, int end);
+
+/** Push n elements (elems[i].val, .vlen) at one end in one call and one
+ *  lock hold, all or nothing: pushing at SHMKV_TAIL keeps their order, at
+ *  SHMKV_HEAD reverses it (as pushing them one at a time would).  Returns
+ *  0 or as shmkv_push. */
+typedef struct shmkv_elem {
+    const void *val;
+    size_t vlen;
+} shmkv_elem;
+int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end);
+
+/**
+ * Remove the element at one end and copy it into buf (*vlen its length).
+ * timeout_ms: 0 do not wait, < 0 wait for ever, > 0 wait up to that long
+ * for an element (blocking, not polling: the caller sleeps in the kernel
+ * and a push wakes it; a list deleted or created meanwhile is followed).
+ * Returns 0; -EAGAIN when the list is empty (or absent) once the wait is
+ * over; -ENOBUFS with *vlen set when cap is too small (nothing is
+ * removed); -EMEDIUMTYPE, -EINVAL (also an unknown end, vlen NULL, or
+ * buf NULL with cap > 0), -E2BIG, -EROFS, -EINTR (a signal interrupted
+ * the wait), -ETIMEDOUT, -EBADMSG.
+ */
+int shmkv_pop(shmkv *db, const void *key, size_t klen, int end, void *buf, size_t cap,
+              size_t *vlen, int64_t timeout_ms);
+
+/**
+ * Remove up to max elements from one end at once, waiting as shmkv_pop
+ * for the first: they are copied back to back into buf, their lengths
+ * into lens[0..*n).  Stops before an element that would not fit in what
+ * is left of buf.  Returns 0 with *n >= 1, -EAGAIN (*n 0), -ENOBUFS with
+ * lens[0] set when the first element alone does not fit (nothing is
+ * removed), or the errors of shmkv_pop.
+ */
+int shmkv_pop_many(shmkv *db, const void *key, size_t klen, int end, void *buf, size_t cap, size_t *lens,
+                   size_t max, size_t *n, int64_t timeout_ms);
+
+/** Number of elements of the list at key (0 when absent).  Lock-free.
+ *  Returns 0, -EMEDIUMTYPE, -EINVAL, -E2BIG, -EBADMSG. */
+int shmkv_llen(shmkv *db, const void *key, size_t klen, uint64_t *len);
+
+/**
+ * Atomically pop from one end of src and push onto one end of dst (which
+ * may be src), copying the element into buf too: the reliable-queue
+ * pattern (a consumer moves a job to its own "processing" list, and
+ * deletes it from there when done, so a consumer that dies loses no job).
+ * Waits like shmkv_pop.  Returns as shmkv_pop (-EMEDIUMTYPE if either
+ * key holds a pair; -ENOBUFS moves nothing).
+ */
+int shmkv_move(shmkv *db, const void *src, size_t slen, int from, const void *dst, size_t dlen,
+               int to, void *buf, size_t cap, size_t *vlen, int64_t timeout_ms);
+
+/**
+ * Visit the elements of the list at key from index start to stop, both
+ * included, counted from the head (0 the first; negative from the tail:
+ * -1 the last, as Redis LRANGE), without removing them: fn(ctx, key,
+ * klen, element, length) with a private copy of each, in order, taken at
+ * one instant.  fn returning non-zero stops and is returned.  Returns 0,
+ * -ENOENT (absent), -EMEDIUMTYPE, -EINVAL, -E2BIG, -ENOMEM, -EBADMSG, and
+ * on a writable handle -ETIMEDOUT (the range is copied under the lock),
+ * on a read-only one -EAGAIN (as shmkv_foreach).
+ */
+int shmkv_lrange(shmkv *db, const void *key, size_t klen, int64_t start, int64_t stop, shmkv_visit_fn fn,
+                 void *ctx);
 
 /** Number of live pairs (0 for a NULL handle).  Lock-free. */
 uint64_t shmkv_count(shmkv *db);

@@ -31,6 +31,7 @@
 #include "fault.h"
 #include "hash.h"
 #include "index.h"
+#include "list.h"
 #include "lock.h"
 #include "log.h"
 #include "map.h"
@@ -44,7 +45,7 @@
 #include <time.h>
 
 enum { ROLE_NONE, ROLE_FREE, ROLE_LIST, ROLE_INDEX, ROLE_JOURNAL };
-enum { HEAD_NONE, HEAD_FREE, HEAD_LOG, HEAD_HUGE, HEAD_INDEX, HEAD_NEW, HEAD_DEFER };
+enum { HEAD_NONE, HEAD_FREE, HEAD_LOG, HEAD_HUGE, HEAD_INDEX, HEAD_NEW, HEAD_DEFER, HEAD_LIST, HEAD_RING };
 
 struct chk {
     FILE *out;
@@ -198,6 +199,8 @@ static uint8_t head_kind(uint32_t kind)
     case RUN_HUGE: return HEAD_HUGE;
     case RUN_INDEX: return HEAD_INDEX;
     case RUN_DEFER: return HEAD_DEFER;
+    case RUN_LIST: return HEAD_LIST;
+    case RUN_RING: return HEAD_RING;
     default: return HEAD_NEW;
     }
 }
@@ -212,6 +215,62 @@ static bool in_chain(shmkv *db, struct shard *s, uint64_t b, const _Atomic uint6
         if ((uintptr_t)slot >= (uintptr_t)bk && (uintptr_t)slot < (uintptr_t)(bk + 1))
             return true;
     return false;
+}
+
+/* A record reached from the index or a list: once only, and its bytes
+ * counted live in its run. */
+static void seen_once(shmkv *db, struct shard *s, struct chk *c, uint64_t off, uint64_t ro, const struct rec *r)
+{
+    uint64_t bit = (off - db->data_off) >> 3;
+    if (c->seen[bit >> 3] & (1u << (bit & 7)))
+        bad(c, "shard %u: record %#llx referenced twice", shard_index(db, s), (ull)off);
+    c->seen[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    remember(c, bit | UNDO_BIT);
+    c->live[unit_of(db, ro)] += rec_bytes(r);
+    remember(c, unit_of(db, ro));
+}
+
+/* Mark a list's run (and its ring's) as referenced: once only. */
+static bool claim(shmkv *db, struct chk *c, uint64_t ro)
+{
+    if (!in_runs(db, c, ro) || c->role[unit_of(db, ro)])
+        return false;
+    set_role(c, unit_of(db, ro), ROLE_LIST);
+    return true;
+}
+
+/* A list (its record at off): its runs, and each element a record of its
+ * own, keyed by the list run, with its index, reached once. */
+static void check_list(shmkv *db, struct shard *s, struct chk *c, uint64_t off)
+{
+    uint32_t si = shard_index(db, s);
+    uint64_t lrun = shmkv__list_run(db, s, off);
+    if (!lrun || !claim(db, c, lrun)) {
+        bad(c, "shard %u: list record %#llx names no list run of its own", si, (ull)off);
+        return;
+    }
+    struct list *l = list_at(db, lrun);
+    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
+    if ((w & ~63ull) != lrun + LIST_RING_OFF && !claim(db, c, (w & ~63ull) - RUN_HDR))
+        bad(c, "shard %u: list %#llx's ring is another's", si, (ull)lrun);
+    uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
+    uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    if (tail - head > (1ull << (w & 63))) {
+        bad(c, "shard %u: list %#llx holds %u elements, more than its ring", si, (ull)lrun, tail - head);
+        return;
+    }
+    for (uint32_t i = head; i != tail; i++) {
+        uint64_t e = shmkv__list_elem(db, lrun, SHMKV_HEAD, i - head), ro = e ? shmkv__rec_run(db, e) : 0, k = 0;
+        const struct rec *r = at(db, e);
+        if (ro && r->klen == sizeof k)
+            memcpy(&k, rec_key(r), sizeof k);
+        if (!ro || !in_runs(db, c, e) || run_at(db, ro)->shard != si || rec_type(r) != REC_ELEM || k != lrun ||
+            (uint32_t)rec_extword(r) != i) {
+            bad(c, "shard %u: list %#llx's element %u is not its record", si, (ull)lrun, i - head);
+            return;
+        }
+        seen_once(db, s, c, e, ro, r);
+    }
 }
 
 static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
@@ -235,14 +294,10 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     uint64_t b = shmkv__bucket_for(atomic_load_explicit(&s->layout, memory_order_relaxed), db->base_bits, h & TAG_MASK);
     if (!in_chain(db, s, b, slot))
         bad(c, "shard %u: key of record %#llx is not in its bucket %llu's chain", si, (ull)off, (ull)b);
-    uint64_t bit = (off - db->data_off) >> 3;
-    if (c->seen[bit >> 3] & (1u << (bit & 7)))
-        bad(c, "shard %u: record %#llx referenced twice", si, (ull)off);
-    c->seen[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-    remember(c, bit | UNDO_BIT);
-    c->live[unit_of(db, ro)] += rec_bytes(r);
-    remember(c, unit_of(db, ro));
-    if (rec_type(r) == REC_PAIR) { /* leases are not keys */
+    seen_once(db, s, c, off, ro, r);
+    if (rec_type(r) == REC_LIST)
+        check_list(db, s, c, off);
+    if (type_is_key(rec_type(r))) { /* leases are not keys */
         c->keys++;
         c->live_bytes += (uint64_t)r->klen + r->vlen;
     }
@@ -377,7 +432,7 @@ static void check_runs(shmkv *db, struct chk *c)
             return;
         }
         if (r->kind != RUN_FREE && r->kind != RUN_LOG && r->kind != RUN_HUGE && r->kind != RUN_INDEX &&
-            r->kind != RUN_DEFER)
+            r->kind != RUN_DEFER && r->kind != RUN_LIST && r->kind != RUN_RING)
             bad(c, "run %#llx has unknown kind %#x", (ull)off, r->kind);
         if (r->kind != RUN_FREE && r->kind != RUN_NEW && r->shard >= nshards(db))
             bad(c, "run %#llx owned by shard %u of %llu", (ull)off, r->shard, (ull)nshards(db));
@@ -432,6 +487,7 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
     mark_journal(db, c, s->pending_piece);
     mark_journal(db, c, s->pending_index);
     mark_journal(db, c, s->pending_defer);
+    mark_journal(db, c, s->pending_list);
 }
 
 /* Every run that is not free must be reachable from something: its
@@ -440,7 +496,8 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
  * reclaim (repair, allocator lock held): free it. */
 static unsigned check_leaks(shmkv *db, struct chk *c, bool reclaim)
 {
-    static const char *const names[] = {"", "free", "log", "huge", "index", "unfinished", "deferred"};
+    static const char *const names[] = {"", "free", "log", "huge", "index", "unfinished", "deferred", "list",
+                                        "list ring"};
     bool split_pending = false;
     unsigned leaked = 0;
     for (uint64_t i = 0; i < nshards(db); i++) {

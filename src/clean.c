@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "hash.h"
 #include "index.h"
+#include "list.h"
 #include "log.h"
 #include "map.h"
 #include "shard.h"
@@ -104,23 +105,36 @@ static void drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slo
         atomic_fetch_add_explicit(f == DROP_EXPIRED ? &s->expirations : &s->evictions, 1, memory_order_relaxed);
 }
 
+/* Is the record at off live, and where is the slot that points at it: the
+ * key's index slot (*tag set), or for a list's element its ring slot
+ * (*tag = UINT64_MAX)? */
+static bool referenced(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_t **slot, uint64_t *tag)
+{
+    const struct rec *r = at(db, off);
+    if (rec_type(r) == REC_ELEM) {
+        *tag = UINT64_MAX;
+        return shmkv__list_elem_live(db, s, off, slot);
+    }
+    uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
+    *tag = h & TAG_MASK;
+    return shard_of(db, h) == s && shmkv__index_find_off(db, s, *tag, off, slot) == 0;
+}
+
 /* The victim is a huge run: drop its record, or (evicting, and it was
  * read) keep it by moving the run to the young end of the list with its
  * read count lowered: no bytes are copied. */
 static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bool force)
 {
-    uint64_t off = ro + RUN_HDR, h = 0, tag = 0;
+    uint64_t off = ro + RUN_HDR, tag;
     struct rec *r = (struct rec *)at(db, off);
     _Atomic uint64_t *slot;
     s->clean_run = 0;
-    if (shmkv__rec_run(db, off)) {
-        h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
-        tag = h & TAG_MASK;
-    }
-    if (!h || shard_of(db, h) != s || shmkv__index_find_off(db, s, tag, off, &slot)) {
+    if (!shmkv__rec_run(db, off) || !referenced(db, s, off, &slot, &tag)) {
         shmkv__run_release(db, s, ro); /* nothing points here: garbage */
         return;
     }
+    if (tag == UINT64_MAX)
+        return; /* a list's element: lists are not evicted, and it never expires */
     uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
     enum fate f = fate_of(s, r, v, now, force);
     if (f == DROP_EXPIRED || f == DROP_EVICTED) {
@@ -148,7 +162,8 @@ static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_
         uint64_t sz = rec_bytes(r);
         if (!r->klen || pos + sz > used || !mem_ok(db, off, sz))
             break;
-        shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK);
+        if (rec_type(r) != REC_ELEM)
+            shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK);
         pos += sz;
     }
     return pos;
@@ -193,11 +208,12 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
             s->clean_run = 0; /* unparseable (corrupt): leave this run alone */
             return false;
         }
-        uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1), tag = h & TAG_MASK;
+        uint64_t tag;
         _Atomic uint64_t *slot;
-        if (shard_of(db, h) == s && shmkv__index_find_off(db, s, tag, off, &slot) == 0) {
+        if (referenced(db, s, off, &slot, &tag)) {
+            bool elem = tag == UINT64_MAX;
             uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), noff;
-            enum fate f = fate_of(s, r, v, now, force);
+            enum fate f = elem ? MOVE : fate_of(s, r, v, now, force);
             if (f == MOVE) {
                 const uint8_t *k = rec_key(r);
                 struct piece val = {k + r->klen, r->vlen};
@@ -210,7 +226,8 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
             if (f == MOVE) {
                 unsigned reads = slot_reads(v);
                 reads -= s->clean_evict && reads;
-                atomic_store_explicit(slot, slot_with_reads(slot_make(noff, tag), reads), memory_order_release);
+                atomic_store_explicit(slot, elem ? noff : slot_with_reads(slot_make(noff, tag), reads),
+                                      memory_order_release);
                 shmkv__log_adopt(db, s, noff);
                 shmkv__log_retire(db, s, off);
             } else {

@@ -93,7 +93,33 @@ enum run_kind {
     RUN_NEW   = 0x4e455721, /* "NEW!": allocated, not yet adopted */
     RUN_DEFER = 0x44454652, /* "DEFR": released while the allocator was busy;
                              * on its shard's deferred list until freed */
+    RUN_LIST  = 0x4c495354, /* "LIST": a list's state and its first ring */
+    RUN_RING  = 0x52494e47, /* "RING": a list's grown ring of element offsets */
 };
+
+/* A list (list.c), in a RUN_LIST run of its key's shard, right after the
+ * run header.  Its elements are records (REC_ELEM) in the shard's log;
+ * element i (a 32-bit index, counting modulo 2^32) is the record at offset
+ * ring[i & (cap - 1)], for i from the head's index up to the tail's.
+ * Changed only under the shard's lock.  Each end is one 64-bit word, its
+ * index in the low half and the number of pushes ever made at that end in
+ * the high half, so a push or pop commits with one store, and a move's
+ * journal can tell whether the push it began was committed. */
+struct list {
+    _Atomic uint64_t end[2];        /* [SHMKV_HEAD]: index of the first element,
+                                     * [SHMKV_TAIL]: one past the last; | pushes << 32 */
+    _Atomic uint64_t ring;          /* offset of the ring's first slot | log2(cap) */
+    _Atomic uint32_t wake;          /* futex word: moved on by every push and by deletion */
+    _Atomic uint32_t waiters;       /* poppers that may be asleep on wake (a hint) */
+    uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
+    /* the journal of a move out of this list (both lists locked) */
+    uint64_t move_dst;              /* the destination's list run, 0: none */
+    uint64_t move_dst_end;          /* the destination's end word before the push */
+    uint64_t move_src_end;          /* this list's end word before the pop */
+    uint32_t move_to, move_from;    /* the ends */
+};
+#define LIST_RING_OFF 192u          /* the first ring's offset in its list run */
+#define LIST_INLINE 256u            /* ring slots inside the list run (4 KiB): 2^8 */
 
 /* Header of every run.  kind/nunits are the walkable skeleton; the rest
  * depends on the kind.  used/live are read by stat and the checker without
@@ -136,6 +162,10 @@ enum rec_type {
     REC_PAIR  = 0,  /* a key and its value */
     REC_LEASE = 1,  /* a pending lease: invisible to readers; the value is its
                      * 8-byte token, the expiry when it lapses */
+    REC_LIST  = 2,  /* a list: the value is the 8-byte offset of its list run */
+    REC_ELEM  = 3,  /* an element of a list, reached from the list's ring, not
+                     * the index: the key is the 8-byte offset of the list's
+                     * run, the ext word's low 56 bits the element's index */
 };
 
 struct bucket {
@@ -197,6 +227,9 @@ struct shard {
     _Atomic uint64_t leases_granted, leases_filled, leases_voided;
     uint64_t pending_index;         /* index run allocated, not yet in the directory or free list */
     uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
+    uint64_t pending_list;          /* list run created or being deleted (journal) */
+    _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created */
+    _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it, waiting for a list */
 } __attribute__((aligned(64)));
 
 /* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not
@@ -283,10 +316,13 @@ static inline const uint8_t *rec_key(const struct rec *r) { return (const uint8_
  * only; readers copy the word racily and decode it with the ext_*. */
 static inline uint64_t rec_extword(const struct rec *r) { return r->dist & REC_EXT ? *(const uint64_t *)(r + 1) : 0; }
 static inline uint64_t ext_make(unsigned type, uint64_t expiry) { return (uint64_t)type << EXT_TYPE_SHIFT | expiry; }
-static inline uint64_t ext_expiry(uint64_t ext) { return ext & EXT_EXPIRY; }
 static inline unsigned ext_type(uint64_t ext) { return (unsigned)(ext >> EXT_TYPE_SHIFT); }
+/* an element's low bits are its index, not a time: elements never expire */
+static inline uint64_t ext_expiry(uint64_t ext) { return ext_type(ext) == REC_ELEM ? 0 : ext & EXT_EXPIRY; }
 static inline uint64_t rec_expiry(const struct rec *r) { return ext_expiry(rec_extword(r)); }
 static inline unsigned rec_type(const struct rec *r) { return ext_type(rec_extword(r)); }
+/* Records that are keys (counted in shard.keys): pairs and lists. */
+static inline bool type_is_key(unsigned t) { return t == REC_PAIR || t == REC_LIST; }
 
 /* An expiry time (0: none) that has come by table time now. */
 static inline bool expired(uint64_t expiry, uint64_t now) { return expiry && expiry <= now; }

@@ -482,7 +482,7 @@ void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t 
 
 void shmkv__log_count(struct shard *s, const struct rec *r, int sign)
 {
-    if (rec_type(r) == REC_PAIR) {
+    if (type_is_key(rec_type(r))) {
         add64(&s->keys, sign);
         add64(&s->live_bytes, sign * ((int64_t)r->klen + (int64_t)r->vlen));
     } else if (sign < 0) {
@@ -526,14 +526,13 @@ void shmkv__log_clear(shmkv *db, struct shard *s)
 }
 
 /* Recount live bytes after a writer died mid-change (called with the
- * index already repaired).  Also finishes a journaled run release and
- * drops a huge run that was never published. */
+ * index already repaired), from the records the index reaches (the lists
+ * count their elements next: shard.c).  Also finishes a journaled run
+ * release. */
 static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
 {
-    bool *huge_seen = ctx;
+    (void)ctx;
     uint64_t off = slot_off(v), ro = shmkv__rec_run(db, off);
-    if (ro && ro == s->pending_huge)
-        *huge_seen = true;
     if (!ro || run_at(db, ro)->shard != shard_index(db, s)) {
         atomic_store_explicit(slot, 0, memory_order_release); /* dangling: drop it */
         return 0;
@@ -554,7 +553,7 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         }
     }
     shmkv__note_expiry(s, exp);
-    if (rec_type(r) == REC_PAIR) {
+    if (type_is_key(rec_type(r))) {
         add64(&s->keys, 1);
         add64(&s->live_bytes, (int64_t)r->klen + r->vlen);
     }
@@ -622,22 +621,25 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->exp_next = 0;
-    bool huge_seen = false;
-    int r = shmkv__index_walk(db, s, WALK_ALL, count_slot, &huge_seen);
-    /* a huge value whose writer died before publishing it: release it */
+    return shmkv__index_walk(db, s, WALK_ALL, count_slot, NULL);
+}
+
+/* After log_repair and the lists' own counting: release the huge runs
+ * nothing reached (live 0), among them a huge value whose writer died
+ * before publishing it (pending_huge), which may not even be listed. */
+void shmkv__log_repair_end(shmkv *db, struct shard *s)
+{
     uint64_t ro = s->pending_huge;
-    if (!r && ro && !huge_seen && shmkv__run_ok(db, ro, RUN_HUGE, s)) {
+    if (ro && shmkv__run_ok(db, ro, RUN_HUGE, s) && !atomic_load_explicit(&run_at(db, ro)->live, memory_order_relaxed)) {
         shmkv__run_list_unlink(db, s, ro);
         huge_free(db, s, ro);
     }
     s->pending_huge = 0;
-    /* a huge run on the list that no slot reaches (live 0): release it */
-    for (uint64_t x = s->runs, nx; !r && x; x = nx) {
+    for (uint64_t x = s->runs, nx; x; x = nx) {
         nx = run_at(db, x)->next;
         if (run_at(db, x)->kind == RUN_HUGE && !atomic_load_explicit(&run_at(db, x)->live, memory_order_relaxed))
             shmkv__run_release(db, s, x);
     }
     refresh_oldest(db, s);
-    return r;
 }
 

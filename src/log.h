@@ -34,7 +34,11 @@ void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t 
  * pairs only (a lease counted out is voided). */
 void shmkv__log_count(struct shard *s, const struct rec *r, int sign);
 void shmkv__log_clear(shmkv *db, struct shard *s);
+/* Repair after a gone holder: journals, then live bytes recounted from
+ * the index (log_repair); the lists add their elements' (list.c); then
+ * runs nothing reaches are released (log_repair_end). */
 int shmkv__log_repair(shmkv *db, struct shard *s);
+void shmkv__log_repair_end(shmkv *db, struct shard *s);
 
 /* The run a record lies in, validated; 0 if the record or run is bad. */
 uint64_t shmkv__rec_run(shmkv *db, uint64_t off);

@@ -21,6 +21,8 @@
  * copy is then good if the epoch or the run's (kind, stamp) held, and
  * only writes of the key itself can make a read-only reader retry.
  */
+#include "read.h"
+
 #include "api.h"
 #include "clock.h"
 #include "fault.h"
@@ -41,6 +43,11 @@ struct sink {
     size_t cap;
     void **alloc;
     uint64_t *expiry;   /* shmkv_ttl: the record's expiry, no value */
+    /* lists (shmkv__read_list): called with a REC_LIST record's list run,
+     * racily (the look validates afterwards); NULL: a list's key is
+     * -EMEDIUMTYPE */
+    int (*list)(shmkv *db, uint64_t lrun, void *ctx);
+    void *lctx;
 };
 
 /* What one optimistic look gives: an API result, or a retry. */
@@ -100,6 +107,29 @@ static bool recycled(shmkv *db, struct shard *s, const struct view *vw, const st
     return kind != g->kind || stamp != g->stamp;
 }
 
+/* A look for a list found the key's record at o: hand its list run to
+ * out->list.  A pair is -EMEDIUMTYPE; a lease or an expired pair is
+ * absent. */
+static int take_list(shmkv *db, struct shard *s, const struct view *vw, const struct guard *g, uint64_t o,
+                     const struct rec *rh, struct sink *out)
+{
+    uint64_t ext = 0, lrun = 0;
+    if (rh->dist & REC_EXT)
+        racy_copy(&ext, at(db, o + sizeof *rh), 8);
+    int r = -EMEDIUMTYPE;
+    if (ext_type(ext) == REC_LEASE || expired(ext_expiry(ext), shmkv__clock_now(db))) {
+        r = -ENOENT;
+    } else if (ext_type(ext) == REC_LIST) {
+        if (rh->vlen == sizeof lrun && mem_ok(db, o, rec_head(rh) + rh->klen + sizeof lrun))
+            racy_copy(&lrun, (const uint8_t *)at(db, o) + rec_head(rh) + rh->klen, sizeof lrun);
+        uint32_t kind = 0;
+        if (lrun >= db->data_off && mem_ok(db, lrun, UNIT))
+            racy_copy(&kind, &run_at(db, lrun)->kind, sizeof kind);
+        r = kind == RUN_LIST ? out->list(db, lrun, out->lctx) : -EBADMSG;
+    }
+    return recycled(db, s, vw, g) ? LOOK_RETRY : r;
+}
+
 /* The key's record is at o (header rh): copy what the sink wants, then
  * validate.  Returns 0, -ENOBUFS, -ENOENT (expired), -ENOMEM, -EBADMSG,
  * or LOOK_RETRY if the record may have been recycled under us. */
@@ -107,13 +137,16 @@ static int take(shmkv *db, struct shard *s, const struct view *vw, const struct 
                 const struct rec *rh, struct sink *out)
 {
     uint64_t exp = 0;
+    if (out->list)
+        return take_list(db, s, vw, g, o, rh, out);
     if (rh->dist & REC_EXT) {
         uint64_t ext;
         racy_copy(&ext, at(db, o + sizeof *rh), 8);
         exp = ext_expiry(ext);
-        /* expired, or a pending lease: absent, unless the record was recycled under us */
+        /* expired, or a pending lease: absent; a list: not a pair (unless
+         * the record was recycled under us) */
         if (ext_type(ext) != REC_PAIR || expired(exp, shmkv__clock_now(db)))
-            return recycled(db, s, vw, g) ? LOOK_RETRY : -ENOENT;
+            return recycled(db, s, vw, g) ? LOOK_RETRY : ext_type(ext) == REC_LIST ? -EMEDIUMTYPE : -ENOENT;
     }
     /* a length no record in this file can have: damage (or a record
      * recycled under us, which the epoch check tells) */
@@ -240,6 +273,14 @@ static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, siz
             nanosleep(&ts, NULL);
         }
     }
+}
+
+int shmkv__read_list(shmkv *db, const void *key, size_t klen, int (*fn)(shmkv *db, uint64_t lrun, void *ctx),
+                     void *ctx)
+{
+    struct sink out = {.list = fn, .lctx = ctx, .expiry = &(uint64_t){0}};
+    size_t vlen;
+    return lookup(db, key, klen, &out, &vlen);
 }
 
 SHMKV_API int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)

@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "fault.h"
 #include "index.h"
+#include "list.h"
 #include "lock.h"
 #include "log.h"
 
@@ -26,11 +27,37 @@ struct repair_ctx {
     struct shard *s;
 };
 
+/* Each list the index reaches: finish its journals, count its elements'
+ * live bytes; note whether the journaled list (created or being deleted)
+ * is one of them. */
+static int repair_list(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
+{
+    (void)slot;
+    bool *journaled_seen = ctx;
+    uint64_t off = slot_off(v), lrun;
+    if (!shmkv__rec_run(db, off) || rec_type(at(db, off)) != REC_LIST)
+        return 0;
+    if (!(lrun = shmkv__list_run(db, s, off)))
+        return 0; /* damaged: the checker reports it, shmkv_repair drops it */
+    *journaled_seen |= lrun == s->pending_list;
+    shmkv__list_repair(db, s, lrun);
+    return 0;
+}
+
 int shmkv__shard_repair(shmkv *db, struct shard *s)
 {
     int r = shmkv__index_repair(db, s);
     if (!r)
         r = shmkv__log_repair(db, s);
+    if (!r) {
+        bool seen = false;
+        r = shmkv__index_walk(db, s, WALK_ALL, repair_list, &seen);
+        /* a list created but never published, or being deleted: free it */
+        if (!r && s->pending_list && !seen && shmkv__run_ok(db, s->pending_list, RUN_LIST, s))
+            shmkv__list_free(db, s, s->pending_list, false);
+        s->pending_list = 0;
+        shmkv__log_repair_end(db, s);
+    }
     shmkv__run_drain(db, s);
     return r;
 }

@@ -20,6 +20,7 @@
 #include "evict.h"
 #include "fault.h"
 #include "hash.h"
+#include "list.h"
 #include "log.h"
 #include "map.h"
 #include "shard.h"
@@ -86,7 +87,7 @@ static void reap(shmkv *db, struct wreq *w, struct found *f)
     f->empty = NULL;
 }
 
-static int find(shmkv *db, struct wreq *w, struct cur *c)
+int shmkv__write_find(shmkv *db, struct wreq *w, struct cur *c)
 {
     memset(c, 0, sizeof *c);
     int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, &c->f);
@@ -98,6 +99,8 @@ static int find(shmkv *db, struct wreq *w, struct cur *c)
         c->r = at(db, slot_off(c->f.val));
         c->present = rec_type(c->r) == REC_PAIR;
         c->lease = rec_type(c->r) == REC_LEASE;
+        if (rec_type(c->r) == REC_LIST && !(c->list = shmkv__list_run(db, w->s, slot_off(c->f.val))))
+            return -EBADMSG;
     }
     return 0;
 }
@@ -136,6 +139,8 @@ static void publish(shmkv *db, struct wreq *w, const struct cur *c, const struct
     }
     const struct rec *nr = at(db, off);
     shmkv__log_count(s, nr, 1);
+    if (rec_type(nr) == REC_LIST)
+        s->pending_list = 0; /* the new list is reached from its slot now */
     if (rec_type(nr) == REC_PAIR)
         add64(&s->puts, 1);
     if (ext_expiry(p->ext))
@@ -187,18 +192,24 @@ static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
         struct plan p = {0};
         w->now = 0;
         w->rc = 0;
-        int r = find(db, w, &c);
+        int r = shmkv__write_find(db, w, &c);
+        if (!r && c.list && !w->lists)
+            r = -EMEDIUMTYPE; /* a write of a pair to a list's key */
         if (!r)
             r = w->decide(db, w, &c, &p);
-        if (r || p.act == ACT_NONE)
+        if (r || (p.act == ACT_NONE && !p.work))
             return r ? r : w->rc;
         if (p.act == ACT_DELETE) {
             if (c.f.slot) {
-                if (c.present)
+                if (c.present || c.list)
                     add64(&w->s->dels, 1);
+                w->s->pending_list = c.list; /* journal: the list's runs outlive its slot a moment */
                 shmkv__log_drop(db, w->s, w->tag, c.f.slot, slot_off(c.f.val));
+                if (c.list)
+                    shmkv__list_free(db, w->s, c.list, true);
+                w->s->pending_list = 0;
             }
-        } else if ((r = carry_write(db, w, &c, &p, &retry))) {
+        } else if (p.act == ACT_WRITE && (r = carry_write(db, w, &c, &p, &retry))) {
             if (r == -ENOSPC && retry)
                 continue; /* room was made here: look again */
             return r;
@@ -228,7 +239,7 @@ static int write_round(shmkv *db, struct wreq *w)
  * when there is nothing more to try.  A cache retries a few times when
  * there is nothing left to evict: other writers (or a clear) may be
  * between freeing space and using it. */
-static bool make_room(shmkv *db, struct wreq *w, int round, int *stuck)
+bool shmkv__write_make_room(shmkv *db, struct wreq *w, int round, int *stuck)
 {
     if (!db->cache)
         return round < 1 && shmkv__clean_others(db, w->s);
@@ -244,7 +255,7 @@ int shmkv__write(shmkv *db, struct wreq *w)
 {
     int r, stuck = 0;
     for (int round = 0;; round++)
-        if ((r = write_round(db, w)) != -ENOSPC || !make_room(db, w, round, &stuck))
+        if ((r = write_round(db, w)) != -ENOSPC || !shmkv__write_make_room(db, w, round, &stuck))
             break;
     free(w->tmp);
     w->tmp = NULL;
@@ -348,10 +359,10 @@ SHMKV_API int shmkv_replace(shmkv *db, const void *key, size_t klen, const void 
 static int decide_del(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
     (void)db;
-    if (!c->present && !c->lease)
+    if (!c->present && !c->lease && !c->list)
         return -ENOENT;
     p->act = ACT_DELETE;
-    w->rc = c->present ? 0 : -ENOENT;
+    w->rc = c->lease ? -ENOENT : 0;
     return 0;
 }
 
@@ -362,7 +373,22 @@ SHMKV_API int shmkv_del(shmkv *db, const void *key, size_t klen)
         return r;
     struct wreq w;
     shmkv__wreq_init(db, &w, key, klen, decide_del, NULL);
+    w.lists = true; /* a list is deleted whole */
     return shmkv__write(db, &w);
+}
+
+/* clear: each list's slot is emptied and its runs freed first (log_clear
+ * then empties the index and releases the log runs, elements included). */
+static int clear_list(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)
+{
+    (void)ctx;
+    uint64_t off = slot_off(v), lrun;
+    if (!shmkv__rec_run(db, off) || rec_type(at(db, off)) != REC_LIST || !(lrun = shmkv__list_run(db, s, off)))
+        return 0;
+    s->pending_list = lrun;
+    atomic_store_explicit(slot, 0, memory_order_release);
+    shmkv__list_free(db, s, lrun, false); /* the elements go with the log runs */
+    return 0;
 }
 
 /* Remove every pair, shard by shard (each under its lock, briefly). */
@@ -377,6 +403,7 @@ SHMKV_API int shmkv_clear(shmkv *db)
         int r = shmkv__shard_lock(db, s);
         if (r)
             return r;
+        shmkv__index_walk(db, s, WALK_ALL, clear_list, NULL);
         shmkv__log_clear(db, s);
         shmkv__shard_unlock(s);
     }

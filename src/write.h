@@ -33,6 +33,7 @@ struct cur {
     const struct rec *r;        /* its record, if f.slot */
     bool present;               /* a live pair */
     bool lease;                 /* a pending lease (invisible to others) */
+    uint64_t list;              /* a list: its list run (list.c) */
 };
 
 enum act { ACT_NONE, ACT_WRITE, ACT_DELETE };
@@ -44,6 +45,8 @@ struct plan {
     unsigned nval;
     uint64_t ext;               /* ACT_WRITE: the new record's ext word (type, expiry) */
     bool fills_lease;           /* ACT_WRITE over a lease: it is filled, not voided */
+    bool work;                  /* ACT_NONE that changed the shard (a list push or pop):
+                                 * do the background step all the same */
 };
 
 struct wreq;
@@ -57,6 +60,7 @@ struct wreq {
     shmkv__decide_fn decide;
     void *arg;                  /* the call's own arguments and results */
     int rc;                     /* the call's result once the plan is carried out */
+    bool lists;                 /* the decision takes list keys; else they give -EMEDIUMTYPE */
     uint64_t h, tag;            /* the key's hash and index tag */
     struct shard *s;            /* the key's shard */
     uint64_t now;               /* table time, read lazily (0: not yet) */
@@ -69,6 +73,14 @@ void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, s
 /* Run the write: rounds until done or failed; frees w->tmp.  Returns the
  * decision's error, w->rc, or -E2BIG, -ENOSPC, -ETIMEDOUT, -EBADMSG... */
 int shmkv__write(shmkv *db, struct wreq *w);
+
+/* Under the key's shard lock: what the key holds now (an expired pair or
+ * lapsed lease is reaped on the way).  0 or -EBADMSG. */
+int shmkv__write_find(shmkv *db, struct wreq *w, struct cur *c);
+
+/* After -ENOSPC, with no lock held: make room elsewhere for round (from
+ * 0) of w; false when there is nothing more to try. */
+bool shmkv__write_make_room(shmkv *db, struct wreq *w, int round, int *stuck);
 
 /* Table time, read once per round. */
 uint64_t shmkv__wreq_now(shmkv *db, struct wreq *w);

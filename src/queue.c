@@ -1,0 +1,499 @@
+/*
+ * queue.c - lists and queues of the public API: push, pop (waiting in the
+ * kernel), move, llen, lrange.
+ *
+ * Pushes and pops are decisions under the key's shard lock (write.h) that
+ * work on the list with list.c; the list's REC_LIST record is written only
+ * when a push creates the list.  A pop that finds nothing to take notes
+ * the futex word to sleep on while it still holds the lock (the list's
+ * own word, or the shard's when the list does not exist yet) and counts
+ * itself among the sleepers, then sleeps after letting go: a push, which
+ * moves the word under the same lock before waking, can never slip in
+ * between unseen (no lost wake-up).  A push wakes one sleeper per
+ * element; a deletion wakes them all.  Sleeps are sliced (SLEEP_SLICE_MS)
+ * so a sleeper also notices a list deleted and made anew elsewhere.
+ */
+#include "api.h"
+#include "clean.h"
+#include "fault.h"
+#include "list.h"
+#include "map.h"
+#include "read.h"
+#include "shard.h"
+#include "write.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLEEP_SLICE_MS 100
+
+static int check_list_write(const shmkv *db, const void *key, size_t klen, int end)
+{
+    int r = check_key_write(db, key, klen);
+    if (r)
+        return r;
+    if (end != SHMKV_HEAD && end != SHMKV_TAIL)
+        return -EINVAL;
+    return db->cache ? -EOPNOTSUPP : 0;
+}
+
+/* An element's size rule: its record (keyed by the 8-byte list run) must
+ * fit the table, as a value's must. */
+static int check_elem(const shmkv *db, const void *val, size_t vlen)
+{
+    if (!val && vlen)
+        return -EINVAL;
+    return vlen > SHMKV_VAL_MAX || rec_size(8, vlen, 8) + RUN_HDR > db->reserve - db->data_off ? -E2BIG : 0;
+}
+
+/* ---- push ---- */
+
+struct push_arg {
+    const shmkv_elem *elems;
+    size_t n;
+    int end;
+    uint64_t lrun;              /* a list this push made */
+};
+
+static void wake_shard(struct shard *s)
+{
+    atomic_fetch_add_explicit(&s->list_wake, 1, memory_order_release);
+    if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
+        syscall(SYS_futex, (uint32_t *)&s->list_wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
+{
+    struct push_arg *a = w->arg;
+    if (c->present)
+        return -EMEDIUMTYPE;
+    uint64_t lrun = c->list;
+    int r = 0;
+    if (!lrun && (r = shmkv__list_create(db, w->s, &lrun))) /* journaled in pending_list */
+        return r;
+    struct piece one[16], *v = a->n <= 16 ? one : xmalloc(a->n * sizeof *v);
+    if (!v)
+        r = -ENOMEM;
+    for (size_t i = 0; v && i < a->n; i++)
+        v[i] = (struct piece){a->elems[i].val, a->elems[i].vlen};
+    if (!r)
+        r = shmkv__list_push(db, w->s, lrun, v, a->n, a->end);
+    if (v != one)
+        free(v);
+    if (r) {
+        if (!c->list) /* the new list was never published: nothing reaches it */
+            shmkv__list_free(db, w->s, lrun, false);
+        return r;
+    }
+    shmkv__list_wake(list_at(db, lrun), (uint32_t)(a->n < UINT32_MAX ? a->n : UINT32_MAX));
+    p->work = true;
+    if (c->list)
+        return 0;
+    /* publish the new list (a lease on the key is voided by it) */
+    a->lrun = lrun;
+    p->act = ACT_WRITE;
+    p->val[0] = (struct piece){&a->lrun, sizeof a->lrun};
+    p->nval = 1;
+    p->ext = ext_make(REC_LIST, 0);
+    wake_shard(w->s);
+    return 0;
+}
+
+SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end)
+{
+    int r = check_list_write(db, key, klen, end);
+    if (r)
+        return r;
+    if (!elems && n)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((r = check_elem(db, elems[i].val, elems[i].vlen)))
+            return r;
+    if (!n)
+        return 0;
+    struct push_arg a = {elems, n, end, 0};
+    struct wreq w;
+    shmkv__wreq_init(db, &w, key, klen, decide_push, &a);
+    w.lists = true;
+    return shmkv__write(db, &w);
+}
+
+SHMKV_API int shmkv_push(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, int end)
+{
+    shmkv_elem e = {val, vlen};
+    return shmkv_push_many(db, key, klen, &e, 1, end);
+}
+
+/* ---- pop ---- */
+
+struct pop_arg {
+    int end;
+    void *buf;
+    size_t cap, *lens, max, n;
+    bool wait;                  /* count this popper among the sleepers if it finds nothing */
+    _Atomic uint32_t *word;     /* ... then sleep on this word while it holds seen */
+    _Atomic uint32_t *waiters;
+    uint32_t seen;
+};
+
+/* Copy up to max elements from the end into buf (as many as fit); the
+ * number copied, or -ENOBUFS (the first alone does not fit: lens[0] its
+ * size), -EBADMSG. */
+static long copy_elems(shmkv *db, uint64_t lrun, int end, uint32_t len, void *buf, size_t cap, size_t *lens,
+                       size_t max)
+{
+    size_t used = 0, k = 0;
+    for (; k < max && k < len; k++) {
+        uint64_t off = shmkv__list_elem(db, lrun, end, (uint32_t)k);
+        if (!off || !shmkv__rec_run(db, off))
+            return -EBADMSG;
+        const struct rec *r = at(db, off);
+        if (r->vlen > cap - used) {
+            if (k)
+                break;
+            lens[0] = r->vlen;
+            return -ENOBUFS;
+        }
+        if (!shmkv__rec_value(db, off, r, (uint8_t *)buf + used))
+            return -EBADMSG;
+        lens[k] = r->vlen;
+        used += r->vlen;
+    }
+    return (long)k;
+}
+
+/* Nothing to take: note where to sleep (under the lock, see the top). */
+static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, _Atomic uint32_t *waiters)
+{
+    a->seen = atomic_load_explicit(word, memory_order_acquire);
+    if (a->wait) {
+        a->word = word;
+        a->waiters = waiters;
+        atomic_fetch_add_explicit(waiters, 1, memory_order_relaxed);
+    }
+}
+
+static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
+{
+    struct pop_arg *a = w->arg;
+    a->word = NULL;
+    if (c->present)
+        return -EMEDIUMTYPE;
+    w->rc = -EAGAIN;
+    if (!c->list) {
+        prepare_sleep(a, &w->s->list_wake, &w->s->list_waiters);
+        return 0;
+    }
+    struct list *l = list_at(db, c->list);
+    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
+                            atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    if (!len) {
+        prepare_sleep(a, &l->wake, &l->waiters);
+        return 0;
+    }
+    long k = copy_elems(db, c->list, a->end, len, a->buf, a->cap, a->lens, a->max);
+    if (k < 0)
+        return (int)k;
+    shmkv__list_pop(db, w->s, c->list, a->end, (uint32_t)k);
+    a->n = (size_t)k;
+    w->rc = 0;
+    p->work = true;
+    return 0;
+}
+
+/* Sleep until word moves off seen, the slice ends or the deadline passes
+ * (deadline 0: none).  -EINTR if a signal came. */
+static int sleep_on(struct pop_arg *a, const struct timespec *deadline)
+{
+    struct timespec now, ts = {0, SLEEP_SLICE_MS * 1000000L};
+    if (deadline->tv_sec || deadline->tv_nsec) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t left = (deadline->tv_sec - now.tv_sec) * 1000000000L + (deadline->tv_nsec - now.tv_nsec);
+        if (left <= 0)
+            return -ETIME;
+        if (left < ts.tv_nsec)
+            ts.tv_nsec = left;
+    }
+    long r = syscall(SYS_futex, (uint32_t *)a->word, FUTEX_WAIT, a->seen, &ts, NULL, 0);
+    return r && errno == EINTR ? -EINTR : 0;
+}
+
+static void deadline_of(int64_t timeout_ms, struct timespec *d)
+{
+    d->tv_sec = d->tv_nsec = 0;
+    if (timeout_ms <= 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, d);
+    d->tv_sec += timeout_ms / 1000;
+    d->tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (d->tv_nsec >= 1000000000L) {
+        d->tv_sec++;
+        d->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Run a pop-like write (w, whose arg is a), sleeping between tries as
+ * timeout_ms says. */
+static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeout_ms)
+{
+    struct timespec deadline;
+    deadline_of(timeout_ms, &deadline);
+    a->wait = timeout_ms != 0;
+    for (;;) {
+        struct wreq again = *w;
+        int r = shmkv__write(db, &again);
+        if (r != -EAGAIN || !a->word)
+            return r;
+        r = sleep_on(a, &deadline);
+        /* no longer asleep: the count is a hint, only ever too high */
+        uint32_t n = atomic_load_explicit(a->waiters, memory_order_relaxed);
+        while (n && !atomic_compare_exchange_weak(a->waiters, &n, n - 1))
+            ;
+        if (r == -ETIME)
+            return -EAGAIN;
+        if (r)
+            return r;
+    }
+}
+
+SHMKV_API int shmkv_pop_many(shmkv *db, const void *key, size_t klen, int end, void *buf, size_t cap, size_t *lens,
+                             size_t max, size_t *n, int64_t timeout_ms)
+{
+    int r = check_list_write(db, key, klen, end);
+    if (r)
+        return r;
+    if (!lens || !n || !max || (!buf && cap))
+        return -EINVAL;
+    *n = 0;
+    struct pop_arg a = {.end = end, .buf = buf, .cap = cap, .lens = lens, .max = max};
+    struct wreq w;
+    shmkv__wreq_init(db, &w, key, klen, decide_pop, &a);
+    w.lists = true;
+    if ((r = pop_wait(db, &w, &a, timeout_ms)) == 0)
+        *n = a.n;
+    return r;
+}
+
+SHMKV_API int shmkv_pop(shmkv *db, const void *key, size_t klen, int end, void *buf, size_t cap, size_t *vlen,
+                        int64_t timeout_ms)
+{
+    if (!vlen)
+        return -EINVAL;
+    size_t n;
+    return shmkv_pop_many(db, key, klen, end, buf, cap, vlen, 1, &n, timeout_ms);
+}
+
+/* ---- move ---- */
+
+/* Make dst's list if it does not exist: a push of nothing. */
+static int ensure_list(shmkv *db, const void *key, size_t klen)
+{
+    struct push_arg a = {NULL, 0, SHMKV_TAIL, 0};
+    struct wreq w;
+    shmkv__wreq_init(db, &w, key, klen, decide_push, &a);
+    w.lists = true;
+    return shmkv__write(db, &w);
+}
+
+static int lock_pair(shmkv *db, struct shard *a, struct shard *b)
+{
+    struct shard *lo = a < b ? a : b, *hi = a < b ? b : a;
+    int r = shmkv__shard_lock(db, lo);
+    if (r || lo == hi)
+        return r;
+    if ((r = shmkv__shard_lock(db, hi)))
+        shmkv__shard_unlock(lo);
+    return r;
+}
+
+static void unlock_pair(struct shard *a, struct shard *b)
+{
+    shmkv__shard_unlock(a);
+    if (b != a)
+        shmkv__shard_unlock(b);
+}
+
+struct move {
+    struct wreq ws, wd;         /* the source's key, the destination's */
+    int from, to;
+    struct pop_arg a;           /* the element: into a.buf; sleeping */
+};
+
+/* One try with both locks held: 0 moved, -EAGAIN nothing to move (sleep
+ * as m->a says), 1 the destination list must be made first, or an error. */
+static int move_locked(shmkv *db, struct move *m)
+{
+    struct cur cs, cd;
+    int r = shmkv__write_find(db, &m->ws, &cs);
+    if (!r)
+        r = shmkv__write_find(db, &m->wd, &cd);
+    if (r)
+        return r;
+    if (cs.present || cd.present)
+        return -EMEDIUMTYPE;
+    struct list *ls = cs.list ? list_at(db, cs.list) : NULL;
+    uint32_t len = ls ? list_len(atomic_load_explicit(&ls->end[SHMKV_HEAD], memory_order_relaxed),
+                                 atomic_load_explicit(&ls->end[SHMKV_TAIL], memory_order_relaxed)) : 0;
+    if (!len) {
+        if (ls)
+            prepare_sleep(&m->a, &ls->wake, &ls->waiters);
+        else
+            prepare_sleep(&m->a, &m->ws.s->list_wake, &m->ws.s->list_waiters);
+        return -EAGAIN;
+    }
+    if (!cd.list)
+        return 1;
+    long k = copy_elems(db, cs.list, m->from, len, m->a.buf, m->a.cap, m->a.lens, 1);
+    if (k < 0)
+        return (int)k;
+    m->a.n = 1;
+    if (cs.list == cd.list && m->from == m->to)
+        return 0; /* popped and pushed back where it was */
+    struct list *ld = list_at(db, cd.list);
+    ls->move_to = (uint32_t)m->to;
+    ls->move_from = (uint32_t)m->from;
+    ls->move_dst_end = atomic_load_explicit(&ld->end[m->to], memory_order_relaxed);
+    ls->move_src_end = atomic_load_explicit(&ls->end[m->from], memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    ls->move_dst = cd.list; /* the journal is armed: list.c's repair_move */
+    struct piece v = {m->a.buf, m->a.lens[0]};
+    r = shmkv__list_push(db, m->wd.s, cd.list, &v, 1, m->to);
+    if (!r)
+        shmkv__list_pop(db, m->ws.s, cs.list, m->from, 1);
+    ls->move_dst = 0;
+    if (!r)
+        shmkv__list_wake(ld, 1);
+    return r;
+}
+
+SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, const void *dst, size_t dlen, int to,
+                         void *buf, size_t cap, size_t *vlen, int64_t timeout_ms)
+{
+    int r = check_list_write(db, src, slen, from);
+    if (!r)
+        r = check_list_write(db, dst, dlen, to);
+    if (r)
+        return r;
+    if (!vlen || (!buf && cap))
+        return -EINVAL;
+    struct move m = {.from = from, .to = to};
+    m.a = (struct pop_arg){.end = from, .buf = buf, .cap = cap, .lens = vlen, .max = 1, .wait = timeout_ms != 0};
+    shmkv__wreq_init(db, &m.ws, src, slen, NULL, NULL);
+    shmkv__wreq_init(db, &m.wd, dst, dlen, NULL, NULL);
+    struct timespec deadline;
+    deadline_of(timeout_ms, &deadline);
+    for (int round = 0, stuck = 0;;) {
+        m.a.word = NULL;
+        if ((r = lock_pair(db, m.ws.s, m.wd.s)))
+            return r;
+        m.ws.now = m.wd.now = 0;
+        r = move_locked(db, &m);
+        if (r == 0) {
+            shmkv__clean_step(db, m.ws.s, false);
+            if (m.wd.s != m.ws.s)
+                shmkv__clean_step(db, m.wd.s, false);
+        }
+        unlock_pair(m.ws.s, m.wd.s);
+        if (r == 1) {
+            if ((r = ensure_list(db, dst, dlen)))
+                return r;
+        } else if (r == -ENOSPC) {
+            if (!shmkv__write_make_room(db, &m.wd, round++, &stuck))
+                return r;
+        } else if (r != -EAGAIN || !m.a.word) {
+            return r;
+        } else {
+            r = sleep_on(&m.a, &deadline);
+            uint32_t n = atomic_load_explicit(m.a.waiters, memory_order_relaxed);
+            while (n && !atomic_compare_exchange_weak(m.a.waiters, &n, n - 1))
+                ;
+            if (r)
+                return r == -ETIME ? -EAGAIN : r;
+        }
+    }
+}
+
+/* ---- llen and lrange ---- */
+
+static int read_len(shmkv *db, uint64_t lrun, void *ctx)
+{
+    struct list *l = list_at(db, lrun);
+    *(uint64_t *)ctx = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_acquire),
+                                atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_acquire));
+    return 0;
+}
+
+SHMKV_API int shmkv_llen(shmkv *db, const void *key, size_t klen, uint64_t *len)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!len)
+        return -EINVAL;
+    *len = 0;
+    r = shmkv__read_list(db, key, klen, read_len, len);
+    return r == -ENOENT ? 0 : r;
+}
+
+/* The elements of a range, copied out: [u32 length][bytes]... */
+struct range {
+    int64_t start, stop;
+    uint8_t *p;
+    size_t len, cap;
+};
+
+/* Copy the range's elements (as they are now) into rg; -ESTALE if the
+ * list moved while copying (read-only handles copy racily). */
+static int copy_range(shmkv *db, uint64_t lrun, void *ctx)
+{
+    struct range *rg = ctx;
+    rg->len = 0;
+    return shmkv__list_copy(db, lrun, rg->start, rg->stop, &rg->p, &rg->len, &rg->cap);
+}
+
+static int decide_range(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
+{
+    (void)p;
+    if (c->present)
+        return -EMEDIUMTYPE;
+    if (!c->list)
+        return -ENOENT;
+    return copy_range(db, c->list, w->arg);
+}
+
+SHMKV_API int shmkv_lrange(shmkv *db, const void *key, size_t klen, int64_t start, int64_t stop,
+                           shmkv_visit_fn fn, void *ctx)
+{
+    int r = check_key(db, key, klen);
+    if (r)
+        return r;
+    if (!fn)
+        return -EINVAL;
+    struct range rg = {.start = start, .stop = stop};
+    if (!db->rdonly) { /* copied under the lock: a write that writes nothing */
+        struct wreq w;
+        shmkv__wreq_init(db, &w, key, klen, decide_range, &rg);
+        w.lists = true;
+        r = shmkv__write(db, &w);
+    } else {
+        r = -ESTALE;
+        for (unsigned tries = 0; r == -ESTALE && tries < 10000; tries++)
+            r = shmkv__read_list(db, key, klen, copy_range, &rg);
+        if (r == -ESTALE)
+            r = -EAGAIN;
+    }
+    for (size_t pos = 0; !r && pos < rg.len;) {
+        uint32_t n;
+        memcpy(&n, rg.p + pos, 4);
+        r = fn(ctx, key, klen, rg.p + pos + 4, n);
+        pos += 4 + (size_t)n;
+    }
+    free(rg.p);
+    return r;
+}
