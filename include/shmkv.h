@@ -19,22 +19,33 @@
  *    Every operation is atomic: a reader sees a pair entirely as it was
  *    before or after a write, never a mix, and once a write has returned
  *    every later read in any process sees it or something newer.
- *  - Reads (get, get_many, ttl, foreach on a read-only handle, count,
- *    stat) take no lock and never write shared memory (except the hit/miss
- *    counters of a table created with SHMKV_STATS or SHMKV_CACHE, and in
- *    a cache a key's 2-bit read count, raised by one compare-and-swap
- *    while it is below its top), and work on read-only handles, which
- *    write nothing at all.  They never wait for writers, with one exception that
- *    guarantees progress: a writable handle whose get loses the race
- *    against writers 16 times in a row (a value so big its copy outlasts
- *    the gaps between writes) takes the shard's lock for one look.
- *  - Writers serialise per shard on robust process-shared locks: a process
- *    killed at any instant, even while holding a lock, never blocks others
- *    for more than a moment and never damages a completed write; its
+ *  - Reads (get, get_many, ttl, llen, foreach on a read-only handle,
+ *    count, stat) take no lock and never write shared memory (except the
+ *    hit/miss counters of a table created with SHMKV_STATS or SHMKV_CACHE,
+ *    and in a cache a key's 2-bit read count, raised by one
+ *    compare-and-swap while it is below its top), and work on read-only
+ *    handles, which write nothing at all.  They never wait for writers.  A
+ *    read that loses a race against a writer looks again; from its second
+ *    look it validates its copy by the record's own run, so only writes of
+ *    the very key it reads can make it look again, and a writable handle
+ *    that loses 16 times in a row takes the shard's lock for one look: a
+ *    read always finishes.  (A process that can write the file can of
+ *    course keep rewriting a key; what it cannot do is crash or hang a
+ *    reader: see "Distrust of the file" below.)
+ *  - Writers serialise per shard on the table's own process-shared locks
+ *    (format 3: a futex word naming the holder, and the holder's
+ *    identity).  A holder that is gone (killed, exited, of another boot,
+ *    or a lock word damaged so it names nobody) is taken over by the next
+ *    waiter within about a millisecond, which repairs what the holder left
+ *    half done: a process killed at any instant never blocks others for
+ *    more than a moment and never damages a completed write; its
  *    interrupted write is all or nothing.  Every function that takes a
  *    lock (writes, and shmkv_foreach on a writable handle) may also return
- *    -ETIMEDOUT if a live process held the lock for over a second (it is
- *    stopped or stuck), and -EBADMSG if the lock itself is damaged.
+ *    -ETIMEDOUT: at once if the lock's holder is stopped (SIGSTOP, a
+ *    debugger), or after a second if a live holder keeps it (stuck, or in
+ *    another PID namespace, where its liveness cannot be seen, so it is
+ *    never taken over); and -EDEADLK if the calling thread holds that lock
+ *    already (only possible from an shmkv_update callback).
  *  - Expiry: a pair may be given a lifetime (shmkv_put_ttl, shmkv_expire).
  *    Once it has passed, the pair is absent to every function: gets miss,
  *    add succeeds, replace/del/expire/ttl return -ENOENT, foreach skips
@@ -43,9 +54,15 @@
  *    clock; setting the date changes nothing) in milliseconds, the same
  *    for every process.  A table on disk that outlives a reboot carries on
  *    from its last noted time: lifetimes pause while the host is down.
+ *  - Kinds of value: a key holds a pair or a list (shmkv_push); a pair
+ *    call on a list's key, or a list call on a pair's key, returns
+ *    -EMEDIUMTYPE and changes nothing.
  *  - The library never exits, aborts or prints.
- *  - The file is checked on open and every offset read from it is
- *    bounds-checked: a corrupt file yields -EBADMSG, not a crash.
+ *  - Distrust of the file: the file is checked on open and every offset
+ *    read from it is bounds-checked against the file's real size, every
+ *    walk is bounded by that size, and the locks' fields are data the
+ *    library checks: a corrupt or hostile file yields -EBADMSG (or a lock
+ *    taken over), never a signal, a hang or an abort.
  */
 #ifndef SHMKV_H
 #define SHMKV_H
@@ -209,12 +226,14 @@ int shmkv_unlink(const char *name);
  * Insert a pair, or overwrite the value of an existing key.
  * Returns 0, or -EINVAL (bad arguments, see above), -E2BIG (key or value
  * too long, or a pair larger than the table's whole max_bytes, which no
- * amount of deleting could make room for), -EROFS (read-only handle),
- * -ENOSPC (max_bytes reached or the file system full: the table is
- * unchanged and still fully usable, and space freed by deletes and
- * overwrites is reused; a cache evicts instead, and returns -ENOSPC only
- * if the file system itself is full), -ETIMEDOUT or -EBADMSG (see the
- * conventions).
+ * amount of deleting could make room for; in a cache, a pair whose key
+ * and value pass max_bytes / 8), -EROFS (read-only handle), -ENOSPC
+ * (max_bytes reached, the file system full, or the file at the calling
+ * process's RLIMIT_FSIZE: the table is unchanged and still fully usable,
+ * and space freed by deletes and overwrites is reused; a cache evicts
+ * instead, and returns -ENOSPC only if the file itself can grow no
+ * more), -EMEDIUMTYPE (the key holds a list), -ETIMEDOUT, -EDEADLK or
+ * -EBADMSG (see the conventions).
  */
 int shmkv_put(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen);
 
@@ -231,9 +250,10 @@ int shmkv_put_ttl(shmkv *db, const void *key, size_t klen, const void *val, size
  * Give an existing pair a new lifetime: it expires ttl_ms milliseconds
  * from now (ttl_ms 0: never).  The value is unchanged (the pair is
  * rewritten with it, atomically).  Returns 0, -ENOENT (absent or already
- * expired; also for a key too long to have been stored), -EINVAL, -E2BIG
- * (key over SHMKV_KEY_MAX), -EROFS, -ENOSPC, -ENOMEM (copying the value),
- * -ETIMEDOUT, -EBADMSG.
+ * expired; also for a key too long to have been stored), -EINVAL (also a
+ * ttl_ms over SHMKV_TTL_MAX), -E2BIG (key over SHMKV_KEY_MAX), -EROFS,
+ * -ENOSPC, -ENOMEM (copying a chained value), -EMEDIUMTYPE (a list: lists
+ * do not expire), -ETIMEDOUT, -EBADMSG.
  */
 int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl_ms);
 
@@ -241,7 +261,7 @@ int shmkv_expire(shmkv *db, const void *key, size_t klen, uint64_t ttl_ms);
  * How long a pair has left: sets *remaining_ms to the milliseconds until
  * it expires (at least 1), or to 0 if it never expires.  Returns 0,
  * -ENOENT (absent or expired), -EINVAL (also for a NULL remaining_ms),
- * -E2BIG, -EBADMSG.  Lock-free; counts as neither hit nor miss.
+ * -E2BIG, -EMEDIUMTYPE (a list), -EBADMSG.  Lock-free; counts as neither hit nor miss.
  */
 int shmkv_ttl(shmkv *db, const void *key, size_t klen, uint64_t *remaining_ms);
 
@@ -382,6 +402,7 @@ int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n);
  *  - Found but cap too small: returns -ENOBUFS, sets *vlen to the length
  *    needed and leaves buf untouched (buf may be NULL when cap is 0).
  *  - Absent: -ENOENT.
+ *  - A list: -EMEDIUMTYPE.
  * Also -EINVAL / -E2BIG (bad arguments; vlen must not be NULL), -EBADMSG
  * (the table is corrupt).  Lock-free: never waits for writers.
  */
@@ -442,8 +463,11 @@ int shmkv_clear(shmkv *db);
  * under its lock (held briefly, never while fn runs); on a read-only handle
  * they are copied optimistically and the copy retried if writers changed
  * the shard meanwhile.  Returns also -EINVAL (NULL db or fn), -ENOMEM,
- * -EBADMSG, and -EAGAIN on a read-only handle when writers changed one
- * shard on every one of many attempts.
+ * -EBADMSG, -EAGAIN on a read-only handle when writers changed one shard
+ * on every one of many attempts, and on a writable handle -ETIMEDOUT or
+ * -EDEADLK (a shard's lock; see the conventions).  An error can come
+ * after fn has seen some shards: what fn saw is true, but the iteration
+ * is not complete.  Lists are not visited (shmkv_scan_all visits them).
  */
 int shmkv_foreach(shmkv *db, shmkv_visit_fn fn, void *ctx);
 
@@ -613,14 +637,19 @@ int shmkv_stat(shmkv *db, shmkv_stats *out);
  *
  * Returns 0 if the table is sound, -EBADMSG if not (each problem, up to
  * 100, is written to report as one line, when report is not NULL),
- * -EINVAL (NULL db), -ENOMEM, or a lock error (-ETIMEDOUT).  On a writable
- * handle it holds every lock for the duration (writers wait; readers do
- * not), so the result is exact.  A read-only handle cannot lock: it
- * trusts a clean walk during which no writer changed anything, and
- * otherwise walks up to four times, a few milliseconds apart, reporting
- * only the problems every walk found, so writers at work cause no false
- * reports (a writer stopped mid-change leaves a state that is reported
- * until the next writer repairs it).
+ * -EINVAL (NULL db), -ENOMEM, or a lock error (-ETIMEDOUT, -EDEADLK).  On
+ * a writable handle it holds every lock for the duration (writers wait;
+ * readers do not), so the result is exact.  A read-only handle cannot
+ * lock: it trusts only what it saw while no writer was inside (each
+ * lock's generation counter stood still and even): a whole pass if
+ * writers pause for one; else each shard while that shard's writers
+ * pause, and the allocator's free lists while its lock does (the check
+ * of leaked runs needs a whole quiet pass and is left out then).  Writers
+ * at work therefore cause no false reports; a shard that writers never
+ * left quiet is not checked: its line in report says so and the result
+ * is -EAGAIN (unless a problem was found elsewhere).  A writer stopped or
+ * killed in the middle of a change keeps its shard's lock, so that shard
+ * is not checked (-EAGAIN) until the next writer repairs it.
  */
 int shmkv_check(shmkv *db, FILE *report);
 

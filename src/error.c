@@ -29,9 +29,16 @@ SHMKV_API const char *shmkv_strerror(int err)
     case -ELOOP:        return "table name is a symbolic link (not followed)";
     case -EISDIR:       return "table name is a directory";
     case -ENAMETOOLONG: return "table name or path too long";
-    case -EAGAIN:       return "writers kept changing the table; try again";
+    case -EAGAIN:       return "nothing to take (empty list), or writers kept changing the table; try again";
     case -ENOTRECOVERABLE: return "a lock in the table is unrecoverable";
-    case -ETIMEDOUT:    return "a lock in the table stayed held too long (holder stopped, or lock damaged)";
+    case -ETIMEDOUT:    return "a lock in the table is held by a stopped process, or was held too long";
+    case -EDEADLK:      return "this thread already holds the lock (a table call from an update callback)";
+    case -EMEDIUMTYPE:  return "wrong kind of value: a list where a pair was expected, or the reverse";
+    case -ECANCELED:    return "condition not met: the value differs, or the lease was voided";
+    case -EDOM:         return "the value is not a decimal integer";
+    case -ERANGE:       return "the result would overflow a 64-bit integer";
+    case -EOPNOTSUPP:   return "not supported by this table (caches hold no lists)";
+    case -EOVERFLOW:    return "the list is full (2^31 - 1 elements)";
     }
     if (err < 0 && err > -4096) {
         const char *s = strerrordesc_np(-err);
