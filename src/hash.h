@@ -1,10 +1,73 @@
-/* hash.h - the keyed 64-bit hash that places keys (hash.c). */
+/*
+ * hash.h - the 64-bit keyed hash that places keys (inline: every
+ * operation starts with it, and keys are mostly short).
+ *
+ * The construction is the multiply-and-fold ("mum") scheme published with
+ * wyhash: 64x64->128-bit multiplies whose halves are xored together, which
+ * mixes every input bit into every output bit at about one multiply per 8
+ * bytes.  Keys up to 16 bytes (the common case) are read as at most two
+ * overlapping words and finished with two multiplies.
+ *
+ * The two seed words are random per table (kept in the file header), so
+ * keys crafted to collide on one table do not collide on another.  Shard
+ * selection uses the top bits of the result and the index tag the low 24,
+ * so both ends must be well mixed: the final fold provides that.
+ */
 #ifndef SHMKV_HASH_H
 #define SHMKV_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-uint64_t shmkv__hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1);
+#define HASH_K0 0xa0761d6478bd642full
+#define HASH_K1 0xe7037ed1a0b428dbull
+#define HASH_K2 0x8ebc6af09c88c6e3ull
+
+static inline uint64_t hash_mum(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t hash_rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint64_t hash_rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static inline uint64_t shmkv__hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1)
+{
+    const uint8_t *p = key;
+    uint64_t seed = seed0 ^ hash_mum(seed1 ^ HASH_K0, (uint64_t)len ^ HASH_K1);
+    uint64_t a, b;
+
+    if (len <= 16) {
+        if (len >= 4) {
+            size_t q = (len >> 3) << 2; /* 0 for 4..7 bytes, 4 for 8..16 */
+            a = hash_rd32(p) << 32 | hash_rd32(p + q);
+            b = hash_rd32(p + len - 4) << 32 | hash_rd32(p + len - 4 - q);
+        } else {
+            a = (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1];
+            b = 0;
+        }
+    } else {
+        size_t i = len;
+        uint64_t s2 = seed ^ HASH_K2;
+        /* two independent lanes so the multiplies overlap in the pipeline */
+        while (i > 32) {
+            seed = hash_mum(hash_rd64(p) ^ HASH_K1, hash_rd64(p + 8) ^ seed);
+            s2 = hash_mum(hash_rd64(p + 16) ^ HASH_K2, hash_rd64(p + 24) ^ s2);
+            p += 32;
+            i -= 32;
+        }
+        seed ^= s2;
+        if (i > 16) {
+            seed = hash_mum(hash_rd64(p) ^ HASH_K1, hash_rd64(p + 8) ^ seed);
+            p += 16;
+            i -= 16;
+        }
+        a = hash_rd64(p + i - 16);
+        b = hash_rd64(p + i - 8);
+    }
+    return hash_mum(HASH_K1 ^ (uint64_t)len, hash_mum(a ^ HASH_K1, b ^ seed));
+}
 
 #endif

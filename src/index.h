@@ -7,6 +7,7 @@
 
 #include "atomics.h"
 #include "handle.h"
+#include "map.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,12 +48,75 @@ static inline bool view_moved(const struct shard *s, const struct view *v)
 
 /* ---- geometry ---- */
 
-bool shmkv__layout_ok(uint64_t layout, uint32_t base_bits);
-bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
-uint64_t shmkv__bucket_count(uint64_t layout, uint32_t base_bits);
-uint64_t shmkv__bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
-struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b);  /* NULL: out of bounds */
-struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk);          /* NULL: end or bad link */
+/* Inline: every lookup goes through them. */
+static inline uint32_t lay_level(uint64_t lay) { return (uint32_t)(lay >> 32); }
+static inline uint64_t lay_split(uint64_t lay) { return (uint32_t)lay; }
+
+/* A layout read from the file is checked before any shift uses it. */
+static inline bool shmkv__layout_ok(uint64_t lay, uint32_t base_bits)
+{
+    return base_bits + lay_level(lay) < TAG_BITS && lay_split(lay) < (1ull << (base_bits + lay_level(lay)));
+}
+
+static inline uint64_t shmkv__bucket_count(uint64_t lay, uint32_t base_bits)
+{
+    return (1ull << (base_bits + lay_level(lay))) + lay_split(lay);
+}
+
+static inline uint64_t shmkv__bucket_for(uint64_t lay, uint32_t base_bits, uint64_t tag)
+{
+    if (!shmkv__layout_ok(lay, base_bits))
+        return UINT64_MAX; /* no such bucket: bucket_at says NULL */
+    uint64_t m = (1ull << (base_bits + lay_level(lay))) - 1;
+    uint64_t b = tag & m;
+    if (b < lay_split(lay))
+        b = tag & (2 * m + 1);
+    return b;
+}
+
+/* Where bucket b lives: directory entry and index within that piece.
+ * Chunk 0 holds base buckets, chunk c >= 1 holds base << (c-1).  Chunks
+ * of PIECE_MIN buckets or more are allocated in PIECES equal pieces, so
+ * growth commits memory a quarter of a level at a time. */
+static inline unsigned dir_slot(uint64_t b, uint32_t base_bits, uint64_t *idx, uint64_t *piece_len)
+{
+    uint64_t q = b >> base_bits;
+    if (!q) {
+        *idx = b;
+        *piece_len = 1ull << base_bits;
+        return 0;
+    }
+    unsigned c = 64u - (unsigned)__builtin_clzll(q);
+    if (c >= DIR_MAX)
+        return DIR_MAX * PIECES;
+    unsigned lb = base_bits + c - 1; /* log2 buckets in the chunk */
+    unsigned pb = lb >= PIECE_MIN_BITS ? lb - PIECE_BITS : lb; /* ... per piece */
+    uint64_t rel = b - (1ull << (base_bits + c - 1));
+    *idx = rel & ((1ull << pb) - 1);
+    *piece_len = 1ull << pb;
+    return c * PIECES + (unsigned)(rel >> pb);
+}
+
+static inline struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b)
+{
+    uint64_t idx, len;
+    unsigned d = dir_slot(b, db->base_bits, &idx, &len);
+    if (d >= DIR_MAX * PIECES)
+        return NULL;
+    uint64_t off = atomic_load_explicit(&s->dir[d], memory_order_acquire) + idx * BUCKET_BYTES;
+    return !(off & (BUCKET_BYTES - 1)) && mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
+}
+
+static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
+{
+    uint64_t n = atomic_load_explicit(&bk->next, memory_order_acquire);
+    if (!n)
+        return NULL;
+    return mem_ok(db, n, BUCKET_BYTES) && !(n & (BUCKET_BYTES - 1)) ? at(db, n) : NULL;
+}
+
+/* ok, and no more buckets than the file holds */
+bool shmkv__layout_fits(shmkv *db, uint64_t layout);
 void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
 
 /* ---- writers (shard lock held) ---- */

@@ -55,7 +55,25 @@ enum { LOOK_RETRY = 1, LOOK_NEXT = 2 };
 
 /* Is the slot value v the key's record?  0: yes, with its header in *rh;
  * LOOK_NEXT: another key's; -EBADMSG: the record lies out of bounds. */
-static int match(shmkv *db, uint64_t v, const void *key, size_t klen, struct rec *rh)
+/* Do the n bytes at a (in the table) equal those at b?  Keys of 8 to 16
+ * bytes, the common case, are compared as two overlapping words, not by
+ * a call. */
+static inline bool key_eq(const uint8_t *a, const void *b, size_t n)
+{
+#ifndef SHMKV_TSAN
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&b1, (const uint8_t *)b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+#endif
+    return racy_cmp(a, b, n) == 0;
+}
+
+static inline int match(shmkv *db, uint64_t v, const void *key, size_t klen, struct rec *rh)
 {
     uint64_t o = slot_off(v);
     if (!mem_ok(db, o, sizeof *rh))
@@ -65,8 +83,50 @@ static int match(shmkv *db, uint64_t v, const void *key, size_t klen, struct rec
         return LOOK_NEXT;
     if (!mem_ok(db, o, rec_head(rh) + klen))
         return -EBADMSG;
-    return racy_cmp((const uint8_t *)at(db, o) + rec_head(rh), key, klen) ? LOOK_NEXT : 0;
+    return key_eq((const uint8_t *)at(db, o) + rec_head(rh), key, klen) ? 0 : LOOK_NEXT;
 }
+
+/* The slots of bk that may hold tag, as a bit mask: compares with no
+ * branch on which slot matches (that branch cannot be predicted, and a
+ * wrong guess costs more than the compares).  Only a hint: each hit's
+ * slot is loaded again, atomically, before it is used.  With SSE2 the
+ * bucket is compared 16 bytes at a time (a tag is the low 24 bits of its
+ * slot's low 32-bit half; the link's lane is masked off); a tag of 0
+ * would match empty slots, so it takes the scalar way. */
+#if defined(__SSE2__) && !defined(SHMKV_TSAN)
+#include <emmintrin.h>
+static inline unsigned tag_hits(const struct bucket *bk, uint64_t tag)
+{
+    if (__builtin_expect(!tag, 0)) {
+        unsigned m = 0;
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            m |= (unsigned)((v != 0) & (slot_tag(v) == tag)) << i;
+        }
+        return m;
+    }
+    const __m128i *p = (const __m128i *)(const void *)bk;
+    __m128i mask = _mm_set_epi32(0, (int)TAG_MASK, 0, (int)TAG_MASK), want = _mm_set_epi32(0, (int)tag, 0, (int)tag);
+    unsigned m = 0;
+    for (unsigned q = 0; q < 4; q++) {
+        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(p + q), mask), want);
+        unsigned bits = (unsigned)_mm_movemask_epi8(eq);
+        /* a lane's qword matches when its low dword (bits 0-3 or 8-11) does */
+        m |= ((bits & 1) | ((bits >> 7) & 2)) << (2 * q);
+    }
+    return m >> 1; /* lane 0 is the link */
+}
+#else
+static inline unsigned tag_hits(const struct bucket *bk, uint64_t tag)
+{
+    unsigned m = 0;
+    for (unsigned i = 0; i < SLOTS; i++) {
+        uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+        m |= (unsigned)((v != 0) & (slot_tag(v) == tag)) << i;
+    }
+    return m;
+}
+#endif
 
 /* The record's run's identity, for a guarded look (0 run: unguarded). */
 struct guard {
@@ -164,7 +224,11 @@ static int take(shmkv *db, struct shard *s, const struct view *vw, const struct 
     } else {
         r = -ENOBUFS;
     }
-    bool ok = !dst || shmkv__rec_value(db, o, rh, dst);
+    bool ok = true;
+    if (dst && !(rh->dist & REC_CHAIN) && mem_ok(db, o, rec_head(rh) + rh->klen + rh->vlen))
+        racy_copy(dst, (const uint8_t *)at(db, o) + rec_head(rh) + rh->klen, rh->vlen); /* inline: the usual case */
+    else if (dst)
+        ok = shmkv__rec_value(db, o, rh, dst);
     if (recycled(db, s, vw, g) || !ok) {
         if (out->alloc)
             free(dst);
@@ -203,11 +267,12 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
             suspect = true;
             break;
         }
-        for (unsigned i = 0; i < SLOTS && !suspect; i++) {
+        for (unsigned hits = tag_hits(bk, tag); hits && !suspect; hits &= hits - 1) {
+            unsigned i = (unsigned)__builtin_ctz(hits);
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
             struct rec rh;
             if (!v || slot_tag(v) != tag)
-                continue;
+                continue; /* changed since: as if looked at a moment later */
             int m = match(db, v, key, klen, &rh);
             if (m == LOOK_NEXT)
                 continue;
