@@ -167,8 +167,12 @@ PHP_METHOD(Shmkv_Table, __construct)
         } ZEND_HASH_FOREACH_END();
     }
     int rc = shmkv_open(ZSTR_VAL(name), &o, &t->db);
-    if (rc)
-        shmkv_php_throw(rc, ZSTR_VAL(name));
+    if (rc) {
+        char *what;
+        zend_spprintf(&what, 0, "Cannot open \"%s\"", ZSTR_VAL(name));
+        shmkv_php_throw(rc, what);
+        efree(what);
+    }
 }
 /* }}} */
 
@@ -333,8 +337,12 @@ PHP_METHOD(Shmkv_Table, setMany)
     if (i == n)
         shmkv_put_many(db, pairs, n);
     for (uint32_t j = 0; j < i; j++) {
-        if (i == n && pairs[j].rc && !EG(exception))
-            shmkv_php_throw(pairs[j].rc, ZSTR_VAL(keys[j]));
+        if (i == n && pairs[j].rc && !EG(exception)) {
+            char *what;
+            zend_spprintf(&what, 0, "Shmkv\\Table::setMany(), key \"%s\"", ZSTR_VAL(keys[j]));
+            shmkv_php_throw(pairs[j].rc, what);
+            efree(what);
+        }
         zend_string_release(keys[j]);
         shmkv_php_bytes_free(&bytes[j]);
     }
