@@ -1,7 +1,5 @@
 --TEST--
 shmkv: loads with APCu's function signatures (apcu_ renamed shmkv_), ShmkvIterator, constants, ini defaults
---EXTENSIONS--
-shmkv
 --FILE--
 <?php
 function signature(ReflectionFunctionAbstract $r): string

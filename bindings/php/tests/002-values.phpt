@@ -1,7 +1,5 @@
 --TEST--
 shmkv: every kind of value round-trips, keys and values are binary-safe, the stored bytes are as documented
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-values
 --FILE--

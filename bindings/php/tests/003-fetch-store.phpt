@@ -1,7 +1,5 @@
 --TEST--
 shmkv: fetch, store and add with one key or arrays, &$success, and APCu's warnings
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-fetch-store
 --FILE--

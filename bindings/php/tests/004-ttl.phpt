@@ -1,7 +1,5 @@
 --TEST--
 shmkv: ttl in seconds: 0 never expires, a lifetime ends on time, a negative one at once; add over an expired key
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-ttl
 --FILE--

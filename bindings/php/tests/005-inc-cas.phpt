@@ -1,7 +1,5 @@
 --TEST--
 shmkv: inc, dec and cas: APCu's results and &$success, on the counters shmkv_incr keeps
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-inc-cas
 --FILE--

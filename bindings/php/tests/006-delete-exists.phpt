@@ -1,7 +1,5 @@
 --TEST--
 shmkv: delete (a key, an array, an iterator) and exists (a key, an array), with APCu's results and warnings
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-delete
 --FILE--

@@ -1,7 +1,5 @@
 --TEST--
 shmkv: ShmkvIterator like APCUIterator: regex, key list or prefix, formats, chunks, totals, errors
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-iterator
 --FILE--

@@ -1,8 +1,5 @@
 --TEST--
 shmkv: entry runs the generator once while concurrent callers wait; a failed or killed generator holds nobody up
---EXTENSIONS--
-shmkv
-pcntl
 --INI--
 shmkv.table=shmkv-phpt-entry
 shmkv.entry_lease_ms=1500

@@ -1,7 +1,5 @@
 --TEST--
 shmkv: cache_info, sma_info and key_info have APCu's keys and types; clear_cache empties the table
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-info
 shmkv.max_bytes=8M

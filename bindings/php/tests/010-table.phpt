@@ -1,7 +1,5 @@
 --TEST--
 shmkv: Shmkv\Table: every method on its own table, foreach, and a second handle on the same file
---EXTENSIONS--
-shmkv
 --FILE--
 <?php
 $name = sys_get_temp_dir() . '/shmkv-phpt-table-' . getmypid();

@@ -1,7 +1,5 @@
 --TEST--
 shmkv: Shmkv\Table errors: Shmkv\Exception with the errno and message, ValueError and TypeError for bad arguments
---EXTENSIONS--
-shmkv
 --FILE--
 <?php
 function attempt(callable $f): void

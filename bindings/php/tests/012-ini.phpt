@@ -1,7 +1,5 @@
 --TEST--
 shmkv: ini settings: enabled, cache or store mode, max_bytes, mode, a table that cannot be opened, bad values
---EXTENSIONS--
-shmkv
 --FILE--
 <?php
 // each case in a PHP of its own, with its own settings

@@ -1,8 +1,5 @@
 --TEST--
 shmkv: the process's table works across fork: children count exactly and see each other's values
---EXTENSIONS--
-shmkv
-pcntl
 --INI--
 shmkv.table=shmkv-phpt-fork
 --FILE--

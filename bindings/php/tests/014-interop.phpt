@@ -1,7 +1,5 @@
 --TEST--
 shmkv: what PHP stores, the shmkv tool (the C API) reads, and the other way: strings as they are, integers as decimal text
---EXTENSIONS--
-shmkv
 --INI--
 shmkv.table=shmkv-phpt-interop
 --FILE--

@@ -1,7 +1,5 @@
 --TEST--
 shmkv: apcu-compat.php runs code written for APCu unchanged, and stands aside when APCu's functions exist
---EXTENSIONS--
-shmkv
 --FILE--
 <?php
 function php(string $code): void

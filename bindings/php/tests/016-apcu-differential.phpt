@@ -1,7 +1,5 @@
 --TEST--
 shmkv: the same calls give the same results and warnings on APCu, on shmkv, and on shmkv through apcu-compat.php
---EXTENSIONS--
-shmkv
 --FILE--
 <?php
 // APCu is php8.2-apcu (make test-php installs it); loaded here on its own,

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The extension under a real PHP-FPM (Debian's php8.2-fpm), as a site runs it:
+# two pools of 4 workers each on Unix sockets in a temporary directory (as
+# two users when run as root), requests sent with cgi-fcgi (libfcgi-bin).
+#
+#   tests/fpm/run.sh [SHMKV_SO]        (default: modules/shmkv.so)
+#
+# Checks that a value stored by a request of pool A is read by pool B and by
+# the CLI (and the other way), that shmkv_inc from 8 concurrent requests
+# counts exactly, that a worker killed with SIGKILL in the middle of a
+# request that writes leaves the cache working for the others and the table
+# sound, and that the cache survives a restart of FPM.  Everything it starts
+# (FPM, the requests) it stops, and it removes its directory and table.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ext=$(realpath "${1:-$here/../../modules/shmkv.so}")
+tool=$(realpath "$here/../../../../build/shmkv")
+fpm=${PHP_FPM:-$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/php-fpm8.2)}
+php=${PHP:-$(command -v php8.2 || command -v php)}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkv-fpm.XXXXXX")
+table=/dev/shm/$(basename "$tmp")   # where a site's cache lives, so it outlives FPM
+fpm_pid=
+bg_pids=()
+
+stop_fpm() {
+    [ -n "$fpm_pid" ] || return 0
+    kill -QUIT "$fpm_pid" 2>/dev/null || true      # graceful: workers finish, then the master exits
+    for _ in $(seq 100); do kill -0 "$fpm_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$fpm_pid" 2>/dev/null || true
+    wait "$fpm_pid" 2>/dev/null || true
+    fpm_pid=
+}
+cleanup() {
+    for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    stop_fpm
+    rm -rf "$tmp"
+    rm -f "$table"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+n=0
+failed=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $n - $1"
+    else
+        echo "not ok $n - $1: expected '$2', got '$3'"
+        failed=$((failed + 1))
+    fi
+}
+die() { echo "fpm test: $*" >&2; [ -f "$tmp/fpm.log" ] && sed 's/^/  fpm.log: /' "$tmp/fpm.log" >&2; exit 1; }
+
+# ---- the site: scripts that the workers run ----
+mkdir "$tmp/www"
+chmod 755 "$tmp" "$tmp/www"
+cat > "$tmp/www/store.php" <<'EOF'
+<?php echo shmkv_store($_GET['k'], $_GET['v']) ? 'stored' : 'failed';
+EOF
+cat > "$tmp/www/fetch.php" <<'EOF'
+<?php var_export(shmkv_fetch($_GET['k']));
+EOF
+# counts once all the requests of a round are running, so they overlap
+cat > "$tmp/www/inc.php" <<'EOF'
+<?php
+$k = $_GET['k'];
+shmkv_inc("$k:ready");
+for ($t = 0; !shmkv_exists("$k:go") && $t < 5000; $t++)
+    usleep(1000);
+$ok = 0;
+for ($i = 0; $i < (int)$_GET['n']; $i++)
+    $ok += shmkv_inc($k) !== false;
+echo $ok;
+EOF
+cat > "$tmp/www/pid.php" <<'EOF'
+<?php echo getmypid();
+EOF
+# writes without end, until killed: stores, counters, deletes, iteration
+cat > "$tmp/www/churn.php" <<'EOF'
+<?php
+shmkv_store('churner', getmypid());
+for ($i = 0; ; $i++) {
+    shmkv_store('churn:' . ($i % 500), str_repeat(chr(65 + $i % 26), 200 + $i % 3000));
+    shmkv_inc('churn:count');
+    if ($i % 7 == 0) shmkv_delete('churn:' . (($i * 13) % 500));
+    if ($i % 1000 == 0) foreach (new ShmkvIterator(prefix: 'churn:', chunk_size: 50) as $x);
+}
+EOF
+chmod 644 "$tmp"/www/*.php
+
+# ---- FPM: two pools, each its own user when we are root ----
+pool() { # pool NAME USER GROUP
+    echo "[$1]"
+    echo "listen = $tmp/$1.sock"
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "user = $2"
+        echo "group = $3"
+        echo "listen.owner = root"
+    fi
+    echo "listen.mode = 0600"
+    echo "pm = static"
+    echo "pm.max_children = 4"
+    echo "catch_workers_output = yes"
+}
+{
+    echo "[global]"
+    echo "pid = $tmp/fpm.pid"
+    echo "error_log = $tmp/fpm.log"
+    echo "daemonize = no"
+    pool a nobody nogroup
+    pool b daemon daemon
+} > "$tmp/fpm.conf"
+
+start_fpm() {
+    rm -f "$tmp/a.sock" "$tmp/b.sock"
+    "$fpm" -n -y "$tmp/fpm.conf" -d "extension=$ext" -d "shmkv.table=$table" -d display_errors=stderr \
+        >> "$tmp/fpm.out" 2>&1 &
+    fpm_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$tmp/a.sock" ] && [ -S "$tmp/b.sock" ] && return 0
+        kill -0 "$fpm_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    die "php-fpm did not start: $(cat "$tmp/fpm.out")"
+}
+
+# req POOL SCRIPT [QUERY]: the response body
+req() {
+    SCRIPT_FILENAME=$tmp/www/$2 SCRIPT_NAME=/$2 REQUEST_METHOD=GET QUERY_STRING=${3:-} \
+        cgi-fcgi -bind -connect "$tmp/$1.sock" | tr -d '\r' | sed '1,/^$/d'
+}
+cli() { # cli CODE: run PHP code in the CLI on the same table
+    "$php" -n -d "extension=$ext" -d "shmkv.table=$table" -r "$1"
+}
+
+start_fpm
+echo "# php-fpm $("$fpm" -n -v | head -n1 | cut -d' ' -f2), pools a and b, 4 workers each, table $table"
+
+# ---- one cache for both pools and the CLI ----
+check "pool a stores" stored "$(req a store.php 'k=greeting&v=hello')"
+check "pool b reads what pool a stored" "'hello'" "$(req b fetch.php k=greeting)"
+check "the CLI reads it" hello "$(cli 'echo shmkv_fetch("greeting");')"
+cli 'shmkv_store("from-cli", [1, 2]);'
+check "pool a reads what the CLI stored" "array ( 0 => 1, 1 => 2, )" "$(req a fetch.php k=from-cli | tr -s ' \n' ' ')"
+if [ "$(id -u)" -eq 0 ]; then
+    # the table is root's (0600): the workers use the handle their master
+    # opened before it forked them and dropped to nobody and daemon
+    pa=$(req a pid.php); pb=$(req b pid.php)
+    check "the pools run as two users" "nobody daemon" "$(ps -o user= -p "$pa") $(ps -o user= -p "$pb")"
+fi
+
+# ---- 8 concurrent requests counting ----
+# count KEY N: 8 requests at once, 4 to each pool, each adding 1 N times
+count() {
+    for i in $(seq 8); do
+        req "$([ $((i % 2)) -eq 0 ] && echo a || echo b)" inc.php "k=$1&n=$2" > "$tmp/inc.$i" &
+        bg_pids+=($!)
+    done
+    for _ in $(seq 500); do
+        [ "$(cli "echo shmkv_fetch('$1:ready');")" = 8 ] && break
+        sleep 0.01
+    done
+    cli "shmkv_store('$1:go', 1);"
+    for p in "${bg_pids[@]}"; do wait "$p"; done
+    bg_pids=()
+    for f in "$tmp"/inc.*; do echo "$(cat "$f")"; done | paste -sd' '
+}
+check "8 concurrent requests, all running at once, each counted 5000" "$(printf '5000 %.0s' $(seq 8) | sed 's/ $//')" \
+    "$(count hits 5000)"
+check "shmkv_inc from 8 concurrent requests counts exactly" 40000 "$(cli 'echo shmkv_fetch("hits");')"
+
+# ---- a worker killed with SIGKILL in the middle of a request ----
+for round in 1 2 3; do
+    cli 'shmkv_delete("churner");'
+    req a churn.php > /dev/null 2>&1 &
+    bg_pids+=($!)
+    victim=
+    for _ in $(seq 100); do
+        victim=$(cli 'echo shmkv_fetch("churner") ?: "";')
+        [ -n "$victim" ] && break
+        sleep 0.05
+    done
+    [ -n "$victim" ] || die "the churning request did not start"
+    sleep 0.$((2 + round))     # let it write a while, then kill it wherever it is
+    kill -KILL "$victim"
+    wait "${bg_pids[@]}" 2>/dev/null || true
+    bg_pids=()
+done
+count=$(cli 'echo shmkv_fetch("churn:count");')
+check "the killed requests had written (count > 100)" yes "$([ "$count" -gt 100 ] && echo yes || echo "no ($count)")"
+check "pool a still stores after its worker was killed" stored "$(req a store.php 'k=after-kill&v=fine')"
+check "pool b reads it" "'fine'" "$(req b fetch.php k=after-kill)"
+count after-kill-hits 1000 > /dev/null
+check "8 concurrent requests still count exactly" 8000 "$(cli 'echo shmkv_fetch("after-kill-hits");')"
+check "the table is sound" yes "$("$tool" check "$table" > "$tmp/check.out" 2>&1 && echo yes || cat "$tmp/check.out")"
+check "FPM saw its worker killed" yes "$(grep -q 'signal 9' "$tmp/fpm.log" && echo yes || echo no)"
+
+# ---- the cache outlives FPM ----
+master=$fpm_pid
+stop_fpm
+check "FPM stopped, its workers too" gone "$(pgrep -P "$master" > /dev/null || kill -0 "$master" 2>/dev/null && echo running || echo gone)"
+start_fpm
+check "after a restart pool b still reads pool a's value" "'hello'" "$(req b fetch.php k=greeting)"
+check "and the count" 40000 "$(req a fetch.php k=hits)"
+check "no PHP warnings or errors in FPM's log" "" "$(grep -E 'PHP (Warning|Fatal|Notice)' "$tmp/fpm.log" || true)"
+stop_fpm
+
+echo "1..$n"
+[ "$failed" -eq 0 ] || { echo "fpm test: $failed of $n checks failed" >&2; exit 1; }
