@@ -70,6 +70,8 @@ PHP_INI_ENTRY("shmkv.mode", "0600", PHP_INI_SYSTEM, OnUpdateMode)
 PHP_INI_ENTRY("shmkv.entry_lease_ms", "10000", PHP_INI_ALL, OnUpdateLeaseMs)
 PHP_INI_END()
 
+/* Open the table into process_db.  Threads of a ZTS build may race here:
+ * the first handle published wins, the others are closed. */
 static int open_table(void)
 {
     shmkv_options o = {
@@ -77,20 +79,25 @@ static int open_table(void)
         .mode = (unsigned)SHMKV_G(mode),
         .max_bytes = (uint64_t)SHMKV_G(max_bytes),
     };
-    return shmkv_open(SHMKV_G(table), &o, &process_db);
+    shmkv *db, *none = NULL;
+    int rc = shmkv_open(SHMKV_G(table), &o, &db);
+    if (rc == 0 && !__atomic_compare_exchange_n(&process_db, &none, db, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        shmkv_close(db);
+    return rc;
 }
 
 static shmkv *table_for(bool warn)
 {
-    if (process_db || !SHMKV_G(enabled))
-        return process_db;
+    shmkv *db = __atomic_load_n(&process_db, __ATOMIC_ACQUIRE);
+    if (db || !SHMKV_G(enabled))
+        return db;
     int rc = open_table();
     if (rc && warn && !SHMKV_G(warned)) {
         SHMKV_G(warned) = true;
         php_error_docref(NULL, E_WARNING, "Cannot open the shmkv table \"%s\": %s",
                          SHMKV_G(table), shmkv_strerror(rc));
     }
-    return process_db;
+    return __atomic_load_n(&process_db, __ATOMIC_ACQUIRE);
 }
 
 shmkv *shmkv_php_db(void)

@@ -29,7 +29,10 @@ foreach ([1, 7, 100, 1000] as $chunk) {
 
 echo "-- formats\n";
 foreach (new ShmkvIterator(['post:1']) as $k => $v) var_dump($k, $v);
-foreach (new ShmkvIterator(['ttl'], SHMKV_ITER_KEY | SHMKV_ITER_VALUE | SHMKV_ITER_TTL) as $v) var_dump($v);
+foreach (new ShmkvIterator(['ttl'], SHMKV_ITER_KEY | SHMKV_ITER_VALUE | SHMKV_ITER_TTL) as $v) {
+    $v['ttl'] = $v['ttl'] > 90 && $v['ttl'] <= 100 ? 'about 100' : $v['ttl'];   // the seconds left
+    var_dump($v);
+}
 foreach (new ShmkvIterator(['count'], SHMKV_ITER_NONE) as $k => $v) var_dump($k, $v);
 foreach (new ShmkvIterator(['user:3'], SHMKV_ITER_VALUE) as $v) var_dump($v);
 
@@ -118,7 +121,7 @@ array(3) {
   ["value"]=>
   string(1) "x"
   ["ttl"]=>
-  int(100)
+  string(9) "about 100"
 }
 string(5) "count"
 array(0) {

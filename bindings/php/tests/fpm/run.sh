@@ -16,25 +16,17 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ext=$(realpath "${1:-$here/../../modules/shmkv.so}")
 tool=$(realpath "$here/../../../../build/shmkv")
-fpm=${PHP_FPM:-$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/php-fpm8.2)}
 php=${PHP:-$(command -v php8.2 || command -v php)}
+# shellcheck source=fpm.sh
+. "$here/fpm.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkv-fpm.XXXXXX")
 table=/dev/shm/$(basename "$tmp")   # where a site's cache lives, so it outlives FPM
-fpm_pid=
 bg_pids=()
 
-stop_fpm() {
-    [ -n "$fpm_pid" ] || return 0
-    kill -QUIT "$fpm_pid" 2>/dev/null || true      # graceful: workers finish, then the master exits
-    for _ in $(seq 100); do kill -0 "$fpm_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$fpm_pid" 2>/dev/null || true
-    wait "$fpm_pid" 2>/dev/null || true
-    fpm_pid=
-}
 cleanup() {
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-    stop_fpm
+    fpm_stop
     rm -rf "$tmp"
     rm -f "$table"
 }
@@ -92,46 +84,9 @@ EOF
 chmod 644 "$tmp"/www/*.php
 
 # ---- FPM: two pools, each its own user when we are root ----
-pool() { # pool NAME USER GROUP
-    echo "[$1]"
-    echo "listen = $tmp/$1.sock"
-    if [ "$(id -u)" -eq 0 ]; then
-        echo "user = $2"
-        echo "group = $3"
-        echo "listen.owner = root"
-    fi
-    echo "listen.mode = 0600"
-    echo "pm = static"
-    echo "pm.max_children = 4"
-    echo "catch_workers_output = yes"
-}
-{
-    echo "[global]"
-    echo "pid = $tmp/fpm.pid"
-    echo "error_log = $tmp/fpm.log"
-    echo "daemonize = no"
-    pool a nobody nogroup
-    pool b daemon daemon
-} > "$tmp/fpm.conf"
-
-start_fpm() {
-    rm -f "$tmp/a.sock" "$tmp/b.sock"
-    "$fpm" -n -y "$tmp/fpm.conf" -d "extension=$ext" -d "shmkv.table=$table" -d display_errors=stderr \
-        >> "$tmp/fpm.out" 2>&1 &
-    fpm_pid=$!
-    for _ in $(seq 100); do
-        [ -S "$tmp/a.sock" ] && [ -S "$tmp/b.sock" ] && return 0
-        kill -0 "$fpm_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    die "php-fpm did not start: $(cat "$tmp/fpm.out")"
-}
-
-# req POOL SCRIPT [QUERY]: the response body
-req() {
-    SCRIPT_FILENAME=$tmp/www/$2 SCRIPT_NAME=/$2 REQUEST_METHOD=GET QUERY_STRING=${3:-} \
-        cgi-fcgi -bind -connect "$tmp/$1.sock" | tr -d '\r' | sed '1,/^$/d'
-}
+fpm_conf "$tmp" a:4:nobody:nogroup b:4:daemon:daemon
+start_fpm() { fpm_start "$tmp" -d "extension=$ext" -d "shmkv.table=$table" || die "php-fpm did not start"; }
+req() { fpm_req "$tmp" "$@"; } # req POOL SCRIPT [QUERY]: the response body
 cli() { # cli CODE: run PHP code in the CLI on the same table
     "$php" -n -d "extension=$ext" -d "shmkv.table=$table" -r "$1"
 }
@@ -166,7 +121,7 @@ count() {
     cli "shmkv_store('$1:go', 1);"
     for p in "${bg_pids[@]}"; do wait "$p"; done
     bg_pids=()
-    for f in "$tmp"/inc.*; do echo "$(cat "$f")"; done | paste -sd' '
+    for f in "$tmp"/inc.*; do cat "$f"; echo; done | paste -sd' '
 }
 check "8 concurrent requests, all running at once, each counted 5000" "$(printf '5000 %.0s' $(seq 8) | sed 's/ $//')" \
     "$(count hits 5000)"
@@ -195,18 +150,19 @@ check "pool a still stores after its worker was killed" stored "$(req a store.ph
 check "pool b reads it" "'fine'" "$(req b fetch.php k=after-kill)"
 count after-kill-hits 1000 > /dev/null
 check "8 concurrent requests still count exactly" 8000 "$(cli 'echo shmkv_fetch("after-kill-hits");')"
-check "the table is sound" yes "$("$tool" check "$table" > "$tmp/check.out" 2>&1 && echo yes || cat "$tmp/check.out")"
+if "$tool" check "$table" > "$tmp/check.out" 2>&1; then sound=yes; else sound=$(cat "$tmp/check.out"); fi
+check "the table is sound" yes "$sound"
 check "FPM saw its worker killed" yes "$(grep -q 'signal 9' "$tmp/fpm.log" && echo yes || echo no)"
 
 # ---- the cache outlives FPM ----
 master=$fpm_pid
-stop_fpm
+fpm_stop
 check "FPM stopped, its workers too" gone "$(pgrep -P "$master" > /dev/null || kill -0 "$master" 2>/dev/null && echo running || echo gone)"
 start_fpm
 check "after a restart pool b still reads pool a's value" "'hello'" "$(req b fetch.php k=greeting)"
 check "and the count" 40000 "$(req a fetch.php k=hits)"
 check "no PHP warnings or errors in FPM's log" "" "$(grep -E 'PHP (Warning|Fatal|Notice)' "$tmp/fpm.log" || true)"
-stop_fpm
+fpm_stop
 
 echo "1..$n"
 [ "$failed" -eq 0 ] || { echo "fpm test: $failed of $n checks failed" >&2; exit 1; }
