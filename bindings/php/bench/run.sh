@@ -35,7 +35,7 @@ done
 [ -f "$ext" ] || { echo "bench: build the extension first (make php)" >&2; exit 1; }
 [ -f "$apcu" ] || { echo "bench: APCu is missing (apt-get install php8.2-apcu)" >&2; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkv-php-bench.XXXXXX")
+tmp=$(mktemp -d /tmp/shmkv-php-bench.XXXXXX)   # in /tmp: the pool's user must reach the scripts
 table=/dev/shm/$(basename "$tmp")
 trap 'fpm_stop; rm -rf "$tmp"; rm -f "$table"' EXIT
 trap 'exit 1' INT TERM

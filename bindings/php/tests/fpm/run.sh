@@ -17,10 +17,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ext=$(realpath "${1:-$here/../../modules/shmkv.so}")
 tool=$(realpath "$here/../../../../build/shmkv")
 php=${PHP:-$(command -v php8.2 || command -v php)}
-# shellcheck source=fpm.sh
+# shellcheck source-path=SCRIPTDIR source=fpm.sh
 . "$here/fpm.sh"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkv-fpm.XXXXXX")
+tmp=$(mktemp -d /tmp/shmkv-fpm.XXXXXX)   # in /tmp: the pools' users must reach the scripts
 table=/dev/shm/$(basename "$tmp")   # where a site's cache lives, so it outlives FPM
 bg_pids=()
 
@@ -104,7 +104,7 @@ if [ "$(id -u)" -eq 0 ]; then
     # the table is root's (0600): the workers use the handle their master
     # opened before it forked them and dropped to nobody and daemon
     pa=$(req a pid.php); pb=$(req b pid.php)
-    check "the pools run as two users" "nobody daemon" "$(ps -o user= -p "$pa") $(ps -o user= -p "$pb")"
+    check "the pools run as two users" "nobody daemon" "$(stat -c %U "/proc/$pa") $(stat -c %U "/proc/$pb")"
 fi
 
 # ---- 8 concurrent requests counting ----
@@ -157,7 +157,9 @@ check "FPM saw its worker killed" yes "$(grep -q 'signal 9' "$tmp/fpm.log" && ec
 # ---- the cache outlives FPM ----
 master=$fpm_pid
 fpm_stop
-check "FPM stopped, its workers too" gone "$(pgrep -P "$master" > /dev/null || kill -0 "$master" 2>/dev/null && echo running || echo gone)"
+left=$(grep -l "^PPid:[[:space:]]*$master\$" /proc/[0-9]*/status 2>/dev/null || true)
+kill -0 "$master" 2>/dev/null && left="$left master"
+check "FPM stopped, its workers too" "" "$left"
 start_fpm
 check "after a restart pool b still reads pool a's value" "'hello'" "$(req b fetch.php k=greeting)"
 check "and the count" 40000 "$(req a fetch.php k=hits)"
