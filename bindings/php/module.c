@@ -18,6 +18,8 @@ ZEND_DECLARE_MODULE_GLOBALS(shmkv)
  * one: a handle serves every thread, and one opened before fork() keeps
  * working in the children, which is how FPM's workers get theirs. */
 static shmkv *process_db;
+/* The shmkv.table it was opened for (see RINIT). */
+static char *process_table;
 
 static PHP_INI_MH(OnUpdateMaxBytes)
 {
@@ -47,8 +49,9 @@ static PHP_INI_MH(OnUpdateMode)
 static PHP_INI_MH(OnUpdateLeaseMs)
 {
     (void)mh_arg1, (void)mh_arg2, (void)mh_arg3, (void)stage, (void)entry;
-    zend_long v = ZEND_STRTOL(ZSTR_VAL(new_value), NULL, 10);
-    if (v <= 0 || (uint64_t)v > SHMKV_TTL_MAX) {
+    char *end;
+    zend_long v = ZEND_STRTOL(ZSTR_VAL(new_value), &end, 10);
+    if (*end || v <= 0 || (uint64_t)v > SHMKV_TTL_MAX) {
         php_error_docref(NULL, E_WARNING, "shmkv.entry_lease_ms must be a positive number of milliseconds");
         return FAILURE;
     }
@@ -83,13 +86,26 @@ static int open_table(void)
     int rc = shmkv_open(SHMKV_G(table), &o, &db);
     if (rc == 0 && !__atomic_compare_exchange_n(&process_db, &none, db, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         shmkv_close(db);
+    else if (rc == 0)
+        process_table = pestrdup(SHMKV_G(table), 1);
     return rc;
+}
+
+static void close_table(void)
+{
+    shmkv_close(process_db); /* the table and its pairs stay */
+    process_db = NULL;
+    if (process_table)
+        pefree(process_table, 1);
+    process_table = NULL;
 }
 
 static shmkv *table_for(bool warn)
 {
+    if (!SHMKV_G(enabled)) /* also a pool that turned it off (php_admin_value) */
+        return NULL;
     shmkv *db = __atomic_load_n(&process_db, __ATOMIC_ACQUIRE);
-    if (db || !SHMKV_G(enabled))
+    if (db)
         return db;
     int rc = open_table();
     if (rc && warn && !SHMKV_G(warned)) {
@@ -173,8 +189,7 @@ static PHP_MINIT_FUNCTION(shmkv)
 static PHP_MSHUTDOWN_FUNCTION(shmkv)
 {
     (void)type;
-    shmkv_close(process_db); /* the table and its pairs stay */
-    process_db = NULL;
+    close_table();
     UNREGISTER_INI_ENTRIES();
     return SUCCESS;
 }
@@ -186,6 +201,10 @@ static PHP_RINIT_FUNCTION(shmkv)
     ZEND_TSRMLS_CACHE_UPDATE();
 #endif
     SHMKV_G(warned) = false;
+    /* An FPM pool may name another table (php_admin_value) than the one
+     * its master opened before forking: then this worker opens its own. */
+    if (process_db && strcmp(process_table, SHMKV_G(table)) != 0)
+        close_table();
     return SUCCESS;
 }
 

@@ -2,8 +2,9 @@
 # fpm.sh - run a PHP-FPM of our own and send it requests; sourced by
 # tests/fpm/run.sh (the FPM test) and bench/run.sh (the benchmark).
 #
-#   fpm_conf DIR POOL...        write DIR/fpm.conf: each POOL is NAME:WORKERS[:USER:GROUP]
-#                               (users only when root), listening on DIR/NAME.sock
+#   fpm_conf DIR POOL...        write DIR/fpm.conf: each POOL is NAME:WORKERS[:USER:GROUP[:TABLE]]
+#                               (users only when root; TABLE: the pool's own shmkv.table),
+#                               listening on DIR/NAME.sock
 #   fpm_start DIR ARGS...       start php-fpm on it in the foreground (ARGS: its -d
 #                               settings), wait for every socket; sets fpm_pid
 #   fpm_stop                    stop it gracefully (workers too), then for sure
@@ -15,7 +16,7 @@ fpm=${PHP_FPM:-$(command -v php-fpm8.2 || command -v php-fpm || echo /usr/sbin/p
 fpm_pid=
 
 fpm_conf() {
-    local dir=$1 p name workers user group
+    local dir=$1 p name workers user group table
     shift
     {
         echo "[global]"
@@ -23,7 +24,7 @@ fpm_conf() {
         echo "error_log = $dir/fpm.log"
         echo "daemonize = no"
         for p in "$@"; do
-            IFS=: read -r name workers user group <<< "$p"
+            IFS=: read -r name workers user group table <<< "$p"
             echo "[$name]"
             echo "listen = $dir/$name.sock"
             if [ "$(id -u)" -eq 0 ]; then
@@ -34,6 +35,7 @@ fpm_conf() {
             echo "pm = static"
             echo "pm.max_children = $workers"
             echo "catch_workers_output = yes"
+            [ -z "$table" ] || echo "php_admin_value[shmkv.table] = $table"
         done
     } > "$dir/fpm.conf"
 }

@@ -6,11 +6,13 @@
 #   tests/fpm/run.sh [SHMKV_SO]        (default: modules/shmkv.so)
 #
 # Checks that a value stored by a request of pool A is read by pool B and by
-# the CLI (and the other way), that shmkv_inc from 8 concurrent requests
-# counts exactly, that a worker killed with SIGKILL in the middle of a
-# request that writes leaves the cache working for the others and the table
-# sound, and that the cache survives a restart of FPM.  Everything it starts
-# (FPM, the requests) it stops, and it removes its directory and table.
+# the CLI (and the other way), that a third pool naming its own table
+# (php_admin_value[shmkv.table]) gets it, that shmkv_inc from 8 concurrent
+# requests counts exactly, that a worker killed with SIGKILL in the middle
+# of a request that writes leaves the cache working for the others and the
+# table sound, and that the cache survives a restart of FPM.  Everything it
+# starts (FPM, the requests) it stops, and it removes its directory and
+# tables.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +30,7 @@ cleanup() {
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     fpm_stop
     rm -rf "$tmp"
-    rm -f "$table"
+    rm -f "$table" "$table-c"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -83,8 +85,9 @@ for ($i = 0; ; $i++) {
 EOF
 chmod 644 "$tmp"/www/*.php
 
-# ---- FPM: two pools, each its own user when we are root ----
-fpm_conf "$tmp" a:4:nobody:nogroup b:4:daemon:daemon
+# ---- FPM: two pools, each its own user when we are root, and a third
+# with a table of its own ----
+fpm_conf "$tmp" a:4:nobody:nogroup b:4:daemon:daemon "c:1:nobody:nogroup:$table-c"
 start_fpm() { fpm_start "$tmp" -d "extension=$ext" -d "shmkv.table=$table" || die "php-fpm did not start"; }
 req() { fpm_req "$tmp" "$@"; } # req POOL SCRIPT [QUERY]: the response body
 cli() { # cli CODE: run PHP code in the CLI on the same table
@@ -92,7 +95,7 @@ cli() { # cli CODE: run PHP code in the CLI on the same table
 }
 
 start_fpm
-echo "# php-fpm $("$fpm" -n -v | head -n1 | cut -d' ' -f2), pools a and b, 4 workers each, table $table"
+echo "# php-fpm $("$fpm" -n -v | head -n1 | cut -d' ' -f2), pools a and b (4 workers each) on $table, c on $table-c"
 
 # ---- one cache for both pools and the CLI ----
 check "pool a stores" stored "$(req a store.php 'k=greeting&v=hello')"
@@ -100,6 +103,12 @@ check "pool b reads what pool a stored" "'hello'" "$(req b fetch.php k=greeting)
 check "the CLI reads it" hello "$(cli 'echo shmkv_fetch("greeting");')"
 cli 'shmkv_store("from-cli", [1, 2]);'
 check "pool a reads what the CLI stored" "array ( 0 => 1, 1 => 2, )" "$(req a fetch.php k=from-cli | tr -s ' \n' ' ')"
+check "pool c, which names its own table, does not see pool a's" "false" "$(req c fetch.php k=greeting)"
+req c store.php 'k=greeting&v=pool+c' > /dev/null
+check "pool c reads its own" "'pool c'" "$(req c fetch.php k=greeting)"
+check "and pool a still its" "'hello'" "$(req a fetch.php k=greeting)"
+check "the CLI on pool c's table reads pool c's" "pool c" \
+    "$("$php" -n -d "extension=$ext" -d "shmkv.table=$table-c" -r 'echo shmkv_fetch("greeting");')"
 if [ "$(id -u)" -eq 0 ]; then
     # the table is root's (0600): the workers use the handle their master
     # opened before it forked them and dropped to nobody and daemon
