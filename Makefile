@@ -78,6 +78,8 @@ tools: $(BUILD)/shmkv $(EXAMPLE_BIN)
 
 # The benchmark: its build, its peers, make bench.
 include bench/bench.mk
+# The PHP extension: make php, make test-php (bindings/php/php.mk).
+include bindings/php/php.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -140,6 +142,7 @@ check:
 	$(MAKE) test SAN=asan
 	$(MAKE) test-tsan
 	$(MAKE) fuzz-run FUZZ_SECONDS=45
+	$(MAKE) test-php
 
 test: tests tools
 	./test/run.sh $(BUILD)

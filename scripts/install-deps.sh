@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages shmkv needs, only those that are missing.
 #
-#   scripts/install-deps.sh [test|bench|all]     (default: test)
+#   scripts/install-deps.sh [test|bench|all|php]     (default: test)
 #
 #   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
 #          util-linux, clang and libclang-rt-14-dev (libFuzzer, for the
@@ -12,6 +12,10 @@
 #          bench/compare.sh and bench/cache.sh); bench/bench.mk builds
 #          each peer whose headers it finds
 #   all    same as bench
+#   php    the PHP extension's build, tests and benchmark (bindings/php):
+#          php8.2-dev (phpize), php8.2-cli, php8.2-fpm, libfcgi-bin
+#          (cgi-fcgi), php8.2-apcu (APCu, which tests and benchmark compare
+#          against), make, gcc
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
 # once, then apt-get install, non-interactively; needs root (or sudo without
@@ -24,11 +28,12 @@ case $what in
     bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux clang libclang-rt-14-dev gnuplot-nox
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
+    php)       pkgs="make gcc php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php8.2-apcu" ;;
     -h|--help)
-        sed -n '2,19s/^# \{0,1\}//p' "$0"
+        sed -n '2,23s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
-        echo "usage: $0 [test|bench|all]" >&2
+        echo "usage: $0 [test|bench|all|php]" >&2
         exit 2 ;;
 esac
 

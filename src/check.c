@@ -156,6 +156,7 @@ static int chk_size(shmkv *db, struct chk *c)
         c->nunits = n;
         return 0;
     }
+    bool had = c->role != NULL; /* before the reallocation: what to zero is from the old end */
     uint8_t *role = xrealloc(c->role, n + 1), *head = role ? xrealloc(c->head, n + 1) : NULL;
     c->role = role ? role : c->role;
     c->head = head ? head : c->head;
@@ -165,7 +166,7 @@ static int chk_size(shmkv *db, struct chk *c)
     if (!seen)
         return -ENOMEM;
     c->seen = seen;
-    uint64_t old = c->role ? c->nunits + 1 : 0, sold = c->role ? (c->nunits << (UNIT_SHIFT - 6)) + 1 : 0;
+    uint64_t old = had ? c->nunits + 1 : 0, sold = had ? (c->nunits << (UNIT_SHIFT - 6)) + 1 : 0;
     memset(c->role + old, 0, n + 1 - old);
     memset(c->head + old, 0, n + 1 - old);
     memset(c->live + old, 0, (n + 1 - old) * sizeof *c->live);
