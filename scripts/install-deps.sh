@@ -2,6 +2,7 @@
 # Install the Debian packages shmkv needs, only those that are missing.
 #
 #   scripts/install-deps.sh [test|bench|all]     (default: test)
+#   scripts/install-deps.sh packages PKG...      (these, for a binding's own needs)
 #
 #   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
 #          util-linux, clang and libclang-rt-14-dev (libFuzzer, for the
@@ -12,6 +13,7 @@
 #          bench/compare.sh and bench/cache.sh); bench/bench.mk builds
 #          each peer whose headers it finds
 #   all    same as bench
+#   packages  the Debian packages named after it
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
 # once, then apt-get install, non-interactively; needs root (or sudo without
@@ -24,11 +26,12 @@ case $what in
     bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux clang libclang-rt-14-dev gnuplot-nox
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
+    packages)  shift; pkgs="$*" ;;
     -h|--help)
-        sed -n '2,19s/^# \{0,1\}//p' "$0"
+        sed -n '2,21s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
-        echo "usage: $0 [test|bench|all]" >&2
+        echo "usage: $0 [test|bench|all] | packages PKG..." >&2
         exit 2 ;;
 esac
 
