@@ -1,13 +1,14 @@
 'use strict'
 // shmkv for Node.js: one table in shared memory for every process of a
 // cluster and every worker thread.  Table extends the addon's NativeTable:
-// the calls that must be fast (get, getString, has, delete, take, append,
-// ttl, size, ...) are its native methods as they are; the methods below
-// check their options here, where it is cheap, and pass them on
-// positionally.
+// the calls that must be fast (getString, has, delete, take, append, ttl,
+// size, ...) are its native methods as they are; the methods below check
+// their options here, where it is cheap, and pass them on positionally, or
+// make Buffers here, where it is cheap too.
 const native = require('./lib/native')
 const args = require('./lib/args')
 const lease = require('./lib/lease')
+const { scratch, fromScratch, cut } = require('./lib/scratch')
 
 const { NativeTable } = native
 
@@ -56,13 +57,18 @@ class Table extends NativeTable {
     const o = args.options(opts)
     const flags = openFlags(o)
     super(name, flags, args.integer(o.mode, 'mode', 0, 0o7777), maxBytes(o.maxBytes),
-      args.integer(o.expectedKeys, 'expectedKeys', 0, Number.MAX_SAFE_INTEGER))
+      args.integer(o.expectedKeys, 'expectedKeys', 0, Number.MAX_SAFE_INTEGER), scratch)
     this.#name = name
     this.#readonly = (flags & native.RDONLY) !== 0
   }
 
   get name () { return this.#name }
   get readonly () { return this.#readonly }
+
+  /** The value as a Buffer; undefined if absent. */
+  get (key) {
+    return fromScratch(this._get(key))
+  }
 
   /** Stores the pair; false when a condition (ifAbsent, ifPresent, ifEqual) fails. */
   set (key, value, opts) {
@@ -99,7 +105,8 @@ class Table extends NativeTable {
 
   /** The values of the keys (Buffers, undefined where absent), in one batch. */
   getMany (keys) {
-    return this._getMany(args.list(keys, 'keys'))
+    const r = this._getMany(args.list(keys, 'keys'))
+    return cut(r[0], r, 1)
   }
 
   /** Stores the pairs in one batch; the number stored. */
@@ -123,7 +130,8 @@ class Table extends NativeTable {
     do {
       const piece = this._scan(cursor)
       cursor = piece[0]
-      for (let i = 1; i < piece.length; i += 2) yield [piece[i], piece[i + 1]]
+      const parts = cut(piece[1], piece, 2)
+      for (let i = 0; i < parts.length; i += 2) yield [parts[i], parts[i + 1]]
     } while (cursor !== 0n)
   }
 

@@ -12,6 +12,7 @@
 // for compute functions returning promises) both run.
 const { setTimeout: delay } = require('timers/promises')
 const { asBuffer, options, integer, ttl, typeError } = require('./args')
+const { fromScratch } = require('./scratch')
 
 const COMPUTE = Symbol('compute')
 const FIRST_PAUSE_MS = 1
@@ -32,7 +33,7 @@ function * steps (table, key, o) {
   let pause = FIRST_PAUSE_MS
   for (;;) {
     const r = table._lease(key, o.leaseMs)
-    if (typeof r !== 'bigint') return r // a hit
+    if (typeof r !== 'bigint') return fromScratch(r) // a hit
     if (r !== 0n) { // ours to fill
       const value = asBuffer(yield COMPUTE)
       table._putLeased(key, value, o.ttl, r)

@@ -1,16 +1,17 @@
 // The reads: lock-free in the library, so each is one call into it and
-// the creation of its result.
+// the making of its result.
 #include "bytes.h"
 #include "errors.h"
 #include "table.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
-// Room on the stack for a value; a longer one is read again into a buffer
-// of the size the first read reported.
+// Room on the stack for a value read as a string.
 static constexpr size_t kStackValue = 16384;
 
 enum class As { Buffer, String };
@@ -22,8 +23,8 @@ static Napi::Value Make(Napi::Env env, As as, const char *p, size_t n)
     return Napi::Buffer<char>::Copy(env, p, n);
 }
 
-// A value too long for the stack: read into memory of its length, again
-// while it keeps growing.  A Buffer is read into directly.
+// A value too long for the room at hand: read into memory of its length,
+// again while it keeps growing.  A Buffer is read into directly.
 static int ReadLong(Napi::Env env, shmkv *db, const Bytes &k, As as, size_t vlen, Napi::Value *out)
 {
     for (;;) {
@@ -47,32 +48,42 @@ static int ReadLong(Napi::Env env, shmkv *db, const Bytes &k, As as, size_t vlen
     }
 }
 
-// The value of a key as a Buffer or string; undefined when absent.
-static Napi::Value ReadValue(Napi::Env env, shmkv *db, const Bytes &k, As as)
+// _get(key): the value's length once it is in the scratch Buffer (index.js
+// copies it out), or the value itself as a Buffer when it is longer than
+// the scratch, or undefined when absent.
+Napi::Value Table::GetToScratch(const Napi::CallbackInfo &info)
 {
-    char buf[kStackValue];
+    Napi::Env env = info.Env();
+    KeyArg k(env, info[0]);
+    shmkv *db = Db(env);
     size_t vlen;
     Napi::Value v = env.Undefined();
-    int rc = shmkv_get(db, k.data(), k.size(), buf, sizeof buf, &vlen);
+    int rc = shmkv_get(db, k.data(), k.size(), scratch_, scratchCap_, &vlen);
     if (rc == 0)
-        v = Make(env, as, buf, vlen);
+        v = Napi::Number::New(env, static_cast<double>(vlen));
     else if (rc == -ENOBUFS)
-        rc = ReadLong(env, db, k, as, vlen, &v);
+        rc = ReadLong(env, db, k, As::Buffer, vlen, &v);
     if (rc && rc != -ENOENT)
         ThrowShmkv(env, rc, "shmkv_get");
     return v;
 }
 
-Napi::Value Table::Get(const Napi::CallbackInfo &info)
-{
-    KeyArg k(info.Env(), info[0]);
-    return ReadValue(info.Env(), Db(info.Env()), k, As::Buffer);
-}
-
 Napi::Value Table::GetString(const Napi::CallbackInfo &info)
 {
-    KeyArg k(info.Env(), info[0]);
-    return ReadValue(info.Env(), Db(info.Env()), k, As::String);
+    Napi::Env env = info.Env();
+    KeyArg k(env, info[0]);
+    shmkv *db = Db(env);
+    char buf[kStackValue];
+    size_t vlen;
+    Napi::Value v = env.Undefined();
+    int rc = shmkv_get(db, k.data(), k.size(), buf, sizeof buf, &vlen);
+    if (rc == 0)
+        v = Napi::String::New(env, buf, vlen);
+    else if (rc == -ENOBUFS)
+        rc = ReadLong(env, db, k, As::String, vlen, &v);
+    if (rc && rc != -ENOENT)
+        ThrowShmkv(env, rc, "shmkv_get");
+    return v;
 }
 
 Napi::Value Table::Has(const Napi::CallbackInfo &info)
@@ -109,8 +120,25 @@ std::vector<napi_value> Elements(const Napi::CallbackInfo &info, size_t i, const
     return v;
 }
 
-// _getMany(keys): shmkv_get_many on chunks of the keys, each value into a
-// slot of one buffer; a value too long for its slot is read again alone.
+// A value too long for its slot in _getMany, read again alone and added
+// to the batch's bytes; false if it is gone meanwhile.
+static bool AppendLong(Napi::Env env, shmkv *db, const Bytes &k, std::string *bytes)
+{
+    void *val;
+    size_t vlen;
+    int rc = shmkv_get_alloc(db, k.data(), k.size(), &val, &vlen);
+    if (rc == -ENOENT)
+        return false;
+    if (rc)
+        ThrowShmkv(env, rc, "shmkv_get_alloc");
+    std::unique_ptr<void, decltype(&free)> owned(val, free);
+    bytes->append(static_cast<char *>(val), vlen);
+    return true;
+}
+
+// _getMany(keys): [bytes, length of the first value or -1 if absent, ...],
+// the values end to end in one Buffer.  shmkv_get_many runs on chunks of
+// the keys, each value into a slot of one buffer.
 Napi::Value Table::GetMany(const Napi::CallbackInfo &info)
 {
     static constexpr size_t kChunk = 128, kSlot = 256;
@@ -121,9 +149,10 @@ Napi::Value Table::GetMany(const Napi::CallbackInfo &info)
     for (size_t j = 0; j < n; j++)
         kb[j].Set(env, keys[j], kKey);
     shmkv *db = Db(env);
-    Napi::Array out = Napi::Array::New(env, n);
     std::unique_ptr<char[]> slots(new char[kChunk * kSlot]);
     shmkv_item items[kChunk];
+    std::string bytes;
+    std::vector<double> lengths(n, -1);
     for (size_t at = 0; at < n; at += kChunk) {
         size_t m = std::min(kChunk, n - at);
         for (size_t j = 0; j < m; j++)
@@ -132,41 +161,49 @@ Napi::Value Table::GetMany(const Napi::CallbackInfo &info)
         if (found < 0)
             ThrowShmkv(env, found, "shmkv_get_many");
         for (size_t j = 0; j < m; j++) {
-            const shmkv_item &it = items[j];
-            Napi::Value v = env.Undefined();
-            if (it.rc == 0)
-                v = Make(env, As::Buffer, static_cast<char *>(it.buf), it.vlen);
-            else if (it.rc == -ENOBUFS)
-                v = ReadValue(env, db, kb[at + j], As::Buffer);
-            else if (it.rc != -ENOENT)
-                ThrowShmkv(env, it.rc, "shmkv_get_many");
-            out.Set(static_cast<uint32_t>(at + j), v);
+            size_t before = bytes.size();
+            bool found = items[j].rc == 0;
+            if (found)
+                bytes.append(static_cast<char *>(items[j].buf), items[j].vlen);
+            else if (items[j].rc == -ENOBUFS)
+                found = AppendLong(env, db, kb[at + j], &bytes);
+            else if (items[j].rc != -ENOENT)
+                ThrowShmkv(env, items[j].rc, "shmkv_get_many");
+            if (found)
+                lengths[at + j] = static_cast<double>(bytes.size() - before);
         }
     }
+    Napi::Array out = Napi::Array::New(env, n + 1);
+    out.Set(0u, Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size()));
+    for (size_t j = 0; j < n; j++)
+        out.Set(static_cast<uint32_t>(j + 1), Napi::Number::New(env, lengths[j]));
     return out;
 }
 
-// _lease(key, leaseMs): the value (a Buffer) on a hit; on a miss the
-// lease as a bigint, 0n when another caller holds the key's lease.
+// _lease(key, leaseMs): on a hit, as _get: the value's length in the
+// scratch Buffer (or a Buffer); on a miss the lease as a bigint, 0n when
+// another caller holds the key's lease.
 Napi::Value Table::Lease(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
     KeyArg k(env, info[0]);
     uint64_t lease_ms = ArgU64(info, 1, "leaseMs");
     shmkv *db = Db(env);
-    char buf[kStackValue];
     for (;;) {
         size_t vlen;
         uint64_t lease = 0;
-        int rc = shmkv_get_lease(db, k.data(), k.size(), buf, sizeof buf, &vlen, lease_ms, &lease);
+        int rc = shmkv_get_lease(db, k.data(), k.size(), scratch_, scratchCap_, &vlen, lease_ms, &lease);
         if (rc == 0)
-            return Make(env, As::Buffer, buf, vlen);
+            return Napi::Number::New(env, static_cast<double>(vlen));
         if (rc == -ENOENT)
             return Napi::BigInt::New(env, lease);
         if (rc != -ENOBUFS)
             ThrowShmkv(env, rc, "shmkv_get_lease");
-        Napi::Value v = ReadValue(env, db, k, As::Buffer); // a hit: no lease needed
-        if (!v.IsUndefined())
+        Napi::Value v; // a hit too long for the scratch: no lease needed
+        rc = ReadLong(env, db, k, As::Buffer, vlen, &v);
+        if (rc == 0)
             return v;
+        if (rc != -ENOENT)
+            ThrowShmkv(env, rc, "shmkv_get");
     }
 }

@@ -4,16 +4,15 @@
 #include "table.h"
 
 #include <cerrno>
-#include <new>
 #include <string>
 #include <vector>
 
 namespace {
 
-// One piece's pairs: their bytes end to end, and where each one ends.
+// One piece's pairs: their bytes end to end, and the length of each part.
 struct Piece {
     std::string bytes;
-    std::vector<size_t> ends; // key end, value end, key end, ...
+    std::vector<size_t> lengths; // key, value, key, value, ...
 };
 
 // Called by the library with each pair; only copies (no JavaScript runs
@@ -23,10 +22,10 @@ int Collect(void *ctx, const void *key, size_t klen, const void *val, size_t vle
     Piece *p = static_cast<Piece *>(ctx);
     try {
         p->bytes.append(static_cast<const char *>(key), klen);
-        p->ends.push_back(p->bytes.size());
         p->bytes.append(static_cast<const char *>(val), vlen);
-        p->ends.push_back(p->bytes.size());
-    } catch (const std::bad_alloc &) {
+        p->lengths.push_back(klen);
+        p->lengths.push_back(vlen);
+    } catch (...) {
         return -ENOMEM;
     }
     return 0;
@@ -34,8 +33,9 @@ int Collect(void *ctx, const void *key, size_t klen, const void *val, size_t vle
 
 } // namespace
 
-// _scan(cursor): [next cursor (0n after the last piece), k0, v0, k1, v1, ...]
-// with Buffers for keys and values.
+// _scan(cursor): [next cursor (0n after the last piece), bytes, length of
+// the first key, of its value, of the second key, ...], the pairs end to
+// end in one Buffer.
 Napi::Value Table::Scan(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
@@ -44,13 +44,10 @@ Napi::Value Table::Scan(const Napi::CallbackInfo &info)
     int rc = shmkv_scan(Db(env), &cursor, Collect, &piece);
     if (rc)
         ThrowShmkv(env, rc, "shmkv_scan");
-    Napi::Array out = Napi::Array::New(env, piece.ends.size() + 1);
+    Napi::Array out = Napi::Array::New(env, piece.lengths.size() + 2);
     out.Set(0u, Napi::BigInt::New(env, cursor));
-    size_t start = 0;
-    for (size_t j = 0; j < piece.ends.size(); j++) {
-        size_t end = piece.ends[j];
-        out.Set(static_cast<uint32_t>(j + 1), Napi::Buffer<char>::Copy(env, piece.bytes.data() + start, end - start));
-        start = end;
-    }
+    out.Set(1u, Napi::Buffer<char>::Copy(env, piece.bytes.data(), piece.bytes.size()));
+    for (size_t j = 0; j < piece.lengths.size(); j++)
+        out.Set(static_cast<uint32_t>(j + 2), Napi::Number::New(env, static_cast<double>(piece.lengths[j])));
     return out;
 }

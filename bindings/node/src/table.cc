@@ -20,7 +20,7 @@ Napi::Function Table::Define(Napi::Env env)
                            InstanceAccessor<&Table::Size>("size"),
                            InstanceMethod<&Table::Stats>("stats"),
                            InstanceMethod<&Table::CheckTable>("check"),
-                           InstanceMethod<&Table::Get>("get"),
+                           InstanceMethod<&Table::GetToScratch>("_get"),
                            InstanceMethod<&Table::GetString>("getString"),
                            InstanceMethod<&Table::Has>("has"),
                            InstanceMethod<&Table::Ttl>("ttl"),
@@ -50,10 +50,16 @@ static std::string NameArg(const Napi::CallbackInfo &info)
     return name;
 }
 
-// new NativeTable(name, flags, mode, maxBytes, expectedKeys)
+// new NativeTable(name, flags, mode, maxBytes, expectedKeys, scratch)
 Table::Table(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Table>(info)
 {
     std::string name = NameArg(info);
+    if (!info[5].IsBuffer())
+        ThrowType(info.Env(), std::string("scratch must be a Buffer; got ") + TypeName(info.Env(), info[5]));
+    Napi::Buffer<char> scratch = info[5].As<Napi::Buffer<char>>();
+    scratchRef_ = Napi::Persistent(scratch);
+    scratch_ = scratch.Data();
+    scratchCap_ = scratch.Length();
     shmkv_options o = {};
     o.flags = static_cast<unsigned>(ArgU64(info, 1, "flags"));
     o.mode = static_cast<unsigned>(ArgU64(info, 2, "mode"));

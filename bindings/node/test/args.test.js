@@ -114,8 +114,10 @@ test('open arguments', () => {
 })
 
 test('the native class checks its own arguments and its receiver', () => {
-  assert.throws(() => new NativeTable(tableName(), 'flags'), argError(TypeError))
-  assert.throws(() => new NativeTable(tableName(), 1, -1), argError(RangeError))
+  const scratch = Buffer.alloc(64)
+  assert.throws(() => new NativeTable(tableName(), 1, 0, 0, 0), argError(TypeError)) // no scratch
+  assert.throws(() => new NativeTable(tableName(), 'flags', 0, 0, 0, scratch), argError(TypeError))
+  assert.throws(() => new NativeTable(tableName(), 1, -1, 0, 0, scratch), argError(RangeError))
   assert.throws(() => NativeTable(tableName()), TypeError)
   assert.throws(() => Table.prototype.get.call({}, 'k'))
   assert.throws(() => Table.prototype.get.call(undefined, 'k'))
