@@ -6,8 +6,9 @@
 #                    addon with node-gyp against the installed Node's headers)
 #   make test-node   install what it needs when missing (install-deps.sh),
 #                    build it and run its tests (node --test)
-#   make bench-node  its benchmark, bench.js (installs its npm peers:
-#                    lru-cache, a Redis client); BENCH_NODE_ARGS=... for options
+#   make bench-node  its benchmark, bench.js, after installing its npm peers
+#                    (lru-cache, the redis client; not dependencies of the
+#                    package); BENCH_NODE_ARGS=... for its options
 
 NODE_DIR   := bindings/node
 NODE_ADDON := $(NODE_DIR)/build/Release/shmkv.node
@@ -27,6 +28,7 @@ test-node:
 	$(MAKE) node
 	cd $(NODE_DIR) && node --test test/*.test.js
 
-bench-node:
-	cd $(NODE_DIR) && npm install $(NPM_FLAGS)
+BENCH_NODE_PEERS := lru-cache@11 redis@4
+bench-node: node
+	cd $(NODE_DIR) && npm install --no-save $(NPM_FLAGS) $(BENCH_NODE_PEERS)
 	cd $(NODE_DIR) && node bench.js $(BENCH_NODE_ARGS)
