@@ -115,7 +115,8 @@ export class Table implements Iterable<[Buffer, Buffer]> {
   /** The value, deleted in the same step. */
   take (key: Bytes): Buffer | undefined
   getMany (keys: Iterable<Bytes>): Array<Buffer | undefined>
-  setMany (entries: Iterable<readonly [Bytes, Bytes]> | Record<string, Bytes>, options?: TtlOptions): number
+  setMany (entries: Iterable<readonly [Bytes, Bytes]>, options?: TtlOptions): number
+  setMany (entries: Record<string, Bytes>, options?: TtlOptions): number
   /** ms left; 0 if the pair never expires; undefined if absent. */
   ttl (key: Bytes): number | undefined
   /** false if the key is absent. */
