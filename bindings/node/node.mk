@@ -32,3 +32,8 @@ BENCH_NODE_PEERS := lru-cache@11 redis@4
 bench-node: node
 	cd $(NODE_DIR) && npm install --no-save $(NPM_FLAGS) $(BENCH_NODE_PEERS)
 	cd $(NODE_DIR) && node bench.js $(BENCH_NODE_ARGS)
+
+.PHONY: clean-node
+clean: clean-node
+clean-node:
+	rm -rf $(NODE_DIR)/build $(NODE_DIR)/node_modules
