@@ -4,7 +4,7 @@
 // against what a Node cluster uses instead, in one run.
 //
 //   node bench.js [--keys N] [--seconds S] [--value-bytes B] [--procs 1,2]
-//                 [--systems shmkv,map,lru,ipc,redis] [--json]
+//                 [--systems shmkv,map,lru,ipc,redis] [--runs R] [--json]
 //
 // Peers (each skipped, with a note, when it is not there):
 //   map    a Map in each process (not shared: each process has its own)
@@ -20,7 +20,8 @@
 // (the async peers await each), and checks that every get hits.  Then the
 // per-call costs in this process: the addon's no-op call (the method call,
 // the handle and the key's conversion, no library call) beside get, set
-// and Map.get.  `make bench-node` installs the npm peers and runs this.
+// and Map.get.  Each figure is the median of R runs (default 1).
+// `make bench-node` installs the npm peers and runs this.
 const cluster = require('node:cluster')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -30,6 +31,8 @@ const { parseArgs } = require('node:util')
 const { performance } = require('node:perf_hooks')
 const { Table } = require('.')
 
+// An npm peer, loaded only by the processes that use it (the redis client
+// takes most of a second to load); null when it is not installed.
 function optional (name) {
   try {
     return require(name)
@@ -37,8 +40,6 @@ function optional (name) {
     return null
   }
 }
-const LRU = optional('lru-cache')
-const redis = optional('redis')
 
 const keyOf = (i) => 'key:' + i
 const shuffled = (n) => {
@@ -64,7 +65,7 @@ const clients = {
     return { get: (k) => m.get(k), set: (k, v) => m.set(k, v) }
   },
   lru (task) {
-    const c = new LRU.LRUCache({ max: 2 * task.keys })
+    const c = new (optional('lru-cache').LRUCache)({ max: 2 * task.keys })
     for (let i = 0; i < task.keys; i++) c.set(keyOf(i), task.value)
     return { get: (k) => c.get(k), set: (k, v) => c.set(k, v) }
   },
@@ -84,7 +85,7 @@ const clients = {
     return { async: true, get: (k) => call('get', k), set: (k, v) => call('set', k, v) }
   },
   async redis (task) {
-    const c = redis.createClient(task.redis)
+    const c = optional('redis').createClient(task.redis)
     await c.connect()
     return { async: true, get: (k) => c.get(k), set: (k, v) => c.set(k, v), close: () => c.quit() }
   }
@@ -167,6 +168,11 @@ function runWorkers (task, procs, store) {
   })
 }
 
+// The element whose by() is the median.
+function median (a, by) {
+  return a.slice().sort((x, y) => by(x) - by(y))[(a.length - 1) >> 1]
+}
+
 function sum (results) {
   const ops = results.reduce((a, r) => a + r.ops / r.seconds, 0)
   const misses = results.reduce((a, r) => a + r.misses, 0)
@@ -203,6 +209,7 @@ async function setUp (system, o) {
     return { task: { table }, down: () => Table.unlink(table) }
   }
   if (system === 'map') return { task: {} }
+  const LRU = optional('lru-cache')
   if ((system === 'lru' || system === 'ipc') && !LRU) return { skip: 'lru-cache is not installed (make bench-node)' }
   if (system === 'lru') return { task: {} }
   if (system === 'ipc') {
@@ -210,6 +217,7 @@ async function setUp (system, o) {
     for (const [k, v] of pairs) store.set(k, v)
     return { task: {}, store }
   }
+  const redis = optional('redis')
   if (!redis) return { skip: 'the redis client is not installed (make bench-node)' }
   const server = await startRedis()
   if (!server) return { skip: 'no redis-server here (and no REDIS_URL)' }
@@ -220,8 +228,8 @@ async function setUp (system, o) {
   return { task: { redis: server.options }, down: server.stop }
 }
 
-// ns per call in this process, over about half a second.
-function perCall (fn) {
+// ns per call in this process, over about ms milliseconds.
+function perCall (fn, ms) {
   const keys = shuffled(1000)
   let n = 0
   const t0 = performance.now()
@@ -230,7 +238,7 @@ function perCall (fn) {
     for (let j = 0; j < 10000; j++) fn(keys[j % 1000])
     n += 10000
     t1 = performance.now()
-  } while (t1 - t0 < 500)
+  } while (t1 - t0 < ms)
   return ((t1 - t0) * 1e6) / n
 }
 
@@ -240,14 +248,15 @@ function overhead (o) {
   const map = new Map()
   for (let i = 0; i < 1000; i++) { t.set(keyOf(i), o.value); map.set(keyOf(i), o.value) }
   const buf = Buffer.from(keyOf(1))
+  const ms = Math.min(500, 1000 * o.seconds)
   const r = {
-    'shmkv _noop(key) (no library call)': perCall((k) => t._noop(k)),
-    'shmkv _noop(Buffer key)': perCall(() => t._noop(buf)),
-    'shmkv has(key)': perCall((k) => t.has(k)),
-    'shmkv get(key) -> Buffer': perCall((k) => t.get(k)),
-    'shmkv getString(key)': perCall((k) => t.getString(k)),
-    'shmkv set(key, value)': perCall((k) => t.set(k, o.value)),
-    'Map get(key)': perCall((k) => map.get(k))
+    'shmkv _noop(key) (no library call)': perCall((k) => t._noop(k), ms),
+    'shmkv _noop(Buffer key)': perCall(() => t._noop(buf), ms),
+    'shmkv has(key)': perCall((k) => t.has(k), ms),
+    'shmkv get(key) -> Buffer': perCall((k) => t.get(k), ms),
+    'shmkv getString(key)': perCall((k) => t.getString(k), ms),
+    'shmkv set(key, value)': perCall((k) => t.set(k, o.value), ms),
+    'Map get(key)': perCall((k) => map.get(k), ms)
   }
   t.close()
   Table.unlink(name)
@@ -257,7 +266,7 @@ function overhead (o) {
 const fmt = (x) => x >= 1e6 ? (x / 1e6).toFixed(2) + ' M' : (x / 1e3).toFixed(1) + ' k'
 
 function report (o, rows, skipped, calls) {
-  const out = [`${o.keys} keys, ${o.valueBytes}-byte values, ${o.seconds} s per run, ` +
+  const out = [`${o.keys} keys, ${o.valueBytes}-byte values, ${o.seconds} s per run, median of ${o.runs}, ` +
     `${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), Node ${process.version}`, '',
     '| system | op | ' + o.procs.map((p) => `${p} proc${p > 1 ? 's' : ''} ops/s`).join(' | ') + ' |',
     '|---|---|' + o.procs.map(() => '---:').join('|') + '|']
@@ -285,6 +294,7 @@ async function primary () {
       'value-bytes': { type: 'string', default: '32' },
       procs: { type: 'string', default: '1,2' },
       systems: { type: 'string', default: 'shmkv,map,lru,ipc,redis' },
+      runs: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false }
     }
   })
@@ -293,7 +303,8 @@ async function primary () {
     seconds: Number(values.seconds),
     valueBytes: Number(values['value-bytes']),
     procs: values.procs.split(',').map(Number),
-    systems: values.systems.split(',')
+    systems: values.systems.split(','),
+    runs: Number(values.runs)
   }
   o.value = 'v'.repeat(o.valueBytes)
   const rows = {}
@@ -307,14 +318,20 @@ async function primary () {
       rows[system][op] = {}
       for (const procs of o.procs) {
         const task = { ...s.task, system, op, keys: o.keys, seconds: o.seconds, value: o.value }
-        const r = await runWorkers(task, procs, s.store)
-        if (op === 'get' && r.misses) throw new Error(`${system}: ${r.misses} gets missed`)
-        rows[system][op][procs] = r
+        const runs = []
+        for (let i = 0; i < o.runs; i++) {
+          const r = await runWorkers(task, procs, s.store)
+          if (op === 'get' && r.misses) throw new Error(`${system}: ${r.misses} gets missed`)
+          runs.push(r)
+        }
+        rows[system][op][procs] = median(runs, (r) => r.opsPerSec)
       }
     }
     if (s.down) s.down()
   }
-  const calls = overhead(o)
+  const callRuns = Array.from({ length: o.runs }, () => overhead(o))
+  const calls = {}
+  for (const what of Object.keys(callRuns[0])) calls[what] = median(callRuns, (c) => c[what])[what]
   console.log(values.json ? JSON.stringify({ options: o, rows, skipped, calls }, null, 2) : report(o, rows, skipped, calls))
 }
 
