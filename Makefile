@@ -8,6 +8,8 @@
 #                   bench/compare.sh for the standard comparison; bench/bench.mk)
 #   make install    PREFIX=/usr/local DESTDIR= (library, header, pkg-config,
 #                   the shmkv tool and its man page)
+#   make node       the Node.js addon; make test-node runs its tests
+#                   (bindings/node/node.mk)
 #   make fuzz       the libFuzzer targets (clang)             -> build/fuzz/
 #   make fuzz-run   run each for FUZZ_SECONDS (default 60) on a copy of its
 #                   seed corpus fuzz/corpus/TARGET; prints their final stats
@@ -80,6 +82,8 @@ tools: $(BUILD)/shmkv $(EXAMPLE_BIN)
 include bench/bench.mk
 # The PHP extension: make php, make test-php (bindings/php/php.mk).
 include bindings/php/php.mk
+# The Node.js addon: make node, make test-node.
+include bindings/node/node.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -134,11 +138,13 @@ demo: all
 	./$(BUILD)/shmkv-demo
 
 # The one command that runs every test: dependencies, the plain build with
-# the tools' smoke runs and the install test, then ASan+UBSan, then TSan.
+# the tools' smoke runs and the install test, the Node.js addon's tests,
+# then ASan+UBSan, then TSan.
 check:
 	./scripts/install-deps.sh test
 	$(MAKE) test
 	./scripts/test-install.sh build
+	$(MAKE) test-node
 	$(MAKE) test SAN=asan
 	$(MAKE) test-tsan
 	$(MAKE) fuzz-run FUZZ_SECONDS=45

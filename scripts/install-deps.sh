@@ -2,6 +2,7 @@
 # Install the Debian packages shmkv needs, only those that are missing.
 #
 #   scripts/install-deps.sh [test|bench|all|php]     (default: test)
+#   scripts/install-deps.sh packages PKG...      (these, for a binding's own needs)
 #
 #   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
 #          util-linux, clang and libclang-rt-14-dev (libFuzzer, for the
@@ -16,6 +17,7 @@
 #          php8.2-dev (phpize), php8.2-cli, php8.2-fpm, libfcgi-bin
 #          (cgi-fcgi), php8.2-apcu (APCu, which tests and benchmark compare
 #          against), make, gcc
+#   packages  the Debian packages named after it
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
 # once, then apt-get install, non-interactively; needs root (or sudo without
@@ -29,11 +31,12 @@ case $what in
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
     php)       pkgs="make gcc php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php8.2-apcu" ;;
+    packages)  shift; pkgs="$*" ;;
     -h|--help)
-        sed -n '2,23s/^# \{0,1\}//p' "$0"
+        sed -n '2,25s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
-        echo "usage: $0 [test|bench|all|php]" >&2
+        echo "usage: $0 [test|bench|all|php] | packages PKG..." >&2
         exit 2 ;;
 esac
 
