@@ -48,6 +48,29 @@ ifeq ($(call have_header,boost/interprocess/managed_shared_memory.hpp,$(CXX),c++
   BENCH_LIBS += -lstdc++ -lrt
 endif
 
+# Peers that Debian lacks come as source trees built by their own build
+# systems, outside this repository, and are linked only when given:
+#   SHF_DIR=DIR          SharedHashFile: cd DIR && SHF_SKIP_TESTS=1 make release clang
+#                        (its objects release-clang/shf.o, murmurhash3.o)
+#   LIBSHMCACHE_DIR=DIR  libshmcache: make -C DIR/src libshmcache.a, against
+#   LIBFASTCOMMON_DIR=P  libfastcommon installed by its make.sh under prefix P
+#                        (DESTDIR=D ./make.sh && DESTDIR=D ./make.sh install: P=D/usr)
+# e.g. make bench-peers SHF_DIR=... LIBSHMCACHE_DIR=... LIBFASTCOMMON_DIR=...
+# (BENCHMARKS.md has the exact commands).  Their headers are -isystem: their
+# warnings are theirs.
+ifneq ($(SHF_DIR),)
+  BENCH_DEFS += -DHAVE_SHF -isystem $(SHF_DIR)/src
+  BENCH_SRC  += bench/sys_shf.c
+  BENCH_LIBS += $(SHF_DIR)/release-clang/shf.o $(SHF_DIR)/release-clang/murmurhash3.o
+  $(BUILD)/obj/bench/sys_shf.o: ALLFLAGS += -std=gnu11 # its headers use GNU asm
+endif
+ifneq ($(LIBSHMCACHE_DIR),)
+  BENCH_DEFS += -DHAVE_LIBSHMCACHE -isystem $(LIBSHMCACHE_DIR)/src -isystem $(LIBFASTCOMMON_DIR)/include
+  BENCH_SRC  += bench/sys_shmcache.c
+  BENCH_LIBS += $(LIBSHMCACHE_DIR)/src/libshmcache.a -L$(LIBFASTCOMMON_DIR)/lib -lfastcommon \
+                -Wl,-rpath,$(abspath $(LIBFASTCOMMON_DIR)/lib)
+endif
+
 BENCH_OBJ  := $(patsubst bench/%,$(BUILD)/obj/bench/%.o,$(basename $(BENCH_SRC)))
 BENCH_HDRS := $(wildcard bench/*.h)
 # The peers this build has: the file is rewritten only when they change (a
@@ -73,7 +96,9 @@ $(BUILD)/shmkv-bench: $(BENCH_OBJ) $(BUILD)/libshmkv-test.a $(BENCH_PEERS)
 
 tools: $(BUILD)/shmkv-bench
 
-.PHONY: bench
+.PHONY: bench bench-peers
 BENCH_ARGS ?= --mix-seconds 1
+# shmkv-bench with the source-tree peers (the variables above)
+bench-peers: $(BUILD)/shmkv-bench
 bench: $(BUILD)/shmkv-bench
 	./$(BUILD)/shmkv-bench $(BENCH_ARGS)

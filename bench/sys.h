@@ -68,6 +68,8 @@ struct wctx {
 };
 
 /* What the parent learns about a store after a phase. */
+#define KEYS_UNCOUNTED UINT64_MAX /* storeinfo.keys of a store that cannot count them */
+
 struct storeinfo {
     uint64_t keys;
     uint64_t mem_bytes;            /* file bytes, B-tree pages, used_memory, bytes */
@@ -121,6 +123,8 @@ SYSOPS(lmdb_sysops);
 SYSOPS(redis_sysops);
 SYSOPS(memcached_sysops);
 SYSOPS(boost_sysops);
+SYSOPS(shf_sysops);
+SYSOPS(shmcache_sysops);
 
 /* servers.c, for the server peers and --hitratio */
 int find_program(const char *name);

@@ -24,6 +24,8 @@ static const struct system {
     { "redis", 1, &redis_sysops },
     { "memcached", 1, &memcached_sysops },
     { "boost", 0, &boost_sysops },
+    { "shf", 0, &shf_sysops },
+    { "libshmcache", 0, &shmcache_sysops },
 };
 #define NSYSTEMS (sizeof table / sizeof table[0])
 
@@ -38,7 +40,7 @@ static const struct system *system_named(const char *base)
 static int unknown(const char *name)
 {
     fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, shmkv-cache, lmdb, redis, redis-pD, "
-            "memcached, memcached-pD, boost, all)\n", name);
+            "memcached, memcached-pD, boost, shf, libshmcache, all)\n", name);
     return -1;
 }
 
