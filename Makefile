@@ -3,6 +3,8 @@
 #   make demo       build and run the multi-process demo
 #   make check      install test dependencies, run every test, then again
 #                   under ASan+UBSan (the README's test command)
+#   make python     the Python binding (bindings/python/python.mk:
+#                   test-python, bench-python)
 #   make test       run the tests of one build (BUILD=..., SAN=...)
 #   make bench      run the default benchmark (BENCH_ARGS=... for others;
 #                   bench/compare.sh for the standard comparison; bench/bench.mk)
@@ -78,6 +80,8 @@ tools: $(BUILD)/shmkv $(EXAMPLE_BIN)
 
 # The benchmark: its build, its peers, make bench.
 include bench/bench.mk
+# The Python binding: make python, make test-python, make bench-python.
+include bindings/python/python.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -137,6 +141,7 @@ check:
 	./scripts/install-deps.sh test
 	$(MAKE) test
 	./scripts/test-install.sh build
+	$(MAKE) test-python
 	$(MAKE) test SAN=asan
 	$(MAKE) test-tsan
 	$(MAKE) fuzz-run FUZZ_SECONDS=45

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages shmkv needs, only those that are missing.
 #
-#   scripts/install-deps.sh [test|bench|all]     (default: test)
+#   scripts/install-deps.sh [test|bench|all|python|python-bench|cxx]
+#                                                  (default: test)
 #
 #   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
 #          util-linux, clang and libclang-rt-14-dev (libFuzzer, for the
@@ -12,6 +13,12 @@
 #          bench/compare.sh and bench/cache.sh); bench/bench.mk builds
 #          each peer whose headers it finds
 #   all    same as bench
+#   python        Debian's python3 with its headers and Django, for the
+#                 Python binding's tests (make test-python)
+#   python-bench  the Python benchmark's peers (make bench-python):
+#                 python3-lmdb, python3-diskcache, python3-redis,
+#                 redis-server
+#   cxx    g++ and clang++, for the C++ header's tests (make test-cxx)
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
 # once, then apt-get install, non-interactively; needs root (or sudo without
@@ -24,11 +31,16 @@ case $what in
     bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux clang libclang-rt-14-dev gnuplot-nox
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
+    python)    pkgs="make gcc python3 python3-dev python3-django" ;;
+    python-bench)
+               pkgs="make gcc python3 python3-dev python3-lmdb python3-diskcache
+                     python3-redis redis-server" ;;
+    cxx)       pkgs="make gcc g++ clang libclang-rt-14-dev" ;;
     -h|--help)
-        sed -n '2,19s/^# \{0,1\}//p' "$0"
+        sed -n '2,27s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
-        echo "usage: $0 [test|bench|all]" >&2
+        echo "usage: $0 [test|bench|all|python|python-bench|cxx]" >&2
         exit 2 ;;
 esac
 
