@@ -13,8 +13,8 @@
 #          bench/compare.sh and bench/cache.sh); bench/bench.mk builds
 #          each peer whose headers it finds
 #   all    same as bench
-#   python        Debian's python3 with its headers and Django, for the
-#                 Python binding's tests (make test-python)
+#   python        Debian's python3 with its headers, setuptools and
+#                 Django, for the Python binding's tests (make test-python)
 #   python-bench  the Python benchmark's peers (make bench-python):
 #                 python3-lmdb, python3-diskcache, python3-redis,
 #                 redis-server
@@ -31,7 +31,7 @@ case $what in
     bench|all) pkgs="make gcc pkg-config liblmdb-dev util-linux clang libclang-rt-14-dev gnuplot-nox
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
-    python)    pkgs="make gcc python3 python3-dev python3-django" ;;
+    python)    pkgs="make gcc python3 python3-dev python3-setuptools python3-django" ;;
     python-bench)
                pkgs="make gcc python3 python3-dev python3-lmdb python3-diskcache
                      python3-redis redis-server" ;;

@@ -9,6 +9,8 @@
 # gets its own build in build/python/<its path>.  The Django tests
 # (test_django) run with every interpreter that has Django (Debian:
 # python3-django, for /usr/bin/python3); the run fails if none has it.
+# Last, the first interpreter with setuptools builds the package with
+# setup.py (into a temporary directory) and runs test_table on that build.
 # scripts/install-deps.sh python installs what this needs on Debian.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +19,7 @@ root=$(cd "$here/../.." && pwd)
 
 seen=" "
 django_runs=0
+setuptools_py=
 for py in "$@"; do
     real=$("$py" -c 'import os, sys; print(os.path.realpath(sys.executable))') ||
         { echo "run-tests: cannot run $py" >&2; exit 1; }
@@ -34,11 +37,25 @@ for py in "$@"; do
         modules=$(echo "$modules" | grep -v '^test_django$')
     fi
     echo "run-tests: $real (Python $version), $what"
+    if [ -z "$setuptools_py" ] && "$py" -c 'import setuptools' 2>/dev/null; then
+        setuptools_py=$py
+    fi
     # From the tests' directory: the package comes from $out, never from
     # the source tree (which has no extension module).
     # shellcheck disable=SC2086
     (cd "$here/tests" && PYTHONPATH="$out" "$py" -m unittest $modules)
 done
+if [ -z "$setuptools_py" ]; then
+    echo "run-tests: no interpreter had setuptools, so setup.py was not tried" \
+         "(Debian: apt-get install python3-setuptools)" >&2
+    exit 1
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkv-setup.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+echo "run-tests: setup.py build with $setuptools_py, then test_table on it"
+"$setuptools_py" "$here/setup.py" -q build --build-base "$tmp" >"$tmp/log" 2>&1 ||
+    { cat "$tmp/log" >&2; echo "run-tests: setup.py build failed" >&2; exit 1; }
+(cd "$here/tests" && PYTHONPATH=$(echo "$tmp"/lib.*) "$setuptools_py" -m unittest test_table)
 if [ "$django_runs" -eq 0 ]; then
     echo "run-tests: no interpreter had Django, so test_django did not run" \
          "(Debian: apt-get install python3-django)" >&2

@@ -18,6 +18,7 @@ from setuptools import Extension, setup
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
+os.chdir(here)  # setuptools takes the paths below from the current directory
 archive = os.path.join(root, "build", "libshmkv.a")
 if not os.path.exists(archive):
     subprocess.run(["make", "-C", root, "lib"], check=True)

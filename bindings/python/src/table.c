@@ -246,8 +246,10 @@ static PyObject *t_iter(TableObject *t)
 
 static PyObject *t_get(TableObject *t, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *a[2], *v;
-    if (parse_args("get", args, nargs, kwnames, 1, 2, NULL, a) < 0)
+    PyObject *a[2] = {NULL, NULL}, *v;
+    if (!kwnames && (nargs == 1 || nargs == 2)) /* the usual call, parsed in line */
+        a[0] = args[0], a[1] = nargs == 2 ? args[1] : NULL;
+    else if (parse_args("get", args, nargs, kwnames, 1, 2, NULL, a) < 0)
         return NULL;
     int rc = on_key(t, a[0], NULL, do_read, &v, WITH_GIL);
     if (rc == -ENOENT)
