@@ -17,8 +17,9 @@ Peers, each skipped (and said so) when its Debian package is missing:
 Every store lives in /dev/shm (so no disk is timed), holds --keys keys of
 --value bytes, and is opened anew in each worker process after fork.  Each
 phase runs --seconds in every process at once; the figure is the sum of
-their operations per second, the median of --runs runs.  Every get must
-hit: a miss is an error.
+their operations per second, the median of --runs runs; the runs go in
+rounds of every phase of every system.  Every get must hit: a miss is an
+error.
 
 The call-overhead section times loops over the same keys: an empty loop,
 dict.get, shmkv's Table.get and t[key], and shmkv_get called from C, and
@@ -68,7 +69,7 @@ class Lmdb:
     def setup(self, tmp):
         import lmdb
         self.lmdb = lmdb
-        self.path = os.path.join(tmp, "lmdb")
+        self.path = os.path.join(tmp, type(self).__name__)
         self.open().close()
 
     def open(self):
@@ -226,31 +227,39 @@ def run_phase(system, phase, procs, keys, value, seconds):
     return sum(r for r, _ in got)
 
 
-def bench_system(cls, args, tmp):
-    system = cls()
-    try:
-        system.setup(tmp)
-    except ImportError as e:
-        return None, "not installed (%s)" % e
-    try:
-        keys = [b"key:%08d" % i for i in range(args.keys)]
-        value = os.urandom(args.value)
+def prepare(names, keys, value, tmp):
+    """Set up and load each system that is installed: ({name: system},
+    {name: why it is not})."""
+    ready, skipped = {}, {}
+    for n in names:
+        system = SYSTEMS[n]()
+        try:
+            system.setup(tmp)
+        except ImportError as e:
+            skipped[system.name] = "not installed (%s)" % e
+            continue
+        ready[system.name] = system
         load = FORK.Process(target=load_all, args=(system, keys, value))
         load.start()
         load.join()
         if load.exitcode:
             raise RuntimeError("%s: loading failed" % system.name)
-        row = {}
-        for phase in ("get", "set"):
-            if phase == "set" and getattr(cls, "gets_only", False):
-                continue
-            for procs in (1, 2):
-                row[phase, procs] = statistics.median(
-                    run_phase(system, phase, procs, keys, value, args.seconds)
-                    for _ in range(args.runs))
-        return row, None
-    finally:
-        system.teardown()
+    return ready, skipped
+
+
+def bench_all(systems, keys, value, args):
+    """{name: {(phase, procs): median rate}}: runs in rounds, each round
+    every phase of every system once, so that a change in the machine's
+    load falls on all of them alike."""
+    samples = {name: {} for name in systems}
+    for r in range(args.runs):
+        for name, system in systems.items():
+            for phase in ("get",) if getattr(system, "gets_only", False) else ("get", "set"):
+                for procs in (1, 2):
+                    rate = run_phase(system, phase, procs, keys, value, args.seconds)
+                    samples[name].setdefault((phase, procs), []).append(rate)
+        print("bench: round %d of %d done" % (r + 1, args.runs), file=sys.stderr)
+    return {name: {k: statistics.median(v) for k, v in s.items()} for name, s in samples.items()}
 
 
 # ---- the call overhead ---------------------------------------------------------
@@ -375,14 +384,14 @@ def main():
         p.error("unknown systems: %s" % ", ".join(unknown))
     tmp = tempfile.mkdtemp(prefix="shmkv-pybench-", dir="/dev/shm")
     try:
-        rows, skipped = {}, {}
-        for n in names:
-            row, why = bench_system(SYSTEMS[n], args, tmp)
-            if row is None:
-                skipped[SYSTEMS[n].name] = why
-            else:
-                rows[SYSTEMS[n].name] = row
-            print("bench: %s done" % SYSTEMS[n].name, file=sys.stderr)
+        keys = [b"key:%08d" % i for i in range(args.keys)]
+        value = os.urandom(args.value)
+        systems, skipped = prepare(names, keys, value, tmp)
+        try:
+            rows = bench_all(systems, keys, value, args)
+        finally:
+            for system in systems.values():
+                system.teardown()
         overhead = call_overhead(tmp, args.value)
         report(rows, skipped, overhead, args)
     finally:
