@@ -21,9 +21,10 @@ their operations per second, the median of --runs runs; the runs go in
 rounds of every phase of every system.  Every get must hit: a miss is an
 error.
 
-The call-overhead section times loops over the same keys: an empty loop,
-dict.get, shmkv's Table.get and t[key], and shmkv_get called from C, and
-reports per call what Table.get costs beyond the C get, next to a dict.get.
+The one-get section times one get of a key in the CPU caches for every
+system, a dict.get, Table.get and t[key], and shmkv_get called from C:
+what each API costs when memory does not, and what Table.get adds to the
+C get, next to a dict.get.
 """
 import argparse
 import multiprocessing
@@ -262,56 +263,49 @@ def bench_all(systems, keys, value, args):
     return {name: {k: statistics.median(v) for k, v in s.items()} for name, s in samples.items()}
 
 
-# ---- the call overhead ---------------------------------------------------------
+# ---- one call, on hot keys -------------------------------------------------------
 
-def best_ns(fn, keys, rounds):
-    """Nanoseconds per key of the fastest of rounds passes of fn(keys)."""
-    best = float("inf")
-    for _ in range(rounds):
-        best = min(best, fn(keys))
-    return best / len(keys) * 1e9
+def per_call(systems, keys, rounds):
+    """Nanoseconds per get of 1000 keys that are in the CPU caches, for
+    each system (its get as the phases call it), a dict, Table.get and
+    t[key], and shmkv_get from C, less the loop's own time.  Each figure
+    is the best of rounds passes, each pass run twice and the second timed
+    (the first brings its data into the caches), the systems taking turns."""
+    keys = tuple(keys[:1000])
+    t = shmkv.Table(systems["shmkv"].path) if "shmkv" in systems else None
+    d = dict.fromkeys(keys, b"")
 
+    def loop_of(get):
+        def loop():
+            for k in keys:
+                get(k)
+        return loop
 
-def timed(loop):
-    def run(keys):
-        start = time.perf_counter()
-        loop(keys)
-        return time.perf_counter() - start
-    return run
-
-
-def call_overhead(tmp, value_size, rounds=30):
-    keys = tuple(b"key:%08d" % i for i in range(1000))
-    value = os.urandom(value_size)
-    d = dict.fromkeys(keys, value)
-    path = os.path.join(tmp, "overhead")
-    t = shmkv.Table(path)
-    t.update(d)
-
-    def empty(ks):
-        for k in ks:
+    def empty():
+        for k in keys:
             pass
 
-    def dict_get(ks):
-        for k in ks:
-            d.get(k)
-
-    def table_get(ks):
-        for k in ks:
-            t.get(k)
-
-    def table_subscript(ks):
-        for k in ks:
+    def subscript():
+        for k in keys:
             t[k]
 
-    out = {"loop": best_ns(timed(empty), keys, rounds),
-           "dict.get": best_ns(timed(dict_get), keys, rounds),
-           "Table.get": best_ns(timed(table_get), keys, rounds),
-           "t[key]": best_ns(timed(table_subscript), keys, rounds),
-           "C shmkv_get": best_ns(lambda ks: shmkv._shmkv._c_get_loop(t, ks), keys, rounds)}
-    t.close()
-    shmkv.unlink(path)
-    return out
+    loops = {name: loop_of(system.connect()[0]) for name, system in systems.items()}
+    loops.update({"dict.get": loop_of(d.get), "loop": empty})
+    if t:
+        loops.update({"t[key]": subscript,
+                      "C shmkv_get": lambda: shmkv._shmkv._c_get_loop(t, keys)})
+    best = dict.fromkeys(loops, float("inf"))
+    for _ in range(rounds):
+        for name, loop in loops.items():
+            loop()
+            start = time.perf_counter()
+            loop()
+            best[name] = min(best[name], time.perf_counter() - start)
+    if t:
+        t.close()
+    ns = {name: b / len(keys) * 1e9 for name, b in best.items()}
+    return {name: v - (0 if name == "C shmkv_get" else ns["loop"])
+            for name, v in ns.items() if name != "loop"}
 
 
 # ---- the report ----------------------------------------------------------------
@@ -331,7 +325,7 @@ def fmt(rate):
     return "%.0f k" % (rate / 1e3) if rate >= 1e4 else "%.1f k" % (rate / 1e3)
 
 
-def report(rows, skipped, overhead, args):
+def report(rows, skipped, hot, args):
     print("## Python: shmkv next to other shared stores\n")
     print("Machine: %s" % machine())
     print("Keys: %d of %d bytes, values %d bytes; operations/s summed over the processes,"
@@ -352,16 +346,18 @@ def report(rows, skipped, overhead, args):
             if name != "shmkv":
                 print("- %s: %.1fx / %.1fx" % (name, base["get", 1] / row["get", 1],
                                                base["get", 2] / row["get", 2]))
-    o = overhead
-    print("\nCall overhead (ns per call, best of 30 passes over 1000 hot keys, %d-byte"
-          " values; the loop's own cost subtracted):\n" % args.value)
-    loop = o["loop"]
-    print("| dict.get | Table.get | t[key] | C shmkv_get | Table.get beyond the C get |")
-    print("|---:|---:|---:|---:|---:|")
-    added = o["Table.get"] - loop - o["C shmkv_get"]
-    print("| %.0f | %.0f | %.0f | %.0f | %.0f (%.1fx dict.get) |"
-          % (o["dict.get"] - loop, o["Table.get"] - loop, o["t[key]"] - loop,
-             o["C shmkv_get"], added, added / (o["dict.get"] - loop)))
+    print("\nOne get of a key in the CPU caches (ns; best of %d passes over 1000 keys,"
+          " the loop's own time taken off):\n" % args.rounds)
+    print("| " + " | ".join("shmkv Table.get" if n == "shmkv" else n for n in hot) + " |")
+    print("|" + "---:|" * len(hot))
+    print("| " + " | ".join("%.0f" % v for v in hot.values()) + " |")
+    if "shmkv" in hot:
+        added = hot["shmkv"] - hot["C shmkv_get"]
+        print("\nTable.get takes %.0f ns beyond the C get: %.1fx a dict.get.  shmkv's hot get"
+              " as a multiple of each peer's speed:\n" % (added, added / hot["dict.get"]))
+        for name in rows:
+            if name != "shmkv":
+                print("- %s: %.1fx" % (name, hot[name] / hot["shmkv"]))
     print("\nCommand: %s" % " ".join([os.path.basename(sys.executable)] + sys.argv))
 
 
@@ -372,12 +368,14 @@ def main():
     p.add_argument("--value", type=int, default=100, help="value size, bytes (100)")
     p.add_argument("--seconds", type=float, default=2.0, help="length of each phase (2)")
     p.add_argument("--runs", type=int, default=3, help="runs of each phase, median (3)")
+    p.add_argument("--rounds", type=int, default=50,
+                   help="passes of the one-call figures, best (50)")
     p.add_argument("--systems", default=",".join(SYSTEMS),
                    help="comma-separated, of: " + ", ".join(SYSTEMS))
     p.add_argument("--quick", action="store_true", help="10000 keys, one run of 0.3 s")
     args = p.parse_args()
     if args.quick:
-        args.keys, args.seconds, args.runs = 10000, 0.3, 1
+        args.keys, args.seconds, args.runs, args.rounds = 10000, 0.3, 1, 5
     names = args.systems.split(",")
     unknown = [n for n in names if n not in SYSTEMS]
     if unknown:
@@ -389,11 +387,11 @@ def main():
         systems, skipped = prepare(names, keys, value, tmp)
         try:
             rows = bench_all(systems, keys, value, args)
+            hot = per_call(systems, keys, args.rounds)
         finally:
             for system in systems.values():
                 system.teardown()
-        overhead = call_overhead(tmp, args.value)
-        report(rows, skipped, overhead, args)
+        report(rows, skipped, hot, args)
     finally:
         shutil.rmtree(tmp)
 
