@@ -1,9 +1,10 @@
 # bindings/cxx/cxx.mk - the C++ header's tests; included by the Makefile.
 #
-#   make test-cxx   build bindings/cxx/test_table.cpp and example.cpp (the
-#                   README's C++ example) against include/shmkv.hpp with
-#                   g++ and clang++, each plain and under ASan+UBSan, and
-#                   run them all -> build/cxx/VARIANT/
+#   make test-cxx   build bindings/cxx/test_table.cpp and example.cpp
+#                   against include/shmkv.hpp with g++ and clang++, each
+#                   plain and under ASan+UBSan, and run them all ->
+#                   build/cxx/VARIANT/; and the README's C++ section's
+#                   code, put into a main(), with g++
 #
 # The plain builds link build/libshmkv.a; the sanitized ones the library's
 # sources compiled by the C compiler that goes with the C++ one (gcc with
@@ -29,7 +30,19 @@ $(eval $(call cxx_variant,clang++,clang++,clang,))
 $(eval $(call cxx_variant,g++-asan,g++,gcc,$(CXX_SAN_FLAGS)))
 $(eval $(call cxx_variant,clang++-asan,clang++,clang,$(CXX_SAN_FLAGS)))
 
-CXX_BINS := $(foreach v,$(CXX_VARIANTS),build/cxx/$(v)/test_table build/cxx/$(v)/example)
+CXX_BINS := $(foreach v,$(CXX_VARIANTS),build/cxx/$(v)/test_table build/cxx/$(v)/example) \
+            build/cxx/g++/readme
+
+# The README's C++ code (the first ```cpp block after "## C++"): its
+# #include lines, then the rest as the body of main().
+build/cxx/readme.cpp: README.md
+	@mkdir -p $(dir $@)
+	awk '/^## C\+\+/ { s = 1 } s && /^```cpp$$/ { c = 1; next } c && /^```$$/ { exit } c' $< >$@.code
+	{ grep '^#include' $@.code; echo '#include <iostream>'; echo 'int main()'; echo '{'; \
+	  grep -v '^#include' $@.code; echo '}'; } >$@
+	rm -f $@.code
+build/cxx/g++/readme: build/cxx/readme.cpp $(CXX_DEPS) build/libshmkv.a
+	g++ $(CXX_TEST_FLAGS) $< build/libshmkv.a -o $@
 
 .PHONY: test-cxx
 test-cxx:
@@ -43,3 +56,6 @@ test-cxx:
 	    SHMKV_DIR=$$d ./build/cxx/$$v/example >/dev/null || { rm -rf "$$d"; exit 1; }; \
 	    rmdir "$$d" || { echo "test-cxx: example left tables behind"; rm -rf "$$d"; exit 1; }; \
 	done
+	@echo "test-cxx: the README's C++ code"
+	@d=$$(mktemp -d /dev/shm/shmkv-cxx-readme.XXXXXX); \
+	    SHMKV_DIR=$$d ./build/cxx/g++/readme >/dev/null; rc=$$?; rm -rf "$$d"; exit $$rc
