@@ -29,6 +29,9 @@ $(eval $(call cxx_variant,g++,g++,gcc,))
 $(eval $(call cxx_variant,clang++,clang++,clang,))
 $(eval $(call cxx_variant,g++-asan,g++,gcc,$(CXX_SAN_FLAGS)))
 $(eval $(call cxx_variant,clang++-asan,clang++,clang,$(CXX_SAN_FLAGS)))
+# the sanitized library objects stay between runs (make would delete them
+# as intermediate files)
+.SECONDARY: $(CXX_LIB_g++-asan) $(CXX_LIB_clang++-asan)
 
 CXX_BINS := $(foreach v,$(CXX_VARIANTS),build/cxx/$(v)/test_table build/cxx/$(v)/example) \
             build/cxx/g++/readme

