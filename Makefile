@@ -3,10 +3,13 @@
 #   make demo       build and run the multi-process demo
 #   make check      install test dependencies, run every test, then again
 #                   under ASan+UBSan (the README's test command)
+#   make python     the Python binding (bindings/python/python.mk:
+#                   test-python, bench-python)
+#   make test-cxx   the C++ header's tests (bindings/cxx/cxx.mk)
 #   make test       run the tests of one build (BUILD=..., SAN=...)
 #   make bench      run the default benchmark (BENCH_ARGS=... for others;
 #                   bench/compare.sh for the standard comparison; bench/bench.mk)
-#   make install    PREFIX=/usr/local DESTDIR= (library, header, pkg-config,
+#   make install    PREFIX=/usr/local DESTDIR= (library, headers, pkg-config,
 #                   the shmkv tool and its man page)
 #   make node       the Node.js addon; make test-node runs its tests
 #                   (bindings/node/node.mk)
@@ -84,6 +87,10 @@ include bench/bench.mk
 include bindings/php/php.mk
 # The Node.js addon: make node, make test-node.
 include bindings/node/node.mk
+# The Python binding: make python, make test-python, make bench-python.
+include bindings/python/python.mk
+# The C++ header's tests: make test-cxx.
+include bindings/cxx/cxx.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -145,6 +152,8 @@ check:
 	$(MAKE) test
 	./scripts/test-install.sh build
 	$(MAKE) test-node
+	$(MAKE) test-python
+	$(MAKE) test-cxx
 	$(MAKE) test SAN=asan
 	$(MAKE) test-tsan
 	$(MAKE) fuzz-run FUZZ_SECONDS=45
@@ -209,7 +218,7 @@ install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/rel/shmkv $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/shmkv.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 include/shmkv.h $(DESTDIR)$(INCDIR)/
+	install -m 644 include/shmkv.h include/shmkv.hpp $(DESTDIR)$(INCDIR)/
 	install -m 644 $(BUILD)/libshmkv.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libshmkv.so $(DESTDIR)$(LIBDIR)/libshmkv.so.$(VERSION)
 	ln -sf libshmkv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkv.so.$(SOMAJOR)
@@ -217,7 +226,7 @@ install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -m 644 $(BUILD)/shmkv.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/shmkv.h $(DESTDIR)$(LIBDIR)/libshmkv.* \
+	rm -f $(DESTDIR)$(INCDIR)/shmkv.h $(DESTDIR)$(INCDIR)/shmkv.hpp $(DESTDIR)$(LIBDIR)/libshmkv.* \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/shmkv.pc \
 	      $(DESTDIR)$(BINDIR)/shmkv $(DESTDIR)$(PREFIX)/share/man/man1/shmkv.1
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages shmkv needs, only those that are missing.
 #
-#   scripts/install-deps.sh [test|bench|all|php]     (default: test)
+#   scripts/install-deps.sh [test|bench|all|php|python|python-bench|cxx]
+#                                                  (default: test)
 #   scripts/install-deps.sh packages PKG...      (these, for a binding's own needs)
 #
 #   test   make, gcc, pkg-config, liblmdb-dev (the benchmark's LMDB peer),
@@ -18,6 +19,12 @@
 #          (cgi-fcgi), php8.2-apcu (APCu, which tests and benchmark compare
 #          against), make, gcc
 #   packages  the Debian packages named after it
+#   python        Debian's python3 with its headers, setuptools and
+#                 Django, for the Python binding's tests (make test-python)
+#   python-bench  the Python benchmark's peers (make bench-python):
+#                 python3-lmdb, python3-diskcache, python3-redis,
+#                 redis-server
+#   cxx    g++ and clang++, for the C++ header's tests (make test-cxx)
 #
 # Quiet and quick when nothing is missing.  Otherwise runs apt-get update
 # once, then apt-get install, non-interactively; needs root (or sudo without
@@ -31,12 +38,17 @@ case $what in
                      redis-server libhiredis-dev memcached libmemcached-dev
                      libboost-dev g++" ;;
     php)       pkgs="make gcc php8.2-dev php8.2-cli php8.2-fpm libfcgi-bin php8.2-apcu" ;;
+    python)    pkgs="make gcc python3 python3-dev python3-setuptools python3-django" ;;
+    python-bench)
+               pkgs="make gcc python3 python3-dev python3-lmdb python3-diskcache
+                     python3-redis redis-server" ;;
+    cxx)       pkgs="make gcc g++ clang libclang-rt-14-dev" ;;
     packages)  shift; pkgs="$*" ;;
     -h|--help)
-        sed -n '2,25s/^# \{0,1\}//p' "$0"
+        sed -n '2,32s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
-        echo "usage: $0 [test|bench|all|php] | packages PKG..." >&2
+        echo "usage: $0 [test|bench|all|php|python|python-bench|cxx] | packages PKG..." >&2
         exit 2 ;;
 esac
 

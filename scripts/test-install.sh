@@ -2,7 +2,8 @@
 # Install shmkv into a temporary prefix and build a small program against the
 # installed header and library through pkg-config: once linked to the shared
 # library (run with LD_LIBRARY_PATH) and once statically (pkg-config --static,
-# cc -static).  Then checks the installed files and uninstalls.
+# cc -static); and a C++ one with the installed shmkv.hpp.  Then checks the
+# installed files and uninstalls.
 #
 #   scripts/test-install.sh [BUILD_DIR]      (default: build)
 #
@@ -32,7 +33,7 @@ env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
     >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log" >&2; fail "make install"; }
 
 version=$(sed -n 's/^#define SHMKV_VERSION_STRING "\(.*\)"/\1/p' include/shmkv.h)
-for f in include/shmkv.h lib/libshmkv.a "lib/libshmkv.so.$version" \
+for f in include/shmkv.h include/shmkv.hpp lib/libshmkv.a "lib/libshmkv.so.$version" \
          lib/libshmkv.so.0 lib/libshmkv.so lib/pkgconfig/shmkv.pc; do
     [ -e "$prefix/$f" ] || fail "$prefix/$f not installed"
 done
@@ -139,6 +140,31 @@ if LC_ALL=C readelf -d "$tmp/app-static" 2>/dev/null | grep NEEDED >/dev/null; t
     fail "app-static has dynamic dependencies"
 fi
 "$tmp/app-static" static || fail "static app failed"
+
+# C++: the installed one-header interface, through the same pkg-config
+cxx=${CXX:-$(command -v c++ || command -v g++ || command -v clang++ || true)}
+[ -n "$cxx" ] || fail "no C++ compiler (scripts/install-deps.sh cxx)"
+cat >"$tmp/app.cpp" <<'APP'
+#include <shmkv.hpp>
+
+#include <iostream>
+
+int main()
+{
+    shmkv::table t("install-test-cxx");
+    t.set("k", "v");
+    bool ok = t.get("k") == std::string("v") && t.incr("n", 5) == 5 && t.size() == 2;
+    t.close();
+    shmkv::table::unlink("install-test-cxx");
+    std::cout << (ok ? "ok: C++\n" : "wrong values\n");
+    return ok ? 0 : 1;
+}
+APP
+step "c++: $cxx -std=c++17 app.cpp \$(pkg-config --cflags --libs shmkv)"
+# shellcheck disable=SC2046
+"$cxx" -std=c++17 -Wall -Wextra -Werror -o "$tmp/app-cxx" "$tmp/app.cpp" \
+    $(pkg-config --cflags --libs shmkv) || fail "C++ build"
+LD_LIBRARY_PATH=$prefix/lib "$tmp/app-cxx" || fail "C++ app failed"
 
 [ -z "$(ls -A "$SHMKV_DIR")" ] || fail "tables left behind: $(ls -A "$SHMKV_DIR")"
 
