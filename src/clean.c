@@ -279,12 +279,24 @@ bool shmkv__clean_some(shmkv *db, struct shard *s)
 }
 
 
+/* Bytes the allocator can hand out: free runs and the file's unused end. */
+static uint64_t room(shmkv *db)
+{
+    uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
+    return (atomic_load_explicit(&db->hdr->free_units, memory_order_relaxed) << UNIT_SHIFT) +
+           (db->reserve > top ? db->reserve - top : 0);
+}
+
 /* After -ENOSPC in a store: compact every other shard.  Called with no
- * lock held; a shard whose lock stays busy for a while is passed over. */
+ * lock held; a shard whose lock stays busy for a while is passed over.
+ * Taking a shard's lock also frees the runs waiting on its deferred list
+ * (shard.c): room made that way counts too, or a write would fail with
+ * -ENOSPC right after freeing what it needed (test_stop alloc_kill). */
 #define CLEAN_OTHERS_WAIT_NS 10000000L
 bool shmkv__clean_others(shmkv *db, struct shard *mine)
 {
     bool freed = false;
+    uint64_t room0 = room(db);
     for (uint64_t i = 0; i < nshards(db); i++) {
         struct shard *s = &db->shards[i];
         if (s == mine || shmkv__shard_lock_for(db, s, CLEAN_OTHERS_WAIT_NS))
@@ -292,5 +304,5 @@ bool shmkv__clean_others(shmkv *db, struct shard *mine)
         freed |= shmkv__clean_some(db, s);
         shmkv__shard_unlock(s);
     }
-    return freed;
+    return freed || room(db) > room0;
 }

@@ -9,8 +9,19 @@
  * read without marking; huge and mixed values; shmkv_clear alone and under
  * concurrent writers; writer processes killed at random instants while
  * they evict leave a cache the checker passes.
+ *
+ * Regressions (issue 18): a pair of exactly max_bytes / 8 (key and value)
+ * is taken, one byte more refused with -E2BIG, again and again in a full
+ * cache (item 13: pairs some 1.1 KB smaller were refused); a writer
+ * stopped holding the lock of the shard with the oldest run leaves the
+ * other shards' writers at full speed (item 12: every write that chose
+ * that shard to evict from waited a second).  The latter reads the
+ * library's internals (src/) for the shards' oldest runs.
  */
 #include "harness.h"
+#include "handle.h"
+#include "log.h"
+#include "stop_helpers.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -326,6 +337,133 @@ static void test_kill(int kills)
     shmkv_unlink(name);
 }
 
+/* Issue 18, item 13: the largest pair a cache takes is max_bytes / 8,
+ * key and value together, also when it must evict to make room. */
+static void test_pair_limit(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "cache-limit");
+    shmkv *db;
+    const uint64_t max = 4u << 20, limit = max / 8;
+    shmkv_options o = {.flags = SHMKV_CREATE | SHMKV_CACHE, .max_bytes = max};
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    char *v = malloc(limit + 1), *b = malloc(limit + 1), k[2000];
+    for (int i = 0; i < 40; i++) {
+        for (int j = 0; j < 300; j++) { /* keep the cache full of small pairs */
+            size_t kl = (size_t)snprintf(k, sizeof k, "small-%d-%d", i, j);
+            h_val_make(v, 1000, k, kl, 1);
+            CHECK_RC(shmkv_put(db, k, kl, v, 1000), 0);
+        }
+        /* keys of 8 to 1,800 bytes: the limit is on the pair */
+        size_t kl = (size_t)snprintf(k, sizeof k, "edge-%d-", i);
+        memset(k + kl, 'k', (size_t)i * 45);
+        kl += (size_t)i * 45;
+        size_t vl = limit - kl, got = 0;
+        h_val_make(v, vl + 1, k, kl, 2);
+        CHECK_RC(shmkv_put(db, k, kl, v, vl + 1), -E2BIG);
+        CHECK_RC(shmkv_get(db, k, kl, b, limit + 1, &got), -ENOENT);
+        h_val_make(v, vl, k, kl, (uint64_t)i);
+        int rc = shmkv_put(db, k, kl, v, vl);
+        CHECKF(rc == 0, "a pair of max_bytes / 8 (%zu + %zu B): %s", kl, vl, h_errname(rc));
+        rc = shmkv_get(db, k, kl, b, limit + 1, &got);
+        CHECKF(rc == 0 && got == vl && h_val_check(b, got, k, kl, NULL), "the pair of max_bytes / 8: %s",
+               h_errname(rc));
+        CHECK_RC(shmkv_put(db, k, kl, v, vl + 1), -E2BIG); /* an overwrite too */
+    }
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK(st.evictions > 0);
+    CHECK(st.file_bytes <= max);
+    check_pairs(db, "after pairs at the limit");
+    free(v);
+    free(b);
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
+/* The shard whose oldest run is the table's oldest (as eviction sees it). */
+static unsigned oldest_shard(shmkv *db)
+{
+    unsigned best = 0;
+    bool found = false;
+    uint32_t best_stamp = 0;
+    for (unsigned i = 0; i < nshards(db); i++) {
+        uint64_t v = atomic_load(&db->shards[i].oldest); /* 1 << 32 | stamp, 0: none */
+        if (v && (!found || stamp_older((uint32_t)v, best_stamp))) {
+            best = i;
+            best_stamp = (uint32_t)v;
+            found = true;
+        }
+    }
+    CHECKF(found, "no shard has a run to evict");
+    return best;
+}
+
+static void put_pair(shmkv *db, void *arg)
+{
+    const char *k = arg;
+    char v[1000];
+    h_val_make(v, sizeof v, k, strlen(k), 1);
+    CHECK_RC(shmkv_put(db, k, strlen(k), v, sizeof v), 0);
+}
+
+/* Issue 18, item 12: a full cache, and a writer stopped holding the lock
+ * of the shard with the oldest run, which every eviction would choose:
+ * writes to the other shards go on at full speed and keep evicting. */
+static void test_stopped_oldest(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "cache-stopped");
+    shmkv *db;
+    const uint64_t max = 32u << 20;
+    shmkv_options o = {.flags = SHMKV_CREATE | SHMKV_CACHE, .max_bytes = max};
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    char k[32], v[1000], b[1000];
+    long next = 0;
+    for (int i = 0; i < 80000; i++) { /* 2.5 times the cache */
+        size_t kl = key_find(db, k, sizeof k, "fill-", &next, -1, -1);
+        h_val_make(v, sizeof v, k, kl, 1);
+        CHECK_RC(shmkv_put(db, k, kl, v, sizeof v), 0);
+    }
+    unsigned x = oldest_shard(db);
+    char held[32];
+    key_find(db, held, sizeof held, "held-", &next, x, -1);
+    pid_t pid = fork_paused(name, PAUSE_LOCKED, 0, put_pair, held);
+    if (pid < 0)
+        return;
+    shmkv_stats st0, st;
+    CHECK_RC(shmkv_stat(db, &st0), 0);
+    enum { WRITES = 1000 };
+    size_t kl[WRITES];
+    char keys[WRITES][32];
+    double t0 = h_now(), dt = 0;
+    int done = 0;
+    for (; done < WRITES && (dt = h_now() - t0) < 5.0; done++) {
+        do
+            kl[done] = key_find(db, keys[done], sizeof keys[done], "more-", &next, -1, -1);
+        while (key_shard(db, keys[done], kl[done]) == x);
+        h_val_make(v, sizeof v, keys[done], kl[done], 2);
+        CHECK_RC(shmkv_put(db, keys[done], kl[done], v, sizeof v), 0);
+    }
+    dt = h_now() - t0;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    h_note("full cache, the oldest shard's lock held by a stopped writer: %d writes to other shards in %.3f s, "
+           "%llu evictions", done, dt, (unsigned long long)(st.evictions - st0.evictions));
+    CHECKF(done == WRITES && dt < 1.0, "%d writes in %.3f s", done, dt);
+    CHECK(st.evictions > st0.evictions);
+    CHECK(st.file_bytes <= max);
+    CHECK_EQ_INT(oldest_shard(db), x); /* nobody could evict it */
+    for (int i = done > 100 ? done - 100 : 0; i < done; i++) {
+        size_t got = 0;
+        CHECK_RC(shmkv_get(db, keys[i], kl[i], b, sizeof b, &got), 0);
+    }
+    cont_child(pid, "the stopped writer");
+    CHECK_RC(shmkv_get(db, held, strlen(held), b, sizeof b, &(size_t){0}), 0);
+    check_pairs(db, "after a stopped writer held the oldest shard");
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
 /* The parts: each fill and each load has its own table. */
 static void fill_small(void)
 {
@@ -357,6 +495,7 @@ static const struct h_part parts[] = {
     { "fill_mixed", fill_mixed },      { "fill_huge", fill_huge },
     { "hot_survive", test_hot_survive }, { "clear", test_clear },
     { "many_writers", many_writers },  { "kill", kills },
+    { "pair_limit", test_pair_limit }, { "stopped_oldest", test_stopped_oldest },
 };
 
 int main(int argc, char **argv)

@@ -9,8 +9,17 @@
  * with no sweep, in store and cache mode, for small and huge values; the
  * expirations counter and the checker agree; bad arguments and read-only
  * handles.
+ *
+ * Regressions (issue 18): a key with a lifetime in an overflow bucket,
+ * expired, then written again by put, add or put_ttl must be found
+ * (item 1: the write went to a slot of the bucket its reaping had just
+ * unlinked); lifetimes above SHMKV_TTL_MAX, up to UINT64_MAX, are refused
+ * and change nothing, SHMKV_TTL_MAX itself works (item 9: they wrapped
+ * and expired at once).  These read the library's internals (src/) to put
+ * keys in one bucket's chain.
  */
 #include "harness.h"
+#include "stop_helpers.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -189,11 +198,109 @@ static void reclaim_cache(void)
     test_reclaim(SHMKV_CACHE, 64u << 20, 200, 20000);
 }
 
+/* Issue 18, item 1.  In one bucket: seven keys fill it, Y and then X
+ * (with a lifetime) go to an overflow bucket, Y is deleted (its slot, the
+ * first of that bucket, is free: a write looking for room finds it), X
+ * expires; writing X again reaps it, which empties and unlinks the
+ * overflow bucket, and the new X must land in a slot that is still
+ * reachable. */
+static void overflow_rewrite(void)
+{
+    static const char *const modes[] = {"put", "add", "put_ttl"};
+    char name[64];
+    h_name(name, sizeof name, "exp-overflow");
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 1u << 20, .expected_keys = 10};
+    shmkv *db;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    long next = 0;
+    uint64_t keys = 0;
+    for (int m = 0; m < 3; m++) {
+        char k[9][32];
+        size_t kl[9];
+        for (int i = 0; i < 9; i++) { /* same shard, same bucket */
+            kl[i] = key_find(db, k[i], sizeof k[i], "ovf-", &next, 0, 10 + m);
+            int rc = i < 8 ? shmkv_put(db, k[i], kl[i], "v", 1) : shmkv_put_ttl(db, k[i], kl[i], "old", 3, 100);
+            CHECK_RC(rc, 0);
+        }
+        const char *x = k[8], *y = k[7];
+        unsigned slot = 9;
+        CHECK_EQ_INT(key_place(db, y, kl[7], &slot), 1); /* an overflow bucket, */
+        CHECK_EQ_INT(slot, 0);                           /* its first slot */
+        CHECK_EQ_INT(key_place(db, x, kl[8], &slot), 1);
+        CHECK_EQ_INT(slot, 1);
+        CHECK_RC(shmkv_del(db, y, kl[7]), 0);
+        CHECK_EQ_INT(key_place(db, x, kl[8], &slot), 1); /* X is still there, alone */
+        shmkv__clock_advance(200);
+        CHECK(!present(db, x));
+        int rc = m == 0 ? shmkv_put(db, x, kl[8], "new", 3)
+               : m == 1 ? shmkv_add(db, x, kl[8], "new", 3)
+                        : shmkv_put_ttl(db, x, kl[8], "new", 3, 100000);
+        CHECKF(rc == 0, "%s of an expired key in an overflow bucket: %s", modes[m], h_errname(rc));
+        char buf[8];
+        size_t vl = 0;
+        rc = shmkv_get(db, x, kl[8], buf, sizeof buf, &vl);
+        CHECKF(rc == 0 && vl == 3 && !memcmp(buf, "new", 3), "get after %s of an expired key in an overflow bucket: %s",
+               modes[m], h_errname(rc));
+        keys += 8;
+        CHECK_EQ_U64(shmkv_count(db), keys);
+        struct seen seen = {0, 0};
+        CHECK_RC(shmkv_foreach(db, visit, &seen), 0);
+        CHECK_EQ_INT(seen.n, (int)keys);
+        CHECK_TABLE(db, modes[m]);
+    }
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
+/* Issue 18, item 9: lifetimes past SHMKV_TTL_MAX are refused and change
+ * nothing; SHMKV_TTL_MAX itself is a lifetime of some 2,230 years. */
+static void ttl_limits(void)
+{
+    static const uint64_t bad[] = {UINT64_MAX, UINT64_MAX - 1, (uint64_t)INT64_MAX + 1, SHMKV_TTL_MAX + 1};
+    char name[64];
+    h_name(name, sizeof name, "exp-limits");
+    shmkv *db;
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    CHECK_RC(shmkv_put(db, "k", 1, "v1", 2), 0);
+    CHECK_RC(shmkv_put_ttl(db, "t", 1, "v1", 2, 5000), 0);
+    uint64_t left;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_RC(shmkv_put_ttl(db, "k", 1, "v2", 2, bad[i]), -EINVAL);
+        CHECK_RC(shmkv_put_ttl(db, "n", 1, "v2", 2, bad[i]), -EINVAL);
+        CHECK_RC(shmkv_expire(db, "k", 1, bad[i]), -EINVAL);
+        CHECK_RC(shmkv_expire(db, "t", 1, bad[i]), -EINVAL);
+        char buf[8];
+        size_t vl = 0;
+        CHECK(shmkv_get(db, "k", 1, buf, sizeof buf, &vl) == 0 && vl == 2 && !memcmp(buf, "v1", 2));
+        CHECK(!present(db, "n"));
+        CHECK_RC(shmkv_ttl(db, "k", 1, &left), 0);
+        CHECK_EQ_U64(left, 0); /* still no lifetime */
+        CHECK_RC(shmkv_ttl(db, "t", 1, &left), 0);
+        CHECK(left > 4000 && left <= 5000); /* still its own */
+    }
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    CHECK_RC(shmkv_put_ttl(db, "m", 1, "v", 1, SHMKV_TTL_MAX), 0);
+    CHECK_RC(shmkv_expire(db, "k", 1, SHMKV_TTL_MAX), 0);
+    shmkv__clock_advance(1000000000); /* 11 days on */
+    const char *const lasting[] = {"m", "k"};
+    for (int i = 0; i < 2; i++) {
+        CHECK(present(db, lasting[i]));
+        CHECK_RC(shmkv_ttl(db, lasting[i], 1, &left), 0);
+        CHECK(left > SHMKV_TTL_MAX - 1000000000 - 60000 && left <= SHMKV_TTL_MAX - 1000000000);
+    }
+    CHECK(!present(db, "t"));
+    CHECK_TABLE(db, "after lifetimes at the limit");
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
 static const struct h_part parts[] = {
     { "semantics", test_semantics },
     { "reclaim_store", reclaim_store },
     { "reclaim_huge", reclaim_huge },
     { "reclaim_cache", reclaim_cache },
+    { "overflow_rewrite", overflow_rewrite },
+    { "ttl_limits", ttl_limits },
 };
 
 int main(int argc, char **argv)
