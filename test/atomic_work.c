@@ -9,6 +9,11 @@
 
 #define BARRIER_S 60.0
 
+void note_timeout(void)
+{
+    h_note("a lock wait timed out (its holder was not running for a second): again");
+}
+
 /* ---- results ---- */
 
 struct results *results_new(unsigned nkeys, uint64_t cap)
@@ -95,7 +100,8 @@ void incr_work(shmkv *db, struct results *r, unsigned w, long n)
     for (long j = 0; j < n; j++) {
         unsigned k = (unsigned)((w + (unsigned long)j) % NCOUNTERS);
         int64_t res = 0;
-        int rc = shmkv_incr(db, keys[k], kl[k], k % 2 ? -1 : 1, 0, &res);
+        int rc;
+        RETRY_TIMEDOUT(rc, shmkv_incr(db, keys[k], kl[k], k % 2 ? -1 : 1, 0, &res));
         if (rc) {
             if (errors++ < 5)
                 h_fail(__FILE__, __LINE__, "incr: %s", h_errname(rc));
@@ -134,7 +140,7 @@ long cas_work(shmkv *db, struct results *r, long n)
         long long v = strtoll(old, NULL, 10);
         int nl = snprintf(next, sizeof next, "%lld", v + 1);
         shmkv_put_opts o = { .flags = SHMKV_IF_EQUAL, .expected = old, .elen = ol };
-        rc = shmkv_put_ex(db, "cas", 3, next, (size_t)nl, &o);
+        RETRY_TIMEDOUT(rc, shmkv_put_ex(db, "cas", 3, next, (size_t)nl, &o));
         if (rc == 0) {
             results_claim(r, 0, (uint64_t)(v + 1));
             done++;
@@ -172,7 +178,8 @@ void take_play(shmkv *db, struct game *g)
             return;
         void *p = NULL;
         size_t vl = 0;
-        int rc = shmkv_take(db, "prize", 5, &p, &vl);
+        int rc;
+        RETRY_TIMEDOUT(rc, shmkv_take(db, "prize", 5, &p, &vl));
         if (rc == 0) {
             __atomic_fetch_add(&g->r[r].wins, 1, __ATOMIC_RELAXED);
             char want[16];
@@ -193,7 +200,9 @@ void take_drive(shmkv *db, struct game *g)
     int bad = 0;
     for (int r = 0; r < g->rounds; r++) {
         char v[16];
-        CHECK_RC(shmkv_put(db, "prize", 5, v, (size_t)snprintf(v, sizeof v, "%d", r)), 0);
+        int rc, n = snprintf(v, sizeof v, "%d", r);
+        RETRY_TIMEDOUT(rc, shmkv_put(db, "prize", 5, v, (size_t)n));
+        CHECK_RC(rc, 0);
         if (h_barrier_wait(g->b, BARRIER_S) < 0 || h_barrier_wait(g->b, BARRIER_S) < 0)
             return;
         int w = __atomic_load_n(&g->r[r].wins, __ATOMIC_RELAXED);
@@ -218,7 +227,8 @@ void lease_play(shmkv *db, struct game *g)
         char buf[16];
         size_t vl;
         uint64_t lease = 0;
-        int rc = shmkv_get_lease(db, "leased", 6, buf, sizeof buf, &vl, 0, &lease);
+        int rc;
+        RETRY_TIMEDOUT(rc, shmkv_get_lease(db, "leased", 6, buf, sizeof buf, &vl, 0, &lease));
         CHECK_RC(rc, -ENOENT);
         if (lease)
             __atomic_fetch_add(&lr->wins, 1, __ATOMIC_RELAXED);
@@ -228,8 +238,8 @@ void lease_play(shmkv *db, struct game *g)
             return;
         if (lease) { /* the driver has done its part: fill */
             char v[16];
-            lr->fill_rc = shmkv_put_leased(db, "leased", 6, v,
-                                           (size_t)snprintf(v, sizeof v, "fill-%d", r), 0, lease);
+            int n = snprintf(v, sizeof v, "fill-%d", r);
+            RETRY_TIMEDOUT(lr->fill_rc, shmkv_put_leased(db, "leased", 6, v, (size_t)n, 0, lease));
         }
         if (h_barrier_wait(g->b, BARRIER_S) < 0)
             return;
@@ -263,21 +273,23 @@ void lease_drive(shmkv *db, struct game *g)
     int players = (int)g->b->n - 1, bad = 0, filled = 0;
     for (int r = 0; r < g->rounds; r++) {
         struct round *lr = &g->r[r];
-        int rc = shmkv_del(db, "leased", 6); /* absent, and no lease */
+        int rc;
+        RETRY_TIMEDOUT(rc, shmkv_del(db, "leased", 6)); /* absent, and no lease */
         CHECK(rc == 0 || rc == -ENOENT);
         if (h_barrier_wait(g->b, BARRIER_S) < 0 || h_barrier_wait(g->b, BARRIER_S) < 0)
             return;
         if (lr->wins != 1 && bad++ < 5)
             h_fail(__FILE__, __LINE__, "round %d: %d players got a lease", r, lr->wins);
         char v[16];
+        int n = snprintf(v, sizeof v, "put-%d", r);
+        int want = 0;
         switch (r % L_KINDS) {
-        case L_PUT:
-            CHECK_RC(shmkv_put(db, "leased", 6, v, (size_t)snprintf(v, sizeof v, "put-%d", r)), 0);
-            break;
-        case L_DEL: CHECK_RC(shmkv_del(db, "leased", 6), -ENOENT); break; /* voids it */
-        case L_CLEAR: CHECK_RC(shmkv_clear(db), 0); break;
-        default: filled++; break;
+        case L_PUT: RETRY_TIMEDOUT(rc, shmkv_put(db, "leased", 6, v, (size_t)n)); break;
+        case L_DEL: RETRY_TIMEDOUT(rc, shmkv_del(db, "leased", 6)); want = -ENOENT; break; /* voids it */
+        case L_CLEAR: RETRY_TIMEDOUT(rc, shmkv_clear(db)); break;
+        default: rc = 0; filled++; break;
         }
+        CHECKF(rc == want, "round %d: the driver's write: %s", r, h_errname(rc));
         if (h_barrier_wait(g->b, BARRIER_S) < 0 || h_barrier_wait(g->b, BARRIER_S) < 0)
             return;
         lease_check_round(db, g, r, players);

@@ -18,9 +18,24 @@
 
 #include "harness.h"
 
+#include <errno.h>
 #include <stdint.h>
 
 #define NCOUNTERS 8
+
+/* rc = call, again while it returns -ETIMEDOUT (up to 30 times).  A
+ * writer gives up waiting for a lock after a second (as documented) if its
+ * holder is alive but not running; a machine loaded far beyond its cores
+ * can leave a holder descheduled that long.  These tests are about
+ * atomicity, test_kill about waiting times: a write that timed out changed
+ * nothing, and is made again. */
+#define RETRY_TIMEDOUT(rc, call)                                           \
+    do {                                                                   \
+        int tries_ = 0;                                                    \
+        while (((rc) = (call)) == -ETIMEDOUT && tries_++ < 30)             \
+            note_timeout();                                                \
+    } while (0)
+void note_timeout(void);
 
 /* The results handed out per key (values 1 .. cap-1), in shared memory. */
 struct results {

@@ -139,7 +139,8 @@ static void *killed_writer_thread(void *p)
         unsigned k = (unsigned)h_below(&r, NCOUNTERS);
         __atomic_store_n(inflight, k + 1, __ATOMIC_SEQ_CST);
         int64_t res;
-        int rc = shmkv_incr(j->db, keys[k], kl[k], 1, 0, &res);
+        int rc;
+        RETRY_TIMEDOUT(rc, shmkv_incr(j->db, keys[k], kl[k], 1, 0, &res));
         if (rc) {
             h_fail(__FILE__, __LINE__, "incr: %s", h_errname(rc));
             h_child_exit();
@@ -431,7 +432,9 @@ static void scan_write(shmkv *db, h_rng *r, uint64_t seq)
     case 6: rc = shmkv_take(db, k, kl, &p, &vl); free(p); break;
     default: rc = shmkv_put_ttl(db, k, kl, v, vl, 60000); break;
     }
-    if (rc && !(kind == CHURNED && (rc == -EEXIST || rc == -ENOENT)))
+    if (rc == -ETIMEDOUT) /* changed nothing (see RETRY_TIMEDOUT): the next write goes on */
+        note_timeout();
+    else if (rc && !(kind == CHURNED && (rc == -EEXIST || rc == -ENOENT)))
         h_fail(__FILE__, __LINE__, "write of %s: %s", k, h_errname(rc));
 }
 
@@ -476,7 +479,8 @@ static void scanner(shmkv *db, const char *what)
         uint64_t cur = 0;
         for (;;) {
             int rc = shmkv_scan(db, &cur, seen_visit, s);
-            if (rc == -EAGAIN) { /* writers changed the piece every time: again */
+            if (rc == -EAGAIN || rc == -ETIMEDOUT) { /* writers changed the piece every
+                                                      * time, or held its lock: again */
                 __atomic_fetch_add(&g_scan->retries, 1, __ATOMIC_RELAXED);
                 continue;
             }
