@@ -18,17 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define H_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define H_TSAN 1
-#endif
-#endif
-#ifndef H_TSAN
-#define H_TSAN 0
-#endif
-
 #define NTHREADS 8
 #define SCALE (H_TSAN ? 20 : H_ASAN ? 5 : 1) /* the sanitizers' slowness */
 #define INCRS (100000L / SCALE)              /* per thread */
