@@ -55,7 +55,8 @@ void check_absent_at(const char *file, int line, shmkv *db, const void *key, siz
 #define CHECK_ABSENT(db, k, kl) check_absent_at(__FILE__, __LINE__, db, k, kl)
 
 /* key is present and its lifetime is want_ms (0: none), within slack ms
- * below it (time passes). */
+ * below it (time passes: the callers allow a quarter of a second, for
+ * loaded machines, and tell lifetimes apart by more). */
 void check_ttl_at(const char *file, int line, shmkv *db, const void *key, size_t klen,
                   uint64_t want_ms, uint64_t slack);
 #define CHECK_TTL(db, k, kl, want, slack) check_ttl_at(__FILE__, __LINE__, db, k, kl, want, slack)

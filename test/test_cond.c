@@ -103,9 +103,9 @@ static void test_absent_present(void)
     /* an expired key is absent; a failed condition keeps the lifetime */
     shmkv_put_opts o = { .flags = SHMKV_IF_ABSENT, .ttl_ms = 1000 };
     CHECK_RC(shmkv_put_ex(db, "t", 1, "short", 5, &o), 0);
-    CHECK_TTL(db, "t", 1, 1000, 100);
+    CHECK_TTL(db, "t", 1, 1000, 250);
     CHECK_RC(shmkv_put_ex(db, "t", 1, "again", 5, &o), -EEXIST);
-    CHECK_TTL(db, "t", 1, 1000, 100);
+    CHECK_TTL(db, "t", 1, 1000, 250);
     shmkv__clock_advance(1000);
     CHECK_ABSENT(db, "t", 1);
     CHECK_RC(put_if(db, "t", "x", SHMKV_IF_PRESENT, NULL), -ENOENT);
@@ -217,12 +217,12 @@ static void test_keep_ttl(void)
     shmkv__clock_advance(400);
     CHECK_RC(shmkv_put_ex(db, "k", 1, "v2", 2, &keep), 0);
     CHECK_VAL(db, "k", 1, "v2", 2);
-    CHECK_TTL(db, "k", 1, 600, 100); /* the same instant, not 1000 ms again */
+    CHECK_TTL(db, "k", 1, 600, 250); /* the same instant, not 1000 ms again */
     keep.flags |= SHMKV_IF_EQUAL;
     keep.expected = "v2";
     keep.elen = 2;
     CHECK_RC(shmkv_put_ex(db, "k", 1, "v3", 2, &keep), 0);
-    CHECK_TTL(db, "k", 1, 600, 100);
+    CHECK_TTL(db, "k", 1, 600, 250);
     shmkv__clock_advance(600);
     CHECK_ABSENT(db, "k", 1);
 
@@ -238,7 +238,7 @@ static void test_keep_ttl(void)
     /* without KEEP_TTL: the write's own lifetime, or none */
     shmkv_put_opts own = { .flags = SHMKV_IF_PRESENT, .ttl_ms = 5000 };
     CHECK_RC(shmkv_put_ex(db, "n", 1, "x", 1, &own), 0);
-    CHECK_TTL(db, "n", 1, 5000, 100);
+    CHECK_TTL(db, "n", 1, 5000, 250);
     own.ttl_ms = 0;
     CHECK_RC(shmkv_put_ex(db, "n", 1, "y", 1, &own), 0);
     CHECK_TTL(db, "n", 1, 0, 0);
@@ -249,7 +249,7 @@ static void test_keep_ttl(void)
     keep.flags = SHMKV_KEEP_TTL | SHMKV_IF_ABSENT;
     CHECK_RC(shmkv_put_ex(db, "k", 1, "v6", 2, &keep), -EEXIST);
     CHECK_VAL(db, "k", 1, "v5", 2);
-    CHECK_TTL(db, "k", 1, 300, 100);
+    CHECK_TTL(db, "k", 1, 300, 250);
     FINISH_TABLE(db, name, "after KEEP_TTL");
 }
 

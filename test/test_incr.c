@@ -62,18 +62,18 @@ static void test_incr_basic(void)
 
     /* lifetimes: an absent key gets the call's, an existing one keeps its own */
     CHECK_RC(shmkv_incr(db, "l", 1, 1, 1000, &res), 0);
-    CHECK_TTL(db, "l", 1, 1000, 100);
+    CHECK_TTL(db, "l", 1, 1000, 250);
     shmkv__clock_advance(400);
     CHECK_RC(shmkv_incr(db, "l", 1, 1, 5000, &res), 0);
     CHECK_EQ_INT(res, 2);
-    CHECK_TTL(db, "l", 1, 600, 100);
+    CHECK_TTL(db, "l", 1, 600, 250);
     CHECK_RC(shmkv_incr(db, "c", 1, 1, 5000, NULL), 0);
     CHECK_TTL(db, "c", 1, 0, 0);
     shmkv__clock_advance(600);
     CHECK_ABSENT(db, "l", 1);
     CHECK_RC(shmkv_incr(db, "l", 1, 10, 2000, &res), 0); /* expired counts as 0 */
     CHECK_EQ_INT(res, 10);
-    CHECK_TTL(db, "l", 1, 2000, 100);
+    CHECK_TTL(db, "l", 1, 2000, 250);
     CHECK_RC(shmkv_incr(db, "m", 1, 1, SHMKV_TTL_MAX, NULL), 0);
     CHECK_TTL(db, "m", 1, SHMKV_TTL_MAX, 1000);
 
@@ -204,7 +204,7 @@ static void test_append_basic(void)
     shmkv__clock_advance(300);
     CHECK_RC(shmkv_append(db, "t", 1, "y", 1), 0);
     CHECK_VAL(db, "t", 1, "xy", 2);
-    CHECK_TTL(db, "t", 1, 700, 100);
+    CHECK_TTL(db, "t", 1, 700, 250);
     shmkv__clock_advance(700);
     CHECK_ABSENT(db, "t", 1);
     CHECK_RC(shmkv_append(db, "t", 1, "z", 1), 0);

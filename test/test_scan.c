@@ -316,7 +316,7 @@ static void test_many_mixed(void)
         size_t kl = strlen(keys[i]);
         if (want[i] == 0) {
             CHECK_VAL(db, keys[i], kl, p[i].val, p[i].vlen);
-            CHECK_TTL(db, keys[i], kl, p[i].ttl_ms, 100);
+            CHECK_TTL(db, keys[i], kl, p[i].ttl_ms, 250);
         } else if (p[i].key != big_key) {
             CHECK_ABSENT(db, keys[i], kl);
         }
@@ -355,7 +355,7 @@ static void test_many_duplicates(void)
     for (int k = 0; k < NK; k++) {
         const shmkv_pair *w = &p[last[k]];
         CHECK_VAL(db, w->key, w->klen, w->val, w->vlen);
-        CHECK_TTL(db, w->key, w->klen, w->ttl_ms, 100);
+        CHECK_TTL(db, w->key, w->klen, w->ttl_ms, 250);
     }
     CHECK_EQ_U64(shmkv_count(db), NK);
     CHECK_EQ_U64(stats_of(db).puts, (uint64_t)(N - invalid));

@@ -84,14 +84,14 @@ static void test_decisions(void)
     CHECK_RC(update(db, "key1", &u), 0);
     CHECK(u.calls == 1 && u.absent);
     CHECK_VAL(db, "key1", 4, "one", 3);
-    CHECK_TTL(db, "key1", 4, 1000, 100);
+    CHECK_TTL(db, "key1", 4, 1000, 250);
     /* present: the callback sees the value */
     u.out = (shmkv_update_out){ .val = "two\0", .vlen = 4, .flags = SHMKV_KEEP_TTL };
     shmkv__clock_advance(300);
     CHECK_RC(update(db, "key1", &u), 0);
     CHECK(!u.absent && u.vlen == 3 && memcmp(u.val, "one", 3) == 0);
     CHECK_VAL(db, "key1", 4, "two\0", 4);
-    CHECK_TTL(db, "key1", 4, 700, 100); /* kept */
+    CHECK_TTL(db, "key1", 4, 700, 250); /* kept */
     u.out = (shmkv_update_out){ .val = "three", .vlen = 5 };
     CHECK_RC(update(db, "key1", &u), 0);
     CHECK_TTL(db, "key1", 4, 0, 0); /* SET without KEEP_TTL: its own (none) */
