@@ -71,11 +71,11 @@ SHMKV_API int shmkv_get_lease(shmkv *db, const void *key, size_t klen, void *buf
     if (!lease)
         return -EINVAL;
     *lease = 0;
+    if (lease_ms > SHMKV_TTL_MAX)
+        return -EINVAL; /* whether or not the key is there, as documented */
     int r = shmkv_get(db, key, klen, buf, cap, vlen);
     if (r != -ENOENT || db->rdonly)
         return r; /* a hit, an error, or a handle that cannot write a lease */
-    if (lease_ms > SHMKV_TTL_MAX)
-        return -EINVAL;
     struct lease_arg a = {.buf = buf, .cap = cap, .lease_ms = lease_ms ? lease_ms : LEASE_DEFAULT_MS};
     struct wreq w;
     shmkv__wreq_init(db, &w, key, klen, decide_get_lease, &a);

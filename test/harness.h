@@ -50,6 +50,17 @@
 #define H_ASAN 0
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define H_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define H_TSAN 1
+#endif
+#endif
+#ifndef H_TSAN
+#define H_TSAN 0
+#endif
+
 /* ---- checks ------------------------------------------------------------ */
 
 void h_fail(const char *file, int line, const char *fmt, ...)
