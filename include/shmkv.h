@@ -147,7 +147,9 @@ typedef struct shmkv_stats {
     uint64_t free_bytes;       /* bytes in free runs, ready for reuse */
     double   load_factor;      /* keys / (primary buckets * 7) */
     /* activity since the table was created */
-    uint64_t puts;             /* successful put/add/replace */
+    uint64_t puts;             /* pairs written: put, add, replace, put_ex,
+                                * put_many, incr, append, update, expire,
+                                * put_leased */
     uint64_t dels;             /* successful deletes */
     uint64_t splits;           /* index buckets split (incremental growth) */
     uint64_t runs_cleaned;     /* record runs released for reuse (emptied by
