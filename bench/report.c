@@ -16,6 +16,9 @@
 
 /* ---- text ---------------------------------------------------------------- */
 
+static const char *const mix_op_name[] = { [MIX_DELPUT] = "delete+put", [MIX_PUT] = "put",
+                                           [MIX_INCR] = "incr" };
+
 static double mops_of(const struct measure *m)
 {
     return m && m->secs > 0 ? (double)m->total / m->secs / 1e6 : 0;
@@ -30,7 +33,9 @@ void report_header(const struct bench *b)
         printf("%zu B", cfg->key.min);
     else
         printf("%zu-%zu B", cfg->key.min, cfg->key.max);
-    if (cfg->val.min == cfg->val.max)
+    if (cfg->mix_op == MIX_INCR)
+        printf(", values counters (decimal text)");
+    else if (cfg->val.min == cfg->val.max)
         printf(", value %zu B", cfg->val.min);
     else
         printf(", value %zu-%zu B", cfg->val.min, cfg->val.max);
@@ -43,7 +48,10 @@ void report_header(const struct bench *b)
             printf("for %" PRIu64 " steps", cfg->mix_ops);
         else
             printf("for %.3g s", cfg->mix_seconds);
+        printf(", updates by %s", mix_op_name[cfg->mix_op]);
     }
+    if (cfg->put_batch > 1)
+        printf(", puts in batches of %u", cfg->put_batch);
     if (cfg->batch > 1)
         printf(", gets in batches of %u", cfg->batch);
     printf(", %d run%s, %ld cpus, files in %s%s%s\n", b->cfg.runs, b->cfg.runs > 1 ? "s" : "",
@@ -110,7 +118,10 @@ void report_phase(const struct bench *b, const struct sysdef *sd, enum phase ph,
     printf("\n");
     for (int t = 0; t < NOPT; t++)
         print_lat(ind, &m->lat[t], op_name[t]);
-    if (ph == PH_MIX)
+    if (ph == PH_MIX && m->ops[OP_INCR])
+        printf("%s%" PRIu64 " gets, %" PRIu64 " increments, each result checked; ", ind,
+               m->ops[OP_GET], m->ops[OP_INCR]);
+    else if (ph == PH_MIX)
         printf("%s%" PRIu64 " gets, %" PRIu64 " deletes, %" PRIu64 " puts; ", ind,
                m->ops[OP_GET], m->ops[OP_DEL], m->ops[OP_PUT]);
     if (ph == PH_MIX || ph == PH_GET) {
@@ -240,14 +251,14 @@ static void print_config_json(const struct bench *b)
     printf("  \"shmkv_version\": \"%s\",\n  \"procs\": %d,\n  \"threads\": %d,\n"
            "  \"keys\": %" PRIu64 ",\n  \"key_size\": [%zu, %zu],\n  \"val_size\": [%zu, %zu],\n"
            "  \"runs\": %d,\n  \"presize\": %s,\n  \"prefault\": %s,\n  \"batch\": %u,\n"
-           "  \"pipeline\": %u,\n"
+           "  \"put_batch\": %u,\n  \"op\": \"%s\",\n  \"pipeline\": %u,\n"
            "  \"dist\": \"%s\",\n  \"zipf_s\": %.3f,\n  \"mix_get\": %.4f,\n"
            "  \"mix_seconds\": %.3f,\n  \"mix_ops\": %" PRIu64 ",\n  \"cpus\": %ld,\n"
            "  \"timer\": {\"clock\": \"CLOCK_MONOTONIC\", \"ns_per_call\": %.1f, "
            "\"sample_every\": %u},\n", SHMKV_VERSION_STRING, cfg->procs, cfg->threads,
            cfg->nkeys, cfg->key.min, cfg->key.max, cfg->val.min, cfg->val.max, cfg->runs,
            cfg->presize ? "true" : "false", cfg->prefault ? "true" : "false", cfg->batch,
-           cfg->pipeline,
+           cfg->put_batch, mix_op_name[cfg->mix_op], cfg->pipeline,
            cfg->zipf ? "zipf" : "uniform", cfg->zipf_s, cfg->mix_get, cfg->mix_seconds,
            cfg->mix_ops, sysconf(_SC_NPROCESSORS_ONLN), b->timer_ns, cfg->sample);
     printf("  \"cache_pct\": %.3f,\n  \"working_set_bytes\": %" PRIu64 ",\n"
@@ -270,9 +281,9 @@ static void json_result(const struct bench *b, int sys, enum phase ph, int run,
     printf("\n    {\"system\": \"%s\", \"phase\": \"%s\", \"run\": %d, "
            "\"ok\": %s, \"seconds\": %.6f, \"ops\": %" PRIu64 ", \"mops\": %.4f, "
            "\"ops_by_type\": {\"get\": %" PRIu64 ", \"put\": %" PRIu64
-           ", \"del\": %" PRIu64 "}, \"worker_mops\": [", b->sys.d[sys].name, ph_name[ph],
-           run + 1, m->ok ? "true" : "false", m->secs, m->total, mops_of(m), m->ops[OP_GET],
-           m->ops[OP_PUT], m->ops[OP_DEL]);
+           ", \"del\": %" PRIu64 ", \"incr\": %" PRIu64 "}, \"worker_mops\": [",
+           b->sys.d[sys].name, ph_name[ph], run + 1, m->ok ? "true" : "false", m->secs, m->total,
+           mops_of(m), m->ops[OP_GET], m->ops[OP_PUT], m->ops[OP_DEL], m->ops[OP_INCR]);
     for (int w = 0; w < b->cfg.workers; w++)
         printf("%s%.4f", w ? ", " : "", m->wmops ? m->wmops[w] : 0.0);
     printf("], \"checks\": {\"values_checked\": %" PRIu64 ", \"wrong\": %" PRIu64
@@ -323,8 +334,24 @@ void report_json(const struct bench *b)
     printf("\n  ]\n}\n");
 }
 
+static void tsv_lat_names(FILE *f, enum optype t)
+{
+    fprintf(f, "\t%s_p50\t%s_p99\t%s_p999\t%s_max", op_name[t], op_name[t], op_name[t],
+            op_name[t]);
+}
+
+static void tsv_lat(FILE *f, const struct hist *h)
+{
+    if (!h->count)
+        fprintf(f, "\t-\t-\t-\t-");
+    else
+        fprintf(f, "\t%.3f\t%.3f\t%.3f\t%.3f", hist_quantile_us(h, 0.5), hist_quantile_us(h, 0.99),
+                hist_quantile_us(h, 0.999), (double)h->max_ns / 1000.0);
+}
+
 /* One line per system and phase: medians over the runs, latency (us) over
- * all runs' samples; "-" where there is none. */
+ * all runs' samples; "-" where there is none.  The columns of incr come
+ * last, so those of the scripts that read the file stay where they were. */
 int report_tsv(const struct bench *b, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -333,10 +360,11 @@ int report_tsv(const struct bench *b, const char *path)
         return -1;
     }
     fprintf(f, "system\tphase\truns\tok\tmops\tmops_min\tmops_max\tbytes_per_pair\twrong");
-    for (int t = 0; t < NOPT; t++)
-        fprintf(f, "\t%s_p50\t%s_p99\t%s_p999\t%s_max", op_name[t], op_name[t], op_name[t],
-                op_name[t]);
-    fprintf(f, "\tcache\tgets\tmisses\n");
+    for (int t = 0; t < OP_INCR; t++)
+        tsv_lat_names(f, (enum optype)t);
+    fprintf(f, "\tcache\tgets\tmisses");
+    tsv_lat_names(f, OP_INCR);
+    fprintf(f, "\n");
     for (int sys = 0; sys < b->sys.n; sys++)
         for (int ph = 0; ph < NPH; ph++) {
             struct summary s;
@@ -344,16 +372,11 @@ int report_tsv(const struct bench *b, const char *path)
                 continue;
             fprintf(f, "%s\t%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.2f\t%" PRIu64, b->sys.d[sys].name,
                     ph_name[ph], s.runs, s.ok, s.mops, s.mops_lo, s.mops_hi, s.bpp, s.wrong);
-            for (int t = 0; t < NOPT; t++) {
-                const struct hist *h = &s.lat[t];
-                if (!h->count)
-                    fprintf(f, "\t-\t-\t-\t-");
-                else
-                    fprintf(f, "\t%.3f\t%.3f\t%.3f\t%.3f", hist_quantile_us(h, 0.5),
-                            hist_quantile_us(h, 0.99), hist_quantile_us(h, 0.999),
-                            (double)h->max_ns / 1000.0);
-            }
-            fprintf(f, "\t%d\t%" PRIu64 "\t%" PRIu64 "\n", b->sys.d[sys].cache, s.gets, s.misses);
+            for (int t = 0; t < OP_INCR; t++)
+                tsv_lat(f, &s.lat[t]);
+            fprintf(f, "\t%d\t%" PRIu64 "\t%" PRIu64, b->sys.d[sys].cache, s.gets, s.misses);
+            tsv_lat(f, &s.lat[OP_INCR]);
+            fprintf(f, "\n");
         }
     return fclose(f) == 0 ? 0 : -1;
 }
