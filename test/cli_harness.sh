@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cli_harness.sh - what the tests of the shmkv command-line tool share
 # (test_cli.sh, test_cli_write.sh): sourced, not run, as
 #
@@ -20,6 +21,7 @@ case ${1-} in
 *) echo "usage: $cli_name [--list] (it has no parts)" >&2; exit 2 ;;
 esac
 
+# shellcheck disable=SC2154 # $here is set by the test that sources this
 tool=$here/../shmkv
 [ -x "$tool" ] || { echo "$cli_name: $tool not built"; exit 1; }
 command -v python3 >/dev/null || { echo "$cli_name: needs python3"; exit 1; }

@@ -314,7 +314,8 @@ wait
 check "mixed increments sum exactly" test "$(s get t mixed)" = "$((2 * rounds * 1000 - 2 * rounds * 7))"
 
 # a counter kept by compare-and-swap loops (get, then put --if-equal) from 4
-# processes, $((rounds / 4)) increments each: none lost, none doubled
+# processes, $quarter increments each: none lost, none doubled
+quarter=$((rounds / 4))
 s put t cas 0
 cas_loop() {
     local n=0 v
@@ -323,18 +324,18 @@ cas_loop() {
         if "$tool" put t cas "$((v + 1))" --if-equal "$v" 2>/dev/null; then n=$((n + 1)); fi
     done
 }
-for p in 1 2 3 4; do cas_loop $((rounds / 4)) & done
+for p in 1 2 3 4; do cas_loop "$quarter" & done
 wait
-check "the CAS counter is exactly $rounds" test "$(s get t cas)" = "$rounds"
+check "the CAS counter is exactly $((4 * quarter))" test "$(s get t cas)" = $((4 * quarter))
 
 # appends of 4 processes: each one's tokens all there, none torn
 for p in 1 2 3 4; do
-    (for _ in $(seq $((rounds / 4))); do "$tool" append t log "[$p]"; done) &
+    (for _ in $(seq "$quarter"); do "$tool" append t log "[$p]"; done) &
 done
 wait
 s get t log >"$F/log"
-check "every append landed ($(wc -c <"$F/log") bytes)" test "$(wc -c <"$F/log")" -eq $((rounds * 3))
-check "each process's appends are whole" test "$(grep -o '\[[1-4]\]' "$F/log" | sort | uniq -c | awk '{ print $1 }' | sort -u)" = $((rounds / 4))
+check "every append landed ($(wc -c <"$F/log") bytes)" test "$(wc -c <"$F/log")" -eq $((4 * quarter * 3))
+check "each process's appends are whole" test "$(grep -o '\[[1-4]\]' "$F/log" | sort | uniq -c | awk '{ print $1 }' | sort -u)" = "$quarter"
 
 # 8 processes take one key at once, 5 times: exactly one gets it each time
 for r in 1 2 3 4 5; do
