@@ -191,6 +191,8 @@ struct wres {
     uint64_t misses;               /* cache mode: gets that found nothing (fine) */
     uint64_t del_absent;           /* cache mode: deletes that found nothing (fine) */
     uint64_t faults;               /* page faults of the thread */
+    double cpu;                    /* CPU seconds it used (user + system;
+                                    * a server's are not counted) */
     double end;                    /* CLOCK_MONOTONIC seconds when it finished */
     int error;
     char err[256];                 /* the error that stopped it */
@@ -219,6 +221,7 @@ struct measure {
     double secs;
     uint64_t ops[NOPT], total;
     uint64_t checked, wrong, absent_race, other_ver, faults;
+    double cpu;                    /* the workers' CPU seconds */
     uint64_t misses, del_absent;   /* cache mode: gets that missed, deletes that found nothing */
     double *wmops;                 /* each worker's own M ops/s */
     struct hist lat[NOPT];

@@ -160,7 +160,9 @@ static const struct optdef defs[] = {
          "Per phase: total M ops/s (every get, put, delete and increment / time from\n"
          "release to the last finish), each worker's own M ops/s in brackets, latency\n"
          "percentiles of the timed operations (a batch is timed as a whole), memory\n"
-         "bytes per pair, page faults per operation.\n"),
+         "bytes per pair, page faults and the workers' CPU time per operation (which\n"
+         "says more than M ops/s where other jobs share the CPUs; for Redis and\n"
+         "memcached the clients' share only, not the server's).\n"),
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
 _Static_assert(NDEFS <= 64, "struct config's given has a bit per row");

@@ -24,6 +24,13 @@ static double mops_of(const struct measure *m)
     return m && m->secs > 0 ? (double)m->total / m->secs / 1e6 : 0;
 }
 
+/* The workers' CPU time per operation, us: what an operation costs even
+ * where other jobs share the CPUs, when wall-clock rates say little. */
+static double cpu_us_of(const struct measure *m)
+{
+    return m && m->total ? m->cpu / (double)m->total * 1e6 : 0;
+}
+
 void report_header(const struct bench *b)
 {
     const struct config *cfg = &b->cfg;
@@ -110,7 +117,8 @@ void report_phase(const struct bench *b, const struct sysdef *sd, enum phase ph,
     if (m->bpp > 0)
         printf("  %.1f B/pair", m->bpp);
     if (m->total)
-        printf("  %.2f faults/op", (double)m->faults / (double)m->total);
+        printf("  %.2f faults/op  %.3f us CPU/op", (double)m->faults / (double)m->total,
+               cpu_us_of(m));
     if (b->cfg.runs > 1)
         printf("  [run %d/%d]", run + 1, b->cfg.runs);
     if (!m->ok)
@@ -152,6 +160,7 @@ struct summary {
     int runs, ok;
     double mops, mops_lo, mops_hi;     /* median, min, max */
     double bpp;                        /* median */
+    double cpu_us;                     /* median CPU us per operation */
     uint64_t wrong, gets, misses;      /* all runs' */
     struct hist lat[NOPT];             /* all runs' samples */
 };
@@ -174,7 +183,7 @@ static double median(double *v, int n, double *lo, double *hi)
 /* Returns 0 if no run reached the phase. */
 static int summarize(const struct bench *b, int sys, enum phase ph, struct summary *s)
 {
-    double mops[MAX_RUNS], bpp[MAX_RUNS], lo, hi;
+    double mops[MAX_RUNS], bpp[MAX_RUNS], cpu[MAX_RUNS], lo, hi;
     memset(s, 0, sizeof *s);
     s->ok = 1;
     for (int r = 0; r < b->cfg.runs; r++) {
@@ -183,6 +192,7 @@ static int summarize(const struct bench *b, int sys, enum phase ph, struct summa
             continue;
         mops[s->runs] = mops_of(m);
         bpp[s->runs] = m->bpp;
+        cpu[s->runs] = cpu_us_of(m);
         s->runs++;
         s->ok &= m->ok;
         s->wrong += m->wrong;
@@ -195,6 +205,7 @@ static int summarize(const struct bench *b, int sys, enum phase ph, struct summa
         return 0;
     s->mops = median(mops, s->runs, &s->mops_lo, &s->mops_hi);
     s->bpp = median(bpp, s->runs, &lo, &hi);
+    s->cpu_us = median(cpu, s->runs, &lo, &hi);
     return 1;
 }
 
@@ -207,8 +218,8 @@ void report_summary(const struct bench *b)
             if (!summarize(b, sys, (enum phase)ph, &s))
                 continue;
             int prec = prec_of(s.mops);
-            printf("%-13s %s median %.*f M ops/s (%.*f, %.*f)", b->sys.d[sys].name, ph_name[ph],
-                   prec, s.mops, prec, s.mops_lo, prec, s.mops_hi);
+            printf("%-13s %s median %.*f M ops/s (%.*f, %.*f), CPU %.3f us/op", b->sys.d[sys].name,
+                   ph_name[ph], prec, s.mops, prec, s.mops_lo, prec, s.mops_hi, s.cpu_us);
             for (int t = 0; t < NOPT; t++) {
                 const struct hist *h = &s.lat[t];
                 if (h->count)
@@ -290,8 +301,9 @@ static void json_result(const struct bench *b, int sys, enum phase ph, int run,
            ", \"absent_during_update\": %" PRIu64
            ", \"other_version_during_update\": %" PRIu64 ", \"cache_misses\": %"
            PRIu64 ", \"cache_deletes_absent\": %" PRIu64 "}, "
-           "\"page_faults\": %" PRIu64 ", \"latency_us\": ", m->checked, m->wrong,
-           m->absent_race, m->other_ver, m->misses, m->del_absent, m->faults);
+           "\"page_faults\": %" PRIu64 ", \"cpu_seconds\": %.6f, \"cpu_us_per_op\": %.4f, "
+           "\"latency_us\": ", m->checked, m->wrong, m->absent_race, m->other_ver, m->misses,
+           m->del_absent, m->faults, m->cpu, cpu_us_of(m));
     json_lats(m->lat);
     if (m->have_si)
         printf(", \"memory\": {\"what\": \"%s\", \"bytes\": %" PRIu64 ", \"rss\": %"
@@ -324,9 +336,9 @@ void report_json(const struct bench *b)
                 continue;
             printf("%s\n    {\"system\": \"%s\", \"phase\": \"%s\", \"runs\": %d, \"ok\": %s, "
                    "\"mops_median\": %.4f, \"mops_min\": %.4f, \"mops_max\": %.4f, "
-                   "\"bytes_per_pair\": %.2f, \"latency_us\": ", sep,
-                   b->sys.d[sys].name, ph_name[ph], s.runs, s.ok ? "true" : "false", s.mops,
-                   s.mops_lo, s.mops_hi, s.bpp);
+                   "\"bytes_per_pair\": %.2f, \"cpu_us_per_op_median\": %.4f, \"latency_us\": ",
+                   sep, b->sys.d[sys].name, ph_name[ph], s.runs, s.ok ? "true" : "false", s.mops,
+                   s.mops_lo, s.mops_hi, s.bpp, s.cpu_us);
             sep = ",";
             json_lats(s.lat);
             printf("}");
@@ -350,8 +362,9 @@ static void tsv_lat(FILE *f, const struct hist *h)
 }
 
 /* One line per system and phase: medians over the runs, latency (us) over
- * all runs' samples; "-" where there is none.  The columns of incr come
- * last, so those of the scripts that read the file stay where they were. */
+ * all runs' samples; "-" where there is none.  The columns of incr and the
+ * CPU time come last, so those of the scripts that read the file stay
+ * where they were. */
 int report_tsv(const struct bench *b, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -364,7 +377,7 @@ int report_tsv(const struct bench *b, const char *path)
         tsv_lat_names(f, (enum optype)t);
     fprintf(f, "\tcache\tgets\tmisses");
     tsv_lat_names(f, OP_INCR);
-    fprintf(f, "\n");
+    fprintf(f, "\tcpu_us_per_op\n");
     for (int sys = 0; sys < b->sys.n; sys++)
         for (int ph = 0; ph < NPH; ph++) {
             struct summary s;
@@ -376,7 +389,7 @@ int report_tsv(const struct bench *b, const char *path)
                 tsv_lat(f, &s.lat[t]);
             fprintf(f, "\t%d\t%" PRIu64 "\t%" PRIu64, b->sys.d[sys].cache, s.gets, s.misses);
             tsv_lat(f, &s.lat[OP_INCR]);
-            fprintf(f, "\n");
+            fprintf(f, "\t%.4f\n", s.cpu_us);
         }
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -566,6 +566,14 @@ struct thr {
     pthread_t tid;
 };
 
+/* CPU seconds this thread has used, exactly (getrusage's may lag by a tick) */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void *thread_main(void *arg)
 {
     struct thr *t = arg;
@@ -596,8 +604,10 @@ static void *thread_main(void *arg)
     if (ok) {
         struct rusage ru0, ru1;
         getrusage(RUSAGE_THREAD, &ru0);
+        double cpu0 = thread_cpu();
         int rc = ws.use_exec ? run_batch(&ws) : run_single(&ws);
         ws.r->end = now_sec();
+        ws.r->cpu = thread_cpu() - cpu0;
         getrusage(RUSAGE_THREAD, &ru1);
         ws.r->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt) +
                        (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);
