@@ -43,7 +43,8 @@
 #define MAX_SYS 12
 #define HR_MAX_CELLS 16
 
-enum optype { OP_GET, OP_PUT, OP_DEL, NOPT };
+enum optype { OP_GET, OP_PUT, OP_DEL, OP_INCR, NOPT };
+enum mixop { MIX_DELPUT, MIX_PUT, MIX_INCR };  /* what a MIX update is (--op) */
 enum phase { PH_PUT, PH_MIX, PH_GET, PH_DEL, NPH };
 
 extern const char *const ph_name[NPH];   /* "PUT", ... */
@@ -60,6 +61,8 @@ struct config {
     struct sizes key, val;
     int runs;
     unsigned batch;                /* gets per batch call (--batch) */
+    unsigned put_batch;            /* PUT: pairs per batch call (--put-batch) */
+    int mix_op;                    /* MIX_*: what a MIX update is (--op) */
     unsigned pipeline;             /* depth of the pipelined variants */
     double mix_get;                /* MIX: share of steps that are gets, 0..1 */
     double mix_seconds;            /* MIX duration, or ... */
@@ -124,6 +127,12 @@ size_t make_key(const struct sizes *ks, uint64_t i, unsigned char *k); /* its le
 size_t val_len(const struct sizes *vs, uint64_t i, uint32_t ver);
 size_t make_val(const struct sizes *vs, uint64_t i, uint32_t ver, unsigned char *v);
 uint32_t val_version(uint64_t i, const unsigned char *v, size_t len);
+/* --op incr: key i's value is a counter, the decimal text of i + v N (N
+ * keys, v its version), so an increment by N makes the next version */
+size_t make_counter(uint64_t nkeys, uint64_t i, uint32_t ver, unsigned char *v);
+uint32_t counter_version(uint64_t nkeys, uint64_t i, const unsigned char *v, size_t len);
+/* A counter's text as an int64 (an optional '-', 1 to 19 digits); 0 or -1. */
+int parse_counter(const unsigned char *p, size_t len, int64_t *out);
 
 struct rng { uint64_t s[4]; };
 void rng_seed(struct rng *r, uint64_t seed);
@@ -182,6 +191,8 @@ struct wres {
     uint64_t misses;               /* cache mode: gets that found nothing (fine) */
     uint64_t del_absent;           /* cache mode: deletes that found nothing (fine) */
     uint64_t faults;               /* page faults of the thread */
+    double cpu;                    /* CPU seconds it used (user + system;
+                                    * a server's are not counted) */
     double end;                    /* CLOCK_MONOTONIC seconds when it finished */
     int error;
     char err[256];                 /* the error that stopped it */
@@ -210,6 +221,7 @@ struct measure {
     double secs;
     uint64_t ops[NOPT], total;
     uint64_t checked, wrong, absent_race, other_ver, faults;
+    double cpu;                    /* the workers' CPU seconds */
     uint64_t misses, del_absent;   /* cache mode: gets that missed, deletes that found nothing */
     double *wmops;                 /* each worker's own M ops/s */
     struct hist lat[NOPT];

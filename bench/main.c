@@ -9,10 +9,12 @@
  * For each run and system, a fresh store, then the phases (as in
  * SharedHashFile's test):
  *
- *   PUT  each worker inserts its share of the N unique keys;
+ *   PUT  each worker inserts its share of the N unique keys (--put-batch B:
+ *        B pairs a call, where the system has a batch);
  *   MIX  for --mix-seconds (5) or --mix-ops steps, each step a get of a
- *        random key (--mix-get 98 %) or else a delete and a put of a random
- *        key of the worker's own share, with a new version of its value;
+ *        random key (--mix-get 98 %) or else an update of a random key of
+ *        the worker's own share to a new version of its value: a delete and
+ *        a put, a put (--op put), or an increment of a counter (--op incr);
  *   GET  every key once in a random order, each worker its share (with
  *        --dist zipf: N gets of Zipf-distributed keys);
  *   DEL  each worker deletes its share.
@@ -22,10 +24,11 @@
  * process would have them; --no-prefault skips this, see prefault() in
  * worker.c), say they are ready and block on a pipe; closing the pipe
  * releases them together.  A phase's time runs (CLOCK_MONOTONIC) from the
- * release to the last worker's finish; "M ops/s" counts every get, put and
- * delete (a MIX update is two) over that time, and the figures in brackets
- * are each worker's own operations over its own time.  Once a second a progress line goes to stderr (when it is a
- * terminal, or with --progress): total M ops/s and each worker's share.
+ * release to the last worker's finish; "M ops/s" counts every get, put,
+ * delete and increment (a MIX update by delete and put is two) over that
+ * time, and the figures in brackets are each worker's own operations over
+ * its own time.  Once a second a progress line goes to stderr (when it is
+ * a terminal, or with --progress): total M ops/s and each worker's share.
  *
  * Every get is checked against the value expected for its key and version
  * (worker.c says how, and what a get racing an update may see); a
@@ -130,6 +133,19 @@ static int finish_config(struct config *c)
         fprintf(stderr, "shmkv-bench: %" PRIu64 " unique keys do not fit in %zu bytes\n",
                 c->nkeys, c->key.min);
         return 2;
+    }
+    if (c->mix_op == MIX_INCR && (c->cache_pct > 0 || strstr(c->systems, "shmkv-cache"))) {
+        fprintf(stderr, "shmkv-bench: --op incr: counters in a cache that evicts lose counts, so "
+                "no exact value could be checked (drop --cache)\n");
+        return 2;
+    }
+    if (c->mix_op == MIX_INCR) {
+        if (option_given(c, "val-size")) {
+            fprintf(stderr, "shmkv-bench: --op incr: values are counters (decimal text), "
+                    "--val-size does not apply\n");
+            return 2;
+        }
+        c->val = (struct sizes){ 1, 20 }; /* up to 2^64: 20 digits */
     }
     if (!c->list_systems && (c->cache_pct > 0 || strstr(c->systems, "shmkv-cache")))
         size_cache(c);

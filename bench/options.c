@@ -60,6 +60,7 @@ struct optdef {
 static int set_phases(struct config *c, const char *list);
 static int set_mix_get(struct config *c, const char *arg);
 static int set_dist(struct config *c, const char *arg);
+static int set_op(struct config *c, const char *arg);
 
 static const struct optdef defs[] = {
     { "procs", .arg = "N", INT(procs, 1, MAX_PROCS), .help = "worker processes (default 2)" },
@@ -80,6 +81,12 @@ static const struct optdef defs[] = {
       .help = "of put,mix,get,del (default all; put is needed)" },
     { "mix-get", .arg = "PCT", SET(set_mix_get),
       .help = "MIX: percentage of gets, the rest delete+put (default 98)" },
+    { "op", .arg = "OP", SET(set_op),
+      .help = "what a MIX update of a key is: delput (default: a delete,\n"
+              "then a put of a new version), put (a put of a new version\n"
+              "over the old), incr (an increment of a counter: shmkv_incr,\n"
+              "Redis INCRBY, memcached incr, LMDB a read-modify-write in a\n"
+              "write transaction; values are then counters, decimal text)" },
     { "mix-seconds", .arg = "S", NUM(mix_seconds, 0.001, 86400),
       .help = "MIX duration (default 5)" },
     { "mix-ops", .arg = "N", U64(mix_ops, 1, UINT64_MAX / 2),
@@ -90,6 +97,10 @@ static const struct optdef defs[] = {
     { "batch", .arg = "B", UNS(batch, 1, MAX_DEPTH),
       .help = "gets B at a time where the system can: shmkv_get_many,\n"
               "Redis MGET, memcached_mget (default 1)" },
+    { "put-batch", .arg = "B", UNS(put_batch, 1, MAX_DEPTH),
+      .help = "PUT stores B pairs a call where the system can:\n"
+              "shmkv_put_many, LMDB a write transaction per batch, Redis\n"
+              "MSET (redis-pD: B SETs pipelined) (default 1)" },
     { "pipeline", .arg = "D", UNS(pipeline, 2, MAX_DEPTH),
       .help = "depth of redis-pD/memcached-pD in 'all' (default 16)" },
     { "runs", .arg = "R", INT(runs, 1, MAX_RUNS),
@@ -121,8 +132,9 @@ static const struct optdef defs[] = {
               "it was not running (an operation lasting d s meets one\n"
               "with probability ~ d x gaps/s: a floor under p99.9)" },
     { "self-test-corrupt", ON(self_test_corrupt),
-      .help = "for the bench's own test: one expected value is made wrong,\n"
-              "so the run must fail with a mismatch" },
+      .help = "for the bench's own test: one expected value (of a get in\n"
+              "GET, of an increment in MIX) is made wrong, so the run must\n"
+              "fail with a mismatch" },
     { "help", 'h', .kind = K_HELP, .help = "print this help and exit" },
     TEXT("Hit ratio (shmkv-bench --hitratio [options]): a cache-aside loop (get; on a\n"
          "miss, put) over Zipf keys with values of 100 B..10 KiB (log-uniform, fixed\n"
@@ -142,12 +154,15 @@ static const struct optdef defs[] = {
       .help = "cache sizes, % of the working set's bytes, rounded to\n"
               "whole MiB, at least 4 (default 1,5,10)" },
     TEXT("Phases: PUT (each worker inserts its share of the keys), MIX (gets of random\n"
-         "keys, and delete+put of random keys of the worker's share), GET (every key\n"
+         "keys, and updates (--op) of random keys of the worker's share), GET (every key\n"
          "once in random order; N Zipf draws with --dist zipf), DEL (each worker its\n"
          "share).  Every value read is checked; a mismatch fails the run.\n"
-         "Per phase: total M ops/s (every get, put and delete / time from release to\n"
-         "the last finish), each worker's own M ops/s in brackets, latency percentiles\n"
-         "of the timed operations, memory bytes per pair, page faults per operation.\n"),
+         "Per phase: total M ops/s (every get, put, delete and increment / time from\n"
+         "release to the last finish), each worker's own M ops/s in brackets, latency\n"
+         "percentiles of the timed operations (a batch is timed as a whole), memory\n"
+         "bytes per pair, page faults and the workers' CPU time per operation (which\n"
+         "says more than M ops/s where other jobs share the CPUs; for Redis and\n"
+         "memcached the clients' share only, not the server's).\n"),
 };
 #define NDEFS (sizeof defs / sizeof defs[0])
 _Static_assert(NDEFS <= 64, "struct config's given has a bit per row");
@@ -155,7 +170,7 @@ _Static_assert(NDEFS <= 64, "struct config's given has a bit per row");
 static const struct config defaults = {
     .procs = 2, .threads = 1, .nkeys = 1000000,
     .key = { 8, 8 }, .val = { 8, 8 },
-    .runs = 1, .batch = 1, .pipeline = 16,
+    .runs = 1, .batch = 1, .put_batch = 1, .pipeline = 16,
     .mix_get = 0.98, .mix_seconds = 5, .zipf_s = 0.99,
     .sample = 64, .phase_on = { 1, 1, 1, 1 }, .dir = "/dev/shm", .prefault = 1,
     .hr_requests = 2000000, .hr_warmup = 1000000,
@@ -284,6 +299,18 @@ static int set_dist(struct config *c, const char *arg)
         return -1;
     c->zipf = !strcmp(arg, "zipf");
     return 0;
+}
+
+static int set_op(struct config *c, const char *arg)
+{
+    static const char *const names[] = { [MIX_DELPUT] = "delput", [MIX_PUT] = "put",
+                                         [MIX_INCR] = "incr" };
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (!strcmp(arg, names[i])) {
+            c->mix_op = i;
+            return 0;
+        }
+    return -1;
 }
 
 /* Put ARG where option O says; 0, or -1 if it is not a value O takes. */

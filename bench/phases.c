@@ -218,6 +218,7 @@ static int gather(const struct bench *b, const struct sysdef *sd, enum phase ph,
         m->misses += r->misses;
         m->del_absent += r->del_absent;
         m->faults += r->faults;
+        m->cpu += r->cpu;
         if (m->wmops && r->end > t0)
             m->wmops[w] = (double)n / (r->end - t0) / 1e6;
     }

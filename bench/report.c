@@ -16,9 +16,19 @@
 
 /* ---- text ---------------------------------------------------------------- */
 
+static const char *const mix_op_name[] = { [MIX_DELPUT] = "delete+put", [MIX_PUT] = "put",
+                                           [MIX_INCR] = "incr" };
+
 static double mops_of(const struct measure *m)
 {
     return m && m->secs > 0 ? (double)m->total / m->secs / 1e6 : 0;
+}
+
+/* The workers' CPU time per operation, us: what an operation costs even
+ * where other jobs share the CPUs, when wall-clock rates say little. */
+static double cpu_us_of(const struct measure *m)
+{
+    return m && m->total ? m->cpu / (double)m->total * 1e6 : 0;
 }
 
 void report_header(const struct bench *b)
@@ -30,7 +40,9 @@ void report_header(const struct bench *b)
         printf("%zu B", cfg->key.min);
     else
         printf("%zu-%zu B", cfg->key.min, cfg->key.max);
-    if (cfg->val.min == cfg->val.max)
+    if (cfg->mix_op == MIX_INCR)
+        printf(", values counters (decimal text)");
+    else if (cfg->val.min == cfg->val.max)
         printf(", value %zu B", cfg->val.min);
     else
         printf(", value %zu-%zu B", cfg->val.min, cfg->val.max);
@@ -43,7 +55,10 @@ void report_header(const struct bench *b)
             printf("for %" PRIu64 " steps", cfg->mix_ops);
         else
             printf("for %.3g s", cfg->mix_seconds);
+        printf(", updates by %s", mix_op_name[cfg->mix_op]);
     }
+    if (cfg->put_batch > 1)
+        printf(", puts in batches of %u", cfg->put_batch);
     if (cfg->batch > 1)
         printf(", gets in batches of %u", cfg->batch);
     printf(", %d run%s, %ld cpus, files in %s%s%s\n", b->cfg.runs, b->cfg.runs > 1 ? "s" : "",
@@ -102,7 +117,8 @@ void report_phase(const struct bench *b, const struct sysdef *sd, enum phase ph,
     if (m->bpp > 0)
         printf("  %.1f B/pair", m->bpp);
     if (m->total)
-        printf("  %.2f faults/op", (double)m->faults / (double)m->total);
+        printf("  %.2f faults/op  %.3f us CPU/op", (double)m->faults / (double)m->total,
+               cpu_us_of(m));
     if (b->cfg.runs > 1)
         printf("  [run %d/%d]", run + 1, b->cfg.runs);
     if (!m->ok)
@@ -110,7 +126,10 @@ void report_phase(const struct bench *b, const struct sysdef *sd, enum phase ph,
     printf("\n");
     for (int t = 0; t < NOPT; t++)
         print_lat(ind, &m->lat[t], op_name[t]);
-    if (ph == PH_MIX)
+    if (ph == PH_MIX && m->ops[OP_INCR])
+        printf("%s%" PRIu64 " gets, %" PRIu64 " increments, each result checked; ", ind,
+               m->ops[OP_GET], m->ops[OP_INCR]);
+    else if (ph == PH_MIX)
         printf("%s%" PRIu64 " gets, %" PRIu64 " deletes, %" PRIu64 " puts; ", ind,
                m->ops[OP_GET], m->ops[OP_DEL], m->ops[OP_PUT]);
     if (ph == PH_MIX || ph == PH_GET) {
@@ -141,6 +160,7 @@ struct summary {
     int runs, ok;
     double mops, mops_lo, mops_hi;     /* median, min, max */
     double bpp;                        /* median */
+    double cpu_us;                     /* median CPU us per operation */
     uint64_t wrong, gets, misses;      /* all runs' */
     struct hist lat[NOPT];             /* all runs' samples */
 };
@@ -163,7 +183,7 @@ static double median(double *v, int n, double *lo, double *hi)
 /* Returns 0 if no run reached the phase. */
 static int summarize(const struct bench *b, int sys, enum phase ph, struct summary *s)
 {
-    double mops[MAX_RUNS], bpp[MAX_RUNS], lo, hi;
+    double mops[MAX_RUNS], bpp[MAX_RUNS], cpu[MAX_RUNS], lo, hi;
     memset(s, 0, sizeof *s);
     s->ok = 1;
     for (int r = 0; r < b->cfg.runs; r++) {
@@ -172,6 +192,7 @@ static int summarize(const struct bench *b, int sys, enum phase ph, struct summa
             continue;
         mops[s->runs] = mops_of(m);
         bpp[s->runs] = m->bpp;
+        cpu[s->runs] = cpu_us_of(m);
         s->runs++;
         s->ok &= m->ok;
         s->wrong += m->wrong;
@@ -184,6 +205,7 @@ static int summarize(const struct bench *b, int sys, enum phase ph, struct summa
         return 0;
     s->mops = median(mops, s->runs, &s->mops_lo, &s->mops_hi);
     s->bpp = median(bpp, s->runs, &lo, &hi);
+    s->cpu_us = median(cpu, s->runs, &lo, &hi);
     return 1;
 }
 
@@ -196,8 +218,8 @@ void report_summary(const struct bench *b)
             if (!summarize(b, sys, (enum phase)ph, &s))
                 continue;
             int prec = prec_of(s.mops);
-            printf("%-13s %s median %.*f M ops/s (%.*f, %.*f)", b->sys.d[sys].name, ph_name[ph],
-                   prec, s.mops, prec, s.mops_lo, prec, s.mops_hi);
+            printf("%-13s %s median %.*f M ops/s (%.*f, %.*f), CPU %.3f us/op", b->sys.d[sys].name,
+                   ph_name[ph], prec, s.mops, prec, s.mops_lo, prec, s.mops_hi, s.cpu_us);
             for (int t = 0; t < NOPT; t++) {
                 const struct hist *h = &s.lat[t];
                 if (h->count)
@@ -240,14 +262,14 @@ static void print_config_json(const struct bench *b)
     printf("  \"shmkv_version\": \"%s\",\n  \"procs\": %d,\n  \"threads\": %d,\n"
            "  \"keys\": %" PRIu64 ",\n  \"key_size\": [%zu, %zu],\n  \"val_size\": [%zu, %zu],\n"
            "  \"runs\": %d,\n  \"presize\": %s,\n  \"prefault\": %s,\n  \"batch\": %u,\n"
-           "  \"pipeline\": %u,\n"
+           "  \"put_batch\": %u,\n  \"op\": \"%s\",\n  \"pipeline\": %u,\n"
            "  \"dist\": \"%s\",\n  \"zipf_s\": %.3f,\n  \"mix_get\": %.4f,\n"
            "  \"mix_seconds\": %.3f,\n  \"mix_ops\": %" PRIu64 ",\n  \"cpus\": %ld,\n"
            "  \"timer\": {\"clock\": \"CLOCK_MONOTONIC\", \"ns_per_call\": %.1f, "
            "\"sample_every\": %u},\n", SHMKV_VERSION_STRING, cfg->procs, cfg->threads,
            cfg->nkeys, cfg->key.min, cfg->key.max, cfg->val.min, cfg->val.max, cfg->runs,
            cfg->presize ? "true" : "false", cfg->prefault ? "true" : "false", cfg->batch,
-           cfg->pipeline,
+           cfg->put_batch, mix_op_name[cfg->mix_op], cfg->pipeline,
            cfg->zipf ? "zipf" : "uniform", cfg->zipf_s, cfg->mix_get, cfg->mix_seconds,
            cfg->mix_ops, sysconf(_SC_NPROCESSORS_ONLN), b->timer_ns, cfg->sample);
     printf("  \"cache_pct\": %.3f,\n  \"working_set_bytes\": %" PRIu64 ",\n"
@@ -270,17 +292,18 @@ static void json_result(const struct bench *b, int sys, enum phase ph, int run,
     printf("\n    {\"system\": \"%s\", \"phase\": \"%s\", \"run\": %d, "
            "\"ok\": %s, \"seconds\": %.6f, \"ops\": %" PRIu64 ", \"mops\": %.4f, "
            "\"ops_by_type\": {\"get\": %" PRIu64 ", \"put\": %" PRIu64
-           ", \"del\": %" PRIu64 "}, \"worker_mops\": [", b->sys.d[sys].name, ph_name[ph],
-           run + 1, m->ok ? "true" : "false", m->secs, m->total, mops_of(m), m->ops[OP_GET],
-           m->ops[OP_PUT], m->ops[OP_DEL]);
+           ", \"del\": %" PRIu64 ", \"incr\": %" PRIu64 "}, \"worker_mops\": [",
+           b->sys.d[sys].name, ph_name[ph], run + 1, m->ok ? "true" : "false", m->secs, m->total,
+           mops_of(m), m->ops[OP_GET], m->ops[OP_PUT], m->ops[OP_DEL], m->ops[OP_INCR]);
     for (int w = 0; w < b->cfg.workers; w++)
         printf("%s%.4f", w ? ", " : "", m->wmops ? m->wmops[w] : 0.0);
     printf("], \"checks\": {\"values_checked\": %" PRIu64 ", \"wrong\": %" PRIu64
            ", \"absent_during_update\": %" PRIu64
            ", \"other_version_during_update\": %" PRIu64 ", \"cache_misses\": %"
            PRIu64 ", \"cache_deletes_absent\": %" PRIu64 "}, "
-           "\"page_faults\": %" PRIu64 ", \"latency_us\": ", m->checked, m->wrong,
-           m->absent_race, m->other_ver, m->misses, m->del_absent, m->faults);
+           "\"page_faults\": %" PRIu64 ", \"cpu_seconds\": %.6f, \"cpu_us_per_op\": %.4f, "
+           "\"latency_us\": ", m->checked, m->wrong, m->absent_race, m->other_ver, m->misses,
+           m->del_absent, m->faults, m->cpu, cpu_us_of(m));
     json_lats(m->lat);
     if (m->have_si)
         printf(", \"memory\": {\"what\": \"%s\", \"bytes\": %" PRIu64 ", \"rss\": %"
@@ -313,9 +336,9 @@ void report_json(const struct bench *b)
                 continue;
             printf("%s\n    {\"system\": \"%s\", \"phase\": \"%s\", \"runs\": %d, \"ok\": %s, "
                    "\"mops_median\": %.4f, \"mops_min\": %.4f, \"mops_max\": %.4f, "
-                   "\"bytes_per_pair\": %.2f, \"latency_us\": ", sep,
-                   b->sys.d[sys].name, ph_name[ph], s.runs, s.ok ? "true" : "false", s.mops,
-                   s.mops_lo, s.mops_hi, s.bpp);
+                   "\"bytes_per_pair\": %.2f, \"cpu_us_per_op_median\": %.4f, \"latency_us\": ",
+                   sep, b->sys.d[sys].name, ph_name[ph], s.runs, s.ok ? "true" : "false", s.mops,
+                   s.mops_lo, s.mops_hi, s.bpp, s.cpu_us);
             sep = ",";
             json_lats(s.lat);
             printf("}");
@@ -323,8 +346,25 @@ void report_json(const struct bench *b)
     printf("\n  ]\n}\n");
 }
 
+static void tsv_lat_names(FILE *f, enum optype t)
+{
+    fprintf(f, "\t%s_p50\t%s_p99\t%s_p999\t%s_max", op_name[t], op_name[t], op_name[t],
+            op_name[t]);
+}
+
+static void tsv_lat(FILE *f, const struct hist *h)
+{
+    if (!h->count)
+        fprintf(f, "\t-\t-\t-\t-");
+    else
+        fprintf(f, "\t%.3f\t%.3f\t%.3f\t%.3f", hist_quantile_us(h, 0.5), hist_quantile_us(h, 0.99),
+                hist_quantile_us(h, 0.999), (double)h->max_ns / 1000.0);
+}
+
 /* One line per system and phase: medians over the runs, latency (us) over
- * all runs' samples; "-" where there is none. */
+ * all runs' samples; "-" where there is none.  The columns of incr and the
+ * CPU time come last, so those of the scripts that read the file stay
+ * where they were. */
 int report_tsv(const struct bench *b, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -333,10 +373,11 @@ int report_tsv(const struct bench *b, const char *path)
         return -1;
     }
     fprintf(f, "system\tphase\truns\tok\tmops\tmops_min\tmops_max\tbytes_per_pair\twrong");
-    for (int t = 0; t < NOPT; t++)
-        fprintf(f, "\t%s_p50\t%s_p99\t%s_p999\t%s_max", op_name[t], op_name[t], op_name[t],
-                op_name[t]);
-    fprintf(f, "\tcache\tgets\tmisses\n");
+    for (int t = 0; t < OP_INCR; t++)
+        tsv_lat_names(f, (enum optype)t);
+    fprintf(f, "\tcache\tgets\tmisses");
+    tsv_lat_names(f, OP_INCR);
+    fprintf(f, "\tcpu_us_per_op\n");
     for (int sys = 0; sys < b->sys.n; sys++)
         for (int ph = 0; ph < NPH; ph++) {
             struct summary s;
@@ -344,16 +385,11 @@ int report_tsv(const struct bench *b, const char *path)
                 continue;
             fprintf(f, "%s\t%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.2f\t%" PRIu64, b->sys.d[sys].name,
                     ph_name[ph], s.runs, s.ok, s.mops, s.mops_lo, s.mops_hi, s.bpp, s.wrong);
-            for (int t = 0; t < NOPT; t++) {
-                const struct hist *h = &s.lat[t];
-                if (!h->count)
-                    fprintf(f, "\t-\t-\t-\t-");
-                else
-                    fprintf(f, "\t%.3f\t%.3f\t%.3f\t%.3f", hist_quantile_us(h, 0.5),
-                            hist_quantile_us(h, 0.99), hist_quantile_us(h, 0.999),
-                            (double)h->max_ns / 1000.0);
-            }
-            fprintf(f, "\t%d\t%" PRIu64 "\t%" PRIu64 "\n", b->sys.d[sys].cache, s.gets, s.misses);
+            for (int t = 0; t < OP_INCR; t++)
+                tsv_lat(f, &s.lat[t]);
+            fprintf(f, "\t%d\t%" PRIu64 "\t%" PRIu64, b->sys.d[sys].cache, s.gets, s.misses);
+            tsv_lat(f, &s.lat[OP_INCR]);
+            fprintf(f, "\t%.4f\n", s.cpu_us);
         }
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -39,6 +39,7 @@ struct op {
     size_t klen;
     const unsigned char *val;      /* PUT */
     size_t vlen;
+    int64_t num;                   /* INCR: the delta; after exec, the new value */
     unsigned char *buf;            /* GET: where the value goes */
     size_t cap;
     size_t outlen;                 /* GET: the value's length (even if > cap) */
@@ -98,9 +99,18 @@ struct sysops {
     int (*put)(struct wctx *c, const unsigned char *k, size_t kl,
                const unsigned char *v, size_t vl);
     int (*del)(struct wctx *c, const unsigned char *k, size_t kl);
+    /* Add delta to the counter (decimal text) at k; *result the new value.
+     * RES_OK, RES_ABSENT (where an increment of an absent key fails), or
+     * RES_ERR.  NULL: the system has no increment (--op incr). */
+    int (*incr)(struct wctx *c, const unsigned char *k, size_t kl, int64_t delta,
+                int64_t *result);
     /* Several operations at once, in order (NULL: one at a time).  Returns
      * RES_OK with each op's rc set, or RES_ERR if the connection failed. */
     int (*exec)(struct wctx *c, struct op *ops, unsigned n);
+    /* n puts (OP_PUT) in one call, the system's own batch (--put-batch; at
+     * most cfg->put_batch, which open_thread sizes for): RES_OK, each op's rc
+     * RES_OK; or RES_ERR (c->err says why).  NULL: the system has none. */
+    int (*put_batch)(struct wctx *c, struct op *ops, unsigned n);
     int batches_gets;              /* exec groups gets (--batch applies) */
 };
 

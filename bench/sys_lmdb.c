@@ -5,7 +5,9 @@
  * default), MDB_WRITEMAP|MDB_NOSYNC|MDB_NOMETASYNC|MDB_NORDAHEAD, one
  * environment per process, one write transaction per put or delete (the
  * atomicity of one shmkv write), and one read transaction per get, kept
- * per thread and reused with mdb_txn_reset()/mdb_txn_renew().
+ * per thread and reused with mdb_txn_reset()/mdb_txn_renew().  With
+ * --put-batch B one write transaction holds B puts; --op incr is a read,
+ * an addition and a put in one write transaction.
  */
 #include "bench.h"
 
@@ -229,6 +231,67 @@ static int lmdb_del_op(struct wctx *c, const unsigned char *k, size_t kl)
     return lmdb_write(c, k, kl, NULL, 0, 1);
 }
 
+/* The value at mk in txn, a counter, plus delta (a read-modify-write). */
+static int lmdb_add(struct wctx *c, MDB_txn *txn, MDB_val *mk, int64_t delta, int64_t *result)
+{
+    MDB_val mv;
+    int64_t v;
+    char text[24];
+    int rc = mdb_get(txn, c->s->dbi, mk, &mv);
+    if (rc == MDB_NOTFOUND)
+        return RES_ABSENT;
+    if (rc)
+        return lmdb_fail(c->err, sizeof c->err, "mdb_get", rc), RES_ERR;
+    if (parse_counter(mv.mv_data, mv.mv_size, &v) || __builtin_add_overflow(v, delta, &v)) {
+        snprintf(c->err, sizeof c->err, "lmdb incr: the value is not a counter, or would overflow");
+        return RES_ERR;
+    }
+    mv.mv_size = (size_t)snprintf(text, sizeof text, "%" PRId64, v);
+    mv.mv_data = text;
+    if ((rc = mdb_put(txn, c->s->dbi, mk, &mv, 0)) != 0)
+        return lmdb_fail(c->err, sizeof c->err, "mdb_put", rc), RES_ERR;
+    *result = v;
+    return RES_OK;
+}
+
+static int lmdb_incr_op(struct wctx *c, const unsigned char *k, size_t kl, int64_t delta,
+                        int64_t *result)
+{
+    MDB_val mk = { kl, (void *)k };
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(c->s->h, NULL, 0, &txn);
+    if (rc)
+        return lmdb_fail(c->err, sizeof c->err, "mdb_txn_begin", rc), RES_ERR;
+    int res = lmdb_add(c, txn, &mk, delta, result);
+    if (res != RES_OK) {
+        mdb_txn_abort(txn);
+        return res;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return lmdb_fail(c->err, sizeof c->err, "mdb_txn_commit", rc), RES_ERR;
+    return RES_OK;
+}
+
+/* The puts of a batch in one write transaction. */
+static int lmdb_put_batch(struct wctx *c, struct op *ops, unsigned n)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(c->s->h, NULL, 0, &txn);
+    if (rc)
+        return lmdb_fail(c->err, sizeof c->err, "mdb_txn_begin", rc), RES_ERR;
+    for (unsigned j = 0; j < n; j++) {
+        MDB_val mk = { ops[j].klen, (void *)ops[j].key }, mv = { ops[j].vlen, (void *)ops[j].val };
+        if ((rc = mdb_put(txn, c->s->dbi, &mk, &mv, 0)) != 0) {
+            mdb_txn_abort(txn);
+            return lmdb_fail(c->err, sizeof c->err, "mdb_put", rc), RES_ERR;
+        }
+        ops[j].rc = RES_OK;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return lmdb_fail(c->err, sizeof c->err, "mdb_txn_commit", rc), RES_ERR;
+    return RES_OK;
+}
+
 const struct sysops lmdb_sysops = {
     .base = "lmdb",
     .version = lmdb_version,
@@ -242,4 +305,6 @@ const struct sysops lmdb_sysops = {
     .get = lmdb_get_op,
     .put = lmdb_put_op,
     .del = lmdb_del_op,
+    .incr = lmdb_incr_op,
+    .put_batch = lmdb_put_batch,
 };

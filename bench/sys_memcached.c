@@ -13,7 +13,8 @@
  * --batch B, gets through memcached_mget of B keys); "memcached-pD" takes
  * its gets D at a time through memcached_mget and its writes one by one
  * (libmemcached can only pipeline writes as "quiet" requests, which report
- * no per-operation result).  Memory: the "bytes" statistic.
+ * no per-operation result, so --put-batch has nothing to measure here).
+ * --op incr is memcached_increment.  Memory: the "bytes" statistic.
  */
 #include "bench.h"
 #include "servers.h"
@@ -277,6 +278,23 @@ static int mc_del_op(struct wctx *c, const unsigned char *k, size_t kl)
     return rc == MEMCACHED_SUCCESS ? RES_OK : mc_fail(c, "delete", rc);
 }
 
+static int mc_incr_op(struct wctx *c, const unsigned char *k, size_t kl, int64_t delta,
+                      int64_t *result)
+{
+    uint64_t v = 0;
+    if (delta < 0 || delta > UINT32_MAX) { /* memcached adds an unsigned 32-bit offset */
+        snprintf(c->err, sizeof c->err, "memcached incr: delta %" PRId64 " out of its range", delta);
+        return RES_ERR;
+    }
+    memcached_return_t rc = memcached_increment(c->conn, (const char *)k, kl, (uint32_t)delta, &v);
+    if (rc == MEMCACHED_NOTFOUND)
+        return RES_ABSENT;
+    if (rc != MEMCACHED_SUCCESS)
+        return mc_fail(c, "incr", rc);
+    *result = (int64_t)v;
+    return RES_OK;
+}
+
 /* m gets through one memcached_mget.  The replies come in the order of the
  * keys, misses left out, so each one is matched to the next key it names. */
 static int mc_mget(struct wctx *c, struct op *ops, unsigned m)
@@ -337,6 +355,8 @@ static int mc_exec(struct wctx *c, struct op *ops, unsigned n)
             o->rc = mc_get_op(c, o->key, o->klen, o->buf, o->cap, &o->outlen);
         else if (o->type == OP_PUT)
             o->rc = mc_put_op(c, o->key, o->klen, o->val, o->vlen);
+        else if (o->type == OP_INCR)
+            o->rc = mc_incr_op(c, o->key, o->klen, o->num, &o->num);
         else
             o->rc = mc_del_op(c, o->key, o->klen);
         if (o->rc == RES_ERR)
@@ -359,6 +379,7 @@ const struct sysops memcached_sysops = {
     .get = mc_get_op,
     .put = mc_put_op,
     .del = mc_del_op,
+    .incr = mc_incr_op,
     .exec = mc_exec,
     .batches_gets = 1,
 };

@@ -8,7 +8,8 @@
  * run.  Every worker thread has its own connection.  "redis" sends one
  * command per operation (with --batch B, gets as MGET of B keys);
  * "redis-pD" pipelines every phase D commands deep (redisAppendCommandArgv,
- * then D replies).  Memory: INFO used_memory.
+ * then D replies).  --op incr is INCRBY; --put-batch B is MSET of B pairs
+ * (redis-pD: B SETs pipelined).  Memory: INFO used_memory.
  */
 #include "bench.h"
 #include "servers.h"
@@ -145,6 +146,13 @@ static int redis_inspect(struct store *s, struct storeinfo *si, char *err, size_
     return 0;
 }
 
+/* The most words of a command this thread sends (c->aux holds them). */
+static size_t redis_argc_max(const struct wctx *c)
+{
+    size_t mget = c->s->sd->depth + 1, mset = 2 * (size_t)c->s->cfg->put_batch + 1;
+    return mget > mset ? mget : mset;
+}
+
 static int redis_open_thread(struct wctx *c)
 {
     redisContext *rc = redisConnectUnix(c->s->path);
@@ -156,8 +164,8 @@ static int redis_open_thread(struct wctx *c)
         return RES_ERR;
     }
     c->conn = rc;
-    /* argv and lengths for MGET of up to depth keys */
-    c->aux = malloc((sizeof(char *) + sizeof(size_t)) * (c->s->sd->depth + 1));
+    /* argv and lengths for MGET of up to depth keys, or MSET of put_batch pairs */
+    c->aux = malloc((sizeof(char *) + sizeof(size_t)) * redis_argc_max(c));
     if (!c->aux) {
         snprintf(c->err, sizeof c->err, "out of memory");
         return RES_ERR;
@@ -207,6 +215,11 @@ static int redis_result(struct wctx *c, struct op *o, const redisReply *r)
         if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0)
             return redis_bad_reply(c, r, "SET");
         return RES_OK;
+    case OP_INCR:
+        if (r->type != REDIS_REPLY_INTEGER)
+            return redis_bad_reply(c, r, "INCRBY");
+        o->num = r->integer;
+        return RES_OK;
     default:
         if (r->type != REDIS_REPLY_INTEGER)
             return redis_bad_reply(c, r, "DEL");
@@ -214,13 +227,19 @@ static int redis_result(struct wctx *c, struct op *o, const redisReply *r)
     }
 }
 
-static int redis_argv(const struct op *o, const char **argv, size_t *len)
+/* The words of o's command; num holds INCRBY's delta as text. */
+static int redis_argv(const struct op *o, const char **argv, size_t *len, char num[24])
 {
-    static const char *const name[NOPT] = { "GET", "SET", "DEL" };
+    static const char *const name[NOPT] = { "GET", "SET", "DEL", "INCRBY" };
     argv[0] = name[o->type];
-    len[0] = 3;
+    len[0] = strlen(argv[0]);
     argv[1] = (const char *)o->key;
     len[1] = o->klen;
+    if (o->type == OP_INCR) {
+        argv[2] = num;
+        len[2] = (size_t)snprintf(num, 24, "%" PRId64, o->num);
+        return 3;
+    }
     if (o->type != OP_PUT)
         return 2;
     argv[2] = (const char *)o->val;
@@ -232,7 +251,8 @@ static int redis_one(struct wctx *c, struct op *o)
 {
     const char *argv[3];
     size_t len[3];
-    int argc = redis_argv(o, argv, len);
+    char num[24];
+    int argc = redis_argv(o, argv, len, num);
     redisReply *r = redisCommandArgv(c->conn, argc, argv, len);
     if (!r)
         return redis_lost(c);
@@ -263,10 +283,19 @@ static int redis_del_op(struct wctx *c, const unsigned char *k, size_t kl)
     return redis_one(c, &o);
 }
 
+static int redis_incr_op(struct wctx *c, const unsigned char *k, size_t kl, int64_t delta,
+                         int64_t *result)
+{
+    struct op o = { .type = OP_INCR, .key = k, .klen = kl, .num = delta };
+    int rc = redis_one(c, &o);
+    *result = o.num;
+    return rc;
+}
+
 static int redis_mget(struct wctx *c, struct op *ops, unsigned m)
 {
     const char **argv = c->aux;
-    size_t *len = (size_t *)(argv + c->s->sd->depth + 1);
+    size_t *len = (size_t *)(argv + redis_argc_max(c));
     argv[0] = "MGET";
     len[0] = 4;
     for (unsigned j = 0; j < m; j++) {
@@ -292,7 +321,8 @@ static int redis_exec(struct wctx *c, struct op *ops, unsigned n)
         for (unsigned j = 0; j < n; j++) {
             const char *argv[3];
             size_t len[3];
-            int argc = redis_argv(&ops[j], argv, len);
+            char num[24];
+            int argc = redis_argv(&ops[j], argv, len, num);
             if (redisAppendCommandArgv(c->conn, argc, argv, len) != REDIS_OK)
                 return redis_lost(c);
         }
@@ -325,6 +355,32 @@ static int redis_exec(struct wctx *c, struct op *ops, unsigned n)
     return RES_OK;
 }
 
+/* The puts of a batch as one MSET; redis-pD pipelines them as SETs. */
+static int redis_put_batch(struct wctx *c, struct op *ops, unsigned n)
+{
+    if (c->s->sd->pipelined)
+        return redis_exec(c, ops, n);
+    const char **argv = c->aux;
+    size_t *len = (size_t *)(argv + redis_argc_max(c));
+    argv[0] = "MSET";
+    len[0] = 4;
+    for (unsigned j = 0; j < n; j++) {
+        argv[2 * j + 1] = (const char *)ops[j].key;
+        len[2 * j + 1] = ops[j].klen;
+        argv[2 * j + 2] = (const char *)ops[j].val;
+        len[2 * j + 2] = ops[j].vlen;
+    }
+    redisReply *r = redisCommandArgv(c->conn, 2 * (int)n + 1, argv, len);
+    if (!r)
+        return redis_lost(c);
+    int rc = r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK") ? RES_OK
+                                                                    : redis_bad_reply(c, r, "MSET");
+    freeReplyObject(r);
+    for (unsigned j = 0; rc == RES_OK && j < n; j++)
+        ops[j].rc = RES_OK;
+    return rc;
+}
+
 const struct sysops redis_sysops = {
     .base = "redis",
     .unavailable = redis_unavailable,
@@ -339,6 +395,8 @@ const struct sysops redis_sysops = {
     .get = redis_get_op,
     .put = redis_put_op,
     .del = redis_del_op,
+    .incr = redis_incr_op,
     .exec = redis_exec,
+    .put_batch = redis_put_batch,
     .batches_gets = 1,
 };

@@ -1,8 +1,9 @@
 /*
  * sys_shmkv.c - shmkv itself, as shmkv-bench measures it: one handle per
  * worker process, shared by its threads; with --batch B the gets go
- * through shmkv_get_many() B at a time.  shmkv-cache (--cache) is the same
- * table created with SHMKV_CACHE.
+ * through shmkv_get_many() B at a time, with --put-batch B the puts of PUT
+ * through shmkv_put_many(); --op incr is shmkv_incr().  shmkv-cache
+ * (--cache) is the same table created with SHMKV_CACHE.
  */
 #include "bench.h"
 #include "shmkv.h"
@@ -124,9 +125,11 @@ static void shmkv_close_proc(struct store *s)
     s->h = NULL;
 }
 
+/* c->aux: room for the items of a get batch or the pairs of a put batch */
 static int shmkv_open_thread(struct wctx *c)
 {
-    c->aux = calloc(c->s->sd->depth, sizeof(shmkv_item));
+    unsigned n = c->s->sd->depth > c->s->cfg->put_batch ? c->s->sd->depth : c->s->cfg->put_batch;
+    c->aux = calloc(n, sizeof(shmkv_item) > sizeof(shmkv_pair) ? sizeof(shmkv_item) : sizeof(shmkv_pair));
     if (!c->aux) {
         snprintf(c->err, sizeof c->err, "out of memory");
         return RES_ERR;
@@ -172,6 +175,35 @@ static int shmkv_del_op(struct wctx *c, const unsigned char *k, size_t kl)
     return rc ? shmkv_fail(c, "del", rc) : RES_OK;
 }
 
+static int shmkv_incr_op(struct wctx *c, const unsigned char *k, size_t kl, int64_t delta,
+                         int64_t *result)
+{
+    int rc = shmkv_incr(c->s->h, k, kl, delta, 0, result);
+    return rc ? shmkv_fail(c, "incr", rc) : RES_OK;
+}
+
+static int shmkv_put_batch(struct wctx *c, struct op *ops, unsigned n)
+{
+    shmkv_pair *p = c->aux;
+    for (unsigned j = 0; j < n; j++)
+        p[j] = (shmkv_pair){ .key = ops[j].key, .klen = ops[j].klen, .val = ops[j].val,
+                             .vlen = ops[j].vlen };
+    int stored = shmkv_put_many(c->s->h, p, n);
+    if (stored < 0)
+        return shmkv_fail(c, "put_many", stored);
+    for (unsigned j = 0; j < n; j++) {
+        if (p[j].rc)
+            return shmkv_fail(c, "put_many", p[j].rc);
+        ops[j].rc = RES_OK;
+    }
+    if ((unsigned)stored != n) { /* every rc 0, yet not every pair stored */
+        snprintf(c->err, sizeof c->err, "shmkv_put_many stored %d of %u pairs, every rc 0",
+                 stored, n);
+        return RES_ERR;
+    }
+    return RES_OK;
+}
+
 /* Runs of consecutive gets through shmkv_get_many(), writes one by one. */
 static int shmkv_exec(struct wctx *c, struct op *ops, unsigned n)
 {
@@ -180,8 +212,9 @@ static int shmkv_exec(struct wctx *c, struct op *ops, unsigned n)
     while (j < n) {
         if (ops[j].type != OP_GET) {
             struct op *o = &ops[j++];
-            o->rc = o->type == OP_PUT ? shmkv_put_op(c, o->key, o->klen, o->val, o->vlen)
-                                      : shmkv_del_op(c, o->key, o->klen);
+            o->rc = o->type == OP_PUT  ? shmkv_put_op(c, o->key, o->klen, o->val, o->vlen)
+                  : o->type == OP_INCR ? shmkv_incr_op(c, o->key, o->klen, o->num, &o->num)
+                                       : shmkv_del_op(c, o->key, o->klen);
             if (o->rc == RES_ERR)
                 return RES_ERR;
             continue;
@@ -226,6 +259,8 @@ const struct sysops shmkv_sysops = {
     .get = shmkv_get_op,
     .put = shmkv_put_op,
     .del = shmkv_del_op,
+    .incr = shmkv_incr_op,
     .exec = shmkv_exec,
+    .put_batch = shmkv_put_batch,
     .batches_gets = 1,
 };

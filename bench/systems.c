@@ -87,6 +87,10 @@ int systems_add(struct systems *ss, const struct config *c, const char *name, in
     const char *why = !o ? "built without it (its headers were not found; "
                            "scripts/install-deps.sh bench, then rebuild)"
                     : o->unavailable ? o->unavailable(c) : NULL;
+    if (!why && c->mix_op == MIX_INCR && c->phase_on[PH_MIX] && !o->incr)
+        why = "--op incr not supported: it has no increment";
+    if (!why && c->put_batch > 1 && !o->put_batch)
+        why = "--put-batch not supported: it has no batch of puts with a result per pair";
     if (why)
         return unavailable(ss, name, why, quiet, dash != NULL);
     struct sysdef sd;

@@ -5,6 +5,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include <time.h>
 
 const char *const ph_name[NPH] = { "PUT", "MIX", "GET", "DEL" };
-const char *const op_name[NOPT] = { "get", "put", "del" };
+const char *const op_name[NOPT] = { "get", "put", "del", "incr" };
 
 uint64_t mix64(uint64_t x) /* a bijection of 64-bit integers (splitmix64) */
 {
@@ -135,6 +136,44 @@ uint32_t val_version(uint64_t i, const unsigned char *v, size_t len)
     uint32_t h = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
                  (uint32_t)v[3] << 24;
     return h ^ ver_mask(i);
+}
+
+/* Counters (--op incr) are decimal text, as the systems' increments want
+ * it: key i at version v holds i + v N.  An increment by N is the next
+ * version; a counter read back names its key (modulo N) and its version. */
+size_t make_counter(uint64_t nkeys, uint64_t i, uint32_t ver, unsigned char *v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof t, "%" PRIu64, i + (uint64_t)ver * nkeys);
+    memcpy(v, t, (size_t)n);
+    return (size_t)n;
+}
+
+int parse_counter(const unsigned char *p, size_t len, int64_t *out)
+{
+    int neg = len > 0 && p[0] == '-';
+    size_t digits = len - (size_t)neg;
+    if (digits < 1 || digits > 19)
+        return -1;
+    uint64_t v = 0;
+    for (size_t j = (size_t)neg; j < len; j++) {
+        if (p[j] < '0' || p[j] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(p[j] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+        return -1;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+uint32_t counter_version(uint64_t nkeys, uint64_t i, const unsigned char *v, size_t len)
+{
+    int64_t x;
+    if (parse_counter(v, len, &x) || x < 0 || (uint64_t)x % nkeys != i ||
+        (uint64_t)x / nkeys >= UINT32_MAX)
+        return UINT32_MAX;
+    return (uint32_t)((uint64_t)x / nkeys);
 }
 
 /* ---- random numbers: xoshiro256** ------------------------------------- */

@@ -4,8 +4,14 @@
  *
  * Keys are numbers 0..N-1 (make_key turns them into bytes).  Worker w of
  * W owns keys [N w / W, N (w+1) / W): PUT inserts them, DEL deletes them,
- * and in MIX only the owner deletes and re-puts a key, so after MIX every
+ * and in MIX only the owner updates a key to its next version (--op: by a
+ * delete and a put, by a put, or by an increment), so after MIX every
  * key's last version is known exactly.  Gets go to any key.
+ *
+ * Values: make_val's bytes, or with --op incr counters, decimal text
+ * (make_counter: key i at version v holds i + v N, and each increment adds
+ * N).  The owner checks what each of its increments returns: exactly the
+ * next version's counter.
  *
  * Versions.  seqs[i] is 2 x the version of key i while no update runs, and
  * odd while its owner updates it (seq_cst store before the delete, release
@@ -16,7 +22,8 @@
  * s2 after.  Accepted:
  *   - exactly version s1/2 (s1 even), or
  *   - only in MIX, when an update of the key overlapped the get (s1 odd or
- *     s2 != s1): "absent", or a correct value of version s1/2 .. (s2+1)/2;
+ *     s2 != s1): a correct value of version s1/2 .. (s2+1)/2, or "absent"
+ *     if the update deletes (--op delput);
  *   - "absent", at any time, from a store run as a cache (--cache), which may
  *     have evicted the key (counted as a miss; a delete that finds nothing
  *     is then fine too).
@@ -82,6 +89,8 @@ struct ws {
     int w;
     unsigned depth;              /* operations per exec() call */
     int use_exec;
+    int (*exec)(struct wctx *c, struct op *ops, unsigned n);   /* exec or put_batch */
+    int counters;                /* --op incr: values are counters */
     int versions;                /* MIX ran: look versions up */
     unsigned cd;                 /* countdown to the next timed operation */
     size_t kstride, vstride, vcap;
@@ -170,6 +179,18 @@ static void end_update(struct ws *ws, uint32_t i, uint32_t s)
     atomic_store_explicit(&ws->seqs[i], s, memory_order_release);
 }
 
+/* The value of key i at version ver, into v; its length. */
+static size_t value_of(const struct ws *ws, uint32_t i, uint32_t ver, unsigned char *v)
+{
+    return ws->counters ? make_counter(ws->cfg->nkeys, i, ver, v) : make_val(&ws->vs, i, ver, v);
+}
+
+/* The version a value read for key i names (UINT32_MAX: none). */
+static uint32_t version_of(const struct ws *ws, uint32_t i, const unsigned char *v, size_t len)
+{
+    return ws->counters ? counter_version(ws->cfg->nkeys, i, v, len) : val_version(i, v, len);
+}
+
 __attribute__((format(printf, 2, 3)))
 static void wrong(struct ws *ws, const char *fmt, ...)
 {
@@ -193,7 +214,7 @@ static void check_get(struct ws *ws, uint32_t i, uint32_t s1, int rc,
         return;
     }
     if (rc == RES_OK && !(s1 & 1)) {
-        size_t el = make_val(&ws->vs, i, s1 / 2, ws->eb);
+        size_t el = value_of(ws, i, s1 / 2, ws->eb);
         if (ws->corrupt_pending && ws->ph == PH_GET) {
             ws->eb[el - 1] ^= 0x40; /* --self-test-corrupt: a wrong expectation */
             ws->corrupt_pending = 0;
@@ -207,13 +228,13 @@ static void check_get(struct ws *ws, uint32_t i, uint32_t s1, int rc,
         s2 = atomic_load_explicit(&ws->seqs[i], memory_order_acquire);
     }
     int raced = ws->ph == PH_MIX && ((s1 & 1) || s2 != s1);
-    if (raced && rc == RES_ABSENT) {
+    if (raced && rc == RES_ABSENT && ws->cfg->mix_op == MIX_DELPUT) {
         r->absent_race++;
         return;
     }
-    uint32_t v = rc == RES_OK ? val_version(i, buf, len) : UINT32_MAX;
+    uint32_t v = rc == RES_OK ? version_of(ws, i, buf, len) : UINT32_MAX;
     if (raced && v >= s1 / 2 && v <= (s2 + 1) / 2) {
-        size_t el = make_val(&ws->vs, i, v, ws->eb);
+        size_t el = value_of(ws, i, v, ws->eb);
         if (el == len && memcmp(ws->eb, buf, len) == 0) {
             r->other_ver++;
             return;
@@ -225,7 +246,7 @@ static void check_get(struct ws *ws, uint32_t i, uint32_t s1, int rc,
     else
         wrong(ws, "%s: key %" PRIu32 ": got %zu bytes that are not version %" PRIu32
               " of its value (%zu bytes)%s", ws->o->base, i, len, s1 / 2,
-              val_len(&ws->vs, i, s1 / 2),
+              value_of(ws, i, s1 / 2, ws->eb),
               raced ? ", nor any version written during the get" : "");
 }
 
@@ -247,7 +268,7 @@ static void timer_stop(struct ws *ws, int type, uint64_t t0)
 
 static int do_put(struct ws *ws, uint32_t i, uint32_t ver)
 {
-    size_t kl = make_key(&ws->ks, i, ws->kb), vl = make_val(&ws->vs, i, ver, ws->vb);
+    size_t kl = make_key(&ws->ks, i, ws->kb), vl = value_of(ws, i, ver, ws->vb);
     uint64_t t0 = timer_start(ws);
     int rc = ws->o->put(&ws->c, ws->kb, kl, ws->vb, vl);
     timer_stop(ws, OP_PUT, t0);
@@ -267,6 +288,47 @@ static int do_del(struct ws *ws, uint32_t i)
     else if (rc == RES_ABSENT)
         wrong(ws, "%s: deleting key %" PRIu32 " found nothing", ws->o->base, i);
     return rc == RES_ERR ? -1 : 0;
+}
+
+/* What the increment to version ver of key i returned (rc, result): the
+ * next counter exactly, the owner being the only one to update the key. */
+static void check_incr(struct ws *ws, uint32_t i, uint32_t ver, int rc, int64_t result)
+{
+    uint64_t want = i + (uint64_t)ver * ws->cfg->nkeys;
+    if (ws->corrupt_pending) { /* --self-test-corrupt: a wrong expectation */
+        want++;
+        ws->corrupt_pending = 0;
+    }
+    if (rc == RES_ABSENT)
+        wrong(ws, "%s: incrementing key %" PRIu32 " found no such key", ws->o->base, i);
+    else if ((uint64_t)result != want)
+        wrong(ws, "%s: incrementing key %" PRIu32 " to version %" PRIu32 " gave %" PRId64
+              ", expected %" PRIu64, ws->o->base, i, ver, result, want);
+}
+
+static int do_incr(struct ws *ws, uint32_t i, uint32_t ver)
+{
+    size_t kl = make_key(&ws->ks, i, ws->kb);
+    int64_t result = 0;
+    uint64_t t0 = timer_start(ws);
+    int rc = ws->o->incr(&ws->c, ws->kb, kl, (int64_t)ws->cfg->nkeys, &result);
+    timer_stop(ws, OP_INCR, t0);
+    ws->r->ops[OP_INCR]++;
+    if (rc == RES_ERR)
+        return -1;
+    check_incr(ws, i, ver, rc, result);
+    return 0;
+}
+
+/* A MIX update of key i, one of its owner's, to version ver (--op): the
+ * operations it took, or -1 if one failed. */
+static int do_update(struct ws *ws, uint32_t i, uint32_t ver)
+{
+    switch (ws->cfg->mix_op) {
+    case MIX_INCR: return do_incr(ws, i, ver) ? -1 : 1;
+    case MIX_PUT: return do_put(ws, i, ver) ? -1 : 1;
+    default: return do_del(ws, i) || do_put(ws, i, ver) ? -1 : 2;
+    }
 }
 
 static int run_single(struct ws *ws)
@@ -297,10 +359,11 @@ static int run_single(struct ws *ws)
             n++;
         } else {
             uint32_t s = begin_update(ws, i);
-            if (do_del(ws, i) || do_put(ws, i, s / 2 + 1))
+            int done = do_update(ws, i, s / 2 + 1);
+            if (done < 0)
                 return -1;
             end_update(ws, i, s + 2);
-            n += 2;
+            n += (uint64_t)done;
         }
         atomic_store_explicit(prog, n, memory_order_relaxed);
     }
@@ -309,10 +372,33 @@ static int run_single(struct ws *ws)
 
 /* ---- batches and pipelines -------------------------------------------- */
 
+/* A MIX update of key i into ws->ops from slot n on (--op: a delete and a
+ * put, a put, or an increment); the slots it took. */
+static unsigned batch_update(struct ws *ws, unsigned n, uint32_t i)
+{
+    struct op *op = &ws->ops[n];
+    unsigned char *kb = ws->kb + n * ws->kstride;
+    uint32_t ver = begin_update(ws, i) / 2 + 1;
+    size_t kl = make_key(&ws->ks, i, kb);
+    if (ws->cfg->mix_op == MIX_INCR) {
+        *op = (struct op){ .type = OP_INCR, .idx = i, .seq = ver, .key = kb, .klen = kl,
+                           .num = (int64_t)ws->cfg->nkeys };
+        return 1;
+    }
+    unsigned slots = ws->cfg->mix_op == MIX_DELPUT ? 2 : 1;
+    if (slots == 2)
+        *op++ = (struct op){ .type = OP_DEL, .idx = i, .key = kb, .klen = kl };
+    unsigned char *vb = ws->vb + (n + slots - 1) * ws->vstride;
+    *op = (struct op){ .type = OP_PUT, .idx = i, .seq = ver, .key = kb, .klen = kl, .val = vb,
+                       .vlen = value_of(ws, i, ver, vb) };
+    return slots;
+}
+
 static int run_batch(struct ws *ws)
 {
     const struct config *cfg = ws->cfg;
     unsigned d = ws->depth, every = cfg->sample / d ? cfg->sample / d : 1, cd = every;
+    unsigned slots = cfg->mix_op == MIX_DELPUT ? 2 : 1;   /* of an update */
     uint64_t total = 0;
     _Atomic uint64_t *prog = ws->prog;
     for (;;) {
@@ -323,20 +409,13 @@ static int run_batch(struct ws *ws)
             struct op *op = &ws->ops[n];
             unsigned char *kb = ws->kb + n * ws->kstride;
             if (type == STEP_UPDATE) {
-                /* needs two slots, and the key's earlier update in this
-                 * batch (if any) finished first */
-                if (n + 2 > d || (atomic_load_explicit(&ws->seqs[i], memory_order_relaxed) & 1)) {
+                /* needs its slots (two for a delete and a put), and the
+                 * key's earlier update in this batch (if any) finished */
+                if (n + slots > d || (atomic_load_explicit(&ws->seqs[i], memory_order_relaxed) & 1)) {
                     push_back(&ws->g, type, i);
                     break;
                 }
-                uint32_t s = begin_update(ws, i);
-                size_t kl = make_key(&ws->ks, i, kb);
-                op[0] = (struct op){ .type = OP_DEL, .idx = i, .key = kb, .klen = kl };
-                unsigned char *vb = ws->vb + (n + 1) * ws->vstride;
-                op[1] = (struct op){ .type = OP_PUT, .idx = i, .seq = s / 2 + 1, .key = kb,
-                                     .klen = kl, .val = vb,
-                                     .vlen = make_val(&ws->vs, i, s / 2 + 1, vb) };
-                n += 2;
+                n += batch_update(ws, n, i);
                 continue;
             }
             op->type = (uint8_t)type;
@@ -351,7 +430,7 @@ static int run_batch(struct ws *ws)
             } else if (type == OP_PUT) {
                 unsigned char *vb = ws->vb + n * ws->vstride;
                 op->val = vb;
-                op->vlen = make_val(&ws->vs, i, 0, vb);
+                op->vlen = value_of(ws, i, 0, vb);
             }
             n++;
         }
@@ -362,7 +441,7 @@ static int run_batch(struct ws *ws)
             cd = every;
             t0 = now_ns();
         }
-        int rc = ws->o->exec(&ws->c, ws->ops, n);
+        int rc = ws->exec(&ws->c, ws->ops, n);
         if (t0) {
             uint64_t ns = now_ns() - t0;
             int seen[NOPT] = { 0 };
@@ -385,6 +464,10 @@ static int run_batch(struct ws *ws)
                 wrong(ws, "%s: deleting key %" PRIu32 " found nothing", ws->o->base, op->idx);
             else if (op->type == OP_PUT && ws->ph == PH_MIX)
                 end_update(ws, op->idx, 2 * op->seq);
+            else if (op->type == OP_INCR) {
+                check_incr(ws, op->idx, op->seq, op->rc, op->num);
+                end_update(ws, op->idx, 2 * op->seq);
+            }
         }
         total += n;
         atomic_store_explicit(prog, total, memory_order_relaxed);
@@ -406,12 +489,19 @@ static int ws_init(struct ws *ws, const struct shared *sh)
     ws->dirty = sh->dirty;
     ws->seqs = sh->seqs;
     ws->prog = &sh->progress[ws->w].n;
+    const struct config *cfg = ws->cfg;
     ws->depth = ws->c.s->sd->depth;
     ws->use_exec = ws->depth > 1 &&
                    (ws->ph == PH_GET || ws->ph == PH_MIX || ws->c.s->sd->pipelined);
+    ws->exec = ws->o->exec;
+    if (ws->ph == PH_PUT && cfg->put_batch > 1) { /* systems.c made sure put_batch exists */
+        ws->use_exec = 1;
+        ws->depth = cfg->put_batch;
+        ws->exec = ws->o->put_batch;
+    }
     if (!ws->use_exec)
         ws->depth = 1;
-    const struct config *cfg = ws->cfg;
+    ws->counters = cfg->mix_op == MIX_INCR;
     ws->versions = cfg->phase_on[PH_MIX];
     ws->cd = cfg->sample;
     ws->corrupt_pending = cfg->self_test_corrupt && ws->w == 0;
@@ -476,6 +566,14 @@ struct thr {
     pthread_t tid;
 };
 
+/* CPU seconds this thread has used, exactly (getrusage's may lag by a tick) */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void *thread_main(void *arg)
 {
     struct thr *t = arg;
@@ -506,8 +604,10 @@ static void *thread_main(void *arg)
     if (ok) {
         struct rusage ru0, ru1;
         getrusage(RUSAGE_THREAD, &ru0);
+        double cpu0 = thread_cpu();
         int rc = ws.use_exec ? run_batch(&ws) : run_single(&ws);
         ws.r->end = now_sec();
+        ws.r->cpu = thread_cpu() - cpu0;
         getrusage(RUSAGE_THREAD, &ru1);
         ws.r->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt) +
                        (uint64_t)(ru1.ru_majflt - ru0.ru_majflt);

@@ -5,13 +5,16 @@
 #  - every system the bench can run here (shmkv-bench --list-systems), every
 #    phase, one run each way: 20,000 keys and MIX for 1 s with 2 processes;
 #    10,000 keys with 2x2 threads, key and value size ranges and Zipf keys;
-#    10,000 keys with gets in batches of 8:
+#    10,000 keys with gets in batches of 8; MIX's updates as puts (--op
+#    put) and as increments of counters (--op incr, one at a time, in
+#    batches, with threads); PUT in batches (--put-batch):
 #    each must exit 0 and report every phase of every system ok with no
-#    mismatch;
+#    mismatch (each system that has no increment or no batch of puts is
+#    left out of those, saying so);
 #  - cache mode (--cache 50: shmkv-cache, and memcached evicting) passes
 #    with misses allowed, and --hitratio gives plausible ratios;
-#  - --self-test-corrupt (one expected value flipped) must make each system
-#    fail with a mismatch;
+#  - --self-test-corrupt (one expected value flipped: a get's, or with
+#    --op incr an increment's) must make each system fail with a mismatch;
 #  - SIGINT in the middle of a run must leave no server, worker or file;
 #  - --help lists every option, each one the parser takes; bad usage exits 2.
 # Nothing may be left behind: shmkv and LMDB files go to a private directory
@@ -105,11 +108,12 @@ sed 's/^/    (/; s/$/)/' "$T/out/list.err"
 list=$(echo $systems | tr ' ' ,)
 nsys=$(echo "$systems" | wc -l)
 
-# A passing run: exit 0, every system x phase in the TSV with ok = 1 and no
-# mismatch, nothing left behind.
-expect_pass() {
-    local name=$1 phases=$2
-    shift 2
+# A passing run of the systems LIST (comma-separated): exit 0, every
+# system x phase in the TSV with ok = 1 and no mismatch, nothing left behind.
+expect_pass_on() {
+    local list=$1 nsys name=$2 phases=$3
+    nsys=$(echo "$list" | tr , '\n' | wc -l)
+    shift 3
     bench "$name" --system "$list" --tsv "$T/out/$name.tsv" "$@"
     if [ $brc -ne 0 ]; then
         nok "$name: exit status $brc"
@@ -130,11 +134,47 @@ expect_pass() {
     if [ "$bad" -ne 0 ]; then nok "$name: the output reports failures"; show "$name"; else ok; fi
     check_clean "$name" $bpid
 }
+expect_pass() { expect_pass_on "$list" "$@"; }   # every system here
 
 expect_pass plain 4 --keys 20000 --mix-seconds 1
 expect_pass threads-ranges-zipf 4 --keys 10000 --mix-ops 20000 --procs 2 --threads 2 \
     --key-size 8-40 --val-size 8-200 --dist zipf --mix-get 80
 expect_pass batch 3 --keys 10000 --mix-seconds 1 --batch 8 --phases put,mix,get --json
+expect_pass put-op 4 --keys 10000 --mix-seconds 0.3 --mix-get 50 --op put
+
+# --op incr and --put-batch: the systems that have an increment, or a batch
+# of puts; the others are left out, saying why
+ilist=$("$bench" --list-systems --op incr 2>"$T/out/ilist.err" | paste -sd, -)
+blist=$("$bench" --list-systems --put-batch 16 2>"$T/out/blist.err" | paste -sd, -)
+echo "with --op incr: $ilist; with --put-batch: $blist"
+for want in shmkv lmdb redis redis-p16 memcached memcached-p16; do
+    echo "$systems" | grep -qx "$want" || continue
+    case ,$ilist, in *,$want,*) ok ;; *) nok "--op incr leaves out $want" ;; esac
+done
+for want in shmkv lmdb redis redis-p16; do
+    echo "$systems" | grep -qx "$want" || continue
+    case ,$blist, in *,$want,*) ok ;; *) nok "--put-batch leaves out $want" ;; esac
+done
+if echo "$systems" | grep -qx boost; then
+    if grep -q 'boost: --op incr not supported' "$T/out/ilist.err"; then ok; else nok "boost: no word on --op incr"; fi
+fi
+if echo "$systems" | grep -qx memcached; then
+    if grep -q 'memcached: --put-batch not supported' "$T/out/blist.err"; then ok; else nok "memcached: no word on --put-batch"; fi
+fi
+expect_pass_on "$ilist" incr 4 --keys 10000 --mix-seconds 0.5 --mix-get 80 --op incr
+# every system's MIX did increments (the incr latency columns, 25-28, are filled)
+if awk -F'\t' '$2 == "MIX" && $25 == "-" { bad = 1 } END { exit bad }' "$T/out/incr.tsv"; then
+    ok
+else
+    nok "incr: a MIX without increments"; cat "$T/out/incr.tsv"
+fi
+expect_pass_on "$ilist" incr-batch-threads 3 --keys 10000 --mix-ops 40000 --mix-get 50 --op incr \
+    --batch 8 --procs 2 --threads 2 --phases put,mix,get
+expect_pass_on "$blist" put-batch 4 --keys 10000 --mix-seconds 0.3 --put-batch 16
+expect_pass_on "$blist" put-batch-odd 2 --keys 10001 --put-batch 7 --procs 3 --key-size 8-40 \
+    --val-size 8-300 --phases put,get
+expect_pass_on "shmkv,lmdb" put-batch-incr 3 --keys 10000 --mix-ops 10000 --put-batch 16 --op incr \
+    --phases put,mix,get
 
 # Cache mode (--cache 50): shmkv-cache and (if here) memcached evict; misses
 # and deletes that find nothing are fine, wrong values are not.
@@ -175,17 +215,32 @@ check_clean hitratio $bpid
 n=$(grep -c '"ok": true' "$T/out/batch.out")
 if [ "$n" -lt $((nsys * 3 * 2)) ]; then nok "batch --json: $n ok entries"; show batch; else ok; fi
 
-# A wrong expectation must fail every system, with the mismatch named.
-for s in $systems; do
-    bench "corrupt-$s" --system "$s" --keys 5000 --phases put,get --self-test-corrupt
-    if [ $brc -eq 1 ] && grep -q '1 mismatches' "$T/out/corrupt-$s.err"; then
+# A wrong expectation must fail the run, with the mismatch named:
+# expect_mismatch NAME WHAT ARGS...: exit 1, and the one mismatch reported
+# matches WHAT (a grep pattern).
+expect_mismatch() {
+    local name=$1 what=$2
+    shift 2
+    bench "$name" --self-test-corrupt "$@"
+    if [ $brc -eq 1 ] && grep -q "1 mismatches; the first: .*$what" "$T/out/$name.err"; then
         ok
     else
-        nok "$s --self-test-corrupt: exit status $brc, expected 1 with a mismatch reported"
-        show "corrupt-$s"
+        nok "$name: exit status $brc, expected 1 with a mismatch ($what) reported"
+        show "$name"
     fi
-    check_clean "corrupt-$s" $bpid
+    check_clean "$name" $bpid
+}
+# a get's, in every system
+for s in $systems; do
+    expect_mismatch "corrupt-$s" ": got " --system "$s" --keys 5000 --phases put,get
 done
+# an increment's, in every system that has increments
+for s in $(echo "$ilist" | tr , ' '); do
+    expect_mismatch "corrupt-incr-$s" "incrementing key" --system "$s" --keys 5000 --phases put,mix \
+        --op incr --mix-ops 2000 --mix-get 0
+done
+# and GET checks every value that PUT stored in batches
+expect_mismatch corrupt-put-batch ": got " --system shmkv --keys 5000 --phases put,get --put-batch 8
 
 # SIGINT in the middle of MIX: the bench dies of it and leaves nothing.
 for s in $systems; do
@@ -224,8 +279,8 @@ fi
 brc=$?
 listed=$(sed -nE 's/^  (-[a-z], )?--([a-z-]+).*/\2/p' "$T/out/help.out")
 missing=
-for o in procs threads keys key-size val-size system list-systems phases mix-get mix-seconds \
-         mix-ops dist zipf-s batch pipeline runs sample progress json tsv presize no-prefault \
+for o in procs threads keys key-size val-size system list-systems phases mix-get op mix-seconds \
+         mix-ops dist zipf-s batch put-batch pipeline runs sample progress json tsv presize no-prefault \
          dir quick cache stall-probe self-test-corrupt help hitratio requests warmup skews \
          cache-pcts; do
     echo "$listed" | grep -qx -- "$o" || missing="$missing --$o"
@@ -247,11 +302,25 @@ if "$bench" -h | cmp -s - "$T/out/help.out"; then ok; else nok "-h is not --help
 for args in "--procs 0" "--val-size 4" "--key-size 9-3" "--system nosuch" "--dist pareto" \
             "--phases get" "--mix-get 101" "--cache 0" "--hitratio --skews 0" \
             "--hitratio --system nosuch" "--stall-probe 0" "--stall-probe x" "--nosuch" \
-            "stray" "--keys"; do
+            "stray" "--keys" "--op nope" "--op" "--put-batch 0" "--put-batch 1025" \
+            "--op incr --cache 50" "--op incr --system shmkv-cache" "--op incr --val-size 16"; do
     # shellcheck disable=SC2086
     "$bench" --dir "$T/files" $args >/dev/null 2>&1
     rc=$?
     if [ $rc -eq 2 ]; then ok; else nok "$args: exit status $rc, expected 2"; fi
+done
+# a system without what --op incr or --put-batch measure, named: refused
+for args in "--op incr --system boost" "--put-batch 4 --system memcached"; do
+    # shellcheck disable=SC2086 # the words are separate arguments
+    set -- $args
+    echo "$systems" | grep -qx "$4" || continue
+    "$bench" --dir "$T/files" "$@" >/dev/null 2>"$T/out/refused.err"
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q "$4: .* not supported" "$T/out/refused.err"; then
+        ok
+    else
+        nok "$args: exit status $rc, expected 2 with 'not supported'"
+    fi
 done
 
 echo "$passed passed, $failed failed"

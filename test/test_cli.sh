@@ -9,67 +9,17 @@
 # Prints "N passed, M failed" and exits non-zero if anything failed.
 set -u
 
-# One whole, no parts: --list lists none (test/run.sh asks), and any other
-# argument is a usage error.
-case ${1-} in
-'') ;;
---list) exit 0 ;;
-*) echo "usage: test_cli [--list] (it has no parts)" >&2; exit 2 ;;
-esac
-
 here=$(cd "$(dirname "$0")" && pwd)
-tool=$here/../shmkv
-[ -x "$tool" ] || { echo "test_cli: $tool not built"; exit 1; }
-command -v python3 >/dev/null || { echo "test_cli: needs python3"; exit 1; }
-
-T=$(mktemp -d /dev/shm/shmkv-cli-test.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-export SHMKV_DIR=$T/tables
-mkdir "$SHMKV_DIR"
-F=$T/files   # dumps and outputs
-mkdir "$F"
+src=$here   # the source tree: the harness and the man page
+while [ "$src" != / ] && [ ! -f "$src/test/cli_harness.sh" ]; do src=$(dirname "$src"); done
+# shellcheck source=test/cli_harness.sh
+. "$src/test/cli_harness.sh" test_cli "$@" || exit 1
 
 npairs=1000000
 case $here in
 */asan/*) npairs=200000; echo "ASan build: the round trip uses $npairs pairs instead of 1,000,000" ;;
 esac
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-nok() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-# run WANT_RC DESCRIPTION -- COMMAND...: stdout in $F/out, stderr in $F/err
-run() {
-    local want=$1 desc=$2 rc
-    shift 3
-    "$@" >"$F/out" 2>"$F/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok
-    else
-        nok "$desc: exit $rc, expected $want"
-        head -c 600 "$F/err" | sed 's/^/    stderr: /'
-    fi
-}
-s() { "$tool" "$@"; }   # shorthand
-out_is() { # DESC EXPECTED: stdout of the last run, exactly
-    if [ "$(cat "$F/out")" = "$2" ]; then ok; else nok "$1: stdout '$(head -c 200 "$F/out")', expected '$2'"; fi
-}
-err_has() { # DESC TEXT: stderr of the last run contains TEXT
-    if grep -qF -- "$2" "$F/err"; then ok; else nok "$1: stderr lacks '$2': $(head -c 300 "$F/err")"; fi
-}
-out_has() {
-    if grep -qF -- "$2" "$F/out"; then ok; else nok "$1: stdout lacks '$2': $(head -c 300 "$F/out")"; fi
-}
-check() { # DESC COMMAND...: passes if the command succeeds
-    local desc=$1
-    shift
-    if "$@"; then ok; else nok "$desc"; fi
-}
-nkeys() { s stats "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"])'; }
 start=$(date +%s.%N)
 
 # ---- help, version, usage --------------------------------------------------
@@ -110,9 +60,7 @@ out_has "bench --help" "shmkv-bench"
 # the man page (in the source tree above this script) documents what help
 # lists: the same commands with the same arguments, each command's options
 # in its own entry, and the global options
-man=$here
-while [ "$man" != / ] && [ ! -f "$man/docs/shmkv.1" ]; do man=$(dirname "$man"); done
-check "help and the man page ($man/docs/shmkv.1) agree" python3 - "$tool" "$man/docs/shmkv.1" <<'EOF'
+check "help and the man page ($src/docs/shmkv.1) agree" python3 - "$tool" "$src/docs/shmkv.1" <<'EOF'
 import re, subprocess, sys
 tool, lines = sys.argv[1], open(sys.argv[2]).read().replace("\\-", "-").split("\n")
 def shmkv(*a):
@@ -139,6 +87,26 @@ for c in cmds:
         bad.append("%s: help says '%s', the man page '%s'" % (c, args, head))
     bad += ["%s: %s is not in its man page entry" % (c, o) for o in re.findall(r"--[a-z-]+", synopsis)
             if o not in text]
+# the SYNOPSIS: blocks of lines between .br; each command is in one block
+# (".B shmkv NAME", or ".B NAME" after a "|"), with every argument and
+# option of its help's synopsis
+syn = lines[lines.index(".SH SYNOPSIS"):lines.index(".SH DESCRIPTION")]
+blocks = [[]]
+for l in syn:
+    if l == ".br":
+        blocks.append([])
+    else:
+        blocks[-1].append(l)
+for c in cmds:
+    mine = [b for b in blocks if any(re.fullmatch(r"\.B (shmkv )?%s" % c, l) for l in b)]
+    if len(mine) != 1:
+        bad.append("%s: in %d blocks of the man page's SYNOPSIS, not 1" % (c, len(mine)))
+        continue
+    text = "\n".join(mine[0])
+    synopsis = shmkv("help", c).split("\n\n")[0].split("shmkv ", 1)[1]
+    bad += ["%s: %s is not in the man page's SYNOPSIS" % (c, w) for w in
+            re.findall(r"--[a-z-]+", synopsis) + [a.lower() for a in re.findall(r"\b[A-Z]+\b", synopsis)]
+            if not re.search(r"(?<![a-z-])%s(?![a-z-])" % re.escape(w), text)]
 glob = re.findall(r"--[a-z0-9-]+", usage.split("Global options")[1])
 bad += ["global option %s is not in the man page" % o for o in glob if o not in "\n".join(lines)]
 print("\n".join(bad))
@@ -794,5 +762,4 @@ check "every table removed" test -z "$(ls -A "$SHMKV_DIR")"
 
 end=$(date +%s.%N)
 echo "test_cli: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cli_end

@@ -5,7 +5,8 @@
  *   util.c    messages, bytes in and out (--hex, --base64, escaping),
  *             numbers and sizes, JSON strings
  *   open.c    table names and paths, opening, error messages
- *   pairs.c   put, add, replace, get, del, ttl, expire, clear, keys, scan
+ *   pairs.c   put, add, replace, append, incr, get, take, del, ttl, expire,
+ *             clear, keys, scan
  *   tables.c  create, ls, check, rm
  *   stats.c   stats, top
  *   dump.c    dump, load (docs/dump-format.md) and their progress bar
@@ -50,6 +51,9 @@ struct args {
     char **v;
     uint64_t max_bytes, expected_keys, limit, count;
     uint64_t ttl;           /* --ttl: milliseconds; 0: no expiry */
+    unsigned put_flags;     /* --if-absent, --if-present, --if-equal, --keep-ttl:
+                             * SHMKV_IF_*, SHMKV_KEEP_TTL */
+    const char *if_equal;   /* --if-equal OLD, as given */
     unsigned mode;
     double interval;
     bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache;
@@ -79,6 +83,7 @@ int arg_bytes(const char *s, const char *what, struct bytes *b);
 int parse_size(const char *s, uint64_t *out);       /* 512M, 4G: 1024s */
 int parse_count(const char *s, uint64_t *out);      /* 10k, 2M: 1000s */
 int parse_ms(const char *s, uint64_t *out);         /* a lifetime */
+int parse_int64(const char *s, int64_t *out);       /* -42, +7: decimal */
 const char *hbytes(uint64_t v);                     /* "12.0 MiB" */
 const char *hnum(uint64_t v);                       /* "1,234,567" */
 double pct(uint64_t a, uint64_t b);
@@ -102,8 +107,10 @@ __attribute__((format(printf, 2, 3))) int usage_error_of(const char *cmd, const 
 
 /* ---- the commands: 0 or an EX_* exit status --------------------------- */
 
-int cmd_write(const struct args *a);    /* put, add, replace (pairs.c) */
+int cmd_write(const struct args *a);    /* put, add, replace, append (pairs.c) */
+int cmd_incr(const struct args *a);
 int cmd_get(const struct args *a);
+int cmd_take(const struct args *a);
 int cmd_del(const struct args *a);
 int cmd_ttl(const struct args *a);
 int cmd_expire(const struct args *a);

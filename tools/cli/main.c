@@ -50,11 +50,13 @@ static int cmd_bench(int argc, char **argv)
 enum {
     O_MAXB = 1 << 0, O_EXPK = 1 << 1, O_MODE = 1 << 2, O_LIMIT = 1 << 3, O_INTERVAL = 1 << 4,
     O_ONCE = 1 << 5, O_JSON = 1 << 6, O_PARTIAL = 1 << 7, O_FORCE = 1 << 8, O_COUNT = 1 << 9, O_ALL = 1 << 10,
-    O_STATS = 1 << 11, O_CACHE = 1 << 12, O_TTL = 1 << 13,
+    O_STATS = 1 << 11, O_CACHE = 1 << 12, O_TTL = 1 << 13, O_IF_ABSENT = 1 << 14, O_IF_PRESENT = 1 << 15,
+    O_IF_EQUAL = 1 << 16, O_KEEP_TTL = 1 << 17,
 };
 static const char *const optname[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "--interval",
                                       "--once", "--json", "--partial", "--force", "--count", "--all",
-                                      "--stats", "--cache", "--ttl"};
+                                      "--stats", "--cache", "--ttl", "--if-absent", "--if-present",
+                                      "--if-equal", "--keep-ttl"};
 
 struct cmd {
     const char *name;
@@ -77,18 +79,43 @@ static const struct cmd cmds[] = {
      "  --cache              a cache (needs --max-bytes): when full, writes evict the\n"
      "                       pairs least worth keeping instead of failing; pairs over an\n"
      "                       eighth of the limit are refused.  Implies --stats.\n"},
-    {"put", cmd_write, O_TTL, 2, 3, "put NAME KEY [VALUE] [--ttl MS]",
+    {"put", cmd_write, O_TTL | O_IF_ABSENT | O_IF_PRESENT | O_IF_EQUAL | O_KEEP_TTL, 2, 3,
+     "put NAME KEY [VALUE] [--ttl MS | --keep-ttl]\n"
+     "             [--if-absent | --if-present | --if-equal OLD]",
      "Store VALUE under KEY, overwriting any value there.  Without VALUE, or\n"
      "with VALUE -, the value is all of standard input (raw bytes).\n"
      "  --ttl MS             the pair expires MS milliseconds from now (0: never; a\n"
-     "                       put without --ttl also gives the key no expiry)\n"},
+     "                       put without --ttl or --keep-ttl gives the key no expiry)\n"
+     "  --keep-ttl           keep the expiry KEY has now (a new key gets none)\n"
+     "  --if-absent          write only if KEY is absent, else exit 1\n"
+     "  --if-present         write only if KEY is present, else exit 1\n"
+     "  --if-equal OLD       write only if KEY holds OLD now (compare-and-swap), else\n"
+     "                       exit 1; --hex and --base64 apply to OLD too\n"
+     "The condition is tested and the value written in one atomic step.\n"},
     {"add", cmd_write, 0, 2, 3, "add NAME KEY [VALUE]",
      "Like put, but only if KEY is absent: exit 1 if it exists.\n"},
     {"replace", cmd_write, 0, 2, 3, "replace NAME KEY [VALUE]",
      "Like put, but only if KEY is present: exit 1 if it is absent.\n"},
+    {"append", cmd_write, 0, 2, 3, "append NAME KEY [VALUE]",
+     "Append VALUE (absent or -: all of standard input) to the value of KEY, in\n"
+     "one atomic step; an absent KEY is created with VALUE and no expiry, an\n"
+     "existing one keeps its expiry.\n"},
+    {"incr", cmd_incr, O_TTL, 2, 3, "incr NAME KEY [DELTA] [--ttl MS]",
+     "Add DELTA (a whole number, default 1; a negative one after --) to the\n"
+     "integer KEY holds as decimal text, and print the result.  An absent KEY\n"
+     "counts as 0.  Atomic: concurrent increments from any number of processes\n"
+     "all count.  Exit 3 if the value is not an integer (an optional -, then 1\n"
+     "to 19 digits) or the result would overflow 64 bits (nothing changes).\n"
+     "DELTA and the result are decimal, also with --hex or --base64.\n"
+     "  --ttl MS             a KEY this creates expires MS milliseconds from now (an\n"
+     "                       existing key keeps its expiry)\n"},
     {"get", cmd_get, 0, 2, 2, "get NAME KEY",
      "Print the value of KEY: its exact bytes to a file or pipe; escaped, with a\n"
      "newline, on a terminal (unless --raw).  Exit 1 if KEY is absent.\n"},
+    {"take", cmd_take, 0, 2, 2, "take NAME KEY",
+     "Print the value of KEY as get does and delete KEY, in one atomic step: of\n"
+     "several processes taking KEY at once, exactly one gets it.  Exit 1 if KEY\n"
+     "is absent.\n"},
     {"del", cmd_del, 0, 2, 2, "del NAME KEY", "Delete KEY.  Exit 1 if it is absent.\n"},
     {"ttl", cmd_ttl, 0, 2, 2, "ttl NAME KEY",
      "Print the milliseconds KEY has left before it expires, as a number on a line\n"
@@ -101,8 +128,9 @@ static const struct cmd cmds[] = {
      "shard already cleared stay).  The counters of stats are kept.\n"},
     {"keys", cmd_list, O_LIMIT, 1, 2, "keys NAME [GLOB] [--limit N]",
      "Print the keys matching GLOB (fnmatch(3); all if none), one a line, in no\n"
-     "particular order.  Keys holding a NUL byte are matched on their escaped form\n"
-     "(\\x00 for NUL, \\\\ for a backslash).\n"
+     "particular order, a piece of the table at a time (memory stays small).  Keys\n"
+     "holding a NUL byte are matched on their escaped form (\\x00 for NUL, \\\\ for a\n"
+     "backslash).\n"
      "  -n, --limit N        stop after N keys\n"},
     {"scan", cmd_list, O_LIMIT, 1, 2, "scan NAME [GLOB] [--limit N]",
      "Like keys, printing KEY<TAB>VALUE lines.\n"
@@ -211,7 +239,7 @@ int usage_error_of(const char *cmd, const char *fmt, ...)
 }
 
 enum { L_HEX = 256, L_BASE64, L_RAW, L_ESCAPE, L_VERSION, L_MAXB, L_EXPK, L_MODE, L_ONCE, L_JSON, L_PARTIAL,
-       L_FORCE, L_STATS, L_CACHE, L_TTL };
+       L_FORCE, L_STATS, L_CACHE, L_TTL, L_IF_ABSENT, L_IF_PRESENT, L_IF_EQUAL, L_KEEP_TTL };
 
 static const struct option longopts[] = {
     {"hex", no_argument, NULL, L_HEX}, {"base64", no_argument, NULL, L_BASE64},
@@ -223,7 +251,10 @@ static const struct option longopts[] = {
     {"once", no_argument, NULL, L_ONCE}, {"json", no_argument, NULL, L_JSON},
     {"partial", no_argument, NULL, L_PARTIAL}, {"force", no_argument, NULL, L_FORCE},
     {"all", no_argument, NULL, 'a'}, {"stats", no_argument, NULL, L_STATS},
-    {"cache", no_argument, NULL, L_CACHE}, {"ttl", required_argument, NULL, L_TTL}, {NULL, 0, NULL, 0},
+    {"cache", no_argument, NULL, L_CACHE}, {"ttl", required_argument, NULL, L_TTL},
+    {"if-absent", no_argument, NULL, L_IF_ABSENT}, {"if-present", no_argument, NULL, L_IF_PRESENT},
+    {"if-equal", required_argument, NULL, L_IF_EQUAL}, {"keep-ttl", no_argument, NULL, L_KEEP_TTL},
+    {NULL, 0, NULL, 0},
 };
 
 /* Parse the whole line: options may come before or after the command and
@@ -294,6 +325,10 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
                 return usage_error(c, "--ttl '%s': give milliseconds, a whole number like 60000 (0: never "
                                    "expires; at most 100 years)", optarg);
             break;
+        case L_IF_ABSENT: given |= O_IF_ABSENT; a->put_flags |= SHMKV_IF_ABSENT; break;
+        case L_IF_PRESENT: given |= O_IF_PRESENT; a->put_flags |= SHMKV_IF_PRESENT; break;
+        case L_IF_EQUAL: given |= O_IF_EQUAL; a->put_flags |= SHMKV_IF_EQUAL; a->if_equal = optarg; break;
+        case L_KEEP_TTL: given |= O_KEEP_TTL; a->put_flags |= SHMKV_KEEP_TTL; break;
         case ':': return usage_error(c, "option '%s' needs a value", arg);
         default:
             if (optopt)
@@ -313,6 +348,11 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
             return usage_error(c, "option %s does not apply to this command", optname[b]);
     if ((given & O_CACHE) && !(given & O_MAXB) && c && c->opts & O_CACHE)
         return usage_error(c, "--cache needs --max-bytes: a cache evicts pairs to stay within that limit");
+    if ((given & O_KEEP_TTL) && (given & O_TTL) && c && c->opts & O_KEEP_TTL)
+        return usage_error(c, "--keep-ttl keeps the expiry KEY has: give it or --ttl, not both");
+    if ((given & O_IF_ABSENT) && (given & (O_IF_PRESENT | O_IF_EQUAL)) && c && c->opts & O_IF_ABSENT)
+        return usage_error(c, "--if-absent contradicts %s: give one condition",
+                           given & O_IF_PRESENT ? "--if-present" : "--if-equal");
     a->sized = given & (O_MAXB | O_EXPK | O_MODE | O_STATS | O_CACHE);
     return 0;
 }
@@ -322,7 +362,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
 static bool takes_value(const char *s)
 {
     static const char *const v[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "-n", "--interval",
-                                    "-i", "--count", "-c", "--ttl"};
+                                    "-i", "--count", "-c", "--ttl", "--if-equal"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (!strcmp(s, v[i]))
             return true;

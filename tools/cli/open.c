@@ -112,6 +112,14 @@ int op_error(const char *name, shmkv *db, int rc, const void *key, size_t klen)
             msg("key %s: pair too large (keys up to %u bytes, values up to 4 GiB - 1, and a pair must fit "
                 "in the table's limit)", key_repr(key, klen), SHMKV_KEY_MAX);
         return EX_FAIL;
+    case -EDOM:
+        msg("key %s in \"%s\" is not an integer (incr needs decimal text: an optional '-', then 1 to 19 "
+            "digits, within 64 bits): nothing changed", key_repr(key, klen), name);
+        return EX_FAIL;
+    case -ERANGE:
+        msg("key %s in \"%s\": the result would overflow a 64-bit signed integer: nothing changed",
+            key_repr(key, klen), name);
+        return EX_FAIL;
     case -ETIMEDOUT:
         msg("a writer has held a lock of \"%s\" for over a second (is a process stopped or stuck?): "
             "try again", name);

@@ -1,6 +1,6 @@
 /*
- * The commands on pairs: put, add, replace, get, del, ttl, expire, clear,
- * and the listings keys and scan.
+ * The commands on pairs: put, add, replace, append, incr, get, take, del,
+ * ttl, expire, clear, and the listings keys and scan.
  */
 #include "cli.h"
 
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- put/add/replace, get, del, ttl, expire, clear ----------------------- */
+/* ---- the writes, get, take, del, ttl, expire, clear ---------------------- */
 
 /* All of standard input, in a growing buffer. */
 static int read_stdin(struct bytes *v)
@@ -40,24 +40,52 @@ static int read_stdin(struct bytes *v)
     return 0;
 }
 
-/* put, add and replace */
+/* A put whose condition (--if-absent, --if-present, --if-equal) failed:
+ * say which, exit 1.  Nothing was written. */
+static int cond_failed(const struct args *a, int r, const struct bytes *k)
+{
+    const char *key = key_repr(k->p, k->n);
+    if (r == -EEXIST)
+        msg("key %s exists in \"%s\": not written (--if-absent)", key, a->v[0]);
+    else if (r == -ENOENT)
+        msg("no key %s in \"%s\": not written (%s)", key, a->v[0], a->if_equal ? "--if-equal" : "--if-present");
+    else
+        msg("key %s in \"%s\" holds another value than --if-equal gives: not written", key, a->v[0]);
+    return EX_NOTFOUND;
+}
+
+/* KEY and VALUE (or standard input) as bytes into *k, *v; with --if-equal
+ * OLD into *old.  0 or an exit status (the caller frees the buffers). */
+static int write_args(const struct args *a, struct bytes *k, struct bytes *v, struct bytes *old)
+{
+    int rc = arg_bytes(a->v[1], "KEY", k);
+    if (rc == 0 && a->if_equal)
+        rc = arg_bytes(a->if_equal, "OLD", old);
+    if (rc == 0)
+        rc = a->n < 3 || !strcmp(a->v[2], "-") ? read_stdin(v) : arg_bytes(a->v[2], "VALUE", v);
+    return rc;
+}
+
+/* put, add, replace (all shmkv_put_ex under conditions) and append */
 int cmd_write(const struct args *a)
 {
-    int (*fn)(shmkv *, const void *, size_t, const void *, size_t) =
-        a->name[0] == 'p' ? shmkv_put : a->name[0] == 'a' ? shmkv_add : shmkv_replace;
-    struct bytes k, v = {NULL, 0, NULL};
+    struct bytes k = {NULL, 0, NULL}, v = {NULL, 0, NULL}, old = {NULL, 0, NULL};
+    unsigned flags = !strcmp(a->name, "add") ? SHMKV_IF_ABSENT : !strcmp(a->name, "replace") ? SHMKV_IF_PRESENT : 0;
     shmkv *db;
-    int rc = arg_bytes(a->v[1], "KEY", &k);
-    if (rc)
-        return rc;
-    rc = a->n < 3 || !strcmp(a->v[2], "-") ? read_stdin(&v) : arg_bytes(a->v[2], "VALUE", &v);
+    int rc = write_args(a, &k, &v, &old);
     if (rc == 0 && (rc = open_table(a->v[0], OPEN_WRITE, &db)) == 0) {
-        int r = a->ttl ? shmkv_put_ttl(db, k.p, k.n, v.p, v.n, a->ttl) : fn(db, k.p, k.n, v.p, v.n);
-        rc = r ? op_error(a->v[0], db, r, k.p, k.n) : EX_OK;
+        shmkv_put_opts o = {.flags = flags | a->put_flags, .ttl_ms = a->ttl, .expected = old.p, .elen = old.n};
+        int r = !strcmp(a->name, "append") ? shmkv_append(db, k.p, k.n, v.p, v.n)
+                                           : shmkv_put_ex(db, k.p, k.n, v.p, v.n, &o);
+        bool cond = a->put_flags & (SHMKV_IF_ABSENT | SHMKV_IF_PRESENT | SHMKV_IF_EQUAL);
+        rc = !r ? EX_OK
+           : cond && (r == -EEXIST || r == -ENOENT || r == -ECANCELED) ? cond_failed(a, r, &k)
+           : op_error(a->v[0], db, r, k.p, k.n);
         shmkv_close(db);
     }
     free(k.buf);
     free(v.buf);
+    free(old.buf);
     return rc;
 }
 
@@ -81,20 +109,36 @@ static int on_key(const struct args *a, int how, key_op *op, const void *ctx)
     return rc;
 }
 
-static int get_op(shmkv *db, const struct bytes *k, const void *ctx)
+/* get, and take (ctx non-NULL): print the value, its exact bytes to a
+ * file or pipe; on a terminal escaped, with a newline. */
+static int value_op(shmkv *db, const struct bytes *k, const void *take)
 {
     void *val;
     size_t vlen;
-    int r = shmkv_get_alloc(db, k->p, k->n, &val, &vlen);
-    (void)ctx;
+    int r = take ? shmkv_take(db, k->p, k->n, &val, &vlen) : shmkv_get_alloc(db, k->p, k->n, &val, &vlen);
     if (r)
         return r;
-    /* the exact bytes to a file or pipe; on a terminal escaped, with a newline */
     int mode = out_mode(stdout);
     put_data(stdout, val, vlen, mode);
     if (mode != OUT_RAW)
         putc('\n', stdout);
     free(val);
+    return finish_output();
+}
+
+struct incr_args {
+    int64_t delta;
+    uint64_t ttl;
+};
+
+static int incr_op(shmkv *db, const struct bytes *k, const void *ctx)
+{
+    const struct incr_args *ia = ctx;
+    int64_t result;
+    int r = shmkv_incr(db, k->p, k->n, ia->delta, ia->ttl, &result);
+    if (r)
+        return r;
+    printf("%" PRId64 "\n", result); /* decimal, whatever --hex says: a number */
     return finish_output();
 }
 
@@ -122,7 +166,21 @@ static int expire_op(shmkv *db, const struct bytes *k, const void *ms)
 
 int cmd_get(const struct args *a)
 {
-    return on_key(a, OPEN_READ, get_op, NULL);
+    return on_key(a, OPEN_READ, value_op, NULL);
+}
+
+int cmd_take(const struct args *a)
+{
+    return on_key(a, OPEN_WRITE, value_op, "take");
+}
+
+int cmd_incr(const struct args *a)
+{
+    struct incr_args ia = {.delta = 1, .ttl = a->ttl};
+    if (a->n > 2 && parse_int64(a->v[2], &ia.delta))
+        return usage_error_of(a->name, "DELTA '%s': give a whole number from -9223372036854775808 to "
+                              "9223372036854775807 (a negative one after --)", a->v[2]);
+    return on_key(a, OPEN_WRITE, incr_op, &ia);
 }
 
 int cmd_ttl(const struct args *a)
@@ -217,7 +275,14 @@ int cmd_list(const struct args *a)
     int rc = open_table(a->v[0], OPEN_ITER, &db);
     if (rc)
         return rc;
-    int r = l.limit ? shmkv_foreach(db, list_visit, &l) : 0;
+    /* a shard per call, printed as it goes: memory holds one shard's copy,
+     * and a --limit reached stops the scan there */
+    uint64_t cursor = 0;
+    int r = 0;
+    if (l.limit)
+        do
+            r = shmkv_scan(db, &cursor, list_visit, &l);
+        while (r == 0 && cursor != 0);
     rc = r < 0 && r != -EIO ? op_error(a->v[0], db, r, NULL, 0) : finish_output();
     shmkv_close(db);
     free(l.kbuf);

@@ -295,6 +295,20 @@ int parse_ms(const char *s, uint64_t *out)
     return 0;
 }
 
+/* A signed 64-bit decimal number: an optional sign, then digits only. */
+int parse_int64(const char *s, int64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)s[*s == '-' || *s == '+']))
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* "12.0 MiB"; rotating buffers, so one printf can use several */
 const char *hbytes(uint64_t v)
 {
