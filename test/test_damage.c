@@ -119,7 +119,9 @@ static void damaged_lock(int which)
         long n = 0;
         CHECK_RC(shmkv_foreach(db, count_visit, &n), 0);
         CHECK_EQ_INT(n, NKEYS);
-        CHECKF(h_now() - t0 < 0.5, "%s: recovering took %.3f s", what, h_now() - t0);
+        /* taken over at once (a slice of a millisecond or so), not a wait
+         * of LOCK_WAIT_NS per call; generous for loaded machines */
+        CHECKF(h_now() - t0 < 2.0, "%s: recovering took %.3f s", what, h_now() - t0);
         shmkv_stats st;
         CHECK_RC(shmkv_stat(db, &st), 0);
         CHECKF(st.lock_recoveries >= 1, "%s: no recovery counted", what);
