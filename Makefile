@@ -84,6 +84,8 @@ include bench/bench.mk
 include bindings/php/php.mk
 # The Node.js addon: make node, make test-node.
 include bindings/node/node.mk
+# The Redis near cache: shmkv-redis, libshmkv-redis.a, make test-redis.
+include tools/redis/redis.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
