@@ -60,10 +60,11 @@ $(BUILD)/redis/test/%: $(REDIS_DIR)/test/%.c $(REDIS_TEST_LIB) $(wildcard $(REDI
 	$(CC) $(REDIS_FLAGS) -Itest -fvisibility=default $< $(REDIS_TEST_LIB) test/harness.c \
 	    $(BUILD)/libshmkv-redis.a $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(REDIS_LIBS)
 
-# The benchmark takes Zipf sampling and histograms from bench/util.c.
-$(BUILD)/shmkv-redis-bench: $(REDIS_BENCH_SRC) $(wildcard $(REDIS_DIR)/bench/*.h) bench/util.c bench/bench.h \
-                            $(BUILD)/libshmkv-redis.a $(BUILD)/libshmkv-test.a $(REDIS_HDRS)
-	$(CC) $(REDIS_FLAGS) -Ibench $(REDIS_BENCH_SRC) bench/util.c $(BUILD)/libshmkv-redis.a \
+# The benchmark takes Zipf sampling from bench/util.c and its Redis
+# server's process from bench/servers.c.
+$(BUILD)/shmkv-redis-bench: $(REDIS_BENCH_SRC) $(wildcard $(REDIS_DIR)/bench/*.h) bench/util.c bench/servers.c \
+                            bench/bench.h $(BUILD)/libshmkv-redis.a $(BUILD)/libshmkv-test.a $(REDIS_HDRS)
+	$(CC) $(REDIS_FLAGS) -Ibench $(REDIS_BENCH_SRC) bench/util.c bench/servers.c $(BUILD)/libshmkv-redis.a \
 	    $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS) $(REDIS_LIBS) -lm
 
 # Installing the dependencies first, then a make of its own, which finds
