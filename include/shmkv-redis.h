@@ -27,7 +27,9 @@
  * Thread safety: a shmkv_redis handle owns Redis connections and may be
  * used by one thread at a time; give each thread its own (they may share
  * the shmkv handle).  Handles must not cross fork(): open them in the
- * process that uses them.
+ * process that uses them.  hiredis writes to its sockets with write(2):
+ * a process using this library should ignore SIGPIPE, or a Redis server
+ * that closes a connection can kill it.
  */
 #ifndef SHMKV_REDIS_H
 #define SHMKV_REDIS_H

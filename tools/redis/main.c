@@ -197,6 +197,11 @@ int main(int argc, char **argv)
         return usage("%s", cl.is_get ? "get takes TABLE and KEY" : "sync takes TABLE");
     if (!cl.ao.redis)
         return usage("--redis ADDR is required");
+    /* Redis refuses prefixes of one another (it would announce a key twice) */
+    for (int i = 0; i < cl.ao.nprefixes; i++)
+        for (int j = 0; j < cl.ao.nprefixes; j++)
+            if (i != j && !strncmp(cl.ao.prefix[i], cl.ao.prefix[j], strlen(cl.ao.prefix[i])))
+                return usage("--prefix '%s' overlaps '%s'", cl.ao.prefix[i], cl.ao.prefix[j]);
     struct addr seeds[16];
     char err[ERR_MAX];
     if (addr_list_parse(cl.ao.redis, seeds, cl.ao.cluster ? 16 : 1, err, sizeof err) < 0)

@@ -283,12 +283,14 @@ static void part_tool(void)
     CHECK_EQ_INT(run_tool(log, no_table), 3);
     const char *bad_addr[] = {"get", f.table, "u:cli", "--redis", "nowhere", NULL};
     CHECK_EQ_INT(run_tool(log, bad_addr), 2);
-    const char *usage[][8] = {
+    const char *usage[][10] = {
         {"sync", f.table, NULL},                                             /* no --redis */
         {"sync", f.table, "--redis", f.redis.addr, "--heartbeat", "5", NULL}, /* too short */
         {"sync", f.table, "--redis", f.redis.addr, "--ttl", "5", NULL},       /* get's option */
         {"get", f.table, "--redis", f.redis.addr, NULL},                      /* no key */
         {"sync", f.table, "--redis", f.redis.addr, "--max-bytes", "12Q", NULL},
+        {"sync", f.table, "--redis", f.redis.addr, "--prefix", "ab", "--prefix", "a", NULL}, /* overlapping */
+        {"sync", f.table, "--redis", "/a.sock,/b.sock", NULL},                 /* a list without --cluster */
         {"status", NULL},
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
