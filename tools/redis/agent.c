@@ -17,6 +17,8 @@
  */
 #include "agent.h"
 
+#include "shmkv-redis.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -29,8 +31,8 @@
 
 volatile sig_atomic_t agent_stop;
 
-static const char agent_key[] = "\0shmkv-redis:agent";
-#define AGENT_KEY_LEN 18u
+static const char agent_key[] = SHMKV_REDIS_AGENT_KEY;
+#define AGENT_KEY_LEN SHMKV_REDIS_AGENT_KEY_LEN
 
 static void vlog(const char *fmt, va_list ap)
 {

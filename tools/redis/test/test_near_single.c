@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #define HEARTBEAT_MS 1000
+/* what this test's own polling may add to a measured fall-back on a busy
+ * machine (its reads, its naps, being scheduled) */
+#define POLL_SLACK_MS 200
 
 struct fixture {
     struct srv redis;
@@ -404,7 +407,7 @@ static void part_agent_killed(void)
     double fell_back = h_now() - killed;
     h_note("readers fell back to Redis %.0f ms after the agent was killed (heartbeat %d ms)", fell_back * 1e3,
            HEARTBEAT_MS);
-    CHECKF(fell_back * 1e3 <= HEARTBEAT_MS + 50, "%.0f ms", fell_back * 1e3);
+    CHECKF(fell_back * 1e3 <= HEARTBEAT_MS + POLL_SLACK_MS, "%.0f ms", fell_back * 1e3);
     CHECK_RC(shmkv_redis_agent(f.db, NULL), -ENOENT);
     EXPECT_GET(&f, "u:k", "new", SHMKV_REDIS_FROM_REDIS);
     EXPECT_GET(&f, "u:k", "new", SHMKV_REDIS_FROM_REDIS); /* nothing stored without an agent */
@@ -436,7 +439,7 @@ static void part_agent_stopped(void)
     double stopped = h_now();
     while (shmkv_redis_agent(f.db, NULL) == 0 && h_now() - stopped < 5)
         nap_ms(1);
-    CHECKF((h_now() - stopped) * 1e3 <= HEARTBEAT_MS + 50, "the heartbeat lasted %.0f ms after SIGSTOP",
+    CHECKF((h_now() - stopped) * 1e3 <= HEARTBEAT_MS + POLL_SLACK_MS, "the heartbeat lasted %.0f ms after SIGSTOP",
            (h_now() - stopped) * 1e3);
     EXPECT_GET(&f, "u:s", "new", SHMKV_REDIS_FROM_REDIS);
     agent_signal(&f.agent, SIGCONT);
@@ -483,6 +486,30 @@ static void part_redis_restarted(void)
     stop(&f);
 }
 
+/* Either of the agent's connections closed by the server: it cannot know
+ * what it missed, so it clears, tracks again, and goes on. */
+static void part_connection_killed(void)
+{
+    struct fixture f;
+    start(&f, 1);
+    const char *kills[] = {"CLIENT KILL TYPE pubsub", "CLIENT KILL TYPE normal"};
+    for (int i = 0; i < 2; i++) {
+        set(&f, "u:c", "before");
+        EXPECT_FILLED(&f, "u:c", "before");
+        redisReply *r = srv_cmd(&f.redis, kills[i]);
+        CHECKF(r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1, "%s", kills[i]);
+        freeReplyObject(r);
+        CHECKF(wait_gone(&f, "u:c", 2) == 0, "%s: the table was not cleared", kills[i]);
+        CHECKF(agent_wait_alive(f.db, 5, 0) == 0, "%s: no heartbeat after", kills[i]);
+        set(&f, "u:c", "after");
+        settle(&f);
+        EXPECT_FILLED(&f, "u:c", "after");
+        set(&f, "u:c", "later");
+        CHECKF(wait_gone(&f, "u:c", 1) == 0, "%s: invalidations stopped", kills[i]);
+    }
+    stop(&f);
+}
+
 static void part_graceful_stop(void)
 {
     struct fixture f;
@@ -507,6 +534,7 @@ static const struct h_part parts[] = {
     {"agent_stopped", part_agent_stopped},
     {"agent_before_redis", part_agent_before_redis},
     {"redis_restarted", part_redis_restarted},
+    {"connection_killed", part_connection_killed},
     {"graceful_stop", part_graceful_stop},
 };
 
