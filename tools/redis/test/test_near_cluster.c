@@ -68,7 +68,7 @@ static void start(struct fixture *f, int seed_node)
 
 static void stop(struct fixture *f)
 {
-    if (h_failures_local() || getenv("SHMKV_TEST_VERBOSE"))
+    if (h_failures_local() || (getenv("SHMKV_TEST_VERBOSE") && *getenv("SHMKV_TEST_VERBOSE")))
         agent_show_log(&f->agent);
     agent_signal(&f->agent, SIGTERM);
     CHECK_TABLE(f->db, "at the end");
