@@ -13,6 +13,9 @@
 #                   the shmkv tool and its man page)
 #   make node       the Node.js addon; make test-node runs its tests
 #                   (bindings/node/node.mk)
+#   make redis      the Redis near cache (shmkv-redis, libshmkv-redis.a),
+#                   when hiredis is installed; make test-redis runs its
+#                   tests against real servers (tools/redis/redis.mk)
 #   make fuzz       the libFuzzer targets (clang)             -> build/fuzz/
 #   make fuzz-run   run each for FUZZ_SECONDS (default 60) on a copy of its
 #                   seed corpus fuzz/corpus/TARGET; prints their final stats
@@ -91,6 +94,8 @@ include bindings/node/node.mk
 include bindings/python/python.mk
 # The C++ header's tests: make test-cxx.
 include bindings/cxx/cxx.mk
+# The Redis near cache: shmkv-redis, libshmkv-redis.a, make test-redis.
+include tools/redis/redis.mk
 
 # Library objects depend on the headers they include (-MMD), so a change
 # to one module's header rebuilds only the files that use it.
@@ -146,7 +151,8 @@ demo: all
 
 # The one command that runs every test: dependencies, the plain build with
 # the tools' smoke runs and the install test, the Node.js addon's tests,
-# then ASan+UBSan, then TSan.
+# then ASan+UBSan, TSan, the fuzz targets, the Redis near cache's tests
+# (plain and ASan+UBSan; tools/redis/redis.mk) and the PHP extension's.
 check:
 	./scripts/install-deps.sh test
 	$(MAKE) test
@@ -157,6 +163,7 @@ check:
 	$(MAKE) test SAN=asan
 	$(MAKE) test-tsan
 	$(MAKE) fuzz-run FUZZ_SECONDS=45
+	$(MAKE) test-redis && $(MAKE) test-redis SAN=asan
 	$(MAKE) test-php
 
 test: tests tools
