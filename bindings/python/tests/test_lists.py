@@ -260,6 +260,29 @@ class WaitingTest(TableTest):
         self.assertEqual(t.list_pop("q", timeout=20), b"from a thread")  # GIL released
         pusher.join()
 
+    def test_close_ends_a_wait_in_another_thread(self):
+        name = self.name()
+        t = self.table(name)
+        u = shmkv.Table(name)
+        ended = []
+
+        def waiter():
+            try:
+                u.list_pop("q", timeout=None)
+            except ValueError as e:                       # closed, as a file
+                ended.append(e)
+        th = threading.Thread(target=waiter)
+        th.start()
+        time.sleep(0.1)
+        start = time.monotonic()
+        u.close()
+        th.join(5)
+        self.assertFalse(th.is_alive())
+        self.assertLess(time.monotonic() - start, 2.0)
+        self.assertEqual(len(ended), 1)
+        t.push("q", b"kept")                              # the closed waiter took nothing
+        self.assertEqual(t.list_pop("q"), b"kept")
+
     def test_signals_during_a_wait(self):
         t = self.table()
         seen = []
