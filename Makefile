@@ -225,7 +225,7 @@ install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/rel/shmkv $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/shmkv.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 include/shmkv.h include/shmkv.hpp $(DESTDIR)$(INCDIR)/
+	install -m 644 include/shmkv.h include/shmkv.hpp include/shmkv_lists.hpp $(DESTDIR)$(INCDIR)/
 	install -m 644 $(BUILD)/libshmkv.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(BUILD)/libshmkv.so $(DESTDIR)$(LIBDIR)/libshmkv.so.$(VERSION)
 	ln -sf libshmkv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libshmkv.so.$(SOMAJOR)
@@ -233,7 +233,7 @@ install: lib $(BUILD)/rel/shmkv $(BUILD)/shmkv.pc
 	install -m 644 $(BUILD)/shmkv.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/shmkv.h $(DESTDIR)$(INCDIR)/shmkv.hpp $(DESTDIR)$(LIBDIR)/libshmkv.* \
+	rm -f $(DESTDIR)$(INCDIR)/shmkv.h $(DESTDIR)$(INCDIR)/shmkv.hpp $(DESTDIR)$(INCDIR)/shmkv_lists.hpp $(DESTDIR)$(LIBDIR)/libshmkv.* \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/shmkv.pc \
 	      $(DESTDIR)$(BINDIR)/shmkv $(DESTDIR)$(PREFIX)/share/man/man1/shmkv.1
 

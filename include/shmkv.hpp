@@ -7,6 +7,8 @@
  *     t.set("user:1", "ann");
  *     if (auto v = t.get("user:1")) use(*v);      // std::optional<std::string>
  *     for (auto& [key, value] : t) ...            // every pair (scan cursor)
+ *     t.push("jobs", "j1");                       // a list, a queue for every process
+ *     auto job = t.pop("jobs", shmkv::at::head, 5s); // waits up to 5 s for a push
  *
  * Keys and values are shmkv::bytes_view: from std::string_view, std::string,
  * a C string, (pointer, size), or any contiguous container of char,
@@ -18,7 +20,8 @@
  * equal to the std::errc of the same errno).  Every call that can fail
  * throws std::system_error, and has an overload taking std::error_code&
  * that throws nothing of its own instead (std::bad_alloc aside).  An
- * absent key is not an error: get returns std::nullopt, erase false.
+ * absent key is not an error: get returns std::nullopt, erase false; nor
+ * is an empty list: pop returns std::nullopt.
  *
  * A table may be used by any number of threads at once, and stays valid
  * in both processes after fork(); only moving, closing and destroying it
@@ -189,9 +192,17 @@ struct write_options {
 /** What table::stats() returns (shmkv_stats of shmkv.h). */
 using stats = shmkv_stats;
 
+
+} // namespace shmkv
+
+// The lists and queues of shmkv::table: detail::list_calls, a base of it.
+#include "shmkv_lists.hpp"
+
+namespace shmkv {
+
 // ---- the table ------------------------------------------------------------------
 
-class table {
+class table : public detail::list_calls<table> {
 public:
     using value_type = std::pair<std::string, std::string>;
     class iterator;
@@ -296,12 +307,14 @@ public:
                                 [&](std::error_code &ec) { return get_into(key, buf, ec); });
     }
 
+    /** Whether key holds a pair or a list. */
     bool contains(bytes_view key, std::error_code &ec) const noexcept
     {
         std::size_t vlen;
         int rc = shmkv_get(db_, key.data(), key.size(), nullptr, 0, &vlen);
-        ec = rc == -ENOENT || rc == -ENOBUFS ? std::error_code() : make_error_code(rc);
-        return rc == 0 || rc == -ENOBUFS;
+        bool there = rc == 0 || rc == -ENOBUFS || rc == -EMEDIUMTYPE;
+        ec = there || rc == -ENOENT ? std::error_code() : make_error_code(rc);
+        return there;
     }
     bool contains(bytes_view key) const
     {
@@ -347,7 +360,7 @@ public:
         return detail::or_throw("shmkv ttl", [&](std::error_code &ec) { return ttl(key, ec); });
     }
 
-    /** Number of live pairs. */
+    /** Number of keys: live pairs, and lists. */
     std::uint64_t size() const noexcept { return shmkv_count(db_); }
 
     shmkv_stats stats(std::error_code &ec) const noexcept
@@ -562,6 +575,9 @@ public:
     }
 
     // ---- iteration ------------------------------------------------------------
+    // (pairs only: lists are not visited)
+    //
+    // Lists: push, push_many, pop, pop_many, move, llen, lrange (shmkv_lists.hpp).
 
     /** Call f(std::string_view key, std::string_view value) for each pair
      *  (shmkv_foreach: every pair present throughout, once); f returning

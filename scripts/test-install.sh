@@ -33,7 +33,7 @@ env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
     >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log" >&2; fail "make install"; }
 
 version=$(sed -n 's/^#define SHMKV_VERSION_STRING "\(.*\)"/\1/p' include/shmkv.h)
-for f in include/shmkv.h include/shmkv.hpp lib/libshmkv.a "lib/libshmkv.so.$version" \
+for f in include/shmkv.h include/shmkv.hpp include/shmkv_lists.hpp lib/libshmkv.a "lib/libshmkv.so.$version" \
          lib/libshmkv.so.0 lib/libshmkv.so lib/pkgconfig/shmkv.pc; do
     [ -e "$prefix/$f" ] || fail "$prefix/$f not installed"
 done
@@ -153,7 +153,9 @@ int main()
 {
     shmkv::table t("install-test-cxx");
     t.set("k", "v");
-    bool ok = t.get("k") == std::string("v") && t.incr("n", 5) == 5 && t.size() == 2;
+    t.push("q", "e");
+    bool ok = t.get("k") == std::string("v") && t.incr("n", 5) == 5 && t.pop("q") == std::string("e") &&
+              t.size() == 3;
     t.close();
     shmkv::table::unlink("install-test-cxx");
     std::cout << (ok ? "ok: C++\n" : "wrong values\n");

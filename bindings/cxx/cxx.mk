@@ -1,7 +1,8 @@
 # bindings/cxx/cxx.mk - the C++ header's tests; included by the Makefile.
 #
-#   make test-cxx   build bindings/cxx/test_table.cpp and example.cpp
-#                   against include/shmkv.hpp with g++ and clang++, each
+#   make test-cxx   build bindings/cxx/test_table.cpp, test_lists.cpp and
+#                   example.cpp against include/shmkv.hpp (and the
+#                   shmkv_lists.hpp it includes) with g++ and clang++, each
 #                   plain and under ASan+UBSan, and run them all ->
 #                   build/cxx/VARIANT/; and the README's C++ section's
 #                   code, put into a main(), with g++
@@ -13,7 +14,7 @@
 CXX_TEST_FLAGS := -std=c++17 -Wall -Wextra -Werror -Wpedantic -Wshadow -g -O1 -pthread -Iinclude
 CXX_SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CXX_VARIANTS   := g++ clang++ g++-asan clang++-asan
-CXX_DEPS       := include/shmkv.hpp include/shmkv.h
+CXX_DEPS       := include/shmkv.hpp include/shmkv_lists.hpp include/shmkv.h bindings/cxx/check.hpp
 
 # $(1) variant, $(2) C++ compiler, $(3) C compiler, $(4) sanitizer flags
 define cxx_variant
@@ -33,7 +34,8 @@ $(eval $(call cxx_variant,clang++-asan,clang++,clang,$(CXX_SAN_FLAGS)))
 # as intermediate files)
 .SECONDARY: $(CXX_LIB_g++-asan) $(CXX_LIB_clang++-asan)
 
-CXX_BINS := $(foreach v,$(CXX_VARIANTS),build/cxx/$(v)/test_table build/cxx/$(v)/example) \
+CXX_BINS := $(foreach v,$(CXX_VARIANTS),build/cxx/$(v)/test_table build/cxx/$(v)/test_lists \
+              build/cxx/$(v)/example) \
             build/cxx/g++/readme
 
 # The README's C++ code (the first ```cpp block after "## C++"): its
@@ -55,6 +57,7 @@ test-cxx:
 	@for v in $(CXX_VARIANTS); do \
 	    echo "test-cxx: $$v"; \
 	    ./build/cxx/$$v/test_table || exit 1; \
+	    ./build/cxx/$$v/test_lists || exit 1; \
 	    d=$$(mktemp -d /dev/shm/shmkv-cxx-example.XXXXXX); \
 	    SHMKV_DIR=$$d ./build/cxx/$$v/example >/dev/null || { rm -rf "$$d"; exit 1; }; \
 	    rmdir "$$d" || { echo "test-cxx: example left tables behind"; rm -rf "$$d"; exit 1; }; \

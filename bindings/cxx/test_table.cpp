@@ -7,6 +7,8 @@
 // any check failed.
 #include <shmkv.hpp>
 
+#include "check.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -23,34 +25,6 @@
 
 using namespace std::chrono_literals;
 using std::string;
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
-
-// expr must throw std::system_error whose code equals errc
-#define CHECK_THROWS(expr, errc)                                             \
-    do {                                                                     \
-        bool thrown_ = false;                                                \
-        try {                                                                \
-            (void)(expr);                                                    \
-        } catch (const std::system_error &e) {                               \
-            thrown_ = true;                                                  \
-            if (e.code() != (errc))                                          \
-                std::fprintf(stderr, "%s:%d: %s threw %s\n", __FILE__, __LINE__, #expr, e.what()); \
-            failures += e.code() != (errc);                                  \
-        }                                                                    \
-        if (!thrown_) {                                                      \
-            std::fprintf(stderr, "%s:%d: %s did not throw\n", __FILE__, __LINE__, #expr); \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 static void part_read_write()
 {
@@ -295,37 +269,9 @@ static void part_processes()
 
 int main()
 {
-    char dir[] = "/dev/shm/shmkv-cxx-XXXXXX";
-    if (!mkdtemp(dir) || setenv("SHMKV_DIR", dir, 1)) {
-        std::perror("test_table: private directory");
-        return 2;
-    }
-    struct part {
-        const char *name;
-        void (*fn)();
-    } parts[] = {{"read_write", part_read_write}, {"views", part_views},
-                 {"conditions_and_lifetimes", part_conditions_and_lifetimes},
-                 {"batches", part_batches}, {"iteration", part_iteration},
-                 {"errors", part_errors}, {"stats_and_cache", part_stats_and_cache},
-                 {"processes", part_processes}};
-    for (const auto &p : parts) {
-        int before = failures;
-        try {
-            p.fn();
-        } catch (const std::exception &e) {
-            std::fprintf(stderr, "%s: uncaught %s\n", p.name, e.what());
-            failures++;
-        }
-        if (rmdir(dir) != 0) {                        // not empty: left behind
-            std::fprintf(stderr, "%s: tables left in %s\n", p.name, dir);
-            failures++;
-        } else if (mkdir(dir, 0700) != 0) {
-            failures++;
-        }
-        std::printf("%-26s %s\n", p.name, failures == before ? "ok" : "FAILED");
-    }
-    std::string rm = std::string("rm -rf ") + dir;
-    if (std::system(rm.c_str()) != 0)
-        failures++;
-    return failures ? 1 : 0;
+    return run_parts("table", {{"read_write", part_read_write}, {"views", part_views},
+                     {"conditions_and_lifetimes", part_conditions_and_lifetimes},
+                     {"batches", part_batches}, {"iteration", part_iteration},
+                     {"errors", part_errors}, {"stats_and_cache", part_stats_and_cache},
+                     {"processes", part_processes}});
 }

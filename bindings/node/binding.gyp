@@ -6,7 +6,7 @@
   'targets': [{
     'target_name': 'shmkv',
     'sources': ['src/bytes.cc', 'src/errors.cc', 'src/table.cc',
-                'src/reads.cc', 'src/writes.cc', 'src/scan.cc'],
+                'src/reads.cc', 'src/writes.cc', 'src/lists.cc', 'src/scan.cc'],
     'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
     'include_dirs': ['../../include'],
     # A worker terminated mid-call cannot take an exception: drop it then

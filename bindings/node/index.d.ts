@@ -45,6 +45,31 @@ export interface GetOrSetOptions extends TtlOptions {
   timeout?: number
 }
 
+/** An end of a list. */
+export type End = 'head' | 'tail'
+
+export interface PushOptions {
+  /** Where the element goes (default 'tail'). */
+  end?: End
+}
+
+export interface PopOptions {
+  /** Where the element comes from (default 'head'). */
+  end?: End
+}
+
+export interface MoveOptions {
+  /** The end of the source list (default 'head'). */
+  from?: End
+  /** The end of the destination list (default 'tail'). */
+  to?: End
+}
+
+export interface WaitOptions {
+  /** How long to wait for an element, ms: 0 not at all; undefined (the default) or Infinity for ever. */
+  timeout?: number
+}
+
 export interface Stats {
   keys: number
   liveBytes: number
@@ -97,12 +122,13 @@ export class Table implements Iterable<[Buffer, Buffer]> {
 
   readonly name: string
   readonly readonly: boolean
-  /** Number of live pairs. */
+  /** Number of keys: live pairs, and lists. */
   readonly size: number
 
   close (): void
   get (key: Bytes): Buffer | undefined
   getString (key: Bytes): string | undefined
+  /** true for a pair's key and a list's. */
   has (key: Bytes): boolean
   /** true if written; false if a condition failed. */
   set (key: Bytes, value: Bytes, options?: SetOptions): boolean
@@ -127,10 +153,36 @@ export class Table implements Iterable<[Buffer, Buffer]> {
   check (): string[]
   getOrSet (key: Bytes, compute: (key: Bytes) => Bytes, options?: GetOrSetOptions): Buffer
   getOrSetAsync (key: Bytes, compute: (key: Bytes) => Bytes | Promise<Bytes>, options?: GetOrSetOptions): Promise<Buffer>
+  /** The pairs only: lists are not in these (see lists()). */
   entries (): IterableIterator<[Buffer, Buffer]>
   keys (): IterableIterator<Buffer>
   values (): IterableIterator<Buffer>
   [Symbol.iterator] (): IterableIterator<[Buffer, Buffer]>
+
+  // Lists and queues.  A pair's key given to these, or a list's key to the
+  // calls above, throws EMEDIUMTYPE; caches hold no lists (EOPNOTSUPP).
+  /** Adds value at an end of the list at key (created if absent). */
+  push (key: Bytes, value: Bytes, options?: PushOptions): void
+  /** Pushes the values in one step, all or nothing (at the head they end up reversed). */
+  pushMany (key: Bytes, values: Iterable<Bytes>, options?: PushOptions): void
+  /** Removes and returns the element at an end; undefined if the list is empty or absent.  Never waits. */
+  pop (key: Bytes, options?: PopOptions): Buffer | undefined
+  /** Up to count elements from an end, in the order they come off it; [] if none.  Never waits. */
+  popMany (key: Bytes, count: number, options?: PopOptions): Buffer[]
+  /** Pops from src and pushes onto dst (which may be src) atomically; the element, or undefined.  Never waits. */
+  move (src: Bytes, dst: Bytes, options?: MoveOptions): Buffer | undefined
+  /** pop, waiting on the thread pool up to timeout for a push from any process. */
+  popAsync (key: Bytes, options?: PopOptions & WaitOptions): Promise<Buffer | undefined>
+  /** popMany, waiting as popAsync for the first element. */
+  popManyAsync (key: Bytes, count: number, options?: PopOptions & WaitOptions): Promise<Buffer[]>
+  /** move, waiting as popAsync for an element in src. */
+  moveAsync (src: Bytes, dst: Bytes, options?: MoveOptions & WaitOptions): Promise<Buffer | undefined>
+  /** Number of elements; 0 if absent. */
+  llen (key: Bytes): number
+  /** Elements start to stop, both included (negative: from the tail; default 0 to -1: all), not removed. */
+  lrange (key: Bytes, start?: number, stop?: number): Buffer[]
+  /** [key, elements] of every list, a piece of the table at a time. */
+  lists (): IterableIterator<[Buffer, Buffer[]]>
 }
 
 export const KEY_MAX: number

@@ -2,7 +2,7 @@
 // shmkv for Node.js: one table in shared memory for every process of a
 // cluster and every worker thread.  Table extends the addon's NativeTable:
 // the calls that must be fast (getString, has, delete, take, append, ttl,
-// size, ...) are its native methods as they are; the methods below check
+// size, llen, ...) are its native methods as they are; the methods below check
 // their options here, where it is cheap, and pass them on positionally, or
 // make Buffers here, where it is cheap too.
 const native = require('./lib/native')
@@ -146,6 +146,115 @@ class Table extends NativeTable {
   [Symbol.iterator] () {
     return this.entries()
   }
+
+  // ---- lists and queues: ends 'head' and 'tail'; waits in ms ----
+
+  /** Adds value at an end (default 'tail') of the list at key, made if absent. */
+  push (key, value, opts) {
+    const e = opts === undefined ? native.TAIL : args.end(args.options(opts).end, 'end', native.TAIL)
+    this._push(key, value, e)
+  }
+
+  /** Pushes the values in one step, all or nothing (at the head they end up reversed). */
+  pushMany (key, values, opts) {
+    const e = opts === undefined ? native.TAIL : args.end(args.options(opts).end, 'end', native.TAIL)
+    this._pushMany(key, args.list(values, 'values'), e)
+  }
+
+  /** Removes and returns the element at an end (default 'head'); undefined if none. Never waits. */
+  pop (key, opts) {
+    const o = args.noWait(args.options(opts), 'pop')
+    return fromScratch(this._pop(key, args.end(o.end, 'end', native.HEAD)))
+  }
+
+  /** Up to count elements from an end at once, in the order they come off; [] if none. */
+  popMany (key, count, opts) {
+    const o = args.noWait(args.options(opts), 'popMany')
+    const r = this._popMany(key, args.end(o.end, 'end', native.HEAD), popCount(count))
+    return cut(r[0], r, 1)
+  }
+
+  /** Pops element from src onto dst atomically (default head to tail); undefined if src is empty. */
+  move (src, dst, opts) {
+    const o = args.noWait(args.options(opts), 'move')
+    return fromScratch(this._move(src, dst, args.end(o.from, 'from', native.HEAD), args.end(o.to, 'to', native.TAIL)))
+  }
+
+  /** pop that waits up to timeout ms (default: for ever) on the thread pool: a promise. */
+  async popAsync (key, opts) {
+    const o = args.options(opts)
+    const e = args.end(o.end, 'end', native.HEAD)
+    const ms = args.timeout(o.timeout)
+    const v = fromScratch(this._pop(key, e))
+    if (v !== undefined || ms === 0) return v
+    const r = await waiting((slice) => this._popWait(key, e, 1, slice), ms)
+    return r.length > 1 ? r[0] : undefined
+  }
+
+  /** popMany that waits as popAsync for the first element. */
+  async popManyAsync (key, count, opts) {
+    const o = args.options(opts)
+    const e = args.end(o.end, 'end', native.HEAD)
+    const n = popCount(count)
+    const ms = args.timeout(o.timeout)
+    let r = this._popMany(key, e, n)
+    if (r.length === 1 && ms !== 0) r = await waiting((slice) => this._popWait(key, e, n, slice), ms)
+    return cut(r[0], r, 1)
+  }
+
+  /** move that waits as popAsync for an element in src. */
+  async moveAsync (src, dst, opts) {
+    const o = args.options(opts)
+    const from = args.end(o.from, 'from', native.HEAD)
+    const to = args.end(o.to, 'to', native.TAIL)
+    const ms = args.timeout(o.timeout)
+    const v = fromScratch(this._move(src, dst, from, to))
+    if (v !== undefined || ms === 0) return v
+    const r = await waiting((slice) => this._moveWait(src, dst, from, to, slice), ms)
+    return r.length > 1 ? r[0] : undefined
+  }
+
+  /** The elements from index start to stop, both included (negative: from the tail), not removed. */
+  lrange (key, start, stop) {
+    const r = this._lrange(key, args.index(start, 'start', 0), args.index(stop, 'stop', -1))
+    return cut(r[0], r, 1)
+  }
+
+  /** [key, elements] of every list (Buffers), a piece of the table at a time. */
+  * lists () {
+    let cursor = 0n
+    do {
+      const piece = this._scanLists(cursor)
+      cursor = piece[0]
+      const bytes = piece[1]
+      for (let i = 2, at = 0; i < piece.length;) {
+        const key = bytes.subarray(at, at += piece[i])
+        const elements = new Array(piece[i + 1])
+        i += 2
+        for (let j = 0; j < elements.length; j++) elements[j] = bytes.subarray(at, at += piece[i++])
+        yield [key, elements]
+      }
+    } while (cursor !== 0n)
+  }
+}
+
+// A wait of ms (-1: for ever) as waits of a slice at most on the thread
+// pool, one after the other (src/lists.cc says why): wait(sliceMs) gives
+// a promise of [Buffer, lengths...], with no lengths if nothing came.
+const WAIT_SLICE_MS = 250
+
+async function waiting (wait, ms) {
+  const end = ms < 0 ? Infinity : performance.now() + ms
+  for (;;) {
+    const left = end - performance.now()
+    const r = await wait(Math.max(0, Math.min(WAIT_SLICE_MS, Math.ceil(left))))
+    if (r.length > 1 || left <= WAIT_SLICE_MS) return r
+  }
+}
+
+function popCount (count) {
+  if (count === undefined) throw args.typeError('count must be a number; got undefined')
+  return args.integer(count, 'count', 1, Number.MAX_SAFE_INTEGER)
 }
 
 module.exports = {

@@ -213,10 +213,12 @@ PHP_FUNCTION(shmkv_cas)
 }
 /* }}} */
 
+/* A key holding a list (Shmkv\Table::push) exists too. */
 static bool exists_one(shmkv *db, zend_string *key)
 {
     uint64_t left;
-    return db && shmkv_php_ok(shmkv_ttl(db, KEY(key), &left));
+    int rc = db ? shmkv_ttl(db, KEY(key), &left) : -ENOENT;
+    return rc == -EMEDIUMTYPE || shmkv_php_ok(rc);
 }
 
 /* {{{ shmkv_exists(array|string $key): array|bool */

@@ -37,7 +37,7 @@ if test "$PHP_SHMKV" != "no"; then
   PHP_SUBST(SHMKV_SHARED_LIBADD)
 
   PHP_NEW_EXTENSION(shmkv,
-    [module.c value.c cache.c info.c iterator.c table.c],
+    [module.c value.c cache.c info.c iterator.c table.c lists.c],
     $ext_shared,,
     [-std=c11 -fvisibility=hidden -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -DZEND_ENABLE_STATIC_TSRMLS_CACHE=1])
   PHP_ADD_EXTENSION_DEP(shmkv, pcre)

@@ -7,6 +7,7 @@
  * info.c      the APCu-compatible functions that report and clear
  * iterator.c  ShmkvIterator (APCUIterator's twin) on the scan cursor
  * table.c     the object API: Shmkv\Table and Shmkv\Exception
+ * lists.c     Shmkv\Table's methods on lists and queues
  */
 #ifndef PHP_SHMKV_H
 #define PHP_SHMKV_H
@@ -113,6 +114,21 @@ void shmkv_php_table_minit(void);
 /* Throw Shmkv\Exception for a library error rc (negative errno):
  * "what: message", code -rc. */
 void shmkv_php_throw(int rc, const char *what);
+/* A Shmkv\Table method's open handle, or NULL with an Error thrown. */
+shmkv *shmkv_php_this_db(zval *this_ptr);
+#define THIS_DB(db)                            \
+    shmkv *db = shmkv_php_this_db(ZEND_THIS); \
+    if (!db)                                   \
+        RETURN_THROWS()
+/* In a Shmkv\Table method: throw Shmkv\Exception ("Class::method():
+ * message") for rc unless it is 0 or miss, the miss the method reports by
+ * its result; true if the method goes on normally. */
+bool shmkv_php_check(int rc, int miss);
+
+/* ---- lists.c ---- */
+
+/* Add the methods on lists, and HEAD and TAIL, to Shmkv\Table. */
+void shmkv_php_lists_minit(zend_class_entry *table_ce);
 
 #if defined(ZTS) && defined(COMPILE_DL_SHMKV)
 ZEND_TSRMLS_CACHE_EXTERN()

@@ -6,7 +6,8 @@
  * APIs, the C API and the other bindings share tables.  Lifetimes are in
  * seconds, as floats (0.25 is 250 ms; 0 never expires).  A miss or a
  * condition not met is a return value (the default, false, null); any
- * other failure throws Shmkv\Exception, its code the errno.
+ * other failure throws Shmkv\Exception, its code the errno.  The methods
+ * on lists are lists.c's.
  */
 #include "php_shmkv.h"
 
@@ -48,8 +49,7 @@ void shmkv_php_throw(int rc, const char *what)
     zend_throw_exception_ex(shmkv_exception_ce, -rc, "%s: %s", what, message(rc));
 }
 
-/* The method's open table, or NULL with an Error thrown. */
-static shmkv *this_db(zval *this_ptr)
+shmkv *shmkv_php_this_db(zval *this_ptr)
 {
     shmkv *db = table_of(Z_OBJ_P(this_ptr))->db;
     if (!db)
@@ -57,14 +57,7 @@ static shmkv *this_db(zval *this_ptr)
     return db;
 }
 
-#define THIS_DB(db)                  \
-    shmkv *db = this_db(ZEND_THIS); \
-    if (!db)                         \
-        RETURN_THROWS()
-
-/* Throw for rc unless it is 0 or one of the misses the method reports
- * by its result; true if the method goes on normally. */
-static bool check(int rc, int miss)
+bool shmkv_php_check(int rc, int miss)
 {
     if (rc == 0)
         return true;
@@ -183,7 +176,7 @@ PHP_METHOD(Shmkv_Table, unlink)
     ZEND_PARSE_PARAMETERS_START(1, 1)
         Z_PARAM_PATH_STR(name)
     ZEND_PARSE_PARAMETERS_END();
-    RETURN_BOOL(check(shmkv_unlink(ZSTR_VAL(name)), -ENOENT));
+    RETURN_BOOL(shmkv_php_check(shmkv_unlink(ZSTR_VAL(name)), -ENOENT));
 }
 /* }}} */
 
@@ -200,7 +193,7 @@ PHP_METHOD(Shmkv_Table, get)
         Z_PARAM_ZVAL(def)
     ZEND_PARSE_PARAMETERS_END();
     THIS_DB(db);
-    if (!check(shmkv_php_fetch(db, ZSTR_VAL(key), ZSTR_LEN(key), return_value), -ENOENT) && def &&
+    if (!shmkv_php_check(shmkv_php_fetch(db, ZSTR_VAL(key), ZSTR_LEN(key), return_value), -ENOENT) && def &&
         !EG(exception))
         RETURN_COPY(def);
 }
@@ -220,7 +213,7 @@ PHP_METHOD(Shmkv_Table, getMany)
         zend_string *s = zval_try_get_string(k);
         if (!s)
             RETURN_THROWS();
-        bool found = check(shmkv_php_fetch(db, ZSTR_VAL(s), ZSTR_LEN(s), &v), -ENOENT);
+        bool found = shmkv_php_check(shmkv_php_fetch(db, ZSTR_VAL(s), ZSTR_LEN(s), &v), -ENOENT);
         if (found)
             zend_symtable_update(Z_ARRVAL_P(return_value), s, &v);
         zend_string_release(s);
@@ -239,7 +232,7 @@ PHP_METHOD(Shmkv_Table, ttl)
     ZEND_PARSE_PARAMETERS_END();
     THIS_DB(db);
     uint64_t ms;
-    if (!check(shmkv_ttl(db, ZSTR_VAL(key), ZSTR_LEN(key), &ms), -ENOENT))
+    if (!shmkv_php_check(shmkv_ttl(db, ZSTR_VAL(key), ZSTR_LEN(key), &ms), -ENOENT))
         RETURN_NULL();
     RETURN_DOUBLE((double)ms / 1000.0);
 }
@@ -278,7 +271,7 @@ static void put(INTERNAL_FUNCTION_PARAMETERS, unsigned cond, int miss)
     shmkv_put_opts o = {.flags = cond, .ttl_ms = (uint64_t)ms};
     int rc = shmkv_put_ex(db, ZSTR_VAL(key), ZSTR_LEN(key), b.p, b.n, &o);
     shmkv_php_bytes_free(&b);
-    RETURN_BOOL(check(rc, miss));
+    RETURN_BOOL(shmkv_php_check(rc, miss));
 }
 
 /* {{{ Shmkv\Table::set(string $key, mixed $value, float $ttl = 0): void */
@@ -360,7 +353,7 @@ PHP_METHOD(Shmkv_Table, delete)
         Z_PARAM_STR(key)
     ZEND_PARSE_PARAMETERS_END();
     THIS_DB(db);
-    RETURN_BOOL(check(shmkv_del(db, ZSTR_VAL(key), ZSTR_LEN(key)), -ENOENT));
+    RETURN_BOOL(shmkv_php_check(shmkv_del(db, ZSTR_VAL(key), ZSTR_LEN(key)), -ENOENT));
 }
 /* }}} */
 
@@ -377,7 +370,7 @@ PHP_METHOD(Shmkv_Table, take)
     THIS_DB(db);
     void *val;
     size_t vlen;
-    if (!check(shmkv_take(db, ZSTR_VAL(key), ZSTR_LEN(key), &val, &vlen), -ENOENT)) {
+    if (!shmkv_php_check(shmkv_take(db, ZSTR_VAL(key), ZSTR_LEN(key), &val, &vlen), -ENOENT)) {
         if (def && !EG(exception))
             RETURN_COPY(def);
         return;
@@ -385,7 +378,7 @@ PHP_METHOD(Shmkv_Table, take)
     bool ok = shmkv_php_decode(val, vlen, return_value);
     free(val);
     if (!ok)
-        check(-EILSEQ, 0);
+        shmkv_php_check(-EILSEQ, 0);
 }
 /* }}} */
 
@@ -407,7 +400,7 @@ PHP_METHOD(Shmkv_Table, incr)
     int64_t ms = ttl_ms(ttl, 3), result;
     if (ms < 0)
         RETURN_THROWS();
-    if (check(shmkv_incr(db, ZSTR_VAL(key), ZSTR_LEN(key), by, (uint64_t)ms, &result), 0))
+    if (shmkv_php_check(shmkv_incr(db, ZSTR_VAL(key), ZSTR_LEN(key), by, (uint64_t)ms, &result), 0))
         RETURN_LONG(result);
 }
 /* }}} */
@@ -424,7 +417,7 @@ PHP_METHOD(Shmkv_Table, append)
         Z_PARAM_STR(data)
     ZEND_PARSE_PARAMETERS_END();
     THIS_DB(db);
-    check(shmkv_append(db, ZSTR_VAL(key), ZSTR_LEN(key), ZSTR_VAL(data), ZSTR_LEN(data)), 0);
+    shmkv_php_check(shmkv_append(db, ZSTR_VAL(key), ZSTR_LEN(key), ZSTR_VAL(data), ZSTR_LEN(data)), 0);
 }
 /* }}} */
 
@@ -441,7 +434,7 @@ PHP_METHOD(Shmkv_Table, expire)
     int64_t ms = ttl_ms(ttl, 2);
     if (ms < 0)
         RETURN_THROWS();
-    RETURN_BOOL(check(shmkv_expire(db, ZSTR_VAL(key), ZSTR_LEN(key), (uint64_t)ms), -ENOENT));
+    RETURN_BOOL(shmkv_php_check(shmkv_expire(db, ZSTR_VAL(key), ZSTR_LEN(key), (uint64_t)ms), -ENOENT));
 }
 /* }}} */
 
@@ -450,7 +443,7 @@ PHP_METHOD(Shmkv_Table, clear)
 {
     ZEND_PARSE_PARAMETERS_NONE();
     THIS_DB(db);
-    check(shmkv_clear(db), 0);
+    shmkv_php_check(shmkv_clear(db), 0);
 }
 /* }}} */
 
@@ -462,7 +455,7 @@ PHP_METHOD(Shmkv_Table, stats)
     ZEND_PARSE_PARAMETERS_NONE();
     THIS_DB(db);
     shmkv_stats st;
-    if (!check(shmkv_stat(db, &st), 0))
+    if (!shmkv_php_check(shmkv_stat(db, &st), 0))
         RETURN_THROWS();
     array_init(return_value);
 #define STAT(f) add_assoc_long(return_value, #f, (zend_long)st.f)
@@ -499,7 +492,7 @@ PHP_METHOD(Shmkv_Table, check)
         line += n + 1;
     }
     free(text);
-    check(rc, -EBADMSG);
+    shmkv_php_check(rc, -EBADMSG);
 }
 /* }}} */
 
@@ -620,4 +613,5 @@ void shmkv_php_table_minit(void)
     table_handlers.offset = XtOffsetOf(table, std);
     table_handlers.free_obj = table_free;
     table_handlers.clone_obj = NULL;
+    shmkv_php_lists_minit(table_ce);
 }

@@ -56,6 +56,35 @@ function ttlOption (opts) {
   return opts === undefined ? 0 : ttl(options(opts).ttl)
 }
 
+// A list's end: 'head' or 'tail' as the library's number; dflt if undefined.
+function end (v, name, dflt) {
+  if (v === undefined) return dflt
+  if (v === 'head') return native.HEAD
+  if (v === 'tail') return native.TAIL
+  if (typeof v !== 'string') throw typeError(`${name} must be 'head' or 'tail'; got ${describe(v)}`)
+  throw typeError(`${name} must be 'head' or 'tail'; got '${v}'`, 'ERR_INVALID_ARG_VALUE')
+}
+
+// How long a wait may last, ms: undefined or Infinity for ever (-1).
+function timeout (v) {
+  if (v === undefined || v === Infinity) return -1
+  return integer(v, 'timeout', 0, Number.MAX_SAFE_INTEGER)
+}
+
+// A list index: a safe integer, negative from the tail.
+function index (v, name, dflt) {
+  if (v === undefined) return dflt
+  return integer(v, name, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)
+}
+
+// The options of a call that never waits: a timeout there is a mistake.
+function noWait (o, call) {
+  if (o.timeout !== undefined && o.timeout !== 0) {
+    throw typeError(`${call} never waits: use ${call}Async for a timeout`, 'ERR_INVALID_ARG_VALUE')
+  }
+  return o
+}
+
 // Keys or entries: an array or another iterable (not a string).
 function list (v, name) {
   if (Array.isArray(v)) return v
@@ -89,4 +118,6 @@ function asBuffer (v) {
   throw typeError(`compute must return a string, Buffer or Uint8Array; got ${describe(v)}`)
 }
 
-module.exports = { typeError, rangeError, options, bool, integer, ttl, ttlOption, list, flatEntries, asBuffer }
+module.exports = {
+  typeError, rangeError, options, bool, integer, ttl, ttlOption, end, timeout, index, noWait, list, flatEntries, asBuffer
+}

@@ -18,7 +18,7 @@ static Napi::Error ErrnoError(Napi::Env env, int rc, const std::string &what)
     return e;
 }
 
-void ThrowShmkv(Napi::Env env, int rc, const char *call, const char *path)
+Napi::Error ShmkvError(Napi::Env env, int rc, const char *call, const char *path)
 {
     std::string what = std::string(shmkv_strerror(rc)) + ", " + call;
     if (path)
@@ -27,12 +27,22 @@ void ThrowShmkv(Napi::Env env, int rc, const char *call, const char *path)
     e.Set("syscall", Napi::String::New(env, call));
     if (path)
         e.Set("path", Napi::String::New(env, path));
-    throw e;
+    return e;
+}
+
+void ThrowShmkv(Napi::Env env, int rc, const char *call, const char *path)
+{
+    throw ShmkvError(env, rc, call, path);
+}
+
+Napi::Error ClosedError(Napi::Env env)
+{
+    return ErrnoError(env, -EBADF, "the table is closed");
 }
 
 void ThrowClosed(Napi::Env env)
 {
-    throw ErrnoError(env, -EBADF, "the table is closed");
+    throw ClosedError(env);
 }
 
 void ThrowType(Napi::Env env, const std::string &msg)

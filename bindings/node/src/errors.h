@@ -12,6 +12,9 @@
 
 [[noreturn]] void ThrowShmkv(Napi::Env env, int rc, const char *call, const char *path = nullptr);
 [[noreturn]] void ThrowClosed(Napi::Env env); // EBADF: used after close()
+// The errors those throw, for a promise to reject with.
+Napi::Error ShmkvError(Napi::Env env, int rc, const char *call, const char *path = nullptr);
+Napi::Error ClosedError(Napi::Env env);
 [[noreturn]] void ThrowType(Napi::Env env, const std::string &msg);
 [[noreturn]] void ThrowRange(Napi::Env env, const std::string &msg);
 

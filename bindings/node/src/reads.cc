@@ -86,12 +86,13 @@ Napi::Value Table::GetString(const Napi::CallbackInfo &info)
     return v;
 }
 
+// has(key): a key holding a list is there too (size counts it).
 Napi::Value Table::Has(const Napi::CallbackInfo &info)
 {
     KeyArg k(info.Env(), info[0]);
     size_t vlen;
     int rc = shmkv_get(Db(info.Env()), k.data(), k.size(), nullptr, 0, &vlen);
-    if (rc && rc != -ENOBUFS && rc != -ENOENT)
+    if (rc && rc != -ENOBUFS && rc != -ENOENT && rc != -EMEDIUMTYPE)
         ThrowShmkv(info.Env(), rc, "shmkv_get");
     return Napi::Boolean::New(info.Env(), rc != -ENOENT);
 }

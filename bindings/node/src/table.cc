@@ -36,6 +36,16 @@ Napi::Function Table::Define(Napi::Env env)
                            InstanceMethod<&Table::Expire>("_expire"),
                            InstanceMethod<&Table::Clear>("clear"),
                            InstanceMethod<&Table::Scan>("_scan"),
+                           InstanceMethod<&Table::ScanLists>("_scanLists"),
+                           InstanceMethod<&Table::Push>("_push"),
+                           InstanceMethod<&Table::PushMany>("_pushMany"),
+                           InstanceMethod<&Table::Pop>("_pop"),
+                           InstanceMethod<&Table::PopMany>("_popMany"),
+                           InstanceMethod<&Table::Move>("_move"),
+                           InstanceMethod<&Table::PopWait>("_popWait"),
+                           InstanceMethod<&Table::MoveWait>("_moveWait"),
+                           InstanceMethod<&Table::Llen>("llen"),
+                           InstanceMethod<&Table::Lrange>("_lrange"),
                        });
 }
 
@@ -68,11 +78,20 @@ Table::Table(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Table>(info)
     int rc = shmkv_open(name.c_str(), &o, &db_);
     if (rc)
         ThrowShmkv(info.Env(), rc, "shmkv_open", name.c_str());
+    handle_ = std::make_shared<Handle>(db_);
 }
 
 Table::~Table()
 {
-    shmkv_close(db_);
+    Release();
+}
+
+void Table::Release()
+{
+    db_ = nullptr;
+    if (handle_)
+        handle_->closed = true;
+    handle_.reset();
 }
 
 shmkv *Table::Db(Napi::Env env) const
@@ -118,8 +137,7 @@ Napi::Value Table::Unlink(const Napi::CallbackInfo &info)
 // Closing twice is harmless; every other method then throws EBADF.
 Napi::Value Table::Close(const Napi::CallbackInfo &info)
 {
-    shmkv_close(db_);
-    db_ = nullptr;
+    Release();
     return info.Env().Undefined();
 }
 
@@ -223,6 +241,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
     num("IF_PRESENT", SHMKV_IF_PRESENT);
     num("IF_EQUAL", SHMKV_IF_EQUAL);
     num("KEEP_TTL", SHMKV_KEEP_TTL);
+    num("HEAD", SHMKV_HEAD);
+    num("TAIL", SHMKV_TAIL);
     exports.Set("version", Napi::String::New(env, SHMKV_VERSION_STRING));
     return exports;
 }

@@ -15,7 +15,21 @@
 #include <napi.h>
 #include <shmkv.h>
 
+#include <atomic>
+#include <memory>
 #include <vector>
+
+// The C handle, shared with the waits that run on the thread pool
+// (lists.cc): close() and the finalizer mark it closed, which ends those
+// waits within a slice of theirs, and the last holder closes it.
+struct Handle {
+    explicit Handle(shmkv *d) : db(d) {}
+    ~Handle() { shmkv_close(db); }
+    Handle(const Handle &) = delete;
+    Handle &operator=(const Handle &) = delete;
+    shmkv *const db;
+    std::atomic<bool> closed{false};
+};
 
 class Table : public Napi::ObjectWrap<Table> {
   public:
@@ -25,6 +39,7 @@ class Table : public Napi::ObjectWrap<Table> {
 
   private:
     shmkv *Db(Napi::Env env) const; // throws EBADF once closed
+    void Release();                 // close (the handle lives on while waits hold it)
 
     // table.cc: life, and the figures
     static Napi::Value Unlink(const Napi::CallbackInfo &info);
@@ -50,10 +65,22 @@ class Table : public Napi::ObjectWrap<Table> {
     Napi::Value Append(const Napi::CallbackInfo &info);
     Napi::Value Expire(const Napi::CallbackInfo &info);
     Napi::Value Clear(const Napi::CallbackInfo &info);
+    // lists.cc
+    Napi::Value Push(const Napi::CallbackInfo &info);
+    Napi::Value PushMany(const Napi::CallbackInfo &info);
+    Napi::Value Pop(const Napi::CallbackInfo &info);
+    Napi::Value PopMany(const Napi::CallbackInfo &info);
+    Napi::Value Move(const Napi::CallbackInfo &info);
+    Napi::Value PopWait(const Napi::CallbackInfo &info);
+    Napi::Value MoveWait(const Napi::CallbackInfo &info);
+    Napi::Value Llen(const Napi::CallbackInfo &info);
+    Napi::Value Lrange(const Napi::CallbackInfo &info);
     // scan.cc
     Napi::Value Scan(const Napi::CallbackInfo &info);
+    Napi::Value ScanLists(const Napi::CallbackInfo &info);
 
-    shmkv *db_ = nullptr;
+    shmkv *db_ = nullptr;           // handle_->db, for the calls made here
+    std::shared_ptr<Handle> handle_;
     // The scratch Buffer of index.js (one per thread, given to each of its
     // tables): _get copies a value there and JavaScript copies it out into
     // a pooled Buffer, several times cheaper than a Buffer made here for

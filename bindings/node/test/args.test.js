@@ -156,7 +156,8 @@ test('random calls with odd arguments never crash and leave a sound table', () =
     Object.create(null), new Set(['k'])]
   const methods = ['get', 'getString', 'has', 'set', 'add', 'replace', 'delete', 'take', 'incr', 'append', 'ttl',
     'expire', 'getMany', 'setMany', 'getOrSet', '_put', '_incr', '_lease', '_putLeased', '_scan', '_getMany',
-    '_putMany', '_expire', '_noop']
+    '_putMany', '_expire', '_noop', 'push', 'pushMany', 'pop', 'popMany', 'move', 'llen', 'lrange', '_push',
+    '_pushMany', '_pop', '_popMany', '_move', '_lrange', '_scanLists']
   const pick = () => odd[r(odd.length)]
   for (let i = 0; i < 20000; i++) {
     const m = methods[r(methods.length)]

@@ -10,7 +10,8 @@ are lock-free, writes take per-shard locks that survive a killed process.
         t.get("user:1")                      # b'ann'
         t.incr("hits")                       # 1, atomic across processes
 
-shmkv.Table is a MutableMapping of bytes to bytes; shmkv.Cache stores
+shmkv.Table is a MutableMapping of bytes to bytes, whose keys may also hold
+lists and queues (push, list_pop, move, ...); shmkv.Cache stores
 pickled Python objects on top of it; shmkv.django.ShmkvCache is a Django
 cache backend.  Errors are shmkv.Error (an OSError) and its subclasses.
 """
@@ -21,12 +22,12 @@ from . import _shmkv
 from ._shmkv import (KEY_MAX, LIBRARY_VERSION, MIN_BYTES, TTL_MAX, VAL_MAX, AccessError,
                      BusyError, CorruptError, DirectoryError, Error, ExistsError, FullError,
                      InvalidError, LockTimeoutError, NotFoundError, RangeError, ReadOnlyError,
-                     unlink)
+                     WrongTypeError, unlink)
 
 __version__ = LIBRARY_VERSION
 __all__ = ["Table", "Cache", "unlink", "Error", "NotFoundError", "ExistsError", "AccessError",
            "DirectoryError", "InvalidError", "RangeError", "FullError", "ReadOnlyError",
-           "LockTimeoutError", "BusyError", "CorruptError", "KEY_MAX", "VAL_MAX", "TTL_MAX",
+           "LockTimeoutError", "BusyError", "WrongTypeError", "CorruptError", "KEY_MAX", "VAL_MAX", "TTL_MAX",
            "MIN_BYTES", "LIBRARY_VERSION"]
 
 _MISSING = object()
@@ -48,6 +49,12 @@ class Table(_shmkv.Table, MutableMapping):
     items(), values()) goes through the scan cursor: safe while other
     processes write, every pair present throughout is seen exactly once.
 
+    A key may hold a list instead (push, push_many, list_pop,
+    list_pop_many, move, llen, lrange): a queue shared by processes, whose
+    pops can wait for a push.  The mapping's calls on a list's key raise
+    WrongTypeError, but del removes a list, `in` finds it and len()
+    counts it; iteration visits the pairs only (lists() the lists).
+
     The handle works in both processes after fork() (gunicorn --preload);
     it may be shared by threads; the GIL is released around every call
     that can wait or copy much.  Close it with close() or a with block.
@@ -62,6 +69,12 @@ class Table(_shmkv.Table, MutableMapping):
     def values(self):
         """A view of the values, read through the scan cursor."""
         return _ScanValues(self)
+
+    def lists(self):
+        """An iterator over the lists: (key, [elements]) with each list's
+        elements as one moment saw them, through the scan cursor as the
+        pairs' iteration (which skips lists)."""
+        return self._scan(3)
 
     def pop(self, key, default=_MISSING):
         """Remove key and return its value, atomically (take()); KeyError

@@ -1,11 +1,12 @@
 # Type hints for the shmkv package (its C part is shmkv._shmkv).
 import os
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 _Key = bytes | bytearray | memoryview | str    # str keys are encoded as UTF-8
 _Value = bytes | bytearray | memoryview        # any bytes-like object
 _Name = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+_End = Literal["head", "tail"]
 _T = TypeVar("_T")
 
 KEY_MAX: int          # longest key, bytes
@@ -24,10 +25,11 @@ class AccessError(Error, PermissionError): ...         # EACCES, EPERM
 class DirectoryError(Error, IsADirectoryError): ...    # EISDIR
 class InvalidError(Error, ValueError): ...             # EINVAL, E2BIG, ENAMETOOLONG, EDOM
 class RangeError(Error, OverflowError): ...            # ERANGE
-class FullError(Error): ...                            # ENOSPC
+class FullError(Error): ...                            # ENOSPC, EOVERFLOW (a list at 2**31 - 1 elements)
 class ReadOnlyError(Error): ...                        # EROFS
 class LockTimeoutError(Error, TimeoutError): ...       # ETIMEDOUT
 class BusyError(Error, BlockingIOError): ...           # EAGAIN
+class WrongTypeError(Error, TypeError): ...            # EMEDIUMTYPE: a list's key used as a pair's, or the reverse
 class CorruptError(Error): ...                         # EBADMSG
 
 def unlink(name: _Name, *, missing_ok: bool = False) -> None: ...
@@ -89,6 +91,19 @@ class Table(MutableMapping[bytes, bytes]):
     def clear(self) -> None: ...
     def stats(self) -> dict[str, int | float | bool]: ...
     def check(self) -> list[str]: ...
+
+    # lists: timeout in seconds, 0 (the default) does not wait, None waits for ever
+    def push(self, key: _Key, value: _Value, /, *, end: _End = "tail") -> None: ...
+    def push_many(self, key: _Key, values: Iterable[_Value], /, *, end: _End = "tail") -> None: ...
+    def list_pop(self, key: _Key, /, *, end: _End = "head",
+                 timeout: float | None = 0) -> bytes | None: ...
+    def list_pop_many(self, key: _Key, count: int, /, *, end: _End = "head",
+                      timeout: float | None = 0) -> list[bytes]: ...
+    def move(self, src: _Key, dst: _Key, /, *, from_end: _End = "head", to_end: _End = "tail",
+             timeout: float | None = 0) -> bytes | None: ...
+    def llen(self, key: _Key, /) -> int: ...
+    def lrange(self, key: _Key, start: int = 0, stop: int = -1, /) -> list[bytes]: ...
+    def lists(self) -> Iterator[tuple[bytes, list[bytes]]]: ...
 
 class Cache:
     table: Table

@@ -76,18 +76,25 @@ void arg_done(bytes_arg *a)
     a->viewing = 0;
 }
 
+/* A number of seconds (int or float) or, with a TypeError, -1. */
+static int seconds(PyObject *o, const char *name, double *s)
+{
+    if (!PyFloat_Check(o) && !PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a number of seconds or None, not %.100s", name,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    *s = PyFloat_AsDouble(o);
+    return *s == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 int ttl_arg(PyObject *o, uint64_t *ms)
 {
     *ms = 0;
     if (!o || o == Py_None)
         return 0;
-    if (!PyFloat_Check(o) && !PyLong_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "ttl must be a number of seconds or None, not %.100s",
-                     Py_TYPE(o)->tp_name);
-        return -1;
-    }
-    double s = PyFloat_AsDouble(o);
-    if (s == -1.0 && PyErr_Occurred())
+    double s;
+    if (seconds(o, "ttl", &s) < 0)
         return -1;
     /* Whole milliseconds, rounded up, so that no ttl > 0 becomes 0 (never). */
     double m = ceil(s * 1000.0);
@@ -97,6 +104,51 @@ int ttl_arg(PyObject *o, uint64_t *ms)
         return -1;
     }
     *ms = (uint64_t)m;
+    return 0;
+}
+
+int timeout_arg(PyObject *o, int64_t *ms)
+{
+    *ms = 0;
+    if (!o)
+        return 0;
+    if (o == Py_None) {
+        *ms = -1;
+        return 0;
+    }
+    double s;
+    if (seconds(o, "timeout", &s) < 0)
+        return -1;
+    if (!(s >= 0)) {
+        raise_msg(EINVAL, "timeout must be 0 (do not wait) or more seconds, or None (wait "
+                  "for ever)");
+        return -1;
+    }
+    /* Whole milliseconds, rounded up, so that no timeout > 0 becomes 0
+     * (no wait); beyond any lifetime it is for ever. */
+    double m = ceil(s * 1000.0);
+    *ms = m > (double)SHMKV_TTL_MAX ? -1 : (int64_t)m;
+    return 0;
+}
+
+int end_arg(PyObject *o, const char *name, int dflt, int *end)
+{
+    *end = dflt;
+    if (!o)
+        return 0;
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be \"head\" or \"tail\", not %.100s", name,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    if (PyUnicode_CompareWithASCIIString(o, "head") == 0)
+        *end = SHMKV_HEAD;
+    else if (PyUnicode_CompareWithASCIIString(o, "tail") == 0)
+        *end = SHMKV_TAIL;
+    else {
+        raise_msg(EINVAL, "%s must be \"head\" or \"tail\"", name);
+        return -1;
+    }
     return 0;
 }
 

@@ -37,14 +37,19 @@ static struct error_kind kinds[] = {
      "or incr() on a value that is not a decimal integer.", NULL},
     {"RangeError", &PyExc_OverflowError, {ERANGE},
      "incr() would overflow a signed 64-bit integer.", NULL},
-    {"FullError", NULL, {ENOSPC},
-     "The table reached max_bytes (or its file system is full).", NULL},
+    {"FullError", NULL, {ENOSPC, EOVERFLOW},
+     "The table reached max_bytes (or its file system is full), or a list\n"
+     "holds the most elements a list can (2**31 - 1).", NULL},
     {"ReadOnlyError", NULL, {EROFS},
      "A write on a table opened with readonly=True.", NULL},
     {"LockTimeoutError", &PyExc_TimeoutError, {ETIMEDOUT},
      "Another process held a lock of the table for over a second.", NULL},
     {"BusyError", &PyExc_BlockingIOError, {EAGAIN},
      "Writers kept changing the table during a read-only scan; try again.", NULL},
+    {"WrongTypeError", &PyExc_TypeError, {EMEDIUMTYPE},
+     "The key holds the other kind of value: a list where a pair was\n"
+     "expected (t[k], set, incr, ... on a list's key), or a pair where a\n"
+     "list was (push, list_pop, move, ... on a pair's key).", NULL},
     {"CorruptError", NULL, {EBADMSG, ENOTRECOVERABLE},
      "Not a shmkv table of this format, or the table is damaged.", NULL},
 };

@@ -7,6 +7,7 @@
  *   table.c    the Table type: open, close, the mapping, single-key calls
  *   batch.c    calls on many keys or the whole table: get_many,
  *              set_many, clear, stats, check, leases
+ *   lists.c    lists and queues: push, pop (waiting), move, llen, lrange
  *   scan.c     the iterator over a table (the scan cursor)
  */
 #ifndef PYSHMKV_H
@@ -78,6 +79,12 @@ int value_arg(PyObject *o, bytes_arg *a);
 void arg_done(bytes_arg *a);
 /* A lifetime in seconds (int or float, > 0) or None (0: never), as ms. */
 int ttl_arg(PyObject *o, uint64_t *ms);
+/* A wait in seconds (int or float, >= 0, rounded up to whole ms) or None
+ * (for ever: -1), as the library's timeout_ms; NULL (not given): 0. */
+int timeout_arg(PyObject *o, int64_t *ms);
+/* "head" or "tail" as SHMKV_HEAD or SHMKV_TAIL; NULL (not given): dflt.
+ * name is the argument's, for the message. */
+int end_arg(PyObject *o, const char *name, int dflt, int *end);
 /* PyArg "O&" converter for a non-negative integer into uint64_t. */
 int u64_arg(PyObject *o, void *out);
 /* Keyword parsing for METH_FASTCALL|METH_KEYWORDS: up to npos positional
@@ -110,8 +117,31 @@ PyObject *table_get_lease(TableObject *t, PyObject *const *args, Py_ssize_t narg
 PyObject *table_put_leased(TableObject *t, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames);
 
+/* lists.c: the methods of Table on lists. */
+PyObject *table_push(TableObject *t, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *table_push_many(TableObject *t, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames);
+PyObject *table_list_pop(TableObject *t, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames);
+PyObject *table_list_pop_many(TableObject *t, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+PyObject *table_move(TableObject *t, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *table_llen(TableObject *t, PyObject *key);
+PyObject *table_lrange(TableObject *t, PyObject *const *args, Py_ssize_t nargs);
+
 /* scan.c */
 PyObject *scan_new(TableObject *t, int what);  /* what: SCAN_KEYS, ... */
-enum { SCAN_KEYS = 0, SCAN_ITEMS = 1, SCAN_VALUES = 2 };
+enum { SCAN_KEYS = 0, SCAN_ITEMS = 1, SCAN_VALUES = 2, SCAN_LISTS = 3 };
+/* What a library callback hands out, gathered without the GIL: gather()
+ * is a shmkv_visit_fn whose ctx is a zeroed gathered with keys and/or
+ * values set; gathered_list() then makes the Python list of its keys,
+ * values or (key, value) pairs (what: SCAN_*); free(buf) after. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int keys, values;     /* copy the keys, the values */
+} gathered;
+int gather(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+PyObject *gathered_list(const gathered *g, int what);
 
 #endif

@@ -4,7 +4,11 @@
  * buffer, then hands out its keys, pairs or values one at a time.  So an
  * iteration is safe while other processes write (every pair present from
  * its start to its end is seen exactly once), holds no lock between steps,
- * and keeps the GIL only while it makes the Python objects.
+ * and keeps the GIL only while it makes the Python objects.  Lists are
+ * iterated apart (Table.lists()), through shmkv_scan_all.
+ *
+ * The gathering of what a library callback hands out, without the GIL,
+ * serves lrange too (lists.c).
  */
 #include "pyshmkv.h"
 
@@ -16,25 +20,21 @@ typedef struct {
     PyObject_HEAD
     TableObject *table;
     uint64_t cursor;
-    int what;             /* SCAN_KEYS, SCAN_ITEMS, SCAN_VALUES */
+    int what;             /* SCAN_KEYS, SCAN_ITEMS, SCAN_VALUES, SCAN_LISTS */
     int done;             /* the cursor came back to 0 */
     PyObject *batch;      /* list of the current piece's results */
     Py_ssize_t next;      /* index of the next one in batch */
 } ScanObject;
 
-/* A piece's pairs, packed as [klen][vlen][key][value]...; filled by the
- * visit callback without the GIL, so plain malloc. */
-struct piece {
-    char *buf;
-    size_t len, cap;
-    int values;           /* copy the values too */
-};
-
-static int visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+/* What the callback saw, packed as [klen][vlen][key][value]...; filled
+ * without the GIL, so plain malloc. */
+int gather(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    struct piece *p = ctx;
+    gathered *p = ctx;
     if (!p->values)
         vlen = 0;
+    if (!p->keys)
+        klen = 0;
     size_t need = 2 * sizeof(size_t) + klen + vlen;
     if (p->len + need > p->cap) {
         size_t cap = p->cap ? p->cap : 64 * 1024;
@@ -56,16 +56,44 @@ static int visit(void *ctx, const void *key, size_t klen, const void *val, size_
     return 0;
 }
 
+/* shmkv_scan_all's callback: the lists only, each with its elements. */
+static int gather_list(void *ctx, int kind, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    return kind == SHMKV_KIND_LIST ? gather(ctx, key, klen, val, vlen) : 0;
+}
+
+/* A list's elements as scan_all packs them ([u32 length][bytes]...), as a
+ * Python list of bytes. */
+static PyObject *elements(const char *p, size_t n)
+{
+    PyObject *list = PyList_New(0);
+    for (size_t off = 0; list && off + 4 <= n;) {
+        uint32_t len;
+        memcpy(&len, p + off, 4);
+        PyObject *e = PyBytes_FromStringAndSize(p + off + 4, (Py_ssize_t)len);
+        if (!e || PyList_Append(list, e) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(e);
+        off += 4 + (size_t)len;
+    }
+    return list;
+}
+
 static PyObject *one_result(int what, const char *k, size_t klen, const char *v, size_t vlen)
 {
     if (what == SCAN_KEYS)
         return PyBytes_FromStringAndSize(k, (Py_ssize_t)klen);
     if (what == SCAN_VALUES)
         return PyBytes_FromStringAndSize(v, (Py_ssize_t)vlen);
+    if (what == SCAN_LISTS) {
+        PyObject *elems = elements(v, vlen);
+        return elems ? Py_BuildValue("(y#N)", k, (Py_ssize_t)klen, elems) : NULL;
+    }
     return Py_BuildValue("(y#y#)", k, (Py_ssize_t)klen, v, (Py_ssize_t)vlen);
 }
 
-static PyObject *unpack(const struct piece *p, int what)
+PyObject *gathered_list(const gathered *p, int what)
 {
     PyObject *list = PyList_New(0);
     for (size_t off = 0; list && off < p->len;) {
@@ -85,16 +113,17 @@ static PyObject *unpack(const struct piece *p, int what)
 /* Fetch the next piece into s->batch; 0 or -1 with an exception. */
 static int next_piece(ScanObject *s)
 {
-    struct piece p = {.values = s->what != SCAN_KEYS};
+    gathered p = {.keys = 1, .values = s->what != SCAN_KEYS};
     shmkv *db = table_enter(s->table);
     if (!db)
         return -1;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = shmkv_scan(db, &s->cursor, visit, &p);
+    rc = s->what == SCAN_LISTS ? shmkv_scan_all(db, &s->cursor, gather_list, &p)
+                               : shmkv_scan(db, &s->cursor, gather, &p);
     Py_END_ALLOW_THREADS
     table_leave(s->table);
-    PyObject *batch = rc ? NULL : unpack(&p, s->what);
+    PyObject *batch = rc ? NULL : gathered_list(&p, s->what);
     free(p.buf);
     if (rc)
         raise_rc(rc, NULL);
@@ -143,7 +172,7 @@ PyTypeObject Scan_Type = {
     .tp_name = "shmkv._shmkv.Scan",
     .tp_basicsize = sizeof(ScanObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "An iteration over a table's keys, pairs or values (the scan cursor).",
+    .tp_doc = "An iteration over a table's keys, pairs, values or lists (the scan cursor).",
     .tp_dealloc = (destructor)scan_dealloc,
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)scan_next,

@@ -129,12 +129,13 @@ static int do_read(shmkv *db, const bytes_arg *k, const bytes_arg *v, void *ctx)
     return table_read(db, k, ctx);
 }
 
+/* A key holding a list is in the table too (len() counts it). */
 static int do_contains(shmkv *db, const bytes_arg *k, const bytes_arg *v, void *ctx)
 {
     size_t vlen;
     (void)v, (void)ctx;
     int rc = shmkv_get(db, k->p, (size_t)k->n, NULL, 0, &vlen);
-    return rc == -ENOBUFS ? 0 : rc;
+    return rc == -ENOBUFS || rc == -EMEDIUMTYPE ? 0 : rc;
 }
 
 static int do_put(shmkv *db, const bytes_arg *k, const bytes_arg *v, void *ctx)
@@ -488,8 +489,8 @@ static PyObject *t_scan(TableObject *t, PyObject *what)
     long w = PyLong_AsLong(what);
     if (w == -1 && PyErr_Occurred())
         return NULL;
-    if (w < SCAN_KEYS || w > SCAN_VALUES)
-        return raise_msg(EINVAL, "_scan(0 keys | 1 items | 2 values)");
+    if (w < SCAN_KEYS || w > SCAN_LISTS)
+        return raise_msg(EINVAL, "_scan(0 keys | 1 items | 2 values | 3 lists)");
     return scan_new(t, (int)w);
 }
 
@@ -579,6 +580,42 @@ static PyMethodDef t_methods[] = {
      "check($self, /)\n--\n\n"
      "Verify every invariant of the table's file: [] if sound, else a line\n"
      "per problem.  On a writable table it holds every lock meanwhile."},
+    {"push", FAST(table_push), METH_FASTCALL | METH_KEYWORDS,
+     "push($self, key, value, /, *, end=\"tail\")\n--\n\n"
+     "Add value at one end (\"head\" or \"tail\") of the list at key, which\n"
+     "is created if absent.  WrongTypeError if key holds a pair."},
+    {"push_many", FAST(table_push_many), METH_FASTCALL | METH_KEYWORDS,
+     "push_many($self, key, values, /, *, end=\"tail\")\n--\n\n"
+     "Push the values of an iterable at one end of the list at key, all or\n"
+     "nothing, in one step: at the tail they keep their order, at the head\n"
+     "they end up reversed (as pushing them one by one would)."},
+    {"list_pop", FAST(table_list_pop), METH_FASTCALL | METH_KEYWORDS,
+     "list_pop($self, key, /, *, end=\"head\", timeout=0)\n--\n\n"
+     "Remove and return the element at one end of the list at key, or None\n"
+     "if the list is empty (or absent) once timeout seconds passed: 0 does\n"
+     "not wait, None waits for ever.  The wait sleeps until a push from any\n"
+     "process, with the GIL released.  (pop() is the mapping's.)"},
+    {"list_pop_many", FAST(table_list_pop_many), METH_FASTCALL | METH_KEYWORDS,
+     "list_pop_many($self, key, count, /, *, end=\"head\", timeout=0)\n--\n\n"
+     "Remove up to count elements from one end at once, in the order they\n"
+     "come off it, waiting as list_pop for the first; [] if none came.  A\n"
+     "batch stops at 64 KiB of elements (it always holds one)."},
+    {"move", FAST(table_move), METH_FASTCALL | METH_KEYWORDS,
+     "move($self, src, dst, /, *, from_end=\"head\", to_end=\"tail\", timeout=0)\n"
+     "--\n\n"
+     "Atomically pop an element from one end of the list src and push it at\n"
+     "one end of the list dst (which may be src), and return it; None if\n"
+     "src stayed empty for timeout seconds (as list_pop).  The reliable\n"
+     "queue: a worker moves a job to its own list and removes it from there\n"
+     "once done, so a worker that dies loses no job."},
+    {"llen", (PyCFunction)table_llen, METH_O,
+     "llen($self, key, /)\n--\n\n"
+     "Number of elements of the list at key (0 if absent)."},
+    {"lrange", FAST(table_lrange), METH_FASTCALL,
+     "lrange($self, key, start=0, stop=-1, /)\n--\n\n"
+     "The elements of the list at key from index start to stop, both\n"
+     "included (negative: from the tail, -1 the last, as Redis's LRANGE),\n"
+     "without removing them, as one moment saw them; [] if absent."},
     {"_get_lease", FAST(table_get_lease), METH_FASTCALL | METH_KEYWORDS,
      "_get_lease($self, key, lease_seconds=None, /)\n--\n\n"
      "(value, 0) on a hit; on a miss (None, lease): this caller's lease,\n"
@@ -588,7 +625,8 @@ static PyMethodDef t_methods[] = {
      "Store value if lease is still key's lease; False if it was voided."},
     {"_scan", (PyCFunction)t_scan, METH_O,
      "_scan($self, what, /)\n--\n\n"
-     "An iterator over the keys (0), pairs (1) or values (2)."},
+     "An iterator over the keys (0), pairs (1), values (2), or the lists\n"
+     "as (key, elements) (3)."},
     {"close", (PyCFunction)t_close, METH_NOARGS,
      "close($self, /)\n--\n\n"
      "Detach from the table (it stays; see shmkv.unlink).  Calls of other\n"
