@@ -548,7 +548,9 @@ int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, s
  * are woken by pushes from any process (one sleeper per element pushed);
  * a waiter killed while it waits leaves nothing behind.  The memory of
  * consumed elements is reused, so a queue's footprint follows what it
- * holds, not what it has carried.
+ * holds, not what it has carried.  A list popped empty stays (llen 0,
+ * counted by shmkv_count) until shmkv_del deletes it: a queue that drains
+ * is not freed and made anew with every element.
  */
 enum { SHMKV_HEAD = 0, SHMKV_TAIL = 1 };
 
@@ -573,6 +575,10 @@ int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *e
  * timeout_ms: 0 do not wait, < 0 wait for ever, > 0 wait up to that long
  * for an element (blocking, not polling: the caller sleeps in the kernel
  * and a push wakes it; a list deleted or created meanwhile is followed).
+ * The sleep is taken in slices of at most 100 ms: a signal that arrives
+ * while the caller sleeps ends the wait with -EINTR, one that arrives
+ * between two slices does not (callers that must react to signals wait
+ * in short timeouts of their own and check).
  * Returns 0; -EAGAIN when the list is empty (or absent) once the wait is
  * over; -ENOBUFS with *vlen set when cap is too small (nothing is
  * removed); -EMEDIUMTYPE, -EINVAL (also an unknown end, vlen NULL, or
