@@ -33,7 +33,8 @@ static inline uint64_t hash_mum(uint64_t a, uint64_t b)
 static inline uint64_t hash_rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t hash_rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-static inline uint64_t shmkv__hash64(const void *key, size_t len, uint64_t seed0, uint64_t seed1)
+__attribute__((always_inline)) static inline uint64_t shmkv__hash64(const void *key, size_t len, uint64_t seed0,
+                                                                   uint64_t seed1)
 {
     const uint8_t *p = key;
     uint64_t seed = seed0 ^ hash_mum(seed1 ^ HASH_K0, (uint64_t)len ^ HASH_K1);
