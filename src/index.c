@@ -63,6 +63,22 @@ void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
         __builtin_prefetch(bk, 1);
 }
 
+/* Once the home bucket has arrived: start loading the record of its first
+ * slot with the key's tag, which a write will compare and retire.  Also
+ * only a hint, read without the lock. */
+void shmkv__index_prefetch_rec(shmkv *db, struct shard *s, uint64_t tag)
+{
+    struct bucket *bk = home(db, s, tag);
+    for (unsigned i = 0; bk && i < SLOTS; i++) {
+        uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+        if (v && slot_tag(v) == tag) {
+            if (mem_ok(db, slot_off(v), 64))
+                __builtin_prefetch(at(db, slot_off(v)), 1);
+            return;
+        }
+    }
+}
+
 /* Does the record at off hold this key?  Writers only (under lock). */
 static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
 {

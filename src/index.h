@@ -117,7 +117,9 @@ static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
 
 /* ok, and no more buckets than the file holds */
 bool shmkv__layout_fits(shmkv *db, uint64_t layout);
+/* hints: load a key's home bucket, then the record its tag points at */
 void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
+void shmkv__index_prefetch_rec(shmkv *db, struct shard *s, uint64_t tag);
 
 /* ---- writers (shard lock held) ---- */
 

@@ -412,20 +412,22 @@ SHMKV_API int shmkv_clear(shmkv *db)
 
 /* ---- batched puts ---- */
 
-/* Puts in groups of PUT_BATCH: hash every key and prefetch its bucket
- * first (the misses overlap instead of queueing), then take each shard's
- * lock once for all the group's pairs of that shard.  A pair that finds
+/* Puts in groups of PUT_BATCH: hash every key and prefetch its bucket,
+ * then (the buckets having arrived meanwhile) the record each bucket's tag
+ * points at, so that the group's misses overlap instead of queueing; then
+ * the ordinary rounds, which find those lines in cache.  Neighbours in the
+ * batch that share a shard share one hold of its lock.  A pair that finds
  * no room goes the single put's way (which lets go of the lock to make
  * room elsewhere). */
 #define PUT_BATCH 16
 
-static void put_group(shmkv *db, shmkv_pair *pairs, struct wreq *w, const size_t *idx, size_t n)
+static void put_group(shmkv *db, shmkv_pair *pairs, struct wreq *w, size_t n)
 {
-    struct shard *s = w[idx[0]].s, *elsewhere[PUT_BATCH];
+    struct shard *s = w[0].s, *elsewhere[PUT_BATCH];
     int r = shmkv__shard_lock(db, s);
     for (size_t i = 0; i < n; i++) {
         elsewhere[i] = NULL;
-        pairs[idx[i]].rc = r ? r : round_locked(db, &w[idx[i]], &elsewhere[i]);
+        pairs[i].rc = r ? r : round_locked(db, &w[i], &elsewhere[i]);
     }
     if (!r)
         shmkv__shard_unlock(s);
@@ -434,8 +436,8 @@ static void put_group(shmkv *db, shmkv_pair *pairs, struct wreq *w, const size_t
             shmkv__evict_step(db, elsewhere[i]);
             shmkv__shard_unlock(elsewhere[i]);
         }
-        if (pairs[idx[i]].rc == -ENOSPC)
-            pairs[idx[i]].rc = shmkv__write(db, &w[idx[i]]);
+        if (pairs[i].rc == -ENOSPC)
+            pairs[i].rc = shmkv__write(db, &w[i]);
     }
 }
 
@@ -445,7 +447,7 @@ SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
         return -EINVAL;
     int stored = 0;
     for (size_t i0 = 0; i0 < n; i0 += PUT_BATCH) {
-        size_t m = n - i0 < PUT_BATCH ? n - i0 : PUT_BATCH, k = 0, idx[PUT_BATCH];
+        size_t m = n - i0 < PUT_BATCH ? n - i0 : PUT_BATCH;
         shmkv_pair *pb = pairs + i0;
         struct wreq w[PUT_BATCH];
         struct put_arg a[PUT_BATCH];
@@ -457,18 +459,18 @@ SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
                 continue;
             a[j] = (struct put_arg){.val = pb[j].val, .vlen = pb[j].vlen, .ttl_ms = pb[j].ttl_ms};
             shmkv__wreq_init(db, &w[j], pb[j].key, pb[j].klen, decide_put, &a[j]);
-            /* insertion sort by shard: a shard's pairs side by side */
-            size_t at = k++;
-            while (at && w[idx[at - 1]].s > w[j].s) {
-                idx[at] = idx[at - 1];
-                at--;
-            }
-            idx[at] = j;
         }
-        for (size_t g = 0, e; g < k; g = e) {
-            for (e = g + 1; e < k && w[idx[e]].s == w[idx[g]].s; e++)
+        for (size_t j = 0; j < m; j++)
+            if (!pb[j].rc)
+                shmkv__index_prefetch_rec(db, w[j].s, w[j].tag);
+        for (size_t g = 0, e; g < m; g = e) {
+            if (pb[g].rc) {
+                e = g + 1;
+                continue;
+            }
+            for (e = g + 1; e < m && !pb[e].rc && w[e].s == w[g].s; e++)
                 ;
-            put_group(db, pb, w, idx + g, e - g);
+            put_group(db, pb + g, w + g, e - g);
         }
         for (size_t j = 0; j < m; j++)
             stored += pb[j].rc == 0;
