@@ -479,7 +479,7 @@ static int check_pass(shmkv *db, FILE *out)
 
 static void nap(unsigned attempt)
 {
-    struct timespec ts = {0, 50000L << (attempt < 8 ? attempt : 8)}; /* 50 us .. 12.8 ms */
+    struct timespec ts = {0, shmkv__hurried(50000L << (attempt < 8 ? attempt : 8))}; /* 50 us .. 12.8 ms */
     nanosleep(&ts, NULL);
 }
 

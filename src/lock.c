@@ -35,6 +35,7 @@
 #include "lock.h"
 
 #include "atomics.h"
+#include "fault.h"
 #include "host.h"
 
 #include <errno.h>
@@ -119,7 +120,7 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
  * costs its first waiter about a millisecond. */
 static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
 {
-    int64_t end = mono_ns() + wait_ns, slice = SLICE_MIN_NS;
+    int64_t end = mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
     bool look = false; /* most busy locks free up within the first slice */
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
@@ -151,7 +152,7 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
         futex_wait(&l->word, v | LOCK_WAITERS, left < slice ? left : slice);
         if (mono_ns() - t >= slice) {
             look = true;
-            slice = slice * 2 < SLICE_MAX_NS ? slice * 2 : SLICE_MAX_NS;
+            slice = slice * 2 < shmkv__hurried(SLICE_MAX_NS) ? slice * 2 : shmkv__hurried(SLICE_MAX_NS);
         }
     }
 }
@@ -160,12 +161,14 @@ int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, v
 {
     const struct host_me *me = shmkv__host_me();
     uint32_t mine = me->tid & LOCK_TID, v = 0;
+    wait_ns = shmkv__hurried(wait_ns);
     note->waited = note->recovered = false;
     if (!atomic_compare_exchange_strong_explicit(&l->word, &v, mine, memory_order_acquire, memory_order_relaxed)) {
         if ((v & LOCK_TID) == mine)
             return -EDEADLK;
         note->waited = true;
-        int r = spin_take(l, mine, wait_ns < LOCK_SPIN_NS ? wait_ns : LOCK_SPIN_NS)
+        int64_t spin = shmkv__hurried(LOCK_SPIN_NS);
+        int r = spin_take(l, mine, wait_ns < spin ? wait_ns : spin)
                     ? 0 : sleep_take(l, mine, wait_ns, me);
         if (r < 0)
             return r;
