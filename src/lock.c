@@ -74,6 +74,17 @@ static void note_holder(struct lock *l, const struct host_me *me)
     seq_publish(&l->gen, g + (g & 1 ? 2 : 1)); /* odd; a gone holder left it odd */
 }
 
+/* Does the lock say the calling thread holds it?  A holder notes itself
+ * right after taking the word, so a word naming this thread's id without
+ * its identity is another holder's: of another boot, or a thread gone
+ * whose id this one now has. */
+static bool held_here(const struct lock *l, const struct host_me *me)
+{
+    return atomic_load_explicit(&l->owner, memory_order_relaxed) == ((uint64_t)me->ns << 32 | me->tid) &&
+           atomic_load_explicit(&l->start, memory_order_relaxed) == me->start &&
+           atomic_load_explicit(&l->boot, memory_order_relaxed) == (uint32_t)me->boot;
+}
+
 enum holder { HOLDER_HERE, HOLDER_STOPPED, HOLDER_GONE, HOLDER_UNSEEN };
 
 /* Is the holder named by word v still there? */
@@ -91,6 +102,8 @@ static enum holder holder_state(const struct lock *l, uint32_t v, const struct h
             return HOLDER_UNSEEN;
         start = atomic_load_explicit(&l->start, memory_order_relaxed);
     }
+    if (tid == (me->tid & LOCK_TID))
+        return HOLDER_GONE; /* this thread's id, not its lock (see held_here) */
     switch (shmkv__host_thread(tid, start)) {
     case THREAD_GONE: return HOLDER_GONE;
     case THREAD_STOPPED: return HOLDER_STOPPED;
@@ -164,7 +177,7 @@ int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, v
     wait_ns = shmkv__hurried(wait_ns);
     note->waited = note->recovered = false;
     if (!atomic_compare_exchange_strong_explicit(&l->word, &v, mine, memory_order_acquire, memory_order_relaxed)) {
-        if ((v & LOCK_TID) == mine)
+        if ((v & LOCK_TID) == mine && held_here(l, me))
             return -EDEADLK;
         note->waited = true;
         int64_t spin = shmkv__hurried(LOCK_SPIN_NS);

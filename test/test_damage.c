@@ -6,7 +6,10 @@
  * (fuzz/) turned into deterministic checks:
  *
  *  1. a damaged lock (every field garbage): the next locker takes it over
- *     and repairs; every call works and the table checks sound;
+ *     and repairs; every call works and the table checks sound; a lock
+ *     naming the caller's own thread id for another holder (another boot,
+ *     or an earlier thread with the id) is taken over too, and only one
+ *     whose every field is the caller's gives -EDEADLK;
  *  2. a record whose value length claims 4 GiB: get, get_alloc and foreach,
  *     on read-write and read-only handles, must return -EBADMSG without
  *     first allocating what the record claims (checked with RLIMIT_AS at
@@ -22,6 +25,7 @@
 #include "alloc.h"
 #include "format.h"
 #include "handle.h"
+#include "host.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -128,6 +132,63 @@ static void damaged_lock(int which)
         h_child_exit();
     }
     h_wait(pid, what);
+    unlink(path);
+}
+
+/* Every lock of the table at path set to name this thread, with this
+ * thread's identity except for one field: the boot (a disk table after a
+ * power cut; ids repeat from boot to boot), the start time (an image taken
+ * while a thread, since gone, with this id held it), or none (then the
+ * lock is this thread's own). */
+enum own { OWN_OTHER_BOOT, OWN_OTHER_START, OWN_ALL };
+static void own_locks(const char *path, enum own which)
+{
+    const struct host_me *me = shmkv__host_me();
+    struct lock l = {
+        .word = me->tid,
+        .boot = (uint32_t)me->boot ^ (which == OWN_OTHER_BOOT),
+        .owner = (uint64_t)me->ns << 32 | me->tid,
+        .start = me->start + (which == OWN_OTHER_START),
+    };
+    struct hdr h;
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    close(fd);
+    patch(path, offsetof(struct hdr, alloc_lock), &l, offsetof(struct lock, gen));
+    for (uint64_t i = 0; i < (1ull << h.shard_bits); i++)
+        patch(path, h.shards_off + i * sizeof(struct shard) + offsetof(struct shard, lock), &l,
+              offsetof(struct lock, gen));
+}
+
+/* Found by fuzz_open (fuzz/regressions/fuzz_open/lock-self-other-boot):
+ * such a lock gave -EDEADLK for ever to the thread with that id. */
+static void own_tid(void)
+{
+    static const char *const what[] = { "another boot's", "an earlier thread's", "this thread's own" };
+    char path[PATH_MAX];
+    h_path(path, sizeof path, "own-tid-lock");
+    for (int which = OWN_OTHER_BOOT; which <= OWN_ALL; which++) {
+        make_table(path);
+        pid_t pid = h_fork();
+        if (pid == 0) {
+            alarm(60);
+            own_locks(path, (enum own)which);
+            shmkv *db = NULL;
+            CHECK_RC(shmkv_open(path, NULL, &db), 0);
+            if (!db)
+                h_child_exit();
+            /* a huge value takes the allocator's lock too */
+            static unsigned char big[100000];
+            int want = which == OWN_ALL ? -EDEADLK : 0;
+            CHECKF(shmkv_put(db, "fresh", 5, big, 10) == want, "%s lock: put", what[which]);
+            CHECKF(shmkv_put(db, "huge", 4, big, sizeof big) == want, "%s lock: huge put", what[which]);
+            if (want == 0)
+                CHECK_RC(shmkv_check(db, stderr), 0);
+            shmkv_close(db);
+            h_child_exit();
+        }
+        h_wait(pid, what[which]);
+    }
     unlink(path);
 }
 
@@ -320,6 +381,7 @@ static const struct h_part parts[] = {
     { "leaked_runs", leaked_runs },
     { "alloc_lock", damaged_alloc_lock },
     { "shard_locks", damaged_shard_locks },
+    { "own_tid", own_tid },
     { "length", damaged_length },
     { "lowered_top", lowered_top },
 };
