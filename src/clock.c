@@ -39,10 +39,18 @@ static int64_t boot_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* a + b, held at the ends of the range: the clock's base and high-water
+ * mark come from the file, where damage can put any value */
+static int64_t add_held(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b < 0 ? INT64_MIN : INT64_MAX) : r;
+}
+
 /* Table time, never 0 (0 means "no expiry" in records). */
 uint64_t shmkv__clock_now(const shmkv *db)
 {
-    int64_t t = boot_ms() + db->clock_base + TEST_OFFSET;
+    int64_t t = add_held(add_held(boot_ms(), db->clock_base), TEST_OFFSET);
     return t > 0 ? (uint64_t)t : 1;
 }
 
@@ -70,7 +78,7 @@ void shmkv__clock_open(shmkv *db)
         return;
     }
     /* another boot's base: carry on from the last noted time */
-    int64_t base = (int64_t)atomic_load_explicit(&h->clock_hw, memory_order_relaxed) - boot_ms();
+    int64_t base = add_held((int64_t)atomic_load_explicit(&h->clock_hw, memory_order_relaxed), -boot_ms());
     if (!db->rdonly && shmkv__alloc_lock(db) == 0) {
         if (h->boot_id != me) {
             atomic_store_explicit(&h->clock_base, base, memory_order_relaxed);

@@ -16,7 +16,9 @@
  *     1 GiB of headroom; skipped under ASan, which reserves terabytes);
  *  3. the allocator's top mark lowered below records still in use (it
  *     passes open's checks): shmkv_check must report -EBADMSG, and must not
- *     write outside the arrays it sizes by that mark (ASan sees it).
+ *     write outside the arrays it sizes by that mark (ASan sees it);
+ *  4. the clock's base or high-water mark at the ends of their range: every
+ *     call works, with no overflow (UBSan sees it).
  *
  * Each case runs in a child process: a crash fails the test.  The test
  * reads src/format.h for the offsets of the fields it damages.
@@ -377,6 +379,44 @@ static void damaged_shard_locks(void)
     damaged_lock(1);
 }
 
+/* ---- 4. the clock's fields at the ends of their range ----------------------- */
+
+/* Found by fuzz_open (fuzz/regressions/fuzz_open/clock-other-boot-hw-max):
+ * table time was boot time plus the file's base, a signed overflow. */
+static void damaged_clock(void)
+{
+    char path[PATH_MAX];
+    h_path(path, sizeof path, "damaged-clock");
+    static const int64_t ends[] = { INT64_MAX, INT64_MIN, INT64_MAX - 5 };
+    for (int i = 0; i < 6; i++) {
+        make_table(path);
+        /* the same boot: the base is used as it is; another: the base is
+         * made again from the high-water mark */
+        uint64_t boot = i < 3 ? 0 : 0x1234;
+        patch(path, offsetof(struct hdr, boot_id), &boot, 8);
+        patch(path, i < 3 ? offsetof(struct hdr, clock_base) : offsetof(struct hdr, clock_hw), &ends[i % 3], 8);
+        pid_t pid = h_fork();
+        if (pid == 0) {
+            alarm(60);
+            shmkv *db = NULL;
+            CHECK_RC(shmkv_open(path, NULL, &db), 0);
+            if (!db)
+                h_child_exit();
+            uint64_t left = 0;
+            size_t vl = 0;
+            CHECK_RC(shmkv_put_ttl(db, "ttl", 3, "v", 1, 60000), 0);
+            CHECK_RC(shmkv_get(db, "ttl", 3, NULL, 0, &vl), -ENOBUFS);
+            CHECK_RC(shmkv_ttl(db, "ttl", 3, &left), 0);
+            CHECK_RC(shmkv_expire(db, "ttl", 3, 0), 0);
+            CHECK_RC(shmkv_check(db, stderr), 0);
+            shmkv_close(db);
+            h_child_exit();
+        }
+        h_wait(pid, i < 3 ? "a damaged clock base" : "a damaged high-water mark");
+    }
+    unlink(path);
+}
+
 static const struct h_part parts[] = {
     { "leaked_runs", leaked_runs },
     { "alloc_lock", damaged_alloc_lock },
@@ -384,6 +424,7 @@ static const struct h_part parts[] = {
     { "own_tid", own_tid },
     { "length", damaged_length },
     { "lowered_top", lowered_top },
+    { "clock", damaged_clock },
 };
 
 int main(int argc, char **argv)
