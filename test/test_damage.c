@@ -72,6 +72,18 @@ static void patch(const char *path, uint64_t off, const void *data, size_t len)
     close(fd);
 }
 
+/* In a child, with a minute to live: the table at path, opened read-write
+ * (the child exits if it cannot be). */
+static shmkv *child_open(const char *path)
+{
+    alarm(60);
+    shmkv *db = NULL;
+    CHECK_RC(shmkv_open(path, NULL, &db), 0);
+    if (!db)
+        h_child_exit();
+    return db;
+}
+
 static int count_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     (void)key, (void)klen, (void)val, (void)vlen;
@@ -108,11 +120,7 @@ static void damaged_lock(int which)
     const char *what = which ? "damaged shard locks" : "a damaged allocator lock";
     pid_t pid = h_fork();
     if (pid == 0) {
-        alarm(60);
-        shmkv *db = NULL;
-        CHECK_RC(shmkv_open(path, NULL, &db), 0);
-        if (!db)
-            h_child_exit();
+        shmkv *db = child_open(path);
         char k[32];
         size_t kl = key_of(k, 3), vl = 0;
         unsigned char buf[200];
@@ -173,12 +181,8 @@ static void own_tid(void)
         make_table(path);
         pid_t pid = h_fork();
         if (pid == 0) {
-            alarm(60);
             own_locks(path, (enum own)which);
-            shmkv *db = NULL;
-            CHECK_RC(shmkv_open(path, NULL, &db), 0);
-            if (!db)
-                h_child_exit();
+            shmkv *db = child_open(path);
             /* a huge value takes the allocator's lock too */
             static unsigned char big[100000];
             int want = which == OWN_ALL ? -EDEADLK : 0;
@@ -397,11 +401,7 @@ static void damaged_clock(void)
         patch(path, i < 3 ? offsetof(struct hdr, clock_base) : offsetof(struct hdr, clock_hw), &ends[i % 3], 8);
         pid_t pid = h_fork();
         if (pid == 0) {
-            alarm(60);
-            shmkv *db = NULL;
-            CHECK_RC(shmkv_open(path, NULL, &db), 0);
-            if (!db)
-                h_child_exit();
+            shmkv *db = child_open(path);
             uint64_t left = 0;
             size_t vl = 0;
             CHECK_RC(shmkv_put_ttl(db, "ttl", 3, "v", 1, 60000), 0);
