@@ -79,7 +79,7 @@ void fz_locks_forget(unsigned char *img, size_t len);
 void fz_fill(unsigned char *v, size_t len, uint64_t a, uint64_t b);
 
 /* Keys the templates hold and fuzz_open asks for: "k0".."k23" (templates
- * 1, 2, 4) and "s0".."s1399" (template 3).  k holds 32 bytes. */
+ * 1, 2, 4) and "s0".."s499" (template 3).  k holds 32 bytes. */
 size_t fz_key(char *k, int i);
 
 /* put (ttl_ms 0) or put_ttl of fz_fill(vl bytes, kl, seq) */

@@ -3,7 +3,7 @@
  * small and deterministic (fixed hash seeds, lock identities cleared):
  *
  *   fuzz_open/  four real format-3 table files of 256 KiB (templates
- *               "empty", "small", "chained", "cache": see fuzz_common.c;
+ *               "small", "chained", "split", "cache": see fuzz_common.c;
  *               the cache's records carry expiry times), and overlay
  *               inputs ("OVL1" t patches...) aimed at what the header's
  *               checksum does not cover: allocator marks and free lists,
@@ -160,7 +160,7 @@ static void lock_overlays(const char *dir)
     emit_ovl(dir, "lock-nobody-bad-counts", &o);
 
     /* a holder of another boot (a disk table after a power cut) */
-    ovl_start(&o, 3);
+    ovl_start(&o, 0);
     ovl_lock(&o, SHARD(2, lock), 4242, 0xb007b007, 4242, 99);
     ovl_u64(&o, SHARD(2, layout), 0xffffffffull);
     emit_ovl(dir, "lock-other-boot-bad-layout", &o);
@@ -193,7 +193,7 @@ static void lock_overlays(const char *dir)
 
     /* odd gens: a holder that was inside when the image was taken; a
      * read-only check waits for it, then says it could not check */
-    ovl_start(&o, 3);
+    ovl_start(&o, 0);
     ovl_u64(&o, LOCK(SHARD(1, lock), gen), 7);
     ovl_u64(&o, LOCK(la, gen), 3);
     emit_ovl(dir, "lock-odd-gens", &o);
@@ -234,15 +234,20 @@ static void overlays(const char *dir)
     emit_ovl(dir, "ovl-chained-free-lists", &o);
 
     ovl_start(&o, 3);
-    ovl_u64(&o, SHARD(1, dir) + 8, 0x1234);
+    ovl_u64(&o, SHARD(0, dir) + 8, 0x1234); /* the second bucket chunk */
     emit_ovl(dir, "ovl-split-bad-dir", &o);
 
     ovl_start(&o, 3);
-    ovl_lock(&o, SHARD(3, lock), FZ_GONE_TID, 0, 0, 0);
-    ovl_u64(&o, SHARD(3, ov_free), d3 + 64);
-    ovl_u64(&o, SHARD(3, open_run), 0);
-    ovl_u64(&o, SHARD(3, clean_run), d3 + 3);
+    ovl_lock(&o, SHARD(0, lock), FZ_GONE_TID, 0, 0, 0);
+    ovl_u64(&o, SHARD(0, ov_free), d3 + 64);
+    ovl_u64(&o, SHARD(0, open_run), 0);
+    ovl_u64(&o, SHARD(0, clean_run), d3 + 3);
     emit_ovl(dir, "ovl-split-gone-bad-cursors", &o);
+
+    ovl_start(&o, 0); /* the last shard of four, its first bucket chunk */
+    ovl_u64(&o, SHARD(3, dir), data_off_of(0) + 5);
+    ovl_u64(&o, SHARD(3, keys), ~0ull);
+    emit_ovl(dir, "ovl-empty-shard3-bad-dir", &o);
 
     ovl_start(&o, 1);
     ovl_u64(&o, SHARD(0, runs), data_off_of(1) + 8);
@@ -254,7 +259,7 @@ static void overlays(const char *dir)
     emit_ovl(dir, "ovl-chained-bad-record", &o);
 
     ovl_start(&o, 3);
-    ovl_u64(&o, d3 + 3 * UNIT + RUN_HDR + 8, 0xdeadbeefcafef00dull); /* a bucket slot */
+    ovl_u64(&o, d3 + RUN_HDR + 8, 0xdeadbeefcafef00dull); /* bucket 0's first slot */
     emit_ovl(dir, "ovl-split-bad-slot", &o);
 
     ovl_start(&o, 4);
@@ -300,7 +305,7 @@ static void regressions(const char *dir)
 /* ---- raw tables ---- */
 static void raw_tables(const char *dir)
 {
-    static const int raw[] = { 0, 1, 2, 4 };
+    static const int raw[] = { 1, 2, 3, 4 };
     for (int j = 0; j < 4; j++) {
         char name[64];
         snprintf(name, sizeof name, "table-%s", fz_template_names[raw[j]]);
