@@ -465,7 +465,7 @@ static void programs(const char *dir)
         if (r % 4 == 3)
             op(&p, 2, DEL, k);
         else
-            op(&p, 4, PUT, k, r % 6, r);
+            op(&p, 4, PUT, k, r % 5, r);
         if (r % 16 == 0)
             op(&p, 1, FOREACH);
     }
@@ -574,19 +574,19 @@ static void programs(const char *dir)
     op(&p, 1, FOREACH);
     prog_emit(dir, &p, "clear");
 
-    /* caches: fill far past the limit (evictions), reads in between so
-     * read counts matter, pairs near and over an eighth of the table */
+    /* caches: fill past the limit (evictions: twice the 256 KiB one with
+     * 26 KiB values, the 1 MiB one with 56 KiB ones; writing 8 MiB for the
+     * largest would cost more than it finds), reads in between so read
+     * counts matter, pairs near and over an eighth of the table */
     for (int t = 3; t < 6; t++) {
         p.n = 0;
         op(&p, 1, t);
-        for (int r = 0; r < 2; r++) {
-            for (int k = 0; k < 19; k++) {
-                op(&p, 4, PUT, k, 4, 40 + 50 * r);
-                if (k % 3 == 0)
-                    op(&p, 3, GET, k / 2, 255);
-            }
-            op(&p, 1, STAT);
+        for (int k = 0; k < (t == 5 ? 6 : 19); k++) {
+            op(&p, 4, PUT, k, t == 3 ? 3 : 4, t == 3 ? 200 : 90);
+            if (k % 3 == 0)
+                op(&p, 3, GET, k / 2, 255);
         }
+        op(&p, 1, STAT);
         op(&p, 4, PUT, 7, 5, 9);   /* 100 KiB: over an eighth of 256 KiB */
         op(&p, 4, PUT, 8, 3, 250); /* about 32 KiB: near an eighth of 256 KiB */
         op(&p, 5, PUT_TTL, 9, 4, 255, T90S);
