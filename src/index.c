@@ -186,7 +186,7 @@ static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
 static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
 {
     uint64_t off = s->ov_free;
-    if (!off || !mem_ok(db, off, BUCKET_BYTES)) {
+    if (!off || (off & (BUCKET_BYTES - 1)) || !mem_ok(db, off, BUCKET_BYTES)) { /* none, or a bad link */
         /* journaled until its first bucket is on the free list */
         int e = shmkv__run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &s->pending_index);
         if (e)
