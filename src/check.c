@@ -404,6 +404,24 @@ static void mark_journal(shmkv *db, struct chk *c, uint64_t off)
         c->role[unit_of(db, off)] = ROLE_JOURNAL;
 }
 
+/* Does the overflow bucket at o lie in an index run of shard s: a run of
+ * its own, or the spare tail of a bucket piece the directory holds?  A
+ * link anywhere else (a free run, say) would hand that space to the index
+ * once the allocator gives it out again. */
+static bool ov_placed(shmkv *db, struct shard *s, const struct chk *c, uint64_t o)
+{
+    uint64_t ro = o & ~(UNIT - 1);
+    for (unsigned d = 0;; d++) { /* its own unit's run, then each piece's */
+        if (o >= ro + RUN_HDR && in_runs(db, c, ro) && !((ro - db->data_off) % UNIT) &&
+            c->head[unit_of(db, ro)] == HEAD_INDEX && run_at(db, ro)->shard == shard_index(db, s) &&
+            o < ro + (run_at(db, ro)->nunits << UNIT_SHIFT))
+            return true;
+        if (d == DIR_MAX * PIECES)
+            return false;
+        ro = atomic_load_explicit(&s->dir[d], memory_order_relaxed) - RUN_HDR;
+    }
+}
+
 static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
 {
     for (unsigned d = 0; d < DIR_MAX * PIECES; d++) {
@@ -418,9 +436,16 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
      * run's first */
     if (shmkv__layout_fits(db, lay))
         for (uint64_t b = 0, nb = shmkv__bucket_count(lay, db->base_bits); b < nb && budget; b++)
-            for (struct bucket *bk = shmkv__bucket_at(db, s, b); bk && budget; bk = shmkv__bucket_next(db, bk), budget--)
+            for (struct bucket *bk = shmkv__bucket_at(db, s, b); bk && budget; bk = shmkv__bucket_next(db, bk), budget--) {
+                if (bk != shmkv__bucket_at(db, s, b) && !ov_placed(db, s, c, off_of(db, bk)))
+                    bad(c, "shard %u: bucket %llu's chain reaches %#llx, outside its index runs", shard_index(db, s),
+                        (ull)b, (ull)off_of(db, bk));
                 mark_index(db, c, off_of(db, bk) & ~(UNIT - 1));
+            }
     for (uint64_t o = s->ov_free; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES); budget--) {
+        if (!ov_placed(db, s, c, o))
+            bad(c, "shard %u: the free overflow buckets reach %#llx, outside its index runs", shard_index(db, s),
+                (ull)o);
         mark_index(db, c, o & ~(UNIT - 1));
         o = atomic_load_explicit(&((struct bucket *)at(db, o))->next, memory_order_relaxed);
     }
