@@ -42,7 +42,8 @@
  *    it names this thread but another holder (a tid reused, another boot).
  *  - The errors a lock may give follow from the image: -ETIMEDOUT only if
  *    some lock names a thread that exists (kill(2)) or one of another PID
- *    namespace, -EDEADLK only if some lock is wholly this thread's.  A
+ *    namespace, -EDEADLK only if some lock is wholly this thread's, and a
+ *    read-only check's -EAGAIN only if some lock's gen is odd (held).  A
  *    holder that is gone must be taken over, never waited for.
  */
 #include "fuzz_common.h"
