@@ -134,7 +134,7 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
 static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
 {
     int64_t end = mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
-    bool look = false; /* most busy locks free up within the first slice */
+    bool look = false, looked = false; /* most busy locks free up within the first slice */
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
         if (!v) { /* free: take it, keeping others' wake-up */
@@ -145,6 +145,7 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
         }
         if (look) {
             look = false;
+            looked = true;
             enum holder h = holder_state(l, v, me);
             if (h == HOLDER_GONE && atomic_compare_exchange_strong_explicit(
                                         &l->word, &v, mine | LOCK_WAITERS, memory_order_acquire, memory_order_relaxed))
@@ -155,6 +156,10 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
                 return -ETIMEDOUT;
         }
         int64_t left = end - mono_ns();
+        if (left <= 0 && !looked && wait_ns > 0) {
+            look = true; /* the whole wait went by before a look (descheduled): a gone holder is no timeout */
+            continue;
+        }
         if (left <= 0)
             return -ETIMEDOUT;
         if (!(v & LOCK_WAITERS) &&

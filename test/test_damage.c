@@ -9,7 +9,9 @@
  *     and repairs; every call works and the table checks sound; a lock
  *     naming the caller's own thread id for another holder (another boot,
  *     or an earlier thread with the id) is taken over too, and only one
- *     whose every field is the caller's gives -EDEADLK;
+ *     whose every field is the caller's gives -EDEADLK; a gone holder is
+ *     taken over even by a waiter whose whole wait went by before it
+ *     looked (descheduled);
  *  2. a record whose value length claims 4 GiB: get, get_alloc and foreach,
  *     on read-write and read-only handles, must return -EBADMSG without
  *     first allocating what the record claims (checked with RLIMIT_AS at
@@ -25,6 +27,7 @@
  */
 #include "harness.h"
 #include "alloc.h"
+#include "fault.h"
 #include "format.h"
 #include "handle.h"
 #include "host.h"
@@ -97,7 +100,7 @@ static int count_visit(void *ctx, const void *key, size_t klen, const void *val,
  * cannot exist.  The lock is the table's own (format 3), so nothing trusts
  * those bytes: the next locker finds the holder gone, takes the lock over
  * and repairs; every operation works and the table checks sound. */
-static void damaged_lock(int which)
+static void damaged_lock(int which, bool no_time)
 {
     char path[PATH_MAX];
     h_path(path, sizeof path, which ? "damaged-shard-lock" : "damaged-alloc-lock");
@@ -120,6 +123,11 @@ static void damaged_lock(int which)
     const char *what = which ? "damaged shard locks" : "a damaged allocator lock";
     pid_t pid = h_fork();
     if (pid == 0) {
+        /* a wait of 1 ns: over before any look at the holder, as for a
+         * waiter descheduled for its whole second (found by fuzz_open,
+         * whose waits are a millisecond, under load) */
+        if (no_time)
+            shmkv__hurry(1000000000);
         shmkv *db = child_open(path);
         char k[32];
         size_t kl = key_of(k, 3), vl = 0;
@@ -375,12 +383,18 @@ static void leaked_runs(void)
 
 static void damaged_alloc_lock(void)
 {
-    damaged_lock(0);
+    damaged_lock(0, false);
 }
 
 static void damaged_shard_locks(void)
 {
-    damaged_lock(1);
+    damaged_lock(1, false);
+}
+
+static void damaged_locks_no_time(void)
+{
+    damaged_lock(0, true);
+    damaged_lock(1, true);
 }
 
 /* ---- 4. the clock's fields at the ends of their range ----------------------- */
@@ -421,6 +435,7 @@ static const struct h_part parts[] = {
     { "leaked_runs", leaked_runs },
     { "alloc_lock", damaged_alloc_lock },
     { "shard_locks", damaged_shard_locks },
+    { "locks_no_time", damaged_locks_no_time },
     { "own_tid", own_tid },
     { "length", damaged_length },
     { "lowered_top", lowered_top },
