@@ -41,7 +41,8 @@
  *    With all four, the lock is this thread's own (-EDEADLK); with some,
  *    it names this thread but another holder (a tid reused, another boot).
  *  - The errors a lock may give follow from the image: -ETIMEDOUT only if
- *    some lock names a thread that exists (kill(2)) or one of another PID
+ *    some lock names a thread that exists (kill(2); before the input ran
+ *    or, ids being reused, by the time of the error) or one of another PID
  *    namespace, -EDEADLK only if some lock is wholly this thread's, and a
  *    read-only check's -EAGAIN only if some lock's gen is odd (held).  A
  *    holder that is gone must be taken over, never waited for.
@@ -66,8 +67,26 @@ static size_t tpl_len[FZ_TEMPLATES];
 static unsigned char *buf;
 #define BUF_CAP (128 * 1024)
 
-/* What the input's locks allow (see the top of this file). */
+/* What the input's locks allow (see the top of this file); the ids they
+ * name that no thread had when the input was loaded. */
 static bool may_time_out, may_deadlock;
+static uint32_t unborn[FZ_LOCKS_MAX];
+static size_t nunborn;
+
+static bool thread_exists(uint32_t tid)
+{
+    return kill((pid_t)tid, 0) == 0 || errno != ESRCH;
+}
+
+/* Does a thread have one of those ids now?  Ids are reused: a holder that
+ * was gone can be alive when the lock is taken. */
+static bool reborn(void)
+{
+    for (size_t i = 0; i < nunborn; i++)
+        if (thread_exists(unborn[i]))
+            return true;
+    return false;
+}
 
 static void die(const char *what, int rc)
 {
@@ -78,7 +97,7 @@ static void die(const char *what, int rc)
 /* Errors any call may give on a damaged file, beyond its own. */
 static bool damaged_ok(int rc)
 {
-    return rc == -EBADMSG || rc == -ENOMEM || (rc == -ETIMEDOUT && may_time_out) ||
+    return rc == -EBADMSG || rc == -ENOMEM || (rc == -ETIMEDOUT && (may_time_out || reborn())) ||
            (rc == -EDEADLK && may_deadlock);
 }
 
@@ -134,8 +153,10 @@ static void place_self(unsigned char *l)
         put64(start, me->start);
 
     uint32_t tid = w & LOCK_TID, ns = (uint32_t)(o >> 32);
-    if (tid && (kill((pid_t)tid, 0) == 0 || errno != ESRCH))
+    if (tid && thread_exists(tid))
         may_time_out = true; /* a thread that exists */
+    else if (tid)
+        unborn[nunborn++] = tid;
     if (tid && (uint32_t)o == tid && ns && me->ns && ns != me->ns)
         may_time_out = true; /* one of another PID namespace */
     if (tid == me->tid && o == ((uint64_t)me->ns << 32 | me->tid) && get32(boot) == (uint32_t)me->boot &&
@@ -148,6 +169,7 @@ static void place_locks(unsigned char *img, size_t len)
     static size_t at[FZ_LOCKS_MAX];
     size_t n = fz_locks(img, len, at, FZ_LOCKS_MAX);
     may_time_out = may_deadlock = false;
+    nunborn = 0;
     for (size_t i = 0; i < n; i++)
         place_self(img + at[i]);
 }
