@@ -94,6 +94,17 @@ static inline unsigned dir_slot(uint64_t b, uint32_t base_bits, uint64_t *idx, u
     return c * PIECES + (unsigned)(rel >> pb);
 }
 
+/* How many buckets directory entry d holds (0: one no layout uses, the
+ * second to last entries of a chunk that is not pieced). */
+uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits)
+{
+    unsigned c = d / PIECES, k = d % PIECES;
+    if (!c)
+        return k ? 0 : 1ull << base_bits;
+    unsigned lb = base_bits + c - 1, pb = lb >= PIECE_MIN_BITS ? lb - PIECE_BITS : lb;
+    return c >= DIR_MAX || (pb == lb && k) ? 0 : 1ull << pb;
+}
+
 struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b)
 {
     uint64_t idx, len;

@@ -50,6 +50,7 @@ static inline bool view_moved(const struct shard *s, const struct view *v)
 bool shmkv__layout_ok(uint64_t layout, uint32_t base_bits);
 bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
 uint64_t shmkv__bucket_count(uint64_t layout, uint32_t base_bits);
+uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits); /* buckets of directory entry d */
 uint64_t shmkv__bucket_for(uint64_t layout, uint32_t base_bits, uint64_t tag);
 struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64_t b);  /* NULL: out of bounds */
 struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk);          /* NULL: end or bad link */
