@@ -404,16 +404,17 @@ static void mark_journal(shmkv *db, struct chk *c, uint64_t off)
         c->role[unit_of(db, off)] = ROLE_JOURNAL;
 }
 
-/* Does the overflow bucket at o lie in an index run of shard s: a run of
- * its own, or the spare tail of a bucket piece the directory holds?  A
- * link anywhere else (a free run, say) would hand that space to the index
- * once the allocator gives it out again. */
+/* Is ro the start of an index run of shard s? */
 static bool index_run(shmkv *db, struct shard *s, const struct chk *c, uint64_t ro)
 {
     return in_runs(db, c, ro) && !((ro - db->data_off) % UNIT) && c->head[unit_of(db, ro)] == HEAD_INDEX &&
            run_at(db, ro)->shard == shard_index(db, s);
 }
 
+/* Does the overflow bucket at o lie in an index run of shard s: a run of
+ * its own, or the spare tail of a bucket piece the directory holds?  A
+ * link anywhere else (a free run, say) would hand that space to the index
+ * once the allocator gives it out again. */
 static bool ov_placed(shmkv *db, struct shard *s, const struct chk *c, uint64_t o)
 {
     uint64_t ro = o & ~(UNIT - 1);
