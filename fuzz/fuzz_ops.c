@@ -404,8 +404,10 @@ static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_v
         want = -EROFS;
     else if (ttl_ms > SHMKV_TTL_MAX)
         want = -EINVAL;
-    else if (op == OP_ADD && live(i)) /* success: it had been evicted, or expired */
-        want = (S.cache || fading(i)) && rc == 0 ? 0 : -EEXIST;
+    else if (op == OP_ADD && live(i) && rc != -EEXIST && vanished(i, -ENOENT))
+        want = 0; /* it had been evicted, or had expired: an add like any */
+    else if (op == OP_ADD && live(i))
+        want = -EEXIST;
     else if (op == OP_REPLACE && !live(i))
         want = -ENOENT;
     else if (op == OP_REPLACE && vanished(i, rc))
