@@ -2,25 +2,37 @@
  * fuzz_ops.c - libFuzzer target: operation sequences against a model.
  *
  * The input is a program.  Byte 0 picks the table (mod 6: 256 KiB, 1 MiB
- * or 8 MiB max_bytes, 1, 4 or 32 shards; 3 to 5: the same as caches,
- * SHMKV_CACHE); then each operation is an opcode byte followed by its
- * operands:
+ * or 2 MiB max_bytes, 1, 4 or 8 shards; 3 to 5: caches (SHMKV_CACHE) of
+ * 256 KiB, 1 MiB and 8 MiB, 1, 1 and 2 shards); then each operation is an
+ * opcode byte followed by its operands:
  *   put/add/replace  key, size class, size byte   (value derived from a
  *                                                 sequence number)
  *   del, get, get_alloc                           key (get: + capacity byte)
- *   get_many  count, keys...     foreach     count/stat     check
+ *   get_many  count, keys...     foreach     count/stat
+ *   check  handle byte (odd: through a second, read-only handle)
  *   reopen  flag (read-only or read-write)        put_null  key
  *   put_ttl  key, size class, size byte, ttl byte
- *   expire  key, ttl byte        ttl  key         clear
- *   advance_clock  n             (shmkv__clock_advance(n * 60 s))
+ *   expire  key, ttl byte        ttl  key         clear      repair
+ *   advance_clock  n             (n < 240: (n % 16) minutes; from 240,
+ *                                 (n - 239) * 2^42 ms, rounded to minutes)
+ *
+ * Each table is an image made once at start-up (fuzz_common.c) and copied
+ * into a memfd for each input; handles attach with shmkv__open_fd.
  *
  * Time: the model has its own clock, 0 at the start of a run, moved only
  * by advance_clock, in whole minutes (the table's clock moves with it, as
- * well as by the real time the run takes).  Lifetimes are 0 (never) or a
- * whole number of minutes plus 30 s, so an expiry time is always 30 s away
- * from the model's clock: the milliseconds a run really takes can never
- * decide whether a key has expired.  A key whose expiry time is at or
- * before the model's clock is absent; until a writer meets it, it may
+ * well as by the real time the run takes, which is far below 30 s; the
+ * table's clock is put back at the start of each run, so runs do not
+ * depend on the ones before).  Lifetimes (the ttl byte) are 0 (never) or
+ * a whole number of minutes plus 30 s, so such an expiry time is always
+ * 30 s away from the model's clock: the milliseconds a run really takes
+ * cannot decide whether a key has expired.  Bytes 238 and up give hostile
+ * lifetimes: 1 ms and 999 ms, SHMKV_TTL_MAX and one less (accepted), one
+ * more, 2^63 and UINT64_MAX (-EINVAL, changing nothing).  A key whose
+ * expiry time is less than 30 s ahead of the model's clock may or may not
+ * have expired: a read may find it (with its latest value) or miss it,
+ * and after a miss it is expired for good.  A key whose expiry time is at
+ * or before the model's clock is absent; until a writer meets it, it may
  * still count in count/stat (which are then checked against a range).
  * put/add/replace give a key no expiry; put_ttl and expire set one.
  *
@@ -35,13 +47,15 @@
  * over 32 KiB (records of their own run; chained when space is fragmented).
  *
  * Each operation is applied to the table and to a model (present, length,
- * sequence number per key), and every result is compared: return code,
- * length, bytes, -ENOBUFS with the needed length, get_many's items, every
- * pair foreach visits, count and stat.  -ENOSPC is accepted for a write
- * only when the live data plus the new pair are at least an eighth of
+ * value per key), and every result is compared: return code, length,
+ * bytes, -ENOBUFS with the needed length, get_many's items, every pair
+ * foreach visits, count and stat.  -ENOSPC is accepted for a write only
+ * when the live data plus the new pair are at least an eighth of
  * max_bytes (short of that, refusing is a bug), and then it must have
- * changed nothing.  A read-only handle must refuse every write with
- * -EROFS.  At the end shmkv_check must pass.  Any mismatch aborts.
+ * changed nothing.  A read-only handle must refuse every write, clear and
+ * repair with -EROFS.  shmkv_check must pass on either handle; shmkv_repair
+ * of this sound table must pass, report nothing and change nothing the
+ * model sees.  At the end shmkv_check must pass.  Any mismatch aborts.
  */
 #include "fuzz_common.h"
 
@@ -54,12 +68,16 @@
 
 #define NKEYS 24
 #define VMAX (100 * 1024)
+#define NTABLES 6
+/* max_bytes of the tables: stores of 1, 4 and 8 shards, caches of 1, 1, 2 */
+static const uint64_t table_bytes[NTABLES] = { 256u << 10, 1u << 20, 2u << 20, 256u << 10, 1u << 20, 8u << 20 };
 
 struct mkey {
     int present;     /* written and not deleted, cleared or evicted (may have expired) */
     size_t vlen;
-    uint64_t seq;
+    const unsigned char *val; /* its value: vlen bytes of S.pat */
     uint64_t exp;    /* model time it expires at; 0: never */
+    int lapsed;      /* expired by the table's clock, before the model's */
 };
 
 #define MINUTE 60000u
@@ -70,11 +88,14 @@ static struct {
     struct mkey m[NKEYS];
     uint64_t seq;
     uint64_t clock;  /* model time, ms: a multiple of MINUTE */
+    int64_t advanced; /* how far this process's table clock was moved */
     int cache;       /* the table is a cache */
     uint64_t max_bytes;
-    unsigned char *val, *buf, *exp;
-    char file[PATH_MAX];
+    unsigned char *img[NTABLES];
+    size_t img_len[NTABLES], img_used[NTABLES];
+    unsigned char *pat, *buf; /* values are slices of pat, at an offset a write picks */
     const char *what; /* the operation being checked, for messages */
+    bool trace;       /* $FUZZ_OPS_TRACE set: print each operation */
 } S;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -101,15 +122,11 @@ static size_t key_len(int i)
     }
 }
 
-/* A damaged record can claim a value of up to 4 GiB, and the library
- * allocates what a record claims before it checks the record (reported as
- * a bug; test/test_damage.c checks it).  Under ASan such allocations are
- * slow enough to look like hangs: refuse them (the library then returns
- * -ENOMEM) so the fuzzer goes on looking for other things. */
+/* As fuzz_open.c's: huge allocations refused, an 8 MiB quarantine. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "allocator_may_return_null=1:max_allocation_size_mb=64";
+    return "allocator_may_return_null=1:max_allocation_size_mb=64:quarantine_size_mb=8";
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -117,6 +134,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    for (int t = 0; t < NTABLES; t++) {
+        S.img[t] = fz_fresh(table_bytes[t], t >= 3 ? SHMKV_CACHE : 0, &S.img_len[t]);
+        S.img_used[t] = fz_used(S.img[t], S.img_len[t]);
+    }
     for (int i = 0; i < NKEYS; i++) {
         S.kl[i] = key_len(i);
         S.k[i] = malloc(S.kl[i] + 1);
@@ -129,10 +150,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     if (S.kl[19] == 1)
         S.k[19][0] = 0; /* a single NUL byte */
-    S.val = malloc(VMAX);
+    S.pat = malloc(2 * VMAX);
+    fz_fill(S.pat, 2 * VMAX, 1, 2);
     S.buf = malloc(VMAX);
-    S.exp = malloc(VMAX);
-    fz_path(S.file, sizeof S.file, "fuzz-ops.tbl");
+    S.trace = getenv("FUZZ_OPS_TRACE") != NULL;
     return 0;
 }
 
@@ -166,16 +187,28 @@ static size_t value_len(unsigned cls, unsigned b)
 
 /* ---- the model ---- */
 
-/* 0 (never) or 30 s plus 0 to 15 minutes */
+/* The ttl byte: 0 (never) or 30 s plus 0 to 15 minutes; from 238 on,
+ * the hostile ones (see the top of this file). */
 static uint64_t ttl_of(unsigned b)
 {
+    static const uint64_t hostile[] = { 1, 999, SHMKV_TTL_MAX, SHMKV_TTL_MAX - 1, SHMKV_TTL_MAX + 1,
+                                        1ull << 63, UINT64_MAX };
+    if (b >= 238)
+        return hostile[(b - 238) % (sizeof hostile / sizeof hostile[0])];
     return b % 17 == 0 ? 0 : (uint64_t)(b % 17 - 1) * MINUTE + MINUTE / 2;
 }
 
-/* present and not expired: what every read must find */
+/* present and not expired by the model's clock */
 static int live(int i)
 {
-    return S.m[i].present && (!S.m[i].exp || S.m[i].exp > S.clock);
+    return S.m[i].present && !S.m[i].lapsed && (!S.m[i].exp || S.m[i].exp > S.clock);
+}
+
+/* live, but expiring less than 30 s after the model's clock: the table's
+ * clock, ahead by the time the run has taken, may have passed it */
+static int fading(int i)
+{
+    return live(i) && S.m[i].exp && S.m[i].exp - S.clock < MINUTE / 2;
 }
 
 /* expired, and maybe not yet reclaimed (then still counted by stat) */
@@ -184,26 +217,38 @@ static int zombie(int i)
     return S.m[i].present && !live(i);
 }
 
+static const char *state(int i)
+{
+    return fading(i) ? "fading" : live(i) ? "present" : zombie(i) ? "expired" : "absent";
+}
+
 /* A write on key i got as far as its lock (any result but -E2BIG,
- * -EROFS): an expired record of the key has been reclaimed. */
+ * -EROFS, -EINVAL): an expired record of the key has been reclaimed. */
 static void met(int i, int rc)
 {
-    if (rc != -E2BIG && rc != -EROFS && zombie(i))
+    if (rc != -E2BIG && rc != -EROFS && rc != -EINVAL && zombie(i))
         S.m[i].present = 0;
 }
 
-/* A cache lost key i (a miss where the model had it): allowed only in a
- * cache, and the key stays gone until written again. */
-static int evicted(int i, int rc)
+/* A miss (rc) on key i where the model has it: allowed in a cache, which
+ * may have evicted it (then it stays gone until written again), and for a
+ * fading key, which has then expired for good. */
+static int vanished(int i, int rc)
 {
-    if (!S.cache || rc != -ENOENT || !live(i))
+    if (rc != -ENOENT || !live(i))
         return 0;
-    S.m[i].present = 0;
+    if (fading(i))
+        S.m[i].lapsed = 1;
+    else if (S.cache)
+        S.m[i].present = 0;
+    else
+        return 0;
     return 1;
 }
 
 /* count, live bytes: [lo, hi] (lo: 0 in a cache, which may have evicted
- * anything; hi: with the expired pairs not yet reclaimed) */
+ * anything, and without fading keys; hi: with the expired pairs not yet
+ * reclaimed) */
 static void model_counts(uint64_t *lo, uint64_t *hi, uint64_t *blo, uint64_t *bhi)
 {
     *lo = *hi = *blo = *bhi = 0;
@@ -211,7 +256,7 @@ static void model_counts(uint64_t *lo, uint64_t *hi, uint64_t *blo, uint64_t *bh
         if (!S.m[i].present)
             continue;
         uint64_t b = S.kl[i] + S.m[i].vlen;
-        if (live(i) && !S.cache) {
+        if (live(i) && !fading(i) && !S.cache) {
             ++*lo;
             *blo += b;
         }
@@ -220,19 +265,9 @@ static void model_counts(uint64_t *lo, uint64_t *hi, uint64_t *blo, uint64_t *bh
     }
 }
 
-static void expected(int i, unsigned char *out)
-{
-    fz_fill(out, S.m[i].vlen, (uint64_t)i, S.m[i].seq);
-}
-
 static int same_value(int i, const void *v, size_t vl)
 {
-    if (!live(i) || vl != S.m[i].vlen)
-        return 0;
-    if (!vl)
-        return 1;
-    expected(i, S.exp);
-    return memcmp(v, S.exp, vl) == 0;
+    return live(i) && vl == S.m[i].vlen && (!vl || memcmp(v, S.m[i].val, vl) == 0);
 }
 
 static int key_index(const void *key, size_t klen)
@@ -253,10 +288,10 @@ static void check_get(int i, int rc, const void *v, size_t vl, size_t cap)
     }
     if (!live(i)) {
         if (rc != -ENOENT)
-            fail("key %d is absent%s, got rc %d", i, zombie(i) ? " (expired)" : "", rc);
+            fail("key %d is %s, got rc %d", i, state(i), rc);
         return;
     }
-    if (evicted(i, rc))
+    if (vanished(i, rc))
         return;
     if (S.m[i].vlen > cap) {
         if (rc != -ENOBUFS || vl != S.m[i].vlen)
@@ -264,8 +299,7 @@ static void check_get(int i, int rc, const void *v, size_t vl, size_t cap)
         return;
     }
     if (rc != 0 || !same_value(i, v, vl))
-        fail("key %d: rc %d, %zu bytes, model %zu bytes seq %llu", i, rc, vl, S.m[i].vlen,
-             (unsigned long long)S.m[i].seq);
+        fail("key %d: rc %d, %zu bytes, model %zu bytes", i, rc, vl, S.m[i].vlen);
 }
 
 struct fe {
@@ -282,8 +316,7 @@ static int visit(void *ctx, const void *key, size_t klen, const void *val, size_
     if (f->seen[i]++)
         fail("foreach: key %d visited twice", i);
     if (!same_value(i, val, vlen))
-        fail("foreach: key %d has %zu bytes, model %s %zu", i, vlen,
-             live(i) ? "present" : zombie(i) ? "expired" : "absent", S.m[i].vlen);
+        fail("foreach: key %d has %zu bytes, model %s %zu", i, vlen, state(i), S.m[i].vlen);
     f->pairs++;
     return 0;
 }
@@ -317,20 +350,20 @@ static void check_all(shmkv *db)
     int rc = shmkv_foreach(db, visit, &f);
     if (rc != 0)
         fail("returned %d", rc);
-    /* a cache may have evicted what was not visited */
+    /* a cache may have evicted what was not visited, a fading key expired */
     for (int i = 0; i < NKEYS; i++)
-        if (!f.seen[i] && live(i) && !evicted(i, -ENOENT))
+        if (!f.seen[i] && live(i) && !vanished(i, -ENOENT))
             fail("key %d not visited", i);
     check_counts(db);
 }
 
 enum { OP_PUT, OP_ADD, OP_REPLACE, OP_DEL, OP_GET, OP_GET_ALLOC, OP_GET_MANY, OP_FOREACH,
        OP_STAT, OP_CHECK, OP_REOPEN, OP_PUT_NULL, OP_PUT_TTL, OP_EXPIRE, OP_TTL, OP_CLEAR,
-       OP_ADVANCE_CLOCK, OP_COUNT_ };
+       OP_ADVANCE_CLOCK, OP_REPAIR, OP_COUNT_ };
 
 static const char *const op_names[OP_COUNT_] = {
     "put", "add", "replace", "del", "get", "get_alloc", "get_many", "foreach", "stat",
-    "check", "reopen", "put_null", "put_ttl", "expire", "ttl", "clear", "advance_clock",
+    "check", "reopen", "put_null", "put_ttl", "expire", "ttl", "clear", "advance_clock", "repair",
 };
 
 /* -ENOSPC for a write of key i to vl bytes is allowed only in a table
@@ -351,14 +384,9 @@ static void check_nospc(int i, size_t vl)
 static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_val, uint64_t ttl_ms)
 {
     uint64_t seq = ++S.seq;
-    struct mkey *m = &S.m[i];
-    const void *v = null_val ? NULL : S.val;
-    if (!null_val) {
-        struct mkey tmp = { 1, vl, seq, 0 }, save = *m;
-        *m = tmp;
-        expected(i, S.val);
-        *m = save;
-    }
+    /* a slice of random bytes starting where no other write of the key
+     * starts (seq): an old value read back is told from the new one */
+    const unsigned char *v = null_val ? NULL : S.pat + (seq * 8191 + (uint64_t)i) % VMAX;
     int rc = op == OP_ADD       ? shmkv_add(db, S.k[i], S.kl[i], v, vl)
            : op == OP_REPLACE   ? shmkv_replace(db, S.k[i], S.kl[i], v, vl)
            : op == OP_PUT_TTL   ? shmkv_put_ttl(db, S.k[i], S.kl[i], v, vl, ttl_ms)
@@ -374,11 +402,15 @@ static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_v
         return;
     else if (rdonly)
         want = -EROFS;
+    else if (ttl_ms > SHMKV_TTL_MAX)
+        want = -EINVAL;
+    else if (op == OP_ADD && live(i) && rc != -EEXIST && vanished(i, -ENOENT))
+        want = 0; /* it had been evicted, or had expired: an add like any */
     else if (op == OP_ADD && live(i))
-        want = S.cache && rc == 0 ? 0 : -EEXIST; /* success: it had been evicted */
+        want = -EEXIST;
     else if (op == OP_REPLACE && !live(i))
         want = -ENOENT;
-    else if (op == OP_REPLACE && evicted(i, rc))
+    else if (op == OP_REPLACE && vanished(i, rc))
         return;
     else
         want = 0;
@@ -387,26 +419,30 @@ static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_v
         return; /* refused: nothing changed (checked by the next reads) */
     }
     if (rc != want)
-        fail("key %d, %zu bytes (%s): rc %d, expected %d", i, vl,
-             live(i) ? "present" : zombie(i) ? "expired" : "absent", rc, want);
-    if (rc == 0)
-        *m = (struct mkey){ 1, vl, seq, ttl_ms ? S.clock + ttl_ms : 0 };
+        fail("key %d, %zu bytes (%s), ttl %llu: rc %d, expected %d", i, vl, state(i),
+             (unsigned long long)ttl_ms, rc, want);
+    if (rc == 0) {
+        S.m[i] = (struct mkey){ 1, vl, v, ttl_ms ? S.clock + ttl_ms : 0, 0 };
+    }
 }
 
 static void do_expire(shmkv *db, int rdonly, int i, uint64_t ttl_ms)
 {
     int rc = shmkv_expire(db, S.k[i], S.kl[i], ttl_ms);
     met(i, rc);
-    int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG : rdonly ? -EROFS : live(i) ? 0 : -ENOENT;
-    if (want == 0 && evicted(i, rc))
+    int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG
+             : rdonly                  ? -EROFS
+             : ttl_ms > SHMKV_TTL_MAX  ? -EINVAL
+             : live(i)                 ? 0
+                                       : -ENOENT;
+    if (want == 0 && vanished(i, rc))
         return;
     if (rc == -ENOSPC && want == 0) {
         check_nospc(i, S.m[i].vlen);
         return;
     }
     if (rc != want)
-        fail("key %d (%s), %llu ms: rc %d, expected %d", i,
-             live(i) ? "present" : zombie(i) ? "expired" : "absent", (unsigned long long)ttl_ms, rc, want);
+        fail("key %d (%s), %llu ms: rc %d, expected %d", i, state(i), (unsigned long long)ttl_ms, rc, want);
     if (rc == 0)
         S.m[i].exp = ttl_ms ? S.clock + ttl_ms : 0;
 }
@@ -416,11 +452,10 @@ static void do_ttl(shmkv *db, int i)
     uint64_t left = 12345;
     int rc = shmkv_ttl(db, S.k[i], S.kl[i], &left);
     int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG : live(i) ? 0 : -ENOENT;
-    if (want == 0 && evicted(i, rc))
+    if (want == 0 && vanished(i, rc))
         return;
     if (rc != want)
-        fail("key %d (%s): rc %d, expected %d", i,
-             live(i) ? "present" : zombie(i) ? "expired" : "absent", rc, want);
+        fail("key %d (%s): rc %d, expected %d", i, state(i), rc, want);
     if (rc != 0)
         return;
     /* the table's clock is ahead of the model's by the real time the run
@@ -430,163 +465,197 @@ static void do_ttl(shmkv *db, int i)
         fail("key %d: %llu ms left, model %llu", i, (unsigned long long)left, (unsigned long long)rem);
 }
 
+static void do_del(shmkv *db, int rdonly, int i)
+{
+    int rc = shmkv_del(db, S.k[i], S.kl[i]);
+    met(i, rc);
+    int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG : rdonly ? -EROFS : live(i) ? 0 : -ENOENT;
+    if (want == 0 && vanished(i, rc))
+        return;
+    if (rc != want)
+        fail("key %d (%s): rc %d, expected %d", i, state(i), rc, want);
+    if (rc == 0)
+        S.m[i].present = 0;
+}
+
+static void do_get(shmkv *db, int i, unsigned c)
+{
+    size_t cap = c == 0 ? 0 : c == 255 ? VMAX : S.m[i].vlen - (c & 1 && S.m[i].vlen);
+    size_t vl = 12345;
+    int rc = shmkv_get(db, S.k[i], S.kl[i], cap ? S.buf : NULL, cap, &vl);
+    check_get(i, rc, S.buf, vl, cap);
+}
+
+static void do_get_alloc(shmkv *db, int i)
+{
+    void *p = NULL;
+    size_t vl = 0;
+    int rc = shmkv_get_alloc(db, S.k[i], S.kl[i], &p, &vl);
+    if (rc == 0 && !p)
+        fail("key %d: 0 but no buffer", i);
+    check_get(i, rc, p, vl, SIZE_MAX);
+    free(p);
+}
+
+static void do_get_many(shmkv *db, struct in *in)
+{
+    enum { B = 20 };
+    shmkv_item it[B];
+    int ids[B], n = (int)(next(in) % (B + 1)), found = 0;
+    static unsigned char bufs[4][VMAX];
+    for (int j = 0; j < n; j++) {
+        ids[j] = (int)(next(in) % NKEYS);
+        it[j] = (shmkv_item){ .key = S.k[ids[j]], .klen = S.kl[ids[j]],
+                              .buf = j < 4 ? bufs[j] : NULL, .cap = j < 4 ? VMAX : 0 };
+    }
+    int rc = shmkv_get_many(db, it, (size_t)n);
+    for (int j = 0; j < n; j++) {
+        check_get(ids[j], it[j].rc, it[j].buf, it[j].vlen, it[j].cap);
+        found += it[j].rc == 0;
+    }
+    if (rc != found)
+        fail("returned %d, %d items found", rc, found);
+}
+
+static void do_clear(shmkv *db, int rdonly)
+{
+    int rc = shmkv_clear(db), want = rdonly ? -EROFS : 0;
+    if (rc != want)
+        fail("rc %d, expected %d", rc, want);
+    if (rc == 0)
+        for (int i = 0; i < NKEYS; i++)
+            S.m[i].present = 0;
+}
+
+/* shmkv_check through this handle, or through a second, read-only one
+ * attached beside it: either way the sound table passes. */
+static void do_check(shmkv *db, unsigned b)
+{
+    shmkv *ro = NULL;
+    int rc = b & 1 ? fz_attach(true, &ro) : 0;
+    if (rc != 0)
+        fail("a second, read-only handle: %d", rc);
+    if ((rc = shmkv_check(ro ? ro : db, stderr)) != 0)
+        fail("%s handle: returned %d", ro ? "a second, read-only" : "this", rc);
+    shmkv_close(ro);
+}
+
+/* Repair of a sound table: passes and says nothing (no leaked run freed,
+ * no problem); whether it changed anything the next operations see. */
+static void do_repair(shmkv *db, int rdonly)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *report = open_memstream(&text, &len);
+    if (!report)
+        abort();
+    int rc = shmkv_repair(db, report);
+    fclose(report);
+    if (rc != (rdonly ? -EROFS : 0) || len)
+        fail("rc %d, expected %d; report: %s", rc, rdonly ? -EROFS : 0, text);
+    free(text);
+}
+
+static void do_advance(unsigned b)
+{
+    uint64_t ms = b < 240 ? (b % 16) * (uint64_t)MINUTE : (b - 239) * ((1ull << 42) / MINUTE * MINUTE);
+    shmkv__clock_advance((int64_t)ms);
+    S.advanced += (int64_t)ms;
+    S.clock += ms;
+}
+
 static shmkv *reopen(shmkv *db, int rdonly)
 {
     shmkv_close(db);
-    shmkv_options o = { .flags = rdonly ? SHMKV_RDONLY : 0 };
-    db = NULL;
-    int rc = shmkv_open(S.file, &o, &db);
+    int rc = fz_attach(rdonly, &db);
     if (rc != 0)
         fail("reopen (%s) returned %d", rdonly ? "read-only" : "read-write", rc);
     return db;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static int key(struct in *in) { return (int)(next(in) % NKEYS); }
+
+/* The next few bytes, for the trace (the operands and maybe more). */
+static const char *trace_bytes(const struct in *in)
 {
-    static const uint64_t tables[] = { 256u << 10, 1u << 20, 8u << 20 };
-    struct in in = { data, size };
-    memset(S.m, 0, sizeof S.m);
-    S.clock = 0;
-    unsigned t = next(&in) % 6;
-    S.max_bytes = tables[t % 3];
-    S.cache = t >= 3;
-    S.what = "create";
-    shmkv *db = fz_create(S.file, S.max_bytes, S.cache ? SHMKV_CACHE : 0);
-    if (!db)
-        fail("could not create a %llu-byte table", (unsigned long long)S.max_bytes);
+    static char s[32];
+    for (size_t j = 0; j < 5; j++)
+        snprintf(s + 3 * j, sizeof s - 3 * j, j < in->n ? "%02x " : "   ", j < in->n ? in->p[j] : 0);
+    return s;
+}
+
+static void run(shmkv **dbp, struct in *in)
+{
     int rdonly = 0;
-    for (int steps = 0; in.n && steps < 2000; steps++) {
-        int op = (int)(next(&in) % OP_COUNT_);
+    for (int steps = 0; in->n && steps < 2000; steps++) {
+        shmkv *db = *dbp;
+        int op = (int)(next(in) % OP_COUNT_), i;
         S.what = op_names[op];
+        if (S.trace) /* the operation and its operand bytes */
+            fprintf(stderr, "%d: %s %s\n", steps, op_names[op], trace_bytes(in));
         switch (op) {
         case OP_PUT:
         case OP_ADD:
         case OP_REPLACE: {
-            int i = (int)(next(&in) % NKEYS);
-            unsigned cls = next(&in), b = next(&in);
+            i = key(in);
+            unsigned cls = next(in), b = next(in);
             do_write(db, rdonly, op, i, value_len(cls, b), 0, 0);
             break;
         }
-        case OP_PUT_NULL:
-            do_write(db, rdonly, OP_PUT, (int)(next(&in) % NKEYS), 0, 1, 0);
-            break;
+        case OP_PUT_NULL: do_write(db, rdonly, OP_PUT, key(in), 0, 1, 0); break;
         case OP_PUT_TTL: {
-            int i = (int)(next(&in) % NKEYS);
-            unsigned cls = next(&in), b = next(&in);
-            do_write(db, rdonly, op, i, value_len(cls, b), 0, ttl_of(next(&in)));
+            i = key(in);
+            unsigned cls = next(in), b = next(in);
+            do_write(db, rdonly, op, i, value_len(cls, b), 0, ttl_of(next(in)));
             break;
         }
-        case OP_EXPIRE: {
-            int i = (int)(next(&in) % NKEYS);
-            do_expire(db, rdonly, i, ttl_of(next(&in)));
-            break;
-        }
-        case OP_TTL:
-            do_ttl(db, (int)(next(&in) % NKEYS));
-            break;
-        case OP_CLEAR: {
-            int rc = shmkv_clear(db), want = rdonly ? -EROFS : 0;
-            if (rc != want)
-                fail("rc %d, expected %d", rc, want);
-            if (rc == 0)
-                for (int i = 0; i < NKEYS; i++)
-                    S.m[i].present = 0;
-            break;
-        }
-        case OP_ADVANCE_CLOCK: {
-            uint64_t ms = (uint64_t)(next(&in) % 16) * MINUTE;
-            shmkv__clock_advance((int64_t)ms);
-            S.clock += ms;
-            break;
-        }
-        case OP_DEL: {
-            int i = (int)(next(&in) % NKEYS);
-            int rc = shmkv_del(db, S.k[i], S.kl[i]);
-            met(i, rc);
-            int want = S.kl[i] > SHMKV_KEY_MAX ? -E2BIG
-                     : rdonly                  ? -EROFS
-                     : live(i)                 ? 0
-                                               : -ENOENT;
-            if (want == 0 && evicted(i, rc))
-                break;
-            if (rc != want)
-                fail("key %d: rc %d, expected %d", i, rc, want);
-            if (rc == 0)
-                S.m[i].present = 0;
-            break;
-        }
-        case OP_GET: {
-            int i = (int)(next(&in) % NKEYS);
-            unsigned c = next(&in);
-            size_t cap = c == 0 ? 0 : c == 255 ? VMAX : S.m[i].vlen - (c & 1 && S.m[i].vlen);
-            size_t vl = 12345;
-            int rc = shmkv_get(db, S.k[i], S.kl[i], cap ? S.buf : NULL, cap, &vl);
-            check_get(i, rc, S.buf, vl, cap);
-            break;
-        }
-        case OP_GET_ALLOC: {
-            int i = (int)(next(&in) % NKEYS);
-            void *p = NULL;
-            size_t vl = 0;
-            int rc = shmkv_get_alloc(db, S.k[i], S.kl[i], &p, &vl);
-            if (rc == 0 && !p)
-                fail("key %d: 0 but no buffer", i);
-            check_get(i, rc, p, vl, SIZE_MAX);
-            free(p);
-            break;
-        }
-        case OP_GET_MANY: {
-            enum { B = 20 };
-            shmkv_item it[B];
-            int ids[B], n = (int)(next(&in) % (B + 1)), found = 0;
-            static unsigned char bufs[4][VMAX];
-            for (int j = 0; j < n; j++) {
-                ids[j] = (int)(next(&in) % NKEYS);
-                it[j] = (shmkv_item){ .key = S.k[ids[j]], .klen = S.kl[ids[j]],
-                                      .buf = j < 4 ? bufs[j] : NULL, .cap = j < 4 ? VMAX : 0 };
-            }
-            int rc = shmkv_get_many(db, it, (size_t)n);
-            for (int j = 0; j < n; j++) {
-                check_get(ids[j], it[j].rc, it[j].buf, it[j].vlen, it[j].cap);
-                found += it[j].rc == 0;
-            }
-            if (rc != found)
-                fail("returned %d, %d items found", rc, found);
-            break;
-        }
-        case OP_FOREACH:
-            check_all(db);
-            break;
-        case OP_STAT:
-            check_counts(db);
-            break;
-        case OP_CHECK: {
-            int rc = shmkv_check(db, stderr);
-            if (rc != 0)
-                fail("returned %d", rc);
-            break;
-        }
-        case OP_REOPEN:
-            rdonly = (int)(next(&in) & 1);
-            db = reopen(db, rdonly);
-            break;
+        case OP_EXPIRE: i = key(in), do_expire(db, rdonly, i, ttl_of(next(in))); break;
+        case OP_TTL: do_ttl(db, key(in)); break;
+        case OP_DEL: do_del(db, rdonly, key(in)); break;
+        case OP_GET: i = key(in), do_get(db, i, next(in)); break;
+        case OP_GET_ALLOC: do_get_alloc(db, key(in)); break;
+        case OP_GET_MANY: do_get_many(db, in); break;
+        case OP_FOREACH: check_all(db); break;
+        case OP_STAT: check_counts(db); break;
+        case OP_CHECK: do_check(db, next(in)); break;
+        case OP_REOPEN: rdonly = (int)(next(in) & 1), *dbp = reopen(db, rdonly); break;
+        case OP_CLEAR: do_clear(db, rdonly); break;
+        case OP_ADVANCE_CLOCK: do_advance(next(in)); break;
+        case OP_REPAIR: do_repair(db, rdonly); break;
         }
     }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct in in = { data, size };
+    memset(S.m, 0, sizeof S.m);
+    S.seq = S.clock = 0;
+    shmkv__clock_advance(-S.advanced); /* the table's clock as the last run found it */
+    S.advanced = 0;
+    unsigned t = next(&in) % NTABLES;
+    S.max_bytes = table_bytes[t];
+    S.cache = t >= 3;
+    S.what = "open";
+    fz_load(S.img[t], S.img_used[t], S.img_len[t]);
+    shmkv *db;
+    int rc = fz_attach(false, &db);
+    if (rc != 0)
+        fail("a fresh %llu-byte table: %d", (unsigned long long)S.max_bytes, rc);
+    run(&db, &in);
     /* the final state, through a fresh read-write handle */
     db = reopen(db, 0);
     for (int i = 0; i < NKEYS; i++) {
         size_t vl = 0;
         S.what = "final get";
-        int rc = shmkv_get(db, S.k[i], S.kl[i], S.buf, VMAX, &vl);
+        rc = shmkv_get(db, S.k[i], S.kl[i], S.buf, VMAX, &vl);
         check_get(i, rc, S.buf, vl, VMAX);
     }
     check_all(db);
     S.what = "final check";
-    int rc = shmkv_check(db, stderr);
-    if (rc != 0)
+    if ((rc = shmkv_check(db, stderr)) != 0)
         fail("returned %d", rc);
     shmkv_close(db);
-    unlink(S.file);
     return 0;
 }

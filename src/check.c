@@ -462,12 +462,44 @@ static void mark_journal(shmkv *db, struct chk *c, uint64_t off)
         c->role[unit_of(db, off)] = ROLE_JOURNAL;
 }
 
+/* Is ro the start of an index run of shard s? */
+static bool index_run(shmkv *db, struct shard *s, const struct chk *c, uint64_t ro)
+{
+    return in_runs(db, c, ro) && !((ro - db->data_off) % UNIT) && c->head[unit_of(db, ro)] == HEAD_INDEX &&
+           run_at(db, ro)->shard == shard_index(db, s);
+}
+
+/* Does the overflow bucket at o lie in an index run of shard s: a run of
+ * its own, or the spare tail of a bucket piece the directory holds?  A
+ * link anywhere else (a free run, say) would hand that space to the index
+ * once the allocator gives it out again. */
+static bool ov_placed(shmkv *db, struct shard *s, const struct chk *c, uint64_t o)
+{
+    uint64_t ro = o & ~(UNIT - 1);
+    for (unsigned d = 0;; d++) { /* its own unit's run, then each piece's */
+        if (o >= ro + RUN_HDR && index_run(db, s, c, ro) && o < ro + (run_at(db, ro)->nunits << UNIT_SHIFT))
+            return true;
+        if (d == DIR_MAX * PIECES)
+            return false;
+        ro = atomic_load_explicit(&s->dir[d], memory_order_relaxed) - RUN_HDR;
+    }
+}
+
 static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
 {
+    /* a bucket piece is an index run of its own, big enough: a split
+     * writes into whatever an entry in use, or to be used, points at */
     for (unsigned d = 0; d < DIR_MAX * PIECES; d++) {
-        uint64_t p = atomic_load_explicit(&s->dir[d], memory_order_relaxed);
-        if (p >= RUN_HDR)
-            mark_index(db, c, p - RUN_HDR);
+        uint64_t p = atomic_load_explicit(&s->dir[d], memory_order_relaxed), ro = p - RUN_HDR;
+        uint64_t n = shmkv__dir_buckets(d, db->base_bits);
+        if (!p || !n)
+            continue;
+        if (p < RUN_HDR || !index_run(db, s, c, ro) ||
+            (run_at(db, ro)->nunits << UNIT_SHIFT) < RUN_HDR + n * BUCKET_BYTES)
+            bad(c, "shard %u: directory entry %u (%#llx) is no bucket piece of its own", shard_index(db, s), d,
+                (ull)p);
+        else
+            mark_index(db, c, ro);
     }
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
     uint64_t budget = c->nunits * (UNIT / BUCKET_BYTES) + 1;
@@ -475,10 +507,19 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
      * bucket pieces, which the directory reaches): a bucket's unit is its
      * run's first */
     if (shmkv__layout_fits(db, lay))
-        for (uint64_t b = 0, nb = shmkv__bucket_count(lay, db->base_bits); b < nb && budget; b++)
-            for (struct bucket *bk = shmkv__bucket_at(db, s, b); bk && budget; bk = shmkv__bucket_next(db, bk), budget--)
+        for (uint64_t b = 0, nb = shmkv__bucket_count(lay, db->base_bits); b < nb && budget; b++) {
+            struct bucket *home = shmkv__bucket_at(db, s, b);
+            for (struct bucket *bk = home; bk && budget; bk = shmkv__bucket_next(db, bk), budget--) {
+                if (bk != home && !ov_placed(db, s, c, off_of(db, bk)))
+                    bad(c, "shard %u: bucket %llu's chain reaches %#llx, outside its index runs", shard_index(db, s),
+                        (ull)b, (ull)off_of(db, bk));
                 mark_index(db, c, off_of(db, bk) & ~(UNIT - 1));
+            }
+        }
     for (uint64_t o = s->ov_free; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES); budget--) {
+        if (!ov_placed(db, s, c, o))
+            bad(c, "shard %u: the free overflow buckets reach %#llx, outside its index runs", shard_index(db, s),
+                (ull)o);
         mark_index(db, c, o & ~(UNIT - 1));
         o = atomic_load_explicit(&((struct bucket *)at(db, o))->next, memory_order_relaxed);
     }
@@ -539,7 +580,7 @@ static int check_pass(shmkv *db, FILE *out)
 
 static void nap(unsigned attempt)
 {
-    struct timespec ts = {0, 50000L << (attempt < 8 ? attempt : 8)}; /* 50 us .. 12.8 ms */
+    struct timespec ts = {0, shmkv__hurried(50000L << (attempt < 8 ? attempt : 8))}; /* 50 us .. 12.8 ms */
     nanosleep(&ts, NULL);
 }
 

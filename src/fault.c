@@ -48,4 +48,10 @@ void shmkv__pause_at(enum pause_point p)
             return;
         }
 }
+
+static _Atomic long hurry = 1;
+
+SHMKV_API void shmkv__hurry(long div) { atomic_store(&hurry, div > 0 ? div : 1); }
+
+long shmkv__hurried(long ns) { return ns / atomic_load_explicit(&hurry, memory_order_relaxed); }
 #endif

@@ -36,9 +36,15 @@ bool shmkv__fault_hit(enum fault kind);
 void shmkv__fault_arm(int kind, long after);
 void shmkv__pause_at(enum pause_point p);
 void shmkv__pause_arm(int point, long after);
+/* shmkv__hurry(div): every wait for a lock and every nap of a read-only
+ * check lasts 1/div of its time (the fuzzers: a lock word naming a live
+ * thread then costs them a millisecond, not a second). */
+long shmkv__hurried(long ns);
+void shmkv__hurry(long div);
 #else
 #define shmkv__fault_hit(kind) false
 #define shmkv__pause_at(p) ((void)0)
+#define shmkv__hurried(ns) (ns)
 #endif
 
 static inline void *xmalloc(size_t n) { return shmkv__fault_hit(FAULT_MALLOC) ? NULL : malloc(n); }

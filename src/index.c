@@ -52,6 +52,17 @@ static struct bucket *home(shmkv *db, struct shard *s, uint64_t tag)
     return shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag));
 }
 
+/* How many buckets directory entry d holds (0: one no layout uses, the
+ * second to last entries of a chunk that is not pieced). */
+uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits)
+{
+    unsigned c = d / PIECES, k = d % PIECES;
+    if (!c)
+        return k ? 0 : 1ull << base_bits;
+    unsigned lb = base_bits + c - 1, pb = lb >= PIECE_MIN_BITS ? lb - PIECE_BITS : lb;
+    return c >= DIR_MAX || (pb == lb && k) ? 0 : 1ull << pb;
+}
+
 /* Start loading the key's home bucket ahead of need: before taking the
  * lock (the acquisition then overlaps the cache miss), or for the next
  * records a compaction step will look up.  Only a hint (a prefetch never
@@ -136,7 +147,7 @@ static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
 static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
 {
     uint64_t off = s->ov_free;
-    if (!off || !mem_ok(db, off, BUCKET_BYTES)) {
+    if (!off || (off & (BUCKET_BYTES - 1)) || !mem_ok(db, off, BUCKET_BYTES)) { /* none, or a bad link */
         /* journaled until its first bucket is on the free list */
         int e = shmkv__run_alloc(db, 1, RUN_INDEX, shard_index(db, s), false, &s->pending_index);
         if (e)

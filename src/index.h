@@ -115,8 +115,8 @@ static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
     return mem_ok(db, n, BUCKET_BYTES) && !(n & (BUCKET_BYTES - 1)) ? at(db, n) : NULL;
 }
 
-/* ok, and no more buckets than the file holds */
-bool shmkv__layout_fits(shmkv *db, uint64_t layout);
+bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
+uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits); /* buckets of directory entry d */
 /* hints: load a key's home bucket, then the record its tag points at */
 void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
 void shmkv__index_prefetch_rec(shmkv *db, struct shard *s, uint64_t tag);

@@ -35,6 +35,7 @@
 #include "lock.h"
 
 #include "atomics.h"
+#include "fault.h"
 #include "host.h"
 
 #include <errno.h>
@@ -73,6 +74,17 @@ static void note_holder(struct lock *l, const struct host_me *me)
     seq_publish(&l->gen, g + (g & 1 ? 2 : 1)); /* odd; a gone holder left it odd */
 }
 
+/* Does the lock say the calling thread holds it?  A holder notes itself
+ * right after taking the word, so a word naming this thread's id without
+ * its identity is another holder's: of another boot, or a thread gone
+ * whose id this one now has. */
+static bool held_here(const struct lock *l, const struct host_me *me)
+{
+    return atomic_load_explicit(&l->owner, memory_order_relaxed) == ((uint64_t)me->ns << 32 | me->tid) &&
+           atomic_load_explicit(&l->start, memory_order_relaxed) == me->start &&
+           atomic_load_explicit(&l->boot, memory_order_relaxed) == (uint32_t)me->boot;
+}
+
 enum holder { HOLDER_HERE, HOLDER_STOPPED, HOLDER_GONE, HOLDER_UNSEEN };
 
 /* Is the holder named by word v still there? */
@@ -90,6 +102,8 @@ static enum holder holder_state(const struct lock *l, uint32_t v, const struct h
             return HOLDER_UNSEEN;
         start = atomic_load_explicit(&l->start, memory_order_relaxed);
     }
+    if (tid == (me->tid & LOCK_TID))
+        return HOLDER_GONE; /* this thread's id, not its lock (see held_here) */
     switch (shmkv__host_thread(tid, start)) {
     case THREAD_GONE: return HOLDER_GONE;
     case THREAD_STOPPED: return HOLDER_STOPPED;
@@ -119,8 +133,8 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
  * costs its first waiter about a millisecond. */
 static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
 {
-    int64_t end = mono_ns() + wait_ns, slice = SLICE_MIN_NS;
-    bool look = false; /* most busy locks free up within the first slice */
+    int64_t end = mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
+    bool look = false, looked = false; /* most busy locks free up within the first slice */
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
         if (!v) { /* free: take it, keeping others' wake-up */
@@ -131,6 +145,7 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
         }
         if (look) {
             look = false;
+            looked = true;
             enum holder h = holder_state(l, v, me);
             if (h == HOLDER_GONE && atomic_compare_exchange_strong_explicit(
                                         &l->word, &v, mine | LOCK_WAITERS, memory_order_acquire, memory_order_relaxed))
@@ -141,6 +156,10 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
                 return -ETIMEDOUT;
         }
         int64_t left = end - mono_ns();
+        if (left <= 0 && !looked && wait_ns > 0) {
+            look = true; /* the whole wait went by before a look (descheduled): a gone holder is no timeout */
+            continue;
+        }
         if (left <= 0)
             return -ETIMEDOUT;
         if (!(v & LOCK_WAITERS) &&
@@ -151,7 +170,7 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
         futex_wait(&l->word, v | LOCK_WAITERS, left < slice ? left : slice);
         if (mono_ns() - t >= slice) {
             look = true;
-            slice = slice * 2 < SLICE_MAX_NS ? slice * 2 : SLICE_MAX_NS;
+            slice = slice * 2 < shmkv__hurried(SLICE_MAX_NS) ? slice * 2 : shmkv__hurried(SLICE_MAX_NS);
         }
     }
 }
@@ -160,12 +179,14 @@ int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, v
 {
     const struct host_me *me = shmkv__host_me();
     uint32_t mine = me->tid & LOCK_TID, v = 0;
+    wait_ns = shmkv__hurried(wait_ns);
     note->waited = note->recovered = false;
     if (!atomic_compare_exchange_strong_explicit(&l->word, &v, mine, memory_order_acquire, memory_order_relaxed)) {
-        if ((v & LOCK_TID) == mine)
+        if ((v & LOCK_TID) == mine && held_here(l, me))
             return -EDEADLK;
         note->waited = true;
-        int r = spin_take(l, mine, wait_ns < LOCK_SPIN_NS ? wait_ns : LOCK_SPIN_NS)
+        int64_t spin = shmkv__hurried(LOCK_SPIN_NS);
+        int r = spin_take(l, mine, wait_ns < spin ? wait_ns : spin)
                     ? 0 : sleep_take(l, mine, wait_ns, me);
         if (r < 0)
             return r;

@@ -410,13 +410,16 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         return 0;
     }
     struct run *run = s->open_run && shmkv__run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
-    if (!run || atomic_load_explicit(&run->used, memory_order_relaxed) + sz > (run->nunits << UNIT_SHIFT)) {
+    uint64_t used = run ? atomic_load_explicit(&run->used, memory_order_relaxed) : 0;
+    /* records start 8-aligned past the header; a used mark that says
+     * otherwise (damage) is no place to append */
+    if (!run || used < RUN_HDR || used % 8 || used + sz > (run->nunits << UNIT_SHIFT)) {
         int e = open_new_run(db, s, sz, reserve);
         if (e)
             return e;
         run = run_at(db, s->open_run);
+        used = atomic_load_explicit(&run->used, memory_order_relaxed);
     }
-    uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
     write_rec(db, s->open_run + used, s->open_run, key, klen, val, nval, vlen, ext);
     /* raise used before the slot can point here, so a crash never lets a
      * later append overwrite a published record */

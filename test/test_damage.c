@@ -6,22 +6,31 @@
  * (fuzz/) turned into deterministic checks:
  *
  *  1. a damaged lock (every field garbage): the next locker takes it over
- *     and repairs; every call works and the table checks sound;
+ *     and repairs; every call works and the table checks sound; a lock
+ *     naming the caller's own thread id for another holder (another boot,
+ *     or an earlier thread with the id) is taken over too, and only one
+ *     whose every field is the caller's gives -EDEADLK; a gone holder is
+ *     taken over even by a waiter whose whole wait went by before it
+ *     looked (descheduled);
  *  2. a record whose value length claims 4 GiB: get, get_alloc and foreach,
  *     on read-write and read-only handles, must return -EBADMSG without
  *     first allocating what the record claims (checked with RLIMIT_AS at
  *     1 GiB of headroom; skipped under ASan, which reserves terabytes);
  *  3. the allocator's top mark lowered below records still in use (it
  *     passes open's checks): shmkv_check must report -EBADMSG, and must not
- *     write outside the arrays it sizes by that mark (ASan sees it).
+ *     write outside the arrays it sizes by that mark (ASan sees it);
+ *  4. the clock's base or high-water mark at the ends of their range: every
+ *     call works, with no overflow (UBSan sees it).
  *
  * Each case runs in a child process: a crash fails the test.  The test
  * reads src/format.h for the offsets of the fields it damages.
  */
 #include "harness.h"
 #include "alloc.h"
+#include "fault.h"
 #include "format.h"
 #include "handle.h"
+#include "host.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -66,6 +75,18 @@ static void patch(const char *path, uint64_t off, const void *data, size_t len)
     close(fd);
 }
 
+/* In a child, with a minute to live: the table at path, opened read-write
+ * (the child exits if it cannot be). */
+static shmkv *child_open(const char *path)
+{
+    alarm(60);
+    shmkv *db = NULL;
+    CHECK_RC(shmkv_open(path, NULL, &db), 0);
+    if (!db)
+        h_child_exit();
+    return db;
+}
+
 static int count_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     (void)key, (void)klen, (void)val, (void)vlen;
@@ -79,7 +100,7 @@ static int count_visit(void *ctx, const void *key, size_t klen, const void *val,
  * cannot exist.  The lock is the table's own (format 3), so nothing trusts
  * those bytes: the next locker finds the holder gone, takes the lock over
  * and repairs; every operation works and the table checks sound. */
-static void damaged_lock(int which)
+static void damaged_lock(int which, bool no_time)
 {
     char path[PATH_MAX];
     h_path(path, sizeof path, which ? "damaged-shard-lock" : "damaged-alloc-lock");
@@ -102,11 +123,12 @@ static void damaged_lock(int which)
     const char *what = which ? "damaged shard locks" : "a damaged allocator lock";
     pid_t pid = h_fork();
     if (pid == 0) {
-        alarm(60);
-        shmkv *db = NULL;
-        CHECK_RC(shmkv_open(path, NULL, &db), 0);
-        if (!db)
-            h_child_exit();
+        /* a wait of 1 ns: over before any look at the holder, as for a
+         * waiter descheduled for its whole second (found by fuzz_open,
+         * whose waits are a millisecond, under load) */
+        if (no_time)
+            shmkv__hurry(1000000000);
+        shmkv *db = child_open(path);
         char k[32];
         size_t kl = key_of(k, 3), vl = 0;
         unsigned char buf[200];
@@ -130,6 +152,59 @@ static void damaged_lock(int which)
         h_child_exit();
     }
     h_wait(pid, what);
+    unlink(path);
+}
+
+/* Every lock of the table at path set to name this thread, with this
+ * thread's identity except for one field: the boot (a disk table after a
+ * power cut; ids repeat from boot to boot), the start time (an image taken
+ * while a thread, since gone, with this id held it), or none (then the
+ * lock is this thread's own). */
+enum own { OWN_OTHER_BOOT, OWN_OTHER_START, OWN_ALL };
+static void own_locks(const char *path, enum own which)
+{
+    const struct host_me *me = shmkv__host_me();
+    struct lock l = {
+        .word = me->tid,
+        .boot = (uint32_t)me->boot ^ (which == OWN_OTHER_BOOT),
+        .owner = (uint64_t)me->ns << 32 | me->tid,
+        .start = me->start + (which == OWN_OTHER_START),
+    };
+    struct hdr h;
+    int fd = open(path, O_RDONLY);
+    CHECK(fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h);
+    close(fd);
+    patch(path, offsetof(struct hdr, alloc_lock), &l, offsetof(struct lock, gen));
+    for (uint64_t i = 0; i < (1ull << h.shard_bits); i++)
+        patch(path, h.shards_off + i * sizeof(struct shard) + offsetof(struct shard, lock), &l,
+              offsetof(struct lock, gen));
+}
+
+/* Found by fuzz_open (fuzz/regressions/fuzz_open/lock-self-other-boot):
+ * such a lock gave -EDEADLK for ever to the thread with that id. */
+static void own_tid(void)
+{
+    static const char *const what[] = { "another boot's", "an earlier thread's", "this thread's own" };
+    char path[PATH_MAX];
+    h_path(path, sizeof path, "own-tid-lock");
+    for (int which = OWN_OTHER_BOOT; which <= OWN_ALL; which++) {
+        make_table(path);
+        pid_t pid = h_fork();
+        if (pid == 0) {
+            own_locks(path, (enum own)which);
+            shmkv *db = child_open(path);
+            /* a huge value takes the allocator's lock too */
+            static unsigned char big[100000];
+            int want = which == OWN_ALL ? -EDEADLK : 0;
+            CHECKF(shmkv_put(db, "fresh", 5, big, 10) == want, "%s lock: put", what[which]);
+            CHECKF(shmkv_put(db, "huge", 4, big, sizeof big) == want, "%s lock: huge put", what[which]);
+            if (want == 0)
+                CHECK_RC(shmkv_check(db, stderr), 0);
+            shmkv_close(db);
+            h_child_exit();
+        }
+        h_wait(pid, what[which]);
+    }
     unlink(path);
 }
 
@@ -310,20 +385,63 @@ static void leaked_runs(void)
 
 static void damaged_alloc_lock(void)
 {
-    damaged_lock(0);
+    damaged_lock(0, false);
 }
 
 static void damaged_shard_locks(void)
 {
-    damaged_lock(1);
+    damaged_lock(1, false);
+}
+
+static void damaged_locks_no_time(void)
+{
+    damaged_lock(0, true);
+    damaged_lock(1, true);
+}
+
+/* ---- 4. the clock's fields at the ends of their range ----------------------- */
+
+/* Found by fuzz_open (fuzz/regressions/fuzz_open/clock-other-boot-hw-max):
+ * table time was boot time plus the file's base, a signed overflow. */
+static void damaged_clock(void)
+{
+    char path[PATH_MAX];
+    h_path(path, sizeof path, "damaged-clock");
+    static const int64_t ends[] = { INT64_MAX, INT64_MIN, INT64_MAX - 5 };
+    for (int i = 0; i < 6; i++) {
+        make_table(path);
+        /* the same boot: the base is used as it is; another: the base is
+         * made again from the high-water mark */
+        uint64_t boot = i < 3 ? 0 : 0x1234;
+        patch(path, offsetof(struct hdr, boot_id), &boot, 8);
+        patch(path, i < 3 ? offsetof(struct hdr, clock_base) : offsetof(struct hdr, clock_hw), &ends[i % 3], 8);
+        pid_t pid = h_fork();
+        if (pid == 0) {
+            shmkv *db = child_open(path);
+            uint64_t left = 0;
+            size_t vl = 0;
+            CHECK_RC(shmkv_put_ttl(db, "ttl", 3, "v", 1, 60000), 0);
+            CHECK_RC(shmkv_get(db, "ttl", 3, NULL, 0, &vl), -ENOBUFS);
+            CHECK_RC(shmkv_ttl(db, "ttl", 3, &left), 0);
+            CHECK_RC(shmkv_expire(db, "ttl", 3, 0), 0);
+            CHECK_RC(shmkv_check(db, stderr), 0);
+            shmkv_close(db);
+            h_child_exit();
+        }
+        h_wait(pid, i < 3 ? "a damaged clock base" : "a damaged high-water mark");
+    }
+    unlink(path);
 }
 
 static const struct h_part parts[] = {
     { "leaked_runs", leaked_runs },
     { "alloc_lock", damaged_alloc_lock },
     { "shard_locks", damaged_shard_locks },
+    { "locks_no_time", damaged_locks_no_time },
+    { "own_tid", own_tid },
     { "length", damaged_length },
     { "lowered_top", lowered_top },
+    { "clock", damaged_clock },
 };
 
 int main(int argc, char **argv)
