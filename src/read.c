@@ -373,7 +373,8 @@ static inline void copy_small(void *dst, const uint8_t *src, size_t n)
     if (n >= 4 && n < 8)
         return copy_ends(dst, src, n, 4);
 #endif
-    racy_copy(dst, src, n);
+    if (n)  /* dst may be NULL with a zero-length buffer */
+        racy_copy(dst, src, n);
 }
 
 /* The usual get, in one straight line: a pair with no lifetime, in one
