@@ -39,11 +39,24 @@ static int64_t boot_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Table time, never 0 (0 means "no expiry" in records). */
+/* a + b, held at the ends of the range: the clock's base and high-water
+ * mark come from the file, where damage can put any value */
+static int64_t add_held(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b < 0 ? INT64_MIN : INT64_MAX) : r;
+}
+
+/* The latest table time: now plus the longest lifetime must still fit a
+ * record's expiry field (EXT_EXPIRY). */
+#define CLOCK_MAX ((int64_t)(EXT_EXPIRY - SHMKV_TTL_MAX))
+
+/* Table time, never 0 (0 means "no expiry" in records), held below
+ * CLOCK_MAX, which a damaged base could otherwise pass. */
 uint64_t shmkv__clock_now(const shmkv *db)
 {
-    int64_t t = boot_ms() + db->clock_base + TEST_OFFSET;
-    return t > 0 ? (uint64_t)t : 1;
+    int64_t t = add_held(add_held(boot_ms(), db->clock_base), TEST_OFFSET);
+    return t <= 0 ? 1 : t > CLOCK_MAX ? (uint64_t)CLOCK_MAX : (uint64_t)t;
 }
 
 /* This boot's identity: a hash of /proc/sys/kernel/random/boot_id, or 0
@@ -70,7 +83,7 @@ void shmkv__clock_open(shmkv *db)
         return;
     }
     /* another boot's base: carry on from the last noted time */
-    int64_t base = (int64_t)atomic_load_explicit(&h->clock_hw, memory_order_relaxed) - boot_ms();
+    int64_t base = add_held((int64_t)atomic_load_explicit(&h->clock_hw, memory_order_relaxed), -boot_ms());
     if (!db->rdonly && shmkv__alloc_lock(db) == 0) {
         if (h->boot_id != me) {
             atomic_store_explicit(&h->clock_base, base, memory_order_relaxed);
