@@ -156,20 +156,40 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
     }
 }
 
+/* Does this thread hold l?  Its word names this thread's id, and the
+ * identity beside it (which the holder wrote right after taking the word)
+ * is this very thread's, of this boot. */
+static bool held_here(const struct lock *l, const struct host_me *me)
+{
+    return atomic_load_explicit(&l->owner, memory_order_relaxed) == ((uint64_t)me->ns << 32 | me->tid) &&
+           atomic_load_explicit(&l->start, memory_order_relaxed) == me->start &&
+           atomic_load_explicit(&l->boot, memory_order_relaxed) == (uint32_t)me->boot;
+}
+
 int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, void *ctx, struct lock_note *note)
 {
     const struct host_me *me = shmkv__host_me();
     uint32_t mine = me->tid & LOCK_TID, v = 0;
     note->waited = note->recovered = false;
     if (!atomic_compare_exchange_strong_explicit(&l->word, &v, mine, memory_order_acquire, memory_order_relaxed)) {
-        if ((v & LOCK_TID) == mine)
+        bool names_me = (v & LOCK_TID) == mine;
+        if (names_me && held_here(l, me))
             return -EDEADLK;
-        note->waited = true;
-        int r = spin_take(l, mine, wait_ns < LOCK_SPIN_NS ? wait_ns : LOCK_SPIN_NS)
-                    ? 0 : sleep_take(l, mine, wait_ns, me);
-        if (r < 0)
-            return r;
-        note->recovered = r == 1;
+        /* A word naming this thread, which does not hold the lock (damage,
+         * or an image of another boot whose holder had this id), names a
+         * holder that is gone: take it over.  (Found by test_hostile: such
+         * a word gave this thread -EDEADLK for ever.) */
+        if (names_me && atomic_compare_exchange_strong_explicit(&l->word, &v, mine | (v & LOCK_WAITERS),
+                                                                memory_order_acquire, memory_order_relaxed)) {
+            note->recovered = true;
+        } else {
+            note->waited = true;
+            int r = spin_take(l, mine, wait_ns < LOCK_SPIN_NS ? wait_ns : LOCK_SPIN_NS)
+                        ? 0 : sleep_take(l, mine, wait_ns, me);
+            if (r < 0)
+                return r;
+            note->recovered = r == 1;
+        }
     }
     note_holder(l, me);
     if (!note->recovered)
