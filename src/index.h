@@ -73,8 +73,9 @@ int shmkv__index_repair(shmkv *db, struct shard *s);
 /* Call fn for every occupied slot of the shard, bucket by bucket (all of
  * them, or with WALK_PLACED those in the bucket the layout puts them in).
  * With the lock held the walk is exact; without it, the caller validates
- * with a view.  -EBADMSG if the index is damaged. */
-enum { WALK_ALL = 0, WALK_PLACED = 1 };
+ * with a view.  -EBADMSG if the index is damaged; with WALK_CUT (repair,
+ * lock held) a link to no bucket is cut instead. */
+enum { WALK_ALL = 0, WALK_PLACED = 1, WALK_CUT = 2 };
 typedef int (*shmkv__slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
 int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx);
 

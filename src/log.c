@@ -585,7 +585,7 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->exp_next = 0;
     bool huge_seen = false;
-    int r = shmkv__index_walk(db, s, WALK_ALL, count_slot, &huge_seen);
+    int r = shmkv__index_walk(db, s, WALK_ALL | WALK_CUT, count_slot, &huge_seen);
     /* a huge value whose writer died before publishing it: release it */
     uint64_t ro = s->pending_huge;
     if (!r && ro && !huge_seen && shmkv__run_ok(db, ro, RUN_HUGE, s)) {
