@@ -396,7 +396,11 @@ void shmkv__run_free(shmkv *db, struct shard *s, uint64_t off)
 {
     if (!freeable(db, off, s))
         return; /* corrupt: leak rather than risk worse */
-    if (shmkv__alloc_lock(db) == 0) {
+    /* Once a release of this shard found the allocator busy, the next
+     * ones do not wait for it again: releasing many runs (a clear) waited
+     * a second for each while a live process held the allocator's lock
+     * (49 s for one shmkv_clear in test_hostile). */
+    if (shmkv__alloc_lock_for(db, s->deferred ? 0 : LOCK_WAIT_NS) == 0) {
         free_locked(db, off);
         shmkv__alloc_unlock(db);
     } else {
