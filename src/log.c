@@ -395,7 +395,11 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         return 0;
     }
     struct run *run = s->open_run && shmkv__run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
-    if (!run || atomic_load_explicit(&run->used, memory_order_relaxed) + sz > (run->nunits << UNIT_SHIFT)) {
+    uint64_t mark = run ? atomic_load_explicit(&run->used, memory_order_relaxed) : 0;
+    /* a used mark inside the header or off the 8-byte grid is damage: an
+     * append there overwrote the run's header or wrote a misaligned
+     * record (found by test_hostile under UBSan) */
+    if (!run || mark < RUN_HDR || mark % 8 || mark + sz > (run->nunits << UNIT_SHIFT)) {
         int e = open_new_run(db, s, sz, reserve);
         if (e)
             return e;
