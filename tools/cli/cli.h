@@ -52,7 +52,7 @@ struct args {
     uint64_t ttl;           /* --ttl: milliseconds; 0: no expiry */
     unsigned mode;
     double interval;
-    bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache;
+    bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache, repair;
 };
 
 /* A KEY or VALUE argument as bytes; buf is what the caller frees. */
