@@ -496,7 +496,7 @@ int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn
         /* a chain that comes back on itself (Brent's cycle finding: mark
          * jumps ahead to the walk at every power of two steps) is damage,
          * found within twice its length: walking it up to the budget made
-         * foreach copy its slots a million times over */
+         * foreach copy its slots once per 64 bytes of the file */
         struct bucket *mark = bk;
         for (uint64_t step = 1, lap = 1; bk; step++) {
             if (!budget--)
