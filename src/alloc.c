@@ -386,6 +386,12 @@ static bool freeable(shmkv *db, uint64_t off, const struct shard *s)
 static void defer(shmkv *db, struct shard *s, uint64_t off)
 {
     struct run *r = run_at(db, off);
+    /* the kind changes under lock-free readers still copying a value
+     * chained through this run (its chain is only followed through huge
+     * runs): tell them first, as a release does, or they report the
+     * value damaged (found by test_torture under ASan: -EBADMSG from
+     * get_many and foreach) */
+    seq_bump_shared(&s->epoch);
     r->kind = RUN_DEFER;
     r->next = s->deferred;
     atomic_signal_fence(memory_order_seq_cst); /* the link before the head */
