@@ -125,6 +125,9 @@ $(BUILD)/test/%: test/%.c $(TEST_LIB) $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -fvisibility=default $< $(TEST_LIB) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
+# C tests that run the command-line tool of their build (test/run_tool.c)
+$(BUILD)/test/test_hostile $(BUILD)/test/test_cli_repair: | $(BUILD)/shmkv
+
 # The soak run links the release library (no test hooks), as an
 # application would, and only the harness of the test files.
 $(BUILD)/soak: test/soak/soak.c test/harness.c $(BUILD)/libshmkv.a $(HDRS)

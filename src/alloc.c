@@ -386,6 +386,12 @@ static bool freeable(shmkv *db, uint64_t off, const struct shard *s)
 static void defer(shmkv *db, struct shard *s, uint64_t off)
 {
     struct run *r = run_at(db, off);
+    /* the kind changes under lock-free readers still copying a value
+     * chained through this run (its chain is only followed through huge
+     * runs): tell them first, as a release does, or they report the
+     * value damaged (found by test_torture under ASan: -EBADMSG from
+     * get_many and foreach) */
+    seq_bump_shared(&s->epoch);
     r->kind = RUN_DEFER;
     r->next = s->deferred;
     atomic_signal_fence(memory_order_seq_cst); /* the link before the head */
@@ -396,7 +402,11 @@ void shmkv__run_free(shmkv *db, struct shard *s, uint64_t off)
 {
     if (!freeable(db, off, s))
         return; /* corrupt: leak rather than risk worse */
-    if (shmkv__alloc_lock(db) == 0) {
+    /* Once a release of this shard found the allocator busy, the next
+     * ones do not wait for it again: releasing many runs (a clear) waited
+     * a second for each while a live process held the allocator's lock
+     * (49 s for one shmkv_clear in test_hostile). */
+    if (shmkv__alloc_lock_for(db, s->deferred ? 0 : LOCK_WAIT_NS) == 0) {
         free_locked(db, off);
         shmkv__alloc_unlock(db);
     } else {

@@ -775,8 +775,12 @@ SHMKV_API int shmkv_repair(shmkv *db, FILE *report)
     }
     if (leaked && report)
         fprintf(report, "shmkv repair: freed %u leaked run%s\n", leaked, leaked == 1 ? "" : "s");
-    if (!r)
-        r = check_pass(db, report);
+    /* also when a step found damage it cannot repair: the report then
+     * says what remains (it used to say nothing) */
+    if (!r || r == -EBADMSG) {
+        int c = check_pass(db, report);
+        r = r ? r : c;
+    }
     unlock_all(db);
     return r;
 }

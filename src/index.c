@@ -434,7 +434,11 @@ bool shmkv__layout_fits(shmkv *db, uint64_t lay)
  * WALK_PLACED, slots that the walk's layout puts in another bucket are
  * passed over: they are the source copies of a split that published its
  * layout but has not cleared them yet (a writer stopped or killed there),
- * and their keys are reached in their new bucket. */
+ * and their keys are reached in their new bucket.  A link to no bucket is
+ * damage (readers say -EBADMSG on meeting it): -EBADMSG, or with WALK_CUT
+ * (repair) the chain ends there.  (Walks used to end there silently, so
+ * the checker called such a chain sound: found by test_hostile.)  A chain
+ * that loops is -EBADMSG. */
 int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
@@ -447,7 +451,12 @@ int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn
         struct bucket *bk = shmkv__bucket_at(db, s, b);
         if (!bk)
             return -EBADMSG;
-        for (; bk; bk = shmkv__bucket_next(db, bk)) {
+        /* a chain that comes back on itself (Brent's cycle finding: mark
+         * jumps ahead to the walk at every power of two steps) is damage,
+         * found within twice its length: walking it up to the budget made
+         * foreach copy its slots once per 64 bytes of the file */
+        struct bucket *mark = bk;
+        for (uint64_t step = 1, lap = 1; bk; step++) {
             if (!budget--)
                 return -EBADMSG;
             for (unsigned i = 0; i < SLOTS; i++) {
@@ -458,6 +467,21 @@ int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn
                 if (r)
                     return r;
             }
+            uint64_t n = atomic_load_explicit(&bk->next, memory_order_acquire);
+            struct bucket *nx = shmkv__bucket_link(db, n);
+            if (nx && nx == mark)
+                return -EBADMSG;
+            if (n && !nx) {
+                if (!(flags & WALK_CUT))
+                    return -EBADMSG;
+                atomic_store_explicit(&bk->next, 0, memory_order_release);
+            }
+            if (step == lap) {
+                mark = nx;
+                lap *= 2;
+                step = 0;
+            }
+            bk = nx;
         }
     }
     return 0;

@@ -107,12 +107,17 @@ static inline struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64
     return !(off & (BUCKET_BYTES - 1)) && mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
 }
 
-static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
+/* The bucket a link n names; NULL if it names none (0, or damage). */
+static inline struct bucket *shmkv__bucket_link(shmkv *db, uint64_t n)
 {
-    uint64_t n = atomic_load_explicit(&bk->next, memory_order_acquire);
     if (!n)
         return NULL;
     return mem_ok(db, n, BUCKET_BYTES) && !(n & (BUCKET_BYTES - 1)) ? at(db, n) : NULL;
+}
+
+static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
+{
+    return shmkv__bucket_link(db, atomic_load_explicit(&bk->next, memory_order_acquire));
 }
 
 bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
@@ -139,8 +144,9 @@ int shmkv__index_repair(shmkv *db, struct shard *s);
 /* Call fn for every occupied slot of the shard, bucket by bucket (all of
  * them, or with WALK_PLACED those in the bucket the layout puts them in).
  * With the lock held the walk is exact; without it, the caller validates
- * with a view.  -EBADMSG if the index is damaged. */
-enum { WALK_ALL = 0, WALK_PLACED = 1 };
+ * with a view.  -EBADMSG if the index is damaged; with WALK_CUT (repair,
+ * lock held) a link to no bucket is cut instead. */
+enum { WALK_ALL = 0, WALK_PLACED = 1, WALK_CUT = 2 };
 typedef int (*shmkv__slot_fn)(shmkv *db, struct shard *s, uint64_t slotval, _Atomic uint64_t *slot, void *ctx);
 int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx);
 

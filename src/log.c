@@ -57,6 +57,11 @@ uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
     if (run->nunits > OFF_LIMIT >> UNIT_SHIFT || off + inside > ro + (run->nunits << UNIT_SHIFT) ||
         !mem_ok(db, off, inside)) /* the header may claim more than the file holds */
         return 0;
+    /* and opens a huge run whose chain holds all of its value (else the
+     * checker and repair passed a value that every read of it calls
+     * damaged: found by test_hostile) */
+    if ((r->dist & REC_CHAIN) && (run->kind != RUN_HUGE || dist != RUN_HDR || !shmkv__rec_value(db, off, r, NULL)))
+        return 0;
     return ro;
 }
 
@@ -77,7 +82,8 @@ static uint64_t chain_next(shmkv *db, uint64_t ro)
  * dst, following the chain of a chained record.  Used by lock-free
  * readers, so every step is bounds-checked and the copy may be of memory
  * a writer is recycling: the caller validates with the epoch.  Returns
- * false if an offset or length is out of bounds. */
+ * false if an offset or length is out of bounds.  dst NULL: only check
+ * that the value lies within its runs. */
 bool shmkv__rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
 {
     uint64_t p = off + rec_head(rh) + rh->klen, left = rh->vlen;
@@ -85,7 +91,8 @@ bool shmkv__rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
     if (!(rh->dist & REC_CHAIN)) {
         if (!mem_ok(db, off, rec_head(rh) + (uint64_t)rh->klen + left))
             return false;
-        racy_copy(d, at(db, p), left);
+        if (d)
+            racy_copy(d, at(db, p), left);
         return true;
     }
     uint64_t ro = off - RUN_HDR;
@@ -93,11 +100,13 @@ bool shmkv__rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst)
         if (!mem_ok(db, ro, RUN_HDR) || n > (1u << 20))
             return false;
         uint64_t end = ro + (racy_u64(&run_at(db, ro)->nunits) << UNIT_SHIFT);
-        if (end <= p || !mem_ok(db, p, end - p))
+        if (end < p || !mem_ok(db, p, end - p)) /* a key may fill its first run */
             return false;
         uint64_t chunk = end - p < left ? end - p : left;
-        racy_copy(d, at(db, p), chunk);
-        d += chunk;
+        if (d) {
+            racy_copy(d, at(db, p), chunk);
+            d += chunk;
+        }
         left -= chunk;
         if (left) {
             if (!(ro = chain_next(db, ro)))
@@ -624,7 +633,7 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->exp_next = 0;
-    return shmkv__index_walk(db, s, WALK_ALL, count_slot, NULL);
+    return shmkv__index_walk(db, s, WALK_ALL | WALK_CUT, count_slot, NULL);
 }
 
 /* After log_repair and the lists' own counting: release the huge runs

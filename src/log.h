@@ -40,11 +40,13 @@ void shmkv__log_clear(shmkv *db, struct shard *s);
 int shmkv__log_repair(shmkv *db, struct shard *s);
 void shmkv__log_repair_end(shmkv *db, struct shard *s);
 
-/* The run a record lies in, validated; 0 if the record or run is bad. */
+/* The run a record lies in, validated (a chained record: with all of its
+ * chain); 0 if the record or run is bad. */
 uint64_t shmkv__rec_run(shmkv *db, uint64_t off);
 /* Copy a record's value (header rh, copied out) to dst, following a
  * chain; bounds-checked, safe on memory a writer is recycling (the caller
- * validates).  False if an offset or length is out of bounds. */
+ * validates).  False if an offset or length is out of bounds.  dst NULL:
+ * only check that the value lies within its runs. */
 bool shmkv__rec_value(shmkv *db, uint64_t off, const struct rec *rh, void *dst);
 
 /* ---- the shard's run list, for the cleaner (lock held) ---- */

@@ -56,7 +56,7 @@ struct args {
     const char *if_equal;   /* --if-equal OLD, as given */
     unsigned mode;
     double interval;
-    bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache;
+    bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache, repair;
 };
 
 /* A KEY or VALUE argument as bytes; buf is what the caller frees. */

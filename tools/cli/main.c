@@ -51,12 +51,12 @@ enum {
     O_MAXB = 1 << 0, O_EXPK = 1 << 1, O_MODE = 1 << 2, O_LIMIT = 1 << 3, O_INTERVAL = 1 << 4,
     O_ONCE = 1 << 5, O_JSON = 1 << 6, O_PARTIAL = 1 << 7, O_FORCE = 1 << 8, O_COUNT = 1 << 9, O_ALL = 1 << 10,
     O_STATS = 1 << 11, O_CACHE = 1 << 12, O_TTL = 1 << 13, O_IF_ABSENT = 1 << 14, O_IF_PRESENT = 1 << 15,
-    O_IF_EQUAL = 1 << 16, O_KEEP_TTL = 1 << 17,
+    O_IF_EQUAL = 1 << 16, O_KEEP_TTL = 1 << 17, O_REPAIR = 1 << 18,
 };
 static const char *const optname[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "--interval",
                                       "--once", "--json", "--partial", "--force", "--count", "--all",
                                       "--stats", "--cache", "--ttl", "--if-absent", "--if-present",
-                                      "--if-equal", "--keep-ttl"};
+                                      "--if-equal", "--keep-ttl", "--repair"};
 
 struct cmd {
     const char *name;
@@ -168,9 +168,18 @@ static const struct cmd cmds[] = {
      "  --partial            load straight into NAME what is valid; say where it stopped\n"
      "  --ttl MS             every loaded pair expires MS milliseconds after it is\n"
      "                       loaded (0: never)\n"},
-    {"check", cmd_check, 0, 1, 1, "check NAME",
+    {"check", cmd_check, O_REPAIR, 1, 1, "check NAME [--repair]",
      "Verify every invariant of the table; problems go to standard error.\n"
-     "Exit 0 if sound, 3 if not.\n"},
+     "Exit 0 if sound, 3 if not.\n"
+     "  --repair             repair the table first (shmkv_repair): forget the holder\n"
+     "                       of every lock (a lock left held for ever: a copy of a live\n"
+     "                       table, a table from before a crash or reboot), finish\n"
+     "                       interrupted changes, recount, rebuild the free lists and\n"
+     "                       free the space nothing uses; then check.  What it did and\n"
+     "                       what is still wrong go to standard error; exit 0 if the\n"
+     "                       table is sound afterwards, 3 if not.  No process may be\n"
+     "                       writing to the table while it runs (readers may stay): a\n"
+     "                       writer whose lock it resets would corrupt the table.\n"},
     {"rm", cmd_rm, O_FORCE, 1, 1, "rm NAME [--force]",
      "Remove the table (processes using it keep it until they close it).\n"
      "  --force              remove NAME even if it is not a readable shmkv table\n"},
@@ -239,7 +248,7 @@ int usage_error_of(const char *cmd, const char *fmt, ...)
 }
 
 enum { L_HEX = 256, L_BASE64, L_RAW, L_ESCAPE, L_VERSION, L_MAXB, L_EXPK, L_MODE, L_ONCE, L_JSON, L_PARTIAL,
-       L_FORCE, L_STATS, L_CACHE, L_TTL, L_IF_ABSENT, L_IF_PRESENT, L_IF_EQUAL, L_KEEP_TTL };
+       L_FORCE, L_STATS, L_CACHE, L_TTL, L_IF_ABSENT, L_IF_PRESENT, L_IF_EQUAL, L_KEEP_TTL, L_REPAIR };
 
 static const struct option longopts[] = {
     {"hex", no_argument, NULL, L_HEX}, {"base64", no_argument, NULL, L_BASE64},
@@ -254,7 +263,7 @@ static const struct option longopts[] = {
     {"cache", no_argument, NULL, L_CACHE}, {"ttl", required_argument, NULL, L_TTL},
     {"if-absent", no_argument, NULL, L_IF_ABSENT}, {"if-present", no_argument, NULL, L_IF_PRESENT},
     {"if-equal", required_argument, NULL, L_IF_EQUAL}, {"keep-ttl", no_argument, NULL, L_KEEP_TTL},
-    {NULL, 0, NULL, 0},
+    {"repair", no_argument, NULL, L_REPAIR}, {NULL, 0, NULL, 0},
 };
 
 /* Parse the whole line: options may come before or after the command and
@@ -319,6 +328,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
         case 'a': given |= O_ALL; a->all = true; break;
         case L_STATS: given |= O_STATS; a->stats = true; break;
         case L_CACHE: given |= O_CACHE; a->cache = true; break;
+        case L_REPAIR: given |= O_REPAIR; a->repair = true; break;
         case L_TTL:
             given |= O_TTL;
             if (parse_ms(optarg, &a->ttl))

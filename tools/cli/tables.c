@@ -98,6 +98,26 @@ int cmd_ls(const struct args *a)
 
 /* ---- check, rm ----------------------------------------------------------- */
 
+/* check --repair: shmkv_repair (the library's report to standard error),
+ * then what it leaves. */
+static int repair(const char *name, shmkv *db)
+{
+    shmkv_stats s;
+    fflush(stdout);
+    int r = shmkv_repair(db, stderr);
+    shmkv_stat(db, &s);
+    if (r == 0) {
+        printf("\"%s\" is repaired and sound: %s keys, %s used\n", name, hnum(s.keys), hbytes(s.used_bytes));
+        return finish_output();
+    }
+    if (r == -EBADMSG) {
+        msg("\"%s\" is still damaged after the repair (problems listed above): save what can be read with: "
+            "shmkv dump %s FILE, then load FILE into a new table", name, name);
+        return EX_FAIL;
+    }
+    return op_error(name, db, r, NULL, 0);
+}
+
 int cmd_check(const struct args *a)
 {
     const char *name = a->v[0];
@@ -105,11 +125,11 @@ int cmd_check(const struct args *a)
     shmkv_stats s;
     shmkv *db;
     int rc = shmkv_open(name, &so, &db);
-    if (rc == -EACCES) {
+    if (rc == -EACCES && !a->repair) {
         so.flags = SHMKV_RDONLY;
         if ((rc = shmkv_open(name, &so, &db)) == 0)
-            msg("note: \"%s\" is read-only to you: checked without locks, so concurrent writers may cause "
-                "false reports", name);
+            msg("note: \"%s\" is read-only to you: checked without locks; shards that writers kept busy "
+                "throughout are not checked", name);
     }
     if (rc == -EBADMSG) {
         msg("\"%s\" (%s) cannot be opened: it is not a shmkv table, or its header is damaged (if it is a "
@@ -117,7 +137,12 @@ int cmd_check(const struct args *a)
         return EX_FAIL;
     }
     if (rc)
-        return open_error(name, rc, false);
+        return open_error(name, rc, a->repair);
+    if (a->repair) {
+        rc = repair(name, db);
+        shmkv_close(db);
+        return rc;
+    }
     shmkv_stat(db, &s);
     fflush(stdout);
     int r = shmkv_check(db, stderr);
@@ -125,8 +150,18 @@ int cmd_check(const struct args *a)
         printf("\"%s\" is sound: %s keys, %s used\n", name, hnum(s.keys), hbytes(s.used_bytes));
         rc = finish_output();
     } else if (r == -EBADMSG) {
-        msg("\"%s\" is damaged (problems listed above): save what can be read with: shmkv dump %s FILE, "
-            "then load FILE into a new table", name, name);
+        msg("\"%s\" is damaged (problems listed above): with no process writing to it, repair it with: "
+            "shmkv check --repair %s; or save what can be read with: shmkv dump %s FILE, then load FILE "
+            "into a new table", name, name, name);
+        rc = EX_FAIL;
+    } else if (r == -ETIMEDOUT) {
+        msg("a lock of \"%s\" has been held for over a second: a writer is stopped or stuck, or the lock "
+            "was left held (a copy of a live table, a table from before a crash); if no process is writing "
+            "to it, reset its locks with: shmkv check --repair %s", name, name);
+        rc = EX_FAIL;
+    } else if (r == -EAGAIN) {
+        msg("\"%s\": writers kept some shards busy all along, so they were not checked (listed above): "
+            "try again, or check with write permission (writers then wait)", name);
         rc = EX_FAIL;
     } else {
         rc = op_error(name, db, r, NULL, 0);
