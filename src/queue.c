@@ -347,11 +347,11 @@ static int move_locked(shmkv *db, struct move *m)
             prepare_sleep(&m->a, &m->ws.s->list_wake, &m->ws.s->list_waiters);
         return -EAGAIN;
     }
-    if (!cd.list)
-        return 1;
     long k = copy_elems(db, cs.list, m->from, len, m->a.buf, m->a.cap, m->a.lens, 1);
     if (k < 0)
         return (int)k;
+    if (!cd.list) /* only now: a move that fails (-ENOBUFS) makes no list */
+        return 1;
     m->a.n = 1;
     if (cs.list == cd.list && m->from == m->to)
         return 0; /* popped and pushed back where it was */

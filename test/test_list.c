@@ -193,6 +193,7 @@ static void enobufs(void)
     CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("L"), SHMKV_TAIL, buf, l1 - 1, &vl, 0), -ENOBUFS);
     CHECK_LIST(db, "L", S123, 3);
     CHECK_LIST(db, "L2", NULL, 0);
+    CHECK_EQ_U64(shmkv_count(db), 2); /* the failed move made no destination list */
     /* exactly the right size takes it */
     CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, l1, &vl, 0), 0);
     CHECK_EQ_U64(elem_seq(buf, vl, "L"), 1);
