@@ -48,15 +48,16 @@ static int add_seq(void *ctx, const void *key, size_t klen, const void *val, siz
     return 0;
 }
 
-int list_seqs(shmkv *db, const char *key, uint64_t *seqs, size_t cap, size_t *n)
+int list_seqs(shmkv *db, const char *key, const char *tag, uint64_t *seqs, size_t cap, size_t *n)
 {
-    struct seqs s = {key, seqs, cap, 0};
+    struct seqs s = {tag, seqs, cap, 0};
     int rc = shmkv_lrange(db, key, strlen(key), 0, -1, add_seq, &s);
     *n = s.n;
     return rc;
 }
 
-void check_list_at(const char *file, int line, shmkv *db, const char *key, const uint64_t *want, size_t n)
+void check_list_at(const char *file, int line, shmkv *db, const char *key, const char *tag, const uint64_t *want,
+                   size_t n)
 {
     uint64_t len = UINT64_MAX;
     int rc = shmkv_llen(db, key, strlen(key), &len);
@@ -65,7 +66,7 @@ void check_list_at(const char *file, int line, shmkv *db, const char *key, const
                (unsigned long long)len, n);
     uint64_t *got = malloc((n + 1) * sizeof *got);
     size_t have = 0;
-    rc = list_seqs(db, key, got, n + 1, &have);
+    rc = list_seqs(db, key, tag, got, n + 1, &have);
     if (rc != 0 && !(rc == -ENOENT && n == 0))
         h_fail(file, line, "list %s: lrange returned %s", key, h_errname(rc));
     else if (have != n)

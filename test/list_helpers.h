@@ -30,13 +30,16 @@ uint64_t elem_seq(const void *val, size_t vlen, const char *key);
 int elem_push(shmkv *db, const char *key, uint64_t seq, int end);
 
 /* The numbers of the list's elements, head to tail (shmkv_lrange 0..-1),
- * at most cap of them into seqs, the count into *n (which may pass cap).
- * An element that is not valid reads as UINT64_MAX.  Returns lrange's rc. */
-int list_seqs(shmkv *db, const char *key, uint64_t *seqs, size_t cap, size_t *n);
+ * elements made for list tag (moves carry elements from list to list), at
+ * most cap of them into seqs, the count into *n (which may pass cap).  An
+ * element that is not valid reads as UINT64_MAX.  Returns lrange's rc. */
+int list_seqs(shmkv *db, const char *key, const char *tag, uint64_t *seqs, size_t cap, size_t *n);
 
-/* The list at key holds exactly elements want[0..n) from head to tail
- * (n 0: empty or absent), by lrange and llen. */
-void check_list_at(const char *file, int line, shmkv *db, const char *key, const uint64_t *want, size_t n);
-#define CHECK_LIST(db, key, want, n) check_list_at(__FILE__, __LINE__, db, key, want, n)
+/* The list at key holds exactly elements want[0..n) of list tag from head
+ * to tail (n 0: empty or absent), by lrange and llen. */
+void check_list_at(const char *file, int line, shmkv *db, const char *key, const char *tag, const uint64_t *want,
+                   size_t n);
+#define CHECK_LIST(db, key, want, n) check_list_at(__FILE__, __LINE__, db, key, key, want, n)
+#define CHECK_LIST_OF(db, key, tag, want, n) check_list_at(__FILE__, __LINE__, db, key, tag, want, n)
 
 #endif

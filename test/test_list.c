@@ -544,12 +544,211 @@ static void del_list(void)
     close_unlink(db, name);
 }
 
+/* Move one element from src's end to dst's end: it is element seq of tag. */
+static void move_one(shmkv *db, const char *src, int from, const char *dst, int to, const char *tag, uint64_t seq)
+{
+    uint8_t buf[ELEM_MAX];
+    size_t vl = 0;
+    CHECK_RC(shmkv_move(db, KEY(src), from, KEY(dst), to, buf, sizeof buf, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, tag), seq);
+}
+
+#define RINGS 40
+#define PER_RING 5
+
+static void move(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "move");
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    move_one(db, "L", SHMKV_HEAD, "M", SHMKV_TAIL, "L", 1); /* M made by the move */
+    move_one(db, "L", SHMKV_TAIL, "M", SHMKV_HEAD, "L", 3);
+    CHECK_LIST(db, "L", ((uint64_t[]){2}), 1);
+    CHECK_LIST_OF(db, "M", "L", ((uint64_t[]){3, 1}), 2);
+    move_one(db, "M", SHMKV_HEAD, "L", SHMKV_HEAD, "L", 3);
+    move_one(db, "M", SHMKV_TAIL, "L", SHMKV_TAIL, "L", 1);
+    CHECK_LIST(db, "L", ((uint64_t[]){3, 2, 1}), 3);
+    CHECK_LIST(db, "M", NULL, 0);
+    /* within one list: a rotation either way, and nothing at all at one end */
+    move_one(db, "L", SHMKV_HEAD, "L", SHMKV_TAIL, "L", 3);
+    CHECK_LIST(db, "L", ((uint64_t[]){2, 1, 3}), 3);
+    move_one(db, "L", SHMKV_TAIL, "L", SHMKV_HEAD, "L", 3);
+    move_one(db, "L", SHMKV_HEAD, "L", SHMKV_HEAD, "L", 3);
+    move_one(db, "L", SHMKV_TAIL, "L", SHMKV_TAIL, "L", 1);
+    CHECK_LIST(db, "L", ((uint64_t[]){3, 2, 1}), 3);
+    /* nothing to move (an empty or absent source): the destination is not made */
+    CHECK_RC(shmkv_move(db, KEY("M"), SHMKV_HEAD, KEY("N"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EAGAIN);
+    CHECK_RC(shmkv_move(db, KEY("absent"), SHMKV_HEAD, KEY("N"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EAGAIN);
+    CHECK_EQ_U64(shmkv_count(db), 3);
+    CHECK_TABLE(db, "after moves");
+    /* at random among 40 lists (their keys in many shards, some sharing one) */
+    char k[RINGS][16];
+    for (int i = 0; i < RINGS; i++) {
+        snprintf(k[i], sizeof k[i], "ring-%d", i);
+        for (uint64_t j = 0; j < PER_RING; j++)
+            CHECK_RC(elem_push(db, "ring", (uint64_t)i * PER_RING + j, SHMKV_TAIL), 0);
+        for (uint64_t j = 0; j < PER_RING; j++)
+            move_one(db, "ring", SHMKV_HEAD, k[i], SHMKV_TAIL, "ring", (uint64_t)i * PER_RING + j);
+    }
+    h_rng r = h_rng_new(5);
+    for (int step = 0; step < 4000; step++) {
+        int a = (int)h_below(&r, RINGS), b = (int)h_below(&r, RINGS);
+        int rc = shmkv_move(db, KEY(k[a]), (int)h_below(&r, 2), KEY(k[b]), (int)h_below(&r, 2), buf, sizeof buf,
+                            &vl, 0);
+        CHECK(rc == 0 || rc == -EAGAIN);
+        CHECK(rc || elem_seq(buf, vl, "ring") < RINGS * PER_RING);
+    }
+    uint8_t seen[RINGS * PER_RING] = {0};
+    size_t total = 0;
+    for (int i = 0; i < RINGS; i++) {
+        uint64_t got[RINGS * PER_RING];
+        size_t n = 0;
+        CHECK_RC(list_seqs(db, k[i], "ring", got, RINGS * PER_RING, &n), 0);
+        for (size_t j = 0; j < n && j < RINGS * PER_RING; j++)
+            if (got[j] < RINGS * PER_RING)
+                seen[got[j]]++;
+        total += n;
+    }
+    CHECK_EQ_U64(total, RINGS * PER_RING);
+    for (int i = 0; i < RINGS * PER_RING; i++)
+        CHECKF(seen[i] == 1, "element %d is in %d lists", i, seen[i]);
+    CHECK_TABLE(db, "after moves among 40 lists");
+    close_unlink(db, name);
+}
+
+/* pop_many: as many as fit and max allows, packed, lengths in lens. */
+static void pop_many(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "popmany");
+    for (uint64_t i = 0; i < 20; i++)
+        CHECK_RC(elem_push(db, "q", i, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_push(db, KEY("q"), NULL, 0, SHMKV_TAIL), 0); /* an empty element at the tail */
+    uint8_t buf[ELEM_MAX * 20];
+    size_t lens[20], n = 0;
+    /* room for elements 0 and 1 and part of 2: two */
+    size_t cap = elem_len(0) + elem_len(1) + elem_len(2) - 1;
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, cap, lens, 20, &n, 0), 0);
+    CHECK_EQ_U64(n, 2);
+    CHECK(lens[0] == elem_len(0) && lens[1] == elem_len(1));
+    CHECK_EQ_U64(elem_seq(buf, lens[0], "q"), 0);
+    CHECK_EQ_U64(elem_seq(buf + lens[0], lens[1], "q"), 1);
+    /* max limits: three, exactly, with room for all */
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, lens, 3, &n, 0), 0);
+    CHECK_EQ_U64(n, 3);
+    size_t pos = 0;
+    for (size_t j = 0; j < n; pos += lens[j++])
+        CHECK_EQ_U64(elem_seq(buf + pos, lens[j], "q"), 2 + j);
+    /* from the tail: the last first (the empty one) */
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_TAIL, buf, sizeof buf, lens, 3, &n, 0), 0);
+    CHECK_EQ_U64(n, 3);
+    CHECK(lens[0] == 0 && elem_seq(buf, lens[1], "q") == 19 && elem_seq(buf + lens[1], lens[2], "q") == 18);
+    /* more asked than there are; a buffer exactly the size of what is left */
+    size_t left = 0;
+    for (uint64_t i = 5; i < 18; i++)
+        left += elem_len(i);
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, left, lens, 20, &n, 0), 0);
+    CHECK_EQ_U64(n, 13);
+    pos = 0;
+    for (size_t j = 0; j < n; pos += lens[j++])
+        CHECK_EQ_U64(elem_seq(buf + pos, lens[j], "q"), 5 + j);
+    CHECK_EQ_U64(pos, left);
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, lens, 20, &n, 0), -EAGAIN);
+    CHECK_EQ_U64(n, 0);
+    CHECK_LIST(db, "q", NULL, 0);
+    CHECK_TABLE(db, "after pop_many");
+    close_unlink(db, name);
+}
+
+/* Redis LRANGE: the elements from start to stop, both included. */
+static size_t redis_range(int64_t n, int64_t start, int64_t stop, int64_t *first)
+{
+    if (start < 0)
+        start = n + start < 0 ? 0 : n + start;
+    if (stop < 0)
+        stop = n + stop;
+    if (stop >= n)
+        stop = n - 1;
+    *first = start;
+    return start > stop || start >= n ? 0 : (size_t)(stop - start + 1);
+}
+
+struct range_seen {
+    uint64_t seqs[8];
+    size_t n, stop_after;
+};
+
+static int range_visit(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    struct range_seen *s = ctx;
+    CHECK(kl == 3 && !memcmp(k, "rng", 3));
+    if (s->n < 8)
+        s->seqs[s->n] = elem_seq(v, vl, "rng");
+    return ++s->n == s->stop_after ? 42 : 0;
+}
+
+static void lrange(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "lrange");
+    int64_t idx[] = {INT64_MIN, -8, -6, -5, -4, -2, -1, 0, 1, 2, 4, 5, 6, 8, INT64_MAX};
+    const size_t nidx = sizeof idx / sizeof idx[0];
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    CHECK_RC(shmkv_lrange(db, KEY("rng"), 0, -1, range_visit, NULL), -ENOENT);
+    CHECK_RC(elem_push(db, "rng", 0, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_pop(db, KEY("rng"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), 0);
+    for (int64_t n = 0; n <= 5; n++) { /* elements 0..n-1 */
+        if (n)
+            CHECK_RC(elem_push(db, "rng", (uint64_t)n - 1, SHMKV_TAIL), 0);
+        for (size_t a = 0; a < nidx; a++)
+            for (size_t b = 0; b < nidx; b++) {
+                struct range_seen s = {.stop_after = 99};
+                int64_t first;
+                size_t want = redis_range(n, idx[a], idx[b], &first);
+                CHECK_RC(shmkv_lrange(db, KEY("rng"), idx[a], idx[b], range_visit, &s), 0);
+                int ok = s.n == want;
+                for (size_t j = 0; ok && j < want; j++)
+                    ok = s.seqs[j] == (uint64_t)first + j;
+                CHECKF(ok, "lrange %lld %lld of %lld elements: %zu visited, %zu expected", (long long)idx[a],
+                       (long long)idx[b], (long long)n, s.n, want);
+            }
+    }
+    /* fn's non-zero return stops the range and is returned */
+    struct range_seen s = {.stop_after = 2};
+    CHECK_RC(shmkv_lrange(db, KEY("rng"), 0, -1, range_visit, &s), 42);
+    CHECK_EQ_U64(s.n, 2);
+    close_unlink(db, name);
+}
+
+/* A list counts as one key, in count and stat, whatever it holds. */
+static void count_stat(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "count");
+    shmkv_stats st;
+    for (uint64_t i = 0; i < 100; i++)
+        CHECK_RC(elem_push(db, "L2", i, SHMKV_HEAD), 0);
+    CHECK_EQ_U64(shmkv_count(db), 3);
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.keys, 3);
+    CHECK_RC(shmkv_del(db, KEY("L2")), 0);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.keys, 2);
+    CHECK_EQ_U64(st.dels, 1);
+    close_unlink(db, name);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
         {"push_pop", push_pop},       {"bad_args", bad_args}, {"enobufs", enobufs},
         {"mediumtype", mediumtype},   {"cache", cache_refuses}, {"rdonly", rdonly},
         {"scan_all", scan_all},       {"persistence", persistence}, {"del", del_list},
+        {"move", move},               {"pop_many", pop_many}, {"lrange", lrange},
+        {"count_stat", count_stat},
     };
     return h_main(argc, argv, "test_list", parts, H_NPARTS(parts));
 }
