@@ -113,10 +113,12 @@ struct list {
     _Atomic uint32_t waiters;       /* poppers that may be asleep on wake (a hint) */
     uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
     /* the journal of a move out of this list (both lists locked) */
-    uint64_t move_dst;              /* the destination's list run, 0: none */
+    _Atomic uint64_t move_dst;      /* the destination's list run, 0: none; | 1 once
+                                     * the destination's repair found its push done */
     uint64_t move_dst_end;          /* the destination's end word before the push */
     uint64_t move_src_end;          /* this list's end word before the pop */
     uint32_t move_to, move_from;    /* the ends */
+    uint64_t move_src;              /* a move into this list: the source's list run */
 };
 #define LIST_RING_OFF 192u          /* the first ring's offset in its list run */
 #define LIST_INLINE 256u            /* ring slots inside the list run (4 KiB): 2^8 */

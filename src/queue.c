@@ -360,13 +360,18 @@ static int move_locked(shmkv *db, struct move *m)
     ls->move_from = (uint32_t)m->from;
     ls->move_dst_end = atomic_load_explicit(&ld->end[m->to], memory_order_relaxed);
     ls->move_src_end = atomic_load_explicit(&ls->end[m->from], memory_order_relaxed);
+    ld->move_src = cs.list; /* the destination's half of the journal */
     atomic_signal_fence(memory_order_seq_cst);
-    ls->move_dst = cd.list; /* the journal is armed: list.c's repair_move */
+    atomic_store(&ls->move_dst, cd.list); /* the journal is armed: list.c's repair_move */
     struct piece v = {m->a.buf, m->a.lens[0]};
     r = shmkv__list_push(db, m->wd.s, cd.list, &v, 1, m->to);
-    if (!r)
+    if (!r) {
+        shmkv__pause_at(PAUSE_MOVE_PUSHED);
         shmkv__list_pop(db, m->ws.s, cs.list, m->from, 1);
-    ls->move_dst = 0;
+    }
+    atomic_store(&ls->move_dst, 0);
+    atomic_signal_fence(memory_order_seq_cst);
+    ld->move_src = 0;
     if (!r)
         shmkv__list_wake(ld, 1);
     return r;
