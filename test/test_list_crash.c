@@ -16,8 +16,8 @@
  *               then either list's shard is taken over first, and the other
  *               pushed to before its repair: the element is in exactly one
  *               of the lists.
- *  move_random: movers killed at random instants: every element in exactly
- *               one list.
+ *  move_random: movers killed at random instants (among lists of two
+ *               shards and of one): every element in exactly one list.
  *  pop_random:  poppers killed at random instants: an element is popped
  *               (gone from the list) or not, never both, never twice.
  */
@@ -271,10 +271,164 @@ static void move_points(void)
     shmkv_unlink(g_name);
 }
 
+/* ---- move_random and pop_random ---- */
+
+#define KILLS (H_ASAN ? 50 : 150)
+
+/* Run op in a child and kill it after a random 0 to 3 ms. */
+static void run_killed(void (*op)(shmkv *, void *), void *arg, h_rng *r)
+{
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        shmkv *db = NULL;
+        CHECK_RC(shmkv_open(g_name, NULL, &db), 0);
+        op(db, arg);
+        h_child_exit();
+    }
+    h_sleep((double)h_below(r, 3000) / 1e6);
+    kill_stopped(pid);
+}
+
+#define NEL 60
+
+static void mover(shmkv *db, void *arg)
+{
+    char(*keys)[32] = arg;
+    h_rng r = h_rng_new((uint64_t)getpid());
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    for (;;) {
+        int a = (int)h_below(&r, 3), b = (int)h_below(&r, 3);
+        int rc = shmkv_move(db, KEY(keys[a]), (int)h_below(&r, 2), KEY(keys[b]), (int)h_below(&r, 2), buf,
+                            sizeof buf, &vl, 0);
+        if (rc != 0 && rc != -EAGAIN)
+            CHECK_RC(rc, 0);
+    }
+}
+
+/* Movers among A, B (another shard) and C (A's shard) killed at random;
+ * after each, one list touched first: every element in exactly one list. */
+static void move_random(void)
+{
+    h_name(g_name, sizeof g_name, "moverand");
+    shmkv *db = fresh();
+    char keys[3][32] = {"A"};
+    key_near(db, keys[1], sizeof keys[1], "B", "A", 0);
+    key_near(db, keys[2], sizeof keys[2], "C", "A", 1);
+    for (uint64_t i = 0; i < NEL; i++)
+        push_el(db, keys[i % 3], i);
+    h_rng r = h_rng_new(3);
+    long bad = 0;
+    for (int k = 0; k < KILLS && !bad; k++) {
+        run_killed(mover, keys, &r);
+        touch(db, keys[h_below(&r, 3)]);
+        uint8_t seen[NEL] = {0};
+        size_t total = 0;
+        for (int l = 0; l < 3; l++) {
+            uint64_t got[NEL + 1];
+            size_t n = 0;
+            CHECK_RC(list_seqs(db, keys[l], "el", got, NEL + 1, &n), 0);
+            for (size_t j = 0; j < n && j <= NEL; j++)
+                bad += got[j] >= NEL || seen[got[j]]++;
+            total += n;
+        }
+        bad += total != NEL;
+        CHECKF(bad == 0, "after kill %d: %zu elements in the lists, %ld wrong", k, total, bad);
+        if (k % 25 == 0)
+            CHECK_TABLE(db, "after a mover was killed");
+    }
+    CHECK_TABLE(db, "after the movers were killed");
+    shmkv_close(db);
+    shmkv_unlink(g_name);
+}
+
+#define POP_MAX (H_ASAN ? 200000u : 1000000u)
+
+/* What a popper has popped (got[seq] 1), and whether a pop is in flight. */
+struct pops {
+    _Atomic int inflight;
+    uint8_t got[POP_MAX];
+};
+static struct pops *PP;
+
+static void popper(shmkv *db, void *arg)
+{
+    (void)arg;
+    h_rng r = h_rng_new((uint64_t)getpid());
+    uint8_t buf[8 * ELEM_MAX];
+    size_t lens[8], n;
+    for (;;) {
+        atomic_store(&PP->inflight, 1);
+        int rc = shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, lens, 1 + h_below(&r, 8), &n, 0);
+        if (rc == 0)
+            for (size_t i = 0, pos = 0; i < n; pos += lens[i++]) {
+                uint64_t seq = elem_seq(buf + pos, lens[i], "el");
+                CHECK(seq < POP_MAX);
+                if (seq < POP_MAX)
+                    PP->got[seq]++;
+            }
+        atomic_store(&PP->inflight, 0);
+        if (rc == -EAGAIN)
+            h_sleep(0.0001); /* emptied: the parent fills it again */
+        else if (rc)
+            CHECK_RC(rc, 0);
+    }
+}
+
+/* Poppers killed at random: the list holds exactly what was not popped;
+ * a pop cut short removed its elements or none, never some twice. */
+static void pop_random(void)
+{
+    h_name(g_name, sizeof g_name, "poprand");
+    shmkv *db = fresh();
+    PP = h_shm_alloc(sizeof *PP);
+    uint64_t next = 0, popped = 0; /* pushed: 0 .. next-1; popped (known): 0 .. popped-1 */
+    h_rng r = h_rng_new(4);
+    uint64_t *in = malloc(POP_MAX * sizeof *in);
+    long cut = 0, emptied = 0;
+    for (int k = 0; k < KILLS; k++) {
+        while (next - popped < 5000 && next < POP_MAX)
+            push_el(db, "q", next++);
+        run_killed(popper, NULL, &r);
+        size_t n = 0;
+        CHECK_RC(list_seqs(db, "q", "el", in, POP_MAX, &n), 0);
+        /* the list: a run of consecutive elements up to the last pushed */
+        uint64_t first = n ? in[0] : next;
+        long bad = first + n != next;
+        for (size_t i = 0; i < n; i++)
+            bad += in[i] != first + i;
+        /* before it: each popped once, except a pop cut short (up to 8) */
+        long twice = 0, unseen = 0;
+        for (uint64_t q = popped; q < first; q++) {
+            twice += PP->got[q] > 1;
+            unseen += PP->got[q] == 0;
+        }
+        for (uint64_t q = first; q < next; q++)
+            twice += PP->got[q] != 0; /* popped and still there */
+        CHECKF(!bad && !twice && unseen <= (PP->inflight ? 8 : 0),
+               "after kill %d: list of %zu from %llu (%ld wrong), %ld popped twice or still there, %ld gone unseen%s", k,
+               n, (unsigned long long)first, bad, twice, unseen, PP->inflight ? " (a pop in flight)" : "");
+        if (bad || twice)
+            break;
+        cut += unseen > 0;
+        emptied += n == 0;
+        popped = first;
+        if (k % 25 == 0)
+            CHECK_TABLE(db, "after a popper was killed");
+    }
+    CHECK_TABLE(db, "after the poppers were killed");
+    h_note("%d poppers killed: %ld in a pop that had taken elements, %ld with the list emptied", KILLS, cut, emptied);
+    free(in);
+    h_shm_free(PP, sizeof *PP);
+    shmkv_close(db);
+    shmkv_unlink(g_name);
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
 {
-    static const struct h_part parts[] = {{"push", push}, {"move_points", move_points}};
+    static const struct h_part parts[] = {
+        {"push", push}, {"move_points", move_points}, {"move_random", move_random}, {"pop_random", pop_random}};
     return h_main(argc, argv, "test_list_crash", parts, H_NPARTS(parts));
 }
