@@ -110,7 +110,8 @@ struct list {
                                      * [SHMKV_TAIL]: one past the last; | pushes << 32 */
     _Atomic uint64_t ring;          /* offset of the ring's first slot | log2(cap) */
     _Atomic uint32_t wake;          /* futex word: moved on by every push and by deletion */
-    _Atomic uint32_t waiters;       /* poppers that may be asleep on wake (a hint) */
+    _Atomic uint32_t unused;        /* (sleepers count in their shard's list_waiters:
+                                     * a list may be freed under its sleepers) */
     uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
     /* the journal of a move out of this list (both lists locked) */
     _Atomic uint64_t move_dst;      /* the destination's list run, 0: none; | 1 once
@@ -231,7 +232,8 @@ struct shard {
     uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
     uint64_t pending_list;          /* list run created or being deleted (journal) */
     _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created */
-    _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it, waiting for a list */
+    _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it or on a list of the
+                                     * shard (a hint, only ever too high) */
 } __attribute__((aligned(64)));
 
 /* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not

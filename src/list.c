@@ -185,10 +185,10 @@ void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
     }
 }
 
-void shmkv__list_wake(struct list *l, uint32_t n)
+void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
 {
     atomic_fetch_add_explicit(&l->wake, 1, memory_order_release);
-    if (atomic_load_explicit(&l->waiters, memory_order_relaxed))
+    if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
         syscall(SYS_futex, (uint32_t *)&l->wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }
 
@@ -200,7 +200,7 @@ void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
         shmkv__list_pop(db, s, lrun, SHMKV_HEAD,
                         list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
                                  atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed)));
-    shmkv__list_wake(l, UINT32_MAX); /* sleepers look again: the list is gone */
+    shmkv__list_wake(s, l, UINT32_MAX); /* sleepers look again: the list is gone */
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     if (ring_off(w) != lrun + LIST_RING_OFF) {
         l->pending_ring = ring_off(w) - RUN_HDR;
@@ -302,7 +302,6 @@ void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
         if (shmkv__rec_run(db, off))
             shmkv__log_adopt(db, s, off);
     }
-    atomic_store_explicit(&l->waiters, 0, memory_order_relaxed); /* sleepers retry on their own */
 }
 
 int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint8_t **p, size_t *len, size_t *cap)

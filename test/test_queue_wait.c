@@ -368,11 +368,52 @@ static void recreated(void)
     drop_table(db);
 }
 
+/* ---- freed: a waiter whose list is deleted writes nothing into it ---- */
+
+#define NFILL 3000
+
+static void freed(void)
+{
+    shmkv *db = new_table("freed");
+    W = h_shm_alloc(sizeof *W);
+    CHECK_RC(elem_push(db, "src", 0, SHMKV_TAIL), 0);
+    uint8_t v[300];
+    size_t vl;
+    CHECK_RC(shmkv_pop(db, KEY("src"), SHMKV_TAIL, v, sizeof v, &vl, 0), 0);
+    pid_t pid = spawn_waiter(0, 0, "src");
+    await_sleepers(&pid, 1);
+    /* stopped while asleep: it wakes only once the list's memory has new
+     * owners (pairs' records, as like as not) */
+    kill(pid, SIGSTOP);
+    int st;
+    CHECK(waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st));
+    CHECK_RC(shmkv_del(db, KEY("src")), 0);
+    char k[32];
+    for (int i = 0; i < NFILL; i++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "fill-%d", i);
+        h_val_make(v, sizeof v, k, kl, (uint64_t)i);
+        CHECK_RC(shmkv_put(db, k, kl, v, sizeof v), 0);
+    }
+    kill(pid, SIGCONT);
+    h_sleep(0.2); /* it looks at its list again, finds none, sleeps on */
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    long bad = 0;
+    for (int i = 0; i < NFILL; i++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "fill-%d", i);
+        bad += shmkv_get(db, k, kl, v, sizeof v, &vl) != 0 || !h_val_check(v, vl, k, kl, NULL);
+    }
+    CHECKF(bad == 0, "%ld values damaged by a waiter of a deleted list", bad);
+    h_shm_free(W, sizeof *W);
+    drop_table(db);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
         {"timeout", timeout},   {"eintr", eintr},     {"wake_one", wake_one},
         {"pingpong", pingpong}, {"killed", killed},   {"recreated", recreated},
+        {"freed", freed},
     };
     return h_main(argc, argv, "test_queue_wait", parts, H_NPARTS(parts));
 }
