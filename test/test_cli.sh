@@ -9,67 +9,15 @@
 # Prints "N passed, M failed" and exits non-zero if anything failed.
 set -u
 
-# One whole, no parts: --list lists none (test/run.sh asks), and any other
-# argument is a usage error.
-case ${1-} in
-'') ;;
---list) exit 0 ;;
-*) echo "usage: test_cli [--list] (it has no parts)" >&2; exit 2 ;;
-esac
-
-here=$(cd "$(dirname "$0")" && pwd)
-tool=$here/../shmkv
-[ -x "$tool" ] || { echo "test_cli: $tool not built"; exit 1; }
-command -v python3 >/dev/null || { echo "test_cli: needs python3"; exit 1; }
-
-T=$(mktemp -d /dev/shm/shmkv-cli-test.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'exit 130' INT TERM
-export SHMKV_DIR=$T/tables
-mkdir "$SHMKV_DIR"
-F=$T/files   # dumps and outputs
-mkdir "$F"
+here=$(cd "$(dirname "$0")" && pwd) src=$here
+while [ "$src" != / ] && [ ! -f "$src/test/cli_helpers.sh" ]; do src=$(dirname "$src"); done
+. "$src/test/cli_helpers.sh" || exit 1
 
 npairs=1000000
 case $here in
 */asan/*) npairs=200000; echo "ASan build: the round trip uses $npairs pairs instead of 1,000,000" ;;
 esac
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-nok() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-# run WANT_RC DESCRIPTION -- COMMAND...: stdout in $F/out, stderr in $F/err
-run() {
-    local want=$1 desc=$2 rc
-    shift 3
-    "$@" >"$F/out" 2>"$F/err"
-    rc=$?
-    if [ "$rc" -eq "$want" ]; then
-        ok
-    else
-        nok "$desc: exit $rc, expected $want"
-        head -c 600 "$F/err" | sed 's/^/    stderr: /'
-    fi
-}
-s() { "$tool" "$@"; }   # shorthand
-out_is() { # DESC EXPECTED: stdout of the last run, exactly
-    if [ "$(cat "$F/out")" = "$2" ]; then ok; else nok "$1: stdout '$(head -c 200 "$F/out")', expected '$2'"; fi
-}
-err_has() { # DESC TEXT: stderr of the last run contains TEXT
-    if grep -qF -- "$2" "$F/err"; then ok; else nok "$1: stderr lacks '$2': $(head -c 300 "$F/err")"; fi
-}
-out_has() {
-    if grep -qF -- "$2" "$F/out"; then ok; else nok "$1: stdout lacks '$2': $(head -c 300 "$F/out")"; fi
-}
-check() { # DESC COMMAND...: passes if the command succeeds
-    local desc=$1
-    shift
-    if "$@"; then ok; else nok "$desc"; fi
-}
-nkeys() { s stats "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"])'; }
 start=$(date +%s.%N)
 
 # ---- help, version, usage --------------------------------------------------
@@ -110,8 +58,7 @@ out_has "bench --help" "shmkv-bench"
 # the man page (in the source tree above this script) documents what help
 # lists: the same commands with the same arguments, each command's options
 # in its own entry, and the global options
-man=$here
-while [ "$man" != / ] && [ ! -f "$man/docs/shmkv.1" ]; do man=$(dirname "$man"); done
+man=$src
 check "help and the man page ($man/docs/shmkv.1) agree" python3 - "$tool" "$man/docs/shmkv.1" <<'EOF'
 import re, subprocess, sys
 tool, lines = sys.argv[1], open(sys.argv[2]).read().replace("\\-", "-").split("\n")
@@ -518,7 +465,7 @@ check "dump is 66 bytes" test "$(stat -c %s "$F/one.dump")" -eq 66
 check "dump header and checksum follow docs/dump-format.md" python3 -c '
 import struct, sys
 d = open(sys.argv[1], "rb").read()
-assert d[:8] == b"SHMKVDMP" and struct.unpack_from("<IIQ", d, 8) == (1, 0, 1)
+assert d[:8] == b"SHMKVDMP" and struct.unpack_from("<IIQ", d, 8) == (2, 0, 1)
 assert struct.unpack_from("<II", d, 24) == (5, 5) and d[32:42] == b"helloworld"
 assert struct.unpack_from("<IIQ", d, 42) == (0, 0, 1)
 h = 0xcbf29ce484222325
@@ -633,10 +580,10 @@ run 3 "load of a non-dump" -- s load x "$F/bad.dump"
 err_has "non-dump" "is not a shmkv dump"
 run 1 "the failed load created nothing" -- s get x k
 python3 -c '
-import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[8] = 2; open(sys.argv[2], "wb").write(d)
-' "$F/one.dump" "$F/v2.dump"
-run 3 "load of a newer format version" -- s load x "$F/v2.dump"
-err_has "version message" "format version 2"
+import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[8] = 3; open(sys.argv[2], "wb").write(d)
+' "$F/one.dump" "$F/v3.dump"
+run 3 "load of a newer format version" -- s load x "$F/v3.dump"
+err_has "version message" "format version 3"
 python3 -c '
 import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[38] ^= 1; open(sys.argv[2], "wb").write(d)
 ' "$F/one.dump" "$F/flip.dump"
