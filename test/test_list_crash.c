@@ -3,9 +3,10 @@
  *
  * Using the library's named pause points (test builds: a writer stops
  * itself with SIGSTOP there) and random SIGKILLs:
- *  push:        a pusher stopped after writing an element's record, before
- *               its commit (each record of a batch, a push that makes the
- *               list, a huge element, a push that grows the ring): while it
+ *  push:        a pusher stopped after writing a record, before its commit
+ *               (each record of a batch, the elements' and the list's own
+ *               record of a push that makes the list, a huge element, a
+ *               push that grows the ring): while it
  *               is stopped readers see the list as it was and a writer of
  *               its shard gets -ETIMEDOUT; killed there, nothing of the push
  *               is left, the checker finds no leaked run.
@@ -134,7 +135,7 @@ static void push(void)
     h_name(g_name, sizeof g_name, "push");
     uint64_t *want = malloc(300 * sizeof *want);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
-        for (size_t k = 0; k < cases[c].n; k++) { /* stopped after record k */
+        for (size_t k = 0;; k++) { /* stopped after record k (a new list's own record last) */
             shmkv *db = fresh();
             for (uint64_t i = 0; i < cases[c].before; i++) {
                 CHECK_RC(elem_push(db, "q", i, SHMKV_TAIL), 0);
@@ -143,9 +144,13 @@ static void push(void)
             CHECK_RC(shmkv_put(db, KEY("pair"), "v", 1), 0);
             uint64_t count = shmkv_count(db);
             pid_t pid = stop_in(do_push, (void *)&cases[c], PAUSE_RECORD_WRITTEN, (long)k);
-            CHECKF(pid, "%s: the pusher never wrote record %zu", cases[c].what, k);
-            if (!pid)
+            size_t records = cases[c].n + !cases[c].before;
+            CHECKF(!pid == (k == records), "%s: the pusher %s record %zu", cases[c].what,
+                   pid ? "wrote" : "never wrote", k);
+            if (!pid) {
+                shmkv_close(db);
                 break;
+            }
             /* stopped: lock-free readers see the list as it was; a writer waits for nothing */
             uint64_t len = 99;
             CHECK_RC(shmkv_llen(db, KEY("q"), &len), 0);
