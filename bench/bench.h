@@ -86,6 +86,7 @@ struct config {
     struct numlist hr_pcts;        /* cache sizes, % of the working set's bytes */
     int queue;                     /* --queue, and what only it uses: */
     uint64_t queue_items, queue_wakes;
+    double queue_timeout;          /* a run taking longer fails */
     uint64_t given;                /* bit i: the table's option i was given */
     /* derived from the above once they are parsed */
     uint64_t ws_bytes;             /* working set: key + value bytes of every key */
@@ -106,6 +107,8 @@ struct cleanup {
     volatile pid_t kids[MAX_PROCS];/* the current phase's worker processes */
     char run_dir[256];             /* the current run's private directory */
     char files[8][384];            /* to remove (unlink, else rmdir), in order */
+    void (*undo)(void);            /* may be NULL; async-signal-safe: put back
+                                    * what the run changed (--queue: msg_max) */
 };
 
 void cleanup_on_signals(struct cleanup *cl); /* also ignores SIGPIPE */

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,7 +254,8 @@ static void verify(int nprod, int ncons, uint64_t items, struct qresult *r)
 }
 
 /* One run: nprod producers (or the prober), ncons consumers. */
-static void run(struct qrun *q, int nprod, int ncons, uint64_t items, int latency, struct qresult *r)
+static void run(struct qrun *q, int nprod, int ncons, uint64_t items, int latency, double timeout,
+                struct qresult *r)
 {
     int ready[2], go[2];
     pid_t prod[QMAX_PROCS] = {0}, cons[QMAX_PROCS] = {0};
@@ -277,10 +279,16 @@ static void run(struct qrun *q, int nprod, int ncons, uint64_t items, int latenc
         if (read(ready[0], &b, 1) != 1)
             break; /* a process failed: verify says which */
     uint64_t t0 = now_ns();
+    double end = now_sec() + timeout;
     close(go[1]);
-    for (int i = 0; i < nprod; i++)
-        waitpid(prod[i], NULL, 0);
-    for (double end = now_sec() + 600; atomic_load(&S->consumed) < items && now_sec() < end;) {
+    for (int left = nprod; left && now_sec() < end;) {
+        for (int i = 0; i < nprod; i++)
+            if (prod[i] > 0 && waitpid(prod[i], NULL, WNOHANG) == prod[i])
+                prod[i] = 0, left--;
+        if (left)
+            sleep_ns(1000000);
+    }
+    while (atomic_load(&S->consumed) < items && now_sec() < end) {
         int dead = 0;
         for (int i = 0; i < ncons; i++)
             dead |= S->cons[i].error;
@@ -288,10 +296,20 @@ static void run(struct qrun *q, int nprod, int ncons, uint64_t items, int latenc
             break;
         sleep_ns(1000000);
     }
+    if (now_sec() >= end) { /* too slow: stop everything, fail the run */
+        snprintf(r->why, sizeof r->why, "not done after %.0f s (%" PRIu64 " of %" PRIu64 " messages popped)", timeout,
+                 (uint64_t)atomic_load(&S->consumed), items);
+        for (int i = 0; i < QMAX_PROCS; i++) {
+            if (i < nprod && prod[i] > 0)
+                kill(prod[i], SIGKILL), waitpid(prod[i], NULL, 0);
+            if (i < ncons && cons[i] > 0)
+                kill(cons[i], SIGKILL), waitpid(cons[i], NULL, 0), cons[i] = 0;
+        }
+    }
     uint64_t t1 = t0;
     for (int i = 0; i < ncons; i++)
         t1 = S->cons[i].last_ns > t1 ? S->cons[i].last_ns : t1;
-    if (stop_consumers(q, cons, ncons, r->why, sizeof r->why))
+    if (!r->why[0] && stop_consumers(q, cons, ncons, r->why, sizeof r->why))
         for (int i = 0; i < ncons; i++)
             if (cons[i] > 0)
                 kill(cons[i], SIGKILL), waitpid(cons[i], NULL, 0);
@@ -393,7 +411,7 @@ static int throughput(const struct config *c, struct cleanup *clean, const struc
                 struct qrun q = {.p = use[s], .size = cl->size, .batch = cl->batch, .dir = c->dir, .cl = clean,
                                  .corrupt = c->self_test_corrupt};
                 struct qresult res;
-                run(&q, cl->prod, cl->cons, items, 0, &res);
+                run(&q, cl->prod, cl->cons, items, 0, c->queue_timeout, &res);
                 if (!(ok = res.ok))
                     fprintf(stderr, "shmkv-bench: %s, P %d C %d, %zu B, batch %u: %s\n", use[s]->name, cl->prod,
                             cl->cons, cl->size, cl->batch, res.why);
@@ -426,7 +444,7 @@ static int latency(const struct config *c, struct cleanup *clean, const struct q
         struct qrun q = {.p = use[s], .size = 64, .batch = 1, .dir = c->dir, .cl = clean,
                          .corrupt = c->self_test_corrupt};
         struct qresult res;
-        run(&q, 1, 1, c->queue_wakes, 1, &res);
+        run(&q, 1, 1, c->queue_wakes, 1, c->queue_timeout, &res);
         if (!res.ok) {
             fprintf(stderr, "shmkv-bench: %s, latency: %s\n", use[s]->name, res.why);
             printf("%-8s %8s\n", use[s]->name, "FAILED");
@@ -471,6 +489,7 @@ int queue_main(const struct config *c, struct cleanup *cl)
     const struct qpeer *use[NPEERS];
     int n;
     cleanup_on_signals(cl);
+    cl->undo = mq_restore;
     S = shared_alloc(sizeof *S);
     if (choose(c, use, &n)) {
         fprintf(stderr, "shmkv-bench: --queue: no system to run (of shmkv, mq, pipe, redis, redis-p, shf)\n");

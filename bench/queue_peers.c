@@ -134,12 +134,15 @@ static int mq_fits(size_t size, long depth)
     return 1;
 }
 
+/* Write v to path with open/write/close: mq_restore runs in a signal handler. */
 static void write_long(const char *path, long v)
 {
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "%ld\n", v);
-        fclose(f);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", v), fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, buf, (size_t)n) != n)
+            n = -1; /* nothing more to do: the value stays as it was */
+        close(fd);
     }
 }
 
@@ -171,10 +174,21 @@ const char *mq_limits(size_t size, long *depth)
     return text;
 }
 
-void mq_restore(void)
+void mq_restore(void) /* async-signal-safe */
 {
-    if (msg_max_was)
-        write_long(MSG_MAX, msg_max_was);
+    if (msg_max_was) {
+        char buf[32];
+        int n = 0, fd = open(MSG_MAX, O_WRONLY | O_CLOEXEC);
+        for (long v = msg_max_was, d = 1000000000; d; d /= 10) /* no snprintf in a handler */
+            if (v / d || n || d == 1)
+                buf[n++] = (char)('0' + v / d % 10);
+        buf[n++] = '\n';
+        if (fd >= 0) {
+            if (write(fd, buf, (size_t)n) != n)
+                n = 0;
+            close(fd);
+        }
+    }
     msg_max_was = 0;
 }
 
