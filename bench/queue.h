@@ -68,7 +68,8 @@ extern const struct qpeer qpeer_redis __attribute__((weak)), qpeer_redis_p __att
 
 /* queue_peers.c: the capacity POSIX message queues get (raising the
  * limits where this process may); its text for the report.  mq_restore
- * puts back what it raised. */
+ * puts back what it raised and removes a queue left by a run cut short
+ * (async-signal-safe: a signal's cleanup calls it). */
 const char *mq_limits(size_t size, long *depth);
 void mq_restore(void);
 

@@ -174,8 +174,13 @@ const char *mq_limits(size_t size, long *depth)
     return text;
 }
 
-void mq_restore(void) /* async-signal-safe */
+static char mq_name[64]; /* the queue of the run under way, for mq_restore */
+
+void mq_restore(void) /* async-signal-safe (mq_unlink is a system call) */
 {
+    if (mq_name[0])
+        mq_unlink(mq_name); /* else it would hold this user's RLIMIT_MSGQUEUE */
+    mq_name[0] = 0;
     if (msg_max_was) {
         char buf[32];
         int n = 0, fd = open(MSG_MAX, O_WRONLY | O_CLOEXEC);
@@ -196,6 +201,7 @@ static int mq_setup(struct qrun *q, char *err, size_t n)
 {
     mq_limits(q->size, &q->depth);
     snprintf(q->path, sizeof q->path, "/shmkv-bench-%d", (int)getpid());
+    snprintf(mq_name, sizeof mq_name, "%s", q->path);
     struct mq_attr a = {.mq_maxmsg = q->depth, .mq_msgsize = (long)q->size};
     mqd_t m = mq_open(q->path, O_CREAT | O_EXCL | O_RDWR, 0600, &a);
     if (m == (mqd_t)-1) {
@@ -209,6 +215,7 @@ static int mq_setup(struct qrun *q, char *err, size_t n)
 static void mq_teardown(struct qrun *q)
 {
     mq_unlink(q->path);
+    mq_name[0] = 0;
 }
 
 static int mq_qopen(struct qrun *q, struct qconn *c)
