@@ -174,7 +174,7 @@ const char *mq_limits(size_t size, long *depth)
     return text;
 }
 
-static char mq_name[64]; /* the queue of the run under way, for mq_restore */
+static char mq_name[sizeof ((struct qrun *)0)->path]; /* the queue of the run under way, for mq_restore */
 
 void mq_restore(void) /* async-signal-safe (mq_unlink is a system call) */
 {
