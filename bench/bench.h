@@ -16,6 +16,9 @@
  *   stall.c        --stall-probe
  *   hitratio.c     --hitratio: shmkv's cache against an exact LRU and
  *                  memcached (hitratio_mc.c; hitratio.h)
+ *   queue.c        --queue: shmkv's lists as queues against POSIX message
+ *                  queues, a pipe, Redis lists, SharedHashFile (queue.h;
+ *                  queue_peers.c, queue_redis.c, queue_shf.c)
  *   sys_*.c        the systems (sys.h); servers.c runs Redis' and
  *                  memcached's servers; boost_map.cpp is the C++ behind
  *                  sys_boost.c
@@ -84,6 +87,9 @@ struct config {
     uint64_t hr_requests, hr_warmup;   /* counted requests, and uncounted before them */
     struct numlist hr_skews;
     struct numlist hr_pcts;        /* cache sizes, % of the working set's bytes */
+    int queue;                     /* --queue, and what only it uses: */
+    uint64_t queue_items, queue_wakes;
+    double queue_timeout;          /* a run taking longer fails */
     uint64_t given;                /* bit i: the table's option i was given */
     /* derived from the above once they are parsed */
     uint64_t ws_bytes;             /* working set: key + value bytes of every key */
@@ -104,6 +110,8 @@ struct cleanup {
     volatile pid_t kids[MAX_PROCS];/* the current phase's worker processes */
     char run_dir[256];             /* the current run's private directory */
     char files[8][384];            /* to remove (unlink, else rmdir), in order */
+    void (*undo)(void);            /* may be NULL; async-signal-safe: put back
+                                    * what the run changed (--queue: msg_max) */
 };
 
 void cleanup_on_signals(struct cleanup *cl); /* also ignores SIGPIPE */
@@ -259,5 +267,8 @@ int report_tsv(const struct bench *b, const char *path);
 
 /* hitratio.c: --hitratio; returns the exit status. */
 int hitratio_main(const struct config *c, struct cleanup *cl);
+
+/* queue.c: --queue; returns the exit status. */
+int queue_main(const struct config *c, struct cleanup *cl);
 
 #endif /* SHMKV_BENCH_H */

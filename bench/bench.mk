@@ -23,7 +23,8 @@
 have_header = $(shell printf '\043include <$(1)>\n' | $(2) -E -x $(3) - >/dev/null 2>&1 && echo 1)
 
 BENCH_SRC  := $(addprefix bench/,main.c options.c systems.c phases.c worker.c report.c \
-                cleanup.c util.c stall.c hitratio.c servers.c sys_shmkv.c)
+                cleanup.c util.c stall.c hitratio.c servers.c sys_shmkv.c \
+                queue.c queue_peers.c queue_shf.c)
 BENCH_DEFS :=
 BENCH_LIBS := -lm
 
@@ -34,7 +35,7 @@ ifeq ($(call have_header,lmdb.h,$(CC),c),1)
 endif
 ifeq ($(call have_header,hiredis/hiredis.h,$(CC),c),1)
   BENCH_DEFS += -DHAVE_HIREDIS
-  BENCH_SRC  += bench/sys_redis.c
+  BENCH_SRC  += bench/sys_redis.c bench/queue_redis.c
   BENCH_LIBS += -lhiredis
 endif
 ifeq ($(call have_header,libmemcached/memcached.h,$(CC),c),1)

@@ -2,7 +2,7 @@
  * cleanup.c - what shmkv-bench removes and kills at the end of a run, and
  * on SIGINT/SIGTERM/SIGHUP: the worker processes of the phase under way,
  * the servers (systems_kill_now), the store's files and the run's private
- * directory under --dir.
+ * directory under --dir, and what a mode changed on the system (undo).
  */
 #include "bench.h"
 
@@ -55,6 +55,8 @@ static void on_signal(int sig)
                 kill(cl->kids[i], SIGKILL);
         systems_kill_now();
         remove_tracked(cl);
+        if (cl->undo)
+            cl->undo();
     }
     signal(sig, SIG_DFL);
     raise(sig);

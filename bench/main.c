@@ -224,6 +224,13 @@ int main(int argc, char **argv)
         return stall_probe(c->stall_secs);
     if (c->hitratio)
         return hitratio(&b);
+    if (c->queue) {
+        if (c->quick && !option_given(c, "queue-items"))
+            b.cfg.queue_items = 20000;
+        if (c->quick && !option_given(c, "queue-wakes"))
+            b.cfg.queue_wakes = 500;
+        return queue_main(c, &b.cl);
+    }
     if ((rc = finish_config(&b.cfg)) != 0)
         return rc;
     if (c->list_systems) {

@@ -153,6 +153,21 @@ static const struct optdef defs[] = {
     { "cache-pcts", .arg = "LIST", LIST(hr_pcts, 0.001, 100),
       .help = "cache sizes, % of the working set's bytes, rounded to\n"
               "whole MiB, at least 4 (default 1,5,10)" },
+    TEXT("Queues (shmkv-bench --queue [options]): 1 and 2 producer processes and 1\n"
+         "and 2 consumer processes pass messages of 64 B and 4 KiB, one at a time and\n"
+         "in batches of 64, through shmkv's lists, POSIX message queues, a pipe, Redis\n"
+         "lists (RPUSH/BLPOP, and pipelined) and SharedHashFile's queues where built;\n"
+         "consumers wait in the kernel.  Millions of messages a second per cell, every\n"
+         "message checked, then the wake-up latency of a waiting consumer.  It also\n"
+         "takes --system LIST (of shmkv,mq,pipe,redis,redis-p,shf), --runs R, --dir\n"
+         "and --quick (20000 messages, 500 wake-ups).\n"),
+    { "queue", ON(queue), .help = "measure queues instead of the phases" },
+    { "queue-items", .arg = "N", U64(queue_items, 1, 1ull << 40),
+      .help = "messages per cell (default 200000)" },
+    { "queue-wakes", .arg = "N", U64(queue_wakes, 1, 10000000),
+      .help = "wake-ups timed for the latency (default 5000)" },
+    { "queue-timeout", .arg = "S", NUM(queue_timeout, 1, 86400),
+      .help = "a queue run taking longer fails (default 120)" },
     TEXT("Phases: PUT (each worker inserts its share of the keys), MIX (gets of random\n"
          "keys, and updates (--op) of random keys of the worker's share), GET (every key\n"
          "once in random order; N Zipf draws with --dist zipf), DEL (each worker its\n"
@@ -175,6 +190,7 @@ static const struct config defaults = {
     .sample = 64, .phase_on = { 1, 1, 1, 1 }, .dir = "/dev/shm", .prefault = 1,
     .hr_requests = 2000000, .hr_warmup = 1000000,
     .hr_skews = { { 0.7, 0.9, 0.99, 1.2 }, 4 }, .hr_pcts = { { 1, 5, 10 }, 3 },
+    .queue_items = 200000, .queue_wakes = 5000, .queue_timeout = 120,
 };
 
 /* ---- --help -------------------------------------------------------------- */

@@ -28,6 +28,7 @@ enum pause_point {
     PAUSE_RUN_UNLINKED,    /* a run unlinked from its shard, not yet freed */
     PAUSE_ALLOC_LOCKED,    /* the allocator's lock was just taken */
     PAUSE_EVICTING,        /* cache: an eviction step, its shard locked */
+    PAUSE_MOVE_PUSHED,     /* a move's push committed, its pop not yet */
     PAUSE_POINTS
 };
 

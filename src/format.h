@@ -110,13 +110,16 @@ struct list {
                                      * [SHMKV_TAIL]: one past the last; | pushes << 32 */
     _Atomic uint64_t ring;          /* offset of the ring's first slot | log2(cap) */
     _Atomic uint32_t wake;          /* futex word: moved on by every push and by deletion */
-    _Atomic uint32_t waiters;       /* poppers that may be asleep on wake (a hint) */
+    _Atomic uint32_t unused;        /* (sleepers count in their shard's list_waiters:
+                                     * a list may be freed under its sleepers) */
     uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
     /* the journal of a move out of this list (both lists locked) */
-    uint64_t move_dst;              /* the destination's list run, 0: none */
+    _Atomic uint64_t move_dst;      /* the destination's list run, 0: none; | 1 once
+                                     * the destination's repair found its push done */
     uint64_t move_dst_end;          /* the destination's end word before the push */
     uint64_t move_src_end;          /* this list's end word before the pop */
     uint32_t move_to, move_from;    /* the ends */
+    uint64_t move_src;              /* a move into this list: the source's list run */
 };
 #define LIST_RING_OFF 192u          /* the first ring's offset in its list run */
 #define LIST_INLINE 256u            /* ring slots inside the list run (4 KiB): 2^8 */
@@ -229,7 +232,8 @@ struct shard {
     uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
     uint64_t pending_list;          /* list run created or being deleted (journal) */
     _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created */
-    _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it, waiting for a list */
+    _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it or on a list of the
+                                     * shard (a hint, only ever too high) */
 } __attribute__((aligned(64)));
 
 /* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not

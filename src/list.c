@@ -22,10 +22,11 @@
  *    (offset and size together), then the old one is journaled and freed.
  *  - a move from one list to another (queue.c holds both locks): the
  *    destination's push is committed first, then the source's pop; the
- *    source's journal (move_*) records both end words from before, so a
- *    repair tells from the destination's push count whether to finish
- *    the pop: an element is in one list or the other, never both, never
- *    neither.
+ *    source's journal (move_*) records both end words from before, the
+ *    destination's (move_src) the source, so the repairs of the two
+ *    shards agree on whether the push was committed and finish the pop
+ *    exactly then (repair_move): an element is in one list or the other,
+ *    never both, never neither.
  *  - create and delete: journaled in shard.pending_list.
  * The shard's repair (shard.c) finishes or forgets each of these and
  * counts the elements' live bytes into their runs.
@@ -161,25 +162,33 @@ uint64_t shmkv__list_elem(shmkv *db, uint64_t lrun, int end, uint32_t k)
     return mem_ok(db, off, sizeof(struct rec)) ? off : 0;
 }
 
+/* Move an end past n elements (the pop's commit, one store); the index of
+ * the first element taken off. */
+static uint32_t take_off(struct list *l, int end, uint32_t n)
+{
+    uint64_t ew = atomic_load_explicit(&l->end[end], memory_order_relaxed);
+    uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) - n : END_INDEX(ew) + n;
+    atomic_store_explicit(&l->end[end], (ew & ~0xffffffffull) | idx, memory_order_release);
+    return end == SHMKV_TAIL ? idx : END_INDEX(ew);
+}
+
 void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n)
 {
     struct list *l = list_at(db, lrun);
-    uint64_t ew = atomic_load_explicit(&l->end[end], memory_order_relaxed);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) - n : END_INDEX(ew) + n;
-    atomic_store_explicit(&l->end[end], (ew & ~0xffffffffull) | idx, memory_order_release); /* the commit */
+    uint32_t first = take_off(l, end, n);
     /* the popped elements' slots keep their offsets until pushes reuse them */
-    for (uint32_t k = 0, i = end == SHMKV_TAIL ? idx : END_INDEX(ew); k < n; k++, i++) {
+    for (uint32_t k = 0, i = first; k < n; k++, i++) {
         uint64_t off = atomic_load_explicit(slot_of(db, w, i), memory_order_relaxed);
         if (shmkv__rec_run(db, off))
             shmkv__log_retire(db, s, off);
     }
 }
 
-void shmkv__list_wake(struct list *l, uint32_t n)
+void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
 {
     atomic_fetch_add_explicit(&l->wake, 1, memory_order_release);
-    if (atomic_load_explicit(&l->waiters, memory_order_relaxed))
+    if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
         syscall(SYS_futex, (uint32_t *)&l->wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }
 
@@ -191,7 +200,7 @@ void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
         shmkv__list_pop(db, s, lrun, SHMKV_HEAD,
                         list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
                                  atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed)));
-    shmkv__list_wake(l, UINT32_MAX); /* sleepers look again: the list is gone */
+    shmkv__list_wake(s, l, UINT32_MAX); /* sleepers look again: the list is gone */
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     if (ring_off(w) != lrun + LIST_RING_OFF) {
         l->pending_ring = ring_off(w) - RUN_HDR;
@@ -222,20 +231,54 @@ bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uin
     return atomic_load_explicit(*slot, memory_order_relaxed) == off;
 }
 
-/* A move out of this list was interrupted: if the destination's push was
- * committed (its end's push count moved on), commit the pop too. */
-static void repair_move(shmkv *db, struct shard *s, uint64_t lrun)
+/* The journal of a move is in two halves: the source list's (move_*:
+ * the destination, both end words from before) and the destination's
+ * (move_src), and the two lists' shards are repaired apart, in any order,
+ * maybe by different processes.  Whether the push was committed is known
+ * exactly only while nobody else has pushed to the destination: until the
+ * destination's shard is taken over.  So the destination's repair settles
+ * the question in the source's move_dst word (compare-and-swap: the
+ * destination | 1, pushed; 0, not) before anyone can push there, and the
+ * source's repair decides by the destination's push count only if it gets
+ * to the word first (its own compare-and-swap); otherwise the settled
+ * answer wins. */
+
+/* A move into this list (lrun) was interrupted: settle it. */
+static void settle_move_in(shmkv *db, uint64_t lrun)
 {
     struct list *l = list_at(db, lrun);
-    uint64_t dst = l->move_dst;
-    if (dst && l->move_to <= SHMKV_TAIL && l->move_from <= SHMKV_TAIL &&
-        shmkv__run_ok(db, dst, RUN_LIST, NULL) && run_at(db, dst)->kind == RUN_LIST) {
-        uint64_t dw = atomic_load_explicit(&list_at(db, dst)->end[l->move_to], memory_order_acquire);
-        bool pushed = END_PUSHES(dw) != END_PUSHES(l->move_dst_end);
-        if (pushed && atomic_load_explicit(&l->end[l->move_from], memory_order_relaxed) == l->move_src_end)
-            shmkv__list_pop(db, s, lrun, (int)l->move_from, 1);
+    uint64_t src = l->move_src;
+    if (src && shmkv__run_ok(db, src, RUN_LIST, NULL) && run_at(db, src)->kind == RUN_LIST) {
+        struct list *ls = list_at(db, src);
+        uint64_t armed = lrun;
+        if (ls->move_to <= SHMKV_TAIL && atomic_load(&ls->move_dst) == armed) {
+            uint64_t dw = atomic_load_explicit(&l->end[ls->move_to], memory_order_relaxed);
+            bool pushed = END_PUSHES(dw) != END_PUSHES(ls->move_dst_end);
+            atomic_compare_exchange_strong(&ls->move_dst, &armed, pushed ? lrun | 1 : 0);
+        }
     }
-    l->move_dst = 0;
+    l->move_src = 0;
+}
+
+/* A move out of this list was interrupted: if the destination's push was
+ * committed, commit the pop too.  The element is not retired: the
+ * repair's recount has not counted it (list_repair counts what is left). */
+static void repair_move(shmkv *db, uint64_t lrun)
+{
+    struct list *l = list_at(db, lrun);
+    uint64_t d = atomic_load(&l->move_dst), dst = d & ~1ull;
+    bool pushed = d & 1;
+    if (!dst || l->move_to > SHMKV_TAIL || l->move_from > SHMKV_TAIL)
+        pushed = false;
+    else if (!pushed && shmkv__run_ok(db, dst, RUN_LIST, NULL) && run_at(db, dst)->kind == RUN_LIST) {
+        uint64_t dw = atomic_load_explicit(&list_at(db, dst)->end[l->move_to], memory_order_acquire);
+        pushed = END_PUSHES(dw) != END_PUSHES(l->move_dst_end);
+        if (!atomic_compare_exchange_strong(&l->move_dst, &d, 0))
+            pushed = d & 1; /* the destination's repair settled it first */
+    }
+    if (pushed && atomic_load_explicit(&l->end[l->move_from], memory_order_relaxed) == l->move_src_end)
+        take_off(l, (int)l->move_from, 1);
+    atomic_store(&l->move_dst, 0);
 }
 
 void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
@@ -247,7 +290,8 @@ void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
             shmkv__run_free(db, s, l->pending_ring);
         l->pending_ring = 0;
     }
-    repair_move(db, s, lrun);
+    settle_move_in(db, lrun);
+    repair_move(db, lrun);
     uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
     uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
     if (tail - head > ring_cap(w)) /* damage: forget the elements rather than read past the ring */
@@ -258,7 +302,6 @@ void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
         if (shmkv__rec_run(db, off))
             shmkv__log_adopt(db, s, off);
     }
-    atomic_store_explicit(&l->waiters, 0, memory_order_relaxed); /* sleepers retry on their own */
 }
 
 int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint8_t **p, size_t *len, size_t *cap)

@@ -40,8 +40,9 @@ uint64_t shmkv__list_elem(shmkv *db, uint64_t lrun, int end, uint32_t k);
 /* Remove n elements from an end (their records retired); one store. */
 void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n);
 
-/* Wake sleepers: one per element pushed (all, when deleting). */
-void shmkv__list_wake(struct list *l, uint32_t n);
+/* Wake sleepers of list l (of shard s): one per element pushed (all, when
+ * deleting). */
+void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n);
 
 /* Delete the list wholesale: retire its elements (if retire: repair
  * frees lists whose elements were never counted), free its runs.  The

@@ -91,7 +91,7 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
             shmkv__list_free(db, w->s, lrun, false);
         return r;
     }
-    shmkv__list_wake(list_at(db, lrun), (uint32_t)(a->n < UINT32_MAX ? a->n : UINT32_MAX));
+    shmkv__list_wake(w->s, list_at(db, lrun), (uint32_t)(a->n < UINT32_MAX ? a->n : UINT32_MAX));
     p->work = true;
     if (c->list)
         return 0;
@@ -138,7 +138,7 @@ struct pop_arg {
     size_t cap, *lens, max, n;
     bool wait;                  /* count this popper among the sleepers if it finds nothing */
     _Atomic uint32_t *word;     /* ... then sleep on this word while it holds seen */
-    _Atomic uint32_t *waiters;
+    _Atomic uint32_t *waiters;  /* counted among these (its shard's) */
     uint32_t seen;
 };
 
@@ -168,15 +168,27 @@ static long copy_elems(shmkv *db, uint64_t lrun, int end, uint32_t len, void *bu
     return (long)k;
 }
 
-/* Nothing to take: note where to sleep (under the lock, see the top). */
-static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, _Atomic uint32_t *waiters)
+/* Nothing to take: note where to sleep (under the lock, see the top).
+ * Sleepers count in their shard, never in their list: a list may be
+ * deleted and its memory reused while they sleep, and what they write
+ * when they wake must not land in it.  (Waiting on its futex word so is
+ * harmless: the kernel only reads it.) */
+static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, struct shard *s)
 {
     a->seen = atomic_load_explicit(word, memory_order_acquire);
     if (a->wait) {
         a->word = word;
-        a->waiters = waiters;
-        atomic_fetch_add_explicit(waiters, 1, memory_order_relaxed);
+        a->waiters = &s->list_waiters;
+        atomic_fetch_add_explicit(a->waiters, 1, memory_order_relaxed);
     }
+}
+
+/* Awake again: no longer counted (the count is a hint, only ever too high). */
+static void awake(struct pop_arg *a)
+{
+    uint32_t n = atomic_load_explicit(a->waiters, memory_order_relaxed);
+    while (n && !atomic_compare_exchange_weak(a->waiters, &n, n - 1))
+        ;
 }
 
 static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
@@ -187,14 +199,14 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
         return -EMEDIUMTYPE;
     w->rc = -EAGAIN;
     if (!c->list) {
-        prepare_sleep(a, &w->s->list_wake, &w->s->list_waiters);
+        prepare_sleep(a, &w->s->list_wake, w->s);
         return 0;
     }
     struct list *l = list_at(db, c->list);
     uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
                             atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
     if (!len) {
-        prepare_sleep(a, &l->wake, &l->waiters);
+        prepare_sleep(a, &l->wake, w->s);
         return 0;
     }
     long k = copy_elems(db, c->list, a->end, len, a->buf, a->cap, a->lens, a->max);
@@ -251,10 +263,7 @@ static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeou
         if (r != -EAGAIN || !a->word)
             return r;
         r = sleep_on(a, &deadline);
-        /* no longer asleep: the count is a hint, only ever too high */
-        uint32_t n = atomic_load_explicit(a->waiters, memory_order_relaxed);
-        while (n && !atomic_compare_exchange_weak(a->waiters, &n, n - 1))
-            ;
+        awake(a);
         if (r == -ETIME)
             return -EAGAIN;
         if (r)
@@ -342,16 +351,16 @@ static int move_locked(shmkv *db, struct move *m)
                                  atomic_load_explicit(&ls->end[SHMKV_TAIL], memory_order_relaxed)) : 0;
     if (!len) {
         if (ls)
-            prepare_sleep(&m->a, &ls->wake, &ls->waiters);
+            prepare_sleep(&m->a, &ls->wake, m->ws.s);
         else
-            prepare_sleep(&m->a, &m->ws.s->list_wake, &m->ws.s->list_waiters);
+            prepare_sleep(&m->a, &m->ws.s->list_wake, m->ws.s);
         return -EAGAIN;
     }
-    if (!cd.list)
-        return 1;
     long k = copy_elems(db, cs.list, m->from, len, m->a.buf, m->a.cap, m->a.lens, 1);
     if (k < 0)
         return (int)k;
+    if (!cd.list) /* only now: a move that fails (-ENOBUFS) makes no list */
+        return 1;
     m->a.n = 1;
     if (cs.list == cd.list && m->from == m->to)
         return 0; /* popped and pushed back where it was */
@@ -360,15 +369,20 @@ static int move_locked(shmkv *db, struct move *m)
     ls->move_from = (uint32_t)m->from;
     ls->move_dst_end = atomic_load_explicit(&ld->end[m->to], memory_order_relaxed);
     ls->move_src_end = atomic_load_explicit(&ls->end[m->from], memory_order_relaxed);
+    ld->move_src = cs.list; /* the destination's half of the journal */
     atomic_signal_fence(memory_order_seq_cst);
-    ls->move_dst = cd.list; /* the journal is armed: list.c's repair_move */
+    atomic_store(&ls->move_dst, cd.list); /* the journal is armed: list.c's repair_move */
     struct piece v = {m->a.buf, m->a.lens[0]};
     r = shmkv__list_push(db, m->wd.s, cd.list, &v, 1, m->to);
-    if (!r)
+    if (!r) {
+        shmkv__pause_at(PAUSE_MOVE_PUSHED);
         shmkv__list_pop(db, m->ws.s, cs.list, m->from, 1);
-    ls->move_dst = 0;
+    }
+    atomic_store(&ls->move_dst, 0);
+    atomic_signal_fence(memory_order_seq_cst);
+    ld->move_src = 0;
     if (!r)
-        shmkv__list_wake(ld, 1);
+        shmkv__list_wake(m->wd.s, ld, 1);
     return r;
 }
 
@@ -410,9 +424,7 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
             return r;
         } else {
             r = sleep_on(&m.a, &deadline);
-            uint32_t n = atomic_load_explicit(m.a.waiters, memory_order_relaxed);
-            while (n && !atomic_compare_exchange_weak(m.a.waiters, &n, n - 1))
-                ;
+            awake(&m.a);
             if (r)
                 return r == -ETIME ? -EAGAIN : r;
         }

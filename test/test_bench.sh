@@ -15,6 +15,8 @@
 #    with misses allowed, and --hitratio gives plausible ratios;
 #  - --self-test-corrupt (one expected value flipped: a get's, or with
 #    --op incr an increment's) must make each system fail with a mismatch;
+#  - --queue: every cell of every queue system passes, and
+#    --self-test-corrupt fails each;
 #  - SIGINT in the middle of a run must leave no server, worker or file;
 #  - --help lists every option, each one the parser takes; bad usage exits 2.
 # Nothing may be left behind: shmkv and LMDB files go to a private directory
@@ -241,6 +243,33 @@ for s in $(echo "$ilist" | tr , ' '); do
 done
 # and GET checks every value that PUT stored in batches
 expect_mismatch corrupt-put-batch ": got " --system shmkv --keys 5000 --phases put,get --put-batch 8
+
+# Queues (--queue): every cell of every queue system here passes (each
+# message counted and checksummed), the latency and the goals are reported,
+# POSIX message queues' limit is put back, and a miscounted message
+# (--self-test-corrupt) fails each system.
+msg_max=$(cat /proc/sys/fs/mqueue/msg_max 2>/dev/null)
+bench queue --queue --queue-items 3000 --queue-wakes 50
+cells=$(grep -cE '^[12] +[12] +(64|4096) +(1|64) \|( +[0-9]+\.[0-9]+)+ \|' "$T/out/queue.out")
+if [ $brc -eq 0 ] && [ "$cells" -eq 16 ] && grep -q '^shmkv  *[0-9.]* ' "$T/out/queue.out" &&
+    grep -q '^  wake-up p50 < 20 us' "$T/out/queue.out" && ! grep -q FAILED "$T/out/queue.out"; then
+    ok
+else
+    nok "--queue: exit status $brc, $cells cells of 16 passing"; show queue
+fi
+if [ "$(cat /proc/sys/fs/mqueue/msg_max 2>/dev/null)" = "$msg_max" ]; then ok; else nok "--queue left msg_max changed"; fi
+check_clean queue $bpid
+qsys=$(sed -n 's/^# \(shmkv\|mq\|pipe\|redis\|redis-p\|shf\)  .*/\1/p' "$T/out/queue.out")
+for s in $qsys; do
+    bench "qcorrupt-$s" --queue --system "$s" --queue-items 500 --queue-wakes 10 --self-test-corrupt
+    if [ $brc -eq 1 ] && grep -q 'checksums differ' "$T/out/qcorrupt-$s.err"; then
+        ok
+    else
+        nok "$s --queue --self-test-corrupt: exit status $brc, expected 1 with differing checksums"
+        show "qcorrupt-$s"
+    fi
+    check_clean "qcorrupt-$s" $bpid
+done
 
 # SIGINT in the middle of MIX: the bench dies of it and leaves nothing.
 for s in $systems; do

@@ -486,7 +486,7 @@ check "dump is 66 bytes" test "$(stat -c %s "$F/one.dump")" -eq 66
 check "dump header and checksum follow docs/dump-format.md" python3 -c '
 import struct, sys
 d = open(sys.argv[1], "rb").read()
-assert d[:8] == b"SHMKVDMP" and struct.unpack_from("<IIQ", d, 8) == (1, 0, 1)
+assert d[:8] == b"SHMKVDMP" and struct.unpack_from("<IIQ", d, 8) == (2, 0, 1)
 assert struct.unpack_from("<II", d, 24) == (5, 5) and d[32:42] == b"helloworld"
 assert struct.unpack_from("<IIQ", d, 42) == (0, 0, 1)
 h = 0xcbf29ce484222325
@@ -601,10 +601,10 @@ run 3 "load of a non-dump" -- s load x "$F/bad.dump"
 err_has "non-dump" "is not a shmkv dump"
 run 1 "the failed load created nothing" -- s get x k
 python3 -c '
-import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[8] = 2; open(sys.argv[2], "wb").write(d)
-' "$F/one.dump" "$F/v2.dump"
-run 3 "load of a newer format version" -- s load x "$F/v2.dump"
-err_has "version message" "format version 2"
+import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[8] = 3; open(sys.argv[2], "wb").write(d)
+' "$F/one.dump" "$F/v3.dump"
+run 3 "load of a newer format version" -- s load x "$F/v3.dump"
+err_has "version message" "format version 3"
 python3 -c '
 import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[38] ^= 1; open(sys.argv[2], "wb").write(d)
 ' "$F/one.dump" "$F/flip.dump"

@@ -7,6 +7,7 @@
  *   open.c    table names and paths, opening, error messages
  *   pairs.c   put, add, replace, append, incr, get, take, del, ttl, expire,
  *             clear, keys, scan
+ *   lists.c   push, pop, llen, lrange
  *   tables.c  create, ls, check, rm
  *   stats.c   stats, top
  *   dump.c    dump, load (docs/dump-format.md) and their progress bar
@@ -57,6 +58,8 @@ struct args {
     unsigned mode;
     double interval;
     bool has_mode, has_limit, json, once, partial, force, all, sized, stats, cache, repair;
+    int64_t wait;           /* --wait: milliseconds, -1 for ever */
+    bool head, tail, has_wait;
 };
 
 /* A KEY or VALUE argument as bytes; buf is what the caller frees. */
@@ -116,6 +119,11 @@ int cmd_ttl(const struct args *a);
 int cmd_expire(const struct args *a);
 int cmd_clear(const struct args *a);
 int cmd_list(const struct args *a);     /* keys, scan */
+int read_stdin(struct bytes *v);        /* all of standard input */
+int cmd_push(const struct args *a);     /* lists.c */
+int cmd_pop(const struct args *a);
+int cmd_llen(const struct args *a);
+int cmd_lrange(const struct args *a);
 int cmd_create(const struct args *a);   /* tables.c */
 int cmd_ls(const struct args *a);
 int cmd_check(const struct args *a);

@@ -1,8 +1,10 @@
 /*
- * dump and load: every pair of a table to and from the portable format of
- * docs/dump-format.md: a header, [u32 klen][u32 vlen][key][value] records,
- * an end marker with the record count and a 64-bit FNV-1a checksum.  Both
- * directions stream, in memory bounded by the largest pair.
+ * dump and load: every pair and list of a table to and from the portable
+ * format of docs/dump-format.md: a header, [u32 klen][u32 vlen][key][value]
+ * records (a list's klen word has LIST_RECORD set, its value is its
+ * elements as [u32 length][bytes]...), an end marker with the record count
+ * and a 64-bit FNV-1a checksum.  Both directions stream, in memory bounded
+ * by the largest pair or list.
  */
 #include "cli.h"
 
@@ -84,7 +86,8 @@ static void progress_show(struct progress *p, uint64_t done, bool final)
 /* ---- dump -------------------------------------------------------------- */
 
 #define DUMP_MAGIC "SHMKVDMP"
-#define DUMP_VERSION 1u
+#define DUMP_VERSION 2u         /* 2: list records; version 1 dumps load as well */
+#define LIST_RECORD 0x80000000u /* in a record's key length word: a list */
 #define DUMP_HDR 24   /* magic, u32 version, u32 flags, u64 count hint */
 #define DUMP_END 24   /* u32 0, u32 0, u64 record count, u64 checksum */
 #define FNV_BASIS 0xcbf29ce484222325ull
@@ -124,13 +127,30 @@ static int dump_out(struct dumper *d, const void *p, size_t n)
     return fwrite(p, 1, n, d->f) == n ? 0 : -EIO;
 }
 
-static int dump_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+/* A list's elements, as shmkv_scan_all gives them ([u32 length in host
+ * order][bytes]...), with their lengths little-endian. */
+static int dump_elems(struct dumper *d, const unsigned char *val, size_t vlen)
+{
+    for (size_t pos = 0; pos + 4 <= vlen;) {
+        uint32_t n;
+        unsigned char h[4];
+        memcpy(&n, val + pos, 4);
+        le(h, n, 4);
+        if (dump_out(d, h, 4) || dump_out(d, val + pos + 4, n))
+            return -EIO;
+        pos += 4 + (size_t)n;
+    }
+    return 0;
+}
+
+static int dump_visit(void *ctx, int kind, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct dumper *d = ctx;
     unsigned char h[8];
-    le(h, klen, 4);
+    le(h, klen | (kind == SHMKV_KIND_LIST ? LIST_RECORD : 0), 4);
     le(h + 4, vlen, 4);
-    if (dump_out(d, h, 8) || dump_out(d, key, klen) || dump_out(d, val, vlen))
+    if (dump_out(d, h, 8) || dump_out(d, key, klen) ||
+        (kind == SHMKV_KIND_LIST ? dump_elems(d, val, vlen) : dump_out(d, val, vlen)))
         return -EIO;
     progress_show(&d->pr, ++d->records, false);
     return 0;
@@ -212,8 +232,9 @@ int cmd_dump(const struct args *a)
     le(h + 16, total, 8);
     progress_init(&d.pr, "dump", name, total, false);
     int r = dump_out(&d, h, DUMP_HDR);
-    if (r == 0)
-        r = shmkv_foreach(db, dump_visit, &d);
+    for (uint64_t cursor = 0; r == 0;)
+        if ((r = shmkv_scan_all(db, &cursor, dump_visit, &d)) == 0 && !cursor)
+            break;
     if (r == 0) {
         unsigned char end[DUMP_END];
         le(end, 0, 8);
@@ -298,9 +319,62 @@ __attribute__((format(printf, 2, 3))) static int bad(struct reader *r, const cha
     return -1;
 }
 
+/* Store a pair, replacing whatever the key holds (a list too). */
+static int put_pair(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, uint64_t ttl)
+{
+    int rc = shmkv_put_ttl(db, key, klen, vlen ? val : "", vlen, ttl);
+    if (rc == -EMEDIUMTYPE && (rc = shmkv_del(db, key, klen)) == 0)
+        rc = shmkv_put_ttl(db, key, klen, vlen ? val : "", vlen, ttl);
+    return rc;
+}
+
+static uint32_t elem_len(const unsigned char *p, bool little)
+{
+    uint32_t n;
+    memcpy(&n, p, 4);
+    return little ? (uint32_t)get_le(p, 4) : n;
+}
+
+/* The number of elements in a list's value ([u32 length][bytes]...,
+ * lengths little-endian or in host order), or -1 if they do not fill it
+ * exactly. */
+static int64_t count_elems(const unsigned char *val, size_t vlen, bool little)
+{
+    int64_t n = 0;
+    size_t pos = 0;
+    for (; vlen - pos >= 4 && elem_len(val + pos, little) <= vlen - pos - 4; n++)
+        pos += 4 + (size_t)elem_len(val + pos, little);
+    return pos == vlen ? n : -1;
+}
+
+/* Make the key a list of these elements (whatever it held), pushed in
+ * one call.  An empty list is made by a push and a pop. */
+static int put_list(shmkv *db, const void *key, size_t klen, const unsigned char *val, size_t vlen, bool little)
+{
+    int64_t n = count_elems(val, vlen, little);
+    if (n < 0)
+        return -EINVAL;
+    int rc = shmkv_del(db, key, klen);
+    if (rc && rc != -ENOENT)
+        return rc;
+    if (n == 0) {
+        size_t got;
+        rc = shmkv_push(db, key, klen, "", 0, SHMKV_TAIL);
+        return rc ? rc : shmkv_pop(db, key, klen, SHMKV_TAIL, NULL, 0, &got, 0);
+    }
+    shmkv_elem *el = xrealloc(NULL, (size_t)n * sizeof *el);
+    for (size_t i = 0, pos = 0; i < (size_t)n; i++) {
+        el[i] = (shmkv_elem){val + pos + 4, elem_len(val + pos, little)};
+        pos += 4 + el[i].vlen;
+    }
+    rc = shmkv_push_many(db, key, klen, el, (size_t)n, SHMKV_TAIL);
+    free(el);
+    return rc;
+}
+
 /* Read the records after the header into db, checking everything.  Returns
  * 0 for a complete, intact dump; else -1 with r->why or r->put_rc set. */
-static int load_records(struct reader *r, shmkv *db, struct progress *pr, uint64_t ttl)
+static int load_records(struct reader *r, shmkv *db, struct progress *pr, uint64_t ttl, bool lists)
 {
     unsigned char *val = NULL, h[8];
     size_t cap = 0;
@@ -312,7 +386,9 @@ static int load_records(struct reader *r, shmkv *db, struct progress *pr, uint64
             break;
         }
         uint32_t klen = (uint32_t)get_le(h, 4), vlen = (uint32_t)get_le(h + 4, 4);
-        if (klen == 0) { /* the end marker */
+        bool list = lists && (klen & LIST_RECORD);
+        klen &= list ? ~LIST_RECORD : ~0u;
+        if (klen == 0 && !list) { /* the end marker */
             unsigned char c[8], sum[8];
             uint64_t want = 0;
             if (vlen != 0)
@@ -330,7 +406,7 @@ static int load_records(struct reader *r, shmkv *db, struct progress *pr, uint64
                 ret = 0;
             break;
         }
-        if (klen > SHMKV_KEY_MAX) {
+        if (klen > SHMKV_KEY_MAX || klen == 0) {
             bad(r, "corrupt dump: bad record header at byte %" PRIu64 " (key length %" PRIu32 ")", r->at, klen);
             break;
         }
@@ -350,7 +426,13 @@ static int load_records(struct reader *r, shmkv *db, struct progress *pr, uint64
             break;
         }
         r->klen = klen;
-        if ((r->put_rc = shmkv_put_ttl(db, r->key, klen, vlen ? (const void *)val : "", vlen, ttl)) != 0)
+        if (list && count_elems(val, vlen, true) < 0) {
+            bad(r, "corrupt dump: the elements of the list in record %" PRIu64 " (at byte %" PRIu64 ") do not "
+                "fill it", r->records + 1, r->at);
+            break;
+        }
+        r->put_rc = list ? put_list(db, r->key, klen, val, vlen, true) : put_pair(db, r->key, klen, val, vlen, ttl);
+        if (r->put_rc)
             break;
         r->records++;
         progress_show(pr, pr->bytes ? r->off : r->records, false);
@@ -366,10 +448,12 @@ struct copier {
     struct progress pr;
 };
 
-static int copy_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+static int copy_visit(void *ctx, int kind, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct copier *c = ctx;
-    if ((c->rc = shmkv_put_ttl(c->dst, key, klen, val, vlen, c->ttl)) != 0)
+    c->rc = kind == SHMKV_KIND_LIST ? put_list(c->dst, key, klen, val, vlen, false)
+                                    : put_pair(c->dst, key, klen, val, vlen, c->ttl);
+    if (c->rc)
         return 1;
     progress_show(&c->pr, ++c->n, false);
     return 0;
@@ -442,9 +526,10 @@ int cmd_load(const struct args *a)
             r.err ? strerror(r.err) : r.off < DUMP_HDR ? "too short" : "no SHMKVDMP magic");
         return EX_FAIL;
     }
-    if (get_le(h + 8, 4) != DUMP_VERSION || get_le(h + 12, 4) != 0) {
-        msg("%s is a shmkv dump of format version %" PRIu64 " (flags %#" PRIx64 "); this shmkv reads version %u "
-            "(use a newer shmkv)", src, get_le(h + 8, 4), get_le(h + 12, 4), DUMP_VERSION);
+    uint64_t version = get_le(h + 8, 4);
+    if (version < 1 || version > DUMP_VERSION || get_le(h + 12, 4) != 0) {
+        msg("%s is a shmkv dump of format version %" PRIu64 " (flags %#" PRIx64 "); this shmkv reads versions 1 "
+            "to %u (use a newer shmkv)", src, version, get_le(h + 12, 4), DUMP_VERSION);
         return EX_FAIL;
     }
     /* progress by bytes for a regular file, else by the header's count */
@@ -472,7 +557,7 @@ int cmd_load(const struct args *a)
         /* straight into the target: what is valid stays */
         if (!exists && (rc = shmkv_open(name, &so, &db)) != 0)
             return open_error(name, rc, true);
-        if (load_records(&r, db, &pr, a->ttl) == 0) {
+        if (load_records(&r, db, &pr, a->ttl, version >= 2) == 0) {
             progress_show(&pr, by_bytes ? r.off : r.records, true);
         } else if (r.put_rc) {
             rc = op_error(name, db, r.put_rc, r.key, r.klen);
@@ -508,7 +593,7 @@ int cmd_load(const struct args *a)
         rc = open_error(tpath, rc, true);
         goto done;
     }
-    if (load_records(&r, tdb, &pr, a->ttl) != 0) {
+    if (load_records(&r, tdb, &pr, a->ttl, version >= 2) != 0) {
         if (r.put_rc)
             rc = op_error(name, tdb, r.put_rc, r.key, r.klen);
         else
@@ -533,7 +618,10 @@ int cmd_load(const struct args *a)
     }
     struct copier c = {.dst = db, .ttl = a->ttl};
     progress_init(&c.pr, "apply", name, r.records, false);
-    int fr = shmkv_foreach(tdb, copy_visit, &c);
+    int fr = 0;
+    for (uint64_t cursor = 0; fr == 0;)
+        if ((fr = shmkv_scan_all(tdb, &cursor, copy_visit, &c)) == 0 && !cursor)
+            break;
     if (c.rc || fr < 0) {
         rc = op_error(name, c.rc ? db : tdb, c.rc ? c.rc : fr, NULL, 0);
         msg("the load into \"%s\" stopped after %" PRIu64 " of %" PRIu64 " records: the table holds those",

@@ -52,11 +52,12 @@ enum {
     O_ONCE = 1 << 5, O_JSON = 1 << 6, O_PARTIAL = 1 << 7, O_FORCE = 1 << 8, O_COUNT = 1 << 9, O_ALL = 1 << 10,
     O_STATS = 1 << 11, O_CACHE = 1 << 12, O_TTL = 1 << 13, O_IF_ABSENT = 1 << 14, O_IF_PRESENT = 1 << 15,
     O_IF_EQUAL = 1 << 16, O_KEEP_TTL = 1 << 17, O_REPAIR = 1 << 18,
+    O_HEAD = 1 << 19, O_TAIL = 1 << 20, O_WAIT = 1 << 21, /* lists */
 };
 static const char *const optname[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "--interval",
                                       "--once", "--json", "--partial", "--force", "--count", "--all",
                                       "--stats", "--cache", "--ttl", "--if-absent", "--if-present",
-                                      "--if-equal", "--keep-ttl", "--repair"};
+                                      "--if-equal", "--keep-ttl", "--repair", "--head", "--tail", "--wait"};
 
 struct cmd {
     const char *name;
@@ -126,6 +127,27 @@ static const struct cmd cmds[] = {
     {"clear", cmd_clear, 0, 1, 1, "clear NAME",
      "Delete every pair of the table (shard by shard: writes made meanwhile to a\n"
      "shard already cleared stay).  The counters of stats are kept.\n"},
+    {"push", cmd_push, O_HEAD, 2, INT_MAX, "push NAME KEY [VALUE...] [--head]",
+     "Push each VALUE onto the tail of the list at KEY (made if absent), all in one\n"
+     "step: all of them or none.  Without VALUE, or for a VALUE -, the element is all\n"
+     "of standard input.  Exit 3 if KEY holds a pair.\n"
+     "  --head               push onto the head instead (the VALUEs then end up in\n"
+     "                       reverse order, as if pushed one at a time)\n"},
+    {"pop", cmd_pop, O_TAIL | O_WAIT | O_COUNT, 2, 2, "pop NAME KEY [--tail] [--wait MS] [--count N]",
+     "Remove the element at the head of the list at KEY and print it, as get prints\n"
+     "a value.  Exit 1 if the list is empty or absent.\n"
+     "  --tail               take from the tail instead\n"
+     "  --wait MS            wait up to MS milliseconds for an element (-1: for ever);\n"
+     "                       a push from any process ends the wait at once\n"
+     "  -c, --count N        take up to N elements (waiting for the first only) and\n"
+     "                       print them one a line\n"},
+    {"llen", cmd_llen, 0, 2, 2, "llen NAME KEY",
+     "Print the number of elements of the list at KEY (0 if absent).\n"},
+    {"lrange", cmd_lrange, 0, 2, 4, "lrange NAME KEY [START [STOP]]",
+     "Print the elements of the list at KEY from index START to STOP, both included\n"
+     "(default 0 and -1: all), one a line, leaving them there.  Indexes count from 0\n"
+     "at the head; negative ones from the tail, -1 the last (as Redis LRANGE; put --\n"
+     "before them).  Exit 1 if the list is absent.\n"},
     {"keys", cmd_list, O_LIMIT, 1, 2, "keys NAME [GLOB] [--limit N]",
      "Print the keys matching GLOB (fnmatch(3); all if none), one a line, in no\n"
      "particular order, a piece of the table at a time (memory stays small).  Keys\n"
@@ -248,7 +270,8 @@ int usage_error_of(const char *cmd, const char *fmt, ...)
 }
 
 enum { L_HEX = 256, L_BASE64, L_RAW, L_ESCAPE, L_VERSION, L_MAXB, L_EXPK, L_MODE, L_ONCE, L_JSON, L_PARTIAL,
-       L_FORCE, L_STATS, L_CACHE, L_TTL, L_IF_ABSENT, L_IF_PRESENT, L_IF_EQUAL, L_KEEP_TTL, L_REPAIR };
+       L_FORCE, L_STATS, L_CACHE, L_TTL, L_IF_ABSENT, L_IF_PRESENT, L_IF_EQUAL, L_KEEP_TTL, L_REPAIR,
+       L_HEAD, L_TAIL, L_WAIT };
 
 static const struct option longopts[] = {
     {"hex", no_argument, NULL, L_HEX}, {"base64", no_argument, NULL, L_BASE64},
@@ -263,7 +286,9 @@ static const struct option longopts[] = {
     {"cache", no_argument, NULL, L_CACHE}, {"ttl", required_argument, NULL, L_TTL},
     {"if-absent", no_argument, NULL, L_IF_ABSENT}, {"if-present", no_argument, NULL, L_IF_PRESENT},
     {"if-equal", required_argument, NULL, L_IF_EQUAL}, {"keep-ttl", no_argument, NULL, L_KEEP_TTL},
-    {"repair", no_argument, NULL, L_REPAIR}, {NULL, 0, NULL, 0},
+    {"repair", no_argument, NULL, L_REPAIR},
+    {"head", no_argument, NULL, L_HEAD}, {"tail", no_argument, NULL, L_TAIL},
+    {"wait", required_argument, NULL, L_WAIT}, {NULL, 0, NULL, 0},
 };
 
 /* Parse the whole line: options may come before or after the command and
@@ -339,6 +364,15 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
         case L_IF_PRESENT: given |= O_IF_PRESENT; a->put_flags |= SHMKV_IF_PRESENT; break;
         case L_IF_EQUAL: given |= O_IF_EQUAL; a->put_flags |= SHMKV_IF_EQUAL; a->if_equal = optarg; break;
         case L_KEEP_TTL: given |= O_KEEP_TTL; a->put_flags |= SHMKV_KEEP_TTL; break;
+        case L_HEAD: given |= O_HEAD; a->head = true; break;
+        case L_TAIL: given |= O_TAIL; a->tail = true; break;
+        case L_WAIT:
+            given |= O_WAIT;
+            a->wait = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || a->wait < -1 || a->wait > 100ll * 365 * 86400 * 1000)
+                return usage_error(c, "--wait '%s': give milliseconds, a whole number (-1: for ever)", optarg);
+            a->has_wait = true;
+            break;
         case ':': return usage_error(c, "option '%s' needs a value", arg);
         default:
             if (optopt)
@@ -372,7 +406,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
 static bool takes_value(const char *s)
 {
     static const char *const v[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "-n", "--interval",
-                                    "-i", "--count", "-c", "--ttl", "--if-equal"};
+                                    "-i", "--count", "-c", "--ttl", "--if-equal", "--wait"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (!strcmp(s, v[i]))
             return true;

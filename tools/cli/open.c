@@ -127,6 +127,18 @@ int op_error(const char *name, shmkv *db, int rc, const void *key, size_t klen)
     case -EBADMSG:
         msg("\"%s\" is damaged (run: shmkv check %s)", name, name);
         return EX_FAIL;
+    case -EMEDIUMTYPE: { /* which kind it holds: llen says */
+        uint64_t n;
+        if (shmkv_llen(db, key, klen, &n) == -EMEDIUMTYPE)
+            msg("key %s in \"%s\" holds a pair, not a list (read it with: shmkv get)", key_repr(key, klen), name);
+        else
+            msg("key %s in \"%s\" holds a list, not a pair (read it with: shmkv lrange; remove it with: shmkv "
+                "del)", key_repr(key, klen), name);
+        return EX_FAIL;
+    }
+    case -EOPNOTSUPP:
+        msg("\"%s\" is a cache, and caches hold no lists (eviction would drop queued elements)", name);
+        return EX_FAIL;
     default:
         msg("\"%s\": %s", name, shmkv_strerror(rc));
         return EX_FAIL;

@@ -1,6 +1,6 @@
 /*
  * The commands on pairs: put, add, replace, append, incr, get, take, del,
- * ttl, expire, clear, and the listings keys and scan.
+ * ttl, expire, clear, and the listings keys and scan (of pairs and lists).
  */
 #include "cli.h"
 
@@ -14,7 +14,7 @@
 /* ---- the writes, get, take, del, ttl, expire, clear ---------------------- */
 
 /* All of standard input, in a growing buffer. */
-static int read_stdin(struct bytes *v)
+int read_stdin(struct bytes *v)
 {
     size_t cap = 65536, n = 0;
     unsigned char *b = xrealloc(NULL, cap);
@@ -249,7 +249,28 @@ static bool glob_match(struct lister *l, const void *key, size_t klen)
     return fnmatch(l->glob, l->kbuf, 0) == 0;
 }
 
-static int list_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+/* A list's elements as scan prints them: \list:N, then each after a tab.
+ * No escaped, hex or base64 value can begin with \l (escaping doubles a
+ * backslash), so only raw output could take a pair for a list. */
+static void put_list(const struct lister *l, const unsigned char *val, size_t vlen)
+{
+    uint64_t n = 0;
+    for (size_t pos = 0; pos + 4 <= vlen; n++) {
+        uint32_t len;
+        memcpy(&len, val + pos, 4);
+        pos += 4 + (size_t)len;
+    }
+    printf("\\list:%" PRIu64, n);
+    for (size_t pos = 0; pos + 4 <= vlen;) {
+        uint32_t len;
+        memcpy(&len, val + pos, 4);
+        putc('\t', stdout);
+        put_data(stdout, val + pos + 4, len, l->mode);
+        pos += 4 + (size_t)len;
+    }
+}
+
+static int list_visit(void *ctx, int kind, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct lister *l = ctx;
     if (!glob_match(l, key, klen))
@@ -257,7 +278,10 @@ static int list_visit(void *ctx, const void *key, size_t klen, const void *val, 
     put_data(stdout, key, klen, l->mode);
     if (l->values) {
         putc('\t', stdout);
-        put_data(stdout, val, vlen, l->mode);
+        if (kind == SHMKV_KIND_LIST)
+            put_list(l, val, vlen);
+        else
+            put_data(stdout, val, vlen, l->mode);
     }
     putc('\n', stdout);
     if (ferror(stdout))
@@ -265,7 +289,7 @@ static int list_visit(void *ctx, const void *key, size_t klen, const void *val, 
     return ++l->n >= l->limit ? 1 : 0;
 }
 
-/* keys and scan */
+/* keys and scan: pairs and lists */
 int cmd_list(const struct args *a)
 {
     struct lister l = {.glob = a->n > 1 ? a->v[1] : NULL, .mode = out_mode(stdout),
@@ -281,7 +305,7 @@ int cmd_list(const struct args *a)
     int r = 0;
     if (l.limit)
         do
-            r = shmkv_scan(db, &cursor, list_visit, &l);
+            r = shmkv_scan_all(db, &cursor, list_visit, &l);
         while (r == 0 && cursor != 0);
     rc = r < 0 && r != -EIO ? op_error(a->v[0], db, r, NULL, 0) : finish_output();
     shmkv_close(db);

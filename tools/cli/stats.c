@@ -17,16 +17,44 @@
 
 static const char READS_NOTE[] = "not counted (lock-free readers write nothing; create with --stats to count)";
 
+/* The lists of a table: the library counts them with the keys, so stats
+ * reads every key (shmkv_scan_all) to tell them apart. */
+struct list_count {
+    uint64_t lists, elems, bytes;
+};
+
+static int count_list(void *ctx, int kind, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct list_count *c = ctx;
+    (void)key, (void)klen;
+    if (kind != SHMKV_KIND_LIST)
+        return 0;
+    c->lists++;
+    for (size_t pos = 0; pos + 4 <= vlen; c->elems++) {
+        uint32_t n;
+        memcpy(&n, (const unsigned char *)val + pos, 4);
+        c->bytes += n;
+        pos += 4 + (size_t)n;
+    }
+    return 0;
+}
+
 int cmd_stats(const struct args *a)
 {
     const char *name = a->v[0], *path = table_path(name);
     shmkv *db;
     shmkv_stats s;
     struct stat fs;
+    struct list_count lc = {0};
     int rc = open_table(name, OPEN_READ, &db);
     if (rc)
         return rc;
     shmkv_stat(db, &s);
+    uint64_t cursor = 0;
+    int lr;
+    do
+        lr = shmkv_scan_all(db, &cursor, count_list, &lc);
+    while (lr == 0 && cursor);
     shmkv_close(db);
     if (stat(path, &fs))
         memset(&fs, 0, sizeof fs);
@@ -41,12 +69,21 @@ int cmd_stats(const struct args *a)
         printf(", \"load_factor\": %.4f, \"hit_ratio\": %.4f, \"mode\": \"%04o\", \"owner\": ", s.load_factor,
                s.hits + s.misses ? (double)s.hits / (double)(s.hits + s.misses) : 0.0, (unsigned)(fs.st_mode & 07777));
         json_str(stdout, owner_name(fs.st_uid));
-        printf(", \"reads_counted\": %s}\n", s.read_stats ? "true" : "false");
+        printf(", \"reads_counted\": %s", s.read_stats ? "true" : "false");
+        if (lr == 0)
+            printf(", \"lists\": %" PRIu64 ", \"list_elements\": %" PRIu64 ", \"list_bytes\": %" PRIu64, lc.lists,
+                   lc.elems, lc.bytes);
+        printf("}\n");
         return finish_output();
     }
     double per = s.keys >= 1000 ? (double)s.file_bytes / (double)s.keys : 0;
     printf("table            %s (%s)\n", name, path);
     printf("keys             %s\n", hnum(s.keys));
+    if (lr == 0)
+        printf("lists            %s of the keys, holding %s elements (%s)\n", hnum(lc.lists), hnum(lc.elems),
+               hbytes(lc.bytes));
+    else
+        printf("lists            not counted: %s\n", shmkv_strerror(lr));
     printf("live data        %s (key + value bytes)\n", hbytes(s.live_bytes));
     printf("memory used      %s of the %s limit (%.1f%%)\n", hbytes(s.used_bytes), hbytes(s.max_bytes),
            pct(s.used_bytes, s.max_bytes));

@@ -1,0 +1,754 @@
+/*
+ * test_list.c - the list calls one at a time: push, push_many, pop,
+ * pop_many, llen, move, lrange, scan_all, and del, count and check on
+ * lists; every documented return code (bad arguments and ends, short
+ * buffers that leave the element where it was, -EMEDIUMTYPE both ways for
+ * every pair call and every list call, -EOPNOTSUPP in caches, -EROFS),
+ * and what each leaves behind.  -EOVERFLOW (2^31 elements) is not
+ * reached: it would take tens of GiB.  Space (ring growth, big elements,
+ * a full table, reuse) is test_list_space's; waiting is test_queue's.
+ */
+#include "harness.h"
+#include "api_helpers.h"
+#include "list_helpers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY(s) s, strlen(s)
+
+static const uint64_t S123[] = {1, 2, 3};
+
+/* A list "L" holding 1, 2, 3 and a pair "P" holding "pv". */
+static shmkv *open_list_and_pair(char *name, size_t cap, const char *tag)
+{
+    shmkv *db = open_new(name, cap, tag);
+    for (uint64_t i = 1; i <= 3; i++)
+        CHECK_RC(elem_push(db, "L", i, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_put(db, KEY("P"), "pv", 2), 0);
+    return db;
+}
+
+static void close_unlink(shmkv *db, const char *name)
+{
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+static void push_pop(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "pushpop");
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    for (uint64_t i = 10; i <= 12; i++)
+        CHECK_RC(elem_push(db, "q", i, SHMKV_TAIL), 0);
+    CHECK_RC(elem_push(db, "q", 9, SHMKV_HEAD), 0);
+    CHECK_RC(elem_push(db, "q", 8, SHMKV_HEAD), 0);
+    CHECK_LIST(db, "q", ((uint64_t[]){8, 9, 10, 11, 12}), 5);
+    CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, "q"), 8);
+    CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, "q"), 12);
+    CHECK_LIST(db, "q", ((uint64_t[]){9, 10, 11}), 3);
+    CHECK_TABLE(db, "after pushes and pops at both ends");
+
+    /* batches: at the tail in order, at the head reversed */
+    uint8_t e[4][ELEM_MAX];
+    shmkv_elem el[4];
+    for (int i = 0; i < 4; i++)
+        el[i] = (shmkv_elem){e[i], elem_make(e[i], "b", 100 + (uint64_t)i)};
+    CHECK_RC(shmkv_push_many(db, KEY("b"), el, 2, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_push_many(db, KEY("b"), el + 2, 2, SHMKV_HEAD), 0);
+    CHECK_LIST(db, "b", ((uint64_t[]){103, 102, 100, 101}), 4);
+    CHECK_RC(shmkv_push_many(db, KEY("b"), el, 0, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_push_many(db, KEY("none"), NULL, 0, SHMKV_TAIL), 0); /* creates nothing */
+
+    /* empty elements, popped with no buffer at all */
+    CHECK_RC(shmkv_push(db, KEY("z"), NULL, 0, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_push(db, KEY("z"), "", 0, SHMKV_HEAD), 0);
+    CHECK_RC(shmkv_pop(db, KEY("z"), SHMKV_HEAD, NULL, 0, &vl, 0), 0);
+    CHECK_EQ_U64(vl, 0);
+    uint64_t len = 9;
+    CHECK_RC(shmkv_llen(db, KEY("z"), &len), 0);
+    CHECK_EQ_U64(len, 1);
+
+    /* an absent list: pop -EAGAIN, llen 0, and it stays absent */
+    CHECK_RC(shmkv_pop(db, KEY("absent"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EAGAIN);
+    CHECK_RC(shmkv_llen(db, KEY("absent"), &len), 0);
+    CHECK_EQ_U64(len, 0);
+    CHECK_LIST(db, "absent", NULL, 0);
+    CHECK_EQ_U64(shmkv_count(db), 3);
+    CHECK_TABLE(db, "after batches and empty elements");
+    close_unlink(db, name);
+}
+
+static int never(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)ctx, (void)k, (void)kl, (void)v, (void)vl;
+    return 0;
+}
+
+static void bad_args(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "args");
+    uint8_t buf[ELEM_MAX];
+    size_t vl, lens[4], n;
+    uint64_t len;
+    shmkv_elem el[2] = {{"a", 1}, {NULL, 3}};
+    /* NULL handle */
+    CHECK_RC(shmkv_push(NULL, KEY("L"), "a", 1, SHMKV_TAIL), -EINVAL);
+    CHECK_RC(shmkv_push_many(NULL, KEY("L"), el, 1, SHMKV_TAIL), -EINVAL);
+    CHECK_RC(shmkv_pop(NULL, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EINVAL);
+    CHECK_RC(shmkv_pop_many(NULL, KEY("L"), SHMKV_HEAD, buf, sizeof buf, lens, 4, &n, 0), -EINVAL);
+    CHECK_RC(shmkv_llen(NULL, KEY("L"), &len), -EINVAL);
+    CHECK_RC(shmkv_move(NULL, KEY("L"), SHMKV_HEAD, KEY("M"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EINVAL);
+    CHECK_RC(shmkv_lrange(NULL, KEY("L"), 0, -1, never, NULL), -EINVAL);
+    /* NULL and empty keys */
+    CHECK_RC(shmkv_push(db, NULL, 1, "a", 1, SHMKV_TAIL), -EINVAL);
+    CHECK_RC(shmkv_push(db, "L", 0, "a", 1, SHMKV_TAIL), -EINVAL);
+    CHECK_RC(shmkv_pop(db, NULL, 1, SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EINVAL);
+    CHECK_RC(shmkv_llen(db, "L", 0, &len), -EINVAL);
+    CHECK_RC(shmkv_lrange(db, NULL, 1, 0, -1, never, NULL), -EINVAL);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, NULL, 1, SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EINVAL);
+    CHECK_RC(shmkv_move(db, "L", 0, SHMKV_HEAD, KEY("M"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EINVAL);
+    /* keys too long */
+    char *big = calloc(1, SHMKV_KEY_MAX + 1);
+    memset(big, 'k', SHMKV_KEY_MAX + 1);
+    CHECK_RC(shmkv_push(db, big, SHMKV_KEY_MAX + 1, "a", 1, SHMKV_TAIL), -E2BIG);
+    CHECK_RC(shmkv_pop(db, big, SHMKV_KEY_MAX + 1, SHMKV_HEAD, buf, sizeof buf, &vl, 0), -E2BIG);
+    CHECK_RC(shmkv_llen(db, big, SHMKV_KEY_MAX + 1, &len), -E2BIG);
+    CHECK_RC(shmkv_lrange(db, big, SHMKV_KEY_MAX + 1, 0, -1, never, NULL), -E2BIG);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, big, SHMKV_KEY_MAX + 1, SHMKV_TAIL, buf, sizeof buf, &vl, 0),
+             -E2BIG);
+    free(big);
+    /* bad ends, for every call that takes one */
+    int ends[] = {-1, 2, 42};
+    for (int i = 0; i < 3; i++) {
+        int e = ends[i];
+        CHECK_RC(shmkv_push(db, KEY("L"), "a", 1, e), -EINVAL);
+        CHECK_RC(shmkv_push_many(db, KEY("L"), el, 1, e), -EINVAL);
+        CHECK_RC(shmkv_pop(db, KEY("L"), e, buf, sizeof buf, &vl, 0), -EINVAL);
+        CHECK_RC(shmkv_pop_many(db, KEY("L"), e, buf, sizeof buf, lens, 4, &n, 0), -EINVAL);
+        CHECK_RC(shmkv_move(db, KEY("L"), e, KEY("M"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EINVAL);
+        CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("M"), e, buf, sizeof buf, &vl, 0), -EINVAL);
+    }
+    /* values and buffers */
+    CHECK_RC(shmkv_push(db, KEY("L"), NULL, 1, SHMKV_TAIL), -EINVAL);
+    CHECK_RC(shmkv_push_many(db, KEY("L"), el, 2, SHMKV_TAIL), -EINVAL); /* el[1] is NULL, 3 bytes */
+    CHECK_RC(shmkv_push_many(db, KEY("L"), NULL, 1, SHMKV_TAIL), -EINVAL);
+    if (sizeof(size_t) > 4)
+        CHECK_RC(shmkv_push(db, KEY("L"), buf, (size_t)SHMKV_VAL_MAX + 1, SHMKV_TAIL), -E2BIG);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, NULL, 0), -EINVAL);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, NULL, 8, &vl, 0), -EINVAL);
+    CHECK_RC(shmkv_pop_many(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, NULL, 4, &n, 0), -EINVAL);
+    CHECK_RC(shmkv_pop_many(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, lens, 4, NULL, 0), -EINVAL);
+    CHECK_RC(shmkv_pop_many(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, lens, 0, &n, 0), -EINVAL);
+    CHECK_RC(shmkv_pop_many(db, KEY("L"), SHMKV_HEAD, NULL, 8, lens, 4, &n, 0), -EINVAL);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("M"), SHMKV_TAIL, buf, sizeof buf, NULL, 0), -EINVAL);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("M"), SHMKV_TAIL, NULL, 8, &vl, 0), -EINVAL);
+    CHECK_RC(shmkv_llen(db, KEY("L"), NULL), -EINVAL);
+    CHECK_RC(shmkv_lrange(db, KEY("L"), 0, -1, NULL, NULL), -EINVAL);
+    /* an element larger than the whole table */
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 1u << 20};
+    shmkv *small;
+    char sname[64];
+    h_name(sname, sizeof sname, "args-small");
+    CHECK_RC(shmkv_open(sname, &o, &small), 0);
+    uint8_t *huge = calloc(1, 2u << 20);
+    CHECK_RC(shmkv_push(small, KEY("L"), huge, 2u << 20, SHMKV_TAIL), -E2BIG);
+    CHECK_EQ_U64(shmkv_count(small), 0);
+    free(huge);
+    close_unlink(small, sname);
+    /* nothing changed */
+    CHECK_LIST(db, "L", S123, 3);
+    CHECK_LIST(db, "M", NULL, 0);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    CHECK_TABLE(db, "after bad arguments");
+    close_unlink(db, name);
+}
+
+/* A buffer too small: -ENOBUFS with the length, and the element stays. */
+static void enobufs(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "nobufs");
+    uint8_t buf[ELEM_MAX * 4];
+    size_t vl = 0, lens[4] = {0}, n = 9;
+    size_t l1 = elem_len(1), l3 = elem_len(3);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, l1 - 1, &vl, 0), -ENOBUFS);
+    CHECK_EQ_U64(vl, l1);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, NULL, 0, &vl, 0), -ENOBUFS);
+    CHECK_EQ_U64(vl, l1);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_TAIL, buf, l3 - 1, &vl, -1), -ENOBUFS); /* no wait either */
+    CHECK_EQ_U64(vl, l3);
+    CHECK_RC(shmkv_pop_many(db, KEY("L"), SHMKV_HEAD, buf, l1 - 1, lens, 4, &n, 0), -ENOBUFS);
+    CHECK_EQ_U64(lens[0], l1);
+    CHECK_EQ_U64(n, 0);
+    vl = 0;
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_TAIL, KEY("L2"), SHMKV_HEAD, buf, l3 - 1, &vl, 0), -ENOBUFS);
+    CHECK_EQ_U64(vl, l3);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("L"), SHMKV_TAIL, buf, l1 - 1, &vl, 0), -ENOBUFS);
+    CHECK_LIST(db, "L", S123, 3);
+    CHECK_LIST(db, "L2", NULL, 0);
+    CHECK_EQ_U64(shmkv_count(db), 2); /* the failed move made no destination list */
+    /* exactly the right size takes it */
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, l1, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, "L"), 1);
+    CHECK_TABLE(db, "after short buffers");
+    close_unlink(db, name);
+}
+
+struct upd {
+    int calls;
+};
+
+static int upd_fn(void *ctx, const void *k, size_t kl, const void *v, size_t vl, shmkv_update_out *out)
+{
+    (void)k, (void)kl, (void)v, (void)vl;
+    ((struct upd *)ctx)->calls++;
+    out->val = "x";
+    out->vlen = 1;
+    return SHMKV_UPDATE_SET;
+}
+
+/* Pair calls on a list's key. */
+static void pair_calls_on_list(shmkv *db)
+{
+    uint8_t buf[64];
+    size_t vl;
+    uint64_t u;
+    void *a = NULL;
+    int64_t i64;
+    CHECK_RC(shmkv_put(db, KEY("L"), "x", 1), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_put_ttl(db, KEY("L"), "x", 1, 1000), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_add(db, KEY("L"), "x", 1), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_replace(db, KEY("L"), "x", 1), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_put_ex(db, KEY("L"), "x", 1, NULL), -EMEDIUMTYPE);
+    shmkv_put_opts po = {.flags = SHMKV_IF_PRESENT};
+    CHECK_RC(shmkv_put_ex(db, KEY("L"), "x", 1, &po), -EMEDIUMTYPE);
+    po.flags = SHMKV_IF_ABSENT;
+    CHECK_RC(shmkv_put_ex(db, KEY("L"), "x", 1, &po), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_expire(db, KEY("L"), 1000), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_ttl(db, KEY("L"), &u), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_incr(db, KEY("L"), 1, 0, &i64), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_append(db, KEY("L"), "x", 1), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_take(db, KEY("L"), &a, &vl), -EMEDIUMTYPE);
+    struct upd up = {0};
+    CHECK_RC(shmkv_update(db, KEY("L"), upd_fn, &up), -EMEDIUMTYPE);
+    CHECK_EQ_INT(up.calls, 0);
+    shmkv_pair pr = {.key = "L", .klen = 1, .val = "x", .vlen = 1, .rc = 1};
+    CHECK_EQ_INT(shmkv_put_many(db, &pr, 1), 0);
+    CHECK_RC(pr.rc, -EMEDIUMTYPE);
+    CHECK_RC(shmkv_get(db, KEY("L"), buf, sizeof buf, &vl), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_get_alloc(db, KEY("L"), &a, &vl), -EMEDIUMTYPE);
+    shmkv_item it = {.key = "L", .klen = 1, .buf = buf, .cap = sizeof buf, .rc = 1};
+    CHECK_EQ_INT(shmkv_get_many(db, &it, 1), 0);
+    CHECK_RC(it.rc, -EMEDIUMTYPE);
+    uint64_t lease = 77;
+    CHECK_RC(shmkv_get_lease(db, KEY("L"), buf, sizeof buf, &vl, 0, &lease), -EMEDIUMTYPE);
+    CHECK_EQ_U64(lease, 0);
+    CHECK_RC(shmkv_put_leased(db, KEY("L"), "x", 1, 0, 1), -EMEDIUMTYPE);
+}
+
+/* List calls on a pair's key (and on a list and a pair together). */
+static void list_calls_on_pair(shmkv *db)
+{
+    uint8_t buf[ELEM_MAX];
+    size_t vl, lens[2], n;
+    uint64_t len = 5;
+    shmkv_elem el = {"x", 1};
+    CHECK_RC(shmkv_push(db, KEY("P"), "x", 1, SHMKV_TAIL), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_push(db, KEY("P"), "x", 1, SHMKV_HEAD), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_push_many(db, KEY("P"), &el, 1, SHMKV_TAIL), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_pop(db, KEY("P"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_pop(db, KEY("P"), SHMKV_TAIL, buf, sizeof buf, &vl, 5000), -EMEDIUMTYPE); /* no wait */
+    CHECK_RC(shmkv_pop_many(db, KEY("P"), SHMKV_HEAD, buf, sizeof buf, lens, 2, &n, 0), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_llen(db, KEY("P"), &len), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_lrange(db, KEY("P"), 0, -1, never, NULL), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_move(db, KEY("P"), SHMKV_HEAD, KEY("L"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("P"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_move(db, KEY("P"), SHMKV_HEAD, KEY("P"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_move(db, KEY("absent"), SHMKV_HEAD, KEY("P"), SHMKV_TAIL, buf, sizeof buf, &vl, 0),
+             -EMEDIUMTYPE);
+}
+
+static void mediumtype(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "medium");
+    pair_calls_on_list(db);
+    list_calls_on_pair(db);
+    /* nothing changed: the list, the pair, the count */
+    CHECK_LIST(db, "L", S123, 3);
+    CHECK_VAL(db, "P", 1, "pv", 2);
+    CHECK_LIST(db, "absent", NULL, 0);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    CHECK_TABLE(db, "after calls of the wrong kind");
+    /* the same from a read-only handle, for the reads */
+    shmkv *ro;
+    shmkv_options o = {.flags = SHMKV_RDONLY};
+    CHECK_RC(shmkv_open(name, &o, &ro), 0);
+    uint8_t buf[8];
+    size_t vl;
+    uint64_t len;
+    CHECK_RC(shmkv_get(ro, KEY("L"), buf, sizeof buf, &vl), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_llen(ro, KEY("P"), &len), -EMEDIUMTYPE);
+    CHECK_RC(shmkv_lrange(ro, KEY("P"), 0, -1, never, NULL), -EMEDIUMTYPE);
+    shmkv_close(ro);
+    /* a deleted list's key takes a pair, and a deleted pair's key a list */
+    CHECK_RC(shmkv_del(db, KEY("L")), 0);
+    CHECK_RC(shmkv_del(db, KEY("P")), 0);
+    CHECK_RC(shmkv_put(db, KEY("L"), "now a pair", 10), 0);
+    CHECK_RC(elem_push(db, "P", 7, SHMKV_TAIL), 0);
+    CHECK_VAL(db, "L", 1, "now a pair", 10);
+    CHECK_LIST(db, "P", ((uint64_t[]){7}), 1);
+    CHECK_TABLE(db, "after the kinds swapped");
+    close_unlink(db, name);
+}
+
+static void cache_refuses(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "cache");
+    shmkv_options o = {.flags = SHMKV_CREATE | SHMKV_CACHE, .max_bytes = 1u << 20};
+    shmkv *db;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    uint8_t buf[64];
+    size_t vl, lens[2], n;
+    uint64_t len = 5;
+    shmkv_elem el = {"x", 1};
+    CHECK_RC(shmkv_push(db, KEY("L"), "x", 1, SHMKV_TAIL), -EOPNOTSUPP);
+    CHECK_RC(shmkv_push_many(db, KEY("L"), &el, 1, SHMKV_HEAD), -EOPNOTSUPP);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EOPNOTSUPP);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, -1), -EOPNOTSUPP); /* never waits */
+    CHECK_RC(shmkv_pop_many(db, KEY("L"), SHMKV_TAIL, buf, sizeof buf, lens, 2, &n, 0), -EOPNOTSUPP);
+    CHECK_RC(shmkv_move(db, KEY("L"), SHMKV_HEAD, KEY("M"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EOPNOTSUPP);
+    /* no list can be in a cache: reads find none */
+    CHECK_RC(shmkv_llen(db, KEY("L"), &len), 0);
+    CHECK_EQ_U64(len, 0);
+    CHECK_RC(shmkv_lrange(db, KEY("L"), 0, -1, never, NULL), -ENOENT);
+    CHECK_EQ_U64(shmkv_count(db), 0);
+    /* a pair's key in a cache: still refused as a list call */
+    CHECK_RC(shmkv_put(db, KEY("P"), "v", 1), 0);
+    CHECK_RC(shmkv_push(db, KEY("P"), "x", 1, SHMKV_TAIL), -EOPNOTSUPP);
+    CHECK_VAL(db, "P", 1, "v", 1);
+    CHECK_TABLE(db, "cache after list calls");
+    close_unlink(db, name);
+}
+
+static void rdonly(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "rdonly");
+    shmkv *ro;
+    shmkv_options o = {.flags = SHMKV_RDONLY};
+    CHECK_RC(shmkv_open(name, &o, &ro), 0);
+    uint8_t buf[ELEM_MAX];
+    size_t vl, lens[2], n;
+    shmkv_elem el = {"x", 1};
+    CHECK_RC(shmkv_push(ro, KEY("L"), "x", 1, SHMKV_TAIL), -EROFS);
+    CHECK_RC(shmkv_push(ro, KEY("new"), "x", 1, SHMKV_TAIL), -EROFS);
+    CHECK_RC(shmkv_push_many(ro, KEY("L"), &el, 1, SHMKV_HEAD), -EROFS);
+    CHECK_RC(shmkv_pop(ro, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EROFS);
+    CHECK_RC(shmkv_pop_many(ro, KEY("L"), SHMKV_TAIL, buf, sizeof buf, lens, 2, &n, 0), -EROFS);
+    CHECK_RC(shmkv_move(ro, KEY("L"), SHMKV_HEAD, KEY("M"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EROFS);
+    CHECK_RC(shmkv_del(ro, KEY("L")), -EROFS);
+    /* the reads work read-only, and see the writer's changes */
+    CHECK_LIST(ro, "L", S123, 3);
+    CHECK_RC(elem_push(db, "L", 4, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+    CHECK_LIST(ro, "L", ((uint64_t[]){2, 3, 4}), 3);
+    CHECK_LIST(ro, "M", NULL, 0);
+    CHECK_RC(shmkv_lrange(ro, KEY("absent"), 0, -1, never, NULL), -ENOENT);
+    CHECK_TABLE(ro, "read-only check of a table with a list");
+    shmkv_close(ro);
+    close_unlink(db, name);
+}
+
+struct scan_seen {
+    long pairs, lists, bad;
+    int seen_l, seen_e, seen_z;
+};
+
+/* scan_all's entries: the pairs as values, the lists as [u32 len][bytes]... */
+static int scan_entry(void *ctx, int kind, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct scan_seen *s = ctx;
+    const uint8_t *p = val;
+    if (kind == SHMKV_KIND_PAIR) {
+        s->pairs++;
+        s->bad += !(klen == 1 && !memcmp(key, "P", 1) && vlen == 2 && !memcmp(val, "pv", 2)) &&
+                  !(klen == 2 && !memcmp(key, "P2", 2) && vlen == 0);
+        return 0;
+    }
+    s->bad += kind != SHMKV_KIND_LIST;
+    s->lists++;
+    if (klen == 1 && !memcmp(key, "L", 1)) { /* 1, 2, 3 */
+        s->seen_l++;
+        size_t pos = 0;
+        for (uint64_t i = 1; i <= 3; i++) {
+            uint32_t n;
+            if (pos + 4 > vlen) {
+                s->bad++;
+                return 0;
+            }
+            memcpy(&n, p + pos, 4);
+            s->bad += pos + 4 + n > vlen || elem_seq(p + pos + 4, n, "L") != i;
+            pos += 4 + (size_t)n;
+        }
+        s->bad += pos != vlen;
+    } else if (klen == 1 && !memcmp(key, "E", 1)) { /* an empty list */
+        s->seen_e++;
+        s->bad += vlen != 0;
+    } else if (klen == 1 && !memcmp(key, "Z", 1)) { /* "ab", then an empty element */
+        s->seen_z++;
+        s->bad += vlen != 4 + 2 + 4 || memcmp(p, &(uint32_t){2}, 4) || memcmp(p + 4, "ab", 2) ||
+                  memcmp(p + 6, &(uint32_t){0}, 4);
+    } else {
+        s->bad++;
+    }
+    return 0;
+}
+
+static int count_visit(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)k, (void)kl, (void)v, (void)vl;
+    ++*(long *)ctx;
+    return 0;
+}
+
+static void scan_all(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "scan");
+    uint8_t buf[8];
+    size_t vl;
+    CHECK_RC(shmkv_put(db, KEY("P2"), "", 0), 0);
+    CHECK_RC(shmkv_push(db, KEY("E"), "e", 1, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_pop(db, KEY("E"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), 0);
+    CHECK_RC(shmkv_push(db, KEY("Z"), "ab", 2, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_push(db, KEY("Z"), NULL, 0, SHMKV_TAIL), 0);
+    shmkv *ro;
+    shmkv_options o = {.flags = SHMKV_RDONLY};
+    CHECK_RC(shmkv_open(name, &o, &ro), 0);
+    shmkv *handles[2] = {db, ro};
+    for (int h = 0; h < 2; h++) {
+        struct scan_seen s = {0};
+        uint64_t cur = 0;
+        int rc, calls = 0;
+        do
+            rc = shmkv_scan_all(handles[h], &cur, scan_entry, &s);
+        while (rc == 0 && cur != 0 && ++calls < 100000);
+        CHECK_RC(rc, 0);
+        CHECKF(s.pairs == 2 && s.lists == 3 && s.bad == 0 && s.seen_l == 1 && s.seen_e == 1 && s.seen_z == 1,
+               "handle %d: scan_all saw %ld pairs, %ld lists (L %d, E %d, Z %d), %ld wrong", h, s.pairs, s.lists,
+               s.seen_l, s.seen_e, s.seen_z, s.bad);
+        /* foreach and scan visit pairs only */
+        long visits = 0;
+        CHECK_RC(shmkv_foreach(handles[h], count_visit, &visits), 0);
+        CHECK_EQ_INT(visits, 2);
+        visits = 0;
+        cur = 0;
+        do
+            rc = shmkv_scan(handles[h], &cur, count_visit, &visits);
+        while (rc == 0 && cur != 0);
+        CHECK_RC(rc, 0);
+        CHECK_EQ_INT(visits, 2);
+    }
+    shmkv_close(ro);
+    close_unlink(db, name);
+}
+
+/* Lists survive emptying (until deleted), a close and a reopen. */
+static void persistence(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "persist");
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    for (int i = 0; i < 3; i++)
+        CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+    CHECK_RC(shmkv_pop(db, KEY("L"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EAGAIN);
+    /* empty, but still a list: lrange finds it, the pair calls refuse it, it counts */
+    CHECK_RC(shmkv_lrange(db, KEY("L"), 0, -1, never, NULL), 0);
+    CHECK_RC(shmkv_put(db, KEY("L"), "x", 1), -EMEDIUMTYPE);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    /* fifty more lists, in every shard, through a close and a reopen */
+    char k[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "list-%d", i);
+        for (int j = 0; j <= i; j++)
+            CHECK_RC(elem_push(db, k, (uint64_t)j, SHMKV_TAIL), 0);
+    }
+    shmkv_close(db);
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    uint64_t want[50];
+    for (int j = 0; j < 50; j++)
+        want[j] = (uint64_t)j;
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "list-%d", i);
+        CHECK_LIST(db, k, want, (size_t)i + 1);
+    }
+    CHECK_RC(shmkv_lrange(db, KEY("L"), 0, -1, never, NULL), 0);
+    CHECK_EQ_U64(shmkv_count(db), 52);
+    CHECK_TABLE(db, "after a reopen");
+    /* and a list keeps working after the reopen */
+    CHECK_RC(elem_push(db, "list-0", 99, SHMKV_HEAD), 0);
+    CHECK_LIST(db, "list-0", ((uint64_t[]){99, 0}), 2);
+    close_unlink(db, name);
+}
+
+/* shmkv_del takes a list whole, its elements and ring with it. */
+static void del_list(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "del");
+    shmkv_stats before, after;
+    CHECK_RC(shmkv_stat(db, &before), 0);
+    for (uint64_t i = 0; i < 3000; i++) /* a grown ring, some elements big */
+        if (i % 500 == 7) {
+            uint8_t *v = malloc(200000);
+            h_val_make(v, 200000, "D", 1, i);
+            CHECK_RC(shmkv_push(db, KEY("D"), v, 200000, SHMKV_TAIL), 0);
+            free(v);
+        } else {
+            CHECK_RC(elem_push(db, "D", i, i % 2 ? SHMKV_TAIL : SHMKV_HEAD), 0);
+        }
+    CHECK_EQ_U64(shmkv_count(db), 3);
+    CHECK_RC(shmkv_del(db, KEY("D")), 0);
+    CHECK_RC(shmkv_del(db, KEY("D")), -ENOENT);
+    CHECK_LIST(db, "D", NULL, 0);
+    CHECK_RC(shmkv_lrange(db, KEY("D"), 0, -1, never, NULL), -ENOENT);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    CHECK_TABLE(db, "after deleting a big list"); /* also: no run of it leaked */
+    CHECK_RC(shmkv_stat(db, &after), 0);
+    CHECK_EQ_U64(after.live_bytes, before.live_bytes);
+    CHECK_LIST(db, "L", S123, 3);
+    /* an empty list deletes too */
+    CHECK_RC(shmkv_push(db, KEY("E"), "e", 1, SHMKV_TAIL), 0);
+    uint8_t buf[8];
+    size_t vl;
+    CHECK_RC(shmkv_pop(db, KEY("E"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), 0);
+    CHECK_RC(shmkv_del(db, KEY("E")), 0);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    /* clear takes lists with the pairs */
+    CHECK_RC(shmkv_clear(db), 0);
+    CHECK_EQ_U64(shmkv_count(db), 0);
+    CHECK_LIST(db, "L", NULL, 0);
+    CHECK_TABLE(db, "after clear");
+    CHECK_RC(elem_push(db, "L", 5, SHMKV_TAIL), 0);
+    CHECK_LIST(db, "L", ((uint64_t[]){5}), 1);
+    close_unlink(db, name);
+}
+
+/* Move one element from src's end to dst's end: it is element seq of tag. */
+static void move_one(shmkv *db, const char *src, int from, const char *dst, int to, const char *tag, uint64_t seq)
+{
+    uint8_t buf[ELEM_MAX];
+    size_t vl = 0;
+    CHECK_RC(shmkv_move(db, KEY(src), from, KEY(dst), to, buf, sizeof buf, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, tag), seq);
+}
+
+#define RINGS 40
+#define PER_RING 5
+
+static void move(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "move");
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    move_one(db, "L", SHMKV_HEAD, "M", SHMKV_TAIL, "L", 1); /* M made by the move */
+    move_one(db, "L", SHMKV_TAIL, "M", SHMKV_HEAD, "L", 3);
+    CHECK_LIST(db, "L", ((uint64_t[]){2}), 1);
+    CHECK_LIST_OF(db, "M", "L", ((uint64_t[]){3, 1}), 2);
+    move_one(db, "M", SHMKV_HEAD, "L", SHMKV_HEAD, "L", 3);
+    move_one(db, "M", SHMKV_TAIL, "L", SHMKV_TAIL, "L", 1);
+    CHECK_LIST(db, "L", ((uint64_t[]){3, 2, 1}), 3);
+    CHECK_LIST(db, "M", NULL, 0);
+    /* within one list: a rotation either way, and nothing at all at one end */
+    move_one(db, "L", SHMKV_HEAD, "L", SHMKV_TAIL, "L", 3);
+    CHECK_LIST(db, "L", ((uint64_t[]){2, 1, 3}), 3);
+    move_one(db, "L", SHMKV_TAIL, "L", SHMKV_HEAD, "L", 3);
+    move_one(db, "L", SHMKV_HEAD, "L", SHMKV_HEAD, "L", 3);
+    move_one(db, "L", SHMKV_TAIL, "L", SHMKV_TAIL, "L", 1);
+    CHECK_LIST(db, "L", ((uint64_t[]){3, 2, 1}), 3);
+    /* nothing to move (an empty or absent source): the destination is not made */
+    CHECK_RC(shmkv_move(db, KEY("M"), SHMKV_HEAD, KEY("N"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EAGAIN);
+    CHECK_RC(shmkv_move(db, KEY("absent"), SHMKV_HEAD, KEY("N"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), -EAGAIN);
+    CHECK_EQ_U64(shmkv_count(db), 3);
+    CHECK_TABLE(db, "after moves");
+    /* at random among 40 lists (their keys in many shards, some sharing one) */
+    char k[RINGS][16];
+    for (int i = 0; i < RINGS; i++) {
+        snprintf(k[i], sizeof k[i], "ring-%d", i);
+        for (uint64_t j = 0; j < PER_RING; j++)
+            CHECK_RC(elem_push(db, "ring", (uint64_t)i * PER_RING + j, SHMKV_TAIL), 0);
+        for (uint64_t j = 0; j < PER_RING; j++)
+            move_one(db, "ring", SHMKV_HEAD, k[i], SHMKV_TAIL, "ring", (uint64_t)i * PER_RING + j);
+    }
+    h_rng r = h_rng_new(5);
+    for (int step = 0; step < 4000; step++) {
+        int a = (int)h_below(&r, RINGS), b = (int)h_below(&r, RINGS);
+        int rc = shmkv_move(db, KEY(k[a]), (int)h_below(&r, 2), KEY(k[b]), (int)h_below(&r, 2), buf, sizeof buf,
+                            &vl, 0);
+        CHECK(rc == 0 || rc == -EAGAIN);
+        CHECK(rc || elem_seq(buf, vl, "ring") < RINGS * PER_RING);
+    }
+    uint8_t seen[RINGS * PER_RING] = {0};
+    size_t total = 0;
+    for (int i = 0; i < RINGS; i++) {
+        uint64_t got[RINGS * PER_RING];
+        size_t n = 0;
+        CHECK_RC(list_seqs(db, k[i], "ring", got, RINGS * PER_RING, &n), 0);
+        for (size_t j = 0; j < n && j < RINGS * PER_RING; j++)
+            if (got[j] < RINGS * PER_RING)
+                seen[got[j]]++;
+        total += n;
+    }
+    CHECK_EQ_U64(total, RINGS * PER_RING);
+    for (int i = 0; i < RINGS * PER_RING; i++)
+        CHECKF(seen[i] == 1, "element %d is in %d lists", i, seen[i]);
+    CHECK_TABLE(db, "after moves among 40 lists");
+    close_unlink(db, name);
+}
+
+/* pop_many: as many as fit and max allows, packed, lengths in lens. */
+static void pop_many(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "popmany");
+    for (uint64_t i = 0; i < 20; i++)
+        CHECK_RC(elem_push(db, "q", i, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_push(db, KEY("q"), NULL, 0, SHMKV_TAIL), 0); /* an empty element at the tail */
+    uint8_t buf[ELEM_MAX * 20];
+    size_t lens[20], n = 0;
+    /* room for elements 0 and 1 and part of 2: two */
+    size_t cap = elem_len(0) + elem_len(1) + elem_len(2) - 1;
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, cap, lens, 20, &n, 0), 0);
+    CHECK_EQ_U64(n, 2);
+    CHECK(lens[0] == elem_len(0) && lens[1] == elem_len(1));
+    CHECK_EQ_U64(elem_seq(buf, lens[0], "q"), 0);
+    CHECK_EQ_U64(elem_seq(buf + lens[0], lens[1], "q"), 1);
+    /* max limits: three, exactly, with room for all */
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, lens, 3, &n, 0), 0);
+    CHECK_EQ_U64(n, 3);
+    size_t pos = 0;
+    for (size_t j = 0; j < n; pos += lens[j++])
+        CHECK_EQ_U64(elem_seq(buf + pos, lens[j], "q"), 2 + j);
+    /* from the tail: the last first (the empty one) */
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_TAIL, buf, sizeof buf, lens, 3, &n, 0), 0);
+    CHECK_EQ_U64(n, 3);
+    CHECK(lens[0] == 0 && elem_seq(buf, lens[1], "q") == 19 && elem_seq(buf + lens[1], lens[2], "q") == 18);
+    /* more asked than there are; a buffer exactly the size of what is left */
+    size_t left = 0;
+    for (uint64_t i = 5; i < 18; i++)
+        left += elem_len(i);
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, left, lens, 20, &n, 0), 0);
+    CHECK_EQ_U64(n, 13);
+    pos = 0;
+    for (size_t j = 0; j < n; pos += lens[j++])
+        CHECK_EQ_U64(elem_seq(buf + pos, lens[j], "q"), 5 + j);
+    CHECK_EQ_U64(pos, left);
+    CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, lens, 20, &n, 0), -EAGAIN);
+    CHECK_EQ_U64(n, 0);
+    CHECK_LIST(db, "q", NULL, 0);
+    CHECK_TABLE(db, "after pop_many");
+    close_unlink(db, name);
+}
+
+/* Redis LRANGE: the elements from start to stop, both included. */
+static size_t redis_range(int64_t n, int64_t start, int64_t stop, int64_t *first)
+{
+    if (start < 0)
+        start = n + start < 0 ? 0 : n + start;
+    if (stop < 0)
+        stop = n + stop;
+    if (stop >= n)
+        stop = n - 1;
+    *first = start;
+    return start > stop || start >= n ? 0 : (size_t)(stop - start + 1);
+}
+
+struct range_seen {
+    uint64_t seqs[8];
+    size_t n, stop_after;
+};
+
+static int range_visit(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    struct range_seen *s = ctx;
+    CHECK(kl == 3 && !memcmp(k, "rng", 3));
+    if (s->n < 8)
+        s->seqs[s->n] = elem_seq(v, vl, "rng");
+    return ++s->n == s->stop_after ? 42 : 0;
+}
+
+static void lrange(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "lrange");
+    int64_t idx[] = {INT64_MIN, -8, -6, -5, -4, -2, -1, 0, 1, 2, 4, 5, 6, 8, INT64_MAX};
+    const size_t nidx = sizeof idx / sizeof idx[0];
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    CHECK_RC(shmkv_lrange(db, KEY("rng"), 0, -1, range_visit, NULL), -ENOENT);
+    CHECK_RC(elem_push(db, "rng", 0, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_pop(db, KEY("rng"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), 0);
+    for (int64_t n = 0; n <= 5; n++) { /* elements 0..n-1 */
+        if (n)
+            CHECK_RC(elem_push(db, "rng", (uint64_t)n - 1, SHMKV_TAIL), 0);
+        for (size_t a = 0; a < nidx; a++)
+            for (size_t b = 0; b < nidx; b++) {
+                struct range_seen s = {.stop_after = 99};
+                int64_t first;
+                size_t want = redis_range(n, idx[a], idx[b], &first);
+                CHECK_RC(shmkv_lrange(db, KEY("rng"), idx[a], idx[b], range_visit, &s), 0);
+                int ok = s.n == want;
+                for (size_t j = 0; ok && j < want; j++)
+                    ok = s.seqs[j] == (uint64_t)first + j;
+                CHECKF(ok, "lrange %lld %lld of %lld elements: %zu visited, %zu expected", (long long)idx[a],
+                       (long long)idx[b], (long long)n, s.n, want);
+            }
+    }
+    /* fn's non-zero return stops the range and is returned */
+    struct range_seen s = {.stop_after = 2};
+    CHECK_RC(shmkv_lrange(db, KEY("rng"), 0, -1, range_visit, &s), 42);
+    CHECK_EQ_U64(s.n, 2);
+    close_unlink(db, name);
+}
+
+/* A list counts as one key, in count and stat, whatever it holds. */
+static void count_stat(void)
+{
+    char name[64];
+    shmkv *db = open_list_and_pair(name, sizeof name, "count");
+    shmkv_stats st;
+    for (uint64_t i = 0; i < 100; i++)
+        CHECK_RC(elem_push(db, "L2", i, SHMKV_HEAD), 0);
+    CHECK_EQ_U64(shmkv_count(db), 3);
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.keys, 3);
+    CHECK_RC(shmkv_del(db, KEY("L2")), 0);
+    CHECK_EQ_U64(shmkv_count(db), 2);
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.keys, 2);
+    CHECK_EQ_U64(st.dels, 1);
+    close_unlink(db, name);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct h_part parts[] = {
+        {"push_pop", push_pop},       {"bad_args", bad_args}, {"enobufs", enobufs},
+        {"mediumtype", mediumtype},   {"cache", cache_refuses}, {"rdonly", rdonly},
+        {"scan_all", scan_all},       {"persistence", persistence}, {"del", del_list},
+        {"move", move},               {"pop_many", pop_many}, {"lrange", lrange},
+        {"count_stat", count_stat},
+    };
+    return h_main(argc, argv, "test_list", parts, H_NPARTS(parts));
+}

@@ -1,0 +1,287 @@
+/*
+ * test_list_space.c - the memory of lists: rings doubling many times
+ * (pushes at both ends, indexes wrapping past 0), big elements (in runs of
+ * their own, and chained over the holes of a fragmented table), a full
+ * table (push_many all or nothing, a move that finds no room), and reuse:
+ * a queue that carries millions of elements with at most a thousand
+ * queued stays within a bounded file.
+ */
+#include "harness.h"
+#include "api_helpers.h"
+#include "list_helpers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY(s) s, strlen(s)
+
+static void close_unlink(shmkv *db, const char *name)
+{
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+/* The list's elements are first, first + 1, ..., last (mod nothing). */
+static void check_run(shmkv *db, const char *key, uint64_t first, size_t n, const char *when)
+{
+    uint64_t *want = malloc((n + 1) * sizeof *want);
+    for (size_t i = 0; i < n; i++)
+        want[i] = first + i;
+    CHECK_LIST(db, key, want, n);
+    free(want);
+    CHECK_TABLE(db, when);
+}
+
+/* 256 slots inline, then 512, 1 Ki ... 64 Ki: pushes at the head (index
+ * going below 0) and the tail, pops between, a batch that doubles the ring
+ * several times at once. */
+static void ring_growth(void)
+{
+    char name[64], when[64];
+    shmkv *db = open_new(name, sizeof name, "ring");
+    uint64_t lo = 1000000, hi = lo; /* the list holds lo .. hi - 1 */
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    unsigned step = 0;
+    for (size_t cap = 256; cap <= 8192; cap *= 2) {
+        while (hi - lo < cap + 1) { /* one past the ring's size: it doubles */
+            CHECK_RC(elem_push(db, "r", --lo, SHMKV_HEAD), 0);
+            CHECK_RC(elem_push(db, "r", hi++, SHMKV_TAIL), 0);
+            if (++step % 7 == 0) { /* and a pop at each end now and then */
+                CHECK_RC(shmkv_pop(db, KEY("r"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+                CHECK_EQ_U64(elem_seq(buf, vl, "r"), lo++);
+                CHECK_RC(shmkv_pop(db, KEY("r"), SHMKV_TAIL, buf, sizeof buf, &vl, 0), 0);
+                CHECK_EQ_U64(elem_seq(buf, vl, "r"), --hi);
+            }
+        }
+        snprintf(when, sizeof when, "past a ring of %zu", cap);
+        check_run(db, "r", lo, hi - lo, when);
+    }
+    /* one batch of 50000 at the tail: several doublings in one push */
+    size_t nb = 50000;
+    uint8_t *eb = malloc(nb * ELEM_MAX);
+    shmkv_elem *el = malloc(nb * sizeof *el);
+    for (size_t i = 0; i < nb; i++)
+        el[i] = (shmkv_elem){eb + i * ELEM_MAX, elem_make(eb + i * ELEM_MAX, "r", hi + i)};
+    CHECK_RC(shmkv_push_many(db, KEY("r"), el, nb, SHMKV_TAIL), 0);
+    hi += nb;
+    check_run(db, "r", lo, hi - lo, "after a batch of 50000");
+    /* survives a reopen; drains from both ends; deletes cleanly */
+    shmkv_close(db);
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    check_run(db, "r", lo, hi - lo, "after a reopen");
+    while (hi > lo) {
+        int end = (int)(hi & 1);
+        CHECK_RC(shmkv_pop(db, KEY("r"), end, buf, sizeof buf, &vl, 0), 0);
+        CHECK_EQ_U64(elem_seq(buf, vl, "r"), end == SHMKV_TAIL ? --hi : lo++);
+    }
+    check_run(db, "r", lo, 0, "drained");
+    CHECK_RC(elem_push(db, "r", 5, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_del(db, KEY("r")), 0);
+    CHECK_TABLE(db, "after deleting a list with a grown ring");
+    free(eb);
+    free(el);
+    close_unlink(db, name);
+}
+
+/* A big element of list key, number seq, checked through pop, lrange, move. */
+static void big_round(shmkv *db, const char *key, size_t len, uint64_t seq, const char *when)
+{
+    uint8_t *v = malloc(len), *buf = malloc(len);
+    h_val_make(v, len, key, strlen(key), seq);
+    CHECK_RC(elem_push(db, key, 1, SHMKV_TAIL), 0);
+    int rc = shmkv_push(db, KEY(key), v, len, SHMKV_TAIL);
+    CHECKF(rc == 0, "%s: push of %zu bytes: %s", when, len, h_errname(rc));
+    CHECK_RC(elem_push(db, key, 2, SHMKV_TAIL), 0);
+    CHECK_TABLE(db, when);
+    size_t vl = 0;
+    /* moved (a new record, as big) to the head of another list and back */
+    CHECK_RC(elem_push(db, "other", 3, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_pop(db, KEY(key), SHMKV_HEAD, buf, len, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, key), 1);
+    CHECK_RC(shmkv_move(db, KEY(key), SHMKV_HEAD, KEY("other"), SHMKV_HEAD, buf, len - 1, &vl, 0), -ENOBUFS);
+    CHECK_EQ_U64(vl, len);
+    rc = shmkv_move(db, KEY(key), SHMKV_HEAD, KEY("other"), SHMKV_HEAD, buf, len, &vl, 0);
+    CHECKF(rc == 0 && vl == len && h_val_check(buf, vl, key, strlen(key), NULL), "%s: move: %s", when,
+           h_errname(rc));
+    CHECK_TABLE(db, when);
+    memset(buf, 0, len);
+    rc = shmkv_pop(db, KEY("other"), SHMKV_HEAD, buf, len, &vl, 0);
+    CHECKF(rc == 0 && vl == len && h_val_check(buf, vl, key, strlen(key), NULL), "%s: pop: %s", when,
+           h_errname(rc));
+    CHECK_RC(shmkv_pop(db, KEY(key), SHMKV_HEAD, buf, len, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(buf, vl, key), 2);
+    CHECK_LIST(db, key, NULL, 0);
+    CHECK_LIST(db, "other", ((uint64_t[]){3}), 1);
+    CHECK_RC(shmkv_del(db, KEY("other")), 0);
+    CHECK_TABLE(db, when);
+    free(v);
+    free(buf);
+}
+
+#define MID (20 * 1024)
+
+static void big_elems(void)
+{
+    char name[64];
+    /* in runs of their own: bigger than any log run */
+    shmkv *db = open_new(name, sizeof name, "huge");
+    size_t huge[] = {300 * 1024, 3u << 20, 9u << 20};
+    for (unsigned i = 0; i < 3; i++)
+        big_round(db, "h", huge[i], i, "huge elements");
+    close_unlink(db, name);
+    /* chained over the holes of a full table, as test_chain does for values */
+    h_name(name, sizeof name, "chained");
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 2u << 20};
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    uint8_t *v = malloc(MID);
+    char k[32];
+    int n = 0;
+    for (;; n++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "mid-%d", n);
+        h_val_make(v, MID, k, kl, (uint64_t)n);
+        int rc = shmkv_put(db, k, kl, v, MID);
+        if (rc) {
+            CHECK_RC(rc, -ENOSPC);
+            break;
+        }
+    }
+    CHECKF(n > 20, "only %d mid-sized values fit", n);
+    for (int i = 0; i < n; i += 2)
+        CHECK_RC(shmkv_del(db, k, (size_t)snprintf(k, sizeof k, "mid-%d", i)), 0);
+    /* each several holes big, so chained (a move needs room for two) */
+    size_t chained[] = {3 * MID + 100, 4 * MID + 7};
+    for (unsigned i = 0; i < 2; i++)
+        big_round(db, "c", chained[i], i, "chained elements");
+    for (int i = 1; i < n; i += 2) { /* the pairs around them are intact */
+        size_t kl = (size_t)snprintf(k, sizeof k, "mid-%d", i), vl;
+        CHECK_RC(shmkv_get(db, k, kl, v, MID, &vl), 0);
+        CHECK(vl == MID && h_val_check(v, vl, k, kl, NULL));
+    }
+    free(v);
+    close_unlink(db, name);
+}
+
+/* A full table: a batch goes in whole or not at all; a move that finds
+ * no room leaves both lists as they were. */
+static void full_table(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "full");
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = SHMKV_MIN_BYTES};
+    shmkv *db;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    CHECK_RC(shmkv_push(db, KEY("dst"), "d", 1, SHMKV_TAIL), 0);
+    uint64_t n = 0;
+    int rc;
+    while ((rc = elem_push(db, "q", n, SHMKV_TAIL)) == 0)
+        n++;
+    CHECK_RC(rc, -ENOSPC);
+    CHECKF(n > 100, "only %llu elements fit", (unsigned long long)n);
+    uint8_t eb[64][ELEM_MAX];
+    shmkv_elem el[64];
+    for (uint64_t i = 0; i < 64; i++)
+        el[i] = (shmkv_elem){eb[i], elem_make(eb[i], "q", n + i)};
+    CHECK_RC(shmkv_push_many(db, KEY("q"), el, 64, SHMKV_TAIL), -ENOSPC);
+    CHECK_RC(shmkv_push_many(db, KEY("q"), el, 64, SHMKV_HEAD), -ENOSPC);
+    CHECK_RC(shmkv_push_many(db, KEY("new"), el, 64, SHMKV_TAIL), -ENOSPC);
+    check_run(db, "q", 0, n, "after batches that did not fit");
+    CHECK_EQ_U64(shmkv_count(db), 2); /* no list "new" */
+    /* a move into another list needs a new record: none fits */
+    uint8_t buf[ELEM_MAX];
+    size_t vl;
+    for (uint64_t i = 0; (rc = shmkv_push(db, KEY("dst"), "d", 1, SHMKV_TAIL)) == 0 && i < 100000; i++)
+        ;
+    CHECK_RC(rc, -ENOSPC);
+    uint64_t dlen = 0;
+    CHECK_RC(shmkv_llen(db, KEY("dst"), &dlen), 0);
+    rc = shmkv_move(db, KEY("q"), SHMKV_HEAD, KEY("dst"), SHMKV_TAIL, buf, sizeof buf, &vl, 0);
+    CHECK(rc == 0 || rc == -ENOSPC);
+    uint64_t dlen2 = 0;
+    CHECK_RC(shmkv_llen(db, KEY("dst"), &dlen2), 0);
+    CHECK_EQ_U64(dlen2, dlen + (rc == 0));
+    check_run(db, "q", rc == 0, n - (rc == 0), "after a move on a full table");
+    uint64_t lo = rc == 0;
+    h_note("%llu elements filled the table; a move there: %s", (unsigned long long)n, h_errname(rc));
+    /* room made by pops takes the batch (one push per element) */
+    CHECK_RC(shmkv_del(db, KEY("dst")), 0);
+    for (int i = 0; i < 100; i++)
+        CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+    lo += 100;
+    CHECK_RC(shmkv_push_many(db, KEY("q"), el, 64, SHMKV_TAIL), 0);
+    check_run(db, "q", lo, n + 64 - lo, "after pops made room for the batch");
+    close_unlink(db, name);
+}
+
+/* A queue carrying millions of small elements with at most a thousand
+ * queued at once: its file stays within REUSE_BOUND.  Elements are 24 to
+ * 256 bytes, so the queue holds under 300 KB at once; a table that did
+ * not reuse the space of consumed elements would need about 700 MB. */
+#define REUSE_ELEMS (H_ASAN ? 500000u : 5000000u)
+#define REUSE_MAXQ 1000u
+#define REUSE_BOUND (8u << 20) /* seen: 3.4 MB (an empty table is 2.4) */
+
+static void reuse(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "reuse");
+    h_rng r = h_rng_new(11);
+    uint64_t pushed = 0, popped = 0;
+    uint8_t eb[64][ELEM_MAX], out[64 * ELEM_MAX];
+    shmkv_elem el[64];
+    size_t lens[64], n;
+    long long peak = 0;
+    double t0 = h_now();
+    while (popped < REUSE_ELEMS) {
+        /* a batch or a single element in, while under the cap ... */
+        size_t want = h_below(&r, 4) ? 1 + (size_t)h_below(&r, 64) : 1;
+        if (pushed - popped + want <= REUSE_MAXQ && pushed < REUSE_ELEMS) {
+            for (size_t i = 0; i < want; i++)
+                el[i] = (shmkv_elem){eb[i], elem_make(eb[i], "q", pushed + i)};
+            CHECK_RC(shmkv_push_many(db, KEY("q"), el, want, SHMKV_TAIL), 0);
+            pushed += want;
+        }
+        /* ... and a batch or a single element out, checked */
+        size_t max = h_below(&r, 4) ? 1 + (size_t)h_below(&r, 64) : 1;
+        int rc = shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, out, sizeof out, lens, max, &n, 0);
+        if (rc == -EAGAIN)
+            continue;
+        CHECK_RC(rc, 0);
+        size_t pos = 0;
+        long bad = 0;
+        for (size_t i = 0; i < n; pos += lens[i++])
+            bad += elem_seq(out + pos, lens[i], "q") != popped + i;
+        CHECKF(bad == 0, "%ld elements out of order or damaged after %llu", bad, (unsigned long long)popped);
+        if (bad)
+            break;
+        popped += n;
+        if (popped % 100000 < n) {
+            shmkv_stats st;
+            CHECK_RC(shmkv_stat(db, &st), 0);
+            peak = st.file_bytes > (uint64_t)peak ? (long long)st.file_bytes : peak;
+        }
+    }
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    h_note("%llu elements through a queue of at most %u in %.1f s: file %llu bytes (peak seen %lld), "
+           "log %llu, garbage %llu, runs cleaned %llu",
+           (unsigned long long)popped, REUSE_MAXQ, h_now() - t0, (unsigned long long)st.file_bytes, peak,
+           (unsigned long long)st.log_bytes, (unsigned long long)st.garbage_bytes,
+           (unsigned long long)st.runs_cleaned);
+    CHECKF(st.file_bytes <= REUSE_BOUND && (uint64_t)peak <= REUSE_BOUND, "the file grew to %llu bytes (peak %lld)",
+           (unsigned long long)st.file_bytes, peak);
+    CHECK_TABLE(db, "after the queue carried its elements");
+    close_unlink(db, name);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct h_part parts[] = {
+        {"ring_growth", ring_growth},
+        {"big_elems", big_elems},
+        {"full_table", full_table},
+        {"reuse", reuse},
+    };
+    return h_main(argc, argv, "test_list_space", parts, H_NPARTS(parts));
+}
