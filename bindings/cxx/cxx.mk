@@ -5,7 +5,11 @@
 #                   shmkv_lists.hpp it includes) with g++ and clang++, each
 #                   plain and under ASan+UBSan, and run them all ->
 #                   build/cxx/VARIANT/; and the README's C++ section's
-#                   code, put into a main(), with g++
+#                   code, put into a main(), with g++; and where hiredis's
+#                   headers are, test_near.cpp (shmkv_near.hpp, the Redis
+#                   near cache's reader) with g++ against a real
+#                   redis-server and agent (make redis-agent) ->
+#                   build/cxx/near/test_near
 #
 # The plain builds link build/libshmkv.a; the sanitized ones the library's
 # sources compiled by the C compiler that goes with the C++ one (gcc with
@@ -49,8 +53,25 @@ build/cxx/readme.cpp: README.md
 build/cxx/g++/readme: build/cxx/readme.cpp $(CXX_DEPS) build/libshmkv.a
 	g++ $(CXX_TEST_FLAGS) $< build/libshmkv.a -o $@
 
-.PHONY: test-cxx
-test-cxx:
+# The near cache's reader: the C kit of tools/redis/test (servers, agent)
+# and the harness, compiled as C (near_kit.c gives them to the C++ test),
+# linked with libshmkv-redis.a as the C tests are.  build/cxx/near/test_near
+# finds the agent three directories up, at build/shmkv-redis.
+CXX_NEAR_HAVE := $(call have_header,hiredis/hiredis.h,$(CC),c)
+CXX_NEAR_C    := bindings/cxx/near_kit.c tools/redis/test/kit_servers.c tools/redis/test/kit_agent.c test/harness.c
+CXX_NEAR_OBJ  := $(CXX_NEAR_C:%.c=build/cxx/near/obj/%.o)
+CXX_NEAR_LIBS := build/libshmkv-redis.a build/libshmkv-test.a
+build/cxx/near/obj/%.o: %.c bindings/cxx/near_kit.h $(wildcard tools/redis/test/*.h tools/redis/*.h) \
+                        test/harness.h include/shmkv-redis.h include/shmkv.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(BASEFLAGS)) -DSHMKV_TEST_HOOKS $(CFLAGS) -Itools/redis -Itools/redis/test -Itest \
+	    -Ibindings/cxx -fvisibility=default -c $< -o $@
+build/cxx/near/test_near: bindings/cxx/test_near.cpp bindings/cxx/shmkv_near.hpp bindings/cxx/near_kit.h \
+                          $(CXX_DEPS) $(CXX_NEAR_OBJ) $(CXX_NEAR_LIBS)
+	g++ $(CXX_TEST_FLAGS) $< $(CXX_NEAR_OBJ) $(CXX_NEAR_LIBS) -lhiredis -o $@
+
+.PHONY: test-cxx test-cxx-near
+test-cxx: $(if $(CXX_NEAR_HAVE),test-cxx-near)
 	./scripts/install-deps.sh cxx
 	$(MAKE) --no-print-directory SAN= lib
 	$(MAKE) --no-print-directory SAN= $(CXX_BINS)
@@ -65,3 +86,9 @@ test-cxx:
 	@echo "test-cxx: the README's C++ code"
 	@d=$$(mktemp -d /dev/shm/shmkv-cxx-readme.XXXXXX); \
 	    SHMKV_DIR=$$d ./build/cxx/g++/readme >/dev/null; rc=$$?; rm -rf "$$d"; exit $$rc
+
+test-cxx-near:
+	./scripts/install-deps.sh cxx
+	$(MAKE) --no-print-directory redis-agent
+	$(MAKE) --no-print-directory SAN= BUILD=build build/libshmkv-redis.a build/libshmkv-test.a build/cxx/near/test_near
+	./build/cxx/near/test_near

@@ -185,6 +185,36 @@ export class Table implements Iterable<[Buffer, Buffer]> {
   lists (): IterableIterator<[Buffer, Buffer[]]>
 }
 
+/** What NearCache needs of its Redis client: an ioredis Redis or Cluster. */
+export interface NearRedisClient {
+  getBuffer (key: Buffer): Promise<Buffer | null>
+  pipeline (): any
+  options?: { keyPrefix?: string }
+}
+
+export interface NearCacheOptions {
+  /** Longest lifetime of a value this reader fills, ms, on top of Redis's and the agent's --max-ttl (0, the default: none). */
+  maxTtl?: number
+  /** How long a fill's lease lasts, ms (default 1000): a Redis round trip. */
+  leaseMs?: number
+  /** How long a miss waits for another caller's fill of the key, ms (default 5). */
+  waitMs?: number
+}
+
+/** Reads Redis through the host's near cache (docs/near-cache.md): the table the agent keeps, filled under leases. */
+export class NearCache {
+  constructor (table: Table, redis: NearRedisClient, options?: NearCacheOptions)
+  /** The agent's record's key (a NUL byte, then "shmkv-redis:agent"). */
+  static readonly AGENT_KEY: Buffer
+  readonly maxTtl: number
+  readonly leaseMs: number
+  readonly waitMs: number
+  /** Where the gets came from: the table; Redis, stored; Redis, not stored. */
+  readonly counts: { table: number, filled: number, redis: number }
+  /** Redis's value of key, like GET: null when Redis has none. */
+  get (key: Bytes): Promise<Buffer | null>
+}
+
 export const KEY_MAX: number
 export const VAL_MAX: number
 export const TTL_MAX: number

@@ -8,6 +8,7 @@
 const native = require('./lib/native')
 const args = require('./lib/args')
 const lease = require('./lib/lease')
+const { NearCache } = require('./lib/near')
 const { scratch, fromScratch, cut } = require('./lib/scratch')
 
 const { NativeTable } = native
@@ -259,6 +260,7 @@ function popCount (count) {
 
 module.exports = {
   Table,
+  NearCache,
   KEY_MAX: native.KEY_MAX,
   VAL_MAX: native.VAL_MAX,
   TTL_MAX: native.TTL_MAX,

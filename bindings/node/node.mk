@@ -4,7 +4,9 @@
 #   make node        build it: npm install in bindings/node (node-addon-api
 #                    from npm; then build.js builds build/libshmkv.a and the
 #                    addon with node-gyp against the installed Node's headers)
-#   make test-node   install what it needs when missing (install-deps.sh),
+#   make test-node   install what it needs when missing (install-deps.sh;
+#                    redis-server and the agent for test/near.test.js: make
+#                    redis-agent; its dev dependency ioredis from npm),
 #                    build it and run its tests (node --test)
 #   make bench-node  its benchmark, bench.js, after installing its npm peers
 #                    (lru-cache, the redis client; not dependencies of the
@@ -25,7 +27,10 @@ $(NODE_ADDON): $(NODE_DEPS)
 
 test-node:
 	$(NODE_DIR)/install-deps.sh
+	$(MAKE) --no-print-directory redis-agent
 	$(MAKE) node
+	cd $(NODE_DIR) && { node -e "require.resolve('ioredis')" 2>/dev/null || \
+	    npm install --ignore-scripts $(NPM_FLAGS); }
 	cd $(NODE_DIR) && node --test test/*.test.js
 
 BENCH_NODE_PEERS := lru-cache@11 redis@4

@@ -29,6 +29,8 @@ if test "$PHP_SHMKV" != "no"; then
   fi
 
   PHP_ADD_INCLUDE([$PHP_SHMKV_SRC/include])
+  dnl the near cache's record parser (agent_record.c includes record.c)
+  PHP_ADD_INCLUDE([$PHP_SHMKV_SRC/tools/redis])
   dnl The archive goes to the linker as it is (-Wl, so libtool does not
   dnl object to a static library in a shared one), and its symbols stay
   dnl inside shmkv.so (--exclude-libs, -fvisibility=hidden): the extension
@@ -37,7 +39,7 @@ if test "$PHP_SHMKV" != "no"; then
   PHP_SUBST(SHMKV_SHARED_LIBADD)
 
   PHP_NEW_EXTENSION(shmkv,
-    [module.c value.c cache.c info.c iterator.c table.c lists.c],
+    [module.c value.c cache.c info.c iterator.c table.c lists.c near.c agent_record.c],
     $ext_shared,,
     [-std=c11 -fvisibility=hidden -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -DZEND_ENABLE_STATIC_TSRMLS_CACHE=1])
   PHP_ADD_EXTENSION_DEP(shmkv, pcre)

@@ -3,9 +3,10 @@
 #
 #   make php         build bindings/php/modules/shmkv.so (phpize, configure,
 #                    make; needs php8.2-dev) against build/libshmkv.a
-#   make test-php    install what the tests need (scripts/install-deps.sh php),
-#                    then the phpt tests (PHP's run-tests.php, through the
-#                    extension's make test) and the real PHP-FPM test
+#   make test-php    install what the tests need (scripts/install-deps.sh php;
+#                    phpredis, redis-server and the agent for 020-near: make
+#                    redis-agent), then the phpt tests (PHP's run-tests.php,
+#                    through the extension's make test) and the real PHP-FPM test
 #   make php-clean   remove what phpize, configure and make generated
 #   make bench-php   the benchmark against APCu (bindings/php/bench/run.sh)
 #
@@ -28,13 +29,17 @@ $(PHP_DIR)/Makefile: $(PHP_DIR)/config.m4
 	cd $(PHP_DIR) && phpize > /dev/null && ./configure --with-shmkv-src=$(CURDIR) > /dev/null
 
 # phpize's Makefile knows the extension's sources, not the archive: a newer
-# archive (or header) relinks the extension.
-$(PHP_SO): $(PHP_DIR)/Makefile $(PHP_SRC) build/libshmkv.a include/shmkv.h
+# archive (or header) relinks the extension.  The near cache's record
+# parser (tools/redis/record.[ch], which agent_record.c includes) is
+# among the sources it tracks once it runs.
+$(PHP_SO): $(PHP_DIR)/Makefile $(PHP_SRC) build/libshmkv.a include/shmkv.h tools/redis/record.c tools/redis/record.h
 	rm -f $(PHP_DIR)/shmkv.la $(PHP_SO)
 	$(MAKE) -C $(PHP_DIR)
 
 test-php:
 	./scripts/install-deps.sh php
+	./scripts/install-deps.sh packages php8.2-redis
+	$(MAKE) --no-print-directory redis-agent
 	$(MAKE) php
 	NO_INTERACTION=1 $(MAKE) -C $(PHP_DIR) test
 	$(PHP_DIR)/tests/fpm/run.sh $(PHP_SO)

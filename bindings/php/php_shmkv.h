@@ -8,6 +8,8 @@
  * iterator.c  ShmkvIterator (APCUIterator's twin) on the scan cursor
  * table.c     the object API: Shmkv\Table and Shmkv\Exception
  * lists.c     Shmkv\Table's methods on lists and queues
+ * near.c      Shmkv\NearCache, the Redis near cache's reader (and
+ *             agent_record.c, the agent's record parser)
  */
 #ifndef PHP_SHMKV_H
 #define PHP_SHMKV_H
@@ -129,6 +131,11 @@ bool shmkv_php_check(int rc, int miss);
 
 /* Add the methods on lists, and HEAD and TAIL, to Shmkv\Table. */
 void shmkv_php_lists_minit(zend_class_entry *table_ce);
+
+/* ---- near.c ---- */
+
+/* Register Shmkv\NearCache, whose constructor takes a Shmkv\Table. */
+void shmkv_php_near_minit(zend_class_entry *table_ce);
 
 #if defined(ZTS) && defined(COMPILE_DL_SHMKV)
 ZEND_TSRMLS_CACHE_EXTERN()

@@ -614,4 +614,5 @@ void shmkv_php_table_minit(void)
     table_handlers.free_obj = table_free;
     table_handlers.clone_obj = NULL;
     shmkv_php_lists_minit(table_ce);
+    shmkv_php_near_minit(table_ce);
 }

@@ -5,7 +5,9 @@
 #                      PYTHONPATH=build/python/lib python3 -c 'import shmkv'
 #   make test-python   install what the tests need (Debian packages), then
 #                      build and run them with python3 and /usr/bin/python3
-#                      (bindings/python/run-tests.sh; PYTHONS=... for others)
+#                      (bindings/python/run-tests.sh; PYTHONS=... for others);
+#                      the near cache's (test_near) need redis-py, redis-server
+#                      and the agent (make redis-agent, tools/redis/redis.mk)
 #   make bench-python  the Python benchmark against LMDB, diskcache,
 #                      multiprocessing.Manager and Redis, with Debian's
 #                      python3 and packages (PYBENCH_ARGS=... for options)
@@ -24,6 +26,8 @@ python:
 
 test-python:
 	./scripts/install-deps.sh python
+	./scripts/install-deps.sh packages python3-redis
+	$(MAKE) --no-print-directory redis-agent
 	$(MAKE) --no-print-directory SAN= lib
 	bindings/python/run-tests.sh
 

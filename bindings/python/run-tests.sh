@@ -9,6 +9,8 @@
 # gets its own build in build/python/<its path>.  The Django tests
 # (test_django) run with every interpreter that has Django (Debian:
 # python3-django, for /usr/bin/python3); the run fails if none has it.
+# So do the near cache's tests (test_near) with redis-py (Debian:
+# python3-redis), against redis-server and build/shmkv-redis (make redis).
 # Last, the first interpreter with setuptools builds the package with
 # setup.py (into a temporary directory) and runs test_table on that build.
 # scripts/install-deps.sh python installs what this needs on Debian.
@@ -19,6 +21,7 @@ root=$(cd "$here/../.." && pwd)
 
 seen=" "
 django_runs=0
+near_runs=0
 setuptools_py=
 for py in "$@"; do
     real=$("$py" -c 'import os, sys; print(os.path.realpath(sys.executable))') ||
@@ -35,6 +38,12 @@ for py in "$@"; do
     else
         what="without Django: test_django not run"
         modules=$(echo "$modules" | grep -v '^test_django$')
+    fi
+    if "$py" -c 'import redis' 2>/dev/null; then
+        near_runs=$((near_runs + 1))
+    else
+        what="$what, without redis-py: test_near not run"
+        modules=$(echo "$modules" | grep -v '^test_near$')
     fi
     echo "run-tests: $real (Python $version), $what"
     if [ -z "$setuptools_py" ] && "$py" -c 'import setuptools' 2>/dev/null; then
@@ -59,5 +68,10 @@ echo "run-tests: setup.py build with $setuptools_py, then test_table on it"
 if [ "$django_runs" -eq 0 ]; then
     echo "run-tests: no interpreter had Django, so test_django did not run" \
          "(Debian: apt-get install python3-django)" >&2
+    exit 1
+fi
+if [ "$near_runs" -eq 0 ]; then
+    echo "run-tests: no interpreter had redis-py, so test_near did not run" \
+         "(Debian: apt-get install python3-redis)" >&2
     exit 1
 fi

@@ -31,10 +31,26 @@ static int hexval(int c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* One "name value" line of the record into r; 0 or -1. */
+/* Is the line one of the settings this version reads? */
+static int known_line(const char *line, size_t len)
+{
+    static const char *const names[] = {"prefix", "pid", "generation", "heartbeat-ms", "max-ttl-ms"};
+    const char *sp = memchr(line, ' ', len);
+    size_t nl = sp ? (size_t)(sp - line) : len;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == nl && !memcmp(line, names[i], nl))
+            return 1;
+    return 0;
+}
+
+/* One "name value" line of the record into r; 0 or -1.  Other lines are
+ * settings of a later agent, which readers ignore whatever they hold
+ * (docs/near-cache.md): so a new setting does not turn readers away. */
 static int parse_line(struct record *r, const char *line, size_t len)
 {
     char buf[2 * RECORD_PREFIX_MAX + 32];
+    if (!known_line(line, len))
+        return 0;
     if (len >= sizeof buf)
         return -1;
     memcpy(buf, line, len);
@@ -66,9 +82,8 @@ static int parse_line(struct record *r, const char *line, size_t len)
         r->generation = v;
     else if (!strcmp(buf, "heartbeat-ms"))
         r->heartbeat_ms = v;
-    else if (!strcmp(buf, "max-ttl-ms"))
+    else
         r->max_ttl_ms = v;
-    /* other names: settings of a later agent that readers may ignore */
     return 0;
 }
 

@@ -13,6 +13,9 @@
 #                              the tests (tools/redis/test) against real
 #                              servers; SAN=asan for the ASan build
 #   make bench-redis           run the benchmark (BENCH_REDIS_ARGS=...)
+#   make redis-agent           install redis-server and libhiredis-dev when
+#                              missing, and build build/shmkv-redis: what
+#                              the bindings' near-cache tests start
 #   make install               also installs shmkv-redis, libshmkv-redis.a
 #                              and shmkv-redis.h when they are built
 
@@ -30,7 +33,7 @@ REDIS_LIBS := -lhiredis
 
 REDIS_HAVE := $(call have_header,hiredis/hiredis.h,$(CC),c)
 
-.PHONY: redis test-redis bench-redis install-redis uninstall-redis
+.PHONY: redis test-redis bench-redis install-redis uninstall-redis redis-agent
 ifeq ($(REDIS_HAVE),1)
 redis: $(BUILD)/shmkv-redis $(BUILD)/libshmkv-redis.a $(REDIS_TEST_BIN) \
        $(if $(REDIS_BENCH_SRC),$(BUILD)/shmkv-redis-bench)
@@ -73,6 +76,11 @@ test-redis:
 	./scripts/install-deps.sh packages redis-server redis-tools libhiredis-dev
 	$(MAKE) redis
 	./test/run.sh $(BUILD)/redis
+
+# The plain build's agent, whatever SAN says, for the bindings' tests.
+redis-agent:
+	./scripts/install-deps.sh packages redis-server libhiredis-dev
+	$(MAKE) --no-print-directory SAN= BUILD=build build/shmkv-redis
 
 BENCH_REDIS_ARGS ?=
 bench-redis:

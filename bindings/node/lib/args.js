@@ -110,12 +110,12 @@ function flatEntries (entries) {
   return flat
 }
 
-// A value as getOrSet returns it: a Buffer.
-function asBuffer (v) {
+// A value as getOrSet returns it, or a key as NearCache reads it: a Buffer.
+function asBuffer (v, what = 'compute must return') {
   if (Buffer.isBuffer(v)) return v
   if (typeof v === 'string') return Buffer.from(v)
   if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-  throw typeError(`compute must return a string, Buffer or Uint8Array; got ${describe(v)}`)
+  throw typeError(`${what} a string, Buffer or Uint8Array; got ${describe(v)}`)
 }
 
 module.exports = {

@@ -228,6 +228,12 @@ static void part_bad_arguments(void)
     CHECK_RC(shmkv_redis_get(f.nr, NULL, 1, &val, &len, NULL), -EINVAL);
     CHECK_RC(shmkv_redis_get(NULL, "k", 1, &val, &len, NULL), -EINVAL);
     CHECK_RC(shmkv_redis_agent(NULL, NULL), -EINVAL);
+    /* a later agent's settings are ignored, whatever they hold */
+    static const char later[] = "shmkv-redis 1\npid 1\nheartbeat-ms 1000\nmode cluster\nflag\nmax-ttl-ms 7\n";
+    CHECK_RC(shmkv_put(f.db, SHMKV_REDIS_AGENT_KEY, SHMKV_REDIS_AGENT_KEY_LEN, later, sizeof later - 1), 0);
+    shmkv_redis_agent_info info;
+    CHECK_RC(shmkv_redis_agent(f.db, &info), 0);
+    CHECK_EQ_U64(info.max_ttl_ms, 7);
     /* a record that is not one */
     CHECK_RC(shmkv_put(f.db, SHMKV_REDIS_AGENT_KEY, SHMKV_REDIS_AGENT_KEY_LEN, "junk", 4), 0);
     CHECK_RC(shmkv_redis_agent(f.db, NULL), -EBADMSG);
