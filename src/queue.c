@@ -96,7 +96,7 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
     if (c->list)
         return 0;
     /* publish the new list (a lease on the key is voided by it) */
-    a->lrun = lrun;
+    a->lrun = p->new_list = lrun;
     p->act = ACT_WRITE;
     p->val[0] = (struct piece){&a->lrun, sizeof a->lrun};
     p->nval = 1;
@@ -160,7 +160,9 @@ static long copy_elems(shmkv *db, uint64_t lrun, int end, uint32_t len, void *bu
             lens[0] = r->vlen;
             return -ENOBUFS;
         }
-        if (!shmkv__rec_value(db, off, r, (uint8_t *)buf + used))
+        /* buf may be NULL (cap 0) for an element of 0 bytes: no
+         * arithmetic on it then */
+        if (!shmkv__rec_value(db, off, r, buf ? (uint8_t *)buf + used : buf))
             return -EBADMSG;
         lens[k] = r->vlen;
         used += r->vlen;
