@@ -120,6 +120,21 @@ static int ring_grow(shmkv *db, struct shard *s, uint64_t lrun)
     return 0;
 }
 
+/* A push that failed after appending j elements pushes nothing: their
+ * records in log runs are garbage, which compaction reclaims, but a huge
+ * element's run of its own would never be (nothing counts it live):
+ * release it now.  (Found by fuzz_ops: push_many of big elements into a
+ * full table leaked their runs.) */
+static void unpush(shmkv *db, struct shard *s, uint64_t w, uint32_t first, uint32_t step, size_t j)
+{
+    for (size_t k = 0; k < j; k++) {
+        uint64_t ro = shmkv__rec_run(db, atomic_load_explicit(slot_of(db, w, first + (uint32_t)k * step),
+                                                               memory_order_relaxed));
+        if (ro && run_at(db, ro)->kind == RUN_HUGE)
+            shmkv__run_release(db, s, ro);
+    }
+}
+
 int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n, int end)
 {
     struct list *l = list_at(db, lrun);
@@ -140,8 +155,10 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
         uint32_t i = first + (uint32_t)j * step;
         uint64_t off;
         int e = shmkv__log_append(db, s, &lrun, sizeof lrun, &vals[j], 1, ext_make(REC_ELEM, i), false, &off);
-        if (e)
-            return e; /* the records appended so far are garbage: nothing is pushed */
+        if (e) {
+            unpush(db, s, w, first, step, j);
+            return e;
+        }
         atomic_store_explicit(slot_of(db, w, i), off, memory_order_release);
         s->pending_huge = 0; /* a huge element's run: reached from the ring from the commit on */
     }

@@ -2,7 +2,8 @@
  * test_list_space.c - the memory of lists: rings doubling many times
  * (pushes at both ends, indexes wrapping past 0), big elements (in runs of
  * their own, and chained over the holes of a fragmented table), a full
- * table (push_many all or nothing, a move that finds no room), and reuse:
+ * table (push_many all or nothing, a move that finds no room, pushes that
+ * fail for room keep nothing), and reuse:
  * a queue that carries millions of elements with at most a thousand
  * queued stays within a bounded file.
  */
@@ -214,6 +215,54 @@ static void full_table(void)
     close_unlink(db, name);
 }
 
+/* Pushes that fail for room change nothing and keep nothing: big elements
+ * of a push_many that did not fit (runs of their own, which once leaked
+ * and kept a small table full for good: reliability.md bug 21), and
+ * pushes onto new lists in a table full of pairs.  (Bug 22, a push that
+ * made its list and then found no room for the list's own record, needs
+ * a log run with 24 to 31 bytes left and no free unit: its regression is
+ * fuzz_ops' input push-new-list-nospc-leaks-list.) */
+static void failed_pushes(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "failed-pushes");
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = SHMKV_MIN_BYTES};
+    shmkv *db;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    static uint8_t big[65537];
+    memset(big, 'b', sizeof big);
+    shmkv_elem el[4];
+    for (int i = 0; i < 4; i++)
+        el[i] = (shmkv_elem){big, sizeof big};
+    for (int round = 0; round < 8; round++)
+        CHECK_RC(shmkv_push_many(db, KEY("big"), el, 4, round & 1), -ENOSPC);
+    CHECK_EQ_U64(shmkv_count(db), 0);
+    CHECK_TABLE(db, "after big batches that did not fit");
+    /* their room is free again: a value of a quarter of the table fits */
+    CHECK_RC(shmkv_put(db, KEY("quarter"), big, 65536), 0);
+    CHECK_RC(shmkv_del(db, KEY("quarter")), 0);
+    /* fill with pairs, then pushes of empty elements onto new lists */
+    char key[32];
+    uint64_t n = 0;
+    int rc;
+    do
+        snprintf(key, sizeof key, "pair-%llu", (unsigned long long)n++);
+    while ((rc = shmkv_put(db, KEY(key), big, 100)) == 0);
+    CHECK_RC(rc, -ENOSPC);
+    uint64_t pairs = shmkv_count(db), made = 0;
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "list-%d", i);
+        rc = shmkv_push(db, KEY(key), "", 0, SHMKV_TAIL);
+        CHECK(rc == 0 || rc == -ENOSPC);
+        made += rc == 0;
+    }
+    CHECK_EQ_U64(shmkv_count(db), pairs + made);
+    CHECK_TABLE(db, "after pushes onto new lists in a full table");
+    h_note("%llu pairs filled the table; %llu of 200 new lists fit", (unsigned long long)pairs,
+           (unsigned long long)made);
+    close_unlink(db, name);
+}
+
 /* A queue carrying millions of small elements with at most a thousand
  * queued at once: its file stays within REUSE_BOUND.  Elements are 24 to
  * 256 bytes, so the queue holds under 300 KB at once; a table that did
@@ -281,6 +330,7 @@ int main(int argc, char **argv)
         {"ring_growth", ring_growth},
         {"big_elems", big_elems},
         {"full_table", full_table},
+        {"failed_pushes", failed_pushes},
         {"reuse", reuse},
     };
     return h_main(argc, argv, "test_list_space", parts, H_NPARTS(parts));
