@@ -210,6 +210,8 @@ static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
                 w->s->pending_list = 0;
             }
         } else if (p.act == ACT_WRITE && (r = carry_write(db, w, &c, &p, &retry))) {
+            if (p.new_list) /* never published: it and its elements go (found by fuzz_ops) */
+                shmkv__list_free(db, w->s, p.new_list, true);
             if (r == -ENOSPC && retry)
                 continue; /* room was made here: look again */
             return r;
