@@ -121,9 +121,16 @@ $(BUILD)/libshmkv.a: $(REL_OBJ)
 $(BUILD)/libshmkv.so: $(REL_OBJ)
 	$(CC) -shared -Wl,-soname,libshmkv.so.$(SOMAJOR) $(CFLAGS) -o $@ $^ -pthread
 
-$(BUILD)/test/%: test/%.c $(TEST_LIB) $(BUILD)/libshmkv-test.a $(HDRS)
+# The tests' shared helpers (harness, model, ...) are compiled once per
+# build, not once per test.
+TEST_OBJ = $(TEST_LIB:test/%.c=$(BUILD)/testobj/%.o)
+$(BUILD)/testobj/%.o: test/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -fvisibility=default $< $(TEST_LIB) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+	$(CC) $(ALLFLAGS) -fvisibility=default -c $< -o $@
+
+$(BUILD)/test/%: test/%.c $(TEST_OBJ) $(BUILD)/libshmkv-test.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLFLAGS) -fvisibility=default $< $(TEST_OBJ) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 # C tests that run the command-line tool of their build (test/run_tool.c)
 $(BUILD)/test/test_hostile $(BUILD)/test/test_cli_repair: | $(BUILD)/shmkv
@@ -202,6 +209,9 @@ FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer \
 # the library, so the comparison tracing that guides mutations (a third of
 # its time in the index walks) is left out of it; edge coverage stays.
 FUZZ_FLAGS_fuzz_ops := -fno-sanitize-coverage=trace-cmp
+# and its list operations live in a file of their own
+FUZZ_EXTRA_fuzz_ops := fuzz/fuzz_lists.c
+build/fuzz/fuzz_ops: fuzz/fuzz_lists.c fuzz/fuzz_lists.h
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 
@@ -211,7 +221,7 @@ build/fuzz/gen_seeds: fuzz/gen_seeds.c $(FUZZ_COMMON) build/libshmkv-test.a $(HD
 
 build/fuzz/%: fuzz/%.c $(FUZZ_COMMON) $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) $< fuzz/fuzz_common.c $(LIB_SRC) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) $< $(FUZZ_EXTRA_$*) fuzz/fuzz_common.c $(LIB_SRC) -o $@
 
 fuzz-run: fuzz
 	./scripts/fuzz-run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)

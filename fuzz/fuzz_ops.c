@@ -15,6 +15,13 @@
  *   expire  key, ttl byte        ttl  key         clear      repair
  *   advance_clock  n             (n < 240: (n % 16) minutes; from 240,
  *                                 (n - 239) * 2^42 ms, rounded to minutes)
+ *   then the list opcodes of fuzz_lists.h (push, pop, move, llen, lrange,
+ *   ldel, clash), on four list keys of their own, with a deque per list
+ *   as the model (fuzz_lists.c); count, stat, foreach and the final
+ *   check take the lists into account.
+ *
+ * With $FUZZ_OPS_TRACE set, each operation is printed with its operand
+ * bytes (and list results), and shmkv_check runs after each one.
  *
  * Each table is an image made once at start-up (fuzz_common.c) and copied
  * into a memfd for each input; handles attach with shmkv__open_fd.
@@ -58,6 +65,7 @@
  * model sees.  At the end shmkv_check must pass.  Any mismatch aborts.
  */
 #include "fuzz_common.h"
+#include "fuzz_lists.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -98,16 +106,28 @@ static struct {
     bool trace;       /* $FUZZ_OPS_TRACE set: print each operation */
 } S;
 
+static void vfail(const char *fmt, va_list ap) __attribute__((noreturn));
+static void vfail(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "fuzz_ops: %s: ", S.what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    abort();
+}
+
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "fuzz_ops: %s: ", S.what);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    abort();
+    vfail(fmt, ap);
+}
+
+void fo_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(fmt, ap);
 }
 
 static size_t key_len(int i)
@@ -153,23 +173,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     S.pat = malloc(2 * VMAX);
     fz_fill(S.pat, 2 * VMAX, 1, 2);
     S.buf = malloc(VMAX);
+    fl_init(S.pat, VMAX);
     S.trace = getenv("FUZZ_OPS_TRACE") != NULL;
     return 0;
 }
 
-/* ---- input reading ---- */
-struct in {
-    const uint8_t *p;
-    size_t n;
-};
-
-static unsigned next(struct in *in)
-{
-    if (!in->n)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
+/* ---- input reading (struct in, next: fuzz_lists.h) ---- */
 
 static size_t value_len(unsigned cls, unsigned b)
 {
@@ -263,6 +272,33 @@ static void model_counts(uint64_t *lo, uint64_t *hi, uint64_t *blo, uint64_t *bh
         ++*hi;
         *bhi += b;
     }
+    /* lists (never in a cache) are keys, their record a key and an offset */
+    *lo += fl_count();
+    *hi += fl_count() + fl_maybe_count();
+    *blo += fl_live_bytes();
+    *bhi += fl_live_bytes() + fl_maybe_bytes();
+}
+
+/* For fuzz_lists.c: a pair key by a byte, whether it is surely live, and
+ * the most bytes the pairs may hold. */
+int fo_pair_key(unsigned b, const void **key, size_t *klen)
+{
+    int i = (int)(b % NKEYS);
+    *key = S.k[i];
+    *klen = S.kl[i];
+    return i;
+}
+
+bool fo_pair_live(int i)
+{
+    return live(i) && !fading(i) && !S.cache;
+}
+
+uint64_t fo_pair_bytes(void)
+{
+    uint64_t lo, hi, blo, bhi;
+    model_counts(&lo, &hi, &blo, &bhi);
+    return bhi;
 }
 
 static int same_value(int i, const void *v, size_t vl)
@@ -354,16 +390,18 @@ static void check_all(shmkv *db)
     for (int i = 0; i < NKEYS; i++)
         if (!f.seen[i] && live(i) && !vanished(i, -ENOENT))
             fail("key %d not visited", i);
+    fl_check_all(db);
     check_counts(db);
 }
 
 enum { OP_PUT, OP_ADD, OP_REPLACE, OP_DEL, OP_GET, OP_GET_ALLOC, OP_GET_MANY, OP_FOREACH,
        OP_STAT, OP_CHECK, OP_REOPEN, OP_PUT_NULL, OP_PUT_TTL, OP_EXPIRE, OP_TTL, OP_CLEAR,
-       OP_ADVANCE_CLOCK, OP_REPAIR, OP_COUNT_ };
+       OP_ADVANCE_CLOCK, OP_REPAIR, OP_LIST_, OP_COUNT_ = OP_LIST_ + FL_COUNT_ };
 
-static const char *const op_names[OP_COUNT_] = {
+static const char *const op_names[OP_LIST_] = {
     "put", "add", "replace", "del", "get", "get_alloc", "get_many", "foreach", "stat",
     "check", "reopen", "put_null", "put_ttl", "expire", "ttl", "clear", "advance_clock", "repair",
+    /* then fuzz_lists.c's, fl_names */
 };
 
 /* -ENOSPC for a write of key i to vl bytes is allowed only in a table
@@ -375,7 +413,7 @@ static void check_nospc(int i, size_t vl)
     model_counts(&lo, &hi, &blo, &bhi);
     if (S.cache)
         fail("key %d, %zu bytes: -ENOSPC from a cache", i, vl);
-    if (bhi + S.kl[i] + vl < S.max_bytes / 8)
+    if (bhi + fl_used_bound() + S.kl[i] + vl < S.max_bytes / 8)
         fail("key %d, %zu bytes: -ENOSPC with only %llu live bytes in a %llu-byte table", i, vl,
              (unsigned long long)bhi, (unsigned long long)S.max_bytes);
 }
@@ -522,9 +560,11 @@ static void do_clear(shmkv *db, int rdonly)
     int rc = shmkv_clear(db), want = rdonly ? -EROFS : 0;
     if (rc != want)
         fail("rc %d, expected %d", rc, want);
-    if (rc == 0)
+    if (rc == 0) {
         for (int i = 0; i < NKEYS; i++)
             S.m[i].present = 0;
+        fl_clear();
+    }
 }
 
 /* shmkv_check through this handle, or through a second, read-only one
@@ -590,9 +630,9 @@ static void run(shmkv **dbp, struct in *in)
     for (int steps = 0; in->n && steps < 2000; steps++) {
         shmkv *db = *dbp;
         int op = (int)(next(in) % OP_COUNT_), i;
-        S.what = op_names[op];
+        S.what = op < OP_LIST_ ? op_names[op] : fl_names[op - OP_LIST_];
         if (S.trace) /* the operation and its operand bytes */
-            fprintf(stderr, "%d: %s %s\n", steps, op_names[op], trace_bytes(in));
+            fprintf(stderr, "%d: %s %s\n", steps, S.what, trace_bytes(in));
         switch (op) {
         case OP_PUT:
         case OP_ADD:
@@ -622,7 +662,11 @@ static void run(shmkv **dbp, struct in *in)
         case OP_CLEAR: do_clear(db, rdonly); break;
         case OP_ADVANCE_CLOCK: do_advance(next(in)); break;
         case OP_REPAIR: do_repair(db, rdonly); break;
+        default: fl_op(db, rdonly, op - OP_LIST_, in); break;
         }
+        /* tracing, also a check after each step: the first that breaks the table */
+        if (S.trace && shmkv_check(*dbp, stderr))
+            fprintf(stderr, "check failed after step %d\n", steps);
     }
 }
 
@@ -637,6 +681,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned t = next(&in) % NTABLES;
     S.max_bytes = table_bytes[t];
     S.cache = t >= 3;
+    fl_reset(S.cache, S.max_bytes);
     S.what = "open";
     fz_load(S.img[t], S.img_used[t], S.img_len[t]);
     shmkv *db;

@@ -609,7 +609,9 @@ int shmkv_llen(shmkv *db, const void *key, size_t klen, uint64_t *len);
  * pattern (a consumer moves a job to its own "processing" list, and
  * deletes it from there when done, so a consumer that dies loses no job).
  * Waits like shmkv_pop.  Returns as shmkv_pop (-EMEDIUMTYPE if either
- * key holds a pair; -ENOBUFS moves nothing).
+ * key holds a pair; -ENOBUFS moves nothing), and -ENOSPC (the element
+ * stays where it was; an absent destination may have been created,
+ * empty, before the room ran out).
  */
 int shmkv_move(shmkv *db, const void *src, size_t slen, int from, const void *dst, size_t dlen,
                int to, void *buf, size_t cap, size_t *vlen, int64_t timeout_ms);
