@@ -112,7 +112,7 @@ static pid_t spawn_waiter(int i, int how, const char *key)
     shmkv *db = open_table();
     uint8_t buf[ELEM_MAX];
     size_t vl = 0;
-    char mine[16];
+    char mine[24];
     snprintf(mine, sizeof mine, "mine-%d", i);
     atomic_fetch_add(&W->started, 1);
     int rc = how ? shmkv_move(db, KEY(key), SHMKV_HEAD, KEY(mine), SHMKV_TAIL, buf, sizeof buf, &vl, -1)
