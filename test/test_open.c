@@ -2,7 +2,8 @@
  * test_open.c - opening tables: every flag and its errors, max_bytes
  * limits, names and paths ($SHMKV_DIR, relative and long paths, symbolic
  * links, directories), file modes, reopening with other options, unlink,
- * and two handles of one table in one process.
+ * two handles of one table in one process, and mappings on 2 MiB
+ * boundaries (for huge pages).
  */
 #include "harness.h"
 #include "api_helpers.h"
@@ -539,6 +540,67 @@ static void test_two_handles(void)
     shmkv_close(b);
 }
 
+/* The start of path's mapping in this process, from /proc/self/maps; 0
+ * if it is not mapped. */
+static unsigned long mapping_of(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[PATH_MAX + 128];
+    unsigned long lo = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        size_t n = strlen(line), k = strlen(path);
+        if (n >= k && strcmp(line + n - k, path) == 0 && sscanf(line, "%lx-", &lo) == 1)
+            break;
+        lo = 0;
+    }
+    if (f)
+        fclose(f);
+    return lo;
+}
+
+/* Every handle maps its table at a 2 MiB boundary (read-only ones too),
+ * so that a file system that gives huge pages can map them. */
+static void test_huge_aligned(void)
+{
+    char name[64], path[PATH_MAX];
+    h_name(name, sizeof name, "aligned");
+    h_path(path, sizeof path, name);
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 3u << 20};
+    shmkv *a, *b, *ro;
+    CHECK_RC(shmkv_open(name, &o, &a), 0);
+    o.flags = 0;
+    CHECK_RC(shmkv_open(name, &o, &b), 0);
+    o.flags = SHMKV_RDONLY;
+    CHECK_RC(shmkv_open(name, &o, &ro), 0);
+    char real[PATH_MAX];
+    CHECK(realpath(path, real) != NULL);
+    unsigned long first = mapping_of(real);
+    CHECKF(first != 0, "%s is not mapped", real);
+    CHECKF(first % (2ul << 20) == 0, "mapped at %#lx", first);
+    /* every mapping of it, not only the first */
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[PATH_MAX + 128];
+    int seen = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo;
+        if (strstr(line, real) && sscanf(line, "%lx-", &lo) == 1) {
+            seen++;
+            CHECKF(lo % (2ul << 20) == 0, "a mapping at %#lx", lo);
+        }
+    }
+    if (f)
+        fclose(f);
+    CHECK_EQ_INT(seen, 3);
+    CHECK_RC(shmkv_put(a, "k", 1, "v", 1), 0);
+    CHECK_VAL(ro, "k", 1, "v", 1);
+    shmkv_close(ro);
+    shmkv_close(b);
+    shmkv_close(a);
+    CHECK_EQ_U64(mapping_of(real), 0); /* closing unmaps all of it */
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
 static const struct h_part parts[] = {
     { "flags", test_open_flags },
     { "names", test_names },
@@ -546,6 +608,7 @@ static const struct h_part parts[] = {
     { "reopen", test_reopen },
     { "unlink", test_unlink },
     { "two_handles", test_two_handles },
+    { "huge_aligned", test_huge_aligned },
 };
 
 int main(int argc, char **argv)
