@@ -275,8 +275,11 @@ static void copy_pieces(uint8_t *dst, struct pieces_at *c, uint64_t len)
 {
     while (len && c->i < c->n) {
         size_t left = c->v[c->i].len - c->pos, chunk = left < len ? left : (size_t)len;
+        /* memmove: a piece may be a record of this table (expire, append,
+         * compaction rewrite one), and a damaged length can make it reach
+         * into the place being written (found by test_hostile under ASan) */
         if (chunk)
-            memcpy(dst, (const uint8_t *)c->v[c->i].p + c->pos, chunk);
+            memmove(dst, (const uint8_t *)c->v[c->i].p + c->pos, chunk);
         dst += chunk;
         len -= chunk;
         c->pos += chunk;
