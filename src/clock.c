@@ -18,11 +18,9 @@
 
 #include "alloc.h"
 #include "handle.h"
-#include "hash.h"
+#include "host.h"
 
-#include <fcntl.h>
 #include <time.h>
-#include <unistd.h>
 
 #ifdef SHMKV_TEST_HOOKS
 static _Atomic int64_t test_offset;
@@ -59,25 +57,12 @@ uint64_t shmkv__clock_now(const shmkv *db)
     return t <= 0 ? 1 : t > CLOCK_MAX ? (uint64_t)CLOCK_MAX : (uint64_t)t;
 }
 
-/* This boot's identity: a hash of /proc/sys/kernel/random/boot_id, or 0
- * where it cannot be read (then the base is never rebased). */
-static uint64_t boot_id(void)
-{
-    char buf[64];
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf);
-    close(fd);
-    return n > 0 ? shmkv__hash64(buf, (size_t)n, 0xb007, 0x1d) | 1 : 0;
-}
-
 /* Set the handle's clock base at open (and at creation, with the header
  * still zero: then the base makes table time start near 1 s). */
 void shmkv__clock_open(shmkv *db)
 {
     struct hdr *h = db->hdr;
-    uint64_t me = boot_id();
+    uint64_t me = shmkv__host_boot(); /* 0 where unknown: then never rebased */
     if (!h->boot_id || !me || h->boot_id == me) {
         db->clock_base = atomic_load_explicit(&h->clock_base, memory_order_relaxed);
         return;
@@ -99,7 +84,7 @@ void shmkv__clock_open(shmkv *db)
 void shmkv__clock_init(shmkv *db)
 {
     struct hdr *h = db->hdr;
-    h->boot_id = boot_id();
+    h->boot_id = shmkv__host_boot();
     atomic_store_explicit(&h->clock_base, 1000 - boot_ms(), memory_order_relaxed);
     atomic_store_explicit(&h->clock_hw, 1000, memory_order_relaxed);
 }
