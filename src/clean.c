@@ -48,7 +48,7 @@ static uint64_t reclaimable(struct run *run, uint64_t now)
 
 /* The run with the most to reclaim (garbage and due expiries).  Also
  * recomputes exp_next: the earliest time another run becomes due. */
-static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now)
+static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now, bool open_too)
 {
     uint64_t best = 0, best_g = 0;
     unsigned n = 0;
@@ -60,8 +60,8 @@ static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now)
         if (run->exp_bytes)
             shmkv__note_expiry(s, run->exp_max);
         bool due = run->exp_bytes && expired(run->exp_max, now);
-        if (ro == s->open_run && !due)
-            continue; /* the open run is cleaned only for its expiries */
+        if (ro == s->open_run && !due && !open_too)
+            continue; /* the open run is cleaned for its expiries, or for room */
         uint64_t g = reclaimable(run, now);
         /* any due expiry qualifies, or exp_next would keep us looking */
         if (g > best_g && (g >= 64 || due)) {
@@ -171,13 +171,16 @@ static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_
 
 /* Move or drop up to budget records of the victim run; release it when
  * done.  A new victim is the oldest run if evict, else the greedy pick.
- * Evicting drops what cannot be moved; force drops read records too.
- * Returns false if it could make no progress. */
+ * Evicting drops what cannot be moved; force drops read records too.  In
+ * a store, force lets the greedy pick be the open run: room is wanted now,
+ * and a full table's garbage may all be there (found by test_nospc: a
+ * delete then an add in a full table failed).  Returns false if it could
+ * make no progress. */
 bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool force)
 {
     uint64_t now = shmkv__clock_now(db);
     if (!s->clean_run) {
-        s->clean_run = evict ? shmkv__clean_oldest(db, s) : pick_greedy(db, s, now);
+        s->clean_run = evict ? shmkv__clean_oldest(db, s) : pick_greedy(db, s, now, force);
         s->clean_pos = RUN_HDR;
         s->clean_evict = evict;
         if (!s->clean_run)
@@ -272,7 +275,7 @@ bool shmkv__clean_some(shmkv *db, struct shard *s)
     for (unsigned i = 0; i < (1u << 16); i++) {
         if (atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before)
             return true;
-        if (!shmkv__clean(db, s, 256, false, false))
+        if (!shmkv__clean(db, s, 256, false, true))
             return false;
     }
     return atomic_load_explicit(&s->cleaned, memory_order_relaxed) != before;
@@ -287,8 +290,8 @@ static uint64_t room(shmkv *db)
            (db->reserve > top ? db->reserve - top : 0);
 }
 
-/* After -ENOSPC in a store: compact every other shard.  Called with no
- * lock held; a shard whose lock stays busy for a while is passed over.
+/* After -ENOSPC in a store: compact every shard but mine (NULL: every
+ * one).  Called with no lock held; a shard whose lock stays busy for a while is passed over.
  * Taking a shard's lock also frees the runs waiting on its deferred list
  * (shard.c): room made that way counts too, or a write would fail with
  * -ENOSPC right after freeing what it needed (test_stop alloc_kill). */

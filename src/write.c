@@ -237,14 +237,16 @@ static int write_round(shmkv *db, struct wreq *w)
     return r;
 }
 
-/* After -ENOSPC, with no lock held: make room in other shards.  False
+/* After -ENOSPC, with no lock held: make room (a store compacts every
+ * shard, and goes on while that frees space: each round releases a run
+ * or so per shard, and a big value may need dozens; found by test_nospc).  False
  * when there is nothing more to try.  A cache retries a few times when
  * there is nothing left to evict: other writers (or a clear) may be
  * between freeing space and using it. */
 bool shmkv__write_make_room(shmkv *db, struct wreq *w, int round, int *stuck)
 {
-    if (!db->cache)
-        return round < 1 && shmkv__clean_others(db, w->s);
+    if (!db->cache) /* as long as compaction frees something: a big value may need many runs */
+        return round < 256 && shmkv__clean_others(db, NULL); /* the writer's shard too: it may be the only one */
     if (round >= 1 << 16)
         return false;
     if (shmkv__evict_oldest(db, w->s))
