@@ -124,6 +124,7 @@ $(BUILD)/libshmkv.so: $(REL_OBJ)
 # The tests' shared helpers (harness, model, ...) are compiled once per
 # build, not once per test.
 TEST_OBJ = $(TEST_LIB:test/%.c=$(BUILD)/testobj/%.o)
+.SECONDARY: $(TEST_OBJ) # kept, not removed as intermediates after each build
 $(BUILD)/testobj/%.o: test/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -fvisibility=default -c $< -o $@
