@@ -121,7 +121,7 @@ static void big_round(shmkv *db, const char *key, size_t len, uint64_t seq, cons
     free(buf);
 }
 
-#define MID (20 * 1024)
+#define MID FRAG_HOLE /* the holes of open_fragmented's table */
 
 static void big_elems(void)
 {
@@ -133,24 +133,10 @@ static void big_elems(void)
         big_round(db, "h", huge[i], i, "huge elements");
     close_unlink(db, name);
     /* chained over the holes of a full table, as test_chain does for values */
-    h_name(name, sizeof name, "chained");
-    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 2u << 20};
-    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    int n;
+    db = open_fragmented(name, sizeof name, "chained", &n); /* every other value deleted */
     uint8_t *v = malloc(MID);
     char k[32];
-    int n = 0;
-    for (;; n++) {
-        size_t kl = (size_t)snprintf(k, sizeof k, "mid-%d", n);
-        h_val_make(v, MID, k, kl, (uint64_t)n);
-        int rc = shmkv_put(db, k, kl, v, MID);
-        if (rc) {
-            CHECK_RC(rc, -ENOSPC);
-            break;
-        }
-    }
-    CHECKF(n > 20, "only %d mid-sized values fit", n);
-    for (int i = 0; i < n; i += 2)
-        CHECK_RC(shmkv_del(db, k, (size_t)snprintf(k, sizeof k, "mid-%d", i)), 0);
     /* each several holes big, so chained (a move needs room for two) */
     size_t chained[] = {3 * MID + 100, 4 * MID + 7};
     for (unsigned i = 0; i < 2; i++)
