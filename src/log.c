@@ -208,8 +208,15 @@ void shmkv__run_list_unlink(shmkv *db, struct shard *s, uint64_t ro)
  * leaves the head and the rest of the chain for repair to finish. */
 static void huge_free(shmkv *db, struct shard *s, uint64_t head)
 {
-    /* readers that validate a chained copy by its head's (kind, stamp)
-     * must see the head change before any piece can be reused */
+    /* Lock-free readers may be copying this value, following its chain,
+     * which changes under them from the first unlink on, long before a
+     * piece is freed (the free bumps the epoch too, but too late: a reader
+     * that followed the shortened chain and checked the epoch in between
+     * took another piece's bytes for the value, or called it damaged;
+     * found by test_torture: -EBADMSG from get, get_many and foreach).
+     * So both of the readers' validations move first: the shard's epoch,
+     * and the head's stamp for readers guarding their copy by it. */
+    seq_bump_shared(&s->epoch);
     run_at(db, head)->stamp = atomic_fetch_add_explicit(&db->hdr->run_stamp, 1, memory_order_relaxed);
     fence_release();
     for (unsigned n = 0; n < (1u << 20); n++) {
@@ -218,6 +225,7 @@ static void huge_free(shmkv *db, struct shard *s, uint64_t head)
             break;
         s->pending_piece = nx;
         run_at(db, head)->chain = run_at(db, nx)->chain;
+        shmkv__pause_at(PAUSE_PIECE_UNLINKED);
         shmkv__run_free(db, s, nx);
         s->pending_piece = 0;
     }

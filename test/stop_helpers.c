@@ -132,7 +132,8 @@ void key_group(shmkv *db, char (*keys)[24], int n, int id0, unsigned shard, uint
     }
 }
 
-int key_place(shmkv *db, const void *key, size_t klen, unsigned *slot)
+/* key_place, also giving the slot's value. */
+static int key_find_slot(shmkv *db, const void *key, size_t klen, unsigned *slot, uint64_t *val)
 {
     uint64_t h = key_hash(db, key, klen), tag = h & TAG_MASK;
     struct shard *s = shard_of(db, h);
@@ -143,8 +144,22 @@ int key_place(shmkv *db, const void *key, size_t klen, unsigned *slot)
             const struct rec *r = v && slot_tag(v) == tag ? at(db, slot_off(v)) : NULL;
             if (r && r->klen == klen && !memcmp(rec_key(r), key, klen)) {
                 *slot = i;
+                *val = v;
                 return n;
             }
         }
     return -1;
+}
+
+int key_place(shmkv *db, const void *key, size_t klen, unsigned *slot)
+{
+    uint64_t v;
+    return key_find_slot(db, key, klen, slot, &v);
+}
+
+uint64_t key_record(shmkv *db, const void *key, size_t klen)
+{
+    unsigned i;
+    uint64_t v = 0;
+    return key_find_slot(db, key, klen, &i, &v) < 0 ? 0 : slot_off(v);
 }

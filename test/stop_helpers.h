@@ -66,4 +66,8 @@ uint64_t key_bucket(shmkv *db, const void *key, size_t klen);
  * Only while no writer works on the key's shard. */
 int key_place(shmkv *db, const void *key, size_t klen, unsigned *slot);
 
+/* Where the key's record is (its offset in the file), 0 if not found.
+ * Only while no writer works on the key's shard. */
+uint64_t key_record(shmkv *db, const void *key, size_t klen);
+
 #endif

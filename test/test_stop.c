@@ -17,15 +17,21 @@
  *    ASan) completes in bounded time while another process overwrites a
  *    64 KiB value of the same shard hundreds of times a second (every
  *    overwrite releases a run of the shard, which used to make the reader
- *    start over for ever).
+ *    start over for ever);
+ *  - chain_free: a writer stopped releasing a chained value, its first
+ *    piece unlinked from the head but not yet freed: a reader's copy of
+ *    the value made then fails the reader's validation.
  *
  * The test reads the library's internals (src/) to choose keys by shard
  * and to see the states it means to produce (deferred runs, a pending
  * split).
  */
 #include "harness.h"
+#include "api_helpers.h"
 #include "format.h"
 #include "handle.h"
+#include "index.h"
+#include "log.h"
 #include "stop_helpers.h"
 
 #include <errno.h>
@@ -328,11 +334,65 @@ static void part_big_get(void)
     shmkv_unlink(name);
 }
 
+/* ---- a chained value released while a reader copies it -------------------------------- */
+
+static void del_key(shmkv *db, void *arg)
+{
+    const char *k = arg;
+    CHECK_RC(shmkv_del(db, k, strlen(k)), 0);
+}
+
+/* A lock-free reader found a chained value's record, then its writer
+ * deleted it and stopped after unlinking the first piece from the head,
+ * before freeing it.  The reader's copy, made now, follows the shortened
+ * chain: the reader must be told to retry (its validation moved), never
+ * handed that copy as the value (it used to be: the epoch only moved when
+ * the piece was freed; found by test_torture as -EBADMSG). */
+static void part_chain_free(void)
+{
+    char name[64];
+    int nmid = 0;
+    shmkv *db = open_fragmented(name, sizeof name, "chain-free", &nmid);
+    if (!db)
+        return;
+    const size_t vl = 4 * FRAG_HOLE + 100;
+    unsigned char *v = malloc(vl), *buf = malloc(vl);
+    h_val_make(v, vl, "big", 3, 1);
+    CHECK_RC(shmkv_put(db, "big", 3, v, vl), 0);
+    uint64_t off = key_record(db, "big", 3);
+    CHECK(off != 0);
+    struct rec rh;
+    memcpy(&rh, at(db, off), sizeof rh);
+    CHECKF(rh.dist & REC_CHAIN, "a value of %zu bytes in holes of %d is chained", vl, FRAG_HOLE);
+    struct shard *s = shard_of(db, key_hash(db, "big", 3));
+    struct view vw;
+    view_begin(s, &vw); /* the reader's look starts before the delete */
+    CHECK(shmkv__rec_value(db, off, &rh, buf) && !memcmp(buf, v, vl));
+    CHECK(!view_recycled(s, &vw));
+    pid_t w = fork_paused(name, PAUSE_PIECE_UNLINKED, 0, del_key, "big");
+    if (w > 0) {
+        memset(buf, 0, vl);
+        bool copied = shmkv__rec_value(db, off, &rh, buf);
+        bool good = copied && !memcmp(buf, v, vl);
+        CHECKF(view_recycled(s, &vw) || good,
+               "with a piece unlinked, a copy that %s passed the reader's validation (the epoch held)",
+               copied ? "took other bytes" : "called the value damaged");
+        cont_child(w, "the deleting writer");
+    }
+    size_t got;
+    CHECK_RC(shmkv_get(db, "big", 3, buf, vl, &got), -ENOENT);
+    CHECK_RC(shmkv_put(db, "big", 3, v, vl), 0); /* every piece came back */
+    free(v);
+    free(buf);
+    FINISH_TABLE(db, name, "after the chained value was deleted and put again");
+}
+
 static const struct h_part parts[] = {
     {"alloc_cont", part_alloc_cont},
     {"alloc_kill", part_alloc_kill},
     {"split", part_split},
     {"big_get", part_big_get},
+    {"chain_free", part_chain_free},
 };
 
 int main(int argc, char **argv)
