@@ -54,6 +54,7 @@ struct chk {
     uint64_t nunits, capunits; /* units up to top; units the arrays hold */
     uint8_t *role;      /* per unit: what references the run starting there (ROLE_*) */
     uint8_t *head;      /* per unit: the kind of the run starting there (HEAD_*) */
+    bool heads_now;     /* head is this pass's tiling (not one taken while writers ran on) */
     uint64_t *live;     /* per unit: live bytes found through slots */
     uint8_t *seen;      /* record offsets seen, a bit per 8 bytes of the data area */
     uint64_t keys, live_bytes;
@@ -81,6 +82,19 @@ typedef unsigned long long ull; /* for printing */
 
 static uint64_t unit_of(shmkv *db, uint64_t off) { return (off - db->data_off) >> UNIT_SHIFT; }
 static bool in_runs(shmkv *db, const struct chk *c, uint64_t off) { return off >= db->data_off && off < c->top; }
+
+/* Is ro where the walk of the tiling met a run of kind want (HEAD_*)?
+ * (Only when the tiling was walked in this pass: a read-only check that
+ * takes the shards one at a time while writers work cannot tell.)  A
+ * run header the walk never meets lies inside another run, whatever it
+ * says: that run's owner (or the allocator, if it is free) may write over
+ * it.  (Found by fuzz_open: a run whose length damage had stretched over
+ * the next one, a live log run; repair freed it as leaked, called the
+ * table sound, and the next put overwrote the log run's records.) */
+static bool tiled(shmkv *db, const struct chk *c, uint64_t ro, uint8_t want)
+{
+    return in_runs(db, c, ro) && !((ro - db->data_off) % UNIT) && (!c->heads_now || c->head[unit_of(db, ro)] == want);
+}
 
 static void remember(struct chk *c, uint64_t x)
 {
@@ -232,9 +246,9 @@ static void seen_once(shmkv *db, struct shard *s, struct chk *c, uint64_t off, u
 }
 
 /* Mark a list's run (and its ring's) as referenced: once only. */
-static bool claim(shmkv *db, struct chk *c, uint64_t ro)
+static bool claim(shmkv *db, struct chk *c, uint64_t ro, uint8_t want)
 {
-    if (!in_runs(db, c, ro) || c->role[unit_of(db, ro)])
+    if (!tiled(db, c, ro, want) || c->role[unit_of(db, ro)])
         return false;
     set_role(c, unit_of(db, ro), ROLE_LIST);
     return true;
@@ -246,13 +260,13 @@ static void check_list(shmkv *db, struct shard *s, struct chk *c, uint64_t off)
 {
     uint32_t si = shard_index(db, s);
     uint64_t lrun = shmkv__list_run(db, s, off);
-    if (!lrun || !claim(db, c, lrun)) {
+    if (!lrun || !claim(db, c, lrun, HEAD_LIST)) {
         bad(c, "shard %u: list record %#llx names no list run of its own", si, (ull)off);
         return;
     }
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    if ((w & ~63ull) != lrun + LIST_RING_OFF && !claim(db, c, (w & ~63ull) - RUN_HDR))
+    if ((w & ~63ull) != lrun + LIST_RING_OFF && !claim(db, c, (w & ~63ull) - RUN_HDR, HEAD_RING))
         bad(c, "shard %u: list %#llx's ring is another's", si, (ull)lrun);
     uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
     uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
@@ -280,8 +294,12 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     uint64_t off = slot_off(v), ro = shmkv__rec_run(db, off); /* bounds-checked, key bytes included */
     uint32_t si = shard_index(db, s);
     struct rec *r = at(db, off);
-    if (!ro || !in_runs(db, c, off) || !in_runs(db, c, ro) || !r->klen) {
+    if (!ro || !in_runs(db, c, off) || !r->klen || !(tiled(db, c, ro, HEAD_LOG) || tiled(db, c, ro, HEAD_HUGE))) {
         bad(c, "shard %u: slot points at %#llx, not a record with a key in a run", si, (ull)off);
+        if (ro && in_runs(db, c, ro)) { /* claimed: a leaked run over it is not freed */
+            c->live[unit_of(db, ro)] += 1;
+            remember(c, unit_of(db, ro));
+        }
         return 0;
     }
     struct run *run = run_at(db, ro);
@@ -310,7 +328,7 @@ static void check_chain(shmkv *db, struct shard *s, struct chk *c, uint64_t ro)
 {
     unsigned k = 0;
     for (uint64_t p = run_at(db, ro)->chain; p && k < (1u << 20); p = run_at(db, p)->chain, k++) {
-        if (!shmkv__run_ok(db, p, RUN_HUGE, s) || !in_runs(db, c, p) || c->role[unit_of(db, p)]) {
+        if (!shmkv__run_ok(db, p, RUN_HUGE, s) || !tiled(db, c, p, HEAD_HUGE) || c->role[unit_of(db, p)]) {
             bad(c, "shard %u: huge run %#llx chains to %#llx, not a piece of its own", shard_index(db, s),
                 (ull)ro, (ull)p);
             return;
@@ -334,6 +352,11 @@ static void check_run_list(shmkv *db, struct shard *s, struct chk *c, uint64_t *
             return;
         }
         uint64_t u = unit_of(db, ro);
+        if (!tiled(db, c, ro, huge ? HEAD_HUGE : HEAD_LOG)) {
+            bad(c, "shard %u: run list reaches %#llx, inside another run", si, (ull)ro);
+            set_role(c, u, ROLE_LIST); /* claimed: the run over it is not freed as leaked */
+            return;
+        }
         if (c->role[u] != ROLE_NONE) {
             bad(c, "shard %u: log run %#llx is also %s", si, (ull)ro,
                 c->role[u] == ROLE_FREE ? "free" : "in another list");
@@ -365,7 +388,7 @@ static void check_deferred(shmkv *db, struct shard *s, struct chk *c)
 {
     unsigned n = 0;
     for (uint64_t ro = s->deferred; ro; ro = run_at(db, ro)->next) {
-        if (!shmkv__run_ok(db, ro, RUN_DEFER, s) || !in_runs(db, c, ro) || ++n > (1u << 24) ||
+        if (!shmkv__run_ok(db, ro, RUN_DEFER, s) || !tiled(db, c, ro, HEAD_DEFER) || ++n > (1u << 24) ||
             c->role[unit_of(db, ro)]) {
             bad(c, "shard %u: deferred list reaches %#llx, not a deferred run of this shard (once)",
                 shard_index(db, s), (ull)ro);
@@ -409,8 +432,9 @@ static void check_free_lists(shmkv *db, struct chk *c)
                 break;
             }
             struct run *r = run_at(db, off); /* below c->top: inside the file */
-            if (r->kind != RUN_FREE)
-                bad(c, "free list %u holds run %#llx of kind %#x", k, (ull)off, r->kind);
+            if (r->kind != RUN_FREE || !tiled(db, c, off, HEAD_FREE))
+                bad(c, "free list %u holds run %#llx of kind %#x%s", k, (ull)off, r->kind,
+                    tiled(db, c, off, head_kind(r->kind)) ? "" : ", inside another run");
             if (c->role[unit_of(db, off)]) {
                 bad(c, "run %#llx is in the free lists twice", (ull)off);
                 break;
@@ -426,6 +450,7 @@ static void check_free_lists(shmkv *db, struct chk *c)
 /* The run tiling and the free lists (fills c->head and the free roles). */
 static void check_runs(shmkv *db, struct chk *c)
 {
+    c->heads_now = true;
     for (uint64_t off = db->data_off; off < c->top;) {
         struct run *r = run_at(db, off);
         if (!mem_ok(db, off, RUN_HDR) || !r->nunits || r->nunits > (c->top - off) >> UNIT_SHIFT) {
@@ -532,6 +557,17 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
     mark_journal(db, c, s->pending_list);
 }
 
+/* Does something reference a unit inside the run at unit u, past its
+ * first (a run header the tiling never meets: reported already)? */
+static bool claimed_inside(shmkv *db, const struct chk *c, uint64_t u)
+{
+    uint64_t n = run_at(db, db->data_off + (u << UNIT_SHIFT))->nunits; /* the tiling bounded it */
+    for (uint64_t k = u + 1; k < u + n && k < c->nunits; k++)
+        if (c->role[k] || c->live[k])
+            return true;
+    return false;
+}
+
 /* Every run that is not free must be reachable from something: its
  * shard's run list (log runs, huge values and their pieces), its deferred
  * list, its index, or a journal field.  One that is not has leaked.
@@ -551,6 +587,10 @@ static unsigned check_leaks(shmkv *db, struct chk *c, bool reclaim)
         if (h == HEAD_NONE || h == HEAD_FREE || c->role[u] || (h == HEAD_INDEX && split_pending))
             continue;
         uint64_t off = db->data_off + (u << UNIT_SHIFT);
+        if (claimed_inside(db, c, u)) {
+            bad(c, "%s run %#llx spans a run something references", names[h], (ull)off);
+            continue; /* damage: freeing it would hand those records out */
+        }
         leaked++;
         if (reclaim)
             shmkv__run_reclaim(db, off);
@@ -695,6 +735,7 @@ static int check_unlocked(shmkv *db, FILE *report)
     problems += r > 0 ? (unsigned)r : 0;
     memset(c.role, 0, c.nunits + 1); /* the free roles were only for the allocator's part */
     c.undoing = true;
+    c.heads_now = false; /* runs come and go between the shards' turns */
     for (uint64_t i = 0; i < n && r != -ENOMEM; i++) {
         r = quiet_part(db, &c, &locks[i + 1], 1, 64, part_shard, &db->shards[i], report);
         if (r == -EAGAIN && report)
