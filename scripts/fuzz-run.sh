@@ -16,7 +16,8 @@
 # which is also the targets' TMPDIR (they create their template tables
 # there once at start-up), removed afterwards.  fuzz_ops' inputs are
 # limited to 1024 bytes (some 300 operations): longer programs run slower
-# and seldom reach more.  Prints libFuzzer's final stats, each distinct failure once, and
+# and seldom reach more.  A target with a dictionary (fuzz/TARGET.dict)
+# fuzzes with it.  Prints libFuzzer's final stats, each distinct failure once, and
 # one summary line per target:
 #   FUZZ RESULT target=T seconds=S execs=N cov=C ft=F corpus=K crashes=X
 #   regressions=P/R status=ok|FAILED
@@ -50,6 +51,8 @@ for t in "$@"; do
     fuzz_ops) limits=-max_len=1024 ;;
     *) limits= ;;
     esac
+    # a target's dictionary of the format's constants (fuzz/TARGET.dict)
+    [ -f "$root/fuzz/$t.dict" ] && limits="$limits -dict=$root/fuzz/$t.dict"
 
     # 1. regressions
     reg_pass=0
