@@ -57,6 +57,7 @@ struct chk {
     bool heads_now;     /* head is this pass's tiling (not one taken while writers ran on) */
     uint64_t *live;     /* per unit: live bytes found through slots */
     uint8_t *seen;      /* record offsets seen, a bit per 8 bytes of the data area */
+    uint8_t *linked;    /* buckets met in chains or the free list, a bit per 64 bytes (leak pass) */
     uint64_t keys, live_bytes;
     /* one shard at a time (read-only, writers busy): what to reset after */
     bool undoing;
@@ -131,6 +132,7 @@ static void chk_reset(struct chk *c)
     memset(c->head, 0, c->nunits + 1);
     memset(c->live, 0, (c->nunits + 1) * sizeof *c->live);
     memset(c->seen, 0, (c->nunits << (UNIT_SHIFT - 6)) + 1);
+    memset(c->linked, 0, (c->nunits << (UNIT_SHIFT - 9)) + 1);
     c->keys = c->live_bytes = 0;
 }
 
@@ -165,6 +167,7 @@ static int chk_size(shmkv *db, struct chk *c)
             memset(c->head + c->nunits + 1, 0, n - c->nunits);
             memset(c->live + c->nunits + 1, 0, (n - c->nunits) * sizeof *c->live);
             memset(c->seen + (c->nunits << (UNIT_SHIFT - 6)) + 1, 0, (n - c->nunits) << (UNIT_SHIFT - 6));
+            memset(c->linked + (c->nunits << (UNIT_SHIFT - 9)) + 1, 0, (n - c->nunits) << (UNIT_SHIFT - 9));
         }
         c->top = top;
         c->nunits = n;
@@ -177,14 +180,18 @@ static int chk_size(shmkv *db, struct chk *c)
     uint64_t *live = head ? xrealloc(c->live, (n + 1) * sizeof *live) : NULL;
     c->live = live ? live : c->live;
     uint8_t *seen = live ? xrealloc(c->seen, (n << (UNIT_SHIFT - 6)) + 1) : NULL;
-    if (!seen)
+    c->seen = seen ? seen : c->seen;
+    uint8_t *linked = seen ? xrealloc(c->linked, (n << (UNIT_SHIFT - 9)) + 1) : NULL;
+    if (!linked)
         return -ENOMEM;
-    c->seen = seen;
+    c->linked = linked;
     uint64_t old = had ? c->nunits + 1 : 0, sold = had ? (c->nunits << (UNIT_SHIFT - 6)) + 1 : 0;
     memset(c->role + old, 0, n + 1 - old);
     memset(c->head + old, 0, n + 1 - old);
     memset(c->live + old, 0, (n + 1 - old) * sizeof *c->live);
     memset(c->seen + sold, 0, (n << (UNIT_SHIFT - 6)) + 1 - sold);
+    uint64_t lold = had ? (c->nunits << (UNIT_SHIFT - 9)) + 1 : 0;
+    memset(c->linked + lold, 0, (n << (UNIT_SHIFT - 9)) + 1 - lold);
     c->top = top;
     c->nunits = c->capunits = n;
     return 0;
@@ -203,6 +210,7 @@ static void chk_free(struct chk *c)
     free(c->head);
     free(c->live);
     free(c->seen);
+    free(c->linked);
     free(c->undo);
 }
 
@@ -303,6 +311,8 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         return 0;
     }
     struct run *run = run_at(db, ro);
+    if (run->kind == RUN_LOG && off + rec_bytes(r) - ro > atomic_load_explicit(&run->used, memory_order_relaxed))
+        bad(c, "shard %u: record %#llx lies past its log run's used mark", si, (ull)off);
     uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
     if (run->shard != si || shard_of(db, h) != s)
         bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (ull)off, run->shard,
@@ -374,7 +384,10 @@ static void check_run_list(shmkv *db, struct shard *s, struct chk *c, uint64_t *
             check_chain(db, s, c, ro);
             continue;
         }
-        *log_bytes += atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR;
+        uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
+        if (used < RUN_HDR || used % 8)
+            bad(c, "shard %u: log run %#llx's used mark %llu is no record boundary", si, (ull)ro, (ull)used);
+        *log_bytes += used - RUN_HDR;
         *rec_live += c->live[u];
     }
     if (last != s->runs_tail)
@@ -510,7 +523,25 @@ static bool ov_placed(shmkv *db, struct shard *s, const struct chk *c, uint64_t 
     }
 }
 
-static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
+/* Note the bucket at off as met (chains, then the free list); was it already? */
+static bool link_once(shmkv *db, struct chk *c, uint64_t off)
+{
+    if (!in_runs(db, c, off))
+        return true; /* outside the runs: reported as such */
+    uint64_t bit = (off - db->data_off) / BUCKET_BYTES;
+    bool was = c->linked[bit >> 3] & (1u << (bit & 7));
+    c->linked[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    return !was;
+}
+
+/* The shard's index runs are referenced by its directory, its chains and
+ * its free overflow buckets.  A free bucket must be linked nowhere else: a
+ * writer takes it, clears it and links it into a chain, and one that a
+ * chain already held then drops that chain's keys (found by fuzz_open:
+ * after a repair that passed, a put cleared two keys' slots and published
+ * its record from two chains).  Repair (reclaim) cuts the free list before
+ * such a bucket; the ones after it are lost, 64 bytes each. */
+static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c, bool reclaim)
 {
     /* a bucket piece is an index run of its own, big enough: a split
      * writes into whatever an entry in use, or to be used, points at */
@@ -539,13 +570,26 @@ static void mark_shard_refs(shmkv *db, struct shard *s, struct chk *c)
                     bad(c, "shard %u: bucket %llu's chain reaches %#llx, outside its index runs", shard_index(db, s),
                         (ull)b, (ull)off_of(db, bk));
                 mark_index(db, c, off_of(db, bk) & ~(UNIT - 1));
+                link_once(db, c, off_of(db, bk));
             }
         }
-    for (uint64_t o = s->ov_free; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES); budget--) {
-        if (!ov_placed(db, s, c, o))
+    for (uint64_t o = s->ov_free, prev = 0; o && budget && mem_ok(db, o, BUCKET_BYTES) && !(o % BUCKET_BYTES);
+         budget--) {
+        bool placed = ov_placed(db, s, c, o), once = placed && link_once(db, c, o);
+        if (!once && reclaim) {
+            if (prev)
+                atomic_store_explicit(&((struct bucket *)at(db, prev))->next, 0, memory_order_relaxed);
+            else
+                s->ov_free = 0;
+            break;
+        }
+        if (!placed)
             bad(c, "shard %u: the free overflow buckets reach %#llx, outside its index runs", shard_index(db, s),
                 (ull)o);
+        else if (!once)
+            bad(c, "shard %u: free overflow bucket %#llx is linked elsewhere too", shard_index(db, s), (ull)o);
         mark_index(db, c, o & ~(UNIT - 1));
+        prev = o;
         o = atomic_load_explicit(&((struct bucket *)at(db, o))->next, memory_order_relaxed);
     }
     mark_journal(db, c, s->pending_free);
@@ -579,7 +623,7 @@ static unsigned check_leaks(shmkv *db, struct chk *c, bool reclaim)
     bool split_pending = false;
     unsigned leaked = 0;
     for (uint64_t i = 0; i < nshards(db); i++) {
-        mark_shard_refs(db, &db->shards[i], c);
+        mark_shard_refs(db, &db->shards[i], c, reclaim);
         split_pending |= db->shards[i].pending_split != 0;
     }
     for (uint64_t u = 0; u < c->nunits; u++) {
