@@ -568,6 +568,12 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         run->exp_bytes = !exp ? 0 : sz > UINT32_MAX ? UINT32_MAX : (uint32_t)sz;
         run->exp_max = exp;
     } else {
+        /* a referenced record lies below its run's used mark (damage can
+         * lower the mark: the cleaner would then release the run under
+         * its records, or an append write over them; found by
+         * test_hostile) */
+        if (off + sz - ro > atomic_load_explicit(&run->used, memory_order_relaxed))
+            atomic_store_explicit(&run->used, off + sz - ro, memory_order_relaxed);
         add_live(run, (int64_t)sz);
         add64(&s->rec_live, (int64_t)(sz));
         if (exp) {
@@ -638,13 +644,18 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
         struct run *run = run_at(db, ro);
         atomic_store_explicit(&run->live, 0, memory_order_relaxed);
         run->exp_bytes = run->exp_max = 0;
-        if (run->kind == RUN_LOG)
-            add64(&s->log_bytes, (int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
+        uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
+        if (run->kind == RUN_LOG && (used < RUN_HDR || used % 8)) /* damage: at least its header, 8-aligned */
+            atomic_store_explicit(&run->used, used < RUN_HDR ? RUN_HDR : (used + 7) & ~7ull, memory_order_relaxed);
     }
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
     s->exp_next = 0;
-    return shmkv__index_walk(db, s, WALK_ALL | WALK_CUT, count_slot, NULL);
+    int r = shmkv__index_walk(db, s, WALK_ALL | WALK_CUT, count_slot, NULL);
+    for (uint64_t ro = s->runs; ro; ro = run_at(db, ro)->next) /* the used marks as count_slot left them */
+        if (run_at(db, ro)->kind == RUN_LOG)
+            add64(&s->log_bytes, (int64_t)(atomic_load_explicit(&run_at(db, ro)->used, memory_order_relaxed) - RUN_HDR));
+    return r;
 }
 
 /* After log_repair and the lists' own counting: release the huge runs

@@ -290,7 +290,7 @@ static const struct {
     {"clean_run", offsetof(struct shard, clean_run), HR_FIX, {AT(log_closed), AT(index_run), AT(other_log)}, 0},
     {"runs", offsetof(struct shard, runs), HR_ANY, {AT(log_open), AT(index_run), AT(other_log)}, 0},
     {"runs_tail", offsetof(struct shard, runs_tail), HR_FIX, {AT(log_closed), AT(huge), AT(other_log)}, 0},
-    {"ov_free", offsetof(struct shard, ov_free), HR_ANY, {AT(rec_plain), AT(index_run), AT(home_bucket)}, 0},
+    {"ov_free", offsetof(struct shard, ov_free), HR_FIX, {AT(rec_plain), AT(ov_bucket), AT(home_bucket)}, 0},
 };
 
 static uint64_t loc(const struct hloc *a, size_t field) { return *(const uint64_t *)((const char *)a + field); }
