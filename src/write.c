@@ -237,16 +237,25 @@ static int write_round(shmkv *db, struct wreq *w)
     return r;
 }
 
-/* After -ENOSPC, with no lock held: make room (a store compacts every
- * shard, and goes on while that frees space: each round releases a run
- * or so per shard, and a big value may need dozens; found by test_nospc).  False
- * when there is nothing more to try.  A cache retries a few times when
- * there is nothing left to evict: other writers (or a clear) may be
- * between freeing space and using it. */
+/* After -ENOSPC, with no lock held: make room.  A store compacts every
+ * shard (the writer's too: it may be the only one) for as long as that
+ * frees space, before the write tries again: a pass releases a run or so
+ * per shard, and a big value may need dozens (found by test_nospc).  One
+ * pass per try was not enough: a failed try can leave as much garbage as
+ * a pass frees (a push_many's new list record, in a run of its own once
+ * the pass closed the open one), and a table with 20 KB of pairs in 256 KiB
+ * filled up with such runs (found by fuzz_ops).  False when there is
+ * nothing more to try.  A cache retries a few times when there is nothing
+ * left to evict: other writers (or a clear) may be between freeing space
+ * and using it. */
 bool shmkv__write_make_room(shmkv *db, struct wreq *w, int round, int *stuck)
 {
-    if (!db->cache) /* as long as compaction frees something: a big value may need many runs */
-        return round < 256 && shmkv__clean_others(db, NULL); /* the writer's shard too: it may be the only one */
+    if (!db->cache) {
+        bool freed = false;
+        for (int pass = 0; round < 256 && pass < 4096 && shmkv__clean_others(db, NULL); pass++)
+            freed = true;
+        return freed;
+    }
     if (round >= 1 << 16)
         return false;
     if (shmkv__evict_oldest(db, w->s))
