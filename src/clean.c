@@ -189,6 +189,9 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
             shmkv__log_close_open(db, s); /* appends (and moves) go to a new run */
     }
     uint64_t ro = s->clean_run;
+    if (s->clean_pos < RUN_HDR || s->clean_pos % 8)
+        s->clean_pos = RUN_HDR; /* damage: no record starts there; walking the run again is always safe
+                                 * (found by fuzz_open: a misaligned record read, UBSan) */
     if (shmkv__run_ok(db, ro, RUN_HUGE, s)) {
         clean_huge(db, s, ro, now, force);
         return true;
