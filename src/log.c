@@ -589,6 +589,28 @@ static int count_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     return 0;
 }
 
+/* A log run's used mark must be where the walk of its records from the
+ * header (the cleaner's, and the checker's) passes: appends go there, and
+ * a mark inside a record, or past a gap, hides what is appended after it
+ * from that walk, and compaction would free the run under it (found by
+ * test_hostile: a mark damaged to 0, 1 or one more).  After a crash it is
+ * one already (a record is written before the mark moves over it). */
+static void used_on_walk(shmkv *db, uint64_t ro)
+{
+    struct run *run = run_at(db, ro);
+    uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed), size = run->nunits << UNIT_SHIFT;
+    uint64_t pos = RUN_HDR;
+    while (pos < used && mem_ok(db, ro + pos, sizeof(struct rec))) {
+        const struct rec *r = rec_at(db, ro + pos);
+        uint64_t sz = rec_bytes(r);
+        if (!r->klen || sz > size - pos)
+            break;
+        pos += sz;
+    }
+    if (pos != used)
+        atomic_store_explicit(&run->used, pos, memory_order_relaxed);
+}
+
 int shmkv__log_repair(shmkv *db, struct shard *s)
 {
     /* a chain piece unlinked but maybe not freed: still a huge run of
@@ -644,9 +666,8 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
         struct run *run = run_at(db, ro);
         atomic_store_explicit(&run->live, 0, memory_order_relaxed);
         run->exp_bytes = run->exp_max = 0;
-        uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed);
-        if (run->kind == RUN_LOG && (used < RUN_HDR || used % 8)) /* damage: at least its header, 8-aligned */
-            atomic_store_explicit(&run->used, used < RUN_HDR ? RUN_HDR : (used + 7) & ~7ull, memory_order_relaxed);
+        if (run->kind == RUN_LOG)
+            used_on_walk(db, ro);
     }
     atomic_store_explicit(&s->keys, 0, memory_order_relaxed);
     atomic_store_explicit(&s->live_bytes, 0, memory_order_relaxed);
