@@ -667,9 +667,11 @@ int shmkv_check(shmkv *db, FILE *report);
  * Repair a table after damage or a crash, for an operator: forget every
  * lock's holder (whatever its state), repair every shard as the next
  * writer after a crash would (finish half-done splits and releases,
- * recount keys and bytes, drop slots that lead nowhere), rebuild the
- * allocator's free lists, free every run nothing references, then check
- * the table as shmkv_check does.
+ * recount keys and bytes, drop slots that lead nowhere, put each log
+ * run's used mark where its records end), rebuild the allocator's free
+ * lists, cut a shard's free overflow buckets before one that is not free,
+ * free every run nothing references (but none that referenced records or
+ * runs lie inside), then check the table as shmkv_check does.
  *
  * Only with no other process writing to the table: a writer at work
  * while its lock is reset would corrupt it.  Readers may stay.

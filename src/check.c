@@ -355,17 +355,10 @@ static void check_chain(shmkv *db, struct shard *s, struct chk *c, uint64_t ro)
 static uint64_t walked_live(shmkv *db, const struct chk *c, uint64_t ro, uint64_t used)
 {
     uint64_t met = 0;
-    for (uint64_t pos = RUN_HDR; pos < used;) {
-        uint64_t off = ro + pos;
-        if (!mem_ok(db, off, sizeof(struct rec)))
-            break;
-        const struct rec *r = at(db, off);
-        uint64_t sz = rec_bytes(r), bit = (off - db->data_off) >> 3;
-        if (!r->klen || sz > used - pos)
-            break;
+    for (uint64_t pos = RUN_HDR, sz; pos < used && (sz = shmkv__log_rec_size(db, ro, pos, used)); pos += sz) {
+        uint64_t bit = (ro + pos - db->data_off) >> 3;
         if (c->seen[bit >> 3] & (1u << (bit & 7)))
             met += sz;
-        pos += sz;
     }
     return met;
 }

@@ -154,17 +154,10 @@ static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bo
  * compaction step costs about one miss instead of one per record. */
 static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_t pos, uint64_t used, unsigned n)
 {
-    while (n-- && pos < used) {
-        uint64_t off = ro + pos;
-        if (!mem_ok(db, off, sizeof(struct rec)))
-            break;
-        const struct rec *r = (struct rec *)at(db, off);
-        uint64_t sz = rec_bytes(r);
-        if (!r->klen || pos + sz > used || !mem_ok(db, off, sz))
-            break;
+    for (uint64_t sz; n-- && pos < used && (sz = shmkv__log_rec_size(db, ro, pos, used)); pos += sz) {
+        const struct rec *r = at(db, ro + pos);
         if (rec_type(r) != REC_ELEM)
             shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK);
-        pos += sz;
     }
     return pos;
 }
@@ -205,15 +198,12 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
     while (budget-- && s->clean_pos < used && atomic_load_explicit(&run->live, memory_order_relaxed)) {
         if (s->clean_pos >= ahead)
             ahead = prefetch_probes(db, s, ro, s->clean_pos, used, CLEAN_BUDGET);
-        uint64_t off = ro + s->clean_pos;
-        if (!mem_ok(db, off, sizeof(struct rec)))
-            break;
-        struct rec *r = (struct rec *)at(db, off);
-        uint64_t sz = rec_bytes(r);
-        if (!r->klen || s->clean_pos + sz > used || !mem_ok(db, off, sz)) {
+        uint64_t off = ro + s->clean_pos, sz = shmkv__log_rec_size(db, ro, s->clean_pos, used);
+        if (!sz) {
             s->clean_run = 0; /* unparseable (corrupt): leave this run alone */
             return false;
         }
+        struct rec *r = (struct rec *)at(db, off);
         uint64_t tag;
         _Atomic uint64_t *slot;
         if (referenced(db, s, off, &slot, &tag)) {

@@ -65,6 +65,16 @@ uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
     return ro;
 }
 
+uint64_t shmkv__log_rec_size(shmkv *db, uint64_t ro, uint64_t pos, uint64_t limit)
+{
+    uint64_t off = ro + pos;
+    if (!mem_ok(db, off, sizeof(struct rec)))
+        return 0;
+    const struct rec *r = rec_at(db, off);
+    uint64_t sz = rec_bytes(r);
+    return r->klen && sz <= limit - pos && mem_ok(db, off, sz) ? sz : 0;
+}
+
 /* The next run of a chained huge record, validated; 0 if bad. */
 static uint64_t chain_next(shmkv *db, uint64_t ro)
 {
@@ -600,12 +610,7 @@ static void used_on_walk(shmkv *db, uint64_t ro)
     struct run *run = run_at(db, ro);
     uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed), size = run->nunits << UNIT_SHIFT;
     uint64_t pos = RUN_HDR;
-    while (pos < used && mem_ok(db, ro + pos, sizeof(struct rec))) {
-        const struct rec *r = rec_at(db, ro + pos);
-        uint64_t sz = rec_bytes(r);
-        if (!r->klen || sz > size - pos)
-            break;
-        pos += sz;
+    for (uint64_t sz; pos < used && (sz = shmkv__log_rec_size(db, ro, pos, size)); pos += sz) {
     }
     if (pos != used)
         atomic_store_explicit(&run->used, pos, memory_order_relaxed);

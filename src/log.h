@@ -40,6 +40,12 @@ void shmkv__log_clear(shmkv *db, struct shard *s);
 int shmkv__log_repair(shmkv *db, struct shard *s);
 void shmkv__log_repair_end(shmkv *db, struct shard *s);
 
+/* The walk of a log run's records from its header, which the cleaner,
+ * the checker and repair share: the size of the record at pos in the
+ * run at ro (pos < limit) if one starts there and lies wholly below
+ * limit, bounds-checked; 0 if not (the walk ends there). */
+uint64_t shmkv__log_rec_size(shmkv *db, uint64_t ro, uint64_t pos, uint64_t limit);
+
 /* The run a record lies in, validated (a chained record: with all of its
  * chain); 0 if the record or run is bad. */
 uint64_t shmkv__rec_run(shmkv *db, uint64_t off);

@@ -251,8 +251,10 @@ static int write_round(shmkv *db, struct wreq *w)
 bool shmkv__write_make_room(shmkv *db, struct wreq *w, int round, int *stuck)
 {
     if (!db->cache) {
+        if (round >= 256)
+            return false;
         bool freed = false;
-        for (int pass = 0; round < 256 && pass < 4096 && shmkv__clean_others(db, NULL); pass++)
+        for (int pass = 0; pass < 4096 && shmkv__clean_others(db, NULL); pass++)
             freed = true;
         return freed;
     }
