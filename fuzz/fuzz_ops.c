@@ -18,7 +18,10 @@
  *   then the list opcodes of fuzz_lists.h (push, pop, move, llen, lrange,
  *   ldel, clash), on four list keys of their own, with a deque per list
  *   as the model (fuzz_lists.c); count, stat, foreach and the final
- *   check take the lists into account.
+ *   check take the lists into account;
+ *   then put_many  count, then per pair: key, size class, size byte, a
+ *                  byte whose low bit says a ttl byte follows
+ *                  (shmkv_put_many, each pair checked as a single put).
  *
  * With $FUZZ_OPS_TRACE set, each operation is printed with its operand
  * bytes (and list results), and shmkv_check runs after each one.
@@ -396,7 +399,11 @@ static void check_all(shmkv *db)
 
 enum { OP_PUT, OP_ADD, OP_REPLACE, OP_DEL, OP_GET, OP_GET_ALLOC, OP_GET_MANY, OP_FOREACH,
        OP_STAT, OP_CHECK, OP_REOPEN, OP_PUT_NULL, OP_PUT_TTL, OP_EXPIRE, OP_TTL, OP_CLEAR,
-       OP_ADVANCE_CLOCK, OP_REPAIR, OP_LIST_, OP_COUNT_ = OP_LIST_ + FL_COUNT_ };
+       OP_ADVANCE_CLOCK, OP_REPAIR, OP_LIST_,
+       /* added after the list opcodes, so that earlier inputs written with
+        * opcode bytes below OP_PUT_MANY (the seeds, the regressions) keep
+        * their meaning */
+       OP_PUT_MANY = OP_LIST_ + FL_COUNT_, OP_COUNT_ };
 
 static const char *const op_names[OP_LIST_] = {
     "put", "add", "replace", "del", "get", "get_alloc", "get_many", "foreach", "stat",
@@ -418,6 +425,8 @@ static void check_nospc(int i, size_t vl)
              (unsigned long long)bhi, (unsigned long long)S.max_bytes);
 }
 
+static void note_write(int rdonly, int op, int i, const unsigned char *v, size_t vl, uint64_t ttl_ms, int rc);
+
 /* put, add, replace, put_null, put_ttl (ttl_ms: 0 never) */
 static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_val, uint64_t ttl_ms)
 {
@@ -429,6 +438,12 @@ static void do_write(shmkv *db, int rdonly, int op, int i, size_t vl, int null_v
            : op == OP_REPLACE   ? shmkv_replace(db, S.k[i], S.kl[i], v, vl)
            : op == OP_PUT_TTL   ? shmkv_put_ttl(db, S.k[i], S.kl[i], v, vl, ttl_ms)
                                 : shmkv_put(db, S.k[i], S.kl[i], v, vl);
+    note_write(rdonly, op, i, v, vl, ttl_ms, rc);
+}
+
+/* Check a write's rc against the model and apply it there. */
+static void note_write(int rdonly, int op, int i, const unsigned char *v, size_t vl, uint64_t ttl_ms, int rc)
+{
     int want;
     /* a cache refuses pairs over an eighth of it; near that, either way */
     uint64_t pair = S.kl[i] + vl, eighth = S.max_bytes / 8;
@@ -615,6 +630,32 @@ static shmkv *reopen(shmkv *db, int rdonly)
 
 static int key(struct in *in) { return (int)(next(in) % NKEYS); }
 
+/* shmkv_put_many of up to 20 pairs (a key may come twice: the later
+ * wins), each checked as the single put it is, in order. */
+static void do_put_many(shmkv *db, int rdonly, struct in *in)
+{
+    enum { B = 20 };
+    shmkv_pair p[B];
+    int ids[B], n = (int)(next(in) % (B + 1)), stored = 0;
+    for (int j = 0; j < n; j++) {
+        uint64_t seq = ++S.seq;
+        ids[j] = key(in);
+        unsigned cls = next(in), b = next(in);
+        size_t vl = value_len(cls, b);
+        uint64_t ttl = next(in) & 1 ? ttl_of(next(in)) : 0;
+        p[j] = (shmkv_pair){ .key = S.k[ids[j]], .klen = S.kl[ids[j]],
+                             .val = S.pat + (seq * 8191 + (uint64_t)ids[j]) % VMAX, .vlen = vl,
+                             .ttl_ms = ttl, .rc = 12345 };
+    }
+    int rc = shmkv_put_many(db, p, (size_t)n);
+    for (int j = 0; j < n; j++) {
+        note_write(rdonly, OP_PUT, ids[j], p[j].val, p[j].vlen, p[j].ttl_ms, p[j].rc);
+        stored += p[j].rc == 0;
+    }
+    if (rc != stored)
+        fail("put_many returned %d, %d pairs stored", rc, stored);
+}
+
 /* The next few bytes, for the trace (the operands and maybe more). */
 static const char *trace_bytes(const struct in *in)
 {
@@ -630,7 +671,7 @@ static void run(shmkv **dbp, struct in *in)
     for (int steps = 0; in->n && steps < 2000; steps++) {
         shmkv *db = *dbp;
         int op = (int)(next(in) % OP_COUNT_), i;
-        S.what = op < OP_LIST_ ? op_names[op] : fl_names[op - OP_LIST_];
+        S.what = op < OP_LIST_ ? op_names[op] : op == OP_PUT_MANY ? "put_many" : fl_names[op - OP_LIST_];
         if (S.trace) /* the operation and its operand bytes */
             fprintf(stderr, "%d: %s %s\n", steps, S.what, trace_bytes(in));
         switch (op) {
@@ -662,6 +703,7 @@ static void run(shmkv **dbp, struct in *in)
         case OP_CLEAR: do_clear(db, rdonly); break;
         case OP_ADVANCE_CLOCK: do_advance(next(in)); break;
         case OP_REPAIR: do_repair(db, rdonly); break;
+        case OP_PUT_MANY: do_put_many(db, rdonly, in); break;
         default: fl_op(db, rdonly, op - OP_LIST_, in); break;
         }
         /* tracing, also a check after each step: the first that breaks the table */

@@ -315,7 +315,7 @@ static void raw_tables(const char *dir)
 
 /* ---- operation programs (encoding: fuzz_ops.c) ---- */
 enum { PUT, ADD, REPLACE, DEL, GET, GET_ALLOC, GET_MANY, FOREACH, STAT, CHECK, REOPEN, PUT_NULL,
-       PUT_TTL, EXPIRE, TTL, CLEAR, ADVANCE, REPAIR };
+       PUT_TTL, EXPIRE, TTL, CLEAR, ADVANCE, REPAIR, PUT_MANY = REPAIR + 1 + 7 /* after the 7 list opcodes */ };
 /* ttl bytes (fuzz_ops.c ttl_of): 0 never, n < 238: (n - 1) minutes + 30 s;
  * then 1 ms, 999 ms, SHMKV_TTL_MAX, one less, one more, 2^63, UINT64_MAX */
 enum { NEVER = 0, T30S = 1, T90S = 2, T150S = 3, T5M = 6, T15M = 16,
@@ -405,6 +405,30 @@ static void programs(const char *dir)
     op(&p, 3, GET, 5, 0);
     op(&p, 1, FOREACH);
     prog_emit(dir, &p, "add-replace");
+
+    /* put_many: a key twice in one batch (the later wins), lifetimes, a
+     * key too long; then a batch of huge values until -ENOSPC (in the
+     * store) or eviction (in the cache) */
+    for (int t = 0; t < 4; t += 3) {
+        p.n = 0;
+        op(&p, 1, t);
+        op(&p, 2, PUT_MANY, 8);
+        for (int k = 0; k < 8; k++) {
+            op(&p, 4, k % 6 == 5 ? 3 : k % 6, 1 + k % 3, 10 * k, k & 1);
+            if (k & 1)
+                op(&p, 1, T5M);
+        }
+        op(&p, 2, PUT_MANY, 1);
+        op(&p, 4, 23, 1, 1, 0); /* the 65536-byte key: -E2BIG */
+        op(&p, 1, FOREACH);
+        op(&p, 2, PUT_MANY, 12);
+        for (int k = 0; k < 12; k++)
+            op(&p, 4, k, 4, 200, 0);
+        op(&p, 2, ADVANCE, 6);
+        op(&p, 1, STAT);
+        op(&p, 2, CHECK, 1);
+        prog_emit(dir, &p, "put-many-%d", t);
+    }
 
     /* read-only reopen: writes, clear and repair refused, reads and check
      * fine; back to read-write */

@@ -198,7 +198,7 @@ struct shard {
     /* Writer state, under lock, grouped by cache line so a plain put
      * dirties two lines of the shard: the lock's and the counters'. */
     struct lock lock __attribute__((aligned(64)));
-    uint64_t open_run;              /* log run being appended to */
+    _Atomic uint64_t open_run;      /* log run being appended to (atomic: batches prefetch it unlocked) */
     _Atomic uint64_t log_bytes;     /* record bytes appended to log runs (used - header) */
     _Atomic uint64_t rec_live;      /* live record bytes in log runs */
     uint64_t deferred;              /* runs to free once the allocator is free (RUN_DEFER, by next) */

@@ -26,6 +26,7 @@ struct shmkv {
     bool count_reads;               /* TF_READ_STATS and a writable handle */
     bool cache;                     /* TF_CACHE */
     bool mark_reads;                /* cache mode and a writable handle: gets raise read counts */
+    bool prefetchw;                 /* the CPU has PREFETCHW (prefetch_w() uses it) */
     uint8_t *base;                  /* mapping of hdr->reserve bytes */
     uint64_t map_size;
     struct hdr *hdr;
@@ -54,6 +55,22 @@ int shmkv__open_fd(int fd, bool rdonly, shmkv **out);
 static inline void *at(const shmkv *db, uint64_t off) { return db->base + off; }
 static inline struct run *run_at(const shmkv *db, uint64_t off) { return (struct run *)(db->base + off); }
 static inline uint64_t off_of(const shmkv *db, const void *p) { return (uint64_t)((const uint8_t *)p - db->base); }
+
+/* A hint: start loading the line at p, for writing.  Writers use it on
+ * lines another process wrote last (a shard's lock and counters): a plain
+ * prefetch would fetch a shared copy, and the write would then have to
+ * take it from the other cache a second time. */
+static inline void prefetch_w(const shmkv *db, const void *p)
+{
+#if defined(__x86_64__)
+    if (db->prefetchw) {
+        __asm__ volatile("prefetchw %0" ::"m"(*(const char *)p));
+        return;
+    }
+#endif
+    (void)db;
+    __builtin_prefetch(p, 1);
+}
 
 static inline uint64_t nshards(const shmkv *db) { return 1ull << db->shard_bits; }
 static inline struct shard *shard_of(const shmkv *db, uint64_t h)

@@ -66,21 +66,23 @@ uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits)
 /* Start loading the key's home bucket ahead of need: before taking the
  * lock (the acquisition then overlaps the cache miss), or for the next
  * records a compaction step will look up.  Only a hint (a prefetch never
- * faults), so a layout that changes meanwhile costs only the wasted load. */
-void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
+ * faults), so a layout that changes meanwhile costs only the wasted load.
+ * Returns the bucket (buckets never move, so a later hint may read it). */
+struct bucket *shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
 {
     struct bucket *bk = home(db, s, tag);
     if (bk)
         __builtin_prefetch(bk, 1);
+    return bk;
 }
 
-/* Once the home bucket has arrived: start loading the record of its first
- * slot with the key's tag, which a write will compare and retire.  Also
+/* Once the home bucket bk has arrived: start loading the record of its
+ * first slot with the key's tag, which a write will compare and retire,
+ * or, with no such slot, the overflow bucket the write walks on to.  Also
  * only a hint, read without the lock. */
-void shmkv__index_prefetch_rec(shmkv *db, struct shard *s, uint64_t tag)
+void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
 {
-    struct bucket *bk = home(db, s, tag);
-    for (unsigned i = 0; bk && i < SLOTS; i++) {
+    for (unsigned i = 0; i < SLOTS; i++) {
         uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
         if (v && slot_tag(v) == tag) {
             if (mem_ok(db, slot_off(v), 64))
@@ -88,6 +90,33 @@ void shmkv__index_prefetch_rec(shmkv *db, struct shard *s, uint64_t tag)
             return;
         }
     }
+    shmkv__index_prefetch_next(db, bk);
+}
+
+void shmkv__index_prefetch_next(shmkv *db, struct bucket *bk)
+{
+    struct bucket *ov = shmkv__bucket_next(db, bk);
+    if (ov)
+        __builtin_prefetch(ov, 1);
+}
+
+/* If one more key will make s split (index_maybe_split's test, a key
+ * early), start loading the bucket it divides and the destination. */
+struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s)
+{
+    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    uint32_t bb = db->base_bits;
+    if (keys + 2 <= shmkv__bucket_count(lay, bb) * SPLIT_KEYS_PER_BUCKET || !shmkv__layout_ok(lay, bb) ||
+        bb + lay_level(lay) + 1 > TAG_BITS)
+        return NULL;
+    uint64_t sb = lay_split(lay);
+    struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, sb + (1ull << (bb + lay_level(lay))));
+    if (dst)
+        __builtin_prefetch(dst, 1);
+    if (src)
+        __builtin_prefetch(src, 1);
+    return src;
 }
 
 /* Does the record at off hold this key?  Writers only (under lock). */
@@ -101,7 +130,7 @@ static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
 
 int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
 {
-    struct bucket *bk = home(db, s, tag);
+    struct bucket *first = home(db, s, tag), *bk = first;
     f->slot = f->empty = NULL;
     for (unsigned n = 0; bk; n++) {
         if (n > CHAIN_MAX)
@@ -118,7 +147,7 @@ int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key,
         }
         bk = shmkv__bucket_next(db, bk);
     }
-    return bk || !home(db, s, tag) ? -EBADMSG : 0;
+    return first ? 0 : -EBADMSG;
 }
 
 int shmkv__index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot)

@@ -122,9 +122,15 @@ static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
 
 bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
 uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits); /* buckets of directory entry d */
-/* hints: load a key's home bucket, then the record its tag points at */
-void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
-void shmkv__index_prefetch_rec(shmkv *db, struct shard *s, uint64_t tag);
+/* Hints, no lock (a batch runs them in stages, some time apart): load a
+ * key's home bucket (returned); once it has arrived, the record its tag
+ * points at or else its overflow bucket; a bucket's overflow bucket; and,
+ * when the shard's next write will split a bucket, that bucket (returned)
+ * and its destination. */
+struct bucket *shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
+void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag);
+void shmkv__index_prefetch_next(shmkv *db, struct bucket *bk);
+struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s);
 
 /* ---- writers (shard lock held) ---- */
 

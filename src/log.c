@@ -155,7 +155,7 @@ static void refresh_oldest(shmkv *db, struct shard *s)
 
 static void set_open(shmkv *db, struct shard *s, uint64_t ro)
 {
-    s->open_run = ro;
+    atomic_store_explicit(&s->open_run, ro, memory_order_relaxed);
     refresh_oldest(db, s);
 }
 
@@ -439,7 +439,8 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         shmkv__pause_at(PAUSE_RECORD_WRITTEN);
         return 0;
     }
-    struct run *run = s->open_run && shmkv__run_ok(db, s->open_run, RUN_LOG, s) ? run_at(db, s->open_run) : NULL;
+    uint64_t ro = atomic_load_explicit(&s->open_run, memory_order_relaxed);
+    struct run *run = ro && shmkv__run_ok(db, ro, RUN_LOG, s) ? run_at(db, ro) : NULL;
     uint64_t used = run ? atomic_load_explicit(&run->used, memory_order_relaxed) : 0;
     /* records start 8-aligned past the header; a used mark that says
      * otherwise (damage) is no place to append */
@@ -447,17 +448,35 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
         int e = open_new_run(db, s, sz, reserve);
         if (e)
             return e;
-        run = run_at(db, s->open_run);
+        ro = atomic_load_explicit(&s->open_run, memory_order_relaxed);
+        run = run_at(db, ro);
         used = atomic_load_explicit(&run->used, memory_order_relaxed);
     }
-    write_rec(db, s->open_run + used, s->open_run, key, klen, val, nval, vlen, ext);
+    write_rec(db, ro + used, ro, key, klen, val, nval, vlen, ext);
     /* raise used before the slot can point here, so a crash never lets a
      * later append overwrite a published record */
     atomic_store_explicit(&run->used, used + sz, memory_order_release);
     add64(&s->log_bytes, (int64_t)(sz));
-    *out = s->open_run + used;
+    *out = ro + used;
     shmkv__pause_at(PAUSE_RECORD_WRITTEN);
     return 0;
+}
+
+/* Hints, no lock: load for writing the open run's header (once the
+ * shard's lock line, which names the run, has arrived), or the line the
+ * next record goes to (once the header, which says where, has). */
+void shmkv__log_prefetch(shmkv *db, struct shard *s, bool tail)
+{
+    uint64_t ro = atomic_load_explicit(&s->open_run, memory_order_relaxed);
+    if (!ro || !mem_ok(db, ro, RUN_HDR))
+        return;
+    if (!tail) {
+        prefetch_w(db, run_at(db, ro));
+        return;
+    }
+    uint64_t used = atomic_load_explicit(&run_at(db, ro)->used, memory_order_relaxed);
+    if (mem_ok(db, ro + used, 1))
+        prefetch_w(db, at(db, ro + used));
 }
 
 /* Account a record as live in its run (it was just published). */

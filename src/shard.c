@@ -84,6 +84,13 @@ int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
     return r;
 }
 
+void shmkv__shard_prefetch(const shmkv *db, struct shard *s)
+{
+    __builtin_prefetch(&s->layout);
+    prefetch_w(db, &s->lock);
+    prefetch_w(db, &s->keys);
+}
+
 int shmkv__shard_lock(shmkv *db, struct shard *s) { return shmkv__shard_lock_for(db, s, LOCK_WAIT_NS); }
 
 void shmkv__shard_unlock(struct shard *s) { shmkv__lock_drop(&s->lock); }

@@ -15,6 +15,9 @@
 int shmkv__shard_lock(shmkv *db, struct shard *s);
 int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns);
 void shmkv__shard_unlock(struct shard *s);
+/* A hint, no lock: start loading, for writing, the lines every write of
+ * the shard dirties (its lock's and its counters'). */
+void shmkv__shard_prefetch(const shmkv *db, struct shard *s);
 
 /* Repair a shard as if its last holder had died (the lock held). */
 int shmkv__shard_repair(shmkv *db, struct shard *s);

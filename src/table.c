@@ -26,6 +26,9 @@
 #include "index.h"
 #include "map.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -119,6 +122,18 @@ static int plan(const shmkv_options *o, int fd, struct geometry *g)
     return 0;
 }
 
+/* CPUID 0x80000001 ECX bit 8 (3DNowPrefetch / PRFCHW): older CPUs may
+ * not decode PREFETCHW at all. */
+static bool cpu_has_prefetchw(void)
+{
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8));
+#else
+    return false;
+#endif
+}
+
 static bool header_ok(const struct hdr *h, uint64_t file_size)
 {
     if (h->magic != FORMAT_MAGIC || h->version != FORMAT_VERSION || h->hdr_bytes != sizeof(struct hdr) ||
@@ -174,6 +189,7 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     db->count_reads = !rdonly && (h->tflags & TF_READ_STATS);
     db->cache = h->tflags & TF_CACHE;
     db->mark_reads = db->cache && !rdonly;
+    db->prefetchw = cpu_has_prefetchw();
     db->map_size = h->reserve;
     db->hdr = (struct hdr *)db->base;
     db->shards = (struct shard *)(db->base + h->shards_off);

@@ -30,7 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
+/* wreq_init without the prefetch (batches prefetch in stages). */
+static void wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
 {
     memset(w, 0, sizeof *w);
     w->key = key;
@@ -40,6 +41,11 @@ void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, s
     w->h = shmkv__hash64(key, klen, db->seed0, db->seed1);
     w->tag = w->h & TAG_MASK;
     w->s = shard_of(db, w->h);
+}
+
+void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
+{
+    wreq_setup(db, w, key, klen, decide, arg);
     shmkv__index_prefetch(db, w->s, w->tag);
 }
 
@@ -427,68 +433,70 @@ SHMKV_API int shmkv_clear(shmkv *db)
 
 /* ---- batched puts ---- */
 
-/* Puts in groups of PUT_BATCH: hash every key and prefetch its bucket,
- * then (the buckets having arrived meanwhile) the record each bucket's tag
- * points at, so that the group's misses overlap instead of queueing; then
- * the ordinary rounds, which find those lines in cache.  Neighbours in the
- * batch that share a shard share one hold of its lock.  A pair that finds
- * no room goes the single put's way (which lets go of the lock to make
- * room elsewhere). */
-#define PUT_BATCH 16
+/* Batched puts as a software pipeline, each pair passing its stages two
+ * pairs apart: hashed, and its shard's lines prefetched (the layout's and,
+ * for writing, the lock's and the counters'); its home bucket prefetched,
+ * and the split's buckets when the shard is about to split; the record or
+ * overflow bucket the bucket leads to prefetched (and the split source's
+ * overflow); written, as a single put is, in order.  Each put then finds
+ * its lines in cache, and the misses of a few pairs overlap.  Prefetching
+ * all of a batch's lines at once would not do: the CPU tracks some twenty
+ * outstanding misses, and a put has several.  (Closer stages, or a stage
+ * more for the directory entry, measured slower.) */
+#define PUT_SHARD 6 /* pairs ahead of the write */
+#define PUT_HOME 4
+#define PUT_REC 2
+#define PUT_RING 8 /* > PUT_SHARD, a power of two */
 
-static void put_group(shmkv *db, shmkv_pair *pairs, struct wreq *w, size_t n)
+struct put_slot {
+    struct wreq w;
+    struct put_arg a;
+    struct bucket *home, *split; /* what the earlier stages prefetched */
+};
+
+static void put_start(shmkv *db, shmkv_pair *p, struct put_slot *ps)
 {
-    struct shard *s = w[0].s, *elsewhere[PUT_BATCH];
-    int r = shmkv__shard_lock(db, s);
-    for (size_t i = 0; i < n; i++) {
-        elsewhere[i] = NULL;
-        pairs[i].rc = r ? r : round_locked(db, &w[i], &elsewhere[i]);
-    }
-    if (!r)
-        shmkv__shard_unlock(s);
-    for (size_t i = 0; i < n; i++) {
-        if (elsewhere[i] && shmkv__shard_lock_for(db, elsewhere[i], 0) == 0) {
-            shmkv__evict_step(db, elsewhere[i]);
-            shmkv__shard_unlock(elsewhere[i]);
-        }
-        if (pairs[i].rc == -ENOSPC)
-            pairs[i].rc = shmkv__write(db, &w[i]);
-    }
+    p->rc = check_write(db, p->key, p->klen, p->val, p->vlen);
+    if (!p->rc && p->ttl_ms > SHMKV_TTL_MAX)
+        p->rc = -EINVAL;
+    if (p->rc)
+        return;
+    ps->a = (struct put_arg){.val = p->val, .vlen = p->vlen, .ttl_ms = p->ttl_ms};
+    wreq_setup(db, &ps->w, p->key, p->klen, decide_put, &ps->a);
+    shmkv__shard_prefetch(db, ps->w.s);
+}
+
+/* The slot of the pair `ahead` pairs behind i, if it is in the batch and
+ * valid. */
+static struct put_slot *put_stage(shmkv_pair *pairs, struct put_slot *ring, size_t n, size_t i, size_t ahead)
+{
+    size_t j = i - ahead;
+    return i >= ahead && j < n && !pairs[j].rc ? &ring[j % PUT_RING] : NULL;
 }
 
 SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
 {
     if (!db || (!pairs && n))
         return -EINVAL;
+    struct put_slot ring[PUT_RING], *ps;
     int stored = 0;
-    for (size_t i0 = 0; i0 < n; i0 += PUT_BATCH) {
-        size_t m = n - i0 < PUT_BATCH ? n - i0 : PUT_BATCH;
-        shmkv_pair *pb = pairs + i0;
-        struct wreq w[PUT_BATCH];
-        struct put_arg a[PUT_BATCH];
-        for (size_t j = 0; j < m; j++) {
-            pb[j].rc = check_write(db, pb[j].key, pb[j].klen, pb[j].val, pb[j].vlen);
-            if (!pb[j].rc && pb[j].ttl_ms > SHMKV_TTL_MAX)
-                pb[j].rc = -EINVAL;
-            if (pb[j].rc)
-                continue;
-            a[j] = (struct put_arg){.val = pb[j].val, .vlen = pb[j].vlen, .ttl_ms = pb[j].ttl_ms};
-            shmkv__wreq_init(db, &w[j], pb[j].key, pb[j].klen, decide_put, &a[j]);
+    for (size_t i = 0; i < n + PUT_SHARD; i++) {
+        if (i < n)
+            put_start(db, &pairs[i], &ring[i % PUT_RING]);
+        if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_HOME))) {
+            ps->home = shmkv__index_prefetch(db, ps->w.s, ps->w.tag);
+            ps->split = shmkv__index_prefetch_split(db, ps->w.s);
+            shmkv__log_prefetch(db, ps->w.s, false);
         }
-        for (size_t j = 0; j < m; j++)
-            if (!pb[j].rc)
-                shmkv__index_prefetch_rec(db, w[j].s, w[j].tag);
-        for (size_t g = 0, e; g < m; g = e) {
-            if (pb[g].rc) {
-                e = g + 1;
-                continue;
-            }
-            for (e = g + 1; e < m && !pb[e].rc && w[e].s == w[g].s; e++)
-                ;
-            put_group(db, pb + g, w + g, e - g);
+        if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_REC))) {
+            if (ps->home)
+                shmkv__index_prefetch_rec(db, ps->home, ps->w.tag);
+            if (ps->split)
+                shmkv__index_prefetch_next(db, ps->split);
+            shmkv__log_prefetch(db, ps->w.s, true);
         }
-        for (size_t j = 0; j < m; j++)
-            stored += pb[j].rc == 0;
+        if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD)))
+            stored += (pairs[i - PUT_SHARD].rc = shmkv__write(db, &ps->w)) == 0;
     }
     return stored;
 }
