@@ -577,8 +577,10 @@ int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *e
 /**
  * Remove the element at one end and copy it into buf (*vlen its length).
  * timeout_ms: 0 do not wait, < 0 wait for ever, > 0 wait up to that long
- * for an element (blocking, not polling: the caller sleeps in the kernel
- * and a push wakes it; a list deleted or created meanwhile is followed).
+ * for an element (blocking, not polling: the caller watches the list for
+ * up to 50 us, in case the next element is about to come, then sleeps in
+ * the kernel and a push wakes it; a list deleted or created meanwhile is
+ * followed).
  * The sleep is taken in slices of at most 100 ms: a signal that arrives
  * while the caller sleeps ends the wait with -EINTR, one that arrives
  * between two slices does not (callers that must react to signals wait

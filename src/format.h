@@ -231,7 +231,8 @@ struct shard {
     uint64_t pending_index;         /* index run allocated, not yet in the directory or free list */
     uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
     uint64_t pending_list;          /* list run created or being deleted (journal) */
-    _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created */
+    _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created
+                                     * (and by every push: queue.c spin_on watches it) */
     _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it or on a list of the
                                      * shard (a hint, only ever too high) */
 } __attribute__((aligned(64)));

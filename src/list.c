@@ -205,6 +205,10 @@ void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
 {
     atomic_fetch_add_explicit(&l->wake, 1, memory_order_release);
+    /* and the shard's word, which poppers watch before they sleep
+     * (queue.c spin_on); one about to sleep on it (for a list not made
+     * yet) then finds it moved and looks again, which is harmless */
+    atomic_fetch_add_explicit(&s->list_wake, 1, memory_order_release);
     if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
         syscall(SYS_futex, (uint32_t *)&l->wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }

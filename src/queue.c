@@ -5,9 +5,11 @@
  * Pushes and pops are decisions under the key's shard lock (write.h) that
  * work on the list with list.c; the list's REC_LIST record is written only
  * when a push creates the list.  A pop that finds nothing to take notes
- * the futex word to sleep on while it still holds the lock (the list's
- * own word, or the shard's when the list does not exist yet) and counts
- * itself among the sleepers, then sleeps after letting go: a push, which
+ * the futex word a push moves (the list's own word, or the shard's when
+ * the list does not exist yet) and watches it for a few tens of
+ * microseconds (spin_on); if nothing comes, it tries again, this time
+ * counting itself among the sleepers while it still holds the lock, and
+ * sleeps on the word after letting go: a push, which
  * moves the word under the same lock before waking, can never slip in
  * between unseen (no lost wake-up).  A push wakes one sleeper per
  * element; a deletion wakes them all.  Sleeps are sliced (SLEEP_SLICE_MS)
@@ -24,6 +26,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,9 +140,11 @@ struct pop_arg {
     void *buf;
     size_t cap, *lens, max, n;
     bool wait;                  /* count this popper among the sleepers if it finds nothing */
-    _Atomic uint32_t *word;     /* ... then sleep on this word while it holds seen */
-    _Atomic uint32_t *waiters;  /* counted among these (its shard's) */
-    uint32_t seen;
+    _Atomic uint32_t *word;     /* nothing found: the word a push moves (wait: sleep on it) */
+    _Atomic uint32_t *waiters;  /* counted among these (its shard's), or NULL */
+    uint32_t seen;              /* the word's value when nothing was found */
+    _Atomic uint32_t *spin_word; /* what spin_on watches: the shard's word, */
+    uint32_t spin_seen;          /* which every push of the shard moves */
 };
 
 /* Copy up to max elements from the end into buf (as many as fit); the
@@ -178,8 +183,10 @@ static long copy_elems(shmkv *db, uint64_t lrun, int end, uint32_t len, void *bu
 static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, struct shard *s)
 {
     a->seen = atomic_load_explicit(word, memory_order_acquire);
+    a->word = word;
+    a->spin_word = &s->list_wake;
+    a->spin_seen = atomic_load_explicit(a->spin_word, memory_order_acquire);
     if (a->wait) {
-        a->word = word;
         a->waiters = &s->list_waiters;
         atomic_fetch_add_explicit(a->waiters, 1, memory_order_relaxed);
     }
@@ -188,15 +195,19 @@ static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, struct shar
 /* Awake again: no longer counted (the count is a hint, only ever too high). */
 static void awake(struct pop_arg *a)
 {
+    if (!a->waiters)
+        return;
     uint32_t n = atomic_load_explicit(a->waiters, memory_order_relaxed);
     while (n && !atomic_compare_exchange_weak(a->waiters, &n, n - 1))
         ;
+    a->waiters = NULL;
 }
 
 static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
     struct pop_arg *a = w->arg;
     a->word = NULL;
+    a->waiters = NULL;
     if (c->present)
         return -EMEDIUMTYPE;
     w->rc = -EAGAIN;
@@ -252,18 +263,50 @@ static void deadline_of(int64_t timeout_ms, struct timespec *d)
     }
 }
 
-/* Run a pop-like write (w, whose arg is a), sleeping between tries as
- * timeout_ms says. */
+/* Before sleeping, a popper that found nothing watches its shard's word
+ * for a while (POP_SPIN_NS) without being counted among the sleepers (the
+ * shard's, not the list's: a list's memory may be freed and reused while
+ * it watches, and every push moves the shard's word too): in a
+ * steady stream the next push comes within microseconds, and a popper
+ * that catches it awake spares the pusher its futex wake and itself two
+ * context switches (the cost of every element otherwise, as it is for
+ * POSIX message queues).  It yields the CPU now and then, so that on a
+ * busy machine a pusher waiting to run gets it.  True if the word moved. */
+#define POP_SPIN_NS 50000
+
+static bool spin_on(const struct pop_arg *a)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(a->spin_word, memory_order_acquire) != a->spin_seen)
+            return true;
+        if (i % 64)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POP_SPIN_NS)
+            return false;
+        sched_yield();
+    }
+}
+
+/* Run a pop-like write (w, whose arg is a), waiting between tries as
+ * timeout_ms says: first spinning (spin_on), then asleep in the kernel,
+ * counted among the sleepers so that a push wakes it. */
 static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeout_ms)
 {
     struct timespec deadline;
     deadline_of(timeout_ms, &deadline);
-    a->wait = timeout_ms != 0;
+    a->wait = false;
     for (;;) {
         struct wreq again = *w;
         int r = shmkv__write(db, &again);
-        if (r != -EAGAIN || !a->word)
+        if (r != -EAGAIN || !a->word || !timeout_ms)
             return r;
+        if (!a->wait) { /* the spin, then a try that counts itself before sleeping */
+            a->wait = !spin_on(a);
+            continue;
+        }
         r = sleep_on(a, &deadline);
         awake(a);
         if (r == -ETIME)
@@ -399,7 +442,7 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
     if (!vlen || (!buf && cap))
         return -EINVAL;
     struct move m = {.from = from, .to = to};
-    m.a = (struct pop_arg){.end = from, .buf = buf, .cap = cap, .lens = vlen, .max = 1, .wait = timeout_ms != 0};
+    m.a = (struct pop_arg){.end = from, .buf = buf, .cap = cap, .lens = vlen, .max = 1};
     shmkv__wreq_init(db, &m.ws, src, slen, NULL, NULL);
     shmkv__wreq_init(db, &m.wd, dst, dlen, NULL, NULL);
     struct timespec deadline;
@@ -422,8 +465,10 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
         } else if (r == -ENOSPC) {
             if (!shmkv__write_make_room(db, &m.wd, round++, &stuck))
                 return r;
-        } else if (r != -EAGAIN || !m.a.word) {
+        } else if (r != -EAGAIN || !m.a.word || !timeout_ms) {
             return r;
+        } else if (!m.a.wait) { /* as pop_wait: spin, then a counted try */
+            m.a.wait = !spin_on(&m.a);
         } else {
             r = sleep_on(&m.a, &deadline);
             awake(&m.a);
