@@ -38,7 +38,10 @@
 static struct rec *rec_at(shmkv *db, uint64_t off) { return at(db, off); }
 
 /* The run a record lies in, validated; 0 if the record or run is bad. */
-uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
+/* shmkv__rec_run with every check (mem_ok may ask fstat), for what the
+ * fast path below does not pass: chained records, records past the size
+ * this process has verified, damage. */
+static __attribute__((noinline)) uint64_t rec_run_checked(shmkv *db, uint64_t off)
 {
     if (!mem_ok(db, off, sizeof(struct rec)))
         return 0;
@@ -63,6 +66,27 @@ uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
     if ((r->dist & REC_CHAIN) && (run->kind != RUN_HUGE || dist != RUN_HDR || !shmkv__rec_value(db, off, r, NULL)))
         return 0;
     return ro;
+}
+
+/* The common case, a whole record inside memory this process verified,
+ * with no call on its path (so nothing to save: it runs several times
+ * per element a queue moves); anything else takes rec_run_checked. */
+uint64_t shmkv__rec_run(shmkv *db, uint64_t off)
+{
+    uint64_t known = atomic_load_explicit(&db->known_size, memory_order_relaxed);
+    if (off >= db->data_off && off + sizeof(struct rec) <= known) {
+        const struct rec *r = rec_at(db, off);
+        uint64_t dist = (uint64_t)(r->dist & REC_DIST) << 3, ro = off - dist;
+        /* then the run's header lies between data_off and the record */
+        if (!(r->dist & REC_CHAIN) && dist >= RUN_HDR && dist <= off && ro >= db->data_off) {
+            const struct run *run = run_at(db, ro);
+            uint64_t end = off + rec_bytes(r);
+            if ((run->kind == RUN_LOG || run->kind == RUN_HUGE) && run->nunits <= OFF_LIMIT >> UNIT_SHIFT &&
+                end <= ro + (run->nunits << UNIT_SHIFT) && end <= known)
+                return ro;
+        }
+    }
+    return rec_run_checked(db, off);
 }
 
 uint64_t shmkv__log_rec_size(shmkv *db, uint64_t ro, uint64_t pos, uint64_t limit)
