@@ -435,10 +435,11 @@ SHMKV_API int shmkv_clear(shmkv *db)
 
 /* Batched puts as a software pipeline, each pair passing its stages two
  * pairs apart: hashed, and its shard's lines prefetched (the layout's and,
- * for writing, the lock's and the counters'); its home bucket prefetched,
- * and the split's buckets when the shard is about to split; the record or
- * overflow bucket the bucket leads to prefetched (and the split source's
- * overflow); written, as a single put is, in order.  Each put then finds
+ * for writing, the lock's and the counters'); its home bucket, the open
+ * log run's header, and the split's buckets when the shard is about to
+ * split; the record or overflow bucket the bucket leads to (and the split
+ * source's overflow) and the line the record will be appended to;
+ * written, as a single put is, in order.  Each put then finds
  * its lines in cache, and the misses of a few pairs overlap.  Prefetching
  * all of a batch's lines at once would not do: the CPU tracks some twenty
  * outstanding misses, and a put has several.  (Closer stages, or a stage
