@@ -630,11 +630,11 @@ static shmkv *reopen(shmkv *db, int rdonly)
 
 static int key(struct in *in) { return (int)(next(in) % NKEYS); }
 
-/* shmkv_put_many of up to 20 pairs (a key may come twice: the later
+/* shmkv_put_many of up to 12 pairs (a key may come twice: the later
  * wins), each checked as the single put it is, in order. */
 static void do_put_many(shmkv *db, int rdonly, struct in *in)
 {
-    enum { B = 20 };
+    enum { B = 12 }; /* the pipeline's depth and more; bigger batches only slow the fuzzer */
     shmkv_pair p[B];
     int ids[B], n = (int)(next(in) % (B + 1)), stored = 0;
     for (int j = 0; j < n; j++) {

@@ -157,7 +157,7 @@ static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_
     for (uint64_t sz; n-- && pos < used && (sz = shmkv__log_rec_size(db, ro, pos, used)); pos += sz) {
         const struct rec *r = at(db, ro + pos);
         if (rec_type(r) != REC_ELEM)
-            shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK);
+            shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK, NULL);
     }
     return pos;
 }

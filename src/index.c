@@ -67,13 +67,16 @@ uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits)
  * lock (the acquisition then overlaps the cache miss), or for the next
  * records a compaction step will look up.  Only a hint (a prefetch never
  * faults), so a layout that changes meanwhile costs only the wasted load.
- * Returns the bucket (buckets never move, so a later hint may read it). */
-struct bucket *shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag)
+ * Notes the bucket in h (buckets never move: a later hint, or index_find
+ * while the layout is the same, may use it). */
+void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag, struct home *h)
 {
-    struct bucket *bk = home(db, s, tag);
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    struct bucket *bk = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag));
     if (bk)
         __builtin_prefetch(bk, 1);
-    return bk;
+    if (h)
+        *h = (struct home){bk, lay};
 }
 
 /* Once the home bucket bk has arrived: start loading the record of its
@@ -128,9 +131,11 @@ static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
     return r->klen == klen && mem_ok(db, off, rec_head(r) + klen) && memcmp(rec_key(r), key, klen) == 0;
 }
 
-int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f)
+int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, const struct home *h,
+                      struct found *f)
 {
-    struct bucket *first = home(db, s, tag), *bk = first;
+    bool hinted = h && h->bk && atomic_load_explicit(&s->layout, memory_order_relaxed) == h->lay;
+    struct bucket *first = hinted ? h->bk : home(db, s, tag), *bk = first;
     f->slot = f->empty = NULL;
     for (unsigned n = 0; bk; n++) {
         if (n > CHAIN_MAX)

@@ -122,12 +122,20 @@ static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
 
 bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
 uint64_t shmkv__dir_buckets(unsigned d, uint32_t base_bits); /* buckets of directory entry d */
+/* A key's home bucket as a hint found it before the lock, with the layout
+ * it was found under: index_find reuses it while the layout is the same
+ * (layouts only grow, and a directory entry is set once). */
+struct home {
+    struct bucket *bk;
+    uint64_t lay;
+};
+
 /* Hints, no lock (a batch runs them in stages, some time apart): load a
- * key's home bucket (returned); once it has arrived, the record its tag
- * points at or else its overflow bucket; a bucket's overflow bucket; and,
- * when the shard's next write will split a bucket, that bucket (returned)
- * and its destination. */
-struct bucket *shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag);
+ * key's home bucket (noted in h unless NULL); once it has arrived, the
+ * record its tag points at or else its overflow bucket; a bucket's
+ * overflow bucket; and, when the shard's next write will split a bucket,
+ * that bucket (returned) and its destination. */
+void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag, struct home *h);
 void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag);
 void shmkv__index_prefetch_next(shmkv *db, struct bucket *bk);
 struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s);
@@ -139,7 +147,8 @@ struct found {
     uint64_t val;                   /* its value when found */
     _Atomic uint64_t *empty;        /* first free slot seen in the chain, or NULL */
 };
-int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, struct found *f);
+int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key, size_t klen, const struct home *h,
+                      struct found *f);
 int shmkv__index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off, _Atomic uint64_t **slot);
 int shmkv__index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **slot);
 void shmkv__index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot);

@@ -46,7 +46,7 @@ static void wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, 
 void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
 {
     wreq_setup(db, w, key, klen, decide, arg);
-    shmkv__index_prefetch(db, w->s, w->tag);
+    shmkv__index_prefetch(db, w->s, w->tag, &w->home);
 }
 
 uint64_t shmkv__wreq_now(shmkv *db, struct wreq *w)
@@ -96,7 +96,7 @@ static void reap(shmkv *db, struct wreq *w, struct found *f)
 int shmkv__write_find(shmkv *db, struct wreq *w, struct cur *c)
 {
     memset(c, 0, sizeof *c);
-    int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, &c->f);
+    int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, &w->home, &c->f);
     if (r)
         return r;
     if (c->f.slot)
@@ -452,7 +452,7 @@ SHMKV_API int shmkv_clear(shmkv *db)
 struct put_slot {
     struct wreq w;
     struct put_arg a;
-    struct bucket *home, *split; /* what the earlier stages prefetched */
+    struct bucket *split;       /* the split source an earlier stage prefetched */
 };
 
 static void put_start(shmkv *db, shmkv_pair *p, struct put_slot *ps)
@@ -485,13 +485,13 @@ SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
         if (i < n)
             put_start(db, &pairs[i], &ring[i % PUT_RING]);
         if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_HOME))) {
-            ps->home = shmkv__index_prefetch(db, ps->w.s, ps->w.tag);
+            shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
             ps->split = shmkv__index_prefetch_split(db, ps->w.s);
             shmkv__log_prefetch(db, ps->w.s, false);
         }
         if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_REC))) {
-            if (ps->home)
-                shmkv__index_prefetch_rec(db, ps->home, ps->w.tag);
+            if (ps->w.home.bk)
+                shmkv__index_prefetch_rec(db, ps->w.home.bk, ps->w.tag);
             if (ps->split)
                 shmkv__index_prefetch_next(db, ps->split);
             shmkv__log_prefetch(db, ps->w.s, true);

@@ -65,6 +65,7 @@ struct wreq {
     bool lists;                 /* the decision takes list keys; else they give -EMEDIUMTYPE */
     uint64_t h, tag;            /* the key's hash and index tag */
     struct shard *s;            /* the key's shard */
+    struct home home;           /* its home bucket, as prefetched before the lock */
     uint64_t now;               /* table time, read lazily (0: not yet) */
     void *tmp;                  /* memory a decision allocated (freed at the end) */
 };

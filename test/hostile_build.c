@@ -199,7 +199,7 @@ static uint64_t slot_of(shmkv *db, const struct hpair *p)
 {
     uint64_t h = key_hash(db, p->key, p->klen);
     struct found f;
-    if (shmkv__index_find(db, shard_of(db, h), h & TAG_MASK, p->key, p->klen, &f) || !f.slot)
+    if (shmkv__index_find(db, shard_of(db, h), h & TAG_MASK, p->key, p->klen, NULL, &f) || !f.slot)
         return 0;
     return off_of(db, f.slot);
 }

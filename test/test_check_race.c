@@ -75,7 +75,7 @@ static bool chained(shmkv *db, const char *k, size_t kl)
     bool yes = false;
     if (shmkv__shard_lock(db, s))
         return false;
-    if (!shmkv__index_find(db, s, h & TAG_MASK, k, kl, &f) && f.slot)
+    if (!shmkv__index_find(db, s, h & TAG_MASK, k, kl, NULL, &f) && f.slot)
         yes = ((struct rec *)at(db, slot_off(f.val)))->dist & REC_CHAIN;
     shmkv__shard_unlock(s);
     return yes;
