@@ -2,14 +2,22 @@
  * test_batch.c - shmkv_get_many: present, absent, too small a buffer and
  * bad items each get their own rc in one batch, nothing is written past a
  * value or into the buffer of a failed item; also on a read-only handle.
+ * put_many_deep: shmkv_put_many into a table that grows well past the size
+ * from which batches prefetch in stages (write.c PUT_DEEP), from two
+ * writer processes at once whose batches share keys, while a third
+ * process reads: every value read is one a writer wrote for that key, and
+ * at the end every key holds its last version.
  */
 #include "harness.h"
 #include "api_helpers.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_get_many(void)
 {
@@ -108,8 +116,125 @@ static void test_get_many(void)
     shmkv_close(db);
 }
 
+/* put_many_deep: writer w (0 or 1) owns keys with id % 2 == w and writes
+ * each in versions 1..VERS, in batches of 16 that also carry a key twice
+ * (its version v - 1 first, then v: the later wins); writer 1 also
+ * writes, in the same batches, keys of writer 0 with the bytes of their
+ * last version (shared keys, whose final value is then the same whatever
+ * the order). */
+enum { DKEYS = 600000, VERS = 2, DBATCH = 16 };
+
+struct dval {
+    uint64_t id, version, check;
+};
+
+static struct dval dval_of(uint64_t id, uint64_t version)
+{
+    return (struct dval){id, version, id * 0x9e3779b97f4a7c15ull ^ version};
+}
+
+static void deep_writer(const char *name, int w)
+{
+    shmkv *db = NULL;
+    shmkv_options o = {0};
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    if (!db)
+        h_child_exit();
+    uint64_t keys[DBATCH];
+    struct dval vals[DBATCH];
+    shmkv_pair p[DBATCH];
+    for (uint64_t v = 1; v <= VERS; v++)
+        for (uint64_t id = (uint64_t)w; id < DKEYS; id += 2 * (DBATCH - 2)) {
+            size_t n = 0;
+            for (uint64_t k = id; k < id + 2 * (DBATCH - 2) && k < DKEYS; k += 2) {
+                keys[n] = k;
+                vals[n] = dval_of(k, v);
+                n++;
+            }
+            /* the first key again, an older version first (later wins) */
+            keys[n] = keys[0];
+            vals[n] = dval_of(keys[0], v - 1);
+            size_t older = n++;
+            for (size_t j = 0; j < n; j++)
+                p[j] = (shmkv_pair){&keys[j], 8, &vals[j], sizeof vals[j], 0, 12345};
+            shmkv_pair t = p[older]; /* the older one goes first */
+            memmove(p + 1, p, older * sizeof p[0]);
+            p[0] = t;
+            if (w == 1 && n < DBATCH) { /* and a key of writer 0, as writer 0 ends it */
+                keys[n] = id - 1;
+                vals[n] = dval_of(id - 1, VERS);
+                p[n] = (shmkv_pair){&keys[n], 8, &vals[n], sizeof vals[n], 0, 12345};
+                n++;
+            }
+            int stored = shmkv_put_many(db, p, n);
+            CHECK((size_t)stored == n);
+            for (size_t j = 0; j < n; j++)
+                CHECK_RC(p[j].rc, 0);
+        }
+    shmkv_close(db);
+    h_child_exit();
+}
+
+static void deep_reader(const char *name, int rounds)
+{
+    shmkv *db = NULL;
+    shmkv_options o = {.flags = SHMKV_RDONLY};
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    if (!db)
+        h_child_exit();
+    uint64_t x = 88172645463325252ull;
+    for (int r = 0; r < rounds; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t id = x % DKEYS;
+        struct dval got;
+        size_t len = 0;
+        int rc = shmkv_get(db, &id, 8, &got, sizeof got, &len);
+        if (rc == -ENOENT)
+            continue;
+        CHECK_RC(rc, 0);
+        CHECK(len == sizeof got);
+        struct dval want = dval_of(id, got.version);
+        CHECK(got.id == id && got.version <= VERS && got.check == want.check);
+    }
+    shmkv_close(db);
+    h_child_exit();
+}
+
+static void test_put_many_deep(void)
+{
+    char name[128];
+    shmkv *db = open_new(name, sizeof name, "deep");
+    pid_t r = h_fork();
+    if (r == 0)
+        deep_reader(name, H_ASAN ? 200000 : 1000000);
+    pid_t w[2];
+    for (int i = 0; i < 2; i++)
+        if ((w[i] = h_fork()) == 0)
+            deep_writer(name, i);
+    for (int i = 0; i < 2; i++)
+        h_wait(w[i], "writer");
+    h_wait(r, "reader");
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK(st.file_bytes > (24u << 20)); /* past write.c's PUT_DEEP (16 MiB) */
+    CHECK(st.keys == DKEYS);
+    for (uint64_t id = 0; id < DKEYS; id++) {
+        struct dval got;
+        size_t len = 0;
+        CHECK_RC(shmkv_get(db, &id, 8, &got, sizeof got, &len), 0);
+        struct dval want = dval_of(id, VERS);
+        if (got.version != VERS || got.check != want.check || got.id != id) {
+            CHECK(got.version == VERS && got.check == want.check && got.id == id);
+            break;
+        }
+    }
+    CHECK_RC(shmkv_check(db, NULL), 0);
+    shmkv_close(db);
+}
+
 static const struct h_part parts[] = {
     { "get_many", test_get_many },
+    { "put_many_deep", test_put_many_deep },
 };
 
 int main(int argc, char **argv)
