@@ -274,7 +274,7 @@ static void deadline_of(int64_t timeout_ms, struct timespec *d)
  * busy machine a pusher waiting to run gets it.  True if the word moved. */
 #define POP_SPIN_NS 50000
 
-static bool spin_on(const struct pop_arg *a)
+static bool spin_on(const struct pop_arg *a) /* once per call: see pop_wait */
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -304,7 +304,8 @@ static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeou
         if (r != -EAGAIN || !a->word || !timeout_ms)
             return r;
         if (!a->wait) { /* the spin, then a try that counts itself before sleeping */
-            a->wait = !spin_on(a);
+            spin_on(a);
+            a->wait = true; /* once a call: pushes to other lists of the shard move the word too */
             continue;
         }
         r = sleep_on(a, &deadline);
@@ -467,8 +468,9 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
                 return r;
         } else if (r != -EAGAIN || !m.a.word || !timeout_ms) {
             return r;
-        } else if (!m.a.wait) { /* as pop_wait: spin, then a counted try */
-            m.a.wait = !spin_on(&m.a);
+        } else if (!m.a.wait) { /* as pop_wait: spin once, then a counted try */
+            spin_on(&m.a);
+            m.a.wait = true;
         } else {
             r = sleep_on(&m.a, &deadline);
             awake(&m.a);

@@ -15,6 +15,10 @@
  *             other waiter is still woken.
  *  recreated: a waiter follows its list deleted and made anew, and a key
  *             that becomes a pair ends its wait with -EMEDIUMTYPE.
+ *  neighbour: a waiter on an empty list sleeps while another list of its
+ *             shard is busy (every push moves the word waiters watch
+ *             before they sleep: they watch once, then sleep), using
+ *             little CPU over its whole wait.
  * The limits allow for a heavily loaded machine: what they catch is a wait
  * that ends far too early, never, or for the wrong reason.
  */
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY(s) s, strlen(s)
@@ -408,9 +413,49 @@ static void freed(void)
     drop_table(db);
 }
 
+/* neighbour: a table of one shard, a waiter on "idle" for 1.5 s while this
+ * process pushes and pops on "busy" for 1.2 s.  (A waiter that watched
+ * again after every move of the word it had seen would keep going for as
+ * long as the pushes came faster than its watch; it watches once a call.) */
+static void neighbour(void)
+{
+    h_name(g_name, sizeof g_name, "neighbour");
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = 256 << 10}; /* one shard */
+    shmkv *db = NULL;
+    CHECK_RC(shmkv_open(g_name, &o, &db), 0);
+    if (!db)
+        return;
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        shmkv *cdb = open_table();
+        char buf[16];
+        size_t len;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        CHECK_RC(shmkv_pop(cdb, KEY("idle"), SHMKV_HEAD, buf, sizeof buf, &len, 1500), -EAGAIN);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+        double cpu = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        CHECKF(cpu < 0.3, "the waiter used %.3f s of CPU in its 1.5 s wait", cpu);
+        shmkv_close(cdb);
+        h_child_exit();
+    }
+    double end = h_now() + 1.2;
+    char buf[16];
+    size_t len;
+    for (unsigned i = 0; h_now() < end; i++) {
+        CHECK_RC(shmkv_push(db, KEY("busy"), &i, sizeof i, SHMKV_TAIL), 0);
+        CHECK_RC(shmkv_pop(db, KEY("busy"), SHMKV_HEAD, buf, sizeof buf, &len, 0), 0);
+        for (double t = h_now() + 10e-6; h_now() < t;) /* a push every ~10 us: more often than */
+            ;                                          /* a waiter watches, without hogging the lock */
+    }
+    h_wait(pid, "waiter");
+    drop_table(db);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
+        {"neighbour", neighbour},
         {"timeout", timeout},   {"eintr", eintr},     {"wake_one", wake_one},
         {"pingpong", pingpong}, {"killed", killed},   {"recreated", recreated},
         {"freed", freed},
