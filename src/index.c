@@ -103,15 +103,23 @@ void shmkv__index_prefetch_next(shmkv *db, struct bucket *bk)
         __builtin_prefetch(ov, 1);
 }
 
+/* Does the shard (in layout lay) hold more keys than its buckets should,
+ * counting early more keys to come, and can it still grow? */
+static bool split_due(shmkv *db, struct shard *s, uint64_t lay, uint64_t early)
+{
+    uint32_t bb = db->base_bits;
+    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
+    return shmkv__layout_ok(lay, bb) && bb + lay_level(lay) + 1 <= TAG_BITS &&
+           keys + early > shmkv__bucket_count(lay, bb) * SPLIT_KEYS_PER_BUCKET;
+}
+
 /* If one more key will make s split (index_maybe_split's test, a key
  * early), start loading the bucket it divides and the destination. */
 struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s)
 {
-    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
     uint32_t bb = db->base_bits;
-    if (keys + 2 <= shmkv__bucket_count(lay, bb) * SPLIT_KEYS_PER_BUCKET || !shmkv__layout_ok(lay, bb) ||
-        bb + lay_level(lay) + 1 > TAG_BITS)
+    if (!split_due(db, s, lay, 2))
         return NULL;
     uint64_t sb = lay_split(lay);
     struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, sb + (1ull << (bb + lay_level(lay))));
@@ -392,10 +400,7 @@ void shmkv__index_maybe_split(shmkv *db, struct shard *s)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
     uint32_t L = lay_level(lay), bb = db->base_bits;
-    if (!shmkv__layout_ok(lay, bb))
-        return;
-    uint64_t keys = atomic_load_explicit(&s->keys, memory_order_relaxed);
-    if (keys <= shmkv__bucket_count(lay, bb) * SPLIT_KEYS_PER_BUCKET || bb + L + 1 > TAG_BITS)
+    if (!split_due(db, s, lay, 0))
         return;
     uint64_t sb = lay_split(lay), half = 1ull << (bb + L), dstb = sb + half;
     if (piece_ensure(db, s, dstb))

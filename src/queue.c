@@ -271,21 +271,22 @@ static void deadline_of(int64_t timeout_ms, struct timespec *d)
  * that catches it awake spares the pusher its futex wake and itself two
  * context switches (the cost of every element otherwise, as it is for
  * POSIX message queues).  It yields the CPU now and then, so that on a
- * busy machine a pusher waiting to run gets it.  True if the word moved. */
+ * busy machine a pusher waiting to run gets it.  Returns when the word
+ * moved or the time is up: the try that follows tells which mattered. */
 #define POP_SPIN_NS 50000
 
-static bool spin_on(const struct pop_arg *a) /* once per call: see pop_wait */
+static void spin_on(const struct pop_arg *a) /* once per call: see pop_wait */
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(a->spin_word, memory_order_acquire) != a->spin_seen)
-            return true;
+            return;
         if (i % 64)
             continue;
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POP_SPIN_NS)
-            return false;
+            return;
         sched_yield();
     }
 }

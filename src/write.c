@@ -237,15 +237,27 @@ static void evict_elsewhere(shmkv *db, struct shard *elsewhere)
     }
 }
 
-/* One round under the shard's lock. */
-static int write_round(shmkv *db, struct wreq *w)
+/* One round under the shard's lock, which *held may already be (a batch's
+ * pair before went to the same shard; NULL: none held), and which stays
+ * held afterwards if keep (and the round needs no lock elsewhere, nor
+ * room: then it is let go). */
+static int write_round(shmkv *db, struct wreq *w, struct shard **held, bool keep)
 {
-    int r = shmkv__shard_lock(db, w->s);
-    if (r)
-        return r;
+    if (*held != w->s) {
+        if (*held)
+            shmkv__shard_unlock(*held);
+        *held = NULL;
+        int r = shmkv__shard_lock(db, w->s);
+        if (r)
+            return r;
+        *held = w->s;
+    }
     struct shard *elsewhere = NULL;
-    r = round_locked(db, w, &elsewhere);
-    shmkv__shard_unlock(w->s);
+    int r = round_locked(db, w, &elsewhere);
+    if (!keep || elsewhere || r == -ENOSPC) {
+        shmkv__shard_unlock(*held);
+        *held = NULL;
+    }
     evict_elsewhere(db, elsewhere);
     return r;
 }
@@ -282,9 +294,11 @@ bool shmkv__write_make_room(shmkv *db, struct wreq *w, int round, int *stuck)
 int shmkv__write(shmkv *db, struct wreq *w)
 {
     int r, stuck = 0;
-    for (int round = 0;; round++)
-        if ((r = write_round(db, w)) != -ENOSPC || !shmkv__write_make_room(db, w, round, &stuck))
+    for (int round = 0;; round++) {
+        struct shard *held = NULL; /* write_round lets go of it: keep is false */
+        if ((r = write_round(db, w, &held, false)) != -ENOSPC || !shmkv__write_make_room(db, w, round, &stuck))
             break;
+    }
     free(w->tmp);
     w->tmp = NULL;
     return r;
@@ -477,28 +491,12 @@ static void put_start(shmkv *db, shmkv_pair *p, struct put_slot *ps, bool deep)
         shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
 }
 
-/* Write a pair of the batch: one round under its shard's lock, which
- * *held may already be (the pair before went to the same shard), and
- * which stays held for the next pair if keep.  No room: the single put's
- * way, which lets go of the lock to make room and tries again. */
+/* Write a pair of the batch: its first round with the lock the pair
+ * before may have left held; no room: the single put's way (rounds with
+ * room made between them). */
 static int put_write(shmkv *db, struct wreq *w, struct shard **held, bool keep)
 {
-    if (*held != w->s) {
-        if (*held)
-            shmkv__shard_unlock(*held);
-        *held = NULL;
-        int r = shmkv__shard_lock(db, w->s);
-        if (r)
-            return r;
-        *held = w->s;
-    }
-    struct shard *elsewhere = NULL;
-    int r = round_locked(db, w, &elsewhere);
-    if (!keep || elsewhere || r == -ENOSPC) {
-        shmkv__shard_unlock(*held);
-        *held = NULL;
-    }
-    evict_elsewhere(db, elsewhere);
+    int r = write_round(db, w, held, keep);
     if (r == -ENOSPC)
         return shmkv__write(db, w);
     free(w->tmp);
