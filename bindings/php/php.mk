@@ -6,7 +6,8 @@
 #   make test-php    install what the tests need (scripts/install-deps.sh php;
 #                    phpredis, redis-server and the agent for 020-near: make
 #                    redis-agent), then the phpt tests (PHP's run-tests.php,
-#                    through the extension's make test) and the real PHP-FPM test
+#                    through the extension's make test; a failing test's diff is
+#                    printed, for CI's log) and the real PHP-FPM test
 #   make php-clean   remove what phpize, configure and make generated
 #   make bench-php   the benchmark against APCu (bindings/php/bench/run.sh)
 #
@@ -41,7 +42,7 @@ test-php:
 	./scripts/install-deps.sh packages php8.2-redis
 	$(MAKE) --no-print-directory redis-agent
 	$(MAKE) php
-	NO_INTERACTION=1 $(MAKE) -C $(PHP_DIR) test
+	NO_INTERACTION=1 TEST_PHP_ARGS=--show-diff $(MAKE) -C $(PHP_DIR) test
 	$(PHP_DIR)/tests/fpm/run.sh $(PHP_SO)
 
 bench-php:
