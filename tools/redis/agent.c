@@ -210,6 +210,9 @@ int agent_run(const struct agent_opts *o)
         if (a->connected)
             heartbeat(a, boot_ms());
     }
+    if (o->refresh)
+        agent_log(a, "refreshed %" PRIu64 " invalidated keys (%" PRIu64 " not: busy, a reader's lease, gone, or a newer write)",
+                  a->refreshed, a->refresh_skipped);
     agent_log(a, "stopping: clearing the table");
     links_close(a);
     if (agent_clear(a))

@@ -5,6 +5,8 @@
  *                 the table whenever it cannot be sure (agent_lost)
  *   agent_link.c  the connections to each master: tracking set up, pings,
  *                 and the replies and invalidations read from them
+ *   agent_refresh.c  --refresh: an invalidated key that was in the table
+ *                 is filled again by the agent, under a lease
  */
 #ifndef SHMKV_REDIS_AGENT_H
 #define SHMKV_REDIS_AGENT_H
@@ -29,18 +31,36 @@ struct agent_opts {
     uint64_t max_bytes;          /* a new table's size (a cache) */
     unsigned mode;               /* a new table's permissions (0: 0600) */
     int quiet;                   /* log nothing but errors */
+    int refresh;                 /* fill invalidated keys that were cached again */
 };
 
-/* What a connection waits for, oldest first. */
-enum { REQ_PING, REQ_SLOTS };
-#define LINK_MAX_REQ 4
+/* What a connection waits for, oldest first: pings and slot maps, and
+ * the two replies of each refresh (GET, then PTTL). */
+enum { REQ_PING, REQ_SLOTS, REQ_GET, REQ_PTTL };
+#define REFRESH_MAX 64               /* refreshes in flight per connection */
+#define LINK_MAX_REQ (4 + 2 * REFRESH_MAX)
+
+struct refill;                       /* agent_refresh.c */
+
+struct req {
+    int kind;
+    uint64_t seq, sent_ms;
+    struct refill *fill;             /* REQ_GET, REQ_PTTL */
+};
 
 struct link {
     redisContext *c;
-    int nreq;
-    struct { int kind; uint64_t seq, sent_ms; } req[LINK_MAX_REQ];
-    uint64_t acked_ms;           /* when the last answered ping was sent */
+    int head, nreq;                  /* a ring of nreq requests from req[head] */
+    int nfill;                       /* of them, refreshes (two requests each) */
+    struct req req[LINK_MAX_REQ];
+    uint64_t acked_ms;               /* when the last answered ping was sent */
 };
+
+/* The k-th oldest request l waits for. */
+static inline struct req *link_req(struct link *l, int k)
+{
+    return &l->req[(l->head + k) % LINK_MAX_REQ];
+}
 
 /* A master the agent tracks: a, subscribed to __redis__:invalidate; b, the
  * connection whose tracking redirects to a (also pinged: its tracking
@@ -67,6 +87,7 @@ struct agent {
     uint64_t published;          /* the basis of the heartbeat in the table (0: none) */
     int announced;               /* "in sync" was logged for this connection */
     char why[ERR_MAX];           /* why the last connection attempt failed */
+    uint64_t refreshed, refresh_skipped; /* --refresh: stored, and not (logged at the end) */
 };
 
 extern volatile sig_atomic_t agent_stop;
@@ -91,5 +112,17 @@ int links_tick(struct agent *a, uint64_t now);
 /* The time before which every write Redis acknowledged has been applied
  * (0 if not known): the heartbeat's basis. */
 uint64_t links_basis(const struct agent *a);
+/* Queue a request's record on l (the command is already sent). */
+void link_push(struct link *l, int kind, uint64_t seq, uint64_t now, struct refill *fill);
+
+/* agent_refresh.c */
+/* key was in the table until the invalidation just applied: take its
+ * lease and send GET and PTTL on l (the tracking connection of the master
+ * that announced it); 0, or -1 (agent_lost called). */
+int refresh_start(struct agent *a, struct link *l, const char *key, size_t klen, const char *at);
+/* The reply r to a refresh's request q (any reply, errors included). */
+void refresh_answered(struct agent *a, const struct req *q, const redisReply *r);
+/* Forget a refresh whose link closed (its lease lapses, or a clear voids it). */
+void refresh_drop(struct refill *f);
 
 #endif

@@ -4,7 +4,10 @@
  * Per master, connection a: CLIENT ID, then SUBSCRIBE __redis__:invalidate
  * (RESP2: invalidations arrive as messages on that channel); connection b:
  * CLIENT TRACKING on REDIRECT <a's id> BCAST [PREFIX p]... (Redis keeps no
- * per-key state: every write of a key under a prefix is announced).
+ * per-key state: every write of a key under a prefix is announced).  With
+ * --refresh, b also carries the agent's GET and PTTL of the keys it fills
+ * again (agent_refresh.c): its replies are matched to requests in order,
+ * pings, slot maps and refreshes alike.
  *
  * The heartbeat's basis.  Redis queues a write's invalidation (BCAST
  * messages are sent just before replies go out) on a before it sends the
@@ -85,6 +88,9 @@ void links_close(struct agent *a)
     for (int i = 0; i < a->n; i++) {
         struct link *l[2] = {&a->t[i].a, &a->t[i].b};
         for (int j = 0; j < 2; j++) {
+            for (int k = 0; k < l[j]->nreq; k++)
+                if (link_req(l[j], k)->kind == REQ_PTTL) /* a refresh's last request */
+                    refresh_drop(link_req(l[j], k)->fill);
             if (l[j]->c)
                 redisFree(l[j]->c);
             memset(l[j], 0, sizeof *l[j]);
@@ -163,7 +169,9 @@ int links_pollfds(const struct agent *a, struct pollfd *pfd)
     return 2 * a->n;
 }
 
-static int delete_keys(struct agent *a, const redisReply *keys)
+/* Delete the keys of an invalidation that came from master t; with
+ * --refresh, fill again those that were in the table. */
+static int delete_keys(struct agent *a, struct tracked *t, const redisReply *keys, const char *at)
 {
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
@@ -174,8 +182,15 @@ static int delete_keys(struct agent *a, const redisReply *keys)
         int rc = shmkv_del(a->db, k->str, k->len);
         if (rc && rc != -ENOENT)
             return agent_lost(a, "cannot delete an invalidated key: %s", shmkv_strerror(rc));
+        if (rc == 0 && a->o->refresh && refresh_start(a, &t->b, k->str, k->len, at))
+            return -1;
     }
     return 0;
+}
+
+void link_push(struct link *l, int kind, uint64_t seq, uint64_t now, struct refill *fill)
+{
+    *link_req(l, l->nreq++) = (struct req){kind, seq, now, fill};
 }
 
 /* The answer to the oldest request of l; 0 or -1 (agent_lost called). */
@@ -183,9 +198,18 @@ static int answered(struct agent *a, struct link *l, const redisReply *r, const 
 {
     if (!l->nreq)
         return agent_lost(a, "%s: a reply nothing asked for", at);
-    int kind = l->req[0].kind;
-    uint64_t seq = l->req[0].seq, sent = l->req[0].sent_ms;
-    memmove(l->req, l->req + 1, (size_t)--l->nreq * sizeof l->req[0]);
+    struct req q = *link_req(l, 0);
+    int kind = q.kind;
+    uint64_t seq = q.seq, sent = q.sent_ms;
+    l->head = (l->head + 1) % LINK_MAX_REQ;
+    l->nreq--;
+    if (kind == REQ_GET || kind == REQ_PTTL) {
+        l->nfill -= kind == REQ_PTTL;
+        refresh_answered(a, &q, r); /* an error too (a MOVED key, say): the refresh gives up */
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_ERROR)
+        return agent_lost(a, "%s: %.*s", at, (int)r->len, r->str);
     if (kind == REQ_PING) {
         char want[32];
         snprintf(want, sizeof want, "%" PRIu64, seq);
@@ -225,16 +249,17 @@ static int answered(struct agent *a, struct link *l, const redisReply *r, const 
 }
 
 /* One reply or message read from a link. */
-static int handle(struct agent *a, struct link *l, int is_a, const redisReply *r, const char *at)
+static int handle(struct agent *a, struct tracked *t, int is_a, const redisReply *r, const char *at)
 {
-    if (r->type == REDIS_REPLY_ERROR)
+    struct link *l = is_a ? &t->a : &t->b;
+    if (is_a && r->type == REDIS_REPLY_ERROR)
         return agent_lost(a, "%s: %.*s", at, (int)r->len, r->str);
     if (is_a && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && reply_is(r->element[0], "message")) {
         const redisReply *what = r->element[2];
         if (!reply_is(r->element[1], INVALIDATE))
             return agent_lost(a, "%s: a message of another channel", at);
         if (what->type == REDIS_REPLY_ARRAY)
-            return delete_keys(a, what);
+            return delete_keys(a, t, what, at);
         if (what->type != REDIS_REPLY_NIL)
             return agent_lost(a, "%s: an invalidation of an unknown form", at);
         agent_log(a, "%s: FLUSHALL or FLUSHDB: clearing the table", at);
@@ -256,7 +281,7 @@ int links_read(struct agent *a, const struct pollfd *pfd)
                 return agent_lost(a, "%s: connection lost: %s", at, l->c->errstr);
             void *r;
             while (redisGetReplyFromReader(l->c, &r) == REDIS_OK && r) {
-                int rc = handle(a, l, !j, r, at);
+                int rc = handle(a, &a->t[i], !j, r, at);
                 freeReplyObject(r);
                 if (rc)
                     return -1; /* the links are gone */
@@ -283,10 +308,14 @@ static int send_req(struct agent *a, struct link *l, int kind, int subscribed, u
     while (!done)
         if (redisBufferWrite(l->c, &done) != REDIS_OK)
             return agent_lost(a, "%s: connection lost: %s", at, l->c->errstr);
-    l->req[l->nreq].kind = kind;
-    l->req[l->nreq].seq = seq;
-    l->req[l->nreq++].sent_ms = now;
+    link_push(l, kind, seq, now, NULL);
     return 0;
+}
+
+/* Room for one more ping or slot map: at most 4 wait at once. */
+static int room(const struct link *l)
+{
+    return l->nreq - 2 * l->nfill < 4;
 }
 
 int links_tick(struct agent *a, uint64_t now)
@@ -297,19 +326,19 @@ int links_tick(struct agent *a, uint64_t now)
         addr_format(&a->t[i].m.addr, at, sizeof at);
         for (int j = 0; j < 2; j++) {
             struct link *l = j ? &a->t[i].b : &a->t[i].a;
-            if (l->nreq && now - l->req[0].sent_ms > limit)
+            if (l->nreq && now - link_req(l, 0)->sent_ms > limit)
                 return agent_lost(a, "%s: no answer within %" PRIu64 " ms", at, limit);
             int pinging = 0;
             for (int k = 0; k < l->nreq; k++)
-                pinging |= l->req[k].kind == REQ_PING;
-            if (!pinging && l->nreq < LINK_MAX_REQ && send_req(a, l, REQ_PING, !j, now, at))
+                pinging |= link_req(l, k)->kind == REQ_PING;
+            if (!pinging && room(l) && send_req(a, l, REQ_PING, !j, now, at))
                 return -1;
         }
     }
     if (a->o->cluster && now >= a->next_topo_ms) {
         struct link *b = &a->t[a->topo_next++ % a->n].b;
         a->next_topo_ms = now + 200;
-        if (b->nreq < LINK_MAX_REQ && send_req(a, b, REQ_SLOTS, 0, now, "CLUSTER SLOTS"))
+        if (room(b) && send_req(a, b, REQ_SLOTS, 0, now, "CLUSTER SLOTS"))
             return -1;
     }
     return 0;

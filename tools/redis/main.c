@@ -3,7 +3,7 @@
  *
  *   shmkv-redis sync TABLE --redis ADDR [--cluster] [--prefix P]...
  *                    [--max-ttl MS] [--heartbeat MS] [--timeout MS]
- *                    [--max-bytes SIZE] [--mode MODE] [--quiet]
+ *                    [--max-bytes SIZE] [--mode MODE] [--refresh] [--quiet]
  *   shmkv-redis get TABLE KEY --redis ADDR [--cluster] [--ttl MS] [--source]
  *
  * Exit status as the shmkv tool's: 0 success, 1 not found, 2 usage, 3
@@ -24,7 +24,8 @@ enum { EX_OK = 0, EX_NOTFOUND = 1, EX_USAGE = 2, EX_FAIL = 3 };
 
 static const char usage_text[] =
     "usage: shmkv-redis sync TABLE --redis ADDR [--cluster] [--prefix P]... [--max-ttl MS]\n"
-    "                        [--heartbeat MS] [--timeout MS] [--max-bytes SIZE] [--mode MODE] [--quiet]\n"
+    "                        [--heartbeat MS] [--timeout MS] [--max-bytes SIZE] [--mode MODE]\n"
+    "                        [--refresh] [--quiet]\n"
     "       shmkv-redis get TABLE KEY --redis ADDR [--cluster] [--ttl MS] [--source]\n"
     "\n"
     "sync: the per-host agent.  Keeps the table (a cache, created with --max-bytes,\n"
@@ -33,7 +34,10 @@ static const char usage_text[] =
     "  or all), clears the table when it cannot be sure it saw every invalidation,\n"
     "  and publishes a heartbeat that readers check (it lapses --heartbeat ms,\n"
     "  default 1000, after the agent last proved it was in sync).  --max-ttl caps\n"
-    "  how long readers keep a value.  Runs until SIGTERM or SIGINT, then clears the table.\n"
+    "  how long readers keep a value.  --refresh: an invalidated key that was in the\n"
+    "  table is read from Redis again by the agent (under a lease, as a reader's\n"
+    "  fill), so that its next reader finds the new value instead of missing.\n"
+    "  Runs until SIGTERM or SIGINT, then clears the table.\n"
     "get: read KEY through the table: from shared memory when present and the\n"
     "  agent alive, else from Redis (stored with a lease for the others).  Prints\n"
     "  the value and a newline; --source also prints where it came from (table,\n"
@@ -73,7 +77,7 @@ static int number(const char *s, int size, uint64_t *out)
 }
 
 enum { O_REDIS = 1, O_CLUSTER, O_PREFIX, O_MAXTTL, O_HEARTBEAT, O_TIMEOUT, O_MAXBYTES, O_MODE, O_QUIET, O_TTL,
-       O_SOURCE, O_HELP };
+       O_SOURCE, O_HELP, O_REFRESH };
 static const struct option longopts[] = {
     {"redis", required_argument, NULL, O_REDIS},         {"cluster", no_argument, NULL, O_CLUSTER},
     {"prefix", required_argument, NULL, O_PREFIX},       {"max-ttl", required_argument, NULL, O_MAXTTL},
@@ -81,6 +85,7 @@ static const struct option longopts[] = {
     {"max-bytes", required_argument, NULL, O_MAXBYTES},  {"mode", required_argument, NULL, O_MODE},
     {"quiet", no_argument, NULL, O_QUIET},               {"ttl", required_argument, NULL, O_TTL},
     {"source", no_argument, NULL, O_SOURCE},             {"help", no_argument, NULL, O_HELP},
+    {"refresh", no_argument, NULL, O_REFRESH},
     {NULL, 0, NULL, 0}};
 
 struct cmdline {
@@ -99,6 +104,7 @@ static int parse_option(struct cmdline *cl, int opt, const char *arg)
     case O_REDIS: o->redis = arg; return 0;
     case O_CLUSTER: o->cluster = 1; return 0;
     case O_QUIET: o->quiet = 1; return 0;
+    case O_REFRESH: o->refresh = 1; return 0;
     case O_SOURCE: cl->source = 1; return 0;
     case O_PREFIX:
         if (!arg[0] || strlen(arg) > RECORD_PREFIX_MAX || o->nprefixes == RECORD_MAX_PREFIXES)
@@ -126,7 +132,8 @@ static int parse_option(struct cmdline *cl, int opt, const char *arg)
 /* The options allowed for each command, as bits of their O_ numbers. */
 #define BIT(o) (1u << (o))
 static const unsigned sync_opts = BIT(O_REDIS) | BIT(O_CLUSTER) | BIT(O_PREFIX) | BIT(O_MAXTTL) |
-                                  BIT(O_HEARTBEAT) | BIT(O_TIMEOUT) | BIT(O_MAXBYTES) | BIT(O_MODE) | BIT(O_QUIET);
+                                  BIT(O_HEARTBEAT) | BIT(O_TIMEOUT) | BIT(O_MAXBYTES) | BIT(O_MODE) | BIT(O_QUIET) |
+                                  BIT(O_REFRESH);
 static const unsigned get_opts = BIT(O_REDIS) | BIT(O_CLUSTER) | BIT(O_TTL) | BIT(O_SOURCE) | BIT(O_TIMEOUT);
 
 static int cmd_get(const struct cmdline *cl, const char *table, const char *key)

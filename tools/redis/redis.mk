@@ -21,7 +21,7 @@
 
 REDIS_DIR  := tools/redis
 REDIS_LIB_SRC := $(addprefix $(REDIS_DIR)/,conn.c cluster.c record.c route.c near.c)
-REDIS_TOOL_SRC := $(addprefix $(REDIS_DIR)/,main.c agent.c agent_link.c)
+REDIS_TOOL_SRC := $(addprefix $(REDIS_DIR)/,main.c agent.c agent_link.c agent_refresh.c)
 REDIS_HDRS := include/shmkv-redis.h $(wildcard $(REDIS_DIR)/*.h) include/shmkv.h
 REDIS_TEST_SRC := $(wildcard $(REDIS_DIR)/test/test_*.c)
 REDIS_TEST_LIB := $(filter-out $(REDIS_TEST_SRC),$(wildcard $(REDIS_DIR)/test/*.c))

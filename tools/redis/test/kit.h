@@ -73,6 +73,9 @@ void tool_path(char *buf, size_t cap);
 void agent_start(struct agent_proc *a, const char *table, const char *addr, const char *const *extra);
 /* Send sig; wait for it to exit (unless sig is SIGSTOP or SIGCONT). */
 void agent_signal(struct agent_proc *a, int sig);
+/* What a stopped --refresh agent logged it did: keys refreshed, and
+ * not; 0, or -1 if its log has no such line. */
+int agent_log_refreshed(const struct agent_proc *a, unsigned long long *done, unsigned long long *not);
 /* Print the end of its log (after a failure). */
 void agent_show_log(const struct agent_proc *a);
 /* Wait until an agent's heartbeat is in db (of this generation, if gen is

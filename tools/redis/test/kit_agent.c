@@ -115,3 +115,19 @@ shmkv *table_new(char *name, size_t cap)
     }
     return db;
 }
+
+int agent_log_refreshed(const struct agent_proc *a, unsigned long long *done, unsigned long long *not)
+{
+    size_t len;
+    char *s = h_read_file(a->log, &len), *text = s ? malloc(len + 1) : NULL; /* as a string */
+    int rc = -1;
+    if (text) {
+        memcpy(text, s, len);
+        text[len] = 0;
+        const char *at = strstr(text, "refreshed ");
+        rc = at && sscanf(at, "refreshed %llu invalidated keys (%llu not", done, not) == 2 ? 0 : -1;
+    }
+    free(text);
+    free(s);
+    return rc;
+}

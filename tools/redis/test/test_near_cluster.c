@@ -4,7 +4,9 @@
  * (redis-cli --cluster create, cluster-node-timeout 1000 ms); fills racing
  * with writes across the slots, then during a slot migration (redis-cli
  * --cluster reshard), then while a master is killed and its replica
- * promoted: after each, no key of the table differs from Redis.
+ * promoted: after each, no key of the table differs from Redis.  The agent
+ * of those two parts runs with --refresh, so its own fills meet MOVED and
+ * ASK answers, a changing slot map and a lost master too.
  *
  * The cluster is made once, by the first part that needs it, and the
  * parts run in the order of the table (the failover leaves a master dead).
@@ -49,11 +51,13 @@ struct fixture {
     char table[64];
     shmkv *db;
     struct agent_proc agent;
+    int refresh;                /* the agent runs with --refresh */
 };
 
-static void start(struct fixture *f, int seed_node)
+static void start(struct fixture *f, int seed_node, int refresh)
 {
     memset(f, 0, sizeof *f);
+    f->refresh = refresh;
     f->c = the_cluster();
     snprintf(f->seed, sizeof f->seed, "%s", f->c->node[seed_node].addr);
     snprintf(f->nodes, sizeof f->nodes, "%s", f->seed);
@@ -62,7 +66,8 @@ static void start(struct fixture *f, int seed_node)
             snprintf(f->nodes + strlen(f->nodes), sizeof f->nodes - strlen(f->nodes), ",%s", f->c->node[i].addr);
     f->db = table_new(f->table, sizeof f->table);
     static const char *const opts[] = {"--cluster", "--prefix", "race:", "--prefix", "lat:", NULL};
-    agent_start(&f->agent, f->table, f->seed, opts);
+    static const char *const refreshing[] = {"--cluster", "--prefix", "race:", "--prefix", "lat:", "--refresh", NULL};
+    agent_start(&f->agent, f->table, f->seed, refresh ? refreshing : opts);
     CHECKF(agent_wait_alive(f->db, 15, 0) == 0, "no heartbeat 15 s after the agent started");
 }
 
@@ -71,6 +76,12 @@ static void stop(struct fixture *f)
     if (h_failures_local() || (getenv("SHMKV_TEST_VERBOSE") && *getenv("SHMKV_TEST_VERBOSE")))
         agent_show_log(&f->agent);
     agent_signal(&f->agent, SIGTERM);
+    unsigned long long done = 0, not = 0;
+    if (f->refresh) {
+        CHECK(agent_log_refreshed(&f->agent, &done, &not) == 0);
+        h_note("the agent refreshed %llu keys, %llu not", done, not);
+        CHECK(done > 0);
+    }
     CHECK_TABLE(f->db, "at the end");
     shmkv_close(f->db);
     CHECK_RC(shmkv_unlink(f->table), 0);
@@ -85,7 +96,7 @@ static struct race race_for(struct fixture *f)
 static void part_consistency(void)
 {
     struct fixture f;
-    start(&f, 1);
+    start(&f, 1, 0);
     /* the race's keys live on every master */
     int on[CLUSTER_NODES] = {0};
     for (int i = 0; i < 48; i++) {
@@ -120,7 +131,7 @@ static void part_consistency(void)
 static void part_reshard(void)
 {
     struct fixture f;
-    start(&f, 0);
+    start(&f, 0, 1);
     int from = cluster_master_of(f.c, 0), to = cluster_master_of(f.c, SLOTS - 1);
     CHECK(from >= 0 && to >= 0 && from != to);
     if (from < 0 || to < 0) {
@@ -158,7 +169,7 @@ static void part_failover(void)
     CHECK(victim >= 0);
     if (victim < 0)
         return;
-    start(&f, victim);
+    start(&f, victim, 1);
     struct race r = race_for(&f);
     race_round(&r, 70); /* warm */
     shmkv_redis_agent_info before;

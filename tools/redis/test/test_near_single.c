@@ -33,6 +33,9 @@ struct fixture {
 
 static const char *const prefixes[] = {"--prefix", "u:", "--prefix", "race:", "--prefix", "lat:",
                                        "--max-ttl", "5000", "--heartbeat", "2000", NULL};
+static const char *const refreshing[] = {"--prefix", "u:", "--prefix", "race:", "--prefix", "lat:",
+                                         "--max-ttl", "5000", "--heartbeat", "2000", "--refresh", NULL};
+enum { NO_AGENT, AGENT, AGENT_REFRESH };
 
 static void start(struct fixture *f, int with_agent)
 {
@@ -43,7 +46,7 @@ static void start(struct fixture *f, int with_agent)
     CHECKF(route_open(f->redis.addr, 0, 2000, &f->rt, err, sizeof err) == 0, "%s", err);
     CHECK_RC(shmkv_redis_open(f->db, f->redis.addr, NULL, &f->nr), 0);
     if (with_agent) {
-        agent_start(&f->agent, f->table, f->redis.addr, prefixes);
+        agent_start(&f->agent, f->table, f->redis.addr, with_agent == AGENT_REFRESH ? refreshing : prefixes);
         CHECKF(agent_wait_alive(f->db, 10, 0) == 0, "no heartbeat 10 s after the agent started");
     }
 }
@@ -347,6 +350,25 @@ static void part_race(void)
     stop(&f);
 }
 
+/* The same race with the agent's --refresh: the agent fills invalidated
+ * keys again while readers fill and writers write; no key may be stale. */
+static void part_race_refresh(void)
+{
+    struct fixture f;
+    start(&f, AGENT_REFRESH);
+    struct race r = {.addr = f.redis.addr, .db = f.db, .nkeys = 24, .writers = 2, .fillers = 3,
+                     .seconds = 0.4, .leased = 1};
+    for (int round = 0; round < 8; round++)
+        race_round(&r, (uint64_t)round + 200);
+    agent_signal(&f.agent, SIGTERM);
+    unsigned long long done = 0, not = 0;
+    CHECK(agent_log_refreshed(&f.agent, &done, &not) == 0);
+    h_note("race with --refresh: %ld fills, %ld hits, %ld keys checked, %ld of them cached; the agent refreshed "
+           "%llu keys, %llu not", r.fills, r.hits, r.checked, r.cached, done, not);
+    CHECK(r.checked > 0 && r.cached > 0 && done > 50);
+    stop(&f);
+}
+
 /* The negative control: the same race with fills that take no lease must
  * leave stale values, or the race test could not see one. */
 static void part_race_unleased(void)
@@ -530,6 +552,88 @@ static void part_graceful_stop(void)
     stop(&f);
 }
 
+/* ---- --refresh ------------------------------------------------------------------ */
+
+/* Wait until the table holds key with value want (NULL: not at all). */
+static int wait_value(struct fixture *f, const char *key, const char *want, double timeout_s)
+{
+    for (double end = h_now() + timeout_s;; nap_ms(1)) {
+        char buf[64];
+        size_t len;
+        int rc = shmkv_get(f->db, key, strlen(key), buf, sizeof buf, &len);
+        if (want ? rc == 0 && len == strlen(want) && !memcmp(buf, want, len) : rc == -ENOENT)
+            return 0;
+        if (h_now() > end)
+            return -1;
+    }
+}
+
+static void part_refresh(void)
+{
+    struct fixture f;
+    start(&f, AGENT_REFRESH);
+    shmkv_redis_agent_info info;
+    CHECK_RC(shmkv_redis_agent(f.db, &info), 0);
+    /* a cached key written in Redis: the agent puts the new value in, no reader asks */
+    set(&f, "u:r", "one");
+    EXPECT_FILLED(&f, "u:r", "one");
+    set(&f, "u:r", "two");
+    CHECKF(wait_value(&f, "u:r", "two", 3) == 0, "the new value was not refreshed within 3 s");
+    EXPECT_GET(&f, "u:r", "two", SHMKV_REDIS_FROM_TABLE);
+    /* its lifetime is Redis's, capped by --max-ttl (5 s) */
+    redisReply *px = srv_cmd(&f.redis, "SET u:r short PX 800");
+    CHECK(px && px->type == REDIS_REPLY_STATUS);
+    freeReplyObject(px);
+    CHECK(wait_value(&f, "u:r", "short", 3) == 0);
+    uint64_t left = 0;
+    int rc = shmkv_ttl(f.db, "u:r", 3, &left);
+    CHECKF(rc == -ENOENT || (rc == 0 && left > 0 && left <= 800), "%s, ttl %" PRIu64 " ms after PX 800",
+           h_errname(rc), left);
+    set(&f, "u:r", "three");
+    CHECK(wait_value(&f, "u:r", "three", 3) == 0);
+    CHECK_RC(shmkv_ttl(f.db, "u:r", 3, &left), 0);
+    CHECKF(left > 0 && left <= 5000, "ttl %" PRIu64 " ms: --max-ttl is 5000", left);
+    /* a key no reader cached is not fetched by the agent */
+    set(&f, "u:cold", "c");
+    set(&f, "u:cold", "c2");
+    settle(&f);
+    nap_ms(50);
+    CHECK(!in_table(&f, "u:cold"));
+    /* a deleted key goes, and stays gone */
+    freeReplyObject(must_cmd(f.rt, "DEL", "u:r", NULL));
+    CHECK(wait_value(&f, "u:r", NULL, 3) == 0);
+    settle(&f);
+    nap_ms(50);
+    CHECK(!in_table(&f, "u:r"));
+    EXPECT_GET(&f, "u:r", NULL, -1);
+    /* a key that becomes a list: GET answers WRONGTYPE, the refresh gives up
+     * and the agent goes on with the same connections */
+    set(&f, "u:l", "a");
+    EXPECT_FILLED(&f, "u:l", "a");
+    redisContext *c = srv_conn(&f.redis);
+    const char *tx[] = {"MULTI", "DEL u:l", "RPUSH u:l x", "EXEC"};
+    for (int i = 0; i < 4; i++) {
+        redisReply *r = redisCommand(c, tx[i]);
+        CHECK(r && r->type != REDIS_REPLY_ERROR);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    settle(&f);
+    CHECK(wait_value(&f, "u:l", NULL, 3) == 0);
+    nap_ms(50);
+    CHECK(!in_table(&f, "u:l"));
+    shmkv_redis_agent_info after;
+    CHECK_RC(shmkv_redis_agent(f.db, &after), 0);
+    CHECK_EQ_U64(after.generation, info.generation);
+    CHECK(!log_has(f.agent.log, "lost") && !log_has(f.agent.log, "clearing"));
+    /* what the agent counted */
+    agent_signal(&f.agent, SIGTERM);
+    unsigned long long done = 0, not = 0;
+    CHECK(agent_log_refreshed(&f.agent, &done, &not) == 0);
+    CHECKF(done >= 3 && not >= 1, "refreshed %llu, not %llu", done, not);
+    stop(&f);
+}
+
 static const struct h_part parts[] = {
     {"read_through", part_read_through},
     {"bad_arguments", part_bad_arguments},
@@ -537,6 +641,8 @@ static const struct h_part parts[] = {
     {"invalidation", part_invalidation},
     {"race", part_race},
     {"race_unleased", part_race_unleased},
+    {"refresh", part_refresh},
+    {"race_refresh", part_race_refresh},
     {"flush", part_flush},
     {"agent_killed", part_agent_killed},
     {"agent_stopped", part_agent_stopped},
