@@ -5,7 +5,7 @@
  *   shmkv-redis-bench [--workers 2,4] [--seconds 4] [--warmup 1]
  *                     [--keys 100000] [--value-bytes 100] [--zipf 0.99]
  *                     [--writes 0.05] [--write-depth 16] [--probe-ms 10]
- *                     [--modes redis,local,shmkv] [--table-mib M] [--runs R]
+ *                     [--modes redis,local,shmkv,refresh] [--table-mib M] [--runs R]
  *                     [--agent-nice N]
  *
  * With --runs R (1 to 9) every mode runs R times, in turn, and the median
@@ -86,7 +86,7 @@ static void preload(redisContext *c, const struct setup *s)
 }
 
 /* shmkv-redis sync, next to this program, on the table. */
-static pid_t agent_start(const struct setup *s)
+static pid_t agent_start(const struct setup *s, int refresh)
 {
     char self[PATH_MAX - 16], tool[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -100,7 +100,8 @@ static pid_t agent_start(const struct setup *s)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent || (s->agent_nice && setpriority(PRIO_PROCESS, 0, s->agent_nice)))
             _exit(1);
-        execl(tool, "shmkv-redis", "sync", s->table, "--redis", s->redis, "--quiet", (char *)NULL);
+        execl(tool, "shmkv-redis", "sync", s->table, "--redis", s->redis, "--quiet", refresh ? "--refresh" : (char *)NULL,
+              (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -119,12 +120,12 @@ static void run(const struct setup *s, enum mode m, int nworkers, redisContext *
     pid_t agent = 0, kids[NB_MAX_WORKERS + 1];
     if (sh == MAP_FAILED)
         die("out of memory");
-    if (m == MODE_SHMKV) {
+    if (MODE_NEAR(m)) {
         shmkv_unlink(s->table);
         shmkv_options o = {.flags = SHMKV_CREATE | SHMKV_CACHE, .max_bytes = s->table_bytes};
         if (shmkv_open(s->table, &o, &db))
             die("cannot create the table");
-        agent = agent_start(s);
+        agent = agent_start(s, m == MODE_REFRESH);
         for (int i = 0; i < 1000 && shmkv_redis_agent(db, NULL); i++)
             nap_ms(10);
         if (shmkv_redis_agent(db, NULL))
@@ -189,7 +190,7 @@ static void print_row(enum mode m, const struct result *r, const char *what)
     if (r->nprobes)
         snprintf(stale, sizeof stale, "%.2f / %.2f / %.2f (%u)", r->p50, r->p99, r->max, r->nprobes);
     snprintf(mem, sizeof mem, "%.1f MiB", (double)r->mem_bytes / 1048576.0);
-    if (m == MODE_SHMKV)
+    if (MODE_NEAR(m))
         snprintf(mem + strlen(mem), sizeof mem - strlen(mem), " (of %" PRIu64 ")", r->table_mib);
     printf("| %s%s | %10.0f | %6.1f %% | %17s | %6.2f s | %8.1f | %s |\n", mode_name[m], what, r->reads_s,
            r->hit_ratio * 100, mem, r->cpu_s, r->cpu_us_per_kread, stale);
@@ -258,15 +259,16 @@ static void bench_workers(struct setup *s, int n, const char *modes, uint64_t ta
         }
     for (int m = 0; m < NMODES && runs == 1; m++)
         med[m] = r[m][0];
-    if (ran[MODE_SHMKV] && ran[MODE_REDIS])
-        printf("\nshmkv / redis reads: %.1fx", med[MODE_SHMKV].reads_s / med[MODE_REDIS].reads_s);
-    if (ran[MODE_SHMKV] && ran[MODE_LOCAL])
-        printf("; shmkv / local: reads %.2fx, hits %.1f vs %.1f %%, memory %.2fx, Redis CPU per read %.2fx",
-               med[MODE_SHMKV].reads_s / med[MODE_LOCAL].reads_s, med[MODE_SHMKV].hit_ratio * 100,
-               med[MODE_LOCAL].hit_ratio * 100,
-               (double)med[MODE_SHMKV].mem_bytes / (double)(med[MODE_LOCAL].mem_bytes ? med[MODE_LOCAL].mem_bytes : 1),
-               med[MODE_SHMKV].cpu_us_per_kread /
-                   (med[MODE_LOCAL].cpu_us_per_kread ? med[MODE_LOCAL].cpu_us_per_kread : 1));
+    for (int m = MODE_SHMKV; m <= MODE_REFRESH; m++) {
+        const struct result *x = &med[m], *loc = &med[MODE_LOCAL];
+        if (ran[m] && ran[MODE_REDIS])
+            printf("\n%s / redis reads: %.1fx", mode_name[m], x->reads_s / med[MODE_REDIS].reads_s);
+        if (ran[m] && ran[MODE_LOCAL])
+            printf("; %s / local: reads %.2fx, hits %.1f vs %.1f %%, memory %.2fx, Redis CPU per read %.2fx",
+                   mode_name[m], x->reads_s / loc->reads_s, x->hit_ratio * 100, loc->hit_ratio * 100,
+                   (double)x->mem_bytes / (double)(loc->mem_bytes ? loc->mem_bytes : 1),
+                   x->cpu_us_per_kread / (loc->cpu_us_per_kread ? loc->cpu_us_per_kread : 1));
+    }
     printf("\n\n");
 }
 
@@ -298,7 +300,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: shmkv-redis-bench [--workers 2,4] [--seconds 4] [--warmup 1] [--keys 100000]\n"
                     "       [--value-bytes 100] [--zipf 0.99] [--writes 0.05] [--write-depth 16]\n"
-                    "       [--probe-ms 10] [--modes redis,local,shmkv] [--table-mib M] [--runs R]\n"
+                    "       [--probe-ms 10] [--modes redis,local,shmkv,refresh] [--table-mib M] [--runs R]\n"
                     "       [--agent-nice N]\n"
                     "The shmkv table gets the memory one local cache used (--table-mib: M MiB).\n");
     exit(2);
@@ -308,7 +310,7 @@ int main(int argc, char **argv)
 {
     struct setup s = {.nkeys = 100000, .value_bytes = 100, .zipf_s = 0.99, .write_share = 0.05,
                       .write_depth = 16, .warmup_s = 1, .seconds = 4, .probe_every_s = 0.01};
-    const char *workers = "2,4", *modes = "redis,local,shmkv";
+    const char *workers = "2,4", *modes = "redis,local,shmkv,refresh";
     uint64_t table_mib = 0;
     int runs = 1;
     static const struct option opts[] = {

@@ -9,6 +9,8 @@
  *           per-process client-side caching gives
  *   shmkv   the near cache: one shared table per host, one agent
  *           (shmkv-redis sync), shmkv_redis_get in every worker
+ *   refresh the same with the agent's --refresh (a written key that was
+ *           cached is read again by the agent, not by its next reader)
  *
  *   main.c     options, the Redis server and the agent, runs, the report
  *   workers.c  a worker's loop, the local cache, the staleness prober
@@ -22,7 +24,8 @@
 
 #include "shmkv.h"
 
-enum mode { MODE_REDIS, MODE_LOCAL, MODE_SHMKV, NMODES };
+enum mode { MODE_REDIS, MODE_LOCAL, MODE_SHMKV, MODE_REFRESH, NMODES };
+#define MODE_NEAR(m) ((m) == MODE_SHMKV || (m) == MODE_REFRESH)
 extern const char *const mode_name[NMODES];
 
 #define NB_MAX_WORKERS 64
@@ -51,7 +54,7 @@ struct nb_shared {
         int failed;
     } w[NB_MAX_WORKERS];
     atomic_uint nprobes;
-    double probe_ms[MAX_PROBES]; /* write acknowledged -> value gone */
+    double probe_ms[MAX_PROBES]; /* write acknowledged -> old value gone */
 };
 
 /* The key of id i ("k:000123") and a value for it; their lengths. */
@@ -60,8 +63,9 @@ size_t value_text(uint64_t i, uint64_t version, size_t bytes, char *buf);
 
 /* Run worker number w (a forked process) until sh->stop; it ends with _exit. */
 void worker_main(const struct setup *s, enum mode m, int w, shmkv *db, struct nb_shared *sh);
-/* The staleness prober of modes local and shmkv: writes a probe key it has
- * cached, times the write's acknowledgement until the value is gone. */
+/* The staleness prober of the caching modes: writes a probe key it has
+ * cached, times the write's acknowledgement until the old value is gone
+ * (deleted, or with --refresh replaced). */
 void prober_main(const struct setup *s, enum mode m, shmkv *db, struct nb_shared *sh);
 
 #endif

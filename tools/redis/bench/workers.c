@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "shmkv-redis.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
@@ -23,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const mode_name[NMODES] = {"redis", "local", "shmkv"};
+const char *const mode_name[NMODES] = {"redis", "local", "shmkv", "refresh"};
 
 size_t key_text(uint64_t i, char *buf)
 {
@@ -192,7 +193,7 @@ void worker_main(const struct setup *s, enum mode m, int w, shmkv *db, struct nb
 {
     struct data d = {connect_to(s->redis), 0};
     struct local l;
-    shmkv_redis *nr = m == MODE_SHMKV ? near_open(s, db) : NULL;
+    shmkv_redis *nr = MODE_NEAR(m) ? near_open(s, db) : NULL;
     if (m == MODE_LOCAL)
         local_open(&l, s, s->nkeys);
     size_t heap0 = mallinfo2().uordblks;
@@ -246,16 +247,35 @@ void worker_main(const struct setup *s, enum mode m, int w, shmkv *db, struct nb
 
 /* ---- the staleness prober ------------------------------------------------------- */
 
-/* Is the probe key (id i, text key) still cached? */
-static int still_cached(enum mode m, struct local *l, shmkv *db, uint64_t i, const char *key, size_t klen)
+/* Is the probe key (id i, text key) cached, and with value old (NULL:
+ * any value)? */
+static int still_cached(enum mode m, struct local *l, shmkv *db, uint64_t i, const char *key, size_t klen,
+                        const char *old)
 {
+    char buf[64];
+    size_t len;
     if (m == MODE_LOCAL) {
         local_sync(l, 'p');
-        return l->val[i] != NULL;
+        return l->val[i] && (!old || (l->len[i] == strlen(old) && !memcmp(l->val[i], old, l->len[i])));
     }
-    char buf[4096];
-    size_t len;
-    return shmkv_get(db, key, klen, buf, sizeof buf, &len) == 0;
+    int rc = shmkv_get(db, key, klen, buf, sizeof buf, &len);
+    return (rc == 0 && (!old || (len == strlen(old) && !memcmp(buf, old, len)))) || (rc == -ENOBUFS && !old);
+}
+
+/* The probe key's cached value, as a string in out ("" if none). */
+static void cached_value(enum mode m, struct local *l, shmkv *db, uint64_t i, const char *key, size_t klen,
+                         char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    if (m == MODE_LOCAL) {
+        local_sync(l, 'p');
+        if (l->val[i] && l->len[i] < cap)
+            memcpy(out, l->val[i], len = l->len[i]);
+    } else if (shmkv_get(db, key, klen, out, cap - 1, &len)) {
+        len = 0;
+    }
+    out[len] = 0;
 }
 
 void prober_main(const struct setup *s, enum mode m, shmkv *db, struct nb_shared *sh)
@@ -263,7 +283,7 @@ void prober_main(const struct setup *s, enum mode m, shmkv *db, struct nb_shared
     prctl(PR_SET_TIMERSLACK, 1ul); /* its naps are 20 us, not 70 */
     struct data d = {connect_to(s->redis), 0};
     struct local l;
-    shmkv_redis *nr = m == MODE_SHMKV ? near_open(s, db) : NULL;
+    shmkv_redis *nr = MODE_NEAR(m) ? near_open(s, db) : NULL;
     if (m == MODE_LOCAL)
         local_open(&l, s, PROBE_KEYS);
     char key[32], val[64];
@@ -271,7 +291,7 @@ void prober_main(const struct setup *s, enum mode m, shmkv *db, struct nb_shared
         uint64_t i = n % PROBE_KEYS;
         size_t klen = (size_t)sprintf(key, "p:%02" PRIu64, i);
         /* cached first (a fill can lose its lease to the last write's invalidation) */
-        for (int tries = 0; tries < 100 && !still_cached(m, &l, db, i, key, klen); tries++) {
+        for (int tries = 0; tries < 100 && !still_cached(m, &l, db, i, key, klen, NULL); tries++) {
             void *v = NULL;
             size_t vlen;
             if (m == MODE_LOCAL)
@@ -280,11 +300,13 @@ void prober_main(const struct setup *s, enum mode m, shmkv *db, struct nb_shared
                 shmkv_redis_get(nr, key, klen, &v, &vlen, NULL);
             free(v);
         }
+        char old[64] = "";
+        cached_value(m, &l, db, i, key, klen, old, sizeof old);
         size_t vlen = (size_t)sprintf(val, "probe-%" PRIu64, n);
         redisReply *r = redisCommand(d.c, "SET %b %b", key, klen, val, vlen);
         uint64_t acked = mono_ns();
         freeReplyObject(r);
-        while (still_cached(m, &l, db, i, key, klen) && mono_ns() - acked < 2000000000u)
+        while (still_cached(m, &l, db, i, key, klen, old[0] ? old : NULL) && mono_ns() - acked < 2000000000u)
             nanosleep(&(struct timespec){0, 20000}, NULL);
         double ms = (double)(mono_ns() - acked) / 1e6;
         unsigned k = atomic_fetch_add(&sh->nprobes, 1);
