@@ -20,11 +20,13 @@
 #include "route.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define HIT_BUF 1024
+#define WAIT_YIELD_NS 100000u
 
 void (*shmkv_redis__before_store)(const void *key, size_t klen);
 
@@ -222,7 +224,7 @@ int shmkv_redis_get(shmkv_redis *r, const void *key, size_t klen, void **val, si
     if (klen > SHMKV_KEY_MAX || !agent_alive(r->db) ||
         !((r->rec_len && record_cacheable(&r->rec, key, klen)) || may_store(r, key, klen)))
         return from_redis(r, key, klen, val, vlen, source);
-    uint64_t deadline = mono_ns() + r->o.wait_ms * 1000000u, nap_us = 50;
+    uint64_t start = 0, deadline = 0, nap_us = 50; /* the clock is read only once a wait begins */
     for (;;) {
         char buf[HIT_BUF];
         size_t len;
@@ -241,9 +243,19 @@ int shmkv_redis_get(shmkv_redis *r, const void *key, size_t klen, void **val, si
         }
         if (rc == -ENOENT && lease)
             return fill(r, key, klen, lease, val, vlen, source);
-        if (rc != -ENOENT || mono_ns() >= deadline)
+        uint64_t now = rc == -ENOENT ? mono_ns() : 0;
+        if (rc == -ENOENT && !deadline)
+            deadline = (start = now) + r->o.wait_ms * 1000000u;
+        else if (rc != -ENOENT || now >= deadline)
             return from_redis(r, key, klen, val, vlen, source);
-        /* another process holds the lease: its fill is one round trip away */
+        /* another process holds the lease (the agent's refresh, often): its
+         * fill is one round trip away.  For the first WAIT_YIELD_NS give the
+         * CPU to whoever is runnable (the filler, Redis) and look again, as a
+         * nap would oversleep a round trip; then nap, longer each time. */
+        if (now - start < WAIT_YIELD_NS) {
+            sched_yield();
+            continue;
+        }
         struct timespec ts = {0, (long)nap_us * 1000};
         nanosleep(&ts, NULL);
         nap_us = nap_us < 800 ? nap_us * 2 : nap_us;
