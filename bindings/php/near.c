@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,7 +193,7 @@ static void near_get(near *n, shmkv *db, zval *key, const char *k, size_t klen, 
         from_redis(n, key, rv);
         return;
     }
-    uint64_t deadline = now_us() + n->wait_us, nap_us = 50;
+    uint64_t start = 0, deadline = 0, nap_us = 50; /* the clock is read only once a wait begins */
     for (;;) {
         char buf[HIT_BUF];
         size_t len;
@@ -214,10 +215,20 @@ static void near_get(near *n, shmkv *db, zval *key, const char *k, size_t klen, 
             return;
         }
         /* a table that fails (a lock held too long) is passed by; another
-         * process's lease: its fill is one round trip away */
-        if (rc != -ENOENT || now_us() >= deadline) {
+         * process's lease (with the agent's --refresh, often the agent's):
+         * its fill is one round trip away */
+        uint64_t now = rc == -ENOENT ? now_us() : 0;
+        if (rc == -ENOENT && !deadline) {
+            deadline = (start = now) + n->wait_us;
+        } else if (rc != -ENOENT || now >= deadline) {
             from_redis(n, key, rv);
             return;
+        }
+        /* for the first 100 us give the CPU to whoever is runnable and look
+         * again, as a nap would oversleep the round trip; then nap */
+        if (now - start < 100) {
+            sched_yield();
+            continue;
         }
         usleep((useconds_t)nap_us);
         nap_us = nap_us < 800 ? nap_us * 2 : nap_us;

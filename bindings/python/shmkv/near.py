@@ -15,6 +15,7 @@ Writes go to Redis through the client, as before: the agent learns of
 them from Redis and deletes the table's copy.
 """
 import math
+import os
 import time
 
 from . import KEY_MAX, Error
@@ -115,7 +116,8 @@ class NearCache:
         if (not k or len(k) > KEY_MAX or not self._agent_alive()
                 or not ((self._record and self._record.cacheable(k)) or self._may_store(k))):
             return self._from_redis(k)
-        deadline = time.monotonic() + self.wait
+        start = time.monotonic()
+        deadline = start + self.wait
         pause = 0.00005
         while True:
             try:
@@ -127,9 +129,16 @@ class NearCache:
                 return value
             if lease:
                 return self._fill(k, lease)
-            # another process holds the lease: its fill is one round trip away
-            if time.monotonic() >= deadline:
+            # another process holds the lease (with the agent's --refresh,
+            # often the agent): its fill is one round trip away.  For the
+            # first 100 us give the CPU to whoever is runnable and look
+            # again, as a nap would oversleep the round trip; then nap.
+            now = time.monotonic()
+            if now >= deadline:
                 return self._from_redis(k)
+            if now - start < 0.0001:
+                os.sched_yield()
+                continue
             time.sleep(pause)
             pause = min(pause * 2, 0.0008)
 
