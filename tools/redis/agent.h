@@ -120,6 +120,8 @@ void link_push(struct link *l, int kind, uint64_t seq, uint64_t now, struct refi
  * lease and send GET and PTTL on l (the tracking connection of the master
  * that announced it); 0, or -1 (agent_lost called). */
 int refresh_start(struct agent *a, struct link *l, const char *key, size_t klen, const char *at);
+/* Is a refresh of key on its way on l? */
+int refresh_pending(struct link *l, const char *key, size_t klen);
 /* The reply r to a refresh's request q (any reply, errors included). */
 void refresh_answered(struct agent *a, const struct req *q, const redisReply *r);
 /* Forget a refresh whose link closed (its lease lapses, or a clear voids it). */

@@ -170,7 +170,7 @@ int links_pollfds(const struct agent *a, struct pollfd *pfd)
 }
 
 /* Delete the keys of an invalidation that came from master t; with
- * --refresh, fill again those that were in the table. */
+ * --refresh, fill again those that were in the table or being refreshed. */
 static int delete_keys(struct agent *a, struct tracked *t, const redisReply *keys, const char *at)
 {
     for (size_t i = 0; i < keys->elements; i++) {
@@ -182,7 +182,10 @@ static int delete_keys(struct agent *a, struct tracked *t, const redisReply *key
         int rc = shmkv_del(a->db, k->str, k->len);
         if (rc && rc != -ENOENT)
             return agent_lost(a, "cannot delete an invalidated key: %s", shmkv_strerror(rc));
-        if (rc == 0 && a->o->refresh && refresh_start(a, &t->b, k->str, k->len, at))
+        /* refresh what was in the table, and a refresh this write overtook
+         * (the delete voided its lease; it would store nothing) */
+        if (a->o->refresh && (rc == 0 || (t->b.nfill && refresh_pending(&t->b, k->str, k->len))) &&
+            refresh_start(a, &t->b, k->str, k->len, at))
             return -1;
     }
     return 0;

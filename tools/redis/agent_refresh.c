@@ -17,8 +17,10 @@
  * later write's invalidation, applied by this same agent before or after
  * the store, voids the lease or deletes the stored value.  Only keys that
  * were in the table are refreshed (a key readers never asked for stays
- * out), at most REFRESH_MAX at a time per master; any error (a key of
- * another type, a MOVED slot, a value too large) just gives the lease up.
+ * out), and keys written again while their refresh is on its way (the
+ * delete voided its lease: it is sent again, to read the newer value); at
+ * most REFRESH_MAX at a time per master; any error (a key of another
+ * type, a MOVED slot, a value too large) just gives the lease up.
  */
 #include "agent.h"
 
@@ -111,6 +113,16 @@ void refresh_answered(struct agent *a, const struct req *q, const redisReply *r)
     if (rc && rc != -ECANCELED)
         shmkv_del(a->db, f->key, f->klen);
     refresh_drop(f);
+}
+
+int refresh_pending(struct link *l, const char *key, size_t klen)
+{
+    for (int k = 0; k < l->nreq; k++) {
+        const struct req *q = link_req(l, k);
+        if (q->kind == REQ_PTTL && q->fill->klen == klen && !memcmp(q->fill->key, key, klen))
+            return 1;
+    }
+    return 0;
 }
 
 void refresh_drop(struct refill *f)
