@@ -115,6 +115,8 @@ static bool referenced(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_
         *tag = UINT64_MAX;
         return shmkv__list_elem_live(db, s, off, slot);
     }
+    if (!r->klen) /* every record has a key: damage, which nothing can point at (and hashing none is UB) */
+        return false;
     uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
     *tag = h & TAG_MASK;
     return shard_of(db, h) == s && shmkv__index_find_off(db, s, *tag, off, slot) == 0;
