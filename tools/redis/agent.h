@@ -51,7 +51,7 @@ struct req {
 struct link {
     redisContext *c;
     int head, nreq;                  /* a ring of nreq requests from req[head] */
-    int nfill;                       /* of them, refreshes (two requests each) */
+    int nfill;                       /* of them, refreshes' (two each, GET and PTTL) */
     struct req req[LINK_MAX_REQ];
     uint64_t acked_ms;               /* when the last answered ping was sent */
 };

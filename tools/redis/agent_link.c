@@ -207,7 +207,7 @@ static int answered(struct agent *a, struct link *l, const redisReply *r, const 
     l->head = (l->head + 1) % LINK_MAX_REQ;
     l->nreq--;
     if (kind == REQ_GET || kind == REQ_PTTL) {
-        l->nfill -= kind == REQ_PTTL;
+        l->nfill--;
         refresh_answered(a, &q, r); /* an error too (a MOVED key, say): the refresh gives up */
         return 0;
     }
@@ -318,7 +318,7 @@ static int send_req(struct agent *a, struct link *l, int kind, int subscribed, u
 /* Room for one more ping or slot map: at most 4 wait at once. */
 static int room(const struct link *l)
 {
-    return l->nreq - 2 * l->nfill < 4;
+    return l->nreq - l->nfill < 4;
 }
 
 int links_tick(struct agent *a, uint64_t now)

@@ -43,7 +43,7 @@ int refresh_start(struct agent *a, struct link *l, const char *key, size_t klen,
     char buf[8];
     size_t len;
     uint64_t lease = 0;
-    if (l->nfill >= REFRESH_MAX ||
+    if (l->nfill >= 2 * REFRESH_MAX ||
         shmkv_get_lease(a->db, key, klen, buf, sizeof buf, &len, REFRESH_LEASE_MS, &lease) != -ENOENT || !lease) {
         a->refresh_skipped++; /* busy, or a reader's lease (or value) is already there */
         return 0;
@@ -62,7 +62,7 @@ int refresh_start(struct agent *a, struct link *l, const char *key, size_t klen,
     redisAppendCommandArgv(l->c, 2, pttl, plens);
     link_push(l, REQ_GET, 0, f->t0, f);
     link_push(l, REQ_PTTL, 0, f->t0, f);
-    l->nfill++;
+    l->nfill += 2;
     for (int done = 0; !done;)
         if (redisBufferWrite(l->c, &done) != REDIS_OK)
             return agent_lost(a, "%s: connection lost: %s", at, l->c->errstr);

@@ -626,11 +626,45 @@ static void part_refresh(void)
     CHECK_RC(shmkv_redis_agent(f.db, &after), 0);
     CHECK_EQ_U64(after.generation, info.generation);
     CHECK(!log_has(f.agent.log, "lost") && !log_has(f.agent.log, "clearing"));
+    /* one write of more cached keys than the agent refreshes at once (an
+     * MSET: one invalidation naming them all): it refreshes what it can
+     * take, deletes the rest, and every key then reads the new value */
+    enum { MANY = 200 };
+    char keys[MANY][16], vals[MANY][16];
+    const char *argv[1 + 2 * MANY] = {"MSET"};
+    for (int i = 0; i < MANY; i++) {
+        snprintf(keys[i], sizeof keys[i], "u:m:%d", i);
+        snprintf(vals[i], sizeof vals[i], "old%d", i);
+        set(&f, keys[i], vals[i]);
+        EXPECT_FILLED(&f, keys[i], vals[i]);
+        snprintf(vals[i], sizeof vals[i], "new%d", i);
+        argv[1 + 2 * i] = keys[i];
+        argv[2 + 2 * i] = vals[i];
+    }
+    c = srv_conn(&f.redis);
+    redisReply *ok = redisCommandArgv(c, 1 + 2 * MANY, argv, NULL);
+    CHECK(ok && ok->type == REDIS_REPLY_STATUS);
+    freeReplyObject(ok);
+    redisFree(c);
+    settle(&f);
+    nap_ms(200); /* the refreshes' replies */
+    int refreshed = 0, stale = 0;
+    for (int i = 0; i < MANY; i++) {
+        if (wait_value(&f, keys[i], vals[i], 0) == 0)
+            refreshed++;
+        else if (in_table(&f, keys[i]))
+            stale++;
+    }
+    for (int i = 0; i < MANY; i++)
+        EXPECT_GET(&f, keys[i], vals[i], -1);
+    h_note("one MSET of %d cached keys: %d refreshed, %d stale", MANY, refreshed, stale);
+    CHECK(refreshed >= 1 && stale == 0);
+    CHECK_EQ_U64(shmkv_redis_agent(f.db, &after) == 0 ? after.generation : 0, info.generation);
     /* what the agent counted */
     agent_signal(&f.agent, SIGTERM);
     unsigned long long done = 0, not = 0;
     CHECK(agent_log_refreshed(&f.agent, &done, &not) == 0);
-    CHECKF(done >= 3 && not >= 1, "refreshed %llu, not %llu", done, not);
+    CHECKF(done >= 4 && not >= 1, "refreshed %llu, not %llu", done, not);
     stop(&f);
 }
 
