@@ -127,28 +127,6 @@ static void give_up(shmkv *db, const char *k, size_t klen)
     shmkv_del(db, k, klen);
 }
 
-/* The lifetime to store a fill with (0: none), or -1 not to store: what
- * Redis had left for the key (pttl, asked at t0; -1 none, -2 gone) less
- * the time since and 1 ms for the rounding of both clocks, capped by the
- * agent's --max-ttl and this reader's maxTtl. */
-static int64_t fill_ttl(const near *n, zend_long pttl, uint64_t t0)
-{
-    uint64_t ttl = 0;
-    if (pttl < -1)
-        return -1;
-    if (pttl >= 0) {
-        uint64_t spent = (now_us() - t0 + 999) / 1000 + 1;
-        if ((uint64_t)pttl <= spent)
-            return -1;
-        ttl = (uint64_t)pttl - spent;
-    }
-    uint64_t caps[2] = {n->rec.max_ttl_ms, n->max_ttl_ms};
-    for (int i = 0; i < 2; i++)
-        if (caps[i] && (!ttl || ttl > caps[i]))
-            ttl = caps[i];
-    return (int64_t)ttl;
-}
-
 /* With the key's lease: GET and PTTL in one pipeline, then the leased store. */
 static void fill(near *n, shmkv *db, zval *key, const char *k, size_t klen, uint64_t lease, zval *rv)
 {
@@ -171,7 +149,8 @@ static void fill(near *n, shmkv *db, zval *key, const char *k, size_t klen, uint
         ZVAL_FALSE(rv);
     if (value && Z_TYPE_P(value) == IS_STRING) {
         /* the lifetime counts from the store: computed just before it */
-        int64_t ttl = fill_ttl(n, pttl && Z_TYPE_P(pttl) == IS_LONG ? Z_LVAL_P(pttl) : -2, t0);
+        int64_t ttl = record_fill_ttl(pttl && Z_TYPE_P(pttl) == IS_LONG ? Z_LVAL_P(pttl) : -2,
+                                      (now_us() - t0 + 999) / 1000 + 1, n->rec.max_ttl_ms, n->max_ttl_ms);
         if (ttl >= 0)
             stored = shmkv_put_leased(db, k, klen, Z_STRVAL_P(value), Z_STRLEN_P(value), (uint64_t)ttl, lease);
         if (ttl < 0 || (stored && stored != -ECANCELED))

@@ -69,26 +69,6 @@ int refresh_start(struct agent *a, struct link *l, const char *key, size_t klen,
     return 0;
 }
 
-/* The lifetime of the refreshed copy (as a reader's fill gives it): what
- * Redis had left for the key less the time since GET was sent and 1 ms
- * for the rounding of both clocks, capped by --max-ttl; 0: none; -1: do
- * not store. */
-static int64_t refill_ttl(const struct agent *a, const struct refill *f, long long pttl)
-{
-    uint64_t ttl = 0;
-    if (pttl == -2)
-        return -1;
-    if (pttl >= 0) {
-        uint64_t spent = boot_ms() - f->t0 + 1;
-        if ((uint64_t)pttl <= spent)
-            return -1;
-        ttl = (uint64_t)pttl - spent;
-    }
-    if (a->o->max_ttl_ms && (!ttl || ttl > a->o->max_ttl_ms))
-        ttl = a->o->max_ttl_ms;
-    return (int64_t)ttl;
-}
-
 void refresh_answered(struct agent *a, const struct req *q, const redisReply *r)
 {
     struct refill *f = q->fill;
@@ -100,7 +80,9 @@ void refresh_answered(struct agent *a, const struct req *q, const redisReply *r)
         }
         return;
     }
-    int64_t ttl = refill_ttl(a, f, r->type == REDIS_REPLY_INTEGER ? r->integer : -2);
+    /* the lifetime a reader's fill would give it, capped by --max-ttl only */
+    int64_t ttl = record_fill_ttl(r->type == REDIS_REPLY_INTEGER ? r->integer : -2, boot_ms() - f->t0 + 1,
+                                  a->o->max_ttl_ms, 0);
     int rc = f->have && ttl >= 0 ? shmkv_put_leased(a->db, f->key, f->klen, f->val, f->vlen, (uint64_t)ttl, f->lease)
                                  : -ENOENT;
     if (rc == 0)

@@ -150,28 +150,6 @@ static int from_redis(shmkv_redis *r, const void *key, size_t klen, void **val, 
     return rc;
 }
 
-/* The lifetime to store a fill with: what Redis had left for the key
- * (pttl, read at t0; -1 none, -2 gone) less the time since, capped by the
- * agent's --max-ttl and the reader's ttl_ms.  0: none; -1: do not store. */
-static int64_t fill_ttl(const shmkv_redis *r, long long pttl, uint64_t t0)
-{
-    uint64_t ttl = 0;
-    if (pttl == -2)
-        return -1;
-    if (pttl >= 0) {
-        /* less 1 ms for the rounding of both clocks: never outlive Redis */
-        uint64_t spent = boot_ms() - t0 + 1;
-        if ((uint64_t)pttl <= spent)
-            return -1;
-        ttl = (uint64_t)pttl - spent;
-    }
-    uint64_t caps[2] = {r->rec.max_ttl_ms, r->o.ttl_ms};
-    for (int i = 0; i < 2; i++)
-        if (caps[i] && (!ttl || ttl > caps[i]))
-            ttl = caps[i];
-    return (int64_t)ttl;
-}
-
 /* With the key's lease: GET and PTTL from Redis, then the leased store. */
 static int fill(shmkv_redis *r, const void *key, size_t klen, uint64_t lease, void **val, size_t *vlen,
                 int *source)
@@ -197,7 +175,7 @@ static int fill(shmkv_redis *r, const void *key, size_t klen, uint64_t lease, vo
     if (rc == 0 && shmkv_redis__before_store)
         shmkv_redis__before_store(key, klen);
     /* the lifetime counts from the store: computed just before it */
-    int64_t ttl = fill_ttl(r, pttl, t0);
+    int64_t ttl = record_fill_ttl(pttl, boot_ms() - t0 + 1, r->rec.max_ttl_ms, r->o.ttl_ms);
     int stored = -ECANCELED;
     if (rc == 0 && ttl >= 0)
         stored = shmkv_put_leased(r->db, key, klen, *val, *vlen, (uint64_t)ttl, lease);

@@ -119,3 +119,20 @@ int record_cacheable(const struct record *r, const void *key, size_t klen)
             return 1;
     return 0;
 }
+
+int64_t record_fill_ttl(long long pttl, uint64_t spent_ms, uint64_t cap_a, uint64_t cap_b)
+{
+    uint64_t ttl = 0;
+    if (pttl < -1)
+        return -1;
+    if (pttl >= 0) {
+        if ((uint64_t)pttl <= spent_ms)
+            return -1;
+        ttl = (uint64_t)pttl - spent_ms;
+    }
+    uint64_t caps[2] = {cap_a, cap_b};
+    for (int i = 0; i < 2; i++)
+        if (caps[i] && (!ttl || ttl > caps[i]))
+            ttl = caps[i];
+    return (int64_t)ttl;
+}

@@ -46,4 +46,11 @@ int record_parse(const void *text, size_t len, struct record *r);
 int record_cacheable(const struct record *r, const void *key, size_t klen);
 int key_reserved(const void *key, size_t klen);
 
+/* The lifetime to store a fill with (step 7 of near_get): what Redis had
+ * left for the key (pttl, as PTTL answered: -1 none, -2 gone) less spent_ms
+ * (the time since it was asked, rounded up, plus 1 ms for the rounding of
+ * both clocks: never outlive Redis), capped by cap_a and cap_b (0: no
+ * cap).  0: none; -1: do not store. */
+int64_t record_fill_ttl(long long pttl, uint64_t spent_ms, uint64_t cap_a, uint64_t cap_b);
+
 #endif
