@@ -313,6 +313,12 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
     struct run *run = run_at(db, ro);
     if (run->kind == RUN_LOG && off + rec_bytes(r) - ro > atomic_load_explicit(&run->used, memory_order_relaxed))
         bad(c, "shard %u: record %#llx lies past its log run's used mark", si, (ull)off);
+    /* A list's element is reached from its ring only.  One a slot points
+     * at is live to readers but garbage to the cleaner, which releases its
+     * run under the slot (found by fuzz_open: after a repair that passed,
+     * a compaction step freed a run under a live slot). */
+    if (rec_type(r) == REC_ELEM)
+        bad(c, "shard %u: slot points at %#llx, a list's element", si, (ull)off);
     uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
     if (run->shard != si || shard_of(db, h) != s)
         bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (ull)off, run->shard,
