@@ -317,7 +317,8 @@ static void bucket_clear(struct bucket *bk)
  * destination is not yet reachable, so no reader can be inside them. */
 static void split_undo(shmkv *db, struct shard *s, struct bucket *dst)
 {
-    for (struct bucket *b = shmkv__bucket_next(db, dst); b;) {
+    unsigned n = 0;
+    for (struct bucket *b = shmkv__bucket_next(db, dst); b && n++ <= CHAIN_MAX;) {
         struct bucket *nx = shmkv__bucket_next(db, b);
         ov_put(db, s, b);
         b = nx;
@@ -354,8 +355,13 @@ static int split_prepare(shmkv *db, struct shard *s, struct bucket *src, uint64_
     return 0;
 }
 
-/* Step 2: copy the moving slots into the (still unreachable) destination. */
-static void split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, struct bucket *dst)
+/* Step 2: copy the moving slots into the (still unreachable) destination.
+ * False if the destination chain ended before they did: only damage does
+ * that (a bucket linked from two chains, freed by one of them while the
+ * other still led to it, then handed to this destination while the walk
+ * of the source went through it: found by fuzz_open, a writer on a table
+ * nobody had repaired); the caller then gives the split up. */
+static bool split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, struct bucket *dst)
 {
     struct bucket *w = dst;
     unsigned wi = 0, ovs = 0, n = 0;
@@ -365,13 +371,15 @@ static void split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
             if (!v || !(slot_tag(v) & half))
                 continue;
             if (wi == SLOTS) {
-                w = shmkv__bucket_next(db, w);
+                if (!(w = shmkv__bucket_next(db, w)))
+                    return false;
                 wi = 0;
                 ovs++;
             }
             atomic_store_explicit(&w->slot[wi++], v, memory_order_relaxed);
         }
     atomic_fetch_add_explicit(&s->ov_used, ovs, memory_order_relaxed);
+    return true;
 }
 
 /* Step 3: publish the new layout (from here readers look for the moved
@@ -408,7 +416,10 @@ void shmkv__index_maybe_split(shmkv *db, struct shard *s)
     struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, dstb);
     if (!src || !dst || split_prepare(db, s, src, half, sb, dst))
         return;
-    split_copy(db, s, src, half, dst);
+    if (!split_copy(db, s, src, half, dst)) {
+        split_undo(db, s, dst);
+        return;
+    }
     split_publish(db, s, src, half, sb + 1 == half ? (uint64_t)(L + 1) << 32 : ((uint64_t)L << 32) | (sb + 1));
     atomic_fetch_add_explicit(&s->splits, 1, memory_order_relaxed);
 }
