@@ -10,8 +10,6 @@
 #include "write.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +42,25 @@ static bool parse_int(const uint8_t *p, size_t n, int64_t *v)
     return true;
 }
 
+/* v as decimal text into t (at least 20 bytes); returns its length.  By
+ * hand: snprintf was two thirds of an increment's instructions, under
+ * the shard's lock. */
+static size_t format_int(char *t, int64_t v)
+{
+    char d[20];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[len++] = '-';
+    while (n)
+        t[len++] = d[--n];
+    return len;
+}
+
 static int decide_incr(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
     struct incr_arg *a = w->arg;
@@ -61,9 +78,8 @@ static int decide_incr(shmkv *db, struct wreq *w, const struct cur *c, struct pl
     }
     if (__builtin_add_overflow(v, a->delta, &a->result))
         return -ERANGE;
-    int n = snprintf(a->text, sizeof a->text, "%" PRId64, a->result);
     p->act = ACT_WRITE;
-    p->val[0] = (struct piece){a->text, (size_t)n};
+    p->val[0] = (struct piece){a->text, format_int(a->text, a->result)};
     p->nval = 1;
     p->ext = ext_make(REC_PAIR, exp);
     return 0;
