@@ -36,19 +36,36 @@
 #include "map.h"
 #include "shard.h"
 
+/* Table time, read at most once a step and only when an expiry is to be
+ * compared: most steps meet none, and reading the clock was a tenth of a
+ * write's time when every write also ran a step. */
+struct clock_once {
+    shmkv *db;
+    uint64_t t;
+};
+
+static bool due(struct clock_once *now, uint64_t expiry)
+{
+    if (!expiry)
+        return false;
+    if (!now->t)
+        now->t = shmkv__clock_now(now->db);
+    return expired(expiry, now->t);
+}
+
 /* Bytes of a run that cleaning it would reclaim now. */
-static uint64_t reclaimable(struct run *run, uint64_t now)
+static uint64_t reclaimable(struct run *run, struct clock_once *now)
 {
     uint64_t live = atomic_load_explicit(&run->live, memory_order_relaxed);
     uint64_t g = run->kind == RUN_LOG ? atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR - live : 0;
-    if (expired(run->exp_max, now))
+    if (due(now, run->exp_max))
         g += run->exp_bytes < live ? run->exp_bytes : live;
     return g;
 }
 
 /* The run with the most to reclaim (garbage and due expiries).  Also
  * recomputes exp_next: the earliest time another run becomes due. */
-static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now, bool open_too)
+static uint64_t pick_greedy(shmkv *db, struct shard *s, struct clock_once *now, bool open_too)
 {
     uint64_t best = 0, best_g = 0;
     unsigned n = 0;
@@ -59,12 +76,12 @@ static uint64_t pick_greedy(shmkv *db, struct shard *s, uint64_t now, bool open_
         struct run *run = run_at(db, ro);
         if (run->exp_bytes)
             shmkv__note_expiry(s, run->exp_max);
-        bool due = run->exp_bytes && expired(run->exp_max, now);
-        if (ro == s->open_run && !due && !open_too)
+        bool ripe = run->exp_bytes && due(now, run->exp_max);
+        if (ro == s->open_run && !ripe && !open_too)
             continue; /* the open run is cleaned for its expiries, or for room */
         uint64_t g = reclaimable(run, now);
         /* any due expiry qualifies, or exp_next would keep us looking */
-        if (g > best_g && (g >= 64 || due)) {
+        if (g > best_g && (g >= 64 || ripe)) {
             best = ro;
             best_g = g;
         }
@@ -88,9 +105,9 @@ uint64_t shmkv__clean_oldest(shmkv *db, struct shard *s)
 enum fate { KEEP, MOVE, DROP_EXPIRED, DROP_EVICTED };
 
 /* What becomes of a live record of the run being cleaned. */
-static enum fate fate_of(struct shard *s, const struct rec *r, uint64_t slotval, uint64_t now, bool force)
+static enum fate fate_of(struct shard *s, const struct rec *r, uint64_t slotval, struct clock_once *now, bool force)
 {
-    if (expired(rec_expiry(r), now))
+    if (due(now, rec_expiry(r)))
         return DROP_EXPIRED;
     if (!s->clean_evict)
         return MOVE;
@@ -125,7 +142,7 @@ static bool referenced(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_
 /* The victim is a huge run: drop its record, or (evicting, and it was
  * read) keep it by moving the run to the young end of the list with its
  * read count lowered: no bytes are copied. */
-static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, uint64_t now, bool force)
+static void clean_huge(shmkv *db, struct shard *s, uint64_t ro, struct clock_once *now, bool force)
 {
     uint64_t off = ro + RUN_HDR, tag;
     struct rec *r = (struct rec *)at(db, off);
@@ -173,9 +190,9 @@ static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_
  * make no progress. */
 bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool force)
 {
-    uint64_t now = shmkv__clock_now(db);
+    struct clock_once now = {db, 0};
     if (!s->clean_run) {
-        s->clean_run = evict ? shmkv__clean_oldest(db, s) : pick_greedy(db, s, now, force);
+        s->clean_run = evict ? shmkv__clean_oldest(db, s) : pick_greedy(db, s, &now, force);
         s->clean_pos = RUN_HDR;
         s->clean_evict = evict;
         if (!s->clean_run)
@@ -188,7 +205,7 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
         s->clean_pos = RUN_HDR; /* damage: no record starts there; walking the run again is always safe
                                  * (found by fuzz_open: a misaligned record read, UBSan) */
     if (shmkv__run_ok(db, ro, RUN_HUGE, s)) {
-        clean_huge(db, s, ro, now, force);
+        clean_huge(db, s, ro, &now, force);
         return true;
     }
     if (!shmkv__run_ok(db, ro, RUN_LOG, s)) {
@@ -211,7 +228,7 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
         if (referenced(db, s, off, &slot, &tag)) {
             bool elem = tag == UINT64_MAX;
             uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), noff;
-            enum fate f = elem ? MOVE : fate_of(s, r, v, now, force);
+            enum fate f = elem ? MOVE : fate_of(s, r, v, &now, force);
             if (f == MOVE) {
                 const uint8_t *k = rec_key(r);
                 struct piece val = {k + r->klen, r->vlen};
