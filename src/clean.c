@@ -67,10 +67,9 @@ static uint64_t reclaimable(struct run *run, struct clock_once *now)
  * recomputes exp_next: the earliest time another run becomes due. */
 static uint64_t pick_greedy(shmkv *db, struct shard *s, struct clock_once *now, bool open_too)
 {
-    uint64_t best = 0, best_g = 0;
-    unsigned n = 0;
+    uint64_t best = 0, best_g = 0, n = 0, most = runs_bound(db);
     s->exp_next = 0;
-    for (uint64_t ro = s->runs; ro && n < (1u << 24); ro = run_at(db, ro)->next, n++) {
+    for (uint64_t ro = s->runs; ro && n < most; ro = run_at(db, ro)->next, n++) {
         if (!shmkv__run_listed(db, ro, s))
             break;
         struct run *run = run_at(db, ro);

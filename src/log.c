@@ -206,7 +206,7 @@ void shmkv__run_list_append(shmkv *db, struct shard *s, uint64_t ro)
         s->runs = ro;
     else { /* stale tail: find the real one */
         uint64_t *link = &s->runs;
-        for (unsigned n = 0; *link && n < (1u << 24) && shmkv__run_listed(db, *link, s); n++)
+        for (uint64_t n = 0, most = runs_bound(db); *link && n < most && shmkv__run_listed(db, *link, s); n++)
             link = &run_at(db, *link)->next;
         *link = ro;
     }
@@ -217,7 +217,7 @@ void shmkv__run_list_append(shmkv *db, struct shard *s, uint64_t ro)
 void shmkv__run_list_unlink(shmkv *db, struct shard *s, uint64_t ro)
 {
     uint64_t *link = &s->runs, prev = 0;
-    for (unsigned n = 0; *link && n < (1u << 24); n++) {
+    for (uint64_t n = 0, most = runs_bound(db); *link && n < most; n++) {
         if (!shmkv__run_listed(db, *link, s)) {
             *link = 0; /* corrupt list: cut it (leaks, never crashes) */
             s->runs_tail = prev;
@@ -591,7 +591,7 @@ void shmkv__log_clear(shmkv *db, struct shard *s)
     s->clean_run = 0;
     set_open(db, s, 0);
     s->exp_next = 0;
-    for (unsigned n = 0; s->runs && n < (1u << 24); n++) {
+    for (uint64_t n = 0, most = runs_bound(db); s->runs && n < most; n++) {
         if (!shmkv__run_listed(db, s->runs, s)) {
             s->runs = s->runs_tail = 0; /* corrupt: leak rather than free blindly */
             break;
@@ -671,8 +671,8 @@ int shmkv__log_repair(shmkv *db, struct shard *s)
     }
     /* walk the list: drop what is corrupt, find the tail */
     uint64_t *link = &s->runs, tail = 0;
-    for (unsigned n = 0; *link; n++) {
-        if (!shmkv__run_listed(db, *link, s) || n > (1u << 24)) {
+    for (uint64_t n = 0, most = runs_bound(db); *link; n++) {
+        if (!shmkv__run_listed(db, *link, s) || n >= most) {
             *link = 0; /* list corrupt: cut it (leaks, never crashes) */
             break;
         }

@@ -34,4 +34,16 @@ static inline bool mem_ok(shmkv *db, uint64_t off, uint64_t len)
     return shmkv__mem_ok_slow(db, off, len);
 }
 
+/* The most runs a list of runs can name: runs tile [data_off, top), each
+ * a unit at least.  The bound of every walk of such a list, which damage
+ * can make cyclic: a walk that bounded itself by a constant (2^24 steps)
+ * instead made every write to a table with a cyclic run list take seconds
+ * (found by fuzz_open).  Capped at that constant where top is damaged. */
+static inline uint64_t runs_bound(shmkv *db)
+{
+    uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
+    uint64_t n = top > db->data_off ? ((top - db->data_off) >> UNIT_SHIFT) + 1 : 1;
+    return n < (1u << 24) ? n : (1u << 24);
+}
+
 #endif
