@@ -99,6 +99,12 @@ int shmkv__write_find(shmkv *db, struct wreq *w, struct cur *c)
     int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, &w->home, &c->f);
     if (r)
         return r;
+    /* the whole record within its run (a chained one: with its chain),
+     * before anything reads past its key, which is all index_find
+     * checked (a damaged dist or REC_CHAIN bit made a plain record of a
+     * chain's head, and expire copied megabytes past the file: bug 35) */
+    if (c->f.slot && !shmkv__rec_run(db, slot_off(c->f.val)))
+        return -EBADMSG;
     if (c->f.slot)
         reap(db, w, &c->f);
     if (c->f.slot) {

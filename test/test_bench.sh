@@ -175,7 +175,9 @@ expect_pass_on "$ilist" incr-batch-threads 3 --keys 10000 --mix-ops 40000 --mix-
 expect_pass_on "$blist" put-batch 4 --keys 10000 --mix-seconds 0.3 --put-batch 16
 expect_pass_on "$blist" put-batch-odd 2 --keys 10001 --put-batch 7 --procs 3 --key-size 8-40 \
     --val-size 8-300 --phases put,get
-expect_pass_on "shmkv,lmdb" put-batch-incr 3 --keys 10000 --mix-ops 10000 --put-batch 16 --op incr \
+pbi=shmkv  # LMDB too where it was built (a machine without its headers has none)
+echo "$systems" | grep -qx lmdb && pbi=shmkv,lmdb
+expect_pass_on "$pbi" put-batch-incr 3 --keys 10000 --mix-ops 10000 --put-batch 16 --op incr \
     --phases put,mix,get
 
 # Cache mode (--cache 50): shmkv-cache and (if here) memcached evict; misses

@@ -16,6 +16,8 @@
  *     on read-write and read-only handles, must return -EBADMSG without
  *     first allocating what the record claims (checked with RLIMIT_AS at
  *     1 GiB of headroom; skipped under ASan, which reserves terabytes);
+ *     a chained value's head that lost its REC_CHAIN bit or its distance
+ *     to its run: every read and write of the key says -EBADMSG;
  *  3. the allocator's top mark lowered below records still in use (it
  *     passes open's checks): shmkv_check must report -EBADMSG, and must not
  *     write outside the arrays it sizes by that mark (ASan sees it);
@@ -26,12 +28,15 @@
  * reads src/format.h for the offsets of the fields it damages.
  */
 #include "harness.h"
+#include "api_helpers.h"
 #include "alloc.h"
 #include "fault.h"
 #include "format.h"
 #include "handle.h"
 #include "host.h"
+#include "map.h"
 #include "shard.h"
+#include "stop_helpers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +82,7 @@ static void patch(const char *path, uint64_t off, const void *data, size_t len)
 
 /* In a child, with a minute to live: the table at path, opened read-write
  * (the child exits if it cannot be). */
-static shmkv *child_open(const char *path)
+static shmkv *open_child(const char *path)
 {
     alarm(60);
     shmkv *db = NULL;
@@ -128,7 +133,7 @@ static void damaged_lock(int which, bool no_time)
          * whose waits are a millisecond, under load) */
         if (no_time)
             shmkv__hurry(1000000000);
-        shmkv *db = child_open(path);
+        shmkv *db = open_child(path);
         char k[32];
         size_t kl = key_of(k, 3), vl = 0;
         unsigned char buf[200];
@@ -192,7 +197,7 @@ static void own_tid(void)
         pid_t pid = h_fork();
         if (pid == 0) {
             own_locks(path, (enum own)which);
-            shmkv *db = child_open(path);
+            shmkv *db = open_child(path);
             /* a huge value takes the allocator's lock too */
             static unsigned char big[100000];
             int want = which == OWN_ALL ? -EDEADLK : 0;
@@ -289,6 +294,68 @@ static void damaged_length(void)
     }
     h_wait(pid, "a record claiming 4 GiB");
     unlink(path);
+}
+
+/* ---- 2b. a chained value's head made to look like a plain record ------------- */
+
+/* The head of a value chained over several runs, its REC_CHAIN bit
+ * cleared (or its distance to its run zeroed): a plain record whose value
+ * runs megabytes past its run.  Writers took the record's value from its
+ * header and shmkv_expire copied past the end of the file (bug 35, found
+ * by test_hostile): every call on the key must say -EBADMSG. */
+static void damaged_chain_head(int how)
+{
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        alarm(60);
+        char name[64];
+        int nmid;
+        shmkv *db = open_fragmented(name, sizeof name, "damaged-head", &nmid);
+        size_t n = 5 * FRAG_HOLE + 999;
+        unsigned char *v = malloc(n);
+        h_val_make(v, n, "big", 3, 1);
+        CHECK_RC(shmkv_put(db, "big", 3, v, n), 0);
+        uint64_t off = key_record(db, "big", 3);
+        struct rec *r = at(db, off);
+        CHECK(off && (r->dist & REC_CHAIN));
+        if (how)
+            r->dist &= (uint16_t)~REC_DIST;
+        else
+            r->dist &= (uint16_t)~REC_CHAIN;
+        size_t vl;
+        void *p = NULL;
+        shmkv_put_opts keep = {.flags = SHMKV_KEEP_TTL};
+        /* a reader needs no distance to follow a chain: the value, or -EBADMSG */
+        int rc = shmkv_get(db, "big", 3, v, n, &vl);
+        CHECKF(how ? rc == -EBADMSG || (rc == 0 && vl == n && h_val_check(v, n, "big", 3, NULL)) : rc == -EBADMSG,
+               "get: %s", h_errname(rc));
+        rc = shmkv_get_alloc(db, "big", 3, &p, &vl);
+        CHECKF(how ? rc == -EBADMSG || (rc == 0 && vl == n) : rc == -EBADMSG, "get_alloc: %s", h_errname(rc));
+        free(p);
+        p = NULL;
+        CHECK_RC(shmkv_expire(db, "big", 3, 60000), -EBADMSG);
+        CHECK_RC(shmkv_append(db, "big", 3, "x", 1), -EBADMSG);
+        CHECK_RC(shmkv_incr(db, "big", 3, 1, 0, NULL), -EBADMSG);
+        CHECK_RC(shmkv_take(db, "big", 3, &p, &vl), -EBADMSG);
+        CHECK_RC(shmkv_put_ex(db, "big", 3, "y", 1, &keep), -EBADMSG);
+        CHECK_RC(shmkv_del(db, "big", 3), -EBADMSG);
+        CHECK_RC(shmkv_check(db, NULL), -EBADMSG);
+        rc = shmkv_repair(db, NULL);
+        CHECKF(rc == 0 || rc == -EBADMSG, "repair: %s", h_errname(rc));
+        CHECK_RC(shmkv_put(db, "after", 5, "ok", 2), 0);
+        CHECK_VAL(db, "after", 5, "ok", 2);
+        free(v);
+        shmkv_close(db);
+        shmkv_unlink(name);
+        h_child_exit();
+    }
+    h_wait(pid, how ? "a chain's head with no distance to its run" : "a chain's head without REC_CHAIN");
+}
+
+static void damaged_chain_heads(void)
+{
+    damaged_chain_head(0);
+    damaged_chain_head(1);
 }
 
 /* ---- 3. the allocator's top lowered ------------------------------------------ */
@@ -417,7 +484,7 @@ static void damaged_clock(void)
         patch(path, i < 3 ? offsetof(struct hdr, clock_base) : offsetof(struct hdr, clock_hw), &ends[i % 3], 8);
         pid_t pid = h_fork();
         if (pid == 0) {
-            shmkv *db = child_open(path);
+            shmkv *db = open_child(path);
             uint64_t left = 0;
             size_t vl = 0;
             CHECK_RC(shmkv_put_ttl(db, "ttl", 3, "v", 1, 60000), 0);
@@ -440,6 +507,7 @@ static const struct h_part parts[] = {
     { "locks_no_time", damaged_locks_no_time },
     { "own_tid", own_tid },
     { "length", damaged_length },
+    { "chain_head", damaged_chain_heads },
     { "lowered_top", lowered_top },
     { "clock", damaged_clock },
 };
