@@ -94,6 +94,7 @@ struct mkey {
 #define MINUTE 60000u
 
 static struct {
+    char num[NKEYS][24]; /* the values incr made, as text (mkey.val points here) */
     unsigned char *k[NKEYS];
     size_t kl[NKEYS];
     struct mkey m[NKEYS];
@@ -403,7 +404,7 @@ enum { OP_PUT, OP_ADD, OP_REPLACE, OP_DEL, OP_GET, OP_GET_ALLOC, OP_GET_MANY, OP
        /* added after the list opcodes, so that earlier inputs written with
         * opcode bytes below OP_PUT_MANY (the seeds, the regressions) keep
         * their meaning */
-       OP_PUT_MANY = OP_LIST_ + FL_COUNT_, OP_COUNT_ };
+       OP_PUT_MANY = OP_LIST_ + FL_COUNT_, OP_INCR, OP_COUNT_ };
 
 static const char *const op_names[OP_LIST_] = {
     "put", "add", "replace", "del", "get", "get_alloc", "get_many", "foreach", "stat",
@@ -656,6 +657,78 @@ static void do_put_many(shmkv *db, int rdonly, struct in *in)
         fail("put_many returned %d, %d pairs stored", rc, stored);
 }
 
+/* The model's value of key i as an int64 (decimal text, as incr reads it). */
+static bool model_int(int i, int64_t *v)
+{
+    const unsigned char *p = S.m[i].val;
+    size_t n = S.m[i].vlen, j = n && p[0] == '-';
+    if (n - j < 1 || n - j > 19)
+        return false;
+    uint64_t u = 0;
+    for (; j < n; j++) {
+        if (p[j] < '0' || p[j] > '9')
+            return false;
+        u = u * 10 + (uint64_t)(p[j] - '0');
+    }
+    if (u > (uint64_t)INT64_MAX + (p[0] == '-'))
+        return false;
+    *v = p[0] == '-' ? (int64_t)(0 - u) : (int64_t)u;
+    return true;
+}
+
+/* shmkv_incr by a delta the input picks: small ones of either sign (most
+ * rewrite the value in place, some change its length), or near the ends
+ * of int64 (-ERANGE).  A key the model has may have been evicted or have
+ * faded: then it counts from 0. */
+static void do_incr(shmkv *db, int rdonly, int i, unsigned b, uint64_t ttl_ms)
+{
+    static const int64_t far[] = {INT64_MAX, INT64_MIN, INT64_MAX / 2, -1000000007};
+    int64_t delta = b < 240 ? (int64_t)(b % 21) - 10 : far[b % 4], res = 12345, cur = 0, sum = 0;
+    int rc = shmkv_incr(db, S.k[i], S.kl[i], delta, ttl_ms, &res);
+    met(i, rc);
+    bool was = live(i), may_vanish = was && (S.cache || fading(i));
+    bool num = !was || model_int(i, &cur);
+    int want = S.kl[i] > SHMKV_KEY_MAX              ? -E2BIG
+             : rdonly                               ? -EROFS
+             : ttl_ms > SHMKV_TTL_MAX               ? -EINVAL
+             : !num                                 ? -EDOM
+             : __builtin_add_overflow(cur, delta, &sum) ? -ERANGE
+                                                    : 0;
+    if (S.cache && want == 0 && rc == -E2BIG && S.kl[i] + 24 + 4096 > S.max_bytes / 8)
+        return; /* near a cache's largest pair */
+    if (rc == -ENOSPC && (want == 0 || want == -EDOM || want == -ERANGE)) {
+        check_nospc(i, 20);
+        return;
+    }
+    bool as_absent = may_vanish && rc == 0 && res == delta && (want != 0 || res != sum);
+    if (may_vanish && rc == 0 && res == delta && want == 0 && res == sum) {
+        /* it held 0: gone or not, the same result; the expiry tells */
+        uint64_t rem = 0, old = S.m[i].exp, new_exp = ttl_ms ? S.clock + ttl_ms : 0;
+        if (shmkv_ttl(db, S.k[i], S.kl[i], &rem) == 0) {
+            uint64_t at = rem ? S.clock + rem : 0;
+            as_absent = (at > new_exp ? at - new_exp : new_exp - at) < (at > old ? at - old : old - at);
+        }
+    }
+    if (as_absent) { /* it was gone: counted from 0 */
+        if (fading(i))
+            S.m[i].lapsed = 1;
+        else
+            S.m[i].present = 0;
+        was = false;
+        sum = delta;
+        want = rc;
+    }
+    if (rc != want)
+        fail("key %d (%s), delta %lld: rc %d, expected %d", i, state(i), (long long)delta, rc, want);
+    if (rc)
+        return;
+    if (res != sum)
+        fail("key %d, delta %lld: result %lld, expected %lld", i, (long long)delta, (long long)res, (long long)sum);
+    size_t n = (size_t)snprintf(S.num[i], sizeof S.num[i], "%lld", (long long)sum);
+    uint64_t exp = was ? S.m[i].exp : ttl_ms ? S.clock + ttl_ms : 0;
+    S.m[i] = (struct mkey){ 1, n, (const unsigned char *)S.num[i], exp, 0 };
+}
+
 /* The next few bytes, for the trace (the operands and maybe more). */
 static const char *trace_bytes(const struct in *in)
 {
@@ -671,7 +744,8 @@ static void run(shmkv **dbp, struct in *in)
     for (int steps = 0; in->n && steps < 2000; steps++) {
         shmkv *db = *dbp;
         int op = (int)(next(in) % OP_COUNT_), i;
-        S.what = op < OP_LIST_ ? op_names[op] : op == OP_PUT_MANY ? "put_many" : fl_names[op - OP_LIST_];
+        S.what = op < OP_LIST_ ? op_names[op] : op == OP_PUT_MANY ? "put_many" : op == OP_INCR ? "incr"
+               : fl_names[op - OP_LIST_];
         if (S.trace) /* the operation and its operand bytes */
             fprintf(stderr, "%d: %s %s\n", steps, S.what, trace_bytes(in));
         switch (op) {
@@ -704,6 +778,7 @@ static void run(shmkv **dbp, struct in *in)
         case OP_ADVANCE_CLOCK: do_advance(next(in)); break;
         case OP_REPAIR: do_repair(db, rdonly); break;
         case OP_PUT_MANY: do_put_many(db, rdonly, in); break;
+        case OP_INCR: i = key(in), do_incr(db, rdonly, i, next(in), next(in) & 1 ? ttl_of(next(in)) : 0); break;
         default: fl_op(db, rdonly, op - OP_LIST_, in); break;
         }
         /* tracing, also a check after each step: the first that breaks the table */

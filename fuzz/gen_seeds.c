@@ -315,7 +315,11 @@ static void raw_tables(const char *dir)
 
 /* ---- operation programs (encoding: fuzz_ops.c) ---- */
 enum { PUT, ADD, REPLACE, DEL, GET, GET_ALLOC, GET_MANY, FOREACH, STAT, CHECK, REOPEN, PUT_NULL,
-       PUT_TTL, EXPIRE, TTL, CLEAR, ADVANCE, REPAIR, PUT_MANY = REPAIR + 1 + 7 /* after the 7 list opcodes */ };
+       PUT_TTL, EXPIRE, TTL, CLEAR, ADVANCE, REPAIR, PUT_MANY = REPAIR + 1 + 7 /* after the 7 list opcodes */,
+       INCR };
+/* incr delta bytes (fuzz_ops.c do_incr): b < 240: b % 21 - 10; then the ends of int64 */
+#define DELTA(d) ((d) + 10)
+enum { D_MAX = 240, D_MIN };
 /* ttl bytes (fuzz_ops.c ttl_of): 0 never, n < 238: (n - 1) minutes + 30 s;
  * then 1 ms, 999 ms, SHMKV_TTL_MAX, one less, one more, 2^63, UINT64_MAX */
 enum { NEVER = 0, T30S = 1, T90S = 2, T150S = 3, T5M = 6, T15M = 16,
@@ -405,6 +409,36 @@ static void programs(const char *dir)
     op(&p, 3, GET, 5, 0);
     op(&p, 1, FOREACH);
     prog_emit(dir, &p, "add-replace");
+
+    /* incr: counters made, rewritten in place (9 -> 10 and 10 -> 9 change
+     * the length), with a lifetime kept, on text that is not a number, past
+     * the ends of int64, read-only; in a store and in a cache */
+    for (int t = 0; t < 4; t += 3) {
+        p.n = 0;
+        op(&p, 1, t);
+        op(&p, 4, INCR, 0, DELTA(9), 0);
+        for (int j = 0; j < 4; j++)
+            op(&p, 4, INCR, 0, DELTA(1), 0);
+        op(&p, 4, INCR, 0, DELTA(-5), 0);
+        op(&p, 3, GET, 0, 255);
+        op(&p, 5, INCR, 1, DELTA(-3), 1, T5M);
+        op(&p, 5, INCR, 1, DELTA(2), 1, T15M);
+        op(&p, 2, TTL, 1);
+        op(&p, 4, PUT, 2, 1, 5);
+        op(&p, 4, INCR, 2, DELTA(1), 0);
+        op(&p, 4, INCR, 3, D_MAX, 0);
+        op(&p, 4, INCR, 3, DELTA(1), 0);
+        op(&p, 4, INCR, 4, D_MIN, 0);
+        op(&p, 4, INCR, 4, DELTA(-1), 0);
+        op(&p, 2, ADVANCE, 6);
+        op(&p, 4, INCR, 1, DELTA(1), 0);
+        op(&p, 1, FOREACH);
+        op(&p, 2, CHECK, 0);
+        op(&p, 2, REOPEN, 1);
+        op(&p, 4, INCR, 0, DELTA(1), 0);
+        op(&p, 3, GET, 0, 255);
+        prog_emit(dir, &p, "incr-%s", t ? "cache" : "store");
+    }
 
     /* put_many: a key twice in one batch (the later wins), lifetimes, a
      * key too long; then a batch of huge values until -ENOSPC (in the

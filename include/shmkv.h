@@ -312,8 +312,11 @@ int shmkv_put_ex(shmkv *db, const void *key, size_t klen, const void *val, size_
  * and every binding read it as text.  An absent (or expired) key counts
  * as 0 and is created with lifetime ttl_ms (0: never); an existing key
  * keeps its expiry.  *result (may be NULL) gets the new value.  Atomic:
- * concurrent increments from any number of processes are all counted.
- * Returns 0, -EDOM (the current value is not a decimal integer: an
+ * concurrent increments from any number of processes are all counted,
+ * and a process killed mid-increment leaves the old value or the new.
+ * When the new text is as long as the old one the digits are rewritten
+ * in place (no new record, nothing for compaction to reclaim); readers
+ * still see only whole values.  Returns 0, -EDOM (the current value is not a decimal integer: an
  * optional '-', then 1 to 19 digits, nothing else, within int64),
  * -ERANGE (the result would overflow int64; nothing changes), -EINVAL
  * (also ttl_ms over SHMKV_TTL_MAX), -E2BIG (key), -EROFS, -ENOSPC,

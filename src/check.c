@@ -35,6 +35,7 @@
 #include "lock.h"
 #include "log.h"
 #include "map.h"
+#include "patch.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -448,6 +449,9 @@ static void check_shard(shmkv *db, struct shard *s, struct chk *c)
         bad(c, "shard %u: index walk failed (bad bucket or endless chain)", si);
     check_run_list(db, s, c, &log_bytes, &rec_live);
     check_deferred(db, s, c);
+    const char *pd = shmkv__patch_damage(db, s);
+    if (pd)
+        bad(c, "shard %u: %s", si, pd);
     if (log_bytes != ld64(&s->log_bytes) || rec_live != ld64(&s->rec_live))
         bad(c, "shard %u: log bytes %llu/%llu and live %llu/%llu (counted/recorded) differ", si, (ull)log_bytes,
             (ull)ld64(&s->log_bytes), (ull)rec_live, (ull)ld64(&s->rec_live));

@@ -30,6 +30,7 @@ enum pause_point {
     PAUSE_EVICTING,        /* cache: an eviction step, its shard locked */
     PAUSE_MOVE_PUSHED,     /* a move's push committed, its pop not yet */
     PAUSE_PIECE_UNLINKED,  /* a chained value's piece unlinked from its head, not yet freed */
+    PAUSE_PATCHING,        /* an in-place increment: half of the new digits written */
     PAUSE_POINTS
 };
 

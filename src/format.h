@@ -26,14 +26,17 @@
  * so a split needs no record reads.
  *
  * Records (log.c): struct rec, then (with REC_EXT) an 8-byte expiry time,
- * then key, then value, padded to 8 bytes.  Records are never modified
- * after their slot is published; a change writes a new record and swings
- * the slot with one atomic store.
+ * then key, then value, padded to 8 bytes.  A change writes a new record
+ * and swings the slot with one atomic store.  The one exception is an
+ * increment that keeps the value's length: its digits are rewritten in
+ * place, journaled in the shard's patch fields (patch.c).
  *
  * Version history: 1, the first format; 2 added cache mode (read counts in
  * slots, run stamps, segments) and expiry (REC_EXT); 3 replaced glibc's
  * robust mutexes with the table's own locks (struct lock), whose every
- * field the library validates, and added deferred run releases.  shmkv_open refuses
+ * field the library validates, and added deferred run releases; 4 added
+ * in-place increments (the shard's patch line, which every reader of a
+ * version-3 library would ignore, hence the new version).  shmkv_open refuses
  * any other version, and any file whose structure sizes differ from these
  * (the header records them), with -EBADMSG.
  */
@@ -45,7 +48,7 @@
 #include <stdint.h>
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 3u
+#define FORMAT_VERSION 4u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)
@@ -68,6 +71,12 @@
  * records; records of run_max / 4 or more get a run of their own. */
 #define DEFAULT_RESERVE (1ull << 40)       /* address space when max_bytes is 0 */
 #define CHAIN_MAX    (1u << 16)            /* longest chain walked before -EBADMSG */
+
+/* In-place increments (patch.c): the longest value rewritten in place
+ * (an int64's text is at most 20 bytes), and where the patch word's
+ * generation begins (below it: a record offset / 8, 38 bits). */
+#define PATCH_MAX       24u
+#define PATCH_GEN_SHIFT 38u
 
 /* Split a bucket once a shard holds more than this many keys per bucket. */
 #define SPLIT_KEYS_PER_BUCKET 5u
@@ -235,7 +244,26 @@ struct shard {
                                      * (and by every push: queue.c spin_on watches it) */
     _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it or on a list of the
                                      * shard (a hint, only ever too high) */
+
+    /* An increment rewriting a value in place (patch.c), on a line of its
+     * own: written only by such increments, read by every reader of the
+     * shard after its copy.  patch is gen << PATCH_GEN_SHIFT | the
+     * record's offset / 8 while a rewrite is in flight, gen << 38 when
+     * none is; gen moves on with every rewrite.  The journal holds the
+     * new value while one is in flight: readers take it from there, and
+     * the next holder of a dead writer's lock writes it again. */
+    _Atomic uint64_t patch __attribute__((aligned(64)));
+    uint32_t patch_len;             /* bytes in patch_text */
+    uint32_t patch_pad;
+    uint8_t patch_text[PATCH_MAX];
+    _Atomic uint64_t patches;       /* increments made in place (counted here, not in puts:
+                                     * so they write no line but the lock's, this one and
+                                     * the value's) */
 } __attribute__((aligned(64)));
+
+/* The patch word's parts. */
+static inline uint64_t patch_rec(uint64_t p) { return (p & ((1ull << PATCH_GEN_SHIFT) - 1)) << 3; }
+static inline uint64_t patch_gen(uint64_t p) { return p >> PATCH_GEN_SHIFT; }
 
 /* Read counters (TF_READ_STATS), bumped by readers.  Striped by CPU, not
  * by shard: a reader adds to the line of the CPU it runs on, so readers on

@@ -14,14 +14,16 @@
 
 /* ---- the reader's view (the protocol of atomics.h over a shard) ----
  *
- * A lock-free reader samples the shard's three counters before it looks:
+ * A lock-free reader samples the shard's four counters before it looks:
  * epoch (a run of the shard was released: copied record bytes may be
- * reused memory), layout (a split moved slots to a new bucket) and seq
+ * reused memory), layout (a split moved slots to a new bucket), seq
  * (slots left a chain: a split cleaned its source, an overflow bucket was
- * unlinked).  A copied record is good if the epoch did not move; a miss
- * is trusted only if none of the three did. */
+ * unlinked) and patch (an increment rewrote a value in place, patch.c).
+ * A copied record is good if the epoch did not move and no rewrite of its
+ * value began or ended meanwhile (view_patch); a miss is trusted only if
+ * none of the four moved. */
 struct view {
-    uint64_t epoch, layout, seq;
+    uint64_t epoch, layout, seq, patch;
 };
 
 static inline void view_begin(const struct shard *s, struct view *v)
@@ -29,6 +31,7 @@ static inline void view_begin(const struct shard *s, struct view *v)
     v->epoch = seq_begin(&s->epoch);
     v->layout = seq_begin(&s->layout);
     v->seq = seq_begin(&s->seq);
+    v->patch = seq_begin(&s->patch);
 }
 
 /* After copying a record: might its memory have been reused meanwhile? */
@@ -43,7 +46,26 @@ static inline bool view_moved(const struct shard *s, const struct view *v)
 {
     seq_end();
     return seq_changed(&s->epoch, v->epoch) || seq_changed(&s->layout, v->layout) ||
-           seq_changed(&s->seq, v->seq);
+           seq_changed(&s->seq, v->seq) || seq_changed(&s->patch, v->patch);
+}
+
+/* After view_recycled (its fence) said a copy of the value of the record
+ * at o is real: could an in-place rewrite have torn it?
+ *   VIEW_CLEAN   no rewrite began or ended while the reader looked, and
+ *                none of o was in flight: the copy stands;
+ *   VIEW_PATCHED the patch word moved: look again;
+ *   VIEW_JOURNAL a rewrite of o was in flight all along (its writer may be
+ *                dead): the value is the journal's (shmkv__patch_read).
+ * A rewrite publishes the patch word before its first byte and moves it
+ * again after its last, so a copy that met any byte of it sees the word
+ * moved, or in flight for o from beginning to end. */
+enum { VIEW_CLEAN, VIEW_PATCHED, VIEW_JOURNAL };
+
+static inline int view_patch(const struct shard *s, const struct view *v, uint64_t o)
+{
+    if (seq_changed(&s->patch, v->patch))
+        return VIEW_PATCHED;
+    return patch_rec(v->patch) == o ? VIEW_JOURNAL : VIEW_CLEAN;
 }
 
 /* ---- geometry ---- */

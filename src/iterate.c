@@ -5,7 +5,8 @@
  * callback with no lock held, so the callback may call into the table.  On
  * a writable handle the copy is made under the shard's lock; on a
  * read-only one optimistically, validated by the shard's view (index.h)
- * and retried while writers change the shard.
+ * and retried while writers change the shard (a value an increment is
+ * rewriting in place is taken from its journal, patch.h).
  */
 #include "api.h"
 #include "clock.h"
@@ -14,6 +15,7 @@
 #include "list.h"
 #include "log.h"
 #include "map.h"
+#include "patch.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@ struct batch {
     uint8_t *p;
     size_t len, cap;
     uint64_t now;       /* table time when the shard's copy began */
+    const struct view *vw; /* a read-only handle's view of the shard; NULL: locked */
     bool lists;         /* lists too (shmkv_scan_all), their elements as the value */
 };
 
@@ -104,8 +107,13 @@ static int collect(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slo
         return r;
     put_hdr(b, b->len, SHMKV_KIND_PAIR, rh.klen, rh.vlen);
     racy_copy(b->p + b->len + ENTRY_HDR, (const uint8_t *)at(db, o) + rec_head(&rh), rh.klen);
-    if (!shmkv__rec_value(db, o, &rh, b->p + b->len + ENTRY_HDR + rh.klen))
+    uint8_t *val = b->p + b->len + ENTRY_HDR + rh.klen;
+    if (!shmkv__rec_value(db, o, &rh, val))
         return -EBADMSG;
+    if (b->vw && patch_rec(b->vw->patch) == o) { /* an increment in flight: its journal has the value */
+        if ((r = shmkv__patch_read(s, b->vw, val, rh.vlen)))
+            return r == VIEW_PATCHED ? -ESTALE : r;
+    }
     b->len += ENTRY_HDR + n;
     return 0;
 }
@@ -119,6 +127,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
         if (r)
             return r;
         b->len = 0;
+        b->vw = NULL;
         b->now = shmkv__clock_now(db);
         r = shmkv__index_walk(db, s, WALK_PLACED, collect, b);
         shmkv__shard_unlock(s);
@@ -127,6 +136,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
     for (unsigned tries = 0; tries < 10000; tries++) {
         struct view vw;
         view_begin(s, &vw);
+        b->vw = &vw;
         b->len = 0;
         b->now = shmkv__clock_now(db);
         int r = shmkv__index_walk(db, s, WALK_PLACED, collect, b);

@@ -20,6 +20,11 @@
  * handed out, and a huge value's head changes before its pieces go).  A
  * copy is then good if the epoch or the run's (kind, stamp) held, and
  * only writes of the key itself can make a read-only reader retry.
+ *
+ * The one write that changes a published record, an increment rewriting
+ * its digits in place (patch.c), is told apart after the copy by the
+ * shard's patch word (view_patch): moved, look again; naming the record
+ * all along, the value is the journal's.
  */
 #include "read.h"
 
@@ -30,6 +35,7 @@
 #include "index.h"
 #include "log.h"
 #include "map.h"
+#include "patch.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -234,6 +240,15 @@ static int take(shmkv *db, struct shard *s, const struct view *vw, const struct 
             free(dst);
         return recycled(db, s, vw, g) ? LOOK_RETRY : -EBADMSG; /* out of bounds, not because of a writer */
     }
+    /* an increment rewriting the value in place (patch.c) */
+    int pt = dst ? view_patch(s, vw, o) : VIEW_CLEAN;
+    if (pt == VIEW_JOURNAL)
+        pt = shmkv__patch_read(s, vw, dst, rh->vlen);
+    if (pt) {
+        if (out->alloc)
+            free(dst);
+        return pt == VIEW_PATCHED ? LOOK_RETRY : pt;
+    }
     if (out->alloc)
         *out->alloc = dst;
     if (out->expiry)
@@ -408,7 +423,7 @@ static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t k
             if (!key_eq(k, key, klen))
                 continue;
             copy_small(buf, k + klen, rh.vlen);
-            if (view_recycled(s, &vw))
+            if (view_recycled(s, &vw) || view_patch(s, &vw, o) != VIEW_CLEAN)
                 return FAST_NO;
             mark_read(db, &bk->slot[i], v);
             *vlen = rh.vlen;

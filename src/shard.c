@@ -3,10 +3,10 @@
  *
  * Every multi-step change a writer makes under a shard's lock is journaled
  * or idempotent, so the next holder after a gone one repairs the shard
- * from the journal fields and a recount: the index first (a half-done
- * split, an unplaced index run), then the log (run list, live bytes, a
- * half-released run, an unpublished huge value), then the runs whose
- * release waits for the allocator.
+ * from the journal fields and a recount: an in-place increment left in
+ * flight, the index (a half-done split, an unplaced index run), the log
+ * (run list, live bytes, a half-released run, an unpublished huge value),
+ * then the runs whose release waits for the allocator.
  *
  * Runs released while the allocator's lock was out of reach (its holder
  * stopped) wait on the shard's deferred list; each holder of the shard's
@@ -21,6 +21,7 @@
 #include "list.h"
 #include "lock.h"
 #include "log.h"
+#include "patch.h"
 
 struct repair_ctx {
     shmkv *db;
@@ -46,6 +47,7 @@ static int repair_list(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t 
 
 int shmkv__shard_repair(shmkv *db, struct shard *s)
 {
+    shmkv__patch_repair(db, s); /* first: it touches one value, which nothing below moves */
     int r = shmkv__index_repair(db, s);
     if (!r)
         r = shmkv__log_repair(db, s);

@@ -33,7 +33,7 @@ SHMKV_API int shmkv_stat(shmkv *db, shmkv_stats *st)
         st->overflow_buckets += ld64(&s->ov_used);
         st->log_bytes += ld64(&s->log_bytes);
         rec_live += ld64(&s->rec_live);
-        st->puts += ld64(&s->puts);
+        st->puts += ld64(&s->puts) + ld64(&s->patches);
         st->dels += ld64(&s->dels);
         st->splits += ld64(&s->splits);
         st->runs_cleaned += ld64(&s->cleaned);

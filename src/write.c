@@ -23,6 +23,7 @@
 #include "list.h"
 #include "log.h"
 #include "map.h"
+#include "patch.h"
 #include "shard.h"
 
 #include <errno.h>
@@ -211,6 +212,11 @@ static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
             r = w->decide(db, w, &c, &p);
         if (r || (p.act == ACT_NONE && !p.work))
             return r ? r : w->rc;
+        if (p.act == ACT_PATCH) { /* nothing for the cleaner: no background step */
+            shmkv__patch(db, w->s, slot_off(c.f.val), p.val[0].p, p.val[0].len);
+            add64(&w->s->patches, 1);
+            return w->rc;
+        }
         if (p.act == ACT_DELETE) {
             if (c.f.slot) {
                 if (c.present || c.list)

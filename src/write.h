@@ -36,12 +36,14 @@ struct cur {
     uint64_t list;              /* a list: its list run (list.c) */
 };
 
-enum act { ACT_NONE, ACT_WRITE, ACT_DELETE };
+/* ACT_PATCH: rewrite the present value in place with val[0] (an
+ * increment whose text keeps its length; patch.h says when that may be). */
+enum act { ACT_NONE, ACT_WRITE, ACT_DELETE, ACT_PATCH };
 
 /* What the round is to do. */
 struct plan {
     enum act act;
-    struct piece val[2];        /* ACT_WRITE: the new value, in pieces */
+    struct piece val[2];        /* ACT_WRITE: the new value, in pieces; ACT_PATCH: val[0] */
     unsigned nval;
     uint64_t ext;               /* ACT_WRITE: the new record's ext word (type, expiry) */
     bool fills_lease;           /* ACT_WRITE over a lease: it is filled, not voided */

@@ -302,6 +302,9 @@ static void shard_sites(struct cat *c, const struct htable *t)
     site(c, b, F(shard, layout), HC_LAYOUT, HR_ANY, "shard.layout");
     site(c, b, F(shard, seq), HC_COUNT, HR_FIX, "shard.seq");
     site(c, b, F(shard, epoch), HC_COUNT, HR_FIX, "shard.epoch");
+    /* an in-place increment's journal naming nothing real: dropped */
+    site(c, b, F(shard, patch), HC_COUNT, HR_FIX, "shard.patch");
+    site(c, b, F(shard, patch_len), HC_SMALL, HR_FIX, "shard.patch_len");
     wrong(site(c, b, F(shard, dir[0]), HC_OFF, HR_ANY, "shard.dir[0]"), a->other_index + RUN_HDR,
           a->log_open + RUN_HDR, a->ov_bucket, 0);
     wrong(site(c, b, F(shard, dir[PIECES]), HC_OFF, HR_ANY, "shard.dir[%u](unused)", PIECES),
@@ -314,6 +317,7 @@ static void shard_sites(struct cat *c, const struct htable *t)
         {"pending_split", F(shard, pending_split)}, {"ov_used", F(shard, ov_used)}, {"splits", F(shard, splits)},
         {"cleaned", F(shard, cleaned)}, {"lock_waits", F(shard, lock_waits)}, {"recoveries", F(shard, recoveries)},
         {"evictions", F(shard, evictions)}, {"expirations", F(shard, expirations)}, {"oldest", F(shard, oldest)},
+        {"patches", F(shard, patches)},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         site(c, b, counters[i].off, (unsigned)counters[i].width, HC_COUNT, HR_FIX, "shard.%s", counters[i].name);

@@ -2,7 +2,8 @@
  * test_atomic_threads.c - the games of test_atomic between the threads of
  * one process: exact increments, compare-and-swap counters, one winner
  * per round of take, one lease per round of misses (store and cache),
- * fills refused after a put, del or clear.
+ * fills refused after a put, del or clear; readers of counters that
+ * are rewritten in place (src/patch.c) never see a torn value.
  *
  * ThreadSanitizer cannot follow processes, so this is the version it
  * runs (make test-tsan): every writer is a thread it can see.  All share
@@ -14,7 +15,9 @@
 #include "api_helpers.h"
 #include "atomic_work.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +115,66 @@ static void test_cas(void)
     FINISH_TABLE(g_db, g_name, "after compare-and-swap");
 }
 
+/* Half the threads increment counters (most rewritten in place, some
+ * crossing a power of ten), half read them: every value read is decimal
+ * and never less than the last one that thread read of it. */
+#define RKEYS 8
+static long g_writers_left; /* atomic */
+static long g_read_bad;     /* atomic */
+
+static void rw_job(shmkv *db, unsigned w)
+{
+    char k[16];
+    if (w < NTHREADS / 2) {
+        for (long n = 0; n < INCRS; n++) {
+            unsigned i = (unsigned)(n * 7 + w) % RKEYS;
+            CHECK_RC(shmkv_incr(db, k, (size_t)snprintf(k, sizeof k, "rw-%u", i), i % 2 ? 1 : 37, 0, NULL), 0);
+        }
+        __atomic_fetch_sub(&g_writers_left, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    long long last[RKEYS] = {0};
+    for (unsigned n = 0; __atomic_load_n(&g_writers_left, __ATOMIC_SEQ_CST) > 0; n++) {
+        unsigned i = n % RKEYS;
+        char v[32];
+        size_t vl = 0;
+        int rc = shmkv_get(db, k, (size_t)snprintf(k, sizeof k, "rw-%u", i), v, sizeof v - 1, &vl);
+        if (rc == -ENOENT)
+            continue; /* not yet made */
+        v[rc ? 0 : vl] = 0;
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (rc || !vl || *end || x < last[i]) {
+            if (__atomic_fetch_add(&g_read_bad, 1, __ATOMIC_RELAXED) < 5)
+                CHECKF(0, "rw-%u read as \"%s\" (%s) after %lld", i, v, h_errname(rc), last[i]);
+            continue;
+        }
+        last[i] = x;
+    }
+}
+
+static void test_incr_readers(void)
+{
+    create(0, 0);
+    g_writers_left = NTHREADS / 2;
+    g_read_bad = 0;
+    run_threads(rw_job, NULL);
+    CHECK_EQ_INT(g_read_bad, 0);
+    for (unsigned i = 0; i < RKEYS; i++) {
+        char k[16], v[32], want[32];
+        size_t vl = 0;
+        CHECK_RC(shmkv_get(g_db, k, (size_t)snprintf(k, sizeof k, "rw-%u", i), v, sizeof v, &vl), 0);
+        /* each writer's INCRS increments spread over the keys by n * 7 + w */
+        long long n = 0;
+        for (unsigned w = 0; w < NTHREADS / 2; w++)
+            for (long j = 0; j < INCRS; j++)
+                n += (unsigned)(j * 7 + w) % RKEYS == i;
+        CHECK_MEM(v, want, (size_t)snprintf(want, sizeof want, "%lld", n * (i % 2 ? 1 : 37)));
+        CHECK_EQ_INT(vl, strlen(want));
+    }
+    FINISH_TABLE(g_db, g_name, "after increments and reads");
+}
+
 /* ROUNDS of a game between the threads, this one driving. */
 static void game(unsigned flags, uint64_t max_bytes, work_fn play, void (*drive)(shmkv *))
 {
@@ -128,6 +191,7 @@ static void test_leases_cache(void) { game(SHMKV_CACHE, 8u << 20, lease_job, lea
 
 static const struct h_part parts[] = {
     { "incr", test_incr },
+    { "incr_readers", test_incr_readers },
     { "cas", test_cas },
     { "take", test_take },
     { "leases_store", test_leases_store },
