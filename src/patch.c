@@ -100,5 +100,11 @@ void shmkv__patch_repair(shmkv *db, struct shard *s)
 const char *shmkv__patch_damage(shmkv *db, struct shard *s)
 {
     uint64_t off = patch_rec(atomic_load_explicit(&s->patch, memory_order_relaxed));
-    return off ? in_flight_damage(db, s, off) : NULL;
+    if (!off)
+        return NULL;
+    /* only a holder of the lock rewrites (a read-only check that raced
+     * one sees the lock's gen move, and looks again) */
+    if (!atomic_load_explicit(&s->lock.word, memory_order_relaxed))
+        return "a patch is in flight with its shard's lock free";
+    return in_flight_damage(db, s, off);
 }

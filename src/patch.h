@@ -34,7 +34,7 @@ void shmkv__patch(shmkv *db, struct shard *s, uint64_t off, const void *text, si
 void shmkv__patch_repair(shmkv *db, struct shard *s);
 
 /* For the checker: what is wrong with the shard's patch fields, or NULL
- * (none in flight, or one that repair would finish). */
+ * (none in flight, or one that repair would finish: its lock held). */
 const char *shmkv__patch_damage(shmkv *db, struct shard *s);
 
 /* Reader, after view_patch said VIEW_JOURNAL for a record of vlen bytes:

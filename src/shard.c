@@ -81,6 +81,11 @@ int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
         atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
     if (r == 0 && (s->deferred || s->pending_defer))
         shmkv__run_drain(db, s);
+    /* a rewrite in flight under a lock nobody held: damage (or an image
+     * whose lock word was cleared); finish or drop it before its word can
+     * name a record that replaces this one */
+    if (r == 0 && !note.recovered && patch_rec(atomic_load_explicit(&s->patch, memory_order_relaxed)))
+        shmkv__patch_repair(db, s);
     if (r == 0)
         shmkv__pause_at(PAUSE_LOCKED);
     return r;

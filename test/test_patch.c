@@ -21,7 +21,8 @@
  *    decimal, a length that is not the record's, a word naming no
  *    record): the checker reports each, reads give the journal's bytes or
  *    -EBADMSG and nothing worse, repair drops the journal and keeps the
- *    pair.
+ *    pair; a sound rewrite in flight under a lock nobody holds is
+ *    reported too, and the next writer in the shard finishes it.
  *
  * The test reads the library's internals (src/) to look at the record's
  * bytes and the shard's patch fields.
@@ -383,12 +384,12 @@ static void part_killed(void) { mid_rewrite(true); }
 
 /* ---- damaged patch fields ---- */
 
-enum damage { D_TEXT, D_LEN, D_NOWHERE, D_KINDS };
+enum damage { D_TEXT, D_LEN, D_NOWHERE, D_LOCK_FREE, D_KINDS };
 
 static void damaged(enum damage d)
 {
     static const char *const what[D_KINDS] = {"text that is not decimal", "a length not the record's",
-                                             "a word naming no record"};
+                                             "a word naming no record", "a sound rewrite, its lock free"};
     char name[64];
     shmkv *db = open_with(name, sizeof name, "patch-damaged", 0, 1u << 20);
     shmkv *ro = db ? open_ro(name) : NULL;
@@ -410,11 +411,24 @@ static void damaged(enum damage d)
         CHECK_RC(rc, -EBADMSG);
     else if (d == D_TEXT) /* the journal's bytes: the checker's to report */
         CHECK(rc == 0 && vl == 4 && !memcmp(buf, "2x00", 4));
+    else if (d == D_LOCK_FREE)
+        CHECK(rc == 0 && vl == 4 && !memcmp(buf, "2000", 4));
     else
         CHECK(rc == 0 && vl == 4 && !memcmp(buf, "1999", 4));
-    CHECK_RC(shmkv_repair(db, NULL), 0);
-    CHECK_EQ_U64(patch_rec(atomic_load(&s->patch)), 0);
-    reads_give(ro, "count", "1999", "after repair dropped the journal");
+    if (d == D_LOCK_FREE) {
+        /* the next writer in the shard finishes it, before its word could
+         * name a record that takes this one's place */
+        char k[32];
+        long next = 0;
+        size_t kl = key_find(db, k, sizeof k, "same-shard-", &next, key_shard(db, "count", 5), -1);
+        CHECK_RC(shmkv_put(db, k, kl, "x", 1), 0);
+        CHECK_EQ_U64(patch_rec(atomic_load(&s->patch)), 0);
+        reads_give(ro, "count", "2000", "after the next writer finished the rewrite");
+    } else {
+        CHECK_RC(shmkv_repair(db, NULL), 0);
+        CHECK_EQ_U64(patch_rec(atomic_load(&s->patch)), 0);
+        reads_give(ro, "count", "1999", "after repair dropped the journal");
+    }
     shmkv_close(ro);
     FINISH_TABLE(db, name, "after a damaged patch journal was repaired");
 }
