@@ -5,7 +5,10 @@
 # runs it: one table without max_bytes, KEYS pairs (default 200000), WORKERS
 # processes (default: one per CPU) doing the MIX workload at full speed,
 # 98% get / 2% delete+put with new random value sizes, every value read
-# validated, for SECONDS (default 600: the 10-minute soak).  Every 10 s it
+# validated (and 16 counters that every worker increments, rewritten in
+# place: a quarter of the updates, a fiftieth of the gets, which must never
+# see one go back; each exact at the end), for SECONDS (default 600: the
+# 10-minute soak).  Every 10 s it
 # prints ops, ops/s, the file size, live and garbage bytes and the key
 # count, to show the file levels off under delete+put churn; at the end
 # shmkv_check and a check of every key, then one line "SOAK RESULT ...".

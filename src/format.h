@@ -186,7 +186,7 @@ struct bucket {
 };
 
 /* One lock stripe and its sub-table.  Fields under "writer state" change
- * only under lock; readers use layout, seq and dir. */
+ * only under lock; readers use layout, seq, epoch, dir and the patch line. */
 struct shard {
     /* Read by lock-free readers, written rarely: kept off the lock's
      * cache line so lock traffic does not evict it from readers. */

@@ -8,6 +8,9 @@
  * key, a sequence number and a checksum).  WORKERS processes (default 2)
  * run the MIX workload at full speed for SECONDS: 98% get of a random key,
  * 2% delete + put of one of the worker's own keys with a new random size.
+ * Among them, counters (NCTR keys every worker increments, rewritten in
+ * place while their length holds): one update in four is an increment of
+ * one, one get in fifty reads one, which must never go back.
  * Every value read is validated: it must be a valid value of its key, a
  * worker's own key must read back exactly as it last wrote it, and no key
  * may be missing except while its owner is between the delete and the put.
@@ -30,8 +33,11 @@
 
 #define VMAX (100 * 1024)
 
+#define NCTR 16
+
 struct wstat {
     uint64_t ops, gets, found, churns, bad;
+    uint64_t incrs[NCTR];
     double max_lat;
 };
 
@@ -43,6 +49,28 @@ static struct {
 static size_t key_of(char *k, long i)
 {
     return (size_t)snprintf(k, 32, "soak-%ld", i);
+}
+
+static size_t ctr_key(char *k, unsigned j) { return (size_t)snprintf(k, 32, "soak-ctr-%u", j); }
+
+/* Counter j read as text: never less than the last value this worker saw. */
+static void read_counter(shmkv *db, struct wstat *ws, int id, unsigned j, int64_t *last)
+{
+    char k[32], v[32];
+    size_t vl = 0;
+    int rc = shmkv_get(db, k, ctr_key(k, j), v, sizeof v - 1, &vl);
+    if (rc == -ENOENT)
+        return; /* not incremented yet */
+    v[rc ? 0 : vl] = 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (rc || !vl || *end || x < last[j]) {
+        if (ws->bad++ < 5)
+            h_note("worker %d: counter %u read as \"%s\" (%s) after %lld", id, j, v, h_errname(rc),
+                   (long long)last[j]);
+        return;
+    }
+    last[j] = x;
 }
 
 static size_t pick_len(h_rng *r)
@@ -63,10 +91,22 @@ static void worker(const char *name, int id, int nw, long nkeys)
     uint64_t *own_seq = calloc((size_t)(nkeys / nw + 1), sizeof(uint64_t));
     uint32_t *own_len = calloc((size_t)(nkeys / nw + 1), sizeof(uint32_t));
     uint64_t seq = 1000000000ull * (uint64_t)(id + 1);
+    int64_t ctr_seen[NCTR] = {0};
     while (!__atomic_load_n(&S->stop, __ATOMIC_RELAXED)) {
         char k[32];
         double t0 = h_now();
-        if (h_below(&r, 100) < 98) {
+        unsigned pick = (unsigned)h_below(&r, 10000);
+        if (pick < 9800 && pick % 50 == 0) {
+            read_counter(db, ws, id, pick / 50 % NCTR, ctr_seen);
+            ws->gets++;
+        } else if (pick >= 9800 && pick % 4 == 0) {
+            unsigned j = pick / 4 % NCTR;
+            int rc = shmkv_incr(db, k, ctr_key(k, j), 1, 0, NULL);
+            if (rc == 0)
+                ws->incrs[j]++;
+            else if (ws->bad++ < 5)
+                h_note("worker %d: incr of counter %u returned %s", id, j, h_errname(rc));
+        } else if (pick < 9800) {
             long i = (long)h_below(&r, (uint64_t)nkeys);
             size_t kl = key_of(k, i), vl = 0;
             int rc = shmkv_get(db, k, kl, buf, VMAX, &vl);
@@ -197,7 +237,19 @@ int main(int argc, char **argv)
             bad++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_U64(shmkv_count(db), (uint64_t)nkeys);
+    unsigned counters = 0;
+    for (unsigned j = 0; j < NCTR; j++) {
+        uint64_t n = 0;
+        for (int w = 0; w < nw; w++)
+            n += S->w[w].incrs[j];
+        char k[32], v[32], want[32];
+        size_t vl = 0, wl = (size_t)snprintf(want, sizeof want, "%llu", (unsigned long long)n);
+        int rc = shmkv_get(db, k, ctr_key(k, j), v, sizeof v, &vl);
+        counters += rc == 0;
+        CHECKF(n ? rc == 0 && vl == wl && !memcmp(v, want, wl) : rc == -ENOENT,
+               "counter %u: %s, %.*s after %llu increments", j, h_errname(rc), (int)vl, v, (unsigned long long)n);
+    }
+    CHECK_EQ_U64(shmkv_count(db), (uint64_t)nkeys + counters);
     uint64_t ops = 0, violations = (uint64_t)bad;
     double longest = 0;
     for (int w = 0; w < nw; w++) {
