@@ -31,6 +31,7 @@
 #include "api_helpers.h"
 #include "format.h"
 #include "handle.h"
+#include "index.h"
 #include "map.h"
 #include "stop_helpers.h"
 
@@ -88,6 +89,22 @@ static void in_place(unsigned flags)
     CHECK_RC(shmkv_put_ex(db, "t", 1, "-15", 3, &o), 0);
     shmkv_stats s0 = stats_of(db);
     uint64_t at0 = key_record(db, "c", 1);
+    if (flags & SHMKV_CACHE) {
+        /* in a cache an increment in place counts as a use of the key (its
+         * record stays in its old run): eviction gives it a second chance */
+        unsigned si;
+        int b = key_place(db, "c", 1, &si);
+        CHECK(b == 0);
+        struct bucket *bk = b == 0 ? shmkv__bucket_at(db, shard_of_key(db, "c"), key_bucket(db, "c", 1)) : NULL;
+        uint64_t v0 = bk ? atomic_load(&bk->slot[si]) : 0;
+        CHECK_RC(shmkv_incr(db, "c", 1, 0, 0, NULL), 0);
+        CHECK(bk && slot_reads(atomic_load(&bk->slot[si])) == slot_reads(v0) + 1);
+        CHECK_RC(shmkv_incr(db, "c", 1, 1, 0, NULL), 0);
+        CHECK_RC(shmkv_incr(db, "c", 1, -1, 0, NULL), 0);
+        CHECK_EQ_U64(key_record(db, "c", 1), at0);
+        CHECK(bk && slot_reads(atomic_load(&bk->slot[si])) >= slot_reads(v0) + 1);
+        s0 = stats_of(db);
+    }
     for (int i = 0; i < 1999; i++)
         CHECK_RC(shmkv_incr(db, "c", 1, 1, 0, NULL), 0);
     CHECK_RC(shmkv_incr(db, "t", 1, 1, 0, &res), 0);
