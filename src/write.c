@@ -94,17 +94,30 @@ static void reap(shmkv *db, struct wreq *w, struct found *f)
     f->empty = NULL;
 }
 
+static bool rec_sound(shmkv *db, uint64_t off)
+{
+    const struct rec *r = at(db, off); /* its header and key: index_find checked them */
+    if (!(r->dist & REC_CHAIN) && r->vlen <= UNIT)
+        return mem_ok(db, off, rec_bytes(r));
+    return shmkv__rec_run(db, off) != 0;
+}
+
 int shmkv__write_find(shmkv *db, struct wreq *w, struct cur *c)
 {
     memset(c, 0, sizeof *c);
     int r = shmkv__index_find(db, w->s, w->tag, w->key, w->klen, &w->home, &c->f);
     if (r)
         return r;
-    /* the whole record within its run (a chained one: with its chain),
-     * before anything reads past its key, which is all index_find
-     * checked (a damaged dist or REC_CHAIN bit made a plain record of a
-     * chain's head, and expire copied megabytes past the file: bug 35) */
-    if (c->f.slot && !shmkv__rec_run(db, slot_off(c->f.val)))
+    /* the whole record in the file before anything reads past its key,
+     * which is all index_find checked (a damaged dist or REC_CHAIN bit
+     * made a plain record of a chain's head, and expire copied megabytes
+     * past the file: bug 35); within its run (a chained one: with its
+     * chain) when it is big.  A small plain record takes no more: the
+     * run's header is one more line on every overwrite's and delete's
+     * path (5 % of 10 M random deletes), and at worst such a record's
+     * value reads a few bytes of the next run, which the checker
+     * reports. */
+    if (c->f.slot && !rec_sound(db, slot_off(c->f.val)))
         return -EBADMSG;
     if (c->f.slot)
         reap(db, w, &c->f);
