@@ -68,6 +68,21 @@ static inline int view_patch(const struct shard *s, const struct view *v, uint64
     return patch_rec(v->patch) == o ? VIEW_JOURNAL : VIEW_CLEAN;
 }
 
+/* Cache mode: note a use of the key in its slot's read count (v: the
+ * slot as last seen), unless the count is at its top (hot keys then cost
+ * no write).  The CAS only succeeds on the exact value seen, so it can
+ * never revive or redirect a slot a writer has changed meanwhile; a
+ * reader raising the count at the same moment did the same.  Gets call
+ * it, and increments rewritten in place, whose record stays in its old
+ * run where a new one would have gone to the newest (clean.c's eviction
+ * gives a used key its second chance). */
+static inline void shmkv__slot_use(shmkv *db, _Atomic uint64_t *slot, uint64_t v)
+{
+    if (db->mark_reads && slot_reads(v) < SLOT_READS_MAX)
+        atomic_compare_exchange_strong_explicit(slot, &v, v + SLOT_READ1, memory_order_relaxed,
+                                                memory_order_relaxed);
+}
+
 /* ---- geometry ---- */
 
 /* Inline: every lookup goes through them. */

@@ -57,23 +57,31 @@ void shmkv__patch(shmkv *db, struct shard *s, uint64_t off, const void *text, si
     shmkv__pause_at(PAUSE_PATCHING);
     memcpy(val + half, (const uint8_t *)text + half, n - half);
     seq_publish(&s->patch, gen << PATCH_GEN_SHIFT); /* release: the digits before */
+    add64(&s->patches, 1);
 }
 
-/* Decimal text, as only shmkv_incr writes in place? */
-static bool decimal(const uint8_t *p, size_t n)
+bool shmkv__parse_int(const uint8_t *p, size_t n, int64_t *v)
 {
-    size_t i = n && p[0] == '-';
-    if (i == n)
+    bool neg = n && p[0] == '-';
+    size_t i = neg;
+    if (n - i < 1 || n - i > 19)
         return false;
-    for (; i < n; i++)
-        if (p[i] < '0' || p[i] > '9')
+    uint64_t u = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9)
             return false;
+        u = u * 10 + d; /* 19 digits fit a uint64 */
+    }
+    if (u > (uint64_t)INT64_MAX + neg)
+        return false;
+    *v = neg ? (int64_t)(0 - u) : (int64_t)u;
     return true;
 }
 
 /* What is wrong with the rewrite in flight (or NULL): the journal must
- * hold decimal text as long as the value of a pair's record, in one
- * piece, in a run of this shard. */
+ * hold an integer's text (all shmkv_incr writes) as long as the value of
+ * a pair's record, in one piece, in a run of this shard. */
 static const char *in_flight_damage(shmkv *db, struct shard *s, uint64_t off)
 {
     uint64_t ro = shmkv__rec_run(db, off);
@@ -82,7 +90,8 @@ static const char *in_flight_damage(shmkv *db, struct shard *s, uint64_t off)
     const struct rec *r = at(db, off);
     if (rec_type(r) != REC_PAIR || !r->klen || (r->dist & REC_CHAIN))
         return "the patch journal names a record that is not a pair in one piece";
-    if (s->patch_len != r->vlen || s->patch_len > PATCH_MAX || !decimal(s->patch_text, s->patch_len))
+    int64_t v;
+    if (s->patch_len != r->vlen || s->patch_len > PATCH_MAX || !shmkv__parse_int(s->patch_text, s->patch_len, &v))
         return "the patch journal's text is not a value of its record's length";
     return NULL;
 }

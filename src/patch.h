@@ -23,10 +23,15 @@ static inline bool shmkv__patch_fits(const struct rec *r, size_t n)
 }
 
 /* Under the shard's lock: rewrite the value of the record at off (which
- * patch_fits allowed) with the n bytes at text, journaled: a writer
- * killed at any instant leaves the old value or (once the journal names
- * the record) the new one. */
+ * patch_fits allowed) with the n bytes at text, journaled, and count it
+ * (shard.patches): a writer killed at any instant leaves the old value or
+ * (once the journal names the record) the new one. */
 void shmkv__patch(shmkv *db, struct shard *s, uint64_t off, const void *text, size_t n);
+
+/* Decimal text (optional '-', 1 to 19 digits, nothing else) into *v:
+ * what shmkv_incr reads and writes.  False if it is not that or does not
+ * fit an int64. */
+bool shmkv__parse_int(const uint8_t *p, size_t n, int64_t *v);
 
 /* The next holder after a gone one (shard.c): finish a rewrite left in
  * flight, from the journal; a journal that cannot be a rewrite of a

@@ -256,17 +256,6 @@ static int take(shmkv *db, struct shard *s, const struct view *vw, const struct 
     return r;
 }
 
-/* Cache mode: note the read in the slot's count, unless it is already at
- * its top (hot keys then cost no write).  The CAS only succeeds on the
- * exact value read, so it can never revive or redirect a slot a writer
- * has changed meanwhile. */
-static void mark_read(shmkv *db, _Atomic uint64_t *slot, uint64_t v)
-{
-    if (db->mark_reads && slot_reads(v) < SLOT_READS_MAX)
-        atomic_compare_exchange_strong_explicit(slot, &v, v + SLOT_READ1, memory_order_relaxed,
-                                                memory_order_relaxed);
-}
-
 /* One optimistic look for the key in shard s (guarded: see the top): 0 or
  * a negative errno, or LOOK_RETRY when a writer changed something the
  * look depended on. */
@@ -305,7 +294,7 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
             }
             if (r == 0 || r == -ENOBUFS) {
                 if (!out->expiry)
-                    mark_read(db, &bk->slot[i], v);
+                    shmkv__slot_use(db, &bk->slot[i], v);
                 *vlen = rh.vlen;
             }
             return r;
@@ -425,7 +414,7 @@ static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t k
             copy_small(buf, k + klen, rh.vlen);
             if (view_recycled(s, &vw) || view_patch(s, &vw, o) != VIEW_CLEAN)
                 return FAST_NO;
-            mark_read(db, &bk->slot[i], v);
+            shmkv__slot_use(db, &bk->slot[i], v);
             *vlen = rh.vlen;
             return 0;
         }

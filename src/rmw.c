@@ -23,27 +23,6 @@ struct incr_arg {
     char text[24];  /* the new value, as decimal text */
 };
 
-/* Decimal text (optional '-', 1 to 19 digits, nothing else) into *v;
- * false if it is not that or does not fit an int64. */
-static bool parse_int(const uint8_t *p, size_t n, int64_t *v)
-{
-    bool neg = n && p[0] == '-';
-    size_t i = neg;
-    if (n - i < 1 || n - i > 19)
-        return false;
-    uint64_t u = 0;
-    for (; i < n; i++) {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (d > 9)
-            return false;
-        u = u * 10 + d; /* 19 digits fit a uint64 */
-    }
-    if (u > (uint64_t)INT64_MAX + neg)
-        return false;
-    *v = neg ? (int64_t)(0 - u) : (int64_t)u;
-    return true;
-}
-
 /* v as decimal text into t (at least 20 bytes); returns its length.  By
  * hand, two digits a division: snprintf was two thirds of an increment's
  * instructions, under the shard's lock. */
@@ -84,7 +63,7 @@ static int decide_incr(shmkv *db, struct wreq *w, const struct cur *c, struct pl
         const void *cv = shmkv__cur_value(db, w, c, &vlen, &rc);
         if (!cv)
             return rc;
-        if (!parse_int(cv, vlen, &v))
+        if (!shmkv__parse_int(cv, vlen, &v))
             return -EDOM;
         exp = rec_expiry(c->r); /* an existing key keeps its expiry */
     }

@@ -210,19 +210,6 @@ static struct shard *background(shmkv *db, struct wreq *w)
     return elsewhere;
 }
 
-/* A cache's eviction gives a second chance to what was used since it
- * last looked (clean.c): a record rewritten in place stays in its old run
- * (a new record would have gone to the newest one), so the write counts
- * as a use of the key, as a get does (read.c, mark_read).  One CAS: a
- * reader raising the count meanwhile did the same. */
-static void note_use(shmkv *db, _Atomic uint64_t *slot)
-{
-    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
-    if (db->mark_reads && slot_reads(v) < SLOT_READS_MAX)
-        atomic_compare_exchange_strong_explicit(slot, &v, v + SLOT_READ1, memory_order_relaxed,
-                                                memory_order_relaxed);
-}
-
 /* One round, the shard's lock held. */
 static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
 {
@@ -240,8 +227,7 @@ static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
             return r ? r : w->rc;
         if (p.act == ACT_PATCH) { /* nothing for the cleaner: no background step */
             shmkv__patch(db, w->s, slot_off(c.f.val), p.val[0].p, p.val[0].len);
-            add64(&w->s->patches, 1);
-            note_use(db, c.f.slot);
+            shmkv__slot_use(db, c.f.slot, atomic_load_explicit(c.f.slot, memory_order_relaxed));
             return w->rc;
         }
         if (p.act == ACT_DELETE) {
