@@ -121,6 +121,8 @@ struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s)
     uint32_t bb = db->base_bits;
     if (!split_due(db, s, lay, 2))
         return NULL;
+    prefetch_w(db, &s->pending_split); /* the split's journal, the overflow free list */
+    prefetch_w(db, &s->ov_used);       /* and the split's counters, on the next line */
     uint64_t sb = lay_split(lay);
     struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, sb + (1ull << (bb + lay_level(lay))));
     if (dst)
@@ -347,7 +349,8 @@ static int split_prepare(shmkv *db, struct shard *s, struct bucket *src, uint64_
 {
     unsigned moving = 0, n = 0;
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
-        moving += (unsigned)__builtin_popcount(moving_mask(bk, half));
+        for (unsigned i = 0; i < SLOTS; i++) /* a count, no branch (nor libgcc's popcount) */
+            moving += (slot_tag(atomic_load_explicit(&bk->slot[i], memory_order_relaxed)) & half) != 0;
     s->pending_split = sbucket + 1;
     bucket_clear(dst);
     struct bucket *tail = dst;

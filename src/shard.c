@@ -79,7 +79,12 @@ int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
         add64(&s->lock_waits, 1);
     if (note.recovered)
         atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
-    if (r == 0 && (s->deferred || s->pending_defer))
+    /* runs waiting for the allocator.  Not pending_defer: it is set only
+     * inside a drain under this lock, so it survives only a holder that
+     * died, whose lock is taken over with a repair (which drains), and
+     * it sits on the shard's rare line, which the other processes' splits
+     * write: reading it cost every put a coherence miss */
+    if (r == 0 && s->deferred)
         shmkv__run_drain(db, s);
     /* a rewrite in flight under a lock nobody held: damage (or an image
      * whose lock word was cleared); finish or drop it before its word can
@@ -96,6 +101,7 @@ void shmkv__shard_prefetch(const shmkv *db, struct shard *s)
     __builtin_prefetch(&s->layout);
     prefetch_w(db, &s->lock);
     prefetch_w(db, &s->keys);
+    __builtin_prefetch(&s->patch); /* shard_lock_for reads the patch word */
 }
 
 int shmkv__shard_lock(shmkv *db, struct shard *s) { return shmkv__shard_lock_for(db, s, LOCK_WAIT_NS); }
