@@ -64,6 +64,7 @@ struct config {
     struct sizes key, val;
     int runs;
     unsigned batch;                /* gets per batch call (--batch) */
+    int lean_gets;                 /* GET: keys made first, values checked after (--lean-gets) */
     unsigned put_batch;            /* PUT: pairs per batch call (--put-batch) */
     int mix_op;                    /* MIX_*: what a MIX update is (--op) */
     unsigned pipeline;             /* depth of the pipelined variants */

@@ -97,6 +97,9 @@ static const struct optdef defs[] = {
     { "batch", .arg = "B", UNS(batch, 1, MAX_DEPTH),
       .help = "gets B at a time where the system can: shmkv_get_many,\n"
               "Redis MGET, memcached_mget (default 1)" },
+    { "lean-gets", ON(lean_gets),
+      .help = "GET makes 64 keys, gets them back to back, then checks\n"
+              "the 64 values (default: make, get and check each in turn)" },
     { "put-batch", .arg = "B", UNS(put_batch, 1, MAX_DEPTH),
       .help = "PUT stores B pairs a call where the system can:\n"
               "shmkv_put_many, LMDB a write transaction per batch, Redis\n"

@@ -7,14 +7,16 @@
 #    10,000 keys with 2x2 threads, key and value size ranges and Zipf keys;
 #    10,000 keys with gets in batches of 8; MIX's updates as puts (--op
 #    put) and as increments of counters (--op incr, one at a time, in
-#    batches, with threads); PUT in batches (--put-batch):
+#    batches, with threads); PUT in batches (--put-batch); GET by the
+#    lean loop (--lean-gets):
 #    each must exit 0 and report every phase of every system ok with no
 #    mismatch (each system that has no increment or no batch of puts is
 #    left out of those, saying so);
 #  - cache mode (--cache 50: shmkv-cache, and memcached evicting) passes
 #    with misses allowed, and --hitratio gives plausible ratios;
 #  - --self-test-corrupt (one expected value flipped: a get's, or with
-#    --op incr an increment's) must make each system fail with a mismatch;
+#    --op incr an increment's) must make each system fail with a mismatch
+#    (and shmkv's lean GET);
 #  - --queue: every cell of every queue system passes, and
 #    --self-test-corrupt fails each;
 #  - SIGINT in the middle of a run must leave no server, worker or file;
@@ -143,6 +145,9 @@ expect_pass threads-ranges-zipf 4 --keys 10000 --mix-ops 20000 --procs 2 --threa
     --key-size 8-40 --val-size 8-200 --dist zipf --mix-get 80
 expect_pass batch 3 --keys 10000 --mix-seconds 1 --batch 8 --phases put,mix,get --json
 expect_pass put-op 4 --keys 10000 --mix-seconds 0.3 --mix-get 50 --op put
+# GET by the lean loop (keys first, then the gets, then the checks), after
+# a MIX whose updates it must see, with an odd count per worker
+expect_pass lean 4 --keys 10001 --mix-ops 20000 --mix-get 50 --procs 3 --lean-gets --val-size 8-100
 
 # --op incr and --put-batch: the systems that have an increment, or a batch
 # of puts; the others are left out, saying why
@@ -243,6 +248,8 @@ for s in $(echo "$ilist" | tr , ' '); do
     expect_mismatch "corrupt-incr-$s" "incrementing key" --system "$s" --keys 5000 --phases put,mix \
         --op incr --mix-ops 2000 --mix-get 0
 done
+# the lean GET checks every value too
+expect_mismatch corrupt-lean ": got " --system shmkv --keys 5000 --phases put,get --lean-gets
 # and GET checks every value that PUT stored in batches
 expect_mismatch corrupt-put-batch ": got " --system shmkv --keys 5000 --phases put,get --put-batch 8
 
@@ -311,7 +318,7 @@ brc=$?
 listed=$(sed -nE 's/^  (-[a-z], )?--([a-z-]+).*/\2/p' "$T/out/help.out")
 missing=
 for o in procs threads keys key-size val-size system list-systems phases mix-get op mix-seconds \
-         mix-ops dist zipf-s batch put-batch pipeline runs sample progress json tsv presize no-prefault \
+         mix-ops dist zipf-s batch lean-gets put-batch pipeline runs sample progress json tsv presize no-prefault \
          dir quick cache stall-probe self-test-corrupt help hitratio requests warmup skews \
          cache-pcts; do
     echo "$listed" | grep -qx -- "$o" || missing="$missing --$o"
