@@ -81,9 +81,10 @@ int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
         atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
     /* runs waiting for the allocator.  Not pending_defer: it is set only
      * inside a drain under this lock, so it survives only a holder that
-     * died, whose lock is taken over with a repair (which drains), and
-     * it sits on the shard's rare line, which the other processes' splits
-     * write: reading it cost every put a coherence miss */
+     * died, whose lock is taken over with a repair (which drains); and
+     * it shares a line with the journal of index growth, the lease
+     * counters and the list wake word, which other processes write:
+     * reading it cost puts a coherence miss */
     if (r == 0 && s->deferred)
         shmkv__run_drain(db, s);
     /* a rewrite in flight under a lock nobody held: damage (or an image
