@@ -263,8 +263,38 @@ static bool claim(shmkv *db, struct chk *c, uint64_t ro, uint8_t want)
     return true;
 }
 
-/* A list (its record at off): its runs, and each element a record of its
- * own, keyed by the list run, with its index, reached once. */
+/* The checker's view of one list's walk (check_list). */
+struct list_chk {
+    shmkv *db;
+    struct shard *s;
+    struct chk *c;
+    uint64_t lrun;
+    bool bad;
+};
+
+/* An element: out of line, a record of its own in a run of the shard,
+ * keyed by the list run, naming the element's position, reached once. */
+static void check_elem(void *ctx, uint32_t pos, uint64_t e)
+{
+    struct list_chk *lc = ctx;
+    if (!e || lc->bad)
+        return;
+    shmkv *db = lc->db;
+    uint32_t si = shard_index(db, lc->s);
+    uint64_t ro = shmkv__rec_run(db, e), k = 0;
+    const struct rec *r = ro ? at(db, e) : NULL;
+    if (r && r->klen == sizeof k)
+        memcpy(&k, rec_key(r), sizeof k);
+    if (!ro || !in_runs(db, lc->c, e) || run_at(db, ro)->shard != si || rec_type(r) != REC_ELEM || k != lc->lrun ||
+        (uint32_t)rec_extword(r) != pos) {
+        bad(lc->c, "shard %u: list %#llx's element at %u is not its record", si, (ull)lc->lrun, pos);
+        lc->bad = true;
+        return;
+    }
+    seen_once(db, lc->s, lc->c, e, ro, r);
+}
+
+/* A list (its record at off): its runs, and its elements, each sound. */
 static void check_list(shmkv *db, struct shard *s, struct chk *c, uint64_t off)
 {
     uint32_t si = shard_index(db, s);
@@ -277,24 +307,12 @@ static void check_list(shmkv *db, struct shard *s, struct chk *c, uint64_t off)
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     if ((w & ~63ull) != lrun + LIST_RING_OFF && !claim(db, c, (w & ~63ull) - RUN_HDR, HEAD_RING))
         bad(c, "shard %u: list %#llx's ring is another's", si, (ull)lrun);
-    uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
-    uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
-    if (tail - head > (1ull << (w & 63))) {
-        bad(c, "shard %u: list %#llx holds %u elements, more than its ring", si, (ull)lrun, tail - head);
-        return;
-    }
-    for (uint32_t i = head; i != tail; i++) {
-        uint64_t e = shmkv__list_elem(db, lrun, SHMKV_HEAD, i - head), ro = e ? shmkv__rec_run(db, e) : 0, k = 0;
-        const struct rec *r = at(db, e);
-        if (ro && r->klen == sizeof k)
-            memcpy(&k, rec_key(r), sizeof k);
-        if (!ro || !in_runs(db, c, e) || run_at(db, ro)->shard != si || rec_type(r) != REC_ELEM || k != lrun ||
-            (uint32_t)rec_extword(r) != i) {
-            bad(c, "shard %u: list %#llx's element %u is not its record", si, (ull)lrun, i - head);
-            return;
-        }
-        seen_once(db, s, c, e, ro, r);
-    }
+    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
+                            atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    struct list_chk lc = {db, s, c, lrun, false};
+    uint32_t k = shmkv__list_walk(db, lrun, check_elem, &lc);
+    if (k != len)
+        bad(c, "shard %u: list %#llx holds %u elements, and its ring %u sound ones", si, (ull)lrun, len, k);
 }
 
 static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *slot, void *ctx)

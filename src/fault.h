@@ -22,7 +22,8 @@ enum fault { FAULT_FALLOCATE, FAULT_MMAP, FAULT_MALLOC, FAULT_KINDS };
  * this process raises SIGSTOP (once; re-arm for more). */
 enum pause_point {
     PAUSE_LOCKED,          /* a shard's lock was just taken */
-    PAUSE_RECORD_WRITTEN,  /* a record appended, its slot not yet published */
+    PAUSE_RECORD_WRITTEN,  /* a record appended (or a list element written), its slot
+                            * (or the list's end) not yet published */
     PAUSE_SLOT_PUBLISHED,  /* a slot stored, the old record not yet retired */
     PAUSE_SPLIT_PUBLISHED, /* a split's layout published, moved slots not yet cleared */
     PAUSE_RUN_UNLINKED,    /* a run unlinked from its shard, not yet freed */

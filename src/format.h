@@ -12,8 +12,8 @@
  *
  * A run starts with a 64-byte struct run header and is one of: a free run,
  * a log run (records appended by one shard), a huge run (one record too big
- * for a log run), or an index run (a shard's bucket chunk or overflow
- * buckets).  Runs tile [data_off, top) with no gaps, so the allocator can
+ * for a log run), an index run (a shard's bucket chunk or overflow
+ * buckets), or a list's run or ring (struct list).  Runs tile [data_off, top) with no gaps, so the allocator can
  * rebuild its free lists by walking them (alloc.c).
  *
  * Index (index.c): per shard, linear hashing over 64-byte buckets of
@@ -36,7 +36,9 @@
  * robust mutexes with the table's own locks (struct lock), whose every
  * field the library validates, and added deferred run releases; 4 added
  * in-place increments (the shard's patch line, which every reader of a
- * version-3 library would ignore, hence the new version).  shmkv_open refuses
+ * version-3 library would ignore, hence the new version); 5 keeps a list's
+ * elements as bytes in its ring instead of records in the log (a version-4
+ * library would read the ring's bytes as record offsets).  shmkv_open refuses
  * any other version, and any file whose structure sizes differ from these
  * (the header records them), with -EBADMSG.
  */
@@ -48,7 +50,7 @@
 #include <stdint.h>
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 4u
+#define FORMAT_VERSION 5u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)
@@ -103,25 +105,33 @@ enum run_kind {
     RUN_DEFER = 0x44454652, /* "DEFR": released while the allocator was busy;
                              * on its shard's deferred list until freed */
     RUN_LIST  = 0x4c495354, /* "LIST": a list's state and its first ring */
-    RUN_RING  = 0x52494e47, /* "RING": a list's grown ring of element offsets */
+    RUN_RING  = 0x52494e47, /* "RING": a list's grown ring of elements */
 };
 
 /* A list (list.c), in a RUN_LIST run of its key's shard, right after the
- * run header.  Its elements are records (REC_ELEM) in the shard's log;
- * element i (a 32-bit index, counting modulo 2^32) is the record at offset
- * ring[i & (cap - 1)], for i from the head's index up to the tail's.
- * Changed only under the shard's lock.  Each end is one 64-bit word, its
- * index in the low half and the number of pushes ever made at that end in
- * the high half, so a push or pop commits with one store, and a move's
- * journal can tell whether the push it began was committed. */
+ * run header.  Its elements lie in its ring, a circle of cap bytes (a
+ * power of two) inside the list run while small, else in a RUN_RING run
+ * of their own, one after the other: an 8-byte tag (the payload's length
+ * and a check), the payload padded to 8 bytes, the tag again (so that
+ * either end can be walked).  An element too big for the ring (huge_min
+ * bytes and more) lies out of line, in a record of its own (REC_ELEM) in
+ * a huge run or a chain, and its ring payload is that record's offset.
+ * Changed only under the shard's lock.  Each end is one 64-bit word: the
+ * element index in the low half (counting modulo 2^32: the length is
+ * tail - head), the ring position in 8-byte units in the high half
+ * (modulo 2^32 units: the byte at position p is ring[8p & (cap - 1)]), so
+ * a push or pop commits with one store, and a move's journal can tell
+ * whether the push it began was committed. */
 struct list {
-    _Atomic uint64_t end[2];        /* [SHMKV_HEAD]: index of the first element,
-                                     * [SHMKV_TAIL]: one past the last; | pushes << 32 */
-    _Atomic uint64_t ring;          /* offset of the ring's first slot | log2(cap) */
+    _Atomic uint64_t end[2];        /* [SHMKV_HEAD]: the first element,
+                                     * [SHMKV_TAIL]: one past the last: pos << 32 | index */
+    _Atomic uint64_t ring;          /* offset of the ring's first byte | log2(cap) */
     _Atomic uint32_t wake;          /* futex word: moved on by every push and by deletion */
     _Atomic uint32_t unused;        /* (sleepers count in their shard's list_waiters:
                                      * a list may be freed under its sleepers) */
-    uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
+    _Atomic uint64_t ver;           /* moved on after every change (lock-free copies
+                                     * compare it before and after); on the ends' line,
+                                     * which every push and pop writes anyway */
     /* the journal of a move out of this list (both lists locked) */
     _Atomic uint64_t move_dst;      /* the destination's list run, 0: none; | 1 once
                                      * the destination's repair found its push done */
@@ -129,9 +139,10 @@ struct list {
     uint64_t move_src_end;          /* this list's end word before the pop */
     uint32_t move_to, move_from;    /* the ends */
     uint64_t move_src;              /* a move into this list: the source's list run */
+    uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
 };
 #define LIST_RING_OFF 192u          /* the first ring's offset in its list run */
-#define LIST_INLINE 256u            /* ring slots inside the list run (4 KiB): 2^8 */
+#define LIST_INLINE 2048u           /* ring bytes inside the list run (4 KiB) */
 
 /* Header of every run.  kind/nunits are the walkable skeleton; the rest
  * depends on the kind.  used/live are read by stat and the checker without
@@ -175,9 +186,10 @@ enum rec_type {
     REC_LEASE = 1,  /* a pending lease: invisible to readers; the value is its
                      * 8-byte token, the expiry when it lapses */
     REC_LIST  = 2,  /* a list: the value is the 8-byte offset of its list run */
-    REC_ELEM  = 3,  /* an element of a list, reached from the list's ring, not
-                     * the index: the key is the 8-byte offset of the list's
-                     * run, the ext word's low 56 bits the element's index */
+    REC_ELEM  = 3,  /* an element of a list too big for its ring, reached from
+                     * the ring, not the index: the key is the 8-byte offset
+                     * of the list's run, the ext word's low 56 bits the ring
+                     * position (in 8-byte units) of the element pointing here */
 };
 
 struct bucket {
@@ -240,8 +252,7 @@ struct shard {
     uint64_t pending_index;         /* index run allocated, not yet in the directory or free list */
     uint64_t pending_defer;         /* deferred run taken off the list, maybe not freed */
     uint64_t pending_list;          /* list run created or being deleted (journal) */
-    _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created
-                                     * (and by every push: queue.c spin_on watches it) */
+    _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created */
     _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it or on a list of the
                                      * shard (a hint, only ever too high) */
 

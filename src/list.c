@@ -4,22 +4,38 @@
  * A list key's slot holds an ordinary immutable record (REC_LIST) whose
  * value is the offset of the list's run (RUN_LIST, one unit): the list's
  * mutable state (struct list, format.h) and, while it is small, its ring.
- * Each element is an immutable record of its own in the shard's log
- * (REC_ELEM), written like a value and reclaimed by the same compaction,
- * so a queue that carries any number of elements over its life needs only
- * as much memory as it holds at once.  Element i is found through
- * ring[i & (cap - 1)]; the ring doubles into a run of its own (RUN_RING)
- * when full.
+ * The elements lie in the ring itself, one after the other, each framed
+ * by a tag (length and check) at both ends so that either end can be
+ * walked: a push copies its bytes in, a pop copies them out, and the ring
+ * space a pop frees is the next push's, so a queue that carries any
+ * number of elements over its life needs only as much memory as it holds
+ * at once, and no compaction ever visits an element.  The ring doubles
+ * into a run of its own (RUN_RING) when full.  An element too big for a
+ * ring (huge_min and more) is a record of its own (REC_ELEM, a huge run
+ * or a chain, written like a huge value) whose offset its ring entry
+ * holds.
+ *
+ * Why bytes in a ring and not records in the log (formats up to 4): a
+ * queue's elements are written once, read once and dropped, and as log
+ * records each one paid a record header, a log append, a ring slot, the
+ * run's live accounting on the way in and out, a validation against its
+ * run on every touch and finally compaction; across processes each of
+ * those is a cache line the pusher and the popper pass back and forth
+ * under the shard lock they share (BENCHMARKS.md 10).
  *
  * Crash safety, each change ordered so that the file is right after every
  * store, with one store as the commit:
- *  - push: append the element records, store their ring slots, then move
- *    the end word (index and push count) with one store.  Killed before
- *    it, the records are garbage nothing references.
- *  - pop: move the end word, then retire the records (accounting only).
+ *  - push: write the elements' bytes in the free part of the ring (and
+ *    append the records of out-of-line ones), then move the end word
+ *    (position and index) with one store.  Killed before it, the bytes lie
+ *    in free space and the records are garbage nothing references.
+ *  - pop: move the end word, then retire the out-of-line records
+ *    (accounting only).
  *  - ring growth: the new ring is journaled (pending_ring) from its
  *    allocation, filled, switched to with one store of the ring word
  *    (offset and size together), then the old one is journaled and freed.
+ *    Positions do not change: the byte at position p moves from old[8p &
+ *    (cap - 1)] to new[8p & (2cap - 1)].
  *  - a move from one list to another (queue.c holds both locks): the
  *    destination's push is committed first, then the source's pop; the
  *    source's journal (move_*) records both end words from before, the
@@ -28,8 +44,9 @@
  *    exactly then (repair_move): an element is in one list or the other,
  *    never both, never neither.
  *  - create and delete: journaled in shard.pending_list.
+ * Every change moves ver on after its commit, for lock-free copies.
  * The shard's repair (shard.c) finishes or forgets each of these and
- * counts the elements' live bytes into their runs.
+ * counts the out-of-line elements' live bytes into their runs.
  */
 #include "list.h"
 
@@ -47,28 +64,129 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define LIST_MAX (1u << 31) /* elements: lengths are 32-bit differences */
+#define LIST_MAX (1u << 31)   /* elements: lengths are 32-bit differences */
+#define RING_MAX_LOG 34u      /* the biggest ring, 16 GiB: positions count 8-byte units modulo 2^32 */
+#define TAG_CHECK 0x454c454du /* a tag's high half is its low half ^ this */
+#define TAG_OUT (1u << 31)    /* the element lies out of line: its payload is a record's offset */
 
 static uint64_t ring_off(uint64_t w) { return w & ~63ull; }
 static uint64_t ring_cap(uint64_t w) { return 1ull << (w & 63); }
 
 /* Is the ring word of list run lrun sound: the inline ring, or a ring run
- * of s big enough for its slots? */
+ * of s big enough? */
 static bool ring_ok(shmkv *db, struct shard *s, uint64_t lrun, uint64_t w)
 {
     uint64_t off = ring_off(w), cap = ring_cap(w);
-    if ((w & 63) > 40)
+    if ((w & 63) > RING_MAX_LOG || (w & 63) < 6)
         return false;
     if (off == lrun + LIST_RING_OFF)
         return cap == LIST_INLINE;
     return off >= RUN_HDR && shmkv__run_ok(db, off - RUN_HDR, RUN_RING, s) &&
-           RUN_HDR + cap * 8 <= run_at(db, off - RUN_HDR)->nunits << UNIT_SHIFT;
+           RUN_HDR + cap <= run_at(db, off - RUN_HDR)->nunits << UNIT_SHIFT;
 }
 
-static _Atomic uint64_t *slot_of(shmkv *db, uint64_t w, uint32_t i)
+/* ---- bytes in the ring ---- */
+
+static uint64_t ring_at(uint64_t w, uint32_t pos) { return ring_off(w) + (((uint64_t)pos << 3) & (ring_cap(w) - 1)); }
+
+static void ring_write(shmkv *db, uint64_t w, uint32_t pos, const void *src, size_t n)
 {
-    return (_Atomic uint64_t *)at(db, ring_off(w) + (i & (ring_cap(w) - 1)) * 8);
+    uint64_t b = ((uint64_t)pos << 3) & (ring_cap(w) - 1), first = ring_cap(w) - b < n ? ring_cap(w) - b : n;
+    if (!n)
+        return;
+    memcpy(at(db, ring_off(w) + b), src, first);
+    if (n > first)
+        memcpy(at(db, ring_off(w)), (const uint8_t *)src + first, n - first);
 }
+
+/* Read racily: lock-free copies read rings that writers change. */
+static void ring_read(shmkv *db, uint64_t w, uint32_t pos, void *dst, size_t n)
+{
+    uint64_t b = ((uint64_t)pos << 3) & (ring_cap(w) - 1), first = ring_cap(w) - b < n ? ring_cap(w) - b : n;
+    if (!n)
+        return;
+    racy_copy(dst, at(db, ring_off(w) + b), first);
+    if (n > first)
+        racy_copy((uint8_t *)dst + first, at(db, ring_off(w)), n - first);
+}
+
+static uint64_t ring_word(shmkv *db, uint64_t w, uint32_t pos)
+{
+    uint64_t v;
+    racy_copy(&v, at(db, ring_at(w, pos)), sizeof v);
+    return v;
+}
+
+/* ---- elements: tag, payload padded to 8, tag ---- */
+
+static uint64_t tag_make(uint32_t len, bool out)
+{
+    uint32_t lo = len | (out ? TAG_OUT : 0);
+    return (uint64_t)(lo ^ TAG_CHECK) << 32 | lo;
+}
+
+static uint32_t elem_units(uint32_t len) { return 2 + (len + 7) / 8; }
+
+/* Does a value of vlen bytes lie out of line?  When its record would be
+ * huge: then the log writes it as it writes a huge value. */
+static bool goes_out(const shmkv *db, size_t vlen) { return rec_size(8, vlen, 8) >= db->huge_min; }
+
+struct elem {
+    uint32_t pos, units, len; /* where it starts, its units, its payload's bytes */
+    bool out;
+};
+
+/* The element at one end of a span of avail units: from the head, the
+ * one starting at pos; from the tail, the one ending there.  False if its
+ * tags are not sound or it does not fit the span. */
+static bool elem_at(shmkv *db, uint64_t w, int end, uint32_t pos, uint32_t avail, struct elem *e)
+{
+    if (avail < 2)
+        return false;
+    uint64_t t = ring_word(db, w, end == SHMKV_HEAD ? pos : pos - 1);
+    if ((uint32_t)(t >> 32) != ((uint32_t)t ^ TAG_CHECK))
+        return false;
+    e->len = (uint32_t)t & ~TAG_OUT;
+    e->out = (uint32_t)t & TAG_OUT;
+    e->units = elem_units(e->len);
+    if (e->units > avail || (e->out && e->len != 8))
+        return false;
+    e->pos = end == SHMKV_HEAD ? pos : pos - e->units;
+    return ring_word(db, w, end == SHMKV_HEAD ? pos + e->units - 1 : e->pos) == t;
+}
+
+/* The next position of a walk from end past e. */
+static uint32_t walk_past(int end, uint32_t pos, const struct elem *e)
+{
+    return end == SHMKV_HEAD ? pos + e->units : pos - e->units;
+}
+
+/* An element's value size (and, out of line, its record, validated). */
+static bool elem_size(shmkv *db, uint64_t w, const struct elem *e, size_t *vlen, uint64_t *off, struct rec *rh)
+{
+    *off = 0;
+    if (!e->out) {
+        *vlen = e->len;
+        return true;
+    }
+    *off = ring_word(db, w, e->pos + 1);
+    if (!shmkv__rec_run(db, *off))
+        return false;
+    racy_copy(rh, at(db, *off), sizeof *rh);
+    *vlen = rh->vlen;
+    return true;
+}
+
+static bool elem_copy(shmkv *db, uint64_t w, const struct elem *e, uint64_t off, const struct rec *rh, void *dst)
+{
+    if (!off) {
+        ring_read(db, w, e->pos + 1, dst, e->len);
+        return true;
+    }
+    return shmkv__rec_value(db, off, rh, dst);
+}
+
+/* ---- the list ---- */
 
 uint64_t shmkv__list_run(shmkv *db, struct shard *s, uint64_t off)
 {
@@ -97,21 +215,39 @@ int shmkv__list_create(shmkv *db, struct shard *s, uint64_t *lrun)
     return 0;
 }
 
-/* Double the ring (see the crash notes at the top). */
-static int ring_grow(shmkv *db, struct shard *s, uint64_t lrun)
+/* Move a word on that only holders of the shard's lock write: a load and
+ * a release store, no locked add (which would wait for the store buffer
+ * on every push and pop). */
+static void bump(_Atomic uint64_t *v)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1, memory_order_release);
+}
+
+static void changed(struct list *l) { bump(&l->ver); }
+
+/* Grow the ring to at least need bytes (see the crash notes at the top). */
+static int ring_grow(shmkv *db, struct shard *s, uint64_t lrun, uint64_t need)
 {
     struct list *l = list_at(db, lrun);
-    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed), cap = ring_cap(w) * 2;
-    uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
-    uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
-    int e = shmkv__run_alloc(db, units_of(RUN_HDR + cap * 8), RUN_RING, shard_index(db, s), false, &l->pending_ring);
+    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed), cap = ring_cap(w), ncap = cap;
+    while (ncap < need)
+        ncap *= 2;
+    uint32_t head = END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
+    uint32_t tail = END_POS(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    int e = shmkv__run_alloc(db, units_of(RUN_HDR + ncap), RUN_RING, shard_index(db, s), false, &l->pending_ring);
     if (e)
         return e;
-    uint64_t nw = (l->pending_ring + RUN_HDR) | (uint64_t)__builtin_ctzll(cap);
-    for (uint32_t i = head; i != tail; i++)
-        atomic_store_explicit(slot_of(db, nw, i), atomic_load_explicit(slot_of(db, w, i), memory_order_relaxed),
-                              memory_order_relaxed);
+    uint64_t nw = (l->pending_ring + RUN_HDR) | (uint64_t)__builtin_ctzll(ncap);
+    for (uint64_t b = (uint64_t)head << 3, left = (uint64_t)(tail - head) << 3; left;) {
+        uint64_t so = b & (cap - 1), no = b & (ncap - 1), n = left;
+        n = cap - so < n ? cap - so : n;
+        n = ncap - no < n ? ncap - no : n;
+        memcpy(at(db, ring_off(nw) + no), at(db, ring_off(w) + so), n);
+        b += n;
+        left -= n;
+    }
     atomic_store_explicit(&l->ring, nw, memory_order_release); /* the commit: offset and size together */
+    changed(l);
     if (ring_off(w) != lrun + LIST_RING_OFF) {
         l->pending_ring = ring_off(w) - RUN_HDR;
         shmkv__run_free(db, s, l->pending_ring);
@@ -120,95 +256,138 @@ static int ring_grow(shmkv *db, struct shard *s, uint64_t lrun)
     return 0;
 }
 
-/* A push that failed after appending j elements pushes nothing: their
- * records in log runs are garbage, which compaction reclaims, but a huge
- * element's run of its own would never be (nothing counts it live):
- * release it now.  (Found by fuzz_ops: push_many of big elements into a
- * full table leaked their runs.) */
-static void unpush(shmkv *db, struct shard *s, uint64_t w, uint32_t first, uint32_t step, size_t j)
+/* Visit the out-of-line records of the n elements written from position
+ * pos towards the far end (a push's, walked again). */
+static void visit_out(shmkv *db, struct shard *s, uint64_t w, int end, uint32_t pos, size_t n,
+                      void (*fn)(shmkv *db, struct shard *s, uint64_t off))
 {
-    for (size_t k = 0; k < j; k++) {
-        uint64_t ro = shmkv__rec_run(db, atomic_load_explicit(slot_of(db, w, first + (uint32_t)k * step),
-                                                               memory_order_relaxed));
-        if (ro && run_at(db, ro)->kind == RUN_HUGE)
-            shmkv__run_release(db, s, ro);
+    int from = end == SHMKV_TAIL ? SHMKV_HEAD : SHMKV_TAIL; /* a tail push wrote upwards */
+    struct elem e;
+    for (size_t k = 0; k < n && elem_at(db, w, from, pos, UINT32_MAX, &e); k++, pos = walk_past(from, pos, &e)) {
+        uint64_t off = e.out ? ring_word(db, w, e.pos + 1) : 0;
+        if (off && shmkv__rec_run(db, off))
+            fn(db, s, off);
     }
+}
+
+/* A push that failed after writing j elements pushes nothing: the
+ * records of its out-of-line ones are runs of their own that nothing
+ * would ever count live: release them now.  (Found by fuzz_ops: push_many
+ * of big elements into a full table leaked their runs.) */
+static void release_huge(shmkv *db, struct shard *s, uint64_t off)
+{
+    uint64_t ro = shmkv__rec_run(db, off);
+    if (ro && run_at(db, ro)->kind == RUN_HUGE)
+        shmkv__run_release(db, s, ro);
 }
 
 int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n, int end)
 {
     struct list *l = list_at(db, lrun);
     uint64_t ew = atomic_load_explicit(&l->end[end], memory_order_relaxed);
-    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
-                            atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
-    if (n > LIST_MAX - 1 - len)
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    if (n > LIST_MAX - 1 - list_len(hw, tw))
         return -EOVERFLOW;
-    while (len + n > ring_cap(atomic_load_explicit(&l->ring, memory_order_relaxed))) {
-        int e = ring_grow(db, s, lrun);
+    uint64_t need = END_POS(tw) - END_POS(hw); /* units */
+    for (size_t j = 0; j < n; j++)
+        need += elem_units(goes_out(db, vals[j].len) ? 8 : (uint32_t)vals[j].len);
+    if (need > 1ull << (RING_MAX_LOG - 3))
+        return -EOVERFLOW;
+    if (need << 3 > ring_cap(atomic_load_explicit(&l->ring, memory_order_relaxed))) {
+        int e = ring_grow(db, s, lrun, need << 3);
         if (e)
             return e;
     }
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    /* element j goes to index first + j (tail) or first - j (head) */
-    uint32_t first = end == SHMKV_TAIL ? END_INDEX(ew) : END_INDEX(ew) - 1, step = end == SHMKV_TAIL ? 1 : -1u;
+    uint32_t pos = END_POS(ew);
     for (size_t j = 0; j < n; j++) {
-        uint32_t i = first + (uint32_t)j * step;
-        uint64_t off;
-        int e = shmkv__log_append(db, s, &lrun, sizeof lrun, &vals[j], 1, ext_make(REC_ELEM, i), false, &off);
-        if (e) {
-            unpush(db, s, w, first, step, j);
-            return e;
+        bool out = goes_out(db, vals[j].len);
+        uint32_t len = out ? 8 : (uint32_t)vals[j].len, u = elem_units(len), p = end == SHMKV_TAIL ? pos : pos - u;
+        uint64_t off = 0, tag = tag_make(len, out);
+        if (out) {
+            int e = shmkv__log_append(db, s, &lrun, sizeof lrun, &vals[j], 1, ext_make(REC_ELEM, p), false, &off);
+            if (e) {
+                visit_out(db, s, w, end, END_POS(ew), j, release_huge);
+                return e;
+            }
         }
-        atomic_store_explicit(slot_of(db, w, i), off, memory_order_release);
-        s->pending_huge = 0; /* a huge element's run: reached from the ring from the commit on */
+        ring_write(db, w, p, &tag, 8);
+        ring_write(db, w, p + 1, out ? &off : vals[j].p, len);
+        ring_write(db, w, p + u - 1, &tag, 8);
+        s->pending_huge = 0; /* an out-of-line element's run: reached from the ring from the commit on */
+        pos = end == SHMKV_TAIL ? pos + u : pos - u;
+        if (!out) /* (the log paused for an out-of-line one's record) */
+            shmkv__pause_at(PAUSE_RECORD_WRITTEN);
     }
-    atomic_store_explicit(&l->end[end], (uint64_t)(END_PUSHES(ew) + (uint32_t)n) << 32 | (first + (uint32_t)n * step + (end == SHMKV_HEAD)),
-                          memory_order_release); /* the commit */
-    for (size_t j = 0; j < n; j++)
-        shmkv__log_adopt(db, s, atomic_load_explicit(slot_of(db, w, first + (uint32_t)j * step), memory_order_relaxed));
+    uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) + (uint32_t)n : END_INDEX(ew) - (uint32_t)n;
+    atomic_store_explicit(&l->end[end], (uint64_t)pos << 32 | idx, memory_order_release); /* the commit */
+    changed(l);
+    visit_out(db, s, w, end, END_POS(ew), n, shmkv__log_adopt);
     return 0;
 }
 
-uint64_t shmkv__list_elem(shmkv *db, uint64_t lrun, int end, uint32_t k)
+long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, size_t cap, size_t *lens)
 {
     struct list *l = list_at(db, lrun);
-    uint32_t e = END_INDEX(atomic_load_explicit(&l->end[end], memory_order_acquire));
-    uint32_t i = end == SHMKV_TAIL ? e - 1 - k : e + k;
-    uint64_t off = atomic_load_explicit(slot_of(db, atomic_load_explicit(&l->ring, memory_order_acquire), i),
-                                        memory_order_acquire);
-    return mem_ok(db, off, sizeof(struct rec)) ? off : 0;
+    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(end == SHMKV_HEAD ? hw : tw);
+    size_t used = 0, k = 0;
+    for (struct elem e; k < max && k < len; k++, avail -= e.units, pos = walk_past(end, pos, &e)) {
+        size_t vl;
+        uint64_t off;
+        struct rec rh;
+        if (!elem_at(db, w, end, pos, avail, &e) || !elem_size(db, w, &e, &vl, &off, &rh))
+            return -EBADMSG;
+        if (vl > cap - used) {
+            if (k)
+                break;
+            lens[0] = vl;
+            return -ENOBUFS;
+        }
+        /* buf may be NULL (cap 0) for an element of 0 bytes: no
+         * arithmetic on it then */
+        if (vl && !elem_copy(db, w, &e, off, &rh, (uint8_t *)buf + used))
+            return -EBADMSG;
+        lens[k] = vl;
+        used += vl;
+    }
+    return (long)k;
 }
 
-/* Move an end past n elements (the pop's commit, one store); the index of
- * the first element taken off. */
-static uint32_t take_off(struct list *l, int end, uint32_t n)
+/* Move an end past n elements (the pop's commit, one store), then retire
+ * the out-of-line ones among them (if retire: a repair's recount has not
+ * counted them). */
+static void take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n, bool retire)
 {
+    struct list *l = list_at(db, lrun);
+    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     uint64_t ew = atomic_load_explicit(&l->end[end], memory_order_relaxed);
-    uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) - n : END_INDEX(ew) + n;
-    atomic_store_explicit(&l->end[end], (ew & ~0xffffffffull) | idx, memory_order_release);
-    return end == SHMKV_TAIL ? idx : END_INDEX(ew);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint32_t avail = END_POS(tw) - END_POS(hw), pos = END_POS(ew), k = 0, outs = 0;
+    for (struct elem e; k < n && elem_at(db, w, end, pos, avail, &e); k++, avail -= e.units)
+        pos = walk_past(end, pos, &e), outs += e.out;
+    uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) - k : END_INDEX(ew) + k;
+    atomic_store_explicit(&l->end[end], (uint64_t)pos << 32 | idx, memory_order_release);
+    changed(l);
+    if (outs && retire) /* the elements' bytes stay as they were until a push reuses them */
+        visit_out(db, s, w, end == SHMKV_HEAD ? SHMKV_TAIL : SHMKV_HEAD, END_POS(ew), k, shmkv__log_retire);
 }
 
 void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n)
 {
-    struct list *l = list_at(db, lrun);
-    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint32_t first = take_off(l, end, n);
-    /* the popped elements' slots keep their offsets until pushes reuse them */
-    for (uint32_t k = 0, i = first; k < n; k++, i++) {
-        uint64_t off = atomic_load_explicit(slot_of(db, w, i), memory_order_relaxed);
-        if (shmkv__rec_run(db, off))
-            shmkv__log_retire(db, s, off);
-    }
+    take_off(db, s, lrun, end, n, true);
 }
 
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
 {
-    atomic_fetch_add_explicit(&l->wake, 1, memory_order_release);
-    /* and the shard's word, which poppers watch before they sleep
-     * (queue.c spin_on); one about to sleep on it (for a list not made
-     * yet) then finds it moved and looks again, which is harmless */
-    atomic_fetch_add_explicit(&s->list_wake, 1, memory_order_release);
+    /* moved only under the lock, under which sleepers register (queue.c);
+     * the kernel compares it when they sleep.  (The shard's word moves
+     * only when a list is made: poppers of lists not made yet sleep there.) */
+    atomic_store_explicit(&l->wake, atomic_load_explicit(&l->wake, memory_order_relaxed) + 1, memory_order_release);
     if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
         syscall(SYS_futex, (uint32_t *)&l->wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }
@@ -217,12 +396,14 @@ void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
 {
     s->pending_list = lrun;
     struct list *l = list_at(db, lrun);
-    if (retire)
-        shmkv__list_pop(db, s, lrun, SHMKV_HEAD,
-                        list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
-                                 atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed)));
-    shmkv__list_wake(s, l, UINT32_MAX); /* sleepers look again: the list is gone */
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
+    if (retire)
+        visit_out(db, s, w, SHMKV_TAIL, END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed)),
+                  list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
+                           atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed)),
+                  shmkv__log_retire);
+    changed(l);
+    shmkv__list_wake(s, l, UINT32_MAX); /* sleepers look again: the list is gone */
     if (ring_off(w) != lrun + LIST_RING_OFF) {
         l->pending_ring = ring_off(w) - RUN_HDR;
         shmkv__run_free(db, s, l->pending_ring);
@@ -232,6 +413,11 @@ void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
     s->pending_list = 0;
 }
 
+/* An out-of-line element's record names its list and the ring position
+ * of its entry; it is live while an element of the list starts there and
+ * points back at it.  (Payload bytes that happen to look like such an
+ * entry could keep a dead record alive: a leak the checker reports, never
+ * a live record dropped.) */
 bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_t **slot)
 {
     const struct rec *r = at(db, off);
@@ -243,12 +429,14 @@ bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uin
         return false;
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
-    uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
-    uint32_t i = (uint32_t)(rec_extword(r) & 0xffffffffu);
-    if (!ring_ok(db, s, lrun, w) || i - head >= tail - head)
+    uint32_t head = END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
+    uint32_t tail = END_POS(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    uint32_t pos = (uint32_t)rec_extword(r);
+    struct elem e;
+    if (!ring_ok(db, s, lrun, w) || (uint64_t)(tail - head) << 3 > ring_cap(w) || pos - head >= tail - head ||
+        !elem_at(db, w, SHMKV_HEAD, pos, tail - pos, &e) || !e.out)
         return false;
-    *slot = slot_of(db, w, i);
+    *slot = (_Atomic uint64_t *)at(db, ring_at(w, pos + 1));
     return atomic_load_explicit(*slot, memory_order_relaxed) == off;
 }
 
@@ -256,11 +444,11 @@ bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uin
  * the destination, both end words from before) and the destination's
  * (move_src), and the two lists' shards are repaired apart, in any order,
  * maybe by different processes.  Whether the push was committed is known
- * exactly only while nobody else has pushed to the destination: until the
+ * exactly only while nobody else has changed the destination: until the
  * destination's shard is taken over.  So the destination's repair settles
  * the question in the source's move_dst word (compare-and-swap: the
  * destination | 1, pushed; 0, not) before anyone can push there, and the
- * source's repair decides by the destination's push count only if it gets
+ * source's repair decides by the destination's end word only if it gets
  * to the word first (its own compare-and-swap); otherwise the settled
  * answer wins. */
 
@@ -274,7 +462,7 @@ static void settle_move_in(shmkv *db, uint64_t lrun)
         uint64_t armed = lrun;
         if (ls->move_to <= SHMKV_TAIL && atomic_load(&ls->move_dst) == armed) {
             uint64_t dw = atomic_load_explicit(&l->end[ls->move_to], memory_order_relaxed);
-            bool pushed = END_PUSHES(dw) != END_PUSHES(ls->move_dst_end);
+            bool pushed = dw != ls->move_dst_end; /* nobody else touched it since */
             atomic_compare_exchange_strong(&ls->move_dst, &armed, pushed ? lrun | 1 : 0);
         }
     }
@@ -284,7 +472,7 @@ static void settle_move_in(shmkv *db, uint64_t lrun)
 /* A move out of this list was interrupted: if the destination's push was
  * committed, commit the pop too.  The element is not retired: the
  * repair's recount has not counted it (list_repair counts what is left). */
-static void repair_move(shmkv *db, uint64_t lrun)
+static void repair_move(shmkv *db, struct shard *s, uint64_t lrun)
 {
     struct list *l = list_at(db, lrun);
     uint64_t d = atomic_load(&l->move_dst), dst = d & ~1ull;
@@ -293,14 +481,17 @@ static void repair_move(shmkv *db, uint64_t lrun)
         pushed = false;
     else if (!pushed && shmkv__run_ok(db, dst, RUN_LIST, NULL) && run_at(db, dst)->kind == RUN_LIST) {
         uint64_t dw = atomic_load_explicit(&list_at(db, dst)->end[l->move_to], memory_order_acquire);
-        pushed = END_PUSHES(dw) != END_PUSHES(l->move_dst_end);
+        pushed = dw != l->move_dst_end;
         if (!atomic_compare_exchange_strong(&l->move_dst, &d, 0))
             pushed = d & 1; /* the destination's repair settled it first */
     }
     if (pushed && atomic_load_explicit(&l->end[l->move_from], memory_order_relaxed) == l->move_src_end)
-        take_off(l, (int)l->move_from, 1);
+        take_off(db, s, lrun, (int)l->move_from, 1, false);
     atomic_store(&l->move_dst, 0);
 }
+
+/* Count the out-of-line elements' records live (repair). */
+static void adopt(shmkv *db, struct shard *s, uint64_t off) { shmkv__log_adopt(db, s, off); }
 
 void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
 {
@@ -312,52 +503,86 @@ void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
         l->pending_ring = 0;
     }
     settle_move_in(db, lrun);
-    repair_move(db, lrun);
-    uint32_t head = END_INDEX(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
-    uint32_t tail = END_INDEX(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
-    if (tail - head > ring_cap(w)) /* damage: forget the elements rather than read past the ring */
-        atomic_store_explicit(&l->end[SHMKV_TAIL], (atomic_load(&l->end[SHMKV_TAIL]) & ~0xffffffffull) | head,
-                              memory_order_relaxed);
-    for (uint32_t i = head; i != tail && tail - head <= ring_cap(w); i++) {
-        uint64_t off = atomic_load_explicit(slot_of(db, w, i), memory_order_relaxed);
-        if (shmkv__rec_run(db, off))
-            shmkv__log_adopt(db, s, off);
+    repair_move(db, s, lrun);
+    /* damage: keep the elements up to the first that is not sound
+     * rather than read past the ring */
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(hw), k = 0;
+    if ((uint64_t)avail << 3 > ring_cap(w))
+        len = 0;
+    for (struct elem e; k < len && elem_at(db, w, SHMKV_HEAD, pos, avail, &e); k++, avail -= e.units)
+        pos = walk_past(SHMKV_HEAD, pos, &e);
+    if (k < len || avail)
+        atomic_store_explicit(&l->end[SHMKV_TAIL], (uint64_t)pos << 32 | (END_INDEX(hw) + k), memory_order_relaxed);
+    changed(l);
+    visit_out(db, s, w, SHMKV_TAIL, END_POS(hw), k, adopt);
+}
+
+uint32_t shmkv__list_walk(shmkv *db, uint64_t lrun, void (*fn)(void *ctx, uint32_t pos, uint64_t out), void *ctx)
+{
+    struct list *l = list_at(db, lrun);
+    uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(hw), k = 0;
+    if ((uint64_t)avail << 3 > ring_cap(w))
+        return 0;
+    for (struct elem e; k < len && elem_at(db, w, SHMKV_HEAD, pos, avail, &e); k++, avail -= e.units) {
+        fn(ctx, e.pos, e.out ? ring_word(db, w, e.pos + 1) : 0);
+        pos = walk_past(SHMKV_HEAD, pos, &e);
     }
+    return k == len && !avail ? len : k;
+}
+
+/* Room for n more bytes in *p. */
+static int room_for(uint8_t **p, size_t *len, size_t *cap, size_t n)
+{
+    if (*len + n <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 4096;
+    while (c < *len + n)
+        c *= 2;
+    uint8_t *np = xrealloc(*p, c);
+    if (!np)
+        return -ENOMEM;
+    *p = np;
+    *cap = c;
+    return 0;
 }
 
 int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint8_t **p, size_t *len, size_t *cap)
 {
     struct list *l = list_at(db, lrun);
+    uint64_t v = atomic_load_explicit(&l->ver, memory_order_acquire);
     uint64_t h = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_acquire);
     uint64_t t = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_acquire);
+    uint64_t w = atomic_load_explicit(&l->ring, memory_order_acquire);
     int64_t n = list_len(h, t), a = start < 0 ? n + start : start, b = stop < 0 ? n + stop : stop;
     a = a < 0 ? 0 : a;
     b = b >= n ? n - 1 : b;
-    for (int64_t k = a; k <= b; k++) {
-        uint64_t off = shmkv__list_elem(db, lrun, SHMKV_HEAD, (uint32_t)k);
+    uint32_t avail = END_POS(t) - END_POS(h), pos = END_POS(h);
+    if ((w & 63) > RING_MAX_LOG || (w & 63) < 6 || !mem_ok(db, ring_off(w), ring_cap(w)) ||
+        (uint64_t)avail << 3 > ring_cap(w))
+        return -ESTALE;
+    struct elem e;
+    for (int64_t k = 0; k <= b; k++, avail -= e.units, pos = walk_past(SHMKV_HEAD, pos, &e)) {
+        size_t vl;
+        uint64_t off;
         struct rec rh;
-        if (!off || !shmkv__rec_run(db, off))
+        if (!elem_at(db, w, SHMKV_HEAD, pos, avail, &e) || !elem_size(db, w, &e, &vl, &off, &rh) ||
+            vl > atomic_load_explicit(&db->known_size, memory_order_relaxed))
             return -ESTALE;
-        racy_copy(&rh, at(db, off), sizeof rh);
-        if (rh.vlen > atomic_load_explicit(&db->known_size, memory_order_relaxed))
-            return -ESTALE;
-        if (*len + 4 + rh.vlen > *cap) {
-            size_t c = *cap ? *cap : 4096;
-            while (c < *len + 4 + rh.vlen)
-                c *= 2;
-            uint8_t *np = xrealloc(*p, c);
-            if (!np)
-                return -ENOMEM;
-            *p = np;
-            *cap = c;
-        }
-        uint32_t n32 = rh.vlen;
+        if (k < a)
+            continue;
+        if (room_for(p, len, cap, 4 + vl))
+            return -ENOMEM;
+        uint32_t n32 = (uint32_t)vl;
         memcpy(*p + *len, &n32, 4);
-        if (!shmkv__rec_value(db, off, &rh, *p + *len + 4))
+        if (!elem_copy(db, w, &e, off, &rh, *p + *len + 4))
             return -ESTALE;
-        *len += 4 + rh.vlen;
+        *len += 4 + vl;
     }
     seq_end();
-    return atomic_load_explicit(&l->end[SHMKV_HEAD], AFTER_FENCE) == h &&
-                   atomic_load_explicit(&l->end[SHMKV_TAIL], AFTER_FENCE) == t ? 0 : -ESTALE;
+    return atomic_load_explicit(&l->ver, AFTER_FENCE) == v ? 0 : -ESTALE;
 }

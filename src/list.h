@@ -1,9 +1,9 @@
 /*
- * list.h - lists under keys (list.c): a list run per list, its elements as
- * records in the shard's log, reached from a ring of offsets.
+ * list.h - lists under keys (list.c): a list run per list, its elements
+ * in a ring of bytes (format.h, struct list).
  *
  * Everything here runs under the list's shard lock, but llen and the
- * element walk, which lock-free readers use with their own validation.
+ * copy, which lock-free readers use with their own validation.
  */
 #ifndef SHMKV_LIST_H
 #define SHMKV_LIST_H
@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define END_INDEX(w)  ((uint32_t)(w))
-#define END_PUSHES(w) ((uint32_t)((w) >> 32))
+#define END_INDEX(w) ((uint32_t)(w))         /* the element index of an end word */
+#define END_POS(w)   ((uint32_t)((w) >> 32)) /* its ring position, in 8-byte units */
 
 static inline struct list *list_at(const shmkv *db, uint64_t lrun) { return (struct list *)at(db, lrun + RUN_HDR); }
 
@@ -31,38 +31,49 @@ int shmkv__list_create(shmkv *db, struct shard *s, uint64_t *lrun);
 
 /* Push n elements (vals[i], one piece each) at one end, all or nothing:
  * commits them all with one store.  0, -ENOSPC (nothing pushed), -EOVERFLOW (the list
- * would pass 2^31 elements), -EBADMSG, or a lock error. */
+ * would pass 2^31 elements, or its ring 2^34 bytes), -EBADMSG, or a lock error. */
 int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n, int end);
 
-/* The record of the k-th element from an end (k < len), or 0 if bad. */
-uint64_t shmkv__list_elem(shmkv *db, uint64_t lrun, int end, uint32_t k);
+/* Copy up to max elements from an end into buf, one after the other, as
+ * many as fit in cap bytes (lens[k]: the k-th's size); nothing changes.
+ * The number copied, or -ENOBUFS (the first alone does not fit: lens[0]
+ * its size), -EBADMSG. */
+long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, size_t cap, size_t *lens);
 
-/* Remove n elements from an end (their records retired); one store. */
+/* Remove n elements from an end (out-of-line ones retired); one store. */
 void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n);
 
 /* Wake sleepers of list l (of shard s): one per element pushed (all, when
  * deleting). */
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n);
 
-/* Delete the list wholesale: retire its elements (if retire: repair
- * frees lists whose elements were never counted), free its runs.  The
- * key's slot must already be cleared; journaled in s->pending_list. */
+/* Delete the list wholesale: free its runs (retire: and retire its
+ * out-of-line elements; repair frees lists whose elements were never
+ * counted).  The key's slot must already be cleared; journaled in
+ * s->pending_list. */
 void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire);
 
 /* Append the elements from index start to stop (from the head, both
  * included; negative: from the tail, -1 the last) to the buffer *p (*len
  * used of *cap, grown with realloc) as [u32 length][bytes]...  Safe on a
- * list writers change (records are bounds-checked): -ESTALE if the list
+ * list writers change (everything bounds-checked): -ESTALE if the list
  * moved while copying; -ENOMEM. */
 int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint8_t **p, size_t *len, size_t *cap);
 
-/* Compaction: is the element record at off live?  If so, *slot is its
- * ring slot (to move it). */
+/* Compaction: is the out-of-line element record at off live?  If so,
+ * *slot is the ring word that points at it. */
 bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_t **slot);
 
 /* Repair after a holder of the shard's lock was found gone: finish or
  * forget a half-done ring growth or move, count the live bytes of the
- * elements into their runs.  lrun: a list the shard's index reaches. */
+ * out-of-line elements into their runs.  lrun: a list the shard's index
+ * reaches. */
 void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun);
+
+/* The checker's walk: call fn for each element from the head, with its
+ * ring position and, for an out-of-line one, its record's offset (else
+ * 0).  Returns the number of elements walked before a bad one (the walk
+ * stops there), or the list's length if all are sound. */
+uint32_t shmkv__list_walk(shmkv *db, uint64_t lrun, void (*fn)(void *ctx, uint32_t pos, uint64_t out), void *ctx);
 
 #endif

@@ -95,7 +95,6 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
         return r;
     }
     shmkv__list_wake(w->s, list_at(db, lrun), (uint32_t)(a->n < UINT32_MAX ? a->n : UINT32_MAX));
-    p->work = true;
     if (c->list)
         return 0;
     /* publish the new list (a lease on the key is voided by it) */
@@ -143,37 +142,7 @@ struct pop_arg {
     _Atomic uint32_t *word;     /* nothing found: the word a push moves (wait: sleep on it) */
     _Atomic uint32_t *waiters;  /* counted among these (its shard's), or NULL */
     uint32_t seen;              /* the word's value when nothing was found */
-    _Atomic uint32_t *spin_word; /* what spin_on watches: the shard's word, */
-    uint32_t spin_seen;          /* which every push of the shard moves */
 };
-
-/* Copy up to max elements from the end into buf (as many as fit); the
- * number copied, or -ENOBUFS (the first alone does not fit: lens[0] its
- * size), -EBADMSG. */
-static long copy_elems(shmkv *db, uint64_t lrun, int end, uint32_t len, void *buf, size_t cap, size_t *lens,
-                       size_t max)
-{
-    size_t used = 0, k = 0;
-    for (; k < max && k < len; k++) {
-        uint64_t off = shmkv__list_elem(db, lrun, end, (uint32_t)k);
-        if (!off || !shmkv__rec_run(db, off))
-            return -EBADMSG;
-        const struct rec *r = at(db, off);
-        if (r->vlen > cap - used) {
-            if (k)
-                break;
-            lens[0] = r->vlen;
-            return -ENOBUFS;
-        }
-        /* buf may be NULL (cap 0) for an element of 0 bytes: no
-         * arithmetic on it then */
-        if (!shmkv__rec_value(db, off, r, buf ? (uint8_t *)buf + used : buf))
-            return -EBADMSG;
-        lens[k] = r->vlen;
-        used += r->vlen;
-    }
-    return (long)k;
-}
 
 /* Nothing to take: note where to sleep (under the lock, see the top).
  * Sleepers count in their shard, never in their list: a list may be
@@ -182,14 +151,12 @@ static long copy_elems(shmkv *db, uint64_t lrun, int end, uint32_t len, void *bu
  * harmless: the kernel only reads it.) */
 static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, struct shard *s)
 {
-    a->seen = atomic_load_explicit(word, memory_order_acquire);
     a->word = word;
-    a->spin_word = &s->list_wake;
-    a->spin_seen = atomic_load_explicit(a->spin_word, memory_order_acquire);
     if (a->wait) {
         a->waiters = &s->list_waiters;
         atomic_fetch_add_explicit(a->waiters, 1, memory_order_relaxed);
     }
+    a->seen = atomic_load_explicit(word, memory_order_acquire);
 }
 
 /* Awake again: no longer counted (the count is a hint, only ever too high). */
@@ -205,6 +172,7 @@ static void awake(struct pop_arg *a)
 
 static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
+    (void)p; /* a pop writes no record: the list's end word is its change */
     struct pop_arg *a = w->arg;
     a->word = NULL;
     a->waiters = NULL;
@@ -222,13 +190,12 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
         prepare_sleep(a, &l->wake, w->s);
         return 0;
     }
-    long k = copy_elems(db, c->list, a->end, len, a->buf, a->cap, a->lens, a->max);
+    long k = shmkv__list_peek(db, c->list, a->end, a->max, a->buf, a->cap, a->lens);
     if (k < 0)
         return (int)k;
     shmkv__list_pop(db, w->s, c->list, a->end, (uint32_t)k);
     a->n = (size_t)k;
     w->rc = 0;
-    p->work = true;
     return 0;
 }
 
@@ -263,10 +230,12 @@ static void deadline_of(int64_t timeout_ms, struct timespec *d)
     }
 }
 
-/* Before sleeping, a popper that found nothing watches its shard's word
- * for a while (POP_SPIN_NS) without being counted among the sleepers (the
- * shard's, not the list's: a list's memory may be freed and reused while
- * it watches, and every push moves the shard's word too): in a
+/* Before sleeping, a popper that found nothing watches the word it would
+ * sleep on for a while (POP_SPIN_NS) without being counted among the
+ * sleepers (the list's word, or the shard's while the list does not
+ * exist; reading a list's word is harmless even if a delete freed and
+ * reused its memory meanwhile: the mapping stays, and the locked try
+ * that follows looks again): in a
  * steady stream the next push comes within microseconds, and a popper
  * that catches it awake spares the pusher its futex wake and itself two
  * context switches (the cost of every element otherwise, as it is for
@@ -280,7 +249,7 @@ static void spin_on(const struct pop_arg *a) /* once per call: see pop_wait */
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(a->spin_word, memory_order_acquire) != a->spin_seen)
+        if (atomic_load_explicit(a->word, memory_order_acquire) != a->seen)
             return;
         if (i % 64)
             continue;
@@ -306,7 +275,7 @@ static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeou
             return r;
         if (!a->wait) { /* the spin, then a try that counts itself before sleeping */
             spin_on(a);
-            a->wait = true; /* once a call: pushes to other lists of the shard move the word too */
+            a->wait = true; /* once a call: a watch that ends with nothing to take ends in sleep */
             continue;
         }
         r = sleep_on(a, &deadline);
@@ -403,7 +372,7 @@ static int move_locked(shmkv *db, struct move *m)
             prepare_sleep(&m->a, &m->ws.s->list_wake, m->ws.s);
         return -EAGAIN;
     }
-    long k = copy_elems(db, cs.list, m->from, len, m->a.buf, m->a.cap, m->a.lens, 1);
+    long k = shmkv__list_peek(db, cs.list, m->from, 1, m->a.buf, m->a.cap, m->a.lens);
     if (k < 0)
         return (int)k;
     if (!cd.list) /* only now: a move that fails (-ENOBUFS) makes no list */

@@ -47,8 +47,6 @@ struct plan {
     unsigned nval;
     uint64_t ext;               /* ACT_WRITE: the new record's ext word (type, expiry) */
     bool fills_lease;           /* ACT_WRITE over a lease: it is filled, not voided */
-    bool work;                  /* ACT_NONE that changed the shard (a list push or pop):
-                                 * do the background step all the same */
     uint64_t new_list;          /* ACT_WRITE publishing a list made by decide (with its
                                  * elements): freed if the write fails */
 };

@@ -17,7 +17,9 @@
  *     first allocating what the record claims (checked with RLIMIT_AS at
  *     1 GiB of headroom; skipped under ASan, which reserves terabytes);
  *     a chained value's head that lost its REC_CHAIN bit or its distance
- *     to its run: every read and write of the key says -EBADMSG;
+ *     to its run: every read and write of the key says -EBADMSG; a pair's
+ *     record typed as a list's element: reported by check and repair,
+ *     and no compaction serves another record's bytes under its slot;
  *  3. the allocator's top mark lowered below records still in use (it
  *     passes open's checks): shmkv_check must report -EBADMSG, and must not
  *     write outside the arrays it sizes by that mark (ASan sees it);
@@ -358,6 +360,55 @@ static void damaged_chain_heads(void)
     damaged_chain_head(1);
 }
 
+/* A pair's record whose type damage turned into a list's element
+ * (REC_ELEM), a slot still pointing at it (bug 32, fuzz_open's
+ * check-slot-to-list-element, whose overlay no longer reaches a record
+ * since format 5 keeps small elements in their rings): the checker must
+ * report it, repair must not call the table sound, and no compaction may
+ * then put another record's bytes under the slot.  An out-of-line element (a huge one) lives in the same
+ * table, and must come through whole. */
+static void damaged_elem_type(void)
+{
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        alarm(60);
+        char name[64];
+        h_name(name, sizeof name, "damaged-elem");
+        shmkv_options o = {.flags = SHMKV_CREATE};
+        shmkv *db = NULL;
+        CHECK_RC(shmkv_open(name, &o, &db), 0);
+        size_t n = 400000;
+        unsigned char *v = malloc(n), *b = malloc(n);
+        h_val_make(v, n, "q", 1, 7);
+        CHECK_RC(shmkv_push(db, "q", 1, v, n, SHMKV_TAIL), 0);
+        CHECK_RC(shmkv_put_ex(db, "p", 1, "pair", 4, &(shmkv_put_opts){.ttl_ms = 600000}), 0);
+        uint64_t off = key_record(db, "p", 1);
+        struct rec *r = at(db, off);
+        CHECK(off && (r->dist & REC_EXT));
+        uint64_t ext = ext_make(REC_ELEM, 0);
+        memcpy(r + 1, &ext, sizeof ext);
+        CHECK_RC(shmkv_check(db, NULL), -EBADMSG);
+        CHECK_RC(shmkv_repair(db, NULL), -EBADMSG); /* repair must not call it sound */
+        char k[32], pv[8];
+        for (int i = 0; i < 20000; i++) { /* writes and overwrites: compaction runs */
+            size_t kl = key_of(k, i % 500);
+            CHECK_RC(shmkv_put(db, k, kl, v, 100 + (size_t)i % 50), 0);
+        }
+        size_t vl = 0;
+        int rc = shmkv_get(db, "p", 1, pv, sizeof pv, &vl); /* no pair, or its own bytes: never another record's */
+        CHECKF(rc == -EBADMSG || rc == -ENOENT || (rc == 0 && vl == 4 && memcmp(pv, "pair", 4) == 0), "get: %s, %zu bytes", h_errname(rc), vl);
+        CHECK_RC(shmkv_check(db, NULL), -EBADMSG);
+        CHECK_RC(shmkv_pop(db, "q", 1, SHMKV_HEAD, b, n, &vl, 0), 0);
+        CHECK(vl == n && memcmp(b, v, n) == 0);
+        free(v);
+        free(b);
+        shmkv_close(db);
+        shmkv_unlink(name);
+        h_child_exit();
+    }
+    h_wait(pid, "a slot pointing at a record typed as a list's element");
+}
+
 /* ---- 3. the allocator's top lowered ------------------------------------------ */
 
 static void lowered_top(void)
@@ -508,6 +559,7 @@ static const struct h_part parts[] = {
     { "own_tid", own_tid },
     { "length", damaged_length },
     { "chain_head", damaged_chain_heads },
+    { "elem_type", damaged_elem_type },
     { "lowered_top", lowered_top },
     { "clock", damaged_clock },
 };
