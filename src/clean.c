@@ -242,6 +242,8 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
                 reads -= s->clean_evict && reads;
                 atomic_store_explicit(slot, elem ? noff : slot_with_reads(slot_make(noff, tag), reads),
                                       memory_order_release);
+                if (elem)
+                    shmkv__list_elem_moved(db, off);
                 shmkv__log_adopt(db, s, noff);
                 shmkv__log_retire(db, s, off);
             } else {

@@ -11,9 +11,11 @@
  * number of elements over its life needs only as much memory as it holds
  * at once, and no compaction ever visits an element.  The ring doubles
  * into a run of its own (RUN_RING) when full.  An element too big for a
- * ring (huge_min and more) is a record of its own (REC_ELEM, a huge run
- * or a chain, written like a huge value) whose offset its ring entry
- * holds.
+ * ring (huge_min and more), and every element of a push that would take
+ * the ring past RING_INLINE_MAX (a deep queue), is a record of its own
+ * (REC_ELEM, in the log, a huge run or a chain, written like a value)
+ * whose offset its ring entry holds: compaction moves such a record as
+ * it moves a pair's, and rewrites the entry.
  *
  * Why bytes in a ring and not records in the log (formats up to 4): a
  * queue's elements are written once, read once and dropped, and as log
@@ -66,6 +68,7 @@
 
 #define LIST_MAX (1u << 31)   /* elements: lengths are 32-bit differences */
 #define RING_MAX_LOG 34u      /* the biggest ring, 16 GiB: positions count 8-byte units modulo 2^32 */
+#define RING_INLINE_MAX (1u << 20) /* elements' bytes go into a ring only up to this size */
 #define TAG_CHECK 0x454c454du /* a tag's high half is its low half ^ this */
 #define TAG_OUT (1u << 31)    /* the element lies out of line: its payload is a record's offset */
 
@@ -289,9 +292,17 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
     uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
     if (n > LIST_MAX - 1 - list_len(hw, tw))
         return -EOVERFLOW;
-    uint64_t need = END_POS(tw) - END_POS(hw); /* units */
+    uint64_t used = END_POS(tw) - END_POS(hw), need = used; /* units */
     for (size_t j = 0; j < n; j++)
         need += elem_units(goes_out(db, vals[j].len) ? 8 : (uint32_t)vals[j].len);
+    /* a ring past RING_INLINE_MAX takes only entries: the bytes of a
+     * deep queue go to the log, so that no doubling copies more than
+     * that (a queue whose producers ran far ahead once grew its ring
+     * to hundreds of megabytes, and the copy held the lock past the
+     * others' one-second wait) */
+    bool spill = need << 3 > RING_INLINE_MAX;
+    if (spill)
+        need = used + n * elem_units(8);
     if (need > 1ull << (RING_MAX_LOG - 3))
         return -EOVERFLOW;
     if (need << 3 > ring_cap(atomic_load_explicit(&l->ring, memory_order_relaxed))) {
@@ -301,8 +312,10 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
     }
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     uint32_t pos = END_POS(ew);
+    size_t outs = 0;
     for (size_t j = 0; j < n; j++) {
-        bool out = goes_out(db, vals[j].len);
+        bool out = spill || goes_out(db, vals[j].len);
+        outs += out;
         uint32_t len = out ? 8 : (uint32_t)vals[j].len, u = elem_units(len), p = end == SHMKV_TAIL ? pos : pos - u;
         uint64_t off = 0, tag = tag_make(len, out);
         if (out) {
@@ -324,7 +337,7 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
     atomic_store_explicit(&l->end[end], (uint64_t)pos << 32 | idx, memory_order_release); /* the commit */
     changed(l);
     visit_out(db, s, w, end, END_POS(ew), n, shmkv__log_adopt);
-    return 0;
+    return outs ? 1 : 0;
 }
 
 long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, size_t cap, size_t *lens)
@@ -360,7 +373,7 @@ long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, 
 /* Move an end past n elements (the pop's commit, one store), then retire
  * the out-of-line ones among them (if retire: a repair's recount has not
  * counted them). */
-static void take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n, bool retire)
+static bool take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n, bool retire)
 {
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
@@ -375,11 +388,12 @@ static void take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
     changed(l);
     if (outs && retire) /* the elements' bytes stay as they were until a push reuses them */
         visit_out(db, s, w, end == SHMKV_HEAD ? SHMKV_TAIL : SHMKV_HEAD, END_POS(ew), k, shmkv__log_retire);
+    return outs;
 }
 
-void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n)
+bool shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n)
 {
-    take_off(db, s, lrun, end, n, true);
+    return take_off(db, s, lrun, end, n, true);
 }
 
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
@@ -438,6 +452,13 @@ bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uin
         return false;
     *slot = (_Atomic uint64_t *)at(db, ring_at(w, pos + 1));
     return atomic_load_explicit(*slot, memory_order_relaxed) == off;
+}
+
+void shmkv__list_elem_moved(shmkv *db, uint64_t off)
+{
+    uint64_t lrun;
+    memcpy(&lrun, rec_key(at(db, off)), sizeof lrun); /* list_elem_live checked it */
+    changed(list_at(db, lrun));
 }
 
 /* The journal of a move is in two halves: the source list's (move_*:

@@ -30,8 +30,10 @@ uint64_t shmkv__list_run(shmkv *db, struct shard *s, uint64_t off);
 int shmkv__list_create(shmkv *db, struct shard *s, uint64_t *lrun);
 
 /* Push n elements (vals[i], one piece each) at one end, all or nothing:
- * commits them all with one store.  0, -ENOSPC (nothing pushed), -EOVERFLOW (the list
- * would pass 2^31 elements, or its ring 2^34 bytes), -EBADMSG, or a lock error. */
+ * commits them all with one store.  0, or 1 when some went out of line
+ * (records in the log: the caller does the background step); -ENOSPC
+ * (nothing pushed), -EOVERFLOW (the list would pass 2^31 elements, or its
+ * ring 2^34 bytes), -EBADMSG, or a lock error. */
 int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n, int end);
 
 /* Copy up to max elements from an end into buf, one after the other, as
@@ -40,8 +42,9 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
  * its size), -EBADMSG. */
 long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, size_t cap, size_t *lens);
 
-/* Remove n elements from an end (out-of-line ones retired); one store. */
-void shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n);
+/* Remove n elements from an end (out-of-line ones retired); one store.
+ * True if some were out of line (their records are garbage now). */
+bool shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n);
 
 /* Wake sleepers of list l (of shard s): one per element pushed (all, when
  * deleting). */
@@ -63,6 +66,10 @@ int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint
 /* Compaction: is the out-of-line element record at off live?  If so,
  * *slot is the ring word that points at it. */
 bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_t **slot);
+
+/* Compaction moved the element record at off (list_elem_live said it was
+ * live) and rewrote its entry: lock-free copies must look again. */
+void shmkv__list_elem_moved(shmkv *db, uint64_t off);
 
 /* Repair after a holder of the shard's lock was found gone: finish or
  * forget a half-done ring growth or move, count the live bytes of the

@@ -89,6 +89,8 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
         r = shmkv__list_push(db, w->s, lrun, v, a->n, a->end);
     if (v != one)
         free(v);
+    p->work = r > 0; /* records went to the log: the background step keeps up with them */
+    r = r > 0 ? 0 : r;
     if (r) {
         if (!c->list) /* the new list was never published: nothing reaches it */
             shmkv__list_free(db, w->s, lrun, false);
@@ -172,7 +174,6 @@ static void awake(struct pop_arg *a)
 
 static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
-    (void)p; /* a pop writes no record: the list's end word is its change */
     struct pop_arg *a = w->arg;
     a->word = NULL;
     a->waiters = NULL;
@@ -193,7 +194,7 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
     long k = shmkv__list_peek(db, c->list, a->end, a->max, a->buf, a->cap, a->lens);
     if (k < 0)
         return (int)k;
-    shmkv__list_pop(db, w->s, c->list, a->end, (uint32_t)k);
+    p->work = shmkv__list_pop(db, w->s, c->list, a->end, (uint32_t)k); /* garbage in the log: as above */
     a->n = (size_t)k;
     w->rc = 0;
     return 0;
@@ -390,6 +391,7 @@ static int move_locked(shmkv *db, struct move *m)
     atomic_store(&ls->move_dst, cd.list); /* the journal is armed: list.c's repair_move */
     struct piece v = {m->a.buf, m->a.lens[0]};
     r = shmkv__list_push(db, m->wd.s, cd.list, &v, 1, m->to);
+    r = r > 0 ? 0 : r; /* (the move does its shards' background steps) */
     if (!r) {
         shmkv__pause_at(PAUSE_MOVE_PUSHED);
         shmkv__list_pop(db, m->ws.s, cs.list, m->from, 1);

@@ -223,7 +223,7 @@ static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
             r = -EMEDIUMTYPE; /* a write of a pair to a list's key */
         if (!r)
             r = w->decide(db, w, &c, &p);
-        if (r || p.act == ACT_NONE)
+        if (r || (p.act == ACT_NONE && !p.work))
             return r ? r : w->rc;
         if (p.act == ACT_PATCH) { /* nothing for the cleaner: no background step */
             shmkv__patch(db, w->s, slot_off(c.f.val), p.val[0].p, p.val[0].len);

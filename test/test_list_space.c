@@ -5,11 +5,14 @@
  * table (push_many all or nothing, a move that finds no room, pushes that
  * fail for room keep nothing), and reuse:
  * a queue that carries millions of elements with at most a thousand
- * queued stays within a bounded file.
+ * queued stays within a bounded file; a deep queue, whose elements go to
+ * the log past a ring of 1 MiB and are moved there by compaction.
  */
 #include "harness.h"
 #include "api_helpers.h"
 #include "list_helpers.h"
+#include "handle.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -318,6 +321,53 @@ static void reuse(void)
     close_unlink(db, name);
 }
 
+/* A deep queue: past a ring of 1 MiB the elements' bytes go to the log
+ * as records of their own, which compaction moves (rewriting their ring
+ * entries) while they wait; pops from the head and pushes at both ends
+ * keep their order through all of it. */
+static void deep(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "deep");
+    uint8_t eb[64][ELEM_MAX], out[64 * ELEM_MAX], v[200];
+    shmkv_elem el[64];
+    size_t lens[64], n;
+    uint64_t pushed = 0, popped = 0;
+    while (pushed < 30000) { /* some 4 MB: most of it beyond the ring */
+        for (int i = 0; i < 64; i++)
+            el[i] = (shmkv_elem){eb[i], elem_make(eb[i], "q", pushed + (uint64_t)i)};
+        CHECK_RC(shmkv_push_many(db, KEY("q"), el, 64, SHMKV_TAIL), 0);
+        pushed += 64;
+    }
+    shmkv_stats st0, st;
+    CHECK_RC(shmkv_stat(db, &st0), 0);
+    /* pairs of the list's shard: their garbage lies between its elements */
+    static char keys[300][32];
+    const struct shard *qs = shard_of(db, shmkv__hash64("q", 1, db->seed0, db->seed1));
+    for (int i = 0, k = 0; k < 300; i++) {
+        snprintf(keys[k], sizeof keys[k], "pair-%d", i);
+        k += shard_of(db, shmkv__hash64(keys[k], strlen(keys[k]), db->seed0, db->seed1)) == qs;
+    }
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < 40000; i++) { /* garbage around the elements: compaction runs */
+        const char *key = keys[i % 300];
+        CHECK_RC(shmkv_put(db, KEY(key), v, sizeof v), 0);
+        if (i % 8)
+            continue;
+        CHECK_RC(shmkv_pop_many(db, KEY("q"), SHMKV_HEAD, out, sizeof out, lens, 4, &n, 0), 0);
+        size_t pos = 0;
+        for (size_t k = 0; k < n; pos += lens[k++])
+            CHECK_EQ_U64(elem_seq(out + pos, lens[k], "q"), popped + k);
+        popped += n;
+        CHECK_RC(elem_push(db, "q", pushed++, SHMKV_TAIL), 0);
+    }
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECKF(st.runs_cleaned > st0.runs_cleaned, "no compaction ran (%llu runs cleaned)",
+           (unsigned long long)st.runs_cleaned);
+    check_run(db, "q", popped, pushed - popped, "a deep queue after compaction");
+    close_unlink(db, name);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
@@ -326,6 +376,7 @@ int main(int argc, char **argv)
         {"full_table", full_table},
         {"failed_pushes", failed_pushes},
         {"reuse", reuse},
+        {"deep", deep},
     };
     return h_main(argc, argv, "test_list_space", parts, H_NPARTS(parts));
 }
