@@ -130,6 +130,18 @@ static __attribute__((no_sanitize("thread"), noinline, unused)) int racy_cmp(con
 #define racy_cmp memcmp
 #endif
 
+/* A 32-bit word watched as a hint in memory that may be freed and reused
+ * meanwhile (a popper watching its list's wake word: queue.c spin_on);
+ * volatile, so each look loads anew; outside ThreadSanitizer's view. */
+#ifdef SHMKV_TSAN
+static __attribute__((no_sanitize("thread"), noinline, unused)) uint32_t racy_u32(const void *p)
+#else
+static inline uint32_t racy_u32(const void *p)
+#endif
+{
+    return *(volatile const uint32_t *)p;
+}
+
 /* A 64-bit field readers also read while a writer may be changing it (the
  * reader validates afterwards), read outside ThreadSanitizer's view. */
 static inline uint64_t racy_u64(const void *p)

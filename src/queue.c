@@ -250,7 +250,7 @@ static void spin_on(const struct pop_arg *a) /* once per call: see pop_wait */
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(a->word, memory_order_acquire) != a->seen)
+        if (racy_u32(a->word) != a->seen) /* a hint: the locked try that follows decides */
             return;
         if (i % 64)
             continue;
