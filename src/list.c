@@ -12,7 +12,7 @@
  * at once, and no compaction ever visits an element.  The ring doubles
  * into a run of its own (RUN_RING) when full.  An element too big for a
  * ring (huge_min and more), and every element of a push that would take
- * the ring past RING_INLINE_MAX (a deep queue), is a record of its own
+ * the ring past RING_INLINE_MAX (16 MiB: a deep queue), is a record of its own
  * (REC_ELEM, in the log, a huge run or a chain, written like a value)
  * whose offset its ring entry holds: compaction moves such a record as
  * it moves a pair's, and rewrites the entry.
@@ -68,7 +68,7 @@
 
 #define LIST_MAX (1u << 31)   /* elements: lengths are 32-bit differences */
 #define RING_MAX_LOG 34u      /* the biggest ring, 16 GiB: positions count 8-byte units modulo 2^32 */
-#define RING_INLINE_MAX (1u << 20) /* elements' bytes go into a ring only up to this size */
+#define RING_INLINE_MAX (1u << 24) /* elements' bytes go into a ring only up to 16 MiB */
 #define TAG_CHECK 0x454c454du /* a tag's high half is its low half ^ this */
 #define TAG_OUT (1u << 31)    /* the element lies out of line: its payload is a record's offset */
 

@@ -6,7 +6,7 @@
  * fail for room keep nothing), and reuse:
  * a queue that carries millions of elements with at most a thousand
  * queued stays within a bounded file; a deep queue, whose elements go to
- * the log past a ring of 1 MiB and are moved there by compaction.
+ * the log past a ring of 16 MiB and are moved there by compaction.
  */
 #include "harness.h"
 #include "api_helpers.h"
@@ -321,7 +321,7 @@ static void reuse(void)
     close_unlink(db, name);
 }
 
-/* A deep queue: past a ring of 1 MiB the elements' bytes go to the log
+/* A deep queue: past a ring of 16 MiB the elements' bytes go to the log
  * as records of their own, which compaction moves (rewriting their ring
  * entries) while they wait; pops from the head and pushes at both ends
  * keep their order through all of it. */
@@ -333,7 +333,7 @@ static void deep(void)
     shmkv_elem el[64];
     size_t lens[64], n;
     uint64_t pushed = 0, popped = 0;
-    while (pushed < 30000) { /* some 4 MB: most of it beyond the ring */
+    while (pushed < 150000) { /* some 23 MB: the last third beyond the ring's 16 MiB */
         for (int i = 0; i < 64; i++)
             el[i] = (shmkv_elem){eb[i], elem_make(eb[i], "q", pushed + (uint64_t)i)};
         CHECK_RC(shmkv_push_many(db, KEY("q"), el, 64, SHMKV_TAIL), 0);
