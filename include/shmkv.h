@@ -545,7 +545,9 @@ int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, s
  * lists).  A list is a kind of value: get/put and the other pair calls on
  * a list's key, and list calls on a pair's key, fail with -EMEDIUMTYPE and
  * change nothing; shmkv_del deletes a list whole; count counts a list as
- * one key.  Lists hold up to 2^31 - 1 elements of 0 to SHMKV_VAL_MAX bytes.
+ * one key.  Lists hold up to 2^31 - 1 elements of 0 to SHMKV_VAL_MAX bytes
+ * (and at most 16 GiB of ring: some 700 million elements of a deep queue,
+ * whose elements past the ring's first 16 MiB take 24 bytes of it each).
  * Caches refuse lists (-EOPNOTSUPP): eviction would drop queued elements.
  *
  * Every push, pop and move is atomic and crash-safe: a process killed at
@@ -563,7 +565,8 @@ enum { SHMKV_HEAD = 0, SHMKV_TAIL = 1 };
 
 /** Add an element at one end (SHMKV_HEAD or SHMKV_TAIL) of the list at
  *  key, created when absent.  Returns 0, -EMEDIUMTYPE (the key holds a
- *  pair), -EOPNOTSUPP (a cache), -EOVERFLOW (the list is full), -EINVAL,
+ *  pair), -EOPNOTSUPP (a cache), -EOVERFLOW (the list is full: 2^31 - 1
+ *  elements, or a ring of 16 GiB), -EINVAL,
  *  -E2BIG, -EROFS, -ENOSPC, -ETIMEDOUT, -EBADMSG. */
 int shmkv_push(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, int end);
 
