@@ -75,12 +75,15 @@
 static uint64_t ring_off(uint64_t w) { return w & ~63ull; }
 static uint64_t ring_cap(uint64_t w) { return 1ull << (w & 63); }
 
+/* Is a ring word's size one a ring can have? */
+static bool ring_size_ok(uint64_t w) { return (w & 63) <= RING_MAX_LOG && (w & 63) >= 6; }
+
 /* Is the ring word of list run lrun sound: the inline ring, or a ring run
  * of s big enough? */
 static bool ring_ok(shmkv *db, struct shard *s, uint64_t lrun, uint64_t w)
 {
     uint64_t off = ring_off(w), cap = ring_cap(w);
-    if ((w & 63) > RING_MAX_LOG || (w & 63) < 6)
+    if (!ring_size_ok(w))
         return false;
     if (off == lrun + LIST_RING_OFF)
         return cap == LIST_INLINE;
@@ -218,15 +221,13 @@ int shmkv__list_create(shmkv *db, struct shard *s, uint64_t *lrun)
     return 0;
 }
 
-/* Move a word on that only holders of the shard's lock write: a load and
+/* Move ver on: only holders of the shard's lock write it, so a load and
  * a release store, no locked add (which would wait for the store buffer
  * on every push and pop). */
-static void bump(_Atomic uint64_t *v)
+static void changed(struct list *l)
 {
-    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1, memory_order_release);
+    atomic_store_explicit(&l->ver, atomic_load_explicit(&l->ver, memory_order_relaxed) + 1, memory_order_release);
 }
-
-static void changed(struct list *l) { bump(&l->ver); }
 
 /* Grow the ring to at least need bytes (see the crash notes at the top). */
 static int ring_grow(shmkv *db, struct shard *s, uint64_t lrun, uint64_t need)
@@ -511,9 +512,6 @@ static void repair_move(shmkv *db, struct shard *s, uint64_t lrun)
     atomic_store(&l->move_dst, 0);
 }
 
-/* Count the out-of-line elements' records live (repair). */
-static void adopt(shmkv *db, struct shard *s, uint64_t off) { shmkv__log_adopt(db, s, off); }
-
 void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
 {
     struct list *l = list_at(db, lrun);
@@ -537,7 +535,7 @@ void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
     if (k < len || avail)
         atomic_store_explicit(&l->end[SHMKV_TAIL], (uint64_t)pos << 32 | (END_INDEX(hw) + k), memory_order_relaxed);
     changed(l);
-    visit_out(db, s, w, SHMKV_TAIL, END_POS(hw), k, adopt);
+    visit_out(db, s, w, SHMKV_TAIL, END_POS(hw), k, shmkv__log_adopt); /* counted live again */
 }
 
 uint32_t shmkv__list_walk(shmkv *db, uint64_t lrun, void (*fn)(void *ctx, uint32_t pos, uint64_t out), void *ctx)
@@ -583,7 +581,7 @@ int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint
     a = a < 0 ? 0 : a;
     b = b >= n ? n - 1 : b;
     uint32_t avail = END_POS(t) - END_POS(h), pos = END_POS(h);
-    if ((w & 63) > RING_MAX_LOG || (w & 63) < 6 || !mem_ok(db, ring_off(w), ring_cap(w)) ||
+    if (!ring_size_ok(w) || !mem_ok(db, ring_off(w), ring_cap(w)) ||
         (uint64_t)avail << 3 > ring_cap(w))
         return -ESTALE;
     struct elem e;

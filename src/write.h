@@ -46,9 +46,9 @@ struct plan {
     struct piece val[2];        /* ACT_WRITE: the new value, in pieces; ACT_PATCH: val[0] */
     unsigned nval;
     uint64_t ext;               /* ACT_WRITE: the new record's ext word (type, expiry) */
+    bool fills_lease;           /* ACT_WRITE over a lease: it is filled, not voided */
     bool work;                  /* ACT_NONE that wrote or retired records (a list push
                                  * or pop out of line): do the background step all the same */
-    bool fills_lease;           /* ACT_WRITE over a lease: it is filled, not voided */
     uint64_t new_list;          /* ACT_WRITE publishing a list made by decide (with its
                                  * elements): freed if the write fails */
 };
