@@ -142,8 +142,12 @@ size_t fz_locks(const unsigned char *img, size_t len, size_t *at, size_t cap)
         struct hdr h;
         memcpy(&h, img, sizeof h);
         if (h.shards_off == sizeof(struct hdr) && h.shard_bits <= SHARD_BITS_MAX)
-            for (uint64_t i = 0; i < (1ull << h.shard_bits) && n < cap; i++)
-                at[n++] = sizeof(struct hdr) + i * sizeof(struct shard) + offsetof(struct shard, lock);
+            for (uint64_t i = 0; i < (1ull << h.shard_bits) && n + 3 <= cap; i++) {
+                size_t sh = sizeof(struct hdr) + i * sizeof(struct shard);
+                at[n++] = sh + offsetof(struct shard, lock);
+                at[n++] = sh + offsetof(struct shard, lane[0].lock);
+                at[n++] = sh + offsetof(struct shard, lane[1].lock);
+            }
     }
     while (n && at[n - 1] + sizeof(struct lock) > len)
         n--;

@@ -54,11 +54,11 @@ unsigned char *fz_image(size_t *len);
  * fixed hash seed; malloc()ed, its length in *len.  Aborts on failure. */
 unsigned char *fz_fresh(uint64_t max_bytes, unsigned flags, size_t *len);
 
-/* The offsets of the locks of an image (the allocator's, then one per
- * shard, as far as the header's geometry says and the image holds), at
- * most cap; returns how many. */
+/* The offsets of the locks of an image (the allocator's, then each
+ * shard's own and its two lanes'), as far as the header's geometry says
+ * and the image holds, at most cap; returns how many. */
 size_t fz_locks(const unsigned char *img, size_t len, size_t *at, size_t cap);
-#define FZ_LOCKS_MAX (1 + (1u << SHARD_BITS_MAX))
+#define FZ_LOCKS_MAX (1 + 3 * (1u << SHARD_BITS_MAX))
 
 /* Clear every lock's word and holder identity (not its gen). */
 void fz_locks_forget(unsigned char *img, size_t len);

@@ -179,7 +179,8 @@ static bool gens_odd(shmkv *db)
 {
     bool odd = atomic_load(&db->hdr->alloc_lock.gen) & 1;
     for (uint64_t i = 0; i < nshards(db); i++)
-        odd |= atomic_load(&db->shards[i].lock.gen) & 1;
+        odd |= (atomic_load(&db->shards[i].lock.gen) | atomic_load(&db->shards[i].lane[0].lock.gen) |
+                atomic_load(&db->shards[i].lane[1].lock.gen)) & 1;
     return odd;
 }
 

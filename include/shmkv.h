@@ -560,6 +560,15 @@ int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, s
  * holds, not what it has carried.  A list popped empty stays (llen 0,
  * counted by shmkv_count) until shmkv_del deletes it: a queue that drains
  * is not freed and made anew with every element.
+ *
+ * Thread- and process-safety: every call may run in any thread of any
+ * process at once.  A push at SHMKV_TAIL of an existing list and a pop at
+ * SHMKV_HEAD (a FIFO queue's two sides) run side by side, each taking
+ * only a lock of its end (one per end per shard), not the shard's lock:
+ * a producer and a consumer of one queue do not wait for each other.
+ * Every other list call, and one that must grow the list's ring or that
+ * meets a big element, takes the shard's lock and both ends' locks (so
+ * it waits for a pusher and a popper of that shard, and they for it).
  */
 enum { SHMKV_HEAD = 0, SHMKV_TAIL = 1 };
 
@@ -571,7 +580,7 @@ enum { SHMKV_HEAD = 0, SHMKV_TAIL = 1 };
 int shmkv_push(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, int end);
 
 /** Push n elements (elems[i].val, .vlen) at one end in one call and one
- *  lock hold, all or nothing: pushing at SHMKV_TAIL keeps their order, at
+ *  commit, all or nothing: pushing at SHMKV_TAIL keeps their order, at
  *  SHMKV_HEAD reverses it (as pushing them one at a time would).  Returns
  *  0 or as shmkv_push. */
 typedef struct shmkv_elem {

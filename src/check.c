@@ -307,8 +307,8 @@ static void check_list(shmkv *db, struct shard *s, struct chk *c, uint64_t off)
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     if ((w & ~63ull) != lrun + LIST_RING_OFF && !claim(db, c, (w & ~63ull) - RUN_HDR, HEAD_RING))
         bad(c, "shard %u: list %#llx's ring is another's", si, (ull)lrun);
-    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
-                            atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
+                            atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
     struct list_chk lc = {db, s, c, lrun, false};
     uint32_t k = shmkv__list_walk(db, lrun, check_elem, &lc);
     if (k != len)
@@ -803,7 +803,7 @@ static void part_shard(shmkv *db, struct chk *c, void *arg)
 static int check_unlocked(shmkv *db, FILE *report)
 {
     uint64_t n = nshards(db);
-    const struct lock **locks = xcalloc(n + 1, sizeof *locks);
+    const struct lock **locks = xcalloc(3 * n + 1, sizeof *locks); /* each shard's lock and lanes */
     struct chk c;
     int r = chk_init(db, &c, NULL);
     if (!locks || r) {
@@ -812,10 +812,13 @@ static int check_unlocked(shmkv *db, FILE *report)
         return -ENOMEM;
     }
     locks[0] = &db->hdr->alloc_lock;
-    for (uint64_t i = 0; i < n; i++)
-        locks[i + 1] = &db->shards[i].lock;
+    for (uint64_t i = 0; i < n; i++) {
+        locks[3 * i + 1] = &db->shards[i].lock;
+        locks[3 * i + 2] = &db->shards[i].lane[SHMKV_HEAD].lock;
+        locks[3 * i + 3] = &db->shards[i].lane[SHMKV_TAIL].lock;
+    }
     /* A few whole passes first: one that no writer disturbed is exact. */
-    r = quiet_part(db, &c, locks, n + 1, 8, part_whole, NULL, report);
+    r = quiet_part(db, &c, locks, 3 * n + 1, 8, part_whole, NULL, report);
     if (r != -EAGAIN) {
         chk_free(&c);
         free(locks);
@@ -833,7 +836,7 @@ static int check_unlocked(shmkv *db, FILE *report)
     c.undoing = true;
     c.heads_now = false; /* runs come and go between the shards' turns */
     for (uint64_t i = 0; i < n && r != -ENOMEM; i++) {
-        r = quiet_part(db, &c, &locks[i + 1], 1, 64, part_shard, &db->shards[i], report);
+        r = quiet_part(db, &c, &locks[3 * i + 1], 3, 64, part_shard, &db->shards[i], report);
         if (r == -EAGAIN && report)
             fprintf(report, "shmkv check: shard %llu: writers never left it quiet; not checked\n", (ull)i);
         unchecked += r == -EAGAIN;
@@ -846,24 +849,34 @@ static int check_unlocked(shmkv *db, FILE *report)
 
 /* ---- the API ---- */
 
-/* Take every shard's lock, then the allocator's (the writers' order). */
+/* Take every shard's lock, then their lanes, then the allocator's (the
+ * writers' order). */
 static int lock_all(shmkv *db, uint64_t *locked)
 {
     int r = 0;
+    uint64_t laned = 0;
     for (*locked = 0; *locked < nshards(db) && !r; ++*locked)
         if ((r = shmkv__shard_lock(db, &db->shards[*locked])))
             break;
+    for (; !r && laned < nshards(db); laned++)
+        if ((r = shmkv__lanes_take(&db->shards[laned])))
+            break;
     if (!r)
         r = shmkv__alloc_lock(db);
-    if (r)
+    if (r) {
+        while (laned)
+            shmkv__lanes_drop(&db->shards[--laned]);
         while (*locked)
             shmkv__shard_unlock(&db->shards[--*locked]);
+    }
     return r;
 }
 
 static void unlock_all(shmkv *db)
 {
     shmkv__alloc_unlock(db);
+    for (uint64_t i = nshards(db); i-- > 0;)
+        shmkv__lanes_drop(&db->shards[i]);
     for (uint64_t i = nshards(db); i-- > 0;)
         shmkv__shard_unlock(&db->shards[i]);
 }
@@ -890,8 +903,11 @@ SHMKV_API int shmkv_repair(shmkv *db, FILE *report)
     if (db->rdonly)
         return -EROFS;
     shmkv__lock_reset(&db->hdr->alloc_lock);
-    for (uint64_t i = 0; i < nshards(db); i++)
+    for (uint64_t i = 0; i < nshards(db); i++) {
         shmkv__lock_reset(&db->shards[i].lock);
+        shmkv__lock_reset(&db->shards[i].lane[SHMKV_HEAD].lock);
+        shmkv__lock_reset(&db->shards[i].lane[SHMKV_TAIL].lock);
+    }
     uint64_t locked;
     int r = lock_all(db, &locked);
     if (r)

@@ -32,6 +32,7 @@ enum pause_point {
     PAUSE_MOVE_PUSHED,     /* a move's push committed, its pop not yet */
     PAUSE_PIECE_UNLINKED,  /* a chained value's piece unlinked from its head, not yet freed */
     PAUSE_PATCHING,        /* an in-place increment: half of the new digits written */
+    PAUSE_LIST_COPYING,    /* a lock-free copy of a list has read its ends, not yet its bytes */
     PAUSE_POINTS
 };
 

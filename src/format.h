@@ -38,7 +38,9 @@
  * in-place increments (the shard's patch line, which every reader of a
  * version-3 library would ignore, hence the new version); 5 keeps a list's
  * elements as bytes in its ring instead of records in the log (a version-4
- * library would read the ring's bytes as record offsets).  shmkv_open refuses
+ * library would read the ring's bytes as record offsets); 6 gives each shard
+ * two lane locks and each list's ends a cache line each, so that a push
+ * at the tail and a pop at the head run side by side (list.c).  shmkv_open refuses
  * any other version, and any file whose structure sizes differ from these
  * (the header records them), with -EBADMSG.
  */
@@ -50,7 +52,7 @@
 #include <stdint.h>
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 5u
+#define FORMAT_VERSION 6u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)
@@ -116,22 +118,36 @@ enum run_kind {
  * either end can be walked).  An element too big for the ring (huge_min
  * bytes and more) lies out of line, in a record of its own (REC_ELEM) in
  * a huge run or a chain, and its ring payload is that record's offset.
- * Changed only under the shard's lock.  Each end is one 64-bit word: the
- * element index in the low half (counting modulo 2^32: the length is
- * tail - head), the ring position in 8-byte units in the high half
- * (modulo 2^32 units: the byte at position p is ring[8p & (cap - 1)]), so
- * a push or pop commits with one store, and a move's journal can tell
- * whether the push it began was committed. */
-struct list {
-    _Atomic uint64_t end[2];        /* [SHMKV_HEAD]: the first element,
+ * Each end is one 64-bit word: the element index in the low half
+ * (counting modulo 2^32: the length is tail - head), the ring position in
+ * 8-byte units in the high half (modulo 2^32 units: the byte at position
+ * p is ring[8p & (cap - 1)]), so a push or pop commits with one store,
+ * and a move's journal can tell whether the push it began was committed.
+ *
+ * Who may change what (list.c): the tail's line, under its shard's
+ * lane[SHMKV_TAIL]; the head's line, under lane[SHMKV_HEAD]; everything
+ * else (the ring word, ver, the journals, and either end for anything but
+ * a tail push or a head pop of elements in the ring), under the shard's
+ * lock and both lanes.  Each end has a line of its own, so that a pusher
+ * and a popper of one queue write no line in common. */
+struct list_end {
+    _Atomic uint64_t w;             /* [SHMKV_HEAD]: the first element,
                                      * [SHMKV_TAIL]: one past the last: pos << 32 | index */
+    _Atomic uint32_t wake;          /* [SHMKV_TAIL]: futex word, moved on by every push
+                                     * and by deletion (sleepers count in their shard's
+                                     * list_waiters: a list may be freed under its sleepers) */
+    uint32_t pad;
+    uint64_t other, other_ver;      /* the other end's word as this end's lane last read
+                                     * it, and ver then: still a bound while ver is
+                                     * (list.c, lane_other) */
+} __attribute__((aligned(64)));
+
+struct list {
+    struct list_end end[2];
     _Atomic uint64_t ring;          /* offset of the ring's first byte | log2(cap) */
-    _Atomic uint32_t wake;          /* futex word: moved on by every push and by deletion */
-    _Atomic uint32_t unused;        /* (sleepers count in their shard's list_waiters:
-                                     * a list may be freed under its sleepers) */
-    _Atomic uint64_t ver;           /* moved on after every change (lock-free copies
-                                     * compare it before and after); on the ends' line,
-                                     * which every push and pop writes anyway */
+    _Atomic uint64_t ver;           /* moved on after every change but a tail push and a
+                                     * head pop of the lanes (lock-free copies compare it,
+                                     * and the head, before and after) */
     /* the journal of a move out of this list (both lists locked) */
     _Atomic uint64_t move_dst;      /* the destination's list run, 0: none; | 1 once
                                      * the destination's repair found its push done */
@@ -140,8 +156,8 @@ struct list {
     uint32_t move_to, move_from;    /* the ends */
     uint64_t move_src;              /* a move into this list: the source's list run */
     uint64_t pending_ring;          /* a ring run allocated or retired, maybe not freed (journal) */
-};
-#define LIST_RING_OFF 192u          /* the first ring's offset in its list run */
+} __attribute__((aligned(64)));
+#define LIST_RING_OFF 256u          /* the first ring's offset in its list run */
 #define LIST_INLINE 2048u           /* ring bytes inside the list run (4 KiB) */
 
 /* Header of every run.  kind/nunits are the walkable skeleton; the rest
@@ -270,6 +286,19 @@ struct shard {
     _Atomic uint64_t patches;       /* increments made in place (counted here, not in puts:
                                      * so they write no line but the lock's, this one and
                                      * the value's) */
+
+    /* The lanes (list.c): lane[SHMKV_TAIL] lets one push at the tail of
+     * one of the shard's lists at a time, lane[SHMKV_HEAD] one pop at the
+     * head, without the shard's lock, each on a line of its own.  Every
+     * other change to a list takes the shard's lock, then both lanes, and
+     * sets closed in both while it holds them: a lane's holder that finds
+     * it set took the lane over from such a writer, gone mid-change, and
+     * leaves the list to the shard's repair (the slow way). */
+    struct lane {
+        struct lock lock;
+        _Atomic uint32_t closed;
+        uint32_t pad;
+    } __attribute__((aligned(64))) lane[2];
 } __attribute__((aligned(64)));
 
 /* The patch word's parts. */

@@ -124,12 +124,16 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
 {
     if (!db->rdonly) {
         int r = shmkv__shard_lock(db, s);
+        if (!r && b->lists && (r = shmkv__lanes_take(s))) /* lists copied whole: no lane moves them */
+            shmkv__shard_unlock(s);
         if (r)
             return r;
         b->len = 0;
         b->vw = NULL;
         b->now = shmkv__clock_now(db);
         r = shmkv__index_walk(db, s, WALK_PLACED, collect, b);
+        if (b->lists)
+            shmkv__lanes_drop(s);
         shmkv__shard_unlock(s);
         return r;
     }

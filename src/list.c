@@ -1,5 +1,6 @@
 /*
- * list.c - lists under keys: the mechanics, under the shard's lock.
+ * list.c - lists under keys: the mechanics, under the shard's lock and
+ * both its lanes, but a tail push and a head pop in the lanes (below).
  *
  * A list key's slot holds an ordinary immutable record (REC_LIST) whose
  * value is the offset of the list's run (RUN_LIST, one unit): the list's
@@ -46,7 +47,8 @@
  *    exactly then (repair_move): an element is in one list or the other,
  *    never both, never neither.
  *  - create and delete: journaled in shard.pending_list.
- * Every change moves ver on after its commit, for lock-free copies.
+ * Every change but a lane's moves ver on after its commit, for lock-free
+ * copies (which compare the head as well).
  * The shard's repair (shard.c) finishes or forgets each of these and
  * counts the out-of-line elements' live bytes into their runs.
  */
@@ -236,8 +238,8 @@ static int ring_grow(shmkv *db, struct shard *s, uint64_t lrun, uint64_t need)
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed), cap = ring_cap(w), ncap = cap;
     while (ncap < need)
         ncap *= 2;
-    uint32_t head = END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
-    uint32_t tail = END_POS(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    uint32_t head = END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed));
+    uint32_t tail = END_POS(atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
     int e = shmkv__run_alloc(db, units_of(RUN_HDR + ncap), RUN_RING, shard_index(db, s), false, &l->pending_ring);
     if (e)
         return e;
@@ -288,9 +290,9 @@ static void release_huge(shmkv *db, struct shard *s, uint64_t off)
 int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n, int end)
 {
     struct list *l = list_at(db, lrun);
-    uint64_t ew = atomic_load_explicit(&l->end[end], memory_order_relaxed);
-    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
-    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint64_t ew = atomic_load_explicit(&l->end[end].w, memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed);
     if (n > LIST_MAX - 1 - list_len(hw, tw))
         return -EOVERFLOW;
     uint64_t used = END_POS(tw) - END_POS(hw), need = used; /* units */
@@ -335,7 +337,7 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
             shmkv__pause_at(PAUSE_RECORD_WRITTEN);
     }
     uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) + (uint32_t)n : END_INDEX(ew) - (uint32_t)n;
-    atomic_store_explicit(&l->end[end], (uint64_t)pos << 32 | idx, memory_order_release); /* the commit */
+    atomic_store_explicit(&l->end[end].w, (uint64_t)pos << 32 | idx, memory_order_release); /* the commit */
     changed(l);
     visit_out(db, s, w, end, END_POS(ew), n, shmkv__log_adopt);
     return outs ? 1 : 0;
@@ -345,8 +347,8 @@ long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, 
 {
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
-    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed);
     uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(end == SHMKV_HEAD ? hw : tw);
     size_t used = 0, k = 0;
     for (struct elem e; k < max && k < len; k++, avail -= e.units, pos = walk_past(end, pos, &e)) {
@@ -371,6 +373,123 @@ long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, 
     return (long)k;
 }
 
+/* ---- the lanes: a tail push and a head pop side by side ---- */
+
+/* The lanes' rules, which let them run together without the shard's lock
+ * (every other change holds it and both lanes):
+ *  - a lane push only writes bytes past the tail, into room that the head
+ *    it read (acquire: the popper had copied them out before it moved the
+ *    head) leaves free, and commits by storing the tail (release: its
+ *    bytes are there before a popper can see them);
+ *  - a lane pop only reads elements before the tail it read (acquire), and
+ *    commits by storing the head (release);
+ *  - neither writes anything else of the list (not ver: a lock-free copy
+ *    compares the head as well, and only a head pop frees bytes that a
+ *    tail push may then write over), and neither touches an out-of-line
+ *    element, whose entry compaction may rewrite under the shard's lock;
+ *  - the ring word changes only under both lanes, so a lane's holder
+ *    reads it once. */
+
+static bool lane_list_ok(shmkv *db, struct shard *s, uint64_t lrun, uint64_t *w)
+{
+    if (!shmkv__run_ok(db, lrun, RUN_LIST, s))
+        return false;
+    *w = atomic_load_explicit(&list_at(db, lrun)->ring, memory_order_relaxed);
+    return ring_ok(db, s, lrun, *w);
+}
+
+/* The other end's word, for the lane of end mine: as this lane last read
+ * it, while ver has not moved since (no slow change: only the other lane
+ * moved it since, towards this end's advantage: a head only forward,
+ * freeing room; a tail only forward, adding elements), else read afresh
+ * (acquire: what its lane did before it stored the word is done), as it
+ * is when fresh.  Saves a pusher the line of a head a popper writes, and
+ * a popper with elements in hand the tail's. */
+static uint64_t lane_other(struct list *l, int mine, bool fresh)
+{
+    struct list_end *e = &l->end[mine];
+    uint64_t v = atomic_load_explicit(&l->ver, memory_order_relaxed); /* stable: changed under both lanes */
+    if (!fresh && e->other_ver == v)
+        return e->other;
+    e->other = atomic_load_explicit(&l->end[!mine].w, memory_order_acquire);
+    e->other_ver = v;
+    return e->other;
+}
+
+int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n)
+{
+    uint64_t w;
+    if (!lane_list_ok(db, s, lrun, &w))
+        return LIST_SLOW;
+    struct list *l = list_at(db, lrun);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed), units = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (goes_out(db, vals[j].len))
+            return LIST_SLOW;
+        units += elem_units((uint32_t)vals[j].len);
+    }
+    for (bool fresh = false;; fresh = true) {
+        uint64_t hw = lane_other(l, SHMKV_TAIL, fresh), need = (uint32_t)(END_POS(tw) - END_POS(hw)) + units;
+        if (n <= LIST_MAX - 1 - list_len(hw, tw) && need << 3 <= ring_cap(w) && need << 3 <= RING_INLINE_MAX)
+            break;
+        if (fresh) /* growth, a deep queue's spill, or too many elements */
+            return LIST_SLOW;
+    }
+    uint32_t pos = END_POS(tw);
+    for (size_t j = 0; j < n; j++) {
+        uint32_t len = (uint32_t)vals[j].len, u = elem_units(len);
+        uint64_t tag = tag_make(len, false);
+        ring_write(db, w, pos, &tag, 8);
+        ring_write(db, w, pos + 1, vals[j].p, len);
+        ring_write(db, w, pos + u - 1, &tag, 8);
+        pos += u;
+        shmkv__pause_at(PAUSE_RECORD_WRITTEN);
+    }
+    atomic_store_explicit(&l->end[SHMKV_TAIL].w, (uint64_t)pos << 32 | (END_INDEX(tw) + (uint32_t)n),
+                          memory_order_release); /* the commit */
+    return 0;
+}
+
+long shmkv__list_lane_pop(shmkv *db, struct shard *s, uint64_t lrun, size_t max, void *buf, size_t cap,
+                          size_t *lens, uint32_t *seen)
+{
+    uint64_t w;
+    if (!lane_list_ok(db, s, lrun, &w))
+        return LIST_SLOW;
+    struct list *l = list_at(db, lrun);
+    /* the wake word before the tail: a push after the tail's load moves
+     * it after this load, so a watcher of *seen sees it move */
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed);
+    uint64_t tw = lane_other(l, SHMKV_HEAD, false);
+    if (list_len(hw, tw) < max) {
+        *seen = atomic_load_explicit(&l->end[SHMKV_TAIL].wake, memory_order_acquire);
+        tw = lane_other(l, SHMKV_HEAD, true);
+    }
+    uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(hw);
+    if ((uint64_t)avail << 3 > ring_cap(w) || len > avail)
+        return LIST_SLOW;
+    size_t used = 0, k = 0;
+    for (struct elem e; k < max && k < len; k++, avail -= e.units, pos += e.units) {
+        if (!elem_at(db, w, SHMKV_HEAD, pos, avail, &e) || e.out)
+            return LIST_SLOW; /* out of line, or not sound: the slow way's (which pops as many) */
+        if (e.len > cap - used) {
+            if (k)
+                break;
+            lens[0] = e.len;
+            return -ENOBUFS;
+        }
+        if (e.len)
+            ring_read(db, w, e.pos + 1, (uint8_t *)buf + used, e.len);
+        lens[k] = e.len;
+        used += e.len;
+    }
+    if (!k)
+        return 0;
+    atomic_store_explicit(&l->end[SHMKV_HEAD].w, (uint64_t)pos << 32 | (END_INDEX(hw) + (uint32_t)k),
+                          memory_order_release); /* the commit */
+    return (long)k;
+}
+
 /* Move an end past n elements (the pop's commit, one store), then retire
  * the out-of-line ones among them (if retire: a repair's recount has not
  * counted them). */
@@ -378,14 +497,14 @@ static bool take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
 {
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint64_t ew = atomic_load_explicit(&l->end[end], memory_order_relaxed);
-    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
-    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint64_t ew = atomic_load_explicit(&l->end[end].w, memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed);
     uint32_t avail = END_POS(tw) - END_POS(hw), pos = END_POS(ew), k = 0, outs = 0;
     for (struct elem e; k < n && elem_at(db, w, end, pos, avail, &e); k++, avail -= e.units)
         pos = walk_past(end, pos, &e), outs += e.out;
     uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) - k : END_INDEX(ew) + k;
-    atomic_store_explicit(&l->end[end], (uint64_t)pos << 32 | idx, memory_order_release);
+    atomic_store_explicit(&l->end[end].w, (uint64_t)pos << 32 | idx, memory_order_release);
     changed(l);
     if (outs && retire) /* the elements' bytes stay as they were until a push reuses them */
         visit_out(db, s, w, end == SHMKV_HEAD ? SHMKV_TAIL : SHMKV_HEAD, END_POS(ew), k, shmkv__log_retire);
@@ -402,9 +521,9 @@ void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
     /* moved only under the lock, under which sleepers register (queue.c);
      * the kernel compares it when they sleep.  (The shard's word moves
      * only when a list is made: poppers of lists not made yet sleep there.) */
-    atomic_store_explicit(&l->wake, atomic_load_explicit(&l->wake, memory_order_relaxed) + 1, memory_order_release);
+    atomic_store_explicit(&l->end[SHMKV_TAIL].wake, atomic_load_explicit(&l->end[SHMKV_TAIL].wake, memory_order_relaxed) + 1, memory_order_release);
     if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
-        syscall(SYS_futex, (uint32_t *)&l->wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
+        syscall(SYS_futex, (uint32_t *)&l->end[SHMKV_TAIL].wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }
 
 void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
@@ -413,9 +532,9 @@ void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     if (retire)
-        visit_out(db, s, w, SHMKV_TAIL, END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed)),
-                  list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
-                           atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed)),
+        visit_out(db, s, w, SHMKV_TAIL, END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed)),
+                  list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
+                           atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed)),
                   shmkv__log_retire);
     changed(l);
     shmkv__list_wake(s, l, UINT32_MAX); /* sleepers look again: the list is gone */
@@ -444,8 +563,8 @@ bool shmkv__list_elem_live(shmkv *db, struct shard *s, uint64_t off, _Atomic uin
         return false;
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint32_t head = END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed));
-    uint32_t tail = END_POS(atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    uint32_t head = END_POS(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed));
+    uint32_t tail = END_POS(atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
     uint32_t pos = (uint32_t)rec_extword(r);
     struct elem e;
     if (!ring_ok(db, s, lrun, w) || (uint64_t)(tail - head) << 3 > ring_cap(w) || pos - head >= tail - head ||
@@ -483,7 +602,7 @@ static void settle_move_in(shmkv *db, uint64_t lrun)
         struct list *ls = list_at(db, src);
         uint64_t armed = lrun;
         if (ls->move_to <= SHMKV_TAIL && atomic_load(&ls->move_dst) == armed) {
-            uint64_t dw = atomic_load_explicit(&l->end[ls->move_to], memory_order_relaxed);
+            uint64_t dw = atomic_load_explicit(&l->end[ls->move_to].w, memory_order_relaxed);
             bool pushed = dw != ls->move_dst_end; /* nobody else touched it since */
             atomic_compare_exchange_strong(&ls->move_dst, &armed, pushed ? lrun | 1 : 0);
         }
@@ -502,12 +621,12 @@ static void repair_move(shmkv *db, struct shard *s, uint64_t lrun)
     if (!dst || l->move_to > SHMKV_TAIL || l->move_from > SHMKV_TAIL)
         pushed = false;
     else if (!pushed && shmkv__run_ok(db, dst, RUN_LIST, NULL) && run_at(db, dst)->kind == RUN_LIST) {
-        uint64_t dw = atomic_load_explicit(&list_at(db, dst)->end[l->move_to], memory_order_acquire);
+        uint64_t dw = atomic_load_explicit(&list_at(db, dst)->end[l->move_to].w, memory_order_acquire);
         pushed = dw != l->move_dst_end;
         if (!atomic_compare_exchange_strong(&l->move_dst, &d, 0))
             pushed = d & 1; /* the destination's repair settled it first */
     }
-    if (pushed && atomic_load_explicit(&l->end[l->move_from], memory_order_relaxed) == l->move_src_end)
+    if (pushed && atomic_load_explicit(&l->end[l->move_from].w, memory_order_relaxed) == l->move_src_end)
         take_off(db, s, lrun, (int)l->move_from, 1, false);
     atomic_store(&l->move_dst, 0);
 }
@@ -525,15 +644,15 @@ void shmkv__list_repair(shmkv *db, struct shard *s, uint64_t lrun)
     repair_move(db, s, lrun);
     /* damage: keep the elements up to the first that is not sound
      * rather than read past the ring */
-    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
-    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed);
     uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(hw), k = 0;
     if ((uint64_t)avail << 3 > ring_cap(w))
         len = 0;
     for (struct elem e; k < len && elem_at(db, w, SHMKV_HEAD, pos, avail, &e); k++, avail -= e.units)
         pos = walk_past(SHMKV_HEAD, pos, &e);
     if (k < len || avail)
-        atomic_store_explicit(&l->end[SHMKV_TAIL], (uint64_t)pos << 32 | (END_INDEX(hw) + k), memory_order_relaxed);
+        atomic_store_explicit(&l->end[SHMKV_TAIL].w, (uint64_t)pos << 32 | (END_INDEX(hw) + k), memory_order_relaxed);
     changed(l);
     visit_out(db, s, w, SHMKV_TAIL, END_POS(hw), k, shmkv__log_adopt); /* counted live again */
 }
@@ -542,8 +661,8 @@ uint32_t shmkv__list_walk(shmkv *db, uint64_t lrun, void (*fn)(void *ctx, uint32
 {
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
-    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed);
-    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed);
+    uint64_t hw = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed);
+    uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed);
     uint32_t len = list_len(hw, tw), avail = END_POS(tw) - END_POS(hw), pos = END_POS(hw), k = 0;
     if ((uint64_t)avail << 3 > ring_cap(w))
         return 0;
@@ -574,8 +693,8 @@ int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint
 {
     struct list *l = list_at(db, lrun);
     uint64_t v = atomic_load_explicit(&l->ver, memory_order_acquire);
-    uint64_t h = atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_acquire);
-    uint64_t t = atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_acquire);
+    uint64_t h = atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_acquire);
+    uint64_t t = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_acquire);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_acquire);
     int64_t n = list_len(h, t), a = start < 0 ? n + start : start, b = stop < 0 ? n + stop : stop;
     a = a < 0 ? 0 : a;
@@ -584,6 +703,7 @@ int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint
     if (!ring_size_ok(w) || !mem_ok(db, ring_off(w), ring_cap(w)) ||
         (uint64_t)avail << 3 > ring_cap(w))
         return -ESTALE;
+    shmkv__pause_at(PAUSE_LIST_COPYING);
     struct elem e;
     for (int64_t k = 0; k <= b; k++, avail -= e.units, pos = walk_past(SHMKV_HEAD, pos, &e)) {
         size_t vl;
@@ -603,5 +723,10 @@ int shmkv__list_copy(shmkv *db, uint64_t lrun, int64_t start, int64_t stop, uint
         *len += 4 + vl;
     }
     seq_end();
-    return atomic_load_explicit(&l->ver, AFTER_FENCE) == v ? 0 : -ESTALE;
+    /* the head too: a lane pop moves no ver, and a lane push may then
+     * write over what it freed (a lane push alone writes past the tail) */
+    return atomic_load_explicit(&l->ver, AFTER_FENCE) == v &&
+                   atomic_load_explicit(&l->end[SHMKV_HEAD].w, AFTER_FENCE) == h
+               ? 0
+               : -ESTALE;
 }

@@ -2,7 +2,8 @@
  * list.h - lists under keys (list.c): a list run per list, its elements
  * in a ring of bytes (format.h, struct list).
  *
- * Everything here runs under the list's shard lock, but llen and the
+ * Everything here runs under the list's shard lock and both its lanes,
+ * but the lanes' own push and pop (each under one lane), and llen and the
  * copy, which lock-free readers use with their own validation.
  */
 #ifndef SHMKV_LIST_H
@@ -11,6 +12,7 @@
 #include "handle.h"
 #include "log.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +47,24 @@ long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, 
 /* Remove n elements from an end (out-of-line ones retired); one store.
  * True if some were out of line (their records are garbage now). */
 bool shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n);
+
+/* The lanes (format.h): a push at the tail under the shard's
+ * lane[SHMKV_TAIL] alone, a pop at the head under lane[SHMKV_HEAD] alone,
+ * for what one store of the end's word commits: elements that lie in the
+ * ring, a ring with room for them.  Anything else is LIST_SLOW (nothing
+ * done: take the shard's lock and both lanes), as is a list run or ring
+ * that does not look sound (the slow way judges it). */
+#define LIST_SLOW INT_MIN
+
+/* 0 (all n pushed, one commit) or LIST_SLOW. */
+int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n);
+
+/* Pop up to max elements from the head into buf (as list_peek): the
+ * number popped, 0 when the list is empty (*seen: the tail's wake word as
+ * it was before the tail was read, for a watcher), -ENOBUFS (nothing
+ * popped, lens[0] the first's size) or LIST_SLOW. */
+long shmkv__list_lane_pop(shmkv *db, struct shard *s, uint64_t lrun, size_t max, void *buf, size_t cap,
+                          size_t *lens, uint32_t *seen);
 
 /* Wake sleepers of list l (of shard s): one per element pushed (all, when
  * deleting). */

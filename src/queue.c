@@ -2,22 +2,26 @@
  * queue.c - lists and queues of the public API: push, pop (waiting in the
  * kernel), move, llen, lrange.
  *
- * Pushes and pops are decisions under the key's shard lock (write.h) that
- * work on the list with list.c; the list's REC_LIST record is written only
- * when a push creates the list.  A pop that finds nothing to take notes
- * the futex word a push moves (the list's own word, or the shard's when
- * the list does not exist yet) and watches it for a few tens of
- * microseconds (spin_on); if nothing comes, it tries again, this time
- * counting itself among the sleepers while it still holds the lock, and
- * sleeps on the word after letting go: a push, which
- * moves the word under the same lock before waking, can never slip in
- * between unseen (no lost wake-up).  A push wakes one sleeper per
+ * A push at the tail of an existing list and a pop at its head go
+ * through the shard's lane for that end (lane_push, lane_pop: list.c),
+ * without the shard's lock, when one store can commit them; everything
+ * else is a decision under the key's shard lock and both lanes (write.h)
+ * that works on the list with list.c; the list's REC_LIST record is
+ * written only when a push creates the list.  A pop that finds nothing to
+ * take notes the futex word a push moves (the list's own word, or the
+ * shard's when the list does not exist yet) and watches it for a few tens
+ * of microseconds (spin_on); if nothing comes, it tries again the slow
+ * way, this time counting itself among the sleepers while it still holds
+ * the lock and the lanes, and sleeps on the word after letting go: a
+ * push, which moves the word under the tail lane before waking, can never
+ * slip in between unseen (no lost wake-up).  A push wakes one sleeper per
  * element; a deletion wakes them all.  Sleeps are sliced (SLEEP_SLICE_MS)
  * so a sleeper also notices a list deleted and made anew elsewhere.
  */
 #include "api.h"
 #include "clean.h"
 #include "fault.h"
+#include "hash.h"
 #include "list.h"
 #include "map.h"
 #include "read.h"
@@ -109,6 +113,29 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
     return 0;
 }
 
+/* A push at the tail of an existing list through the tail's lane (list.c):
+ * 0, an error, or LIST_SLOW (nothing done: the shard's lock's way).  The
+ * lane is taken before the list is looked up, so the list found cannot
+ * be deleted (which takes both lanes) until the push is over. */
+static int lane_push(shmkv *db, uint64_t h, const void *key, size_t klen, const shmkv_elem *elems, size_t n)
+{
+    if (n > 64)
+        return LIST_SLOW; /* pieces on the stack */
+    struct piece v[64];
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct piece){elems[i].val, elems[i].vlen};
+    struct shard *s = shard_of(db, h);
+    int r = shmkv__lane_take(s, SHMKV_TAIL);
+    if (r)
+        return r;
+    uint64_t lrun;
+    r = shmkv__lane_closed(s, SHMKV_TAIL) ? LIST_SLOW : shmkv__find_list(db, h, key, klen, &lrun);
+    if (!r && !(r = shmkv__list_lane_push(db, s, lrun, v, n)))
+        shmkv__list_wake(s, list_at(db, lrun), (uint32_t)n);
+    shmkv__lane_drop(s, SHMKV_TAIL);
+    return r == 0 || r == -EMEDIUMTYPE ? r : LIST_SLOW;
+}
+
 SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end)
 {
     int r = check_list_write(db, key, klen, end);
@@ -121,6 +148,9 @@ SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shm
             return r;
     if (!n)
         return 0;
+    if (end == SHMKV_TAIL && (r = lane_push(db, shmkv__hash64(key, klen, db->seed0, db->seed1), key, klen, elems,
+                                            n)) != LIST_SLOW)
+        return r;
     struct push_arg a = {elems, n, end, 0};
     struct wreq w;
     shmkv__wreq_init(db, &w, key, klen, decide_push, &a);
@@ -185,10 +215,10 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
         return 0;
     }
     struct list *l = list_at(db, c->list);
-    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_relaxed),
-                            atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_relaxed));
+    uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
+                            atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
     if (!len) {
-        prepare_sleep(a, &l->wake, w->s);
+        prepare_sleep(a, &l->end[SHMKV_TAIL].wake, w->s);
         return 0;
     }
     long k = shmkv__list_peek(db, c->list, a->end, a->max, a->buf, a->cap, a->lens);
@@ -198,6 +228,29 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
     a->n = (size_t)k;
     w->rc = 0;
     return 0;
+}
+
+/* A pop at the head of an existing list through the head's lane (as
+ * lane_push): 0 (a->n popped), -EAGAIN (empty: a->word and a->seen to
+ * watch, not counted as a sleeper), an error, or LIST_SLOW. */
+static int lane_pop(shmkv *db, uint64_t h, const void *key, size_t klen, struct pop_arg *a)
+{
+    struct shard *s = shard_of(db, h);
+    int r = shmkv__lane_take(s, SHMKV_HEAD);
+    if (r)
+        return r;
+    uint64_t lrun;
+    long k = shmkv__lane_closed(s, SHMKV_HEAD) ? LIST_SLOW : shmkv__find_list(db, h, key, klen, &lrun);
+    if (!k && (k = shmkv__list_lane_pop(db, s, lrun, a->max, a->buf, a->cap, a->lens, &a->seen)) == 0) {
+        a->word = &list_at(db, lrun)->end[SHMKV_TAIL].wake;
+        k = -EAGAIN;
+    }
+    shmkv__lane_drop(s, SHMKV_HEAD);
+    if (k > 0) {
+        a->n = (size_t)k;
+        return 0;
+    }
+    return k == -EAGAIN || k == -EMEDIUMTYPE || k == -ENOBUFS ? (int)k : LIST_SLOW;
 }
 
 /* Sleep until word moves off seen, the slice ends or the deadline passes
@@ -271,7 +324,12 @@ static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeou
     a->wait = false;
     for (;;) {
         struct wreq again = *w;
-        int r = shmkv__write(db, &again);
+        int r = LIST_SLOW;
+        a->word = NULL;
+        if (a->end == SHMKV_HEAD && !a->wait) /* (a counted try registers under the shard's lock) */
+            r = lane_pop(db, w->h, w->key, w->klen, a);
+        if (r == LIST_SLOW)
+            r = shmkv__write(db, &again);
         if (r != -EAGAIN || !a->word || !timeout_ms)
             return r;
         if (!a->wait) { /* the spin, then a try that counts itself before sleeping */
@@ -327,19 +385,33 @@ static int ensure_list(shmkv *db, const void *key, size_t klen)
     return shmkv__write(db, &w);
 }
 
+/* Both shards' locks (in index order), then both shards' lanes: a move
+ * changes lists beyond what a lane may (list.c). */
 static int lock_pair(shmkv *db, struct shard *a, struct shard *b)
 {
     struct shard *lo = a < b ? a : b, *hi = a < b ? b : a;
     int r = shmkv__shard_lock(db, lo);
-    if (r || lo == hi)
+    if (r)
         return r;
-    if ((r = shmkv__shard_lock(db, hi)))
+    if (lo != hi && (r = shmkv__shard_lock(db, hi))) {
         shmkv__shard_unlock(lo);
+        return r;
+    }
+    if (!(r = shmkv__lanes_take(lo)) && lo != hi && (r = shmkv__lanes_take(hi)))
+        shmkv__lanes_drop(lo);
+    if (r) {
+        shmkv__shard_unlock(lo);
+        if (lo != hi)
+            shmkv__shard_unlock(hi);
+    }
     return r;
 }
 
 static void unlock_pair(struct shard *a, struct shard *b)
 {
+    shmkv__lanes_drop(a);
+    if (b != a)
+        shmkv__lanes_drop(b);
     shmkv__shard_unlock(a);
     if (b != a)
         shmkv__shard_unlock(b);
@@ -364,11 +436,11 @@ static int move_locked(shmkv *db, struct move *m)
     if (cs.present || cd.present)
         return -EMEDIUMTYPE;
     struct list *ls = cs.list ? list_at(db, cs.list) : NULL;
-    uint32_t len = ls ? list_len(atomic_load_explicit(&ls->end[SHMKV_HEAD], memory_order_relaxed),
-                                 atomic_load_explicit(&ls->end[SHMKV_TAIL], memory_order_relaxed)) : 0;
+    uint32_t len = ls ? list_len(atomic_load_explicit(&ls->end[SHMKV_HEAD].w, memory_order_relaxed),
+                                 atomic_load_explicit(&ls->end[SHMKV_TAIL].w, memory_order_relaxed)) : 0;
     if (!len) {
         if (ls)
-            prepare_sleep(&m->a, &ls->wake, m->ws.s);
+            prepare_sleep(&m->a, &ls->end[SHMKV_TAIL].wake, m->ws.s);
         else
             prepare_sleep(&m->a, &m->ws.s->list_wake, m->ws.s);
         return -EAGAIN;
@@ -384,8 +456,8 @@ static int move_locked(shmkv *db, struct move *m)
     struct list *ld = list_at(db, cd.list);
     ls->move_to = (uint32_t)m->to;
     ls->move_from = (uint32_t)m->from;
-    ls->move_dst_end = atomic_load_explicit(&ld->end[m->to], memory_order_relaxed);
-    ls->move_src_end = atomic_load_explicit(&ls->end[m->from], memory_order_relaxed);
+    ls->move_dst_end = atomic_load_explicit(&ld->end[m->to].w, memory_order_relaxed);
+    ls->move_src_end = atomic_load_explicit(&ls->end[m->from].w, memory_order_relaxed);
     ld->move_src = cs.list; /* the destination's half of the journal */
     atomic_signal_fence(memory_order_seq_cst);
     atomic_store(&ls->move_dst, cd.list); /* the journal is armed: list.c's repair_move */
@@ -457,8 +529,8 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
 static int read_len(shmkv *db, uint64_t lrun, void *ctx)
 {
     struct list *l = list_at(db, lrun);
-    *(uint64_t *)ctx = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD], memory_order_acquire),
-                                atomic_load_explicit(&l->end[SHMKV_TAIL], memory_order_acquire));
+    *(uint64_t *)ctx = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_acquire),
+                                atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_acquire));
     return 0;
 }
 

@@ -357,6 +357,26 @@ int shmkv__read_list(shmkv *db, const void *key, size_t klen, int (*fn)(shmkv *d
     return lookup(db, key, klen, &out, &vlen);
 }
 
+static int note_run(shmkv *db, uint64_t lrun, void *ctx)
+{
+    (void)db;
+    *(uint64_t *)ctx = lrun;
+    return 0;
+}
+
+int shmkv__find_list(shmkv *db, uint64_t h, const void *key, size_t klen, uint64_t *lrun)
+{
+    struct sink out = {.list = note_run, .lctx = lrun, .expiry = &(uint64_t){0}};
+    struct shard *s = shard_of(db, h);
+    size_t vlen;
+    for (unsigned tries = 0; tries < 16; tries++) {
+        int r = look(db, s, key, klen, h & TAG_MASK, tries >= 2, &out, &vlen);
+        if (r != LOOK_RETRY)
+            return r;
+    }
+    return -EAGAIN;
+}
+
 /* Copy the first and the last w bytes of n (w <= n <= 2w): all n of them. */
 static inline void copy_ends(void *dst, const uint8_t *src, size_t n, size_t w)
 {

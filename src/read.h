@@ -15,4 +15,10 @@
 int shmkv__read_list(shmkv *db, const void *key, size_t klen, int (*fn)(shmkv *db, uint64_t lrun, void *ctx),
                      void *ctx);
 
+/* The list run of the list at key (hash h), lock-free, never taking the
+ * shard's lock (a lane's holder calls it: lanes come after shard locks).
+ * 0, -ENOENT, -EMEDIUMTYPE, -EBADMSG, or -EAGAIN when writers disturbed
+ * every look. */
+int shmkv__find_list(shmkv *db, uint64_t h, const void *key, size_t klen, uint64_t *lrun);
+
 #endif

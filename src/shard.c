@@ -8,6 +8,10 @@
  * (run list, live bytes, a half-released run, an unpublished huge value),
  * then the runs whose release waits for the allocator.
  *
+ * The order of the locks: shards' (in index order), then their lanes
+ * (in shard order, head before tail), then the allocator's.  A lane's
+ * holder takes no other lock.
+ *
  * Runs released while the allocator's lock was out of reach (its holder
  * stopped) wait on the shard's deferred list; each holder of the shard's
  * lock frees them as soon as the allocator is free again.  The list's
@@ -51,7 +55,7 @@ int shmkv__shard_repair(shmkv *db, struct shard *s)
     int r = shmkv__index_repair(db, s);
     if (!r)
         r = shmkv__log_repair(db, s);
-    if (!r) {
+    if (!r) { /* the lists (both lanes held: none changes under us) */
         bool seen = false;
         r = shmkv__index_walk(db, s, WALK_ALL, repair_list, &seen);
         /* a list created but never published, or being deleted: free it */
@@ -67,7 +71,12 @@ int shmkv__shard_repair(shmkv *db, struct shard *s)
 static int repair_cb(void *ctx)
 {
     struct repair_ctx *c = ctx;
-    return shmkv__shard_repair(c->db, c->s);
+    int r = shmkv__lanes_take(c->s);
+    if (r)
+        return r;
+    r = shmkv__shard_repair(c->db, c->s);
+    shmkv__lanes_drop(c->s);
+    return r;
 }
 
 int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
@@ -108,3 +117,52 @@ void shmkv__shard_prefetch(const shmkv *db, struct shard *s)
 int shmkv__shard_lock(shmkv *db, struct shard *s) { return shmkv__shard_lock_for(db, s, LOCK_WAIT_NS); }
 
 void shmkv__shard_unlock(struct shard *s) { shmkv__lock_drop(&s->lock); }
+
+/* A lane's holder commits with one store: nothing to repair. */
+static int lane_repair(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+int shmkv__lane_take(struct shard *s, int end)
+{
+    struct lock_note note;
+    int r = shmkv__lock_take(&s->lane[end].lock, LOCK_WAIT_NS, lane_repair, NULL, &note);
+    if (note.recovered)
+        atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
+    return r;
+}
+
+void shmkv__lane_drop(struct shard *s, int end) { shmkv__lock_drop(&s->lane[end].lock); }
+
+bool shmkv__lane_closed(const struct shard *s, int end)
+{
+    return atomic_load_explicit(&s->lane[end].closed, memory_order_acquire);
+}
+
+/* closed is set once both lanes are held, before any list changes, and
+ * cleared only when the lists are right again, before they are let go:
+ * a holder gone in between leaves it set (format.h). */
+static void lanes_close(struct shard *s, uint32_t closed)
+{
+    atomic_store_explicit(&s->lane[SHMKV_HEAD].closed, closed, memory_order_release);
+    atomic_store_explicit(&s->lane[SHMKV_TAIL].closed, closed, memory_order_release);
+}
+
+int shmkv__lanes_take(struct shard *s)
+{
+    int r = shmkv__lane_take(s, SHMKV_HEAD);
+    if (!r && (r = shmkv__lane_take(s, SHMKV_TAIL)))
+        shmkv__lane_drop(s, SHMKV_HEAD);
+    if (!r)
+        lanes_close(s, 1);
+    return r;
+}
+
+void shmkv__lanes_drop(struct shard *s)
+{
+    lanes_close(s, 0);
+    shmkv__lane_drop(s, SHMKV_TAIL);
+    shmkv__lane_drop(s, SHMKV_HEAD);
+}

@@ -7,6 +7,7 @@
 
 #include "handle.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* 0 with the lock held, or -ETIMEDOUT (a live holder kept it, or it is
@@ -19,7 +20,20 @@ void shmkv__shard_unlock(struct shard *s);
  * the shard dirties (its lock's and its counters'). */
 void shmkv__shard_prefetch(const shmkv *db, struct shard *s);
 
-/* Repair a shard as if its last holder had died (the lock held). */
+/* The shard's lanes (format.h, list.c).  A lane's holder changes one end
+ * of one list with one store, so a lane taken over from a gone holder
+ * needs no repair.  lane_take: 0 with lane[end] held, or as shard_lock.
+ * lanes_take: both (head, then tail), for a holder of the shard's lock
+ * about to change lists; lanes_drop lets both go. */
+int shmkv__lane_take(struct shard *s, int end);
+void shmkv__lane_drop(struct shard *s, int end);
+int shmkv__lanes_take(struct shard *s);
+/* Did lane[end]'s holder (the caller) find it closed: taken over from a
+ * holder of both lanes gone mid-change, the shard not yet repaired? */
+bool shmkv__lane_closed(const struct shard *s, int end);
+void shmkv__lanes_drop(struct shard *s);
+
+/* Repair a shard as if its last holder had died (its lock and lanes held). */
 int shmkv__shard_repair(shmkv *db, struct shard *s);
 
 #endif

@@ -211,7 +211,7 @@ static struct shard *background(shmkv *db, struct wreq *w)
 }
 
 /* One round, the shard's lock held. */
-static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
+static int round_body(shmkv *db, struct wreq *w, struct shard **elsewhere)
 {
     for (bool retry = false;;) {
         struct cur c;
@@ -250,6 +250,21 @@ static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
         *elsewhere = background(db, w);
         return w->rc;
     }
+}
+
+/* One round; a write that may change a list (w->lists) holds the shard's
+ * lanes as well, so that no push or pop of the lanes (list.c) runs beside
+ * it. */
+static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
+{
+    if (!w->lists)
+        return round_body(db, w, elsewhere);
+    int r = shmkv__lanes_take(w->s);
+    if (r)
+        return r;
+    r = round_body(db, w, elsewhere);
+    shmkv__lanes_drop(w->s);
+    return r;
 }
 
 /* A cache's eviction step in another shard, after a round let go of its
@@ -468,10 +483,13 @@ SHMKV_API int shmkv_clear(shmkv *db)
     for (uint64_t i = 0; i < nshards(db); i++) {
         struct shard *s = &db->shards[i];
         int r = shmkv__shard_lock(db, s);
+        if (!r && (r = shmkv__lanes_take(s)))
+            shmkv__shard_unlock(s);
         if (r)
             return r;
         shmkv__index_walk(db, s, WALK_ALL, clear_list, NULL);
         shmkv__log_clear(db, s);
+        shmkv__lanes_drop(s);
         shmkv__shard_unlock(s);
     }
     return 0;

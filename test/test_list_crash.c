@@ -21,6 +21,8 @@
  *               shards and of one): every element in exactly one list.
  *  pop_random:  poppers killed at random instants: an element is popped
  *               (gone from the list) or not, never both, never twice.
+ *  copy_overwritten: a lock-free copy stopped between reading a list's
+ *               ends and its bytes while the lanes pop and push over them.
  */
 #include "harness.h"
 #include "list_helpers.h"
@@ -429,11 +431,93 @@ static void pop_random(void)
     shmkv_unlink(g_name);
 }
 
+/* ---- copy_overwritten ----
+ *
+ * A lock-free copy (a read-only handle's lrange) stopped after reading
+ * the list's ends, before its bytes; meanwhile the head's lane pops two
+ * elements and the tail's lane pushes into the room they freed (no slow
+ * change: ver stays).  Resumed, the copy must see that its bytes were
+ * written over (by the head word) and copy again: it returns the list as
+ * it is, never the old ends around new bytes. */
+
+#define COPY_VLEN 112 /* tags included, 128 bytes: 16 fill the 2 KiB ring inside the list run */
+
+static void copy_elem(char *b, uint64_t seq)
+{
+    memset(b, 'x', COPY_VLEN);
+    memcpy(b, &seq, sizeof seq);
+}
+
+struct copy_seen {
+    uint64_t seq[32];
+    size_t n;
+    int bad;
+};
+
+static int copy_visit(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)k, (void)kl;
+    struct copy_seen *c = ctx;
+    char want[COPY_VLEN];
+    uint64_t seq = UINT64_MAX;
+    if (vl == COPY_VLEN)
+        memcpy(&seq, v, sizeof seq);
+    copy_elem(want, seq);
+    c->bad |= vl != COPY_VLEN || memcmp(v, want, COPY_VLEN) != 0 || c->n == 32;
+    if (c->n < 32)
+        c->seq[c->n++] = seq;
+    return 0;
+}
+
+static void copy_overwritten(void)
+{
+    h_name(g_name, sizeof g_name, "copyover");
+    shmkv *db = fresh();
+    char b[COPY_VLEN];
+    for (uint64_t i = 0; i < 10; i++) {
+        copy_elem(b, i);
+        CHECK_RC(shmkv_push(db, KEY("q"), b, sizeof b, SHMKV_TAIL), 0);
+    }
+    struct copy_seen *seen = h_shm_alloc(sizeof *seen);
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        shmkv *ro = NULL;
+        shmkv_options o = {.flags = SHMKV_RDONLY};
+        CHECK_RC(shmkv_open(g_name, &o, &ro), 0);
+        shmkv__pause_arm(PAUSE_LIST_COPYING, 0);
+        CHECK_RC(shmkv_lrange(ro, KEY("q"), 0, -1, copy_visit, seen), 0);
+        shmkv_close(ro);
+        h_child_exit();
+    }
+    int st;
+    CHECK(waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st));
+    size_t vl;
+    for (int i = 0; i < 2; i++)
+        CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+    for (uint64_t i = 10; i < 18; i++) { /* the last two wrap into the slots of 0 and 1 */
+        copy_elem(b, i);
+        CHECK_RC(shmkv_push(db, KEY("q"), b, sizeof b, SHMKV_TAIL), 0);
+    }
+    kill(pid, SIGCONT);
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int now = seen->n == 16 && !seen->bad;
+    for (size_t i = 0; now && i < 16; i++)
+        now = seen->seq[i] == i + 2;
+    CHECKF(now, "the copy returned %zu elements (%s), the first %llu: not the list as it is (2..17)", seen->n,
+           seen->bad ? "some damaged" : "all sound", (unsigned long long)seen->seq[0]);
+    shmkv_close(db);
+    shmkv_unlink(g_name);
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
-        {"push", push}, {"move_points", move_points}, {"move_random", move_random}, {"pop_random", pop_random}};
+        {"push", push},
+        {"move_points", move_points},
+        {"move_random", move_random},
+        {"pop_random", pop_random},
+        {"copy_overwritten", copy_overwritten}};
     return h_main(argc, argv, "test_list_crash", parts, H_NPARTS(parts));
 }

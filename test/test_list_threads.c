@@ -10,13 +10,17 @@
  * order survives it).  Meanwhile a thread reads the lists lock-free
  * (llen) and through lrange, on the shared handle and on a read-only one,
  * and two threads churn a list that is pushed to, waited on and deleted
- * again and again.  Afterwards the table must be sound.
+ * again and again.  Afterwards the table must be sound.  ends and lanes:
+ * both ends of one list pushed and popped at once, copied lock-free
+ * meanwhile (below).
  */
 #include "harness.h"
 #include "list_helpers.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,14 +150,38 @@ static void *churn(void *arg)
     return NULL;
 }
 
-static void pipeline(void)
+/* A new table, on db and read-only on ro. */
+static void open_both(char *name, size_t cap, const char *what)
 {
-    char name[64];
-    h_name(name, sizeof name, "lthreads");
+    h_name(name, cap, what);
     shmkv_options o = {.flags = SHMKV_CREATE};
     CHECK_RC(shmkv_open(name, &o, &db), 0);
     o.flags = SHMKV_RDONLY;
     CHECK_RC(shmkv_open(name, &o, &ro), 0);
+}
+
+static void close_both(const char *name)
+{
+    shmkv_close(ro);
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+/* Every one of producers x per elements arrived once: counts[p * per + s]. */
+static void check_once(const _Atomic uint8_t *counts, int producers, uint64_t per)
+{
+    long missing = 0, twice = 0;
+    for (uint64_t i = 0; i < (uint64_t)producers * per; i++) {
+        missing += counts[i] == 0;
+        twice += counts[i] > 1;
+    }
+    CHECKF(missing == 0 && twice == 0, "%ld elements never arrived, %ld more than once", missing, twice);
+}
+
+static void pipeline(void)
+{
+    char name[64];
+    open_both(name, sizeof name, "lthreads");
     pthread_t prod[NPROD], mov[NMOVE], cons[NCONS], other[3];
     double t0 = h_now();
     for (int i = 0; i < NCONS; i++)
@@ -174,24 +202,171 @@ static void pipeline(void)
         pthread_join(mov[i], NULL);
     for (int i = 0; i < 3; i++)
         pthread_join(other[i], NULL);
-    long missing = 0, twice = 0;
-    for (int p = 0; p < NPROD; p++)
-        for (uint64_t s = 0; s < PER_PROD; s++) {
-            missing += got[p][s] == 0;
-            twice += got[p][s] > 1;
-        }
-    CHECKF(missing == 0 && twice == 0, "%ld elements never arrived, %ld more than once", missing, twice);
+    check_once(&got[0][0], NPROD, PER_PROD);
     CHECK_LIST(db, "q", NULL, 0);
     CHECK_LIST(db, "mid", NULL, 0);
     CHECK_TABLE(db, "after the threads");
     h_note("%u elements through push, move and pop in %.1f s", NPROD * PER_PROD, h_now() - t0);
-    shmkv_close(ro);
-    shmkv_close(db);
-    CHECK_RC(shmkv_unlink(name), 0);
+    close_both(name);
 }
+
+/* ---- ends: both ends of one list at once ----
+ *
+ * Two threads push at the tail (the tail's lane) and two at the head (the
+ * slow way, which takes both lanes), singly and in batches; one thread
+ * pops at the head (the head's lane) and one at the tail (the slow way);
+ * the list runs empty, fills, and its ring grows and spills now and then.
+ * A reader copies the whole list lock-free from a read-only handle: every
+ * copy must be a state the list was in, so each element sound and each
+ * pusher's elements in its order (ascending from the head for tail
+ * pushers, descending for head pushers: pops at either end keep the order
+ * of what remains).  Every element is received exactly once. */
+
+#define ENDS_PER (H_ASAN ? 15000u : 40000u)
+static const char *const ETAG[4] = {"tail0", "tail1", "head0", "head1"};
+static _Atomic uint8_t egot[4][ENDS_PER];
+static _Atomic long ereceived;
+static int ends_npush; /* pushers 0..ends_npush: 4 (both ends), or 2 (the tail only) */
+static bool ends_short; /* keep the list short, its ring small: pushes overwrite popped bytes at once */
+
+static void *ends_pusher(void *arg)
+{
+    int p = (int)(intptr_t)arg, end = p < 2 ? SHMKV_TAIL : SHMKV_HEAD;
+    h_rng r = h_rng_new((uint64_t)p + 100);
+    uint8_t eb[BATCH][ELEM_MAX];
+    shmkv_elem el[BATCH];
+    for (uint64_t s = 0; s < ENDS_PER;) {
+        uint64_t n = h_below(&r, 2) ? 1 : 1 + h_below(&r, BATCH);
+        n = n < ENDS_PER - s ? n : ENDS_PER - s;
+        /* (a batch at the head goes in one by one: its last first) */
+        for (uint64_t i = 0; i < n; i++)
+            el[i] = (shmkv_elem){eb[i], elem_make(eb[i], ETAG[p], s + i)};
+        uint64_t len = 0;
+        while (ends_short && shmkv_llen(db, KEY("ends"), &len) == 0 && len > 8)
+            sched_yield();
+        CHECK_RC(shmkv_push_many(db, KEY("ends"), el, (size_t)n, end), 0);
+        s += n;
+        if (!ends_short && h_below(&r, 256) == 0)
+            h_sleep(0.001); /* let the poppers empty it now and then */
+    }
+    return NULL;
+}
+
+static void *ends_popper(void *arg)
+{
+    int end = arg ? SHMKV_TAIL : SHMKV_HEAD;
+    h_rng r = h_rng_new((uint64_t)end + 200);
+    uint8_t *buf = malloc(BATCH * ELEM_MAX);
+    size_t lens[BATCH], n;
+    long bad = 0;
+    while (atomic_load(&ereceived) < (long)ends_npush * ENDS_PER) {
+        int rc = shmkv_pop_many(db, KEY("ends"), end, buf, BATCH * ELEM_MAX, lens, h_below(&r, 2) ? 1 : BATCH, &n,
+                                5);
+        if (rc == -EAGAIN)
+            continue;
+        CHECK_RC(rc, 0);
+        if (rc)
+            break;
+        for (size_t i = 0, pos = 0; i < n; pos += lens[i++]) {
+            int p = 0;
+            uint64_t seq = UINT64_MAX;
+            for (; p < 4 && (seq = elem_seq(buf + pos, lens[i], ETAG[p])) == UINT64_MAX; p++)
+                ;
+            if (p == 4 || seq >= ENDS_PER)
+                bad++;
+            else
+                atomic_fetch_add(&egot[p][seq], 1);
+        }
+        atomic_fetch_add(&ereceived, (long)n);
+        if (!ends_short && h_below(&r, 128) == 0)
+            h_sleep(0.001); /* and fill up now and then, its ring growing */
+    }
+    CHECKF(bad == 0, "a popper at the %s saw %ld damaged elements", end == SHMKV_HEAD ? "head" : "tail", bad);
+    free(buf);
+    return NULL;
+}
+
+struct snap {
+    int64_t last[4];
+    long elems, bad;
+};
+
+static int snap_elem(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)k, (void)kl;
+    struct snap *sn = ctx;
+    int p = 0;
+    uint64_t seq = UINT64_MAX;
+    for (; p < 4 && (seq = elem_seq(v, vl, ETAG[p])) == UINT64_MAX; p++)
+        ;
+    sn->elems++;
+    if (p == 4 || seq >= ENDS_PER) {
+        sn->bad++;
+        return 0;
+    }
+    bool up = p < 2; /* tail pushers ascend from the head, head pushers descend */
+    if (sn->last[p] >= 0 && (up ? (int64_t)seq <= sn->last[p] : (int64_t)seq >= sn->last[p]))
+        sn->bad++;
+    sn->last[p] = (int64_t)seq;
+    return 0;
+}
+
+static void *ends_reader(void *arg)
+{
+    (void)arg;
+    long copies = 0, elems = 0, bad = 0, busy = 0;
+    while (atomic_load(&ereceived) < (long)ends_npush * ENDS_PER) {
+        struct snap sn = {{-1, -1, -1, -1}, 0, 0};
+        int rc = shmkv_lrange(ro, KEY("ends"), 0, -1, snap_elem, &sn);
+        CHECK(rc == 0 || rc == -ENOENT || rc == -EAGAIN);
+        if (rc == -EAGAIN) { /* writers moved it under every copy (fn saw none of them) */
+            busy++;
+            continue;
+        }
+        copies++;
+        elems += sn.elems;
+        bad += sn.bad;
+    }
+    CHECKF(bad == 0, "%ld elements of lock-free copies were damaged or out of order", bad);
+    h_note("ends: %ld lock-free copies of %ld elements in all, %ld gave up", copies, elems, busy);
+    return NULL;
+}
+
+static void ends_run(int npush, int npop, bool short_list)
+{
+    ends_npush = npush;
+    ends_short = short_list;
+    atomic_store(&ereceived, 0);
+    memset(egot, 0, sizeof egot);
+    char name[64];
+    open_both(name, sizeof name, "lends");
+    pthread_t push[4], pop[2], reader_t;
+    double t0 = h_now();
+    for (int i = 0; i < npop; i++)
+        pthread_create(&pop[i], NULL, ends_popper, (void *)(intptr_t)i);
+    pthread_create(&reader_t, NULL, ends_reader, NULL);
+    for (int i = 0; i < npush; i++)
+        pthread_create(&push[i], NULL, ends_pusher, (void *)(intptr_t)i);
+    for (int i = 0; i < npush; i++)
+        pthread_join(push[i], NULL);
+    for (int i = 0; i < npop; i++)
+        pthread_join(pop[i], NULL);
+    pthread_join(reader_t, NULL);
+    check_once(&egot[0][0], npush, ENDS_PER);
+    CHECK_LIST(db, "ends", NULL, 0);
+    CHECK_TABLE(db, "after both ends");
+    h_note("%u elements in %.1f s", npush * ENDS_PER, h_now() - t0);
+    close_both(name);
+}
+
+static void ends(void) { ends_run(4, 2, false); }
+
+/* Only the lanes (tail pushes, head pops) on a list kept short, so that
+ * pushes write over bytes pops just freed while the reader copies. */
+static void lanes(void) { ends_run(2, 1, true); }
 
 int main(int argc, char **argv)
 {
-    static const struct h_part parts[] = {{"pipeline", pipeline}};
+    static const struct h_part parts[] = {{"pipeline", pipeline}, {"ends", ends}, {"lanes", lanes}};
     return h_main(argc, argv, "test_list_threads", parts, H_NPARTS(parts));
 }

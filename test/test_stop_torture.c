@@ -542,7 +542,8 @@ static struct { /* what a phase did */
 } g_t;
 static const char *const point_names[PAUSE_POINTS] = {"locked", "record_written", "slot_published",
                                                       "split_published", "run_unlinked", "alloc_locked",
-                                                      "evicting", "move_pushed", "piece_unlinked"};
+                                                      "evicting", "move_pushed", "piece_unlinked", "patching",
+                                                      "list_copying"};
 
 static void start_worker(int w)
 {
