@@ -39,6 +39,18 @@ static _Atomic int stop;
 static _Atomic uint8_t got[NPROD][PER_PROD];
 static const char *const TAG[NPROD] = {"t0", "t1", "t2"};
 
+/* The next batch of a pusher of tag that has pushed s of per: one
+ * element or up to BATCH, made in eb, described in el; returns its size. */
+static size_t next_batch(h_rng *r, const char *tag, uint64_t s, uint64_t per, uint8_t (*eb)[ELEM_MAX],
+                         shmkv_elem *el)
+{
+    uint64_t n = h_below(r, 2) ? 1 : 1 + h_below(r, BATCH);
+    n = n < per - s ? n : per - s;
+    for (uint64_t i = 0; i < n; i++)
+        el[i] = (shmkv_elem){eb[i], elem_make(eb[i], tag, s + i)};
+    return (size_t)n;
+}
+
 static void *producer(void *arg)
 {
     int p = (int)(intptr_t)arg;
@@ -46,11 +58,8 @@ static void *producer(void *arg)
     uint8_t eb[BATCH][ELEM_MAX];
     shmkv_elem el[BATCH];
     for (uint64_t s = 0; s < PER_PROD;) {
-        uint64_t n = h_below(&r, 2) ? 1 : 1 + h_below(&r, BATCH);
-        n = n < PER_PROD - s ? n : PER_PROD - s;
-        for (uint64_t i = 0; i < n; i++)
-            el[i] = (shmkv_elem){eb[i], elem_make(eb[i], TAG[p], s + i)};
-        CHECK_RC(shmkv_push_many(db, KEY("q"), el, (size_t)n, SHMKV_TAIL), 0);
+        size_t n = next_batch(&r, TAG[p], s, PER_PROD, eb, el);
+        CHECK_RC(shmkv_push_many(db, KEY("q"), el, n, SHMKV_TAIL), 0);
         s += n;
     }
     return NULL;
@@ -236,15 +245,11 @@ static void *ends_pusher(void *arg)
     uint8_t eb[BATCH][ELEM_MAX];
     shmkv_elem el[BATCH];
     for (uint64_t s = 0; s < ENDS_PER;) {
-        uint64_t n = h_below(&r, 2) ? 1 : 1 + h_below(&r, BATCH);
-        n = n < ENDS_PER - s ? n : ENDS_PER - s;
-        /* (a batch at the head goes in one by one: its last first) */
-        for (uint64_t i = 0; i < n; i++)
-            el[i] = (shmkv_elem){eb[i], elem_make(eb[i], ETAG[p], s + i)};
+        size_t n = next_batch(&r, ETAG[p], s, ENDS_PER, eb, el); /* at the head: its last first */
         uint64_t len = 0;
         while (ends_short && shmkv_llen(db, KEY("ends"), &len) == 0 && len > 8)
             sched_yield();
-        CHECK_RC(shmkv_push_many(db, KEY("ends"), el, (size_t)n, end), 0);
+        CHECK_RC(shmkv_push_many(db, KEY("ends"), el, n, end), 0);
         s += n;
         if (!ends_short && h_below(&r, 256) == 0)
             h_sleep(0.001); /* let the poppers empty it now and then */
