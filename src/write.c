@@ -211,7 +211,7 @@ static struct shard *background(shmkv *db, struct wreq *w)
 }
 
 /* One round, the shard's lock held. */
-static int round_body(shmkv *db, struct wreq *w, struct shard **elsewhere)
+static int round_body(shmkv *db, struct wreq *w, struct shard **elsewhere, bool *laned)
 {
     for (bool retry = false;;) {
         struct cur c;
@@ -221,6 +221,8 @@ static int round_body(shmkv *db, struct wreq *w, struct shard **elsewhere)
         int r = shmkv__write_find(db, w, &c);
         if (!r && c.list && !w->lists)
             r = -EMEDIUMTYPE; /* a write of a pair to a list's key */
+        if (!r && c.list && !*laned && !(r = shmkv__lanes_take(w->s)))
+            *laned = true;
         if (!r)
             r = w->decide(db, w, &c, &p);
         if (r || (p.act == ACT_NONE && !p.work))
@@ -252,18 +254,17 @@ static int round_body(shmkv *db, struct wreq *w, struct shard **elsewhere)
     }
 }
 
-/* One round; a write that may change a list (w->lists) holds the shard's
- * lanes as well, so that no push or pop of the lanes (list.c) runs beside
- * it. */
+/* One round.  A decision about a key that holds a list holds the shard's
+ * lanes as well, from the look that finds the list on, so that no push
+ * or pop of the lanes (list.c) runs beside it.  (A list that a decision
+ * makes needs none: no lane can find it before its slot is published,
+ * and nothing touches it after.) */
 static int round_locked(shmkv *db, struct wreq *w, struct shard **elsewhere)
 {
-    if (!w->lists)
-        return round_body(db, w, elsewhere);
-    int r = shmkv__lanes_take(w->s);
-    if (r)
-        return r;
-    r = round_body(db, w, elsewhere);
-    shmkv__lanes_drop(w->s);
+    bool laned = false;
+    int r = round_body(db, w, elsewhere, &laned);
+    if (laned)
+        shmkv__lanes_drop(w->s);
     return r;
 }
 
