@@ -158,12 +158,13 @@ static const struct optdef defs[] = {
               "whole MiB, at least 4 (default 1,5,10)" },
     TEXT("Queues (shmkv-bench --queue [options]): 1 and 2 producer processes and 1\n"
          "and 2 consumer processes pass messages of 64 B and 4 KiB, one at a time and\n"
-         "in batches of 64, through shmkv's lists, POSIX message queues, a pipe, Redis\n"
-         "lists (RPUSH/BLPOP, and pipelined) and SharedHashFile's queues where built;\n"
+         "in batches of 64, through shmkv's lists (unbounded, and shmkv-b: bounded,\n"
+         "producers waiting for room), POSIX message queues, a pipe, Redis lists\n"
+         "(RPUSH/BLPOP, and pipelined) and SharedHashFile's queues where built;\n"
          "consumers wait in the kernel.  Millions of messages a second per cell, every\n"
          "message checked, then the wake-up latency of a waiting consumer.  It also\n"
-         "takes --system LIST (of shmkv,mq,pipe,redis,redis-p,shf), --runs R, --dir\n"
-         "and --quick (20000 messages, 500 wake-ups).\n"),
+         "takes --system LIST (of shmkv,mq,pipe,redis,redis-p,shf,shmkv-b), --runs R,\n"
+         "--dir and --quick (20000 messages, 500 wake-ups).\n"),
     { "queue", ON(queue), .help = "measure queues instead of the phases" },
     { "queue-items", .arg = "N", U64(queue_items, 1, 1ull << 40),
       .help = "messages per cell (default 200000)" },

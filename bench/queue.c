@@ -37,7 +37,7 @@
 #define HDR 16                     /* tag, stamp */
 
 static const struct qpeer *const peers[] = {&qpeer_shmkv, &qpeer_mq, &qpeer_pipe, &qpeer_redis, &qpeer_redis_p,
-                                            &qpeer_shf};
+                                            &qpeer_shf, &qpeer_shmkv_b};
 #define NPEERS (sizeof peers / sizeof peers[0])
 
 /* What the processes of one run report, in shared memory. */
@@ -495,7 +495,7 @@ int queue_main(const struct config *c, struct cleanup *cl)
     cl->undo = mq_restore;
     S = shared_alloc(sizeof *S);
     if (choose(c, use, &n)) {
-        fprintf(stderr, "shmkv-bench: --queue: no system to run (of shmkv, mq, pipe, redis, redis-p, shf)\n");
+        fprintf(stderr, "shmkv-bench: --queue: no system to run (of shmkv, mq, pipe, redis, redis-p, shf, shmkv-b)\n");
         return 2;
     }
     long depth;

@@ -62,7 +62,7 @@ struct qrun {
     void *state;                        /* the peer's, set by setup */
 };
 
-extern const struct qpeer qpeer_shmkv, qpeer_mq, qpeer_pipe, qpeer_shf;
+extern const struct qpeer qpeer_shmkv, qpeer_shmkv_b, qpeer_mq, qpeer_pipe, qpeer_shf;
 /* queue_redis.c, built where hiredis is: weak, NULL elsewhere */
 extern const struct qpeer qpeer_redis __attribute__((weak)), qpeer_redis_p __attribute__((weak));
 

@@ -102,6 +102,33 @@ const struct qpeer qpeer_shmkv = {
     .note = "shmkv_push(_many) at the tail, shmkv_pop(_many) waiting at the head",
 };
 
+/* shmkv-b: the same lists, their producers bounded (shmkv_push_bounded)
+ * to what a 1 MiB ring holds, at most 4 096 messages (POSIX message
+ * queues' depth here for 64 B): a consumer that falls behind holds its
+ * producers back, as a message queue's or a pipe's does, instead of
+ * letting the queue grow deep. */
+static uint64_t bound_of(size_t size)
+{
+    uint64_t d = (1u << 20) / size;
+    return d > 4096 ? 4096 : d;
+}
+
+static int shmkv_b_qpush(struct qconn *c, const unsigned char *msgs, unsigned n)
+{
+    size_t size = c->q->size;
+    shmkv_elem *el = c->aux;
+    for (unsigned i = 0; i < n; i++)
+        el[i] = (shmkv_elem){msgs + i * size, size};
+    int rc = shmkv_push_bounded(c->h, "q", 1, el, n, SHMKV_TAIL, bound_of(size), -1);
+    return rc ? fail(c, "shmkv_push_bounded", -rc) : 0;
+}
+
+const struct qpeer qpeer_shmkv_b = {
+    .name = "shmkv-b", .setup = shmkv_setup, .teardown = shmkv_teardown, .open = shmkv_qopen,
+    .close = shmkv_qclose, .push = shmkv_b_qpush, .pop = shmkv_qpop,
+    .note = "as shmkv, pushes bounded to min(4096, 1 MiB / size) messages (shmkv_push_bounded, waiting)",
+};
+
 /* ---- POSIX message queues ---- */
 
 static long read_long(const char *path)

@@ -207,9 +207,16 @@ static void do_push(shmkv *db, bool rdonly, struct in *in)
     struct mlist *m = &L.l[j];
     if (m->n + n > LMAX)
         return;
-    int rc = n == 1 ? shmkv_push(db, L.key[j], L.kl[j], el[0].val, el[0].vlen, end)
-                    : shmkv_push_many(db, L.key[j], L.kl[j], el, n, end);
+    unsigned how = next(in);
+    uint64_t max = n + how / 4 % 8; /* how % 4 == 3: a bounded push, not waiting */
+    int rc = how % 4 == 3 ? shmkv_push_bounded(db, L.key[j], L.kl[j], el, n, end, max, 0)
+             : n == 1     ? shmkv_push(db, L.key[j], L.kl[j], el[0].val, el[0].vlen, end)
+                          : shmkv_push_many(db, L.key[j], L.kl[j], el, n, end);
     int want = write_gate(rdonly);
+    if (!want && how % 4 == 3 && m->n + n > max) { /* full for this push: nothing changes */
+        expect(rc, -EAGAIN, "push_bounded", j);
+        return;
+    }
     if (rc == -ENOSPC && !want) {
         if (L.trace)
             fprintf(stderr, "  push list %d: -ENOSPC\n", j);

@@ -590,6 +590,21 @@ typedef struct shmkv_elem {
 int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end);
 
 /**
+ * Push n elements as shmkv_push_many, but only into room: while the list
+ * would then hold more than max_len elements, wait for pops to make room
+ * (a bounded queue, whose producers a slow consumer holds back, as a
+ * pipe's or a POSIX message queue's are).  timeout_ms as shmkv_pop's: 0
+ * do not wait, < 0 wait for ever, > 0 up to that long; the waiter watches
+ * the list for up to 50 us, then sleeps in the kernel until a pop (from
+ * any process) wakes it.  A list is created as by shmkv_push_many.
+ * Returns 0, -EAGAIN (no room once the wait is over; nothing pushed),
+ * -EINVAL (also max_len 0 or n > max_len: it could never fit), -EINTR (a
+ * signal ended the wait), or the errors of shmkv_push.
+ */
+int shmkv_push_bounded(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end,
+                       uint64_t max_len, int64_t timeout_ms);
+
+/**
  * Remove the element at one end and copy it into buf (*vlen its length).
  * timeout_ms: 0 do not wait, < 0 wait for ever, > 0 wait up to that long
  * for an element (blocking, not polling: the caller watches the list for

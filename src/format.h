@@ -133,9 +133,10 @@ enum run_kind {
 struct list_end {
     _Atomic uint64_t w;             /* [SHMKV_HEAD]: the first element,
                                      * [SHMKV_TAIL]: one past the last: pos << 32 | index */
-    _Atomic uint32_t wake;          /* [SHMKV_TAIL]: futex word, moved on by every push
-                                     * and by deletion (sleepers count in their shard's
-                                     * list_waiters: a list may be freed under its sleepers) */
+    _Atomic uint32_t wake;          /* futex words, moved on by deletion and: [SHMKV_TAIL]
+                                     * every push (poppers wait on it), [SHMKV_HEAD] every
+                                     * pop (bounded pushers wait on it); sleepers count in
+                                     * their shard: a list may be freed under its sleepers */
     uint32_t pad;
     uint64_t other, other_ver;      /* the other end's word as this end's lane last read
                                      * it, and ver then: still a bound while ver is
@@ -297,7 +298,9 @@ struct shard {
     struct lane {
         struct lock lock;
         _Atomic uint32_t closed;
-        uint32_t pad;
+        _Atomic uint32_t sleepers;  /* [SHMKV_HEAD]: bounded pushers that may be asleep on
+                                     * a list of the shard, waiting for room (a hint,
+                                     * only ever too high; woken by pops) */
     } __attribute__((aligned(64))) lane[2];
 } __attribute__((aligned(64)));
 

@@ -416,7 +416,8 @@ static uint64_t lane_other(struct list *l, int mine, bool fresh)
     return e->other;
 }
 
-int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n)
+int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n,
+                          uint64_t max, uint32_t *seen)
 {
     uint64_t w;
     if (!lane_list_ok(db, s, lrun, &w))
@@ -429,11 +430,14 @@ int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struc
         units += elem_units((uint32_t)vals[j].len);
     }
     for (bool fresh = false;; fresh = true) {
+        if (fresh) /* the head's word before the head: see lane_pop's *seen */
+            *seen = atomic_load_explicit(&l->end[SHMKV_HEAD].wake, memory_order_acquire);
         uint64_t hw = lane_other(l, SHMKV_TAIL, fresh), need = (uint32_t)(END_POS(tw) - END_POS(hw)) + units;
-        if (n <= LIST_MAX - 1 - list_len(hw, tw) && need << 3 <= ring_cap(w) && need << 3 <= RING_INLINE_MAX)
+        bool room = n <= max && list_len(hw, tw) <= max - n;
+        if (room && n <= LIST_MAX - 1 - list_len(hw, tw) && need << 3 <= ring_cap(w) && need << 3 <= RING_INLINE_MAX)
             break;
-        if (fresh) /* growth, a deep queue's spill, or too many elements */
-            return LIST_SLOW;
+        if (fresh) /* full (for this pusher), growth, a deep queue's spill, or too many elements */
+            return room ? LIST_SLOW : -EAGAIN;
     }
     uint32_t pos = END_POS(tw);
     for (size_t j = 0; j < n; j++) {
@@ -487,6 +491,7 @@ long shmkv__list_lane_pop(shmkv *db, struct shard *s, uint64_t lrun, size_t max,
         return 0;
     atomic_store_explicit(&l->end[SHMKV_HEAD].w, (uint64_t)pos << 32 | (END_INDEX(hw) + (uint32_t)k),
                           memory_order_release); /* the commit */
+    shmkv__list_room(s, l, (uint32_t)k);
     return (long)k;
 }
 
@@ -506,6 +511,7 @@ static bool take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
     uint32_t idx = end == SHMKV_TAIL ? END_INDEX(ew) - k : END_INDEX(ew) + k;
     atomic_store_explicit(&l->end[end].w, (uint64_t)pos << 32 | idx, memory_order_release);
     changed(l);
+    shmkv__list_room(s, l, k);
     if (outs && retire) /* the elements' bytes stay as they were until a push reuses them */
         visit_out(db, s, w, end == SHMKV_HEAD ? SHMKV_TAIL : SHMKV_HEAD, END_POS(ew), k, shmkv__log_retire);
     return outs;
@@ -514,6 +520,16 @@ static bool take_off(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
 bool shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_t n)
 {
     return take_off(db, s, lrun, end, n, true);
+}
+
+void shmkv__list_room(struct shard *s, struct list *l, uint32_t n)
+{
+    /* moved only under the head's lane, under which bounded pushers
+     * register (queue.c): as list_wake, for the other end */
+    _Atomic uint32_t *word = &l->end[SHMKV_HEAD].wake;
+    atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1, memory_order_release);
+    if (atomic_load_explicit(&s->lane[SHMKV_HEAD].sleepers, memory_order_relaxed))
+        syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }
 
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
@@ -538,6 +554,7 @@ void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
                   shmkv__log_retire);
     changed(l);
     shmkv__list_wake(s, l, UINT32_MAX); /* sleepers look again: the list is gone */
+    shmkv__list_room(s, l, UINT32_MAX);
     if (ring_off(w) != lrun + LIST_RING_OFF) {
         l->pending_ring = ring_off(w) - RUN_HDR;
         shmkv__run_free(db, s, l->pending_ring);

@@ -56,8 +56,11 @@ bool shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
  * that does not look sound (the slow way judges it). */
 #define LIST_SLOW INT_MIN
 
-/* 0 (all n pushed, one commit) or LIST_SLOW. */
-int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n);
+/* 0 (all n pushed, one commit), LIST_SLOW, or -EAGAIN: the list would
+ * hold more than max elements (*seen: the head's wake word as it was
+ * before the head was read, for a watcher). */
+int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n,
+                          uint64_t max, uint32_t *seen);
 
 /* Pop up to max elements from the head into buf (as list_peek): the
  * number popped, 0 when the list is empty (*seen: the tail's wake word as
@@ -65,6 +68,10 @@ int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struc
  * popped, lens[0] the first's size) or LIST_SLOW. */
 long shmkv__list_lane_pop(shmkv *db, struct shard *s, uint64_t lrun, size_t max, void *buf, size_t cap,
                           size_t *lens, uint32_t *seen);
+
+/* Room was made in list l of shard s (n elements popped; all: it is
+ * deleted): wake the bounded pushers waiting for it. */
+void shmkv__list_room(struct shard *s, struct list *l, uint32_t n);
 
 /* Wake sleepers of list l (of shard s): one per element pushed (all, when
  * deleting). */

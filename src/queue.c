@@ -59,13 +59,156 @@ static int check_elem(const shmkv *db, const void *val, size_t vlen)
     return vlen > SHMKV_VAL_MAX || rec_size(8, vlen, 8) + RUN_HDR > db->reserve - db->data_off ? -E2BIG : 0;
 }
 
+/* A list write of key (nothing prefetched: see shmkv__wreq_setup). */
+static void wreq_setup_list(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide,
+                            void *arg)
+{
+    shmkv__wreq_setup(db, w, key, klen, decide, arg);
+    w->lists = true;
+}
+
+/* ---- waiting: pops for elements, bounded pushes for room ---- */
+
+struct wait {
+    bool counted;               /* count this caller among the sleepers if it must wait */
+    _Atomic uint32_t *word;     /* must wait: the word the awaited change moves (sleep on it) */
+    _Atomic uint32_t *waiters;  /* counted among these (its shard's), or NULL */
+    uint32_t seen;              /* the word's value when it found it must wait */
+};
+
+/* Must wait: note where to sleep (under the lock and the lanes, see the
+ * top), joining waiters if counted.  Sleepers count in their shard, never
+ * in their list: a list may be deleted and its memory reused while they
+ * sleep, and what they write when they wake must not land in it.
+ * (Waiting on its futex word so is harmless: the kernel only reads it.) */
+static void prepare_sleep(struct wait *wt, _Atomic uint32_t *word, _Atomic uint32_t *waiters)
+{
+    wt->word = word;
+    if (wt->counted) {
+        wt->waiters = waiters;
+        atomic_fetch_add_explicit(waiters, 1, memory_order_relaxed);
+    }
+    wt->seen = atomic_load_explicit(word, memory_order_acquire);
+}
+
+/* Awake again: no longer counted (the count is a hint, only ever too high). */
+static void awake(struct wait *wt)
+{
+    if (!wt->waiters)
+        return;
+    uint32_t n = atomic_load_explicit(wt->waiters, memory_order_relaxed);
+    while (n && !atomic_compare_exchange_weak(wt->waiters, &n, n - 1))
+        ;
+    wt->waiters = NULL;
+}
+
+/* Sleep until word moves off seen, the slice ends or the deadline passes
+ * (deadline 0: none).  -EINTR if a signal came. */
+static int sleep_on(struct wait *wt, const struct timespec *deadline)
+{
+    struct timespec now, ts = {0, SLEEP_SLICE_MS * 1000000L};
+    if (deadline->tv_sec || deadline->tv_nsec) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t left = (deadline->tv_sec - now.tv_sec) * 1000000000L + (deadline->tv_nsec - now.tv_nsec);
+        if (left <= 0)
+            return -ETIME;
+        if (left < ts.tv_nsec)
+            ts.tv_nsec = left;
+    }
+    long r = syscall(SYS_futex, (uint32_t *)wt->word, FUTEX_WAIT, wt->seen, &ts, NULL, 0);
+    return r && errno == EINTR ? -EINTR : 0;
+}
+
+static void deadline_of(int64_t timeout_ms, struct timespec *d)
+{
+    d->tv_sec = d->tv_nsec = 0;
+    if (timeout_ms <= 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, d);
+    d->tv_sec += timeout_ms / 1000;
+    d->tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (d->tv_nsec >= 1000000000L) {
+        d->tv_sec++;
+        d->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Before sleeping, a caller that must wait watches the word it would
+ * sleep on for a while (SPIN_NS) without being counted among the
+ * sleepers (a list's word, or the shard's while the list does not exist;
+ * reading a list's word is harmless even if a delete freed and reused its
+ * memory meanwhile: the mapping stays, and the locked try that follows
+ * looks again): in a steady stream the next push (or pop) comes within
+ * microseconds, and a waiter that catches it awake spares the other side
+ * its futex wake and itself two context switches (the cost of every
+ * element otherwise, as it is for POSIX message queues).  It yields the
+ * CPU now and then, so that on a busy machine the other side gets it.
+ * Returns when the word moved or the time is up: the try that follows
+ * tells which mattered. */
+#define SPIN_NS 50000
+
+static void spin_on(const struct wait *wt) /* once per call: see wait_loop */
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1;; i++) {
+        if (racy_u32(wt->word) != wt->seen) /* a hint: the locked try that follows decides */
+            return;
+        if (i % 64)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
+            return;
+        sched_yield();
+    }
+}
+
+/* A try through a lane: as the write w would do, or LIST_SLOW. */
+typedef int (*lane_fn)(shmkv *db, const struct wreq *w);
+
+/* Run a write that may have to wait (w, whose arg holds wt), waiting
+ * between tries as timeout_ms says: first spinning (spin_on), then asleep
+ * in the kernel, counted among the sleepers so that the other side wakes
+ * it.  Each try goes through lane first, if given, but the counted one,
+ * which registers under the shard's lock and both lanes. */
+static int wait_loop(shmkv *db, const struct wreq *w, struct wait *wt, lane_fn lane, int64_t timeout_ms)
+{
+    struct timespec deadline;
+    deadline_of(timeout_ms, &deadline);
+    wt->counted = false;
+    for (;;) {
+        struct wreq again = *w;
+        int r = LIST_SLOW;
+        wt->word = NULL;
+        if (lane && !wt->counted)
+            r = lane(db, w);
+        if (r == LIST_SLOW)
+            r = shmkv__write(db, &again);
+        if (r != -EAGAIN || !wt->word || !timeout_ms)
+            return r;
+        if (!wt->counted) { /* the spin, then a try that counts itself before sleeping */
+            spin_on(wt);
+            wt->counted = true; /* once a call: a watch that ends with nothing to do ends in sleep */
+            continue;
+        }
+        r = sleep_on(wt, &deadline);
+        awake(wt);
+        if (r == -ETIME)
+            return -EAGAIN;
+        if (r)
+            return r;
+    }
+}
+
 /* ---- push ---- */
 
 struct push_arg {
     const shmkv_elem *elems;
     size_t n;
     int end;
+    uint64_t max;               /* the most elements the list may hold after the push */
     uint64_t lrun;              /* a list this push made */
+    struct wait wt;             /* full: where to wait for room */
 };
 
 static void wake_shard(struct shard *s)
@@ -82,6 +225,18 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
         return -EMEDIUMTYPE;
     uint64_t lrun = c->list;
     int r = 0;
+    a->wt.word = NULL;
+    a->wt.waiters = NULL;
+    if (lrun) {
+        struct list *l = list_at(db, lrun);
+        uint64_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
+                                atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
+        if (len > a->max - a->n) { /* full for this push: wait for a pop (a->n <= a->max) */
+            prepare_sleep(&a->wt, &l->end[SHMKV_HEAD].wake, &w->s->lane[SHMKV_HEAD].sleepers);
+            w->rc = -EAGAIN;
+            return 0;
+        }
+    }
     if (!lrun && (r = shmkv__list_create(db, w->s, &lrun))) /* journaled in pending_list */
         return r;
     struct piece one[16], *v = a->n <= 16 ? one : xmalloc(a->n * sizeof *v);
@@ -114,48 +269,62 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
 }
 
 /* A push at the tail of an existing list through the tail's lane (list.c):
- * 0, an error, or LIST_SLOW (nothing done: the shard's lock's way).  The
- * lane is taken before the list is looked up, so the list found cannot
- * be deleted (which takes both lanes) until the push is over. */
-static int lane_push(shmkv *db, uint64_t h, const void *key, size_t klen, const shmkv_elem *elems, size_t n)
+ * 0, -EAGAIN (full: a->wt.word and .seen to watch, not counted as a
+ * sleeper), an error, or LIST_SLOW (nothing done: the shard's lock's
+ * way).  The lane is taken before the list is looked up, so the list
+ * found cannot be deleted (which takes both lanes) until the push is
+ * over. */
+static int lane_push(shmkv *db, const struct wreq *w)
 {
-    if (n > 64)
-        return LIST_SLOW; /* pieces on the stack */
+    struct push_arg *a = w->arg;
+    if (a->end != SHMKV_TAIL || a->n > 64)
+        return LIST_SLOW; /* (pieces on the stack) */
     struct piece v[64];
-    for (size_t i = 0; i < n; i++)
-        v[i] = (struct piece){elems[i].val, elems[i].vlen};
-    struct shard *s = shard_of(db, h);
+    for (size_t i = 0; i < a->n; i++)
+        v[i] = (struct piece){a->elems[i].val, a->elems[i].vlen};
+    struct shard *s = w->s;
     int r = shmkv__lane_take(s, SHMKV_TAIL);
     if (r)
         return r;
     uint64_t lrun;
-    r = shmkv__lane_closed(s, SHMKV_TAIL) ? LIST_SLOW : shmkv__find_list(db, h, key, klen, &lrun);
-    if (!r && !(r = shmkv__list_lane_push(db, s, lrun, v, n)))
-        shmkv__list_wake(s, list_at(db, lrun), (uint32_t)n);
+    r = shmkv__lane_closed(s, SHMKV_TAIL) ? LIST_SLOW : shmkv__find_list(db, w->h, w->key, w->klen, &lrun);
+    if (!r && !(r = shmkv__list_lane_push(db, s, lrun, v, a->n, a->max, &a->wt.seen)))
+        shmkv__list_wake(s, list_at(db, lrun), (uint32_t)a->n);
+    if (r == -EAGAIN)
+        a->wt.word = &list_at(db, lrun)->end[SHMKV_HEAD].wake;
     shmkv__lane_drop(s, SHMKV_TAIL);
-    return r == 0 || r == -EMEDIUMTYPE ? r : LIST_SLOW;
+    return r == 0 || r == -EMEDIUMTYPE || r == -EAGAIN ? r : LIST_SLOW;
 }
 
-SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end)
+/* A push, waiting for room while the list would hold more than max. */
+static int push_wait(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end,
+                     uint64_t max, int64_t timeout_ms)
 {
     int r = check_list_write(db, key, klen, end);
     if (r)
         return r;
-    if (!elems && n)
+    if ((!elems && n) || !max || n > max)
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if ((r = check_elem(db, elems[i].val, elems[i].vlen)))
             return r;
     if (!n)
         return 0;
-    if (end == SHMKV_TAIL && (r = lane_push(db, shmkv__hash64(key, klen, db->seed0, db->seed1), key, klen, elems,
-                                            n)) != LIST_SLOW)
-        return r;
-    struct push_arg a = {elems, n, end, 0};
+    struct push_arg a = {.elems = elems, .n = n, .end = end, .max = max};
     struct wreq w;
-    shmkv__wreq_init(db, &w, key, klen, decide_push, &a);
-    w.lists = true;
-    return shmkv__write(db, &w);
+    wreq_setup_list(db, &w, key, klen, decide_push, &a);
+    return wait_loop(db, &w, &a.wt, lane_push, timeout_ms);
+}
+
+SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end)
+{
+    return push_wait(db, key, klen, elems, n, end, UINT64_MAX, 0);
+}
+
+SHMKV_API int shmkv_push_bounded(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end,
+                                 uint64_t max_len, int64_t timeout_ms)
+{
+    return push_wait(db, key, klen, elems, n, end, max_len, timeout_ms);
 }
 
 SHMKV_API int shmkv_push(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen, int end)
@@ -170,55 +339,26 @@ struct pop_arg {
     int end;
     void *buf;
     size_t cap, *lens, max, n;
-    bool wait;                  /* count this popper among the sleepers if it finds nothing */
-    _Atomic uint32_t *word;     /* nothing found: the word a push moves (wait: sleep on it) */
-    _Atomic uint32_t *waiters;  /* counted among these (its shard's), or NULL */
-    uint32_t seen;              /* the word's value when nothing was found */
+    struct wait wt;             /* nothing found: where to wait for a push */
 };
-
-/* Nothing to take: note where to sleep (under the lock, see the top).
- * Sleepers count in their shard, never in their list: a list may be
- * deleted and its memory reused while they sleep, and what they write
- * when they wake must not land in it.  (Waiting on its futex word so is
- * harmless: the kernel only reads it.) */
-static void prepare_sleep(struct pop_arg *a, _Atomic uint32_t *word, struct shard *s)
-{
-    a->word = word;
-    if (a->wait) {
-        a->waiters = &s->list_waiters;
-        atomic_fetch_add_explicit(a->waiters, 1, memory_order_relaxed);
-    }
-    a->seen = atomic_load_explicit(word, memory_order_acquire);
-}
-
-/* Awake again: no longer counted (the count is a hint, only ever too high). */
-static void awake(struct pop_arg *a)
-{
-    if (!a->waiters)
-        return;
-    uint32_t n = atomic_load_explicit(a->waiters, memory_order_relaxed);
-    while (n && !atomic_compare_exchange_weak(a->waiters, &n, n - 1))
-        ;
-    a->waiters = NULL;
-}
 
 static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
     struct pop_arg *a = w->arg;
-    a->word = NULL;
-    a->waiters = NULL;
+    a->wt.word = NULL;
+    a->wt.waiters = NULL;
     if (c->present)
         return -EMEDIUMTYPE;
     w->rc = -EAGAIN;
     if (!c->list) {
-        prepare_sleep(a, &w->s->list_wake, w->s);
+        prepare_sleep(&a->wt, &w->s->list_wake, &w->s->list_waiters);
         return 0;
     }
     struct list *l = list_at(db, c->list);
     uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
                             atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
     if (!len) {
-        prepare_sleep(a, &l->end[SHMKV_TAIL].wake, w->s);
+        prepare_sleep(&a->wt, &l->end[SHMKV_TAIL].wake, &w->s->list_waiters);
         return 0;
     }
     long k = shmkv__list_peek(db, c->list, a->end, a->max, a->buf, a->cap, a->lens);
@@ -231,18 +371,21 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
 }
 
 /* A pop at the head of an existing list through the head's lane (as
- * lane_push): 0 (a->n popped), -EAGAIN (empty: a->word and a->seen to
+ * lane_push): 0 (a->n popped), -EAGAIN (empty: a->wt.word and .seen to
  * watch, not counted as a sleeper), an error, or LIST_SLOW. */
-static int lane_pop(shmkv *db, uint64_t h, const void *key, size_t klen, struct pop_arg *a)
+static int lane_pop(shmkv *db, const struct wreq *w)
 {
-    struct shard *s = shard_of(db, h);
+    struct pop_arg *a = w->arg;
+    if (a->end != SHMKV_HEAD)
+        return LIST_SLOW;
+    struct shard *s = w->s;
     int r = shmkv__lane_take(s, SHMKV_HEAD);
     if (r)
         return r;
     uint64_t lrun;
-    long k = shmkv__lane_closed(s, SHMKV_HEAD) ? LIST_SLOW : shmkv__find_list(db, h, key, klen, &lrun);
-    if (!k && (k = shmkv__list_lane_pop(db, s, lrun, a->max, a->buf, a->cap, a->lens, &a->seen)) == 0) {
-        a->word = &list_at(db, lrun)->end[SHMKV_TAIL].wake;
+    long k = shmkv__lane_closed(s, SHMKV_HEAD) ? LIST_SLOW : shmkv__find_list(db, w->h, w->key, w->klen, &lrun);
+    if (!k && (k = shmkv__list_lane_pop(db, s, lrun, a->max, a->buf, a->cap, a->lens, &a->wt.seen)) == 0) {
+        a->wt.word = &list_at(db, lrun)->end[SHMKV_TAIL].wake;
         k = -EAGAIN;
     }
     shmkv__lane_drop(s, SHMKV_HEAD);
@@ -251,99 +394,6 @@ static int lane_pop(shmkv *db, uint64_t h, const void *key, size_t klen, struct 
         return 0;
     }
     return k == -EAGAIN || k == -EMEDIUMTYPE || k == -ENOBUFS ? (int)k : LIST_SLOW;
-}
-
-/* Sleep until word moves off seen, the slice ends or the deadline passes
- * (deadline 0: none).  -EINTR if a signal came. */
-static int sleep_on(struct pop_arg *a, const struct timespec *deadline)
-{
-    struct timespec now, ts = {0, SLEEP_SLICE_MS * 1000000L};
-    if (deadline->tv_sec || deadline->tv_nsec) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t left = (deadline->tv_sec - now.tv_sec) * 1000000000L + (deadline->tv_nsec - now.tv_nsec);
-        if (left <= 0)
-            return -ETIME;
-        if (left < ts.tv_nsec)
-            ts.tv_nsec = left;
-    }
-    long r = syscall(SYS_futex, (uint32_t *)a->word, FUTEX_WAIT, a->seen, &ts, NULL, 0);
-    return r && errno == EINTR ? -EINTR : 0;
-}
-
-static void deadline_of(int64_t timeout_ms, struct timespec *d)
-{
-    d->tv_sec = d->tv_nsec = 0;
-    if (timeout_ms <= 0)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, d);
-    d->tv_sec += timeout_ms / 1000;
-    d->tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (d->tv_nsec >= 1000000000L) {
-        d->tv_sec++;
-        d->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Before sleeping, a popper that found nothing watches the word it would
- * sleep on for a while (POP_SPIN_NS) without being counted among the
- * sleepers (the list's word, or the shard's while the list does not
- * exist; reading a list's word is harmless even if a delete freed and
- * reused its memory meanwhile: the mapping stays, and the locked try
- * that follows looks again): in a
- * steady stream the next push comes within microseconds, and a popper
- * that catches it awake spares the pusher its futex wake and itself two
- * context switches (the cost of every element otherwise, as it is for
- * POSIX message queues).  It yields the CPU now and then, so that on a
- * busy machine a pusher waiting to run gets it.  Returns when the word
- * moved or the time is up: the try that follows tells which mattered. */
-#define POP_SPIN_NS 50000
-
-static void spin_on(const struct pop_arg *a) /* once per call: see pop_wait */
-{
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (unsigned i = 1;; i++) {
-        if (racy_u32(a->word) != a->seen) /* a hint: the locked try that follows decides */
-            return;
-        if (i % 64)
-            continue;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > POP_SPIN_NS)
-            return;
-        sched_yield();
-    }
-}
-
-/* Run a pop-like write (w, whose arg is a), waiting between tries as
- * timeout_ms says: first spinning (spin_on), then asleep in the kernel,
- * counted among the sleepers so that a push wakes it. */
-static int pop_wait(shmkv *db, struct wreq *w, struct pop_arg *a, int64_t timeout_ms)
-{
-    struct timespec deadline;
-    deadline_of(timeout_ms, &deadline);
-    a->wait = false;
-    for (;;) {
-        struct wreq again = *w;
-        int r = LIST_SLOW;
-        a->word = NULL;
-        if (a->end == SHMKV_HEAD && !a->wait) /* (a counted try registers under the shard's lock) */
-            r = lane_pop(db, w->h, w->key, w->klen, a);
-        if (r == LIST_SLOW)
-            r = shmkv__write(db, &again);
-        if (r != -EAGAIN || !a->word || !timeout_ms)
-            return r;
-        if (!a->wait) { /* the spin, then a try that counts itself before sleeping */
-            spin_on(a);
-            a->wait = true; /* once a call: a watch that ends with nothing to take ends in sleep */
-            continue;
-        }
-        r = sleep_on(a, &deadline);
-        awake(a);
-        if (r == -ETIME)
-            return -EAGAIN;
-        if (r)
-            return r;
-    }
 }
 
 SHMKV_API int shmkv_pop_many(shmkv *db, const void *key, size_t klen, int end, void *buf, size_t cap, size_t *lens,
@@ -357,9 +407,8 @@ SHMKV_API int shmkv_pop_many(shmkv *db, const void *key, size_t klen, int end, v
     *n = 0;
     struct pop_arg a = {.end = end, .buf = buf, .cap = cap, .lens = lens, .max = max};
     struct wreq w;
-    shmkv__wreq_init(db, &w, key, klen, decide_pop, &a);
-    w.lists = true;
-    if ((r = pop_wait(db, &w, &a, timeout_ms)) == 0)
+    wreq_setup_list(db, &w, key, klen, decide_pop, &a);
+    if ((r = wait_loop(db, &w, &a.wt, lane_pop, timeout_ms)) == 0)
         *n = a.n;
     return r;
 }
@@ -378,7 +427,7 @@ SHMKV_API int shmkv_pop(shmkv *db, const void *key, size_t klen, int end, void *
 /* Make dst's list if it does not exist: a push of nothing. */
 static int ensure_list(shmkv *db, const void *key, size_t klen)
 {
-    struct push_arg a = {NULL, 0, SHMKV_TAIL, 0};
+    struct push_arg a = {.end = SHMKV_TAIL, .max = UINT64_MAX};
     struct wreq w;
     shmkv__wreq_init(db, &w, key, klen, decide_push, &a);
     w.lists = true;
@@ -440,9 +489,9 @@ static int move_locked(shmkv *db, struct move *m)
                                  atomic_load_explicit(&ls->end[SHMKV_TAIL].w, memory_order_relaxed)) : 0;
     if (!len) {
         if (ls)
-            prepare_sleep(&m->a, &ls->end[SHMKV_TAIL].wake, m->ws.s);
+            prepare_sleep(&m->a.wt, &ls->end[SHMKV_TAIL].wake, &m->ws.s->list_waiters);
         else
-            prepare_sleep(&m->a, &m->ws.s->list_wake, m->ws.s);
+            prepare_sleep(&m->a.wt, &m->ws.s->list_wake, &m->ws.s->list_waiters);
         return -EAGAIN;
     }
     long k = shmkv__list_peek(db, cs.list, m->from, 1, m->a.buf, m->a.cap, m->a.lens);
@@ -493,7 +542,7 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
     struct timespec deadline;
     deadline_of(timeout_ms, &deadline);
     for (int round = 0, stuck = 0;;) {
-        m.a.word = NULL;
+        m.a.wt.word = NULL;
         if ((r = lock_pair(db, m.ws.s, m.wd.s)))
             return r;
         m.ws.now = m.wd.now = 0;
@@ -510,14 +559,14 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
         } else if (r == -ENOSPC) {
             if (!shmkv__write_make_room(db, &m.wd, round++, &stuck))
                 return r;
-        } else if (r != -EAGAIN || !m.a.word || !timeout_ms) {
+        } else if (r != -EAGAIN || !m.a.wt.word || !timeout_ms) {
             return r;
-        } else if (!m.a.wait) { /* as pop_wait: spin once, then a counted try */
-            spin_on(&m.a);
-            m.a.wait = true;
+        } else if (!m.a.wt.counted) { /* as wait_loop: spin once, then a counted try */
+            spin_on(&m.a.wt);
+            m.a.wt.counted = true;
         } else {
-            r = sleep_on(&m.a, &deadline);
-            awake(&m.a);
+            r = sleep_on(&m.a.wt, &deadline);
+            awake(&m.a.wt);
             if (r)
                 return r == -ETIME ? -EAGAIN : r;
         }

@@ -31,8 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* wreq_init without the prefetch (batches prefetch in stages). */
-static void wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
+void shmkv__wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
 {
     memset(w, 0, sizeof *w);
     w->key = key;
@@ -46,7 +45,7 @@ static void wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, 
 
 void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg)
 {
-    wreq_setup(db, w, key, klen, decide, arg);
+    shmkv__wreq_setup(db, w, key, klen, decide, arg);
     shmkv__index_prefetch(db, w->s, w->tag, &w->home);
 }
 
@@ -529,7 +528,7 @@ static void put_start(shmkv *db, shmkv_pair *p, struct put_slot *ps, bool deep)
     if (p->rc)
         return;
     ps->a = (struct put_arg){.val = p->val, .vlen = p->vlen, .ttl_ms = p->ttl_ms};
-    wreq_setup(db, &ps->w, p->key, p->klen, decide_put, &ps->a);
+    shmkv__wreq_setup(db, &ps->w, p->key, p->klen, decide_put, &ps->a);
     shmkv__shard_prefetch(db, ps->w.s);
     if (!deep) /* as a single put: the home bucket, which the write then reuses */
         shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);

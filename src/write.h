@@ -72,6 +72,11 @@ struct wreq {
     void *tmp;                  /* memory a decision allocated (freed at the end) */
 };
 
+/* Prepare w for key (hash, shard), prefetching nothing: batches prefetch
+ * in stages, and a list's lane reads the bucket and had better not take
+ * its line for writing. */
+void shmkv__wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg);
+
 /* Prepare w for key (hash, shard, prefetch its bucket). */
 void shmkv__wreq_init(shmkv *db, struct wreq *w, const void *key, size_t klen, shmkv__decide_fn decide, void *arg);
 

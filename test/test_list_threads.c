@@ -12,7 +12,7 @@
  * and two threads churn a list that is pushed to, waited on and deleted
  * again and again.  Afterwards the table must be sound.  ends and lanes:
  * both ends of one list pushed and popped at once, copied lock-free
- * meanwhile (below).
+ * meanwhile; bounded: the same with pushers that wait for room (below).
  */
 #include "harness.h"
 #include "list_helpers.h"
@@ -237,6 +237,7 @@ static _Atomic uint8_t egot[4][ENDS_PER];
 static _Atomic long ereceived;
 static int ends_npush; /* pushers 0..ends_npush: 4 (both ends), or 2 (the tail only) */
 static bool ends_short; /* keep the list short, its ring small: pushes overwrite popped bytes at once */
+static uint64_t ends_bound; /* 0, or push with shmkv_push_bounded to at most this many */
 
 static void *ends_pusher(void *arg)
 {
@@ -247,9 +248,12 @@ static void *ends_pusher(void *arg)
     for (uint64_t s = 0; s < ENDS_PER;) {
         size_t n = next_batch(&r, ETAG[p], s, ENDS_PER, eb, el); /* at the head: its last first */
         uint64_t len = 0;
-        while (ends_short && shmkv_llen(db, KEY("ends"), &len) == 0 && len > 8)
+        while (ends_short && !ends_bound && shmkv_llen(db, KEY("ends"), &len) == 0 && len > 8)
             sched_yield();
-        CHECK_RC(shmkv_push_many(db, KEY("ends"), el, n, end), 0);
+        if (ends_bound) /* waits while the list is full */
+            CHECK_RC(shmkv_push_bounded(db, KEY("ends"), el, n, end, ends_bound, -1), 0);
+        else
+            CHECK_RC(shmkv_push_many(db, KEY("ends"), el, n, end), 0);
         s += n;
         if (!ends_short && h_below(&r, 256) == 0)
             h_sleep(0.001); /* let the poppers empty it now and then */
@@ -330,17 +334,18 @@ static void *ends_reader(void *arg)
         }
         copies++;
         elems += sn.elems;
-        bad += sn.bad;
+        bad += sn.bad + (ends_bound && (uint64_t)sn.elems > ends_bound); /* a copy is a state: within the bound */
     }
     CHECKF(bad == 0, "%ld elements of lock-free copies were damaged or out of order", bad);
     h_note("ends: %ld lock-free copies of %ld elements in all, %ld gave up", copies, elems, busy);
     return NULL;
 }
 
-static void ends_run(int npush, int npop, bool short_list)
+static void ends_run(int npush, int npop, bool short_list, uint64_t bound)
 {
     ends_npush = npush;
     ends_short = short_list;
+    ends_bound = bound;
     atomic_store(&ereceived, 0);
     memset(egot, 0, sizeof egot);
     char name[64];
@@ -364,14 +369,19 @@ static void ends_run(int npush, int npop, bool short_list)
     close_both(name);
 }
 
-static void ends(void) { ends_run(4, 2, false); }
+static void ends(void) { ends_run(4, 2, false, 0); }
 
 /* Only the lanes (tail pushes, head pops) on a list kept short, so that
  * pushes write over bytes pops just freed while the reader copies. */
-static void lanes(void) { ends_run(2, 1, true); }
+static void lanes(void) { ends_run(2, 1, true, 0); }
+
+/* Both ends, the pushers bounded to BATCH elements: they sleep on the
+ * full list and the pops at both ends wake them (a lost wake-up costs a
+ * sleep slice, and their batches must all arrive once). */
+static void bounded(void) { ends_run(4, 2, true, BATCH); }
 
 int main(int argc, char **argv)
 {
-    static const struct h_part parts[] = {{"pipeline", pipeline}, {"ends", ends}, {"lanes", lanes}};
+    static const struct h_part parts[] = {{"pipeline", pipeline}, {"ends", ends}, {"lanes", lanes}, {"bounded", bounded}};
     return h_main(argc, argv, "test_list_threads", parts, H_NPARTS(parts));
 }

@@ -19,6 +19,9 @@
  *             shard is busy (every push moves the word waiters watch
  *             before they sleep: they watch once, then sleep), using
  *             little CPU over its whole wait.
+ *  bounded:   shmkv_push_bounded: its arguments, a full list refusing at
+ *             once or after the timeout, pushers asleep on a full list
+ *             woken one per place a pop makes, a killed one, a deleted list.
  * The limits allow for a heavily loaded machine: what they catch is a wait
  * that ends far too early, never, or for the wrong reason.
  */
@@ -26,6 +29,7 @@
 #include "list_helpers.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -452,9 +456,137 @@ static void neighbour(void)
     drop_table(db);
 }
 
+/* ---- bounded ---- */
+
+/* Push element seq of tag "src" to key, bounded to max, waiting ms. */
+static int push_max(shmkv *db, const char *key, uint64_t seq, int end, uint64_t max, int64_t ms)
+{
+    uint8_t b[ELEM_MAX];
+    shmkv_elem e = {b, elem_make(b, "src", seq)};
+    return shmkv_push_bounded(db, KEY(key), &e, 1, end, max, ms);
+}
+
+/* A bounded pusher waiting for ever: element 100 + i at the tail of key. */
+static pid_t spawn_pusher(int i, const char *key, uint64_t max)
+{
+    pid_t pid = h_fork();
+    if (pid)
+        return pid;
+    shmkv *db = open_table();
+    atomic_fetch_add(&W->started, 1);
+    atomic_store(&W->rc[i], push_max(db, key, 100 + (uint64_t)i, SHMKV_TAIL, max, -1));
+    atomic_fetch_add(&W->returned, 1);
+    shmkv_close(db);
+    h_child_exit();
+}
+
+static void bounded(void)
+{
+    shmkv *db = new_table("bounded");
+    W = h_shm_alloc(sizeof *W);
+    uint8_t b[ELEM_MAX];
+    size_t vl;
+    shmkv_elem two[2] = {{"a", 1}, {"b", 1}};
+    /* arguments: a bound nothing fits, a pair's key */
+    CHECK_RC(shmkv_push_bounded(db, KEY("q"), two, 1, SHMKV_TAIL, 0, 0), -EINVAL);
+    CHECK_RC(shmkv_push_bounded(db, KEY("q"), two, 2, SHMKV_TAIL, 1, -1), -EINVAL);
+    CHECK_RC(shmkv_push_bounded(db, KEY("q"), NULL, 1, SHMKV_TAIL, 5, 0), -EINVAL);
+    CHECK_RC(shmkv_push_bounded(db, KEY("q"), two, 1, 7, 5, 0), -EINVAL);
+    CHECK_RC(shmkv_put(db, KEY("pair"), "v", 1), 0);
+    CHECK_RC(shmkv_push_bounded(db, KEY("pair"), two, 1, SHMKV_TAIL, 5, 0), -EMEDIUMTYPE);
+    /* an absent list is made; a full one refuses at once, or after the timeout */
+    for (uint64_t i = 0; i < 3; i++)
+        CHECK_RC(push_max(db, "q", i, SHMKV_TAIL, 3, 0), 0);
+    CHECK_RC(push_max(db, "q", 9, SHMKV_TAIL, 3, 0), -EAGAIN);
+    CHECK_RC(push_max(db, "q", 9, SHMKV_HEAD, 3, 0), -EAGAIN);
+    double t0 = h_now();
+    CHECK_RC(push_max(db, "q", 9, SHMKV_TAIL, 3, 80), -EAGAIN);
+    double secs = h_now() - t0;
+    CHECKF(secs >= 0.078 && secs < 0.08 + SLACK_S, "a full push with a timeout of 80 ms returned after %.3f s", secs);
+    CHECK_RC(shmkv_push_bounded(db, KEY("q"), two, 2, SHMKV_TAIL, 4, 0), -EAGAIN); /* one place, two elements */
+    CHECK_LIST_OF(db, "q", "src", ((uint64_t[]){0, 1, 2}), 3);
+    CHECK_RC(push_max(db, "q", 3, SHMKV_TAIL, 4, 0), 0); /* a wider bound: room */
+    CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_TAIL, b, sizeof b, &vl, 0), 0);
+
+    /* two pushers asleep on the full list; one pop wakes one, the other
+     * sleeps on; a killed sleeper leaves the list usable */
+    memset(W, 0, sizeof *W);
+    pid_t pids[3] = {spawn_pusher(0, "q", 3), spawn_pusher(1, "q", 3), spawn_pusher(2, "q", 3)};
+    await_sleepers(pids, 3);
+    CHECK_EQ_U64(atomic_load(&W->returned), 0);
+    kill(pids[2], SIGKILL);
+    int st;
+    waitpid(pids[2], &st, 0);
+    CHECK(WIFSIGNALED(st));
+    CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(b, vl, "src"), 0);
+    CHECKF(await_returns(1, SLACK_S), "no sleeping pusher woke for the room a pop made");
+    h_sleep(0.05);
+    CHECK_EQ_U64(atomic_load(&W->returned), 1); /* one place: one pusher */
+    uint64_t len = 0;
+    CHECK_RC(shmkv_llen(db, KEY("q"), &len), 0);
+    CHECK_EQ_U64(len, 3);
+    CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+    CHECK_EQ_U64(elem_seq(b, vl, "src"), 1);
+    CHECKF(await_returns(2, SLACK_S), "the second pusher did not wake");
+    h_wait(pids[0], "pusher");
+    h_wait(pids[1], "pusher");
+    CHECK_RC(W->rc[0], 0);
+    CHECK_RC(W->rc[1], 0);
+    uint64_t got[3];
+    size_t n = 0;
+    CHECK_RC(list_seqs(db, "q", "src", got, 3, &n), 0);
+    CHECKF(n == 3 && got[0] == 2 && ((got[1] == 100 && got[2] == 101) || (got[1] == 101 && got[2] == 100)),
+           "the list holds %zu elements, not 2 and the two pushers'", n);
+    /* a deleted list wakes its pushers, which make it anew */
+    memset(W, 0, sizeof *W);
+    pids[0] = spawn_pusher(0, "q", 3);
+    await_sleepers(pids, 1);
+    CHECK_RC(shmkv_del(db, KEY("q")), 0);
+    CHECKF(await_returns(1, SLACK_S), "a pusher did not wake when its list was deleted");
+    h_wait(pids[0], "pusher");
+    CHECK_RC(W->rc[0], 0);
+    CHECK_LIST_OF(db, "q", "src", ((uint64_t[]){100}), 1);
+
+    /* no wake-up lost: a pusher asleep on a list of one place is back
+     * within milliseconds of each pop (a lost one costs a sleep slice) */
+    enum { BROUNDS = 40 };
+    CHECK_RC(shmkv_del(db, KEY("q")), 0);
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        shmkv *cdb = open_table();
+        for (uint64_t i = 0; i < BROUNDS; i++)
+            CHECK_RC(push_max(cdb, "q", i, SHMKV_TAIL, 1, -1), 0);
+        shmkv_close(cdb);
+        h_child_exit();
+    }
+    double rtt[BROUNDS];
+    for (int i = 0; i < BROUNDS; i++) {
+        double end = h_now() + SLACK_S;
+        while (shmkv_llen(db, KEY("q"), &len) == 0 && len == 0 && h_now() < end)
+            sched_yield();
+        CHECK_EQ_U64(len, 1);
+        h_sleep(0.002); /* the pusher's next push finds no room and sleeps */
+        double t = h_now();
+        CHECK_RC(shmkv_pop(db, KEY("q"), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+        CHECK_EQ_U64(elem_seq(b, vl, "src"), (uint64_t)i);
+        end = h_now() + SLACK_S;
+        while (i + 1 < BROUNDS && shmkv_llen(db, KEY("q"), &len) == 0 && len == 0 && h_now() < end)
+            sched_yield();
+        rtt[i] = h_now() - t;
+    }
+    h_wait(pid, "pusher");
+    qsort(rtt, BROUNDS - 1, sizeof rtt[0], cmp_double);
+    CHECKF(rtt[BROUNDS / 2] < 0.02, "a sleeping pusher took %.1f ms (median) to push after a pop",
+           rtt[BROUNDS / 2] * 1e3);
+    h_shm_free(W, sizeof *W);
+    drop_table(db);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
+        {"bounded", bounded},
         {"neighbour", neighbour},
         {"timeout", timeout},   {"eintr", eintr},     {"wake_one", wake_one},
         {"pingpong", pingpong}, {"killed", killed},   {"recreated", recreated},
