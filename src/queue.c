@@ -147,18 +147,22 @@ static void deadline_of(int64_t timeout_ms, struct timespec *d)
  * tells which mattered. */
 #define SPIN_NS 50000
 
-static void spin_on(const struct wait *wt) /* once per call: see wait_loop */
+/* Watch until the word moves (true) or *left (ns) runs out (false),
+ * taking what it spent off *left. */
+static bool spin_on(const struct wait *wt, int64_t *left)
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 1;; i++) {
-        if (racy_u32(wt->word) != wt->seen) /* a hint: the locked try that follows decides */
-            return;
-        if (i % 64)
+        bool moved = racy_u32(wt->word) != wt->seen; /* a hint: the try that follows decides */
+        if (!moved && i % 64)
             continue;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
-            return;
+        int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec);
+        if (moved || spent >= *left) {
+            *left -= spent;
+            return moved;
+        }
         sched_yield();
     }
 }
@@ -167,32 +171,38 @@ static void spin_on(const struct wait *wt) /* once per call: see wait_loop */
 typedef int (*lane_fn)(shmkv *db, const struct wreq *w);
 
 /* Run a write that may have to wait (w, whose arg holds wt), waiting
- * between tries as timeout_ms says: first spinning (spin_on), then asleep
- * in the kernel, counted among the sleepers so that the other side wakes
- * it.  Each try goes through lane first, if given, but the counted one,
- * which registers under the shard's lock and both lanes. */
+ * between tries as timeout_ms says: first watching the word (spin_on,
+ * SPIN_NS in all per call) and trying again through lane (if given)
+ * whenever it moves, then, once the watch is spent, a try that counts
+ * itself among the sleepers (under the shard's lock and both lanes) and
+ * sleeps in the kernel until the other side wakes it; awake, a try
+ * through the lane again.  (A try after a move through the shard's lock
+ * would take the lane the other side is using, for every message of a
+ * queue that runs empty or full.) */
 static int wait_loop(shmkv *db, const struct wreq *w, struct wait *wt, lane_fn lane, int64_t timeout_ms)
 {
     struct timespec deadline;
     deadline_of(timeout_ms, &deadline);
+    int64_t watch = SPIN_NS;
     wt->counted = false;
     for (;;) {
-        struct wreq again = *w;
         int r = LIST_SLOW;
         wt->word = NULL;
         if (lane && !wt->counted)
             r = lane(db, w);
-        if (r == LIST_SLOW)
+        if (r == LIST_SLOW) {
+            struct wreq again = *w;
             r = shmkv__write(db, &again);
+        }
         if (r != -EAGAIN || !wt->word || !timeout_ms)
             return r;
-        if (!wt->counted) { /* the spin, then a try that counts itself before sleeping */
-            spin_on(wt);
-            wt->counted = true; /* once a call: a watch that ends with nothing to do ends in sleep */
+        if (!wt->counted) { /* watch while there is watch left; then count, then sleep */
+            wt->counted = watch <= 0 || !spin_on(wt, &watch);
             continue;
         }
         r = sleep_on(wt, &deadline);
         awake(wt);
+        wt->counted = false;
         if (r == -ETIME)
             return -EAGAIN;
         if (r)
@@ -541,6 +551,7 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
     shmkv__wreq_init(db, &m.wd, dst, dlen, NULL, NULL);
     struct timespec deadline;
     deadline_of(timeout_ms, &deadline);
+    int64_t watch = SPIN_NS;
     for (int round = 0, stuck = 0;;) {
         m.a.wt.word = NULL;
         if ((r = lock_pair(db, m.ws.s, m.wd.s)))
@@ -561,9 +572,8 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
                 return r;
         } else if (r != -EAGAIN || !m.a.wt.word || !timeout_ms) {
             return r;
-        } else if (!m.a.wt.counted) { /* as wait_loop: spin once, then a counted try */
-            spin_on(&m.a.wt);
-            m.a.wt.counted = true;
+        } else if (!m.a.wt.counted) { /* as wait_loop: watch, then a counted try */
+            m.a.wt.counted = watch <= 0 || !spin_on(&m.a.wt, &watch);
         } else {
             r = sleep_on(&m.a.wt, &deadline);
             awake(&m.a.wt);

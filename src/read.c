@@ -182,8 +182,9 @@ static int take_list(shmkv *db, struct shard *s, const struct view *vw, const st
     uint64_t ext = 0, lrun = 0;
     if (rh->dist & REC_EXT)
         racy_copy(&ext, at(db, o + sizeof *rh), 8);
-    int r = -EMEDIUMTYPE;
-    if (ext_type(ext) == REC_LEASE || expired(ext_expiry(ext), shmkv__clock_now(db))) {
+    int r = -EMEDIUMTYPE; /* (the clock read only for a record that can expire: a list's cannot,
+                           * and every push and pop of the lanes looks its list up) */
+    if (ext_type(ext) == REC_LEASE || (ext_expiry(ext) && expired(ext_expiry(ext), shmkv__clock_now(db)))) {
         r = -ENOENT;
     } else if (ext_type(ext) == REC_LIST) {
         if (rh->vlen == sizeof lrun && mem_ok(db, o, rec_head(rh) + rh->klen + sizeof lrun))
