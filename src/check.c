@@ -907,6 +907,7 @@ SHMKV_API int shmkv_repair(shmkv *db, FILE *report)
         shmkv__lock_reset(&db->shards[i].lock);
         shmkv__lock_reset(&db->shards[i].lane[SHMKV_HEAD].lock);
         shmkv__lock_reset(&db->shards[i].lane[SHMKV_TAIL].lock);
+        shmkv__list_forget(&db->shards[i]); /* repair may drop lists without freeing them one by one */
     }
     uint64_t locked;
     int r = lock_all(db, &locked);

@@ -301,6 +301,10 @@ struct shard {
         _Atomic uint32_t sleepers;  /* [SHMKV_HEAD]: bounded pushers that may be asleep on
                                      * a list of the shard, waiting for room (a hint,
                                      * only ever too high; woken by pops) */
+        _Atomic uint64_t gen;       /* moved on (in both lanes, holding both) whenever a
+                                     * list of the shard that a look could find is freed:
+                                     * a lane's holder that saw it unchanged since it found
+                                     * its list may use that list again without a look */
     } __attribute__((aligned(64))) lane[2];
 } __attribute__((aligned(64)));
 

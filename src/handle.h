@@ -45,6 +45,7 @@ struct shmkv {
      * are safe to touch even if the header lies. */
     _Atomic uint64_t known_size;
     _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
+    uint64_t serial;                /* this handle among all this process opened (queue.c's memo) */
 };
 
 #ifdef SHMKV_TEST_HOOKS

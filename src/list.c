@@ -542,9 +542,16 @@ void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
         syscall(SYS_futex, (uint32_t *)&l->end[SHMKV_TAIL].wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
 }
 
+void shmkv__list_forget(struct shard *s)
+{
+    atomic_fetch_add_explicit(&s->lane[SHMKV_HEAD].gen, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->lane[SHMKV_TAIL].gen, 1, memory_order_relaxed);
+}
+
 void shmkv__list_free(shmkv *db, struct shard *s, uint64_t lrun, bool retire)
 {
     s->pending_list = lrun;
+    shmkv__list_forget(s); /* (a list a decision made and never published needs it not; harmless) */
     struct list *l = list_at(db, lrun);
     uint64_t w = atomic_load_explicit(&l->ring, memory_order_relaxed);
     if (retire)

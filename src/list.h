@@ -77,6 +77,11 @@ void shmkv__list_room(struct shard *s, struct list *l, uint32_t n);
  * deleting). */
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n);
 
+/* A list of shard s that a look could find is going: the lanes' memos
+ * of list runs (queue.c) are void.  Moves gen in both lanes (atomically:
+ * callers hold both lanes, but for a list never published). */
+void shmkv__list_forget(struct shard *s);
+
 /* Delete the list wholesale: free its runs (retire: and retire its
  * out-of-line elements; repair frees lists whose elements were never
  * counted).  The key's slot must already be cleared; journaled in

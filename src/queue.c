@@ -67,6 +67,46 @@ static void wreq_setup_list(shmkv *db, struct wreq *w, const void *key, size_t k
     w->lists = true;
 }
 
+/* ---- the lanes' memo of a list ----
+ *
+ * A lane's holder looks its key up to find the list run, every time: a
+ * third of a lane push's or pop's own work.  Each thread remembers, per
+ * end, the last list it found: its handle, key and list run, and the
+ * lane's gen then.  Holding that lane again with gen unchanged, no list
+ * of the shard has been freed since (a free moves gen holding both lanes,
+ * so between two holds of either), so the key still names that list (a
+ * key leaves a list only by its deletion; compaction moves its record,
+ * not its run) and the run is the list's: no look needed. */
+
+#define MEMO_KEY 56
+
+struct memo {
+    uint64_t serial;            /* the handle (shmkv.serial; 0: empty) */
+    uint64_t gen, lrun;
+    size_t klen;
+    uint8_t key[MEMO_KEY];
+};
+
+static _Thread_local struct memo memos[2];
+
+/* The list run of w's key, for the holder of its shard's lane[end]: from
+ * the memo, or by a look (remembered).  As shmkv__find_list. */
+static int lane_find(shmkv *db, const struct wreq *w, int end, uint64_t *lrun)
+{
+    struct memo *m = &memos[end];
+    uint64_t gen = atomic_load_explicit(&w->s->lane[end].gen, memory_order_relaxed); /* stable: we hold the lane */
+    if (m->serial == db->serial && m->gen == gen && m->klen == w->klen && !memcmp(m->key, w->key, w->klen)) {
+        *lrun = m->lrun;
+        return 0;
+    }
+    int r = shmkv__find_list(db, w->h, w->key, w->klen, lrun);
+    if (!r && w->klen <= MEMO_KEY) {
+        *m = (struct memo){.serial = db->serial, .gen = gen, .lrun = *lrun, .klen = w->klen};
+        memcpy(m->key, w->key, w->klen);
+    }
+    return r;
+}
+
 /* ---- waiting: pops for elements, bounded pushes for room ---- */
 
 struct wait {
@@ -297,7 +337,7 @@ static int lane_push(shmkv *db, const struct wreq *w)
     if (r)
         return r;
     uint64_t lrun;
-    r = shmkv__lane_closed(s, SHMKV_TAIL) ? LIST_SLOW : shmkv__find_list(db, w->h, w->key, w->klen, &lrun);
+    r = shmkv__lane_closed(s, SHMKV_TAIL) ? LIST_SLOW : lane_find(db, w, SHMKV_TAIL, &lrun);
     if (!r && !(r = shmkv__list_lane_push(db, s, lrun, v, a->n, a->max, &a->wt.seen)))
         shmkv__list_wake(s, list_at(db, lrun), (uint32_t)a->n);
     if (r == -EAGAIN)
@@ -393,7 +433,7 @@ static int lane_pop(shmkv *db, const struct wreq *w)
     if (r)
         return r;
     uint64_t lrun;
-    long k = shmkv__lane_closed(s, SHMKV_HEAD) ? LIST_SLOW : shmkv__find_list(db, w->h, w->key, w->klen, &lrun);
+    long k = shmkv__lane_closed(s, SHMKV_HEAD) ? LIST_SLOW : lane_find(db, w, SHMKV_HEAD, &lrun);
     if (!k && (k = shmkv__list_lane_pop(db, s, lrun, a->max, a->buf, a->cap, a->lens, &a->wt.seen)) == 0) {
         a->wt.word = &list_at(db, lrun)->end[SHMKV_TAIL].wake;
         k = -EAGAIN;

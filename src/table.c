@@ -176,9 +176,11 @@ static bool marks_ok(shmkv *db)
 
 static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_size, shmkv **out)
 {
+    static _Atomic uint64_t serials;
     shmkv *db = xcalloc(1, sizeof *db);
     if (!db)
         return -ENOMEM;
+    db->serial = atomic_fetch_add_explicit(&serials, 1, memory_order_relaxed) + 1;
     int r = shmkv__map_reserve(fd, h->reserve, rdonly, &db->base);
     if (r) {
         free(db);

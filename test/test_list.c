@@ -12,6 +12,9 @@
 #include "api_helpers.h"
 #include "list_helpers.h"
 
+#include "handle.h"
+#include "hash.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,6 +758,47 @@ static void count_stat(void)
     close_unlink(db, name);
 }
 
+/* A thread remembers the list run its last lane push and pop found
+ * (queue.c's memo); a list deleted and its run reused by another list
+ * must void it, whoever deleted it. */
+static struct shard *shard_of_key(shmkv *db, const char *key)
+{
+    return shard_of(db, shmkv__hash64(key, strlen(key), db->seed0, db->seed1));
+}
+
+static void memo(void)
+{
+    char name[64], b[16];
+    shmkv *db = open_new(name, sizeof name, "memo"), *other = NULL;
+    CHECK_RC(shmkv_open(name, NULL, &other), 0);
+    for (int i = 0;; i++) { /* b in a's shard, whose lanes a run of it would pass */
+        snprintf(b, sizeof b, "b%d", i);
+        if (shard_of_key(db, b) == shard_of_key(db, "a"))
+            break;
+    }
+    for (int by_other = 0; by_other < 2; by_other++) {
+        CHECK_RC(elem_push(db, "a", 0, SHMKV_TAIL), 0); /* made the slow way */
+        CHECK_RC(elem_push(db, "a", 1, SHMKV_TAIL), 0); /* the lane's: remembered */
+        uint8_t buf[ELEM_MAX];
+        size_t vl;
+        CHECK_RC(shmkv_pop(db, KEY("a"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0); /* remembered too */
+        CHECK_RC(shmkv_del(by_other ? other : db, KEY("a")), 0);
+        CHECK_RC(elem_push(db, b, 7, SHMKV_TAIL), 0); /* likely in a's old run */
+        CHECK_RC(elem_push(db, b, 8, SHMKV_TAIL), 0);
+        CHECK_RC(elem_push(db, "a", 2, SHMKV_TAIL), 0); /* a new "a", not into b */
+        CHECK_LIST(db, "a", ((uint64_t[]){2}), 1);
+        CHECK_RC(shmkv_pop(db, KEY("a"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+        CHECK_EQ_U64(elem_seq(buf, vl, "a"), 2);
+        CHECK_RC(shmkv_pop(db, KEY("a"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EAGAIN);
+        CHECK_LIST_OF(db, b, b, ((uint64_t[]){7, 8}), 2);
+        CHECK_RC(shmkv_del(db, KEY("a")), 0);
+        CHECK_RC(shmkv_del(db, KEY(b)), 0);
+    }
+    CHECK_TABLE(db, "after the memo's lists");
+    shmkv_close(other);
+    close_unlink(db, name);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
@@ -762,7 +806,7 @@ int main(int argc, char **argv)
         {"mediumtype", mediumtype},   {"cache", cache_refuses}, {"rdonly", rdonly},
         {"scan_all", scan_all},       {"persistence", persistence}, {"del", del_list},
         {"move", move},               {"pop_many", pop_many}, {"lrange", lrange},
-        {"count_stat", count_stat},
+        {"count_stat", count_stat},   {"memo", memo},
     };
     return h_main(argc, argv, "test_list", parts, H_NPARTS(parts));
 }
