@@ -90,7 +90,10 @@ struct memo {
 static _Thread_local struct memo memos[2];
 
 /* The list run of w's key, for the holder of its shard's lane[end]: from
- * the memo, or by a look (remembered).  As shmkv__find_list. */
+ * the memo, or by a look (remembered).  0, -EMEDIUMTYPE (a pair), or
+ * LIST_SLOW (absent, damaged, or writers disturbed every look: the slow
+ * way decides; never -EAGAIN, which the lanes' callers take for a full or
+ * empty list). */
 static int lane_find(shmkv *db, const struct wreq *w, int end, uint64_t *lrun)
 {
     struct memo *m = &memos[end];
@@ -104,7 +107,7 @@ static int lane_find(shmkv *db, const struct wreq *w, int end, uint64_t *lrun)
         *m = (struct memo){.serial = db->serial, .gen = gen, .lrun = *lrun, .klen = w->klen};
         memcpy(m->key, w->key, w->klen);
     }
-    return r;
+    return r == 0 || r == -EMEDIUMTYPE ? r : LIST_SLOW;
 }
 
 /* ---- waiting: pops for elements, bounded pushes for room ---- */
