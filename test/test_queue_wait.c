@@ -3,7 +3,7 @@
  *
  *  timeout:   pop, pop_many and move on an empty or absent list return
  *             -EAGAIN after about their timeout (0: at once).
- *  eintr:     a signal ends a wait with -EINTR.
+ *  eintr:     a signal ends a wait with -EINTR (a pop's, a bounded push's).
  *  wake_one:  of four processes waiting (pops, then moves; on a list, then
  *             on an absent key), one push wakes exactly one: one returns
  *             with the element, the others go on waiting; three more
@@ -177,7 +177,8 @@ static void eintr(void)
 {
     shmkv *db = new_table("eintr");
     W = h_shm_alloc(sizeof *W);
-    for (int i = 0; i < 2; i++) {
+    CHECK_RC(shmkv_push(db, KEY("full"), "x", 1, SHMKV_TAIL), 0); /* full for a bound of 1 */
+    for (int i = 0; i < 3; i++) { /* pops waiting for ever and for a minute; a bounded push */
         pid_t pid = h_fork();
         if (pid == 0) {
             struct sigaction sa = {.sa_handler = on_usr1}; /* no SA_RESTART */
@@ -185,7 +186,9 @@ static void eintr(void)
             shmkv *c = open_table();
             uint8_t buf[8];
             size_t vl;
-            int rc = shmkv_pop(c, KEY("q"), SHMKV_HEAD, buf, sizeof buf, &vl, i ? 60000 : -1);
+            shmkv_elem e = {"y", 1};
+            int rc = i == 2 ? shmkv_push_bounded(c, KEY("full"), &e, 1, SHMKV_TAIL, 1, -1)
+                            : shmkv_pop(c, KEY("q"), SHMKV_HEAD, buf, sizeof buf, &vl, i ? 60000 : -1);
             CHECK_RC(rc, -EINTR);
             shmkv_close(c);
             h_child_exit();
