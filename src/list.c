@@ -196,17 +196,23 @@ static bool elem_copy(shmkv *db, uint64_t w, const struct elem *e, uint64_t off,
 
 /* ---- the list ---- */
 
+/* Is lrun a sound list run of s?  *w: its ring word. */
+static bool list_ok(shmkv *db, struct shard *s, uint64_t lrun, uint64_t *w)
+{
+    if (!shmkv__run_ok(db, lrun, RUN_LIST, s))
+        return false;
+    *w = atomic_load_explicit(&list_at(db, lrun)->ring, memory_order_relaxed);
+    return ring_ok(db, s, lrun, *w);
+}
+
 uint64_t shmkv__list_run(shmkv *db, struct shard *s, uint64_t off)
 {
     const struct rec *r = at(db, off);
-    uint64_t lrun;
+    uint64_t lrun, w;
     if (r->vlen != sizeof lrun || !mem_ok(db, off, rec_bytes(r)))
         return 0;
     memcpy(&lrun, rec_key(r) + r->klen, sizeof lrun);
-    if (!shmkv__run_ok(db, lrun, RUN_LIST, s))
-        return 0;
-    struct list *l = list_at(db, lrun);
-    return ring_ok(db, s, lrun, atomic_load_explicit(&l->ring, memory_order_relaxed)) ? lrun : 0;
+    return list_ok(db, s, lrun, &w) ? lrun : 0;
 }
 
 int shmkv__list_create(shmkv *db, struct shard *s, uint64_t *lrun)
@@ -390,14 +396,6 @@ long shmkv__list_peek(shmkv *db, uint64_t lrun, int end, size_t max, void *buf, 
  *  - the ring word changes only under both lanes, so a lane's holder
  *    reads it once. */
 
-static bool lane_list_ok(shmkv *db, struct shard *s, uint64_t lrun, uint64_t *w)
-{
-    if (!shmkv__run_ok(db, lrun, RUN_LIST, s))
-        return false;
-    *w = atomic_load_explicit(&list_at(db, lrun)->ring, memory_order_relaxed);
-    return ring_ok(db, s, lrun, *w);
-}
-
 /* The other end's word, for the lane of end mine: as this lane last read
  * it, while ver has not moved since (no slow change: only the other lane
  * moved it since, towards this end's advantage: a head only forward,
@@ -420,7 +418,7 @@ int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struc
                           uint64_t max, uint32_t *seen)
 {
     uint64_t w;
-    if (!lane_list_ok(db, s, lrun, &w))
+    if (!list_ok(db, s, lrun, &w))
         return LIST_SLOW;
     struct list *l = list_at(db, lrun);
     uint64_t tw = atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed), units = 0;
@@ -458,7 +456,7 @@ long shmkv__list_lane_pop(shmkv *db, struct shard *s, uint64_t lrun, size_t max,
                           size_t *lens, uint32_t *seen)
 {
     uint64_t w;
-    if (!lane_list_ok(db, s, lrun, &w))
+    if (!list_ok(db, s, lrun, &w))
         return LIST_SLOW;
     struct list *l = list_at(db, lrun);
     /* the wake word before the tail: a push after the tail's load moves

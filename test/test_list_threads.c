@@ -39,6 +39,16 @@ static _Atomic int stop;
 static _Atomic uint8_t got[NPROD][PER_PROD];
 static const char *const TAG[NPROD] = {"t0", "t1", "t2"};
 
+/* Which of the n pushers (by tags) made this element, and its number
+ * (below per): -1 if none did, or it is damaged. */
+static int whose(const void *v, size_t vl, const char *const *tags, int n, uint64_t per, uint64_t *seq)
+{
+    for (int p = 0; p < n; p++)
+        if ((*seq = elem_seq(v, vl, tags[p])) != UINT64_MAX)
+            return *seq < per ? p : -1;
+    return -1;
+}
+
 /* The next batch of a pusher of tag that has pushed s of per: one
  * element or up to BATCH, made in eb, described in el; returns its size. */
 static size_t next_batch(h_rng *r, const char *tag, uint64_t s, uint64_t per, uint8_t (*eb)[ELEM_MAX],
@@ -94,11 +104,9 @@ static void *consumer(void *arg)
         if (rc)
             break;
         for (size_t i = 0, pos = 0; i < n; pos += lens[i++]) {
-            int p = 0;
-            uint64_t seq = UINT64_MAX;
-            for (; p < NPROD && (seq = elem_seq(buf + pos, lens[i], TAG[p])) == UINT64_MAX; p++)
-                ;
-            if (p == NPROD || seq >= PER_PROD || (int64_t)seq <= last[p]) {
+            uint64_t seq;
+            int p = whose(buf + pos, lens[i], TAG, NPROD, PER_PROD, &seq);
+            if (p < 0 || (int64_t)seq <= last[p]) {
                 bad++;
                 continue;
             }
@@ -277,11 +285,9 @@ static void *ends_popper(void *arg)
         if (rc)
             break;
         for (size_t i = 0, pos = 0; i < n; pos += lens[i++]) {
-            int p = 0;
-            uint64_t seq = UINT64_MAX;
-            for (; p < 4 && (seq = elem_seq(buf + pos, lens[i], ETAG[p])) == UINT64_MAX; p++)
-                ;
-            if (p == 4 || seq >= ENDS_PER)
+            uint64_t seq;
+            int p = whose(buf + pos, lens[i], ETAG, 4, ENDS_PER, &seq);
+            if (p < 0)
                 bad++;
             else
                 atomic_fetch_add(&egot[p][seq], 1);
@@ -304,12 +310,10 @@ static int snap_elem(void *ctx, const void *k, size_t kl, const void *v, size_t 
 {
     (void)k, (void)kl;
     struct snap *sn = ctx;
-    int p = 0;
-    uint64_t seq = UINT64_MAX;
-    for (; p < 4 && (seq = elem_seq(v, vl, ETAG[p])) == UINT64_MAX; p++)
-        ;
+    uint64_t seq;
+    int p = whose(v, vl, ETAG, 4, ENDS_PER, &seq);
     sn->elems++;
-    if (p == 4 || seq >= ENDS_PER) {
+    if (p < 0) {
         sn->bad++;
         return 0;
     }
