@@ -40,16 +40,20 @@ static const struct qpeer *const peers[] = {&qpeer_shmkv, &qpeer_mq, &qpeer_pipe
                                             &qpeer_shf, &qpeer_shmkv_b};
 #define NPEERS (sizeof peers / sizeof peers[0])
 
-/* What the processes of one run report, in shared memory. */
+/* What the processes of one run report, in shared memory.  Each side's
+ * report and the consumers' count have cache lines of their own: a
+ * producer's per-message store and a consumer's per-message add on one
+ * line cost every system a cross-core round trip per message, the
+ * harness's and not the queue's (some 20 % of shmkv's 4 KiB singles). */
 struct qside {
-    uint64_t n, sum;               /* messages, the sum of mix64(tag) */
+    _Alignas(64) uint64_t n, sum;  /* messages, the sum of mix64(tag) */
     uint64_t last_ns;              /* consumer: when it popped its last message */
     int error;
     char err[300];
 };
 struct qshared {
-    _Atomic uint64_t consumed;
-    _Atomic uint32_t acked;        /* the latency test: messages the consumer has */
+    _Alignas(64) _Atomic uint64_t consumed;
+    _Alignas(64) _Atomic uint32_t acked;        /* the latency test: messages the consumer has */
     struct qside prod[QMAX_PROCS], cons[QMAX_PROCS];
     struct hist lat;
 };
