@@ -14,14 +14,16 @@
  * set once someone sleeps on it (the futex protocol of Drepper's "Futexes
  * Are Tricky", mutex 2).  Right after taking the word, the holder writes
  * its boot, its thread's start time and (last) its id with its PID
- * namespace.  A waiter spins briefly, then sleeps on the futex in short
- * slices, and between slices asks whether the holder is gone (host.c):
- * no such thread, a zombie, a thread whose start time differs (the id was
- * reused), a holder of another boot, or a word naming no thread at all
- * (damage).  A gone holder's lock is taken over with one compare-and-swap
- * on the exact word judged, so two waiters never both take it, and the
- * taker runs the repair its caller passed.  If the repairer dies too, the
- * next waiter repairs again: repairs are idempotent.
+ * namespace.  A waiter spins briefly, yielding the CPU every 64 looks (the
+ * holder, or a process with other work, may be waiting for this CPU),
+ * then sleeps on the futex in short slices, and between slices asks
+ * whether the holder is gone (host.c): no such thread, a zombie, a thread
+ * whose start time differs (the id was reused), a holder of another boot,
+ * or a word naming no thread at all (damage).  A gone holder's lock is
+ * taken over with one compare-and-swap on the exact word judged, so two
+ * waiters never both take it, and the taker runs the repair its caller
+ * passed.  If the repairer dies too, the next waiter repairs again:
+ * repairs are idempotent.
  *
  * A holder that is alive but stopped makes waiters give up at once with
  * -ETIMEDOUT; one that is alive and busy for wait_ns (one second for
@@ -40,6 +42,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,7 +114,9 @@ static enum holder holder_state(const struct lock *l, uint32_t v, const struct h
     }
 }
 
-/* Spin for up to ns on a busy word, taking it if it frees. */
+/* Spin for up to ns on a busy word, taking it if it frees.  Every 64
+ * looks (some microseconds, several times a lock's usual hold) it yields:
+ * a holder still holding may be off the CPU, waiting for it. */
 static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
 {
     int64_t t0 = mono_ns();
@@ -121,8 +126,11 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
         if (!v && atomic_compare_exchange_weak_explicit(&l->word, &v, mine, memory_order_acquire,
                                                         memory_order_relaxed))
             return true;
-        if (i % 64 == 0 && mono_ns() - t0 > ns)
+        if (i % 64)
+            continue;
+        if (mono_ns() - t0 > ns)
             return false;
+        sched_yield();
     }
 }
 
