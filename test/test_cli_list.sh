@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_cli_list.sh - the shmkv tool's list commands as a user drives them:
-# push, pop (--tail, --count, --wait woken by a push from another process),
+# push (--max-len, --wait woken by a pop from another process), pop
+# (--tail, --count, --wait woken by a push from another process),
 # llen, lrange (Redis's indexes), lists in keys, scan and stats, the errors
 # of each (a pair where a list is wanted and the reverse, a cache, bad
 # arguments), and dump/load carrying lists (dump format version 2; a
@@ -93,6 +94,31 @@ check "woken well before the timeout (took $w s)" awk -v w="$w" 'BEGIN { exit !(
 run 0 "pop --wait -1 on an absent list, which a push makes" -- s pop L fresh --wait -1 --tail
 wait
 out_is "made" "made"
+# a bounded push: no room at once, after a wait, then room made by a pop
+s push L b 1 2
+run 0 "push --max-len 3 with room" -- s push L b 3 --max-len 3
+run 1 "push --max-len 3 of a full list" -- s push L b 4 --max-len 3
+err_has "no room message" "has no room below --max-len 3"
+run 1 "push --max-len 4 of two more" -- s push L b 4 5 --max-len 4
+t0=$(date +%s.%N)
+run 1 "push --max-len 3 --wait 300 of a full list" -- s push L b 4 --max-len 3 --wait 300
+w=$(elapsed "$t0")
+check "waited about 300 ms for room (took $w s)" awk -v w="$w" 'BEGIN { exit !(w >= 0.29 && w < 10) }'
+err_has "waited for room message" "waited for a pop in vain"
+(sleep 0.3; "$tool" pop L b >/dev/null) &
+t0=$(date +%s.%N)
+run 0 "push --max-len 3 --wait -1 woken by a pop" -- s push L b 4 --max-len 3 --wait -1
+w=$(elapsed "$t0")
+wait
+check "woken by the pop (took $w s)" awk -v w="$w" 'BEGIN { exit !(w >= 0.25 && w < 10) }'
+run 0 "the bounded list" -- s lrange L b
+out_is "the bounded list" "$(printf '2\n3\n4')"
+run 2 "more values than --max-len" -- s push L b x y --max-len 1
+run 2 "--max-len 0" -- s push L b x --max-len 0
+run 2 "--wait without --max-len" -- s push L b x --wait 10
+run 2 "--max-len on pop" -- s pop L b --max-len 3
+run 0 "the list is unchanged by the refusals" -- s llen L b
+out_is "llen after refusals" "3"
 run 2 "--wait abc" -- s pop L q --wait abc
 run 2 "--wait -2" -- s pop L q --wait -2
 run 2 "--head on pop" -- s pop L q --head

@@ -51,6 +51,7 @@ struct args {
     int n;                  /* positional arguments after the command word */
     char **v;
     uint64_t max_bytes, expected_keys, limit, count;
+    uint64_t max_len;       /* --max-len: push's bound; 0 none */
     uint64_t ttl;           /* --ttl: milliseconds; 0: no expiry */
     unsigned put_flags;     /* --if-absent, --if-present, --if-equal, --keep-ttl:
                              * SHMKV_IF_*, SHMKV_KEEP_TTL */

@@ -17,7 +17,8 @@ static int put_elem(FILE *f, const void *v, size_t n, int mode)
     return ferror(f) ? -EIO : 0;
 }
 
-/* push NAME KEY [VALUE...] [--head]: one push_many, so all or nothing */
+/* push NAME KEY [VALUE...] [--head] [--max-len N [--wait MS]]: one push_many
+ * (or push_bounded), so all or nothing */
 int cmd_push(const struct args *a)
 {
     int nv = a->n > 2 ? a->n - 2 : 1, stdin_used = 0;
@@ -35,8 +36,17 @@ int cmd_push(const struct args *a)
     }
     shmkv *db;
     if (rc == 0 && (rc = open_table(a->v[0], OPEN_WRITE, &db)) == 0) {
-        int r = shmkv_push_many(db, k.p, k.n, el, (size_t)nv, a->head ? SHMKV_HEAD : SHMKV_TAIL);
-        rc = r ? op_error(a->v[0], db, r, k.p, k.n) : EX_OK;
+        int end = a->head ? SHMKV_HEAD : SHMKV_TAIL, r;
+        if (!a->max_len)
+            r = shmkv_push_many(db, k.p, k.n, el, (size_t)nv, end);
+        else if ((uint64_t)nv > a->max_len)
+            r = usage_error_of(a->name, "%d VALUEs can never fit in --max-len %" PRIu64, nv, a->max_len);
+        else
+            r = shmkv_push_bounded(db, k.p, k.n, el, (size_t)nv, end, a->max_len, a->has_wait ? a->wait : 0);
+        if (r == -EAGAIN)
+            msg("list %s in \"%s\" has no room below --max-len %" PRIu64 "%s", key_repr(k.p, k.n), a->v[0],
+                a->max_len, a->has_wait && a->wait ? " (waited for a pop in vain)" : "");
+        rc = r == -EAGAIN ? EX_NOTFOUND : r < 0 ? op_error(a->v[0], db, r, k.p, k.n) : r;
         shmkv_close(db);
     }
     free(k.buf);

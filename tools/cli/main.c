@@ -52,12 +52,13 @@ enum {
     O_ONCE = 1 << 5, O_JSON = 1 << 6, O_PARTIAL = 1 << 7, O_FORCE = 1 << 8, O_COUNT = 1 << 9, O_ALL = 1 << 10,
     O_STATS = 1 << 11, O_CACHE = 1 << 12, O_TTL = 1 << 13, O_IF_ABSENT = 1 << 14, O_IF_PRESENT = 1 << 15,
     O_IF_EQUAL = 1 << 16, O_KEEP_TTL = 1 << 17, O_REPAIR = 1 << 18,
-    O_HEAD = 1 << 19, O_TAIL = 1 << 20, O_WAIT = 1 << 21, /* lists */
+    O_HEAD = 1 << 19, O_TAIL = 1 << 20, O_WAIT = 1 << 21, O_MAX_LEN = 1 << 22, /* lists */
 };
 static const char *const optname[] = {"--max-bytes", "--expected-keys", "--mode", "--limit", "--interval",
                                       "--once", "--json", "--partial", "--force", "--count", "--all",
                                       "--stats", "--cache", "--ttl", "--if-absent", "--if-present",
-                                      "--if-equal", "--keep-ttl", "--repair", "--head", "--tail", "--wait"};
+                                      "--if-equal", "--keep-ttl", "--repair", "--head", "--tail", "--wait",
+                                      "--max-len"};
 
 struct cmd {
     const char *name;
@@ -127,12 +128,17 @@ static const struct cmd cmds[] = {
     {"clear", cmd_clear, 0, 1, 1, "clear NAME",
      "Delete every pair of the table (shard by shard: writes made meanwhile to a\n"
      "shard already cleared stay).  The counters of stats are kept.\n"},
-    {"push", cmd_push, O_HEAD, 2, INT_MAX, "push NAME KEY [VALUE...] [--head]",
+    {"push", cmd_push, O_HEAD | O_MAX_LEN | O_WAIT, 2, INT_MAX,
+     "push NAME KEY [VALUE...] [--head] [--max-len N [--wait MS]]",
      "Push each VALUE onto the tail of the list at KEY (made if absent), all in one\n"
      "step: all of them or none.  Without VALUE, or for a VALUE -, the element is all\n"
      "of standard input.  Exit 3 if KEY holds a pair.\n"
      "  --head               push onto the head instead (the VALUEs then end up in\n"
-     "                       reverse order, as if pushed one at a time)\n"},
+     "                       reverse order, as if pushed one at a time)\n"
+     "  --max-len N          a bounded queue: push only while the list would hold at\n"
+     "                       most N elements; exit 1 (nothing pushed) if it has no room\n"
+     "  --wait MS            with --max-len: wait up to MS milliseconds for room (-1:\n"
+     "                       for ever); a pop from any process ends the wait at once\n"},
     {"pop", cmd_pop, O_TAIL | O_WAIT | O_COUNT, 2, 2, "pop NAME KEY [--tail] [--wait MS] [--count N]",
      "Remove the element at the head of the list at KEY and print it, as get prints\n"
      "a value.  Exit 1 if the list is empty or absent.\n"
@@ -271,7 +277,7 @@ int usage_error_of(const char *cmd, const char *fmt, ...)
 
 enum { L_HEX = 256, L_BASE64, L_RAW, L_ESCAPE, L_VERSION, L_MAXB, L_EXPK, L_MODE, L_ONCE, L_JSON, L_PARTIAL,
        L_FORCE, L_STATS, L_CACHE, L_TTL, L_IF_ABSENT, L_IF_PRESENT, L_IF_EQUAL, L_KEEP_TTL, L_REPAIR,
-       L_HEAD, L_TAIL, L_WAIT };
+       L_HEAD, L_TAIL, L_WAIT, L_MAX_LEN };
 
 static const struct option longopts[] = {
     {"hex", no_argument, NULL, L_HEX}, {"base64", no_argument, NULL, L_BASE64},
@@ -288,7 +294,8 @@ static const struct option longopts[] = {
     {"if-equal", required_argument, NULL, L_IF_EQUAL}, {"keep-ttl", no_argument, NULL, L_KEEP_TTL},
     {"repair", no_argument, NULL, L_REPAIR},
     {"head", no_argument, NULL, L_HEAD}, {"tail", no_argument, NULL, L_TAIL},
-    {"wait", required_argument, NULL, L_WAIT}, {NULL, 0, NULL, 0},
+    {"wait", required_argument, NULL, L_WAIT}, {"max-len", required_argument, NULL, L_MAX_LEN},
+    {NULL, 0, NULL, 0},
 };
 
 /* Parse the whole line: options may come before or after the command and
@@ -373,6 +380,11 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
                 return usage_error(c, "--wait '%s': give milliseconds, a whole number (-1: for ever)", optarg);
             a->has_wait = true;
             break;
+        case L_MAX_LEN:
+            given |= O_MAX_LEN;
+            if (parse_count(optarg, &a->max_len) || !a->max_len)
+                return usage_error(c, "--max-len '%s': give a positive number of elements", optarg);
+            break;
         case ':': return usage_error(c, "option '%s' needs a value", arg);
         default:
             if (optopt)
@@ -394,6 +406,8 @@ static int parse(const struct cmd *c, int argc, char **argv, struct args *a)
         return usage_error(c, "--cache needs --max-bytes: a cache evicts pairs to stay within that limit");
     if ((given & O_KEEP_TTL) && (given & O_TTL) && c && c->opts & O_KEEP_TTL)
         return usage_error(c, "--keep-ttl keeps the expiry KEY has: give it or --ttl, not both");
+    if ((given & O_WAIT) && !(given & O_MAX_LEN) && c && c->opts & O_MAX_LEN)
+        return usage_error(c, "--wait waits for room below --max-len: give --max-len too");
     if ((given & O_IF_ABSENT) && (given & (O_IF_PRESENT | O_IF_EQUAL)) && c && c->opts & O_IF_ABSENT)
         return usage_error(c, "--if-absent contradicts %s: give one condition",
                            given & O_IF_PRESENT ? "--if-present" : "--if-equal");
