@@ -5,6 +5,7 @@
  *
  *     t.push("jobs", "j1");                             // at the tail
  *     auto job = t.pop("jobs", shmkv::at::head, 5s);     // waits up to 5 s
+ *     t.push_bounded("jobs", "j2", 1000, 5s);            // waits for room
  *
  * A key holds a pair or a list; the table's pair calls on a list's key,
  * and these on a pair's, fail with EMEDIUMTYPE (no std::errc names it:
@@ -73,6 +74,46 @@ public:
     {
         detail::or_throw("shmkv push_many",
                          [&](std::error_code &ec) { return push_many(key, values, end, ec); });
+    }
+
+    /** A bounded queue's push (shmkv_push_bounded): push the values of a
+     *  range in one step only while the list would then hold at most
+     *  max_len elements, waiting up to timeout for room (a pop from any
+     *  process makes it; the wait is as pop's).  true when pushed; false
+     *  (ec clear) when no room came, nothing pushed.  max_len 0, or more
+     *  values than max_len: errc::invalid_argument. */
+    template <class Values>
+    bool push_many_bounded(bytes_view key, const Values &values, std::uint64_t max_len,
+                           std::chrono::milliseconds timeout, at end, std::error_code &ec)
+    {
+        std::vector<shmkv_elem> elems;
+        for (const auto &v : values) {
+            bytes_view b(v);
+            elems.push_back(shmkv_elem{b.data(), b.size()});
+        }
+        return push_bounded(key, elems.data(), elems.size(), max_len, timeout, end, ec);
+    }
+    template <class Values>
+    bool push_many_bounded(bytes_view key, const Values &values, std::uint64_t max_len,
+                           std::chrono::milliseconds timeout = {}, at end = at::tail)
+    {
+        return detail::or_throw("shmkv push_many_bounded", [&](std::error_code &ec) {
+            return push_many_bounded(key, values, max_len, timeout, end, ec);
+        });
+    }
+    /** One value: as push_many_bounded. */
+    bool push_bounded(bytes_view key, bytes_view value, std::uint64_t max_len, std::chrono::milliseconds timeout,
+                      at end, std::error_code &ec) noexcept
+    {
+        shmkv_elem e{value.data(), value.size()};
+        return push_bounded(key, &e, 1, max_len, timeout, end, ec);
+    }
+    bool push_bounded(bytes_view key, bytes_view value, std::uint64_t max_len,
+                      std::chrono::milliseconds timeout = {}, at end = at::tail)
+    {
+        return detail::or_throw("shmkv push_bounded", [&](std::error_code &ec) {
+            return push_bounded(key, value, max_len, timeout, end, ec);
+        });
     }
 
     /** Remove and return the element at an end, waiting up to timeout for
@@ -199,6 +240,17 @@ private:
             ec = make_error_code(rc == -EAGAIN ? 0 : rc);
             return out;
         }
+    }
+
+    bool push_bounded(bytes_view key, const shmkv_elem *elems, std::size_t n, std::uint64_t max_len,
+                      std::chrono::milliseconds timeout, at end, std::error_code &ec) noexcept
+    {
+        // beyond any lifetime is for ever, as pop's
+        bool ever = timeout.count() < 0 || static_cast<std::uint64_t>(timeout.count()) > SHMKV_TTL_MAX;
+        int rc = shmkv_push_bounded(db(), key.data(), key.size(), elems, n, static_cast<int>(end), max_len,
+                                    ever ? -1 : static_cast<std::int64_t>(timeout.count()));
+        ec = make_error_code(rc == -EAGAIN ? 0 : rc);
+        return rc == 0;
     }
 
     static std::optional<std::string> first(std::vector<std::string> &&v)

@@ -246,6 +246,43 @@ static void part_waits()
     shmkv::table::unlink("waits");
 }
 
+// push_bounded and push_many_bounded: room, none at once, none after a
+// wait, room made by a pop in another process, errors, both ends.
+static void part_bounded()
+{
+    shmkv::table t("bounded");
+    std::error_code ec;
+    CHECK(t.push_many_bounded("q", strings{"a", "b"}, 3));
+    CHECK(t.push_bounded("q", "c", 3, 0ms, at::tail, ec) && !ec);
+    CHECK(!t.push_bounded("q", "d", 3) && !t.push_many_bounded("q", strings{"d"}, 3, 0ms, at::head, ec) && !ec);
+    CHECK(!t.push_many_bounded("q", strings{"d", "e"}, 4));          // all or nothing
+    CHECK(t.push_many_bounded("q", strings{"d"}, 4, 0ms, at::head) && t.lrange("q") == (strings{"d", "a", "b", "c"}));
+    auto start = std::chrono::steady_clock::now();
+    CHECK(!t.push_bounded("q", "e", 4, 200ms, at::tail, ec) && !ec);
+    double took = seconds_since(start);
+    CHECK(took >= 0.19 && took < 2.0);
+    for (auto timeout : {shmkv::forever, std::chrono::milliseconds(30s)}) {
+        start = std::chrono::steady_clock::now();
+        pid_t pid = child([&] {
+            usleep(200000);
+            return t.pop("q") == string("d");
+        });
+        CHECK(t.push_bounded("q", "e", 4, timeout));
+        took = seconds_since(start);
+        CHECK(took >= 0.15 && took < 5.0);            // woken by the pop, not timed out
+        CHECK(failed({pid}) == 0 && t.llen("q") == 4);
+        t.pop("q", at::tail);                          // "e" again next round
+        t.push("q", "d", at::head);
+    }
+    CHECK(t.lrange("q") == (strings{"d", "a", "b", "c"}));
+    CHECK(!t.push_bounded("q", "x", 0, 0ms, at::tail, ec) && ec == std::errc::invalid_argument);
+    CHECK_THROWS(t.push_many_bounded("q", strings{"x", "y"}, 1), std::errc::invalid_argument);
+    t.set("pair", "v");                                // a pair's key: as push, the other kind
+    CHECK(!t.push_bounded("pair", "x", 5, 0ms, at::tail, ec) && ec.value() == EMEDIUMTYPE);
+    CHECK(t.get("pair") == string("v"));
+    shmkv::table::unlink("bounded");
+}
+
 static void part_processes()
 {
     shmkv::table t("procs");
@@ -317,5 +354,6 @@ static void part_processes()
 int main()
 {
     return run_parts("lists", {{"push_pop", part_push_pop}, {"move_and_the_table", part_move_and_the_table},
-                     {"errors", part_errors}, {"waits", part_waits}, {"processes", part_processes}});
+                     {"errors", part_errors}, {"waits", part_waits}, {"bounded", part_bounded},
+                     {"processes", part_processes}});
 }
