@@ -1,16 +1,18 @@
 /*
- * lists.c - Shmkv\Table's methods on lists and queues: push, pushMany,
- * pop, popMany, move, llen, lrange, and the constants HEAD and TAIL.
+ * lists.c - Shmkv\Table's methods on lists and queues: push, pushMany
+ * (bounded or not), pop, popMany, move, llen, lrange, and the constants
+ * HEAD and TAIL.
  *
  * Elements are PHP values stored as values are (value.c), so a list
  * pushed here holds the ints, strings and serialised values the other
  * bindings and C read as they read values.  Waits are in seconds (floats,
  * as lifetimes): 0 does not wait, a negative one waits for ever.  A wait
- * sleeps in the kernel until a push from any process; it goes to the
- * library in slices of SLICE_MS, and ends early, with the empty result,
- * when a signal interrupts it or the engine has something to run between
- * two slices (a pcntl handler pending with pcntl_async_signals, the time
- * limit): as sleep() returns early.
+ * sleeps in the kernel until a push (a bounded push's: a pop) from any
+ * process; it goes to the library in slices of SLICE_MS, and ends early,
+ * with the empty result (a bounded push's: false), when a signal
+ * interrupts it or the engine has something to run between two slices (a
+ * pcntl handler pending with pcntl_async_signals, the time limit): as
+ * sleep() returns early.
  */
 #include "php_shmkv.h"
 
@@ -48,6 +50,26 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The library's timeout for the next slice of a wait of ms (-1: for ever). */
+static int64_t slice_ms(int64_t ms)
+{
+    return ms < 0 || ms > SLICE_MS ? SLICE_MS : ms;
+}
+
+/* After a slice of a wait (deadline: its end, 0 none) that returned *rc:
+ * true to wait on, *ms then the time left (-1: for ever); false to return
+ * *rc (-EINTR made -EAGAIN: the wait ended early, see the top). */
+static bool wait_on(int *rc, int64_t *ms, int64_t deadline)
+{
+    if (*rc == -EINTR) {
+        *rc = -EAGAIN;
+        return false;
+    }
+    if (deadline)
+        *ms = deadline - now_ms() > 0 ? deadline - now_ms() : 0;
+    return *rc == -EAGAIN && *ms != 0 && !zend_atomic_bool_load(&EG(vm_interrupt));
 }
 
 /* One pop (of up to max elements) or move in progress. */
@@ -107,16 +129,12 @@ static int pop_wait(shmkv *db, popping *p, int64_t ms)
 {
     int64_t deadline = ms > 0 ? now_ms() + ms : 0;
     for (;;) {
-        int rc = pop_call(db, p, ms < 0 || ms > SLICE_MS ? SLICE_MS : ms);
+        int rc = pop_call(db, p, slice_ms(ms));
         if (rc == -ENOBUFS) {
             grow(p, p->lens[0] > 2 * p->cap ? p->lens[0] : 2 * p->cap);
             continue;
         }
-        if (rc == -EINTR)
-            return -EAGAIN;
-        if (deadline)
-            ms = deadline - now_ms() > 0 ? deadline - now_ms() : 0;
-        if (rc != -EAGAIN || ms == 0 || zend_atomic_bool_load(&EG(vm_interrupt)))
+        if (!wait_on(&rc, &ms, deadline))
             return rc;
     }
 }
@@ -144,14 +162,39 @@ static void popped_one(const popping *p, int rc, zval *def, zval *return_value)
 
 /* ---- push ---- */
 
-/* Push values[0..n) at end, all or nothing. */
+/* A bounded push of elems[0..n), waiting up to ms (-1: for ever) for room
+ * in the list for them.  0, -EAGAIN (no room came, or the wait ended
+ * early: see the top), or a library error. */
+static int push_wait(shmkv *db, zend_string *key, const shmkv_elem *elems, size_t n, int end, uint64_t max_len,
+                     int64_t ms)
+{
+    int64_t deadline = ms > 0 ? now_ms() + ms : 0;
+    for (;;) {
+        int rc = shmkv_push_bounded(db, ZSTR_VAL(key), ZSTR_LEN(key), elems, n, end, max_len, slice_ms(ms));
+        if (!wait_on(&rc, &ms, deadline))
+            return rc;
+    }
+}
+
+/* Push values[0..n) at end, all or nothing; with max_len (> 0) only while
+ * the list then holds at most max_len elements, waiting up to timeout
+ * seconds for room (as pop waits for an element).  Returns true (pushed),
+ * false (no room), or nothing with an exception thrown. */
 static void push(INTERNAL_FUNCTION_PARAMETERS, zend_string *key, zval *values, uint32_t n, zend_long end,
-                 uint32_t end_arg)
+                 zend_long max_len, double timeout)
 {
     THIS_DB(db);
-    int where = end_of(end, end_arg);
+    int where = end_of(end, 3);
     if (where < 0)
         RETURN_THROWS();
+    if (max_len < 0) {
+        zend_argument_value_error(4, "must be greater than or equal to 0");
+        RETURN_THROWS();
+    }
+    if (max_len > 0 && n > (zend_ulong)max_len) {
+        zend_argument_value_error(2, "must hold no more elements than $maxLen (" ZEND_LONG_FMT ")", max_len);
+        RETURN_THROWS();
+    }
     shmkv_php_bytes *bytes = safe_emalloc(n ? n : 1, sizeof *bytes, 0);
     shmkv_elem *elems = safe_emalloc(n ? n : 1, sizeof *elems, 0);
     uint32_t i = 0;
@@ -164,46 +207,59 @@ static void push(INTERNAL_FUNCTION_PARAMETERS, zend_string *key, zval *values, u
             break;
         elems[i] = (shmkv_elem){bytes[i].p, bytes[i].n};
     }
-    if (i == n)
-        shmkv_php_check(shmkv_push_many(db, ZSTR_VAL(key), ZSTR_LEN(key), elems, n, where), 0);
+    if (i == n && !max_len)
+        RETVAL_BOOL(shmkv_php_check(shmkv_push_many(db, ZSTR_VAL(key), ZSTR_LEN(key), elems, n, where), 0));
+    else if (i == n)
+        RETVAL_BOOL(shmkv_php_check(push_wait(db, key, elems, n, where, (uint64_t)max_len, wait_ms(timeout)),
+                                    -EAGAIN));
     while (i > 0)
         shmkv_php_bytes_free(&bytes[--i]);
     efree(bytes);
     efree(elems);
 }
 
-/* {{{ Shmkv\Table::push(string $key, mixed $value, int $end = Shmkv\Table::TAIL): void */
+/* {{{ Shmkv\Table::push(string $key, mixed $value, int $end = Shmkv\Table::TAIL, int $maxLen = 0, float $timeout = 0): bool
+ * $maxLen 0: no bound, true.  $maxLen > 0: a bounded queue's push, only
+ * while the list then holds at most $maxLen elements, waiting up to
+ * $timeout seconds (as pop) for pops to make room; false if none came. */
 PHP_METHOD(Shmkv_Table, push)
 {
     zend_string *key;
     zval *val;
-    zend_long end = SHMKV_TAIL;
-    ZEND_PARSE_PARAMETERS_START(2, 3)
+    zend_long end = SHMKV_TAIL, max_len = 0;
+    double timeout = 0;
+    ZEND_PARSE_PARAMETERS_START(2, 5)
         Z_PARAM_STR(key)
         Z_PARAM_ZVAL(val)
         Z_PARAM_OPTIONAL
         Z_PARAM_LONG(end)
+        Z_PARAM_LONG(max_len)
+        Z_PARAM_DOUBLE(timeout)
     ZEND_PARSE_PARAMETERS_END();
     zval one;
     ZVAL_COPY_DEREF(&one, val);
-    push(INTERNAL_FUNCTION_PARAM_PASSTHRU, key, &one, 1, end, 3);
+    push(INTERNAL_FUNCTION_PARAM_PASSTHRU, key, &one, 1, end, max_len, timeout);
     zval_ptr_dtor(&one);
 }
 /* }}} */
 
-/* {{{ Shmkv\Table::pushMany(string $key, array $values, int $end = Shmkv\Table::TAIL): void
+/* {{{ Shmkv\Table::pushMany(string $key, array $values, int $end = Shmkv\Table::TAIL, int $maxLen = 0, float $timeout = 0): bool
  * In one step, all or nothing: at the tail in the array's order, at the
- * head reversed (as pushing them one by one would). */
+ * head reversed (as pushing them one by one would); $maxLen and $timeout
+ * as push's, for all of them at once. */
 PHP_METHOD(Shmkv_Table, pushMany)
 {
     zend_string *key;
     HashTable *values;
-    zend_long end = SHMKV_TAIL;
-    ZEND_PARSE_PARAMETERS_START(2, 3)
+    zend_long end = SHMKV_TAIL, max_len = 0;
+    double timeout = 0;
+    ZEND_PARSE_PARAMETERS_START(2, 5)
         Z_PARAM_STR(key)
         Z_PARAM_ARRAY_HT(values)
         Z_PARAM_OPTIONAL
         Z_PARAM_LONG(end)
+        Z_PARAM_LONG(max_len)
+        Z_PARAM_DOUBLE(timeout)
     ZEND_PARSE_PARAMETERS_END();
     uint32_t n = zend_hash_num_elements(values), i = 0;
     zval *all = safe_emalloc(n ? n : 1, sizeof *all, 0), *v;
@@ -211,7 +267,7 @@ PHP_METHOD(Shmkv_Table, pushMany)
         ZVAL_COPY_DEREF(&all[i], v);
         i++;
     } ZEND_HASH_FOREACH_END();
-    push(INTERNAL_FUNCTION_PARAM_PASSTHRU, key, all, i, end, 3);
+    push(INTERNAL_FUNCTION_PARAM_PASSTHRU, key, all, i, end, max_len, timeout);
     while (i > 0)
         zval_ptr_dtor(&all[--i]);
     efree(all);
@@ -373,16 +429,20 @@ PHP_METHOD(Shmkv_Table, lrange)
 
 /* ---- registration ---- */
 
-ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_push, 0, 2, IS_VOID, 0)
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_push, 0, 2, _IS_BOOL, 0)
     ZEND_ARG_TYPE_INFO(0, key, IS_STRING, 0)
     ZEND_ARG_TYPE_INFO(0, value, IS_MIXED, 0)
     ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, end, IS_LONG, 0, "Shmkv\\Table::TAIL")
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, maxLen, IS_LONG, 0, "0")
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, timeout, IS_DOUBLE, 0, "0")
 ZEND_END_ARG_INFO()
 
-ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_push_many, 0, 2, IS_VOID, 0)
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_push_many, 0, 2, _IS_BOOL, 0)
     ZEND_ARG_TYPE_INFO(0, key, IS_STRING, 0)
     ZEND_ARG_TYPE_INFO(0, values, IS_ARRAY, 0)
     ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, end, IS_LONG, 0, "Shmkv\\Table::TAIL")
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, maxLen, IS_LONG, 0, "0")
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, timeout, IS_DOUBLE, 0, "0")
 ZEND_END_ARG_INFO()
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_pop, 0, 1, IS_MIXED, 0)

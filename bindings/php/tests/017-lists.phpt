@@ -115,8 +115,8 @@ var_dump(Shmkv\Table::unlink($name), Shmkv\Table::unlink("$name-cache"));
 --EXPECT--
 int(0)
 int(1)
-push(string $key, mixed $value, int $end = Shmkv\Table::TAIL): void
-pushMany(string $key, array $values, int $end = Shmkv\Table::TAIL): void
+push(string $key, mixed $value, int $end = Shmkv\Table::TAIL, int $maxLen = 0, float $timeout = 0): bool
+pushMany(string $key, array $values, int $end = Shmkv\Table::TAIL, int $maxLen = 0, float $timeout = 0): bool
 pop(string $key, float $timeout = 0, int $end = Shmkv\Table::HEAD, mixed $default = NULL): mixed
 popMany(string $key, int $count, float $timeout = 0, int $end = Shmkv\Table::HEAD): array
 move(string $src, string $dst, float $timeout = 0, int $from = Shmkv\Table::HEAD, int $to = Shmkv\Table::TAIL, mixed $default = NULL): mixed
