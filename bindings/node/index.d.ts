@@ -51,6 +51,16 @@ export type End = 'head' | 'tail'
 export interface PushOptions {
   /** Where the element goes (default 'tail'). */
   end?: End
+  /**
+   * A bound (a positive integer): push only while the list would then hold at most maxLen elements,
+   * else push nothing and give false (a bounded queue).  More values than maxLen throw RangeError.
+   */
+  maxLen?: number
+}
+
+/** The options of pushAsync and pushManyAsync: maxLen is needed. */
+export interface BoundedPushOptions extends PushOptions {
+  maxLen: number
 }
 
 export interface PopOptions {
@@ -66,7 +76,7 @@ export interface MoveOptions {
 }
 
 export interface WaitOptions {
-  /** How long to wait for an element, ms: 0 not at all; undefined (the default) or Infinity for ever. */
+  /** How long to wait for an element (for room, in a bounded push), ms: 0 not at all; undefined (the default) or Infinity for ever. */
   timeout?: number
 }
 
@@ -161,10 +171,10 @@ export class Table implements Iterable<[Buffer, Buffer]> {
 
   // Lists and queues.  A pair's key given to these, or a list's key to the
   // calls above, throws EMEDIUMTYPE; caches hold no lists (EOPNOTSUPP).
-  /** Adds value at an end of the list at key (created if absent). */
-  push (key: Bytes, value: Bytes, options?: PushOptions): void
-  /** Pushes the values in one step, all or nothing (at the head they end up reversed). */
-  pushMany (key: Bytes, values: Iterable<Bytes>, options?: PushOptions): void
+  /** Adds value at an end of the list at key (created if absent): true; with maxLen, false (nothing pushed) when the list is full.  Never waits. */
+  push (key: Bytes, value: Bytes, options?: PushOptions): boolean
+  /** Pushes the values in one step, all or nothing (at the head they end up reversed): true; with maxLen, false when they do not all fit.  Never waits. */
+  pushMany (key: Bytes, values: Iterable<Bytes>, options?: PushOptions): boolean
   /** Removes and returns the element at an end; undefined if the list is empty or absent.  Never waits. */
   pop (key: Bytes, options?: PopOptions): Buffer | undefined
   /** Up to count elements from an end, in the order they come off it; [] if none.  Never waits. */
@@ -177,6 +187,10 @@ export class Table implements Iterable<[Buffer, Buffer]> {
   popManyAsync (key: Bytes, count: number, options?: PopOptions & WaitOptions): Promise<Buffer[]>
   /** move, waiting as popAsync for an element in src. */
   moveAsync (src: Bytes, dst: Bytes, options?: MoveOptions & WaitOptions): Promise<Buffer | undefined>
+  /** A bounded push that waits on the thread pool up to timeout for a pop (from any process) to make room: true once pushed, false if the wait ended first. */
+  pushAsync (key: Bytes, value: Bytes, options: BoundedPushOptions & WaitOptions): Promise<boolean>
+  /** pushMany bounded by maxLen, waiting as pushAsync for room for all the values. */
+  pushManyAsync (key: Bytes, values: Iterable<Bytes>, options: BoundedPushOptions & WaitOptions): Promise<boolean>
   /** Number of elements; 0 if absent. */
   llen (key: Bytes): number
   /** Elements start to stop, both included (negative: from the tail; default 0 to -1: all), not removed. */

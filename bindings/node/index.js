@@ -150,16 +150,24 @@ class Table extends NativeTable {
 
   // ---- lists and queues: ends 'head' and 'tail'; waits in ms ----
 
-  /** Adds value at an end (default 'tail') of the list at key, made if absent. */
+  /**
+   * Adds value at an end (default 'tail') of the list at key, made if absent: true.  With maxLen,
+   * only while the list holds fewer than maxLen elements: false (nothing pushed) when it is full.
+   * Never waits.
+   */
   push (key, value, opts) {
-    const e = opts === undefined ? native.TAIL : args.end(args.options(opts).end, 'end', native.TAIL)
-    this._push(key, value, e)
+    if (opts === undefined) return this._push(key, value, native.TAIL)
+    const o = args.noWait(args.options(opts), 'push')
+    return this._push(key, value, args.end(o.end, 'end', native.TAIL), maxLen(o.maxLen, 1))
   }
 
-  /** Pushes the values in one step, all or nothing (at the head they end up reversed). */
+  /** Pushes the values in one step, all or nothing (at the head they end up reversed); maxLen as push's. */
   pushMany (key, values, opts) {
-    const e = opts === undefined ? native.TAIL : args.end(args.options(opts).end, 'end', native.TAIL)
-    this._pushMany(key, args.list(values, 'values'), e)
+    if (opts === undefined) return this._pushMany(key, args.list(values, 'values'), native.TAIL)
+    const o = args.noWait(args.options(opts), 'pushMany')
+    const e = args.end(o.end, 'end', native.TAIL)
+    const v = args.list(values, 'values')
+    return this._pushMany(key, v, e, maxLen(o.maxLen, v.length))
   }
 
   /** Removes and returns the element at an end (default 'head'); undefined if none. Never waits. */
@@ -215,6 +223,16 @@ class Table extends NativeTable {
     return r.length > 1 ? r[0] : undefined
   }
 
+  /** push bounded by maxLen (needed) that waits as popAsync for room: a promise of true, or false. */
+  async pushAsync (key, value, opts) {
+    return pushWaiting(this, key, [value], args.options(opts))
+  }
+
+  /** pushMany bounded by maxLen (needed) that waits as popAsync for room for all the values. */
+  async pushManyAsync (key, values, opts) {
+    return pushWaiting(this, key, args.list(values, 'values'), args.options(opts))
+  }
+
   /** The elements from index start to stop, both included (negative: from the tail), not removed. */
   lrange (key, start, stop) {
     const r = this._lrange(key, args.index(start, 'start', 0), args.index(stop, 'stop', -1))
@@ -241,21 +259,53 @@ class Table extends NativeTable {
 
 // A wait of ms (-1: for ever) as waits of a slice at most on the thread
 // pool, one after the other (src/lists.cc says why): wait(sliceMs) gives
-// a promise of [Buffer, lengths...], with no lengths if nothing came.
+// a promise of a result, which done(result) tells final: by default
+// [Buffer, lengths...], with no lengths if nothing came.
 const WAIT_SLICE_MS = 250
 
-async function waiting (wait, ms) {
+async function waiting (wait, ms, done = (r) => r.length > 1) {
   const end = ms < 0 ? Infinity : performance.now() + ms
   for (;;) {
     const left = end - performance.now()
     const r = await wait(Math.max(0, Math.min(WAIT_SLICE_MS, Math.ceil(left))))
-    if (r.length > 1 || left <= WAIT_SLICE_MS) return r
+    if (done(r) || left <= WAIT_SLICE_MS) return r
   }
+}
+
+// pushAsync and pushManyAsync: a push at once when there is room, else
+// the waits of a push of copies of the values (a view's bytes copied now:
+// what is pushed is what was passed, even if the caller changes or
+// transfers its buffer meanwhile; strings never change).
+async function pushWaiting (t, key, values, o) {
+  const e = args.end(o.end, 'end', native.TAIL)
+  if (o.maxLen === undefined) throw args.typeError('maxLen must be a number; got undefined')
+  const max = maxLen(o.maxLen, values.length)
+  const ms = args.timeout(o.timeout)
+  const pushed = t._pushMany(key, values, e, max)
+  if (pushed || ms === 0) return pushed
+  const kept = values.map(keep)
+  return waiting((slice) => t._pushWait(key, kept, e, max, slice), ms, (r) => r)
 }
 
 function popCount (count) {
   if (count === undefined) throw args.typeError('count must be a number; got undefined')
   return args.integer(count, 'count', 1, Number.MAX_SAFE_INTEGER)
+}
+
+// A bounded push's maxLen: 0 (none) if undefined; else an integer from 1
+// that the n values fit (more would never fit: the library's EINVAL).
+function maxLen (v, n) {
+  if (v === undefined) return 0
+  const max = args.integer(v, 'maxLen', 1, Number.MAX_SAFE_INTEGER)
+  if (n > max) throw args.rangeError(`${n} values can never fit in a list of maxLen ${max}`)
+  return max
+}
+
+// A value as it is now: a view's bytes copied (none if it was detached),
+// a string as it is.
+function keep (v) {
+  if (!ArrayBuffer.isView(v)) return v
+  return v.byteLength ? Buffer.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) : Buffer.alloc(0)
 }
 
 module.exports = {

@@ -1,16 +1,17 @@
 // Lists and queues: push, pop and move that never wait, on the calling
-// thread; and the waits of popAsync, popManyAsync and moveAsync, which run
-// on libuv's thread pool and settle a promise (the event loop never
+// thread (a bounded push included: no room, no push); and the waits of
+// popAsync, popManyAsync, moveAsync, pushAsync and pushManyAsync, which
+// run on libuv's thread pool and settle a promise (the event loop never
 // blocks).  index.js checks the options and passes them positionally;
 // results holding many elements come as one Buffer and their lengths.
 //
-// A wait sleeps in the library (a futex), woken by a push from any
-// process.  Each _popWait or _moveWait waits one slice at most (index.js
-// asks for the next): a thread's teardown (a worker terminated) waits for
-// the thread pool's work to end before it runs any finalizer, so a wait
-// for ever on the pool would never let a worker thread end; and between
-// slices close() is seen.  A wait holds the handle (Handle) and the
-// JavaScript table while it runs.
+// A wait sleeps in the library (a futex), woken by a push (a pop, for a
+// bounded push) from any process.  Each _popWait, _moveWait or _pushWait
+// waits one slice at most (index.js asks for the next): a thread's
+// teardown (a worker terminated) waits for the thread pool's work to end
+// before it runs any finalizer, so a wait for ever on the pool would never
+// let a worker thread end; and between slices close() is seen.  A wait
+// holds the handle (Handle) and the JavaScript table while it runs.
 #include "bytes.h"
 #include "errors.h"
 #include "table.h"
@@ -84,7 +85,7 @@ struct PopJob {
         Own(max > 1 ? kManyBytes : kOneBytes);
     }
 
-    // Copy the keys in, for a wait on another thread.
+    // Copy the keys in, and own a buffer, for a wait on another thread.
     void Keep()
     {
         keyCopy.assign(key, klen);
@@ -93,6 +94,8 @@ struct PopJob {
             dstCopy.assign(dst, dlen);
             dst = dstCopy.data();
         }
+        if (!own)
+            Own(kOneBytes);
     }
 
     // One library call, waiting up to ms; an element too big for buf
@@ -124,16 +127,80 @@ Napi::Array Popped(Napi::Env env, const PopJob &job, int rc)
     return out;
 }
 
-// A pop or move that waits up to a slice, on the thread pool.
-class Wait : public Napi::AsyncWorker {
+// The values of an array argument as elements, their bytes in place (a
+// view's) or in bytes (a string's).
+struct Values {
+    std::unique_ptr<BatchBytes[]> bytes;
+    std::vector<shmkv_elem> elems;
+};
+
+Values ValuesArg(const Napi::CallbackInfo &info, size_t i)
+{
+    std::vector<napi_value> values = Elements(info, i, "values");
+    Values v{std::unique_ptr<BatchBytes[]>(new BatchBytes[values.size()]), std::vector<shmkv_elem>(values.size())};
+    for (size_t j = 0; j < values.size(); j++) {
+        v.bytes[j].Set(info.Env(), values[j], kValue);
+        v.elems[j] = shmkv_elem{v.bytes[j].data(), v.bytes[j].size()};
+    }
+    return v;
+}
+
+// A bounded push of copies of the key and elements (end to end in bytes),
+// for a wait on another thread.
+struct PushJob {
+    PushJob(const Bytes &k, const Values &v, int e, uint64_t m) : key(k.data(), k.size()), end(e), max(m)
+    {
+        for (const shmkv_elem &x : v.elems) {
+            bytes.append(static_cast<const char *>(x.val), x.vlen);
+            elems.push_back(shmkv_elem{nullptr, x.vlen});
+        }
+    }
+
+    std::string key, bytes;
+    std::vector<shmkv_elem> elems; // the lengths; the bytes once kept
+    int end;
+    uint64_t max;
+
+    const char *Call() const { return "shmkv_push_bounded"; }
+
+    // Point the elements at the bytes, now that the job is in its place.
+    void Keep()
+    {
+        size_t at = 0;
+        for (shmkv_elem &x : elems) {
+            x.val = bytes.data() + at;
+            at += x.vlen;
+        }
+    }
+
+    int Run(shmkv *db, int64_t ms)
+    {
+        return shmkv_push_bounded(db, key.data(), key.size(), elems.data(), elems.size(), end, max, ms);
+    }
+};
+
+// What a wait's promise resolves to when the call succeeded (0) or found
+// nothing to do within its wait (-EAGAIN): the elements popped; whether
+// the push went in.
+Napi::Value Settled(Napi::Env env, const PopJob &job, int rc)
+{
+    return Popped(env, job, rc);
+}
+
+Napi::Value Settled(Napi::Env env, const PushJob &, int rc)
+{
+    return Napi::Boolean::New(env, rc == 0);
+}
+
+// A pop or move (PopJob) or a bounded push (PushJob) that waits up to a
+// slice, on the thread pool.
+template <class Job> class Wait : public Napi::AsyncWorker {
   public:
-    Wait(const Napi::Object &table, std::shared_ptr<Handle> handle, PopJob &&job, int64_t timeout)
+    Wait(const Napi::Object &table, std::shared_ptr<Handle> handle, Job &&job, int64_t timeout)
         : Napi::AsyncWorker(table.Env(), "shmkv.wait"), deferred_(Napi::Promise::Deferred::New(table.Env())),
           table_(Napi::Persistent(table)), handle_(std::move(handle)), job_(std::move(job)), timeout_(timeout)
     {
         job_.Keep();
-        if (!job_.own)
-            job_.Own(kOneBytes);
     }
 
     Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -150,7 +217,7 @@ class Wait : public Napi::AsyncWorker {
     {
         Napi::Env env = Env();
         if (rc_ == 0 || rc_ == -EAGAIN)
-            deferred_.Resolve(Popped(env, job_, rc_));
+            deferred_.Resolve(Settled(env, job_, rc_));
         else if (rc_ == -EBADF)
             deferred_.Reject(ClosedError(env).Value());
         else
@@ -161,7 +228,7 @@ class Wait : public Napi::AsyncWorker {
     Napi::Promise::Deferred deferred_;
     Napi::ObjectReference table_; // the table lives while its wait does
     std::shared_ptr<Handle> handle_;
-    PopJob job_;
+    Job job_;
     int64_t timeout_;
     int rc_ = 0;
 };
@@ -184,45 +251,64 @@ Napi::Value OneElement(Napi::Env env, shmkv *db, PopJob &job, char *scratch, siz
 }
 
 // Queue a wait of up to ms for job: its promise.
-Napi::Value Queue(const Napi::CallbackInfo &info, std::shared_ptr<Handle> handle, PopJob &&job, int64_t ms)
+template <class Job>
+Napi::Value Queue(const Napi::CallbackInfo &info, std::shared_ptr<Handle> handle, Job &&job, int64_t ms)
 {
-    Wait *w = new Wait(info.This().As<Napi::Object>(), std::move(handle), std::move(job), ms);
+    Wait<Job> *w = new Wait<Job>(info.This().As<Napi::Object>(), std::move(handle), std::move(job), ms);
     w->Queue();
     return w->Promise();
 }
 
+// A push's result: true, or false when a bound left no room (-EAGAIN).
+Napi::Value Pushed(Napi::Env env, int rc, uint64_t max, const char *call)
+{
+    if (rc && !(rc == -EAGAIN && max))
+        ThrowShmkv(env, rc, call);
+    return Napi::Boolean::New(env, rc == 0);
+}
+
 } // namespace
 
-// _push(key, value, end)
+// _push(key, value, end, maxLen): maxLen 0 (or undefined) for none; else
+// nothing is pushed while the list holds maxLen elements or more.  As
+// Pushed says.  Never waits.
 Napi::Value Table::Push(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
     KeyArg k(env, info[0]);
     ValueArg v(env, info[1]);
     int end = EndArg(info, 2);
-    int rc = shmkv_push(Db(env), k.data(), k.size(), v.data(), v.size(), end);
-    if (rc)
-        ThrowShmkv(env, rc, "shmkv_push");
-    return env.Undefined();
+    uint64_t max = ArgU64(info, 3, "maxLen");
+    shmkv_elem e{v.data(), v.size()};
+    int rc = max ? shmkv_push_bounded(Db(env), k.data(), k.size(), &e, 1, end, max, 0)
+                 : shmkv_push(Db(env), k.data(), k.size(), v.data(), v.size(), end);
+    return Pushed(env, rc, max, max ? "shmkv_push_bounded" : "shmkv_push");
 }
 
-// _pushMany(key, values, end): all or nothing.
+// _pushMany(key, values, end, maxLen): all or nothing; maxLen as _push's.
 Napi::Value Table::PushMany(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
     KeyArg k(env, info[0]);
-    std::vector<napi_value> values = Elements(info, 1, "values");
+    Values v = ValuesArg(info, 1);
     int end = EndArg(info, 2);
-    std::unique_ptr<BatchBytes[]> bytes(new BatchBytes[values.size()]);
-    std::vector<shmkv_elem> elems(values.size());
-    for (size_t j = 0; j < values.size(); j++) {
-        bytes[j].Set(env, values[j], kValue);
-        elems[j] = shmkv_elem{bytes[j].data(), bytes[j].size()};
-    }
-    int rc = shmkv_push_many(Db(env), k.data(), k.size(), elems.data(), elems.size(), end);
-    if (rc)
-        ThrowShmkv(env, rc, "shmkv_push_many");
-    return env.Undefined();
+    uint64_t max = ArgU64(info, 3, "maxLen");
+    int rc = max ? shmkv_push_bounded(Db(env), k.data(), k.size(), v.elems.data(), v.elems.size(), end, max, 0)
+                 : shmkv_push_many(Db(env), k.data(), k.size(), v.elems.data(), v.elems.size(), end);
+    return Pushed(env, rc, max, max ? "shmkv_push_bounded" : "shmkv_push_many");
+}
+
+// _pushWait(key, values, end, maxLen, ms): a promise of true (pushed) or
+// false (no room within ms).  The elements are copied for the wait.
+Napi::Value Table::PushWait(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    KeyArg k(env, info[0]);
+    Values v = ValuesArg(info, 1);
+    PushJob job(k, v, EndArg(info, 2), ArgU64(info, 3, "maxLen"));
+    int64_t ms = static_cast<int64_t>(ArgU64(info, 4, "ms"));
+    Db(env);
+    return Queue(info, handle_, std::move(job), ms);
 }
 
 // _pop(key, end): as OneElement says.  Never waits.

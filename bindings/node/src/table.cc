@@ -44,6 +44,7 @@ Napi::Function Table::Define(Napi::Env env)
                            InstanceMethod<&Table::Move>("_move"),
                            InstanceMethod<&Table::PopWait>("_popWait"),
                            InstanceMethod<&Table::MoveWait>("_moveWait"),
+                           InstanceMethod<&Table::PushWait>("_pushWait"),
                            InstanceMethod<&Table::Llen>("llen"),
                            InstanceMethod<&Table::Lrange>("_lrange"),
                        });

@@ -73,6 +73,7 @@ class Table : public Napi::ObjectWrap<Table> {
     Napi::Value Move(const Napi::CallbackInfo &info);
     Napi::Value PopWait(const Napi::CallbackInfo &info);
     Napi::Value MoveWait(const Napi::CallbackInfo &info);
+    Napi::Value PushWait(const Napi::CallbackInfo &info);
     Napi::Value Llen(const Napi::CallbackInfo &info);
     Napi::Value Lrange(const Napi::CallbackInfo &info);
     // scan.cc
