@@ -51,7 +51,7 @@ class Table(_shmkv.Table, MutableMapping):
 
     A key may hold a list instead (push, push_many, list_pop,
     list_pop_many, move, llen, lrange): a queue shared by processes, whose
-    pops can wait for a push.  The mapping's calls on a list's key raise
+    pops can wait for a push (and bounded pushes, max_len, for a pop).  The mapping's calls on a list's key raise
     WrongTypeError, but del removes a list, `in` finds it and len()
     counts it; iteration visits the pairs only (lists() the lists).
 

@@ -4,8 +4,9 @@
  * mapping's: remove a pair.  Hence list_pop.)
  *
  * Every call but llen (a lock-free read) runs without the GIL: each takes
- * the key's shard lock, and a pop or a move may wait.  A waiting call
- * sleeps in the kernel, woken by a push from any process.  When a signal
+ * the key's shard lock, and a pop, a move or a bounded push (max_len) may
+ * wait.  A waiting call sleeps in the kernel, woken by a push (a bounded
+ * push: by a pop) from any process.  When a signal
  * handler runs meanwhile the library returns -EINTR: then Python's own
  * handlers run (PyErr_CheckSignals), and unless one raised (Ctrl-C) the
  * wait resumes for the time left, as PEP 475 asks of blocking calls.  A
@@ -48,8 +49,47 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int pop_call(shmkv *db, struct popping *p, int64_t ms)
+/* What is left of a wait of ms that ends at deadline (0: a wait of 0 or
+ * for ever, which stays as it is). */
+static int64_t time_left(int64_t deadline, int64_t ms)
 {
+    if (!deadline)
+        return ms;
+    int64_t left = deadline - now_ms();
+    return left > 0 ? left : 0;
+}
+
+/* A library call that may wait up to ms (-1: for ever; 0: not at all),
+ * made without the GIL: a pop, a move or a push. */
+typedef int wait_fn(shmkv *db, void *ctx, int64_t ms);
+
+/* call, waiting up to ms in slices, the signal handlers run between
+ * them.  0, -EAGAIN (nothing came, or no room), another library code, or
+ * PY_ERR. */
+static int wait_loop(TableObject *t, wait_fn *call, void *ctx, int64_t ms)
+{
+    int64_t deadline = ms > 0 ? now_ms() + ms : 0;
+    for (;;) {
+        shmkv *db = table_enter(t);
+        if (!db)
+            return PY_ERR;
+        int rc;
+        int64_t slice = ms < 0 || ms > SLICE_MS ? SLICE_MS : ms;
+        Py_BEGIN_ALLOW_THREADS
+        rc = call(db, ctx, slice);
+        Py_END_ALLOW_THREADS
+        table_leave(t);
+        if (rc != -EINTR && (rc != -EAGAIN || ms == 0))
+            return rc;
+        if (PyErr_CheckSignals() < 0)
+            return PY_ERR;
+        ms = time_left(deadline, ms);
+    }
+}
+
+static int pop_call(shmkv *db, void *ctx, int64_t ms)
+{
+    struct popping *p = ctx;
     if (!p->moving)
         return shmkv_pop_many(db, p->key.p, (size_t)p->key.n, p->from, p->buf, p->cap, p->lens,
                               p->max, &p->n, ms);
@@ -72,30 +112,19 @@ static int grow(struct popping *p, size_t size)
     return 0;
 }
 
-/* Pop or move, waiting up to ms (-1: for ever; 0: not at all), without
- * the GIL.  0, -EAGAIN (nothing came), another library code, or PY_ERR. */
+/* Pop or move, waiting up to ms.  An element too big for the buffer
+ * (-ENOBUFS: nothing was removed) grows it for another try in the time
+ * left.  0, -EAGAIN (nothing came), another library code, or PY_ERR. */
 static int pop_wait(TableObject *t, struct popping *p, int64_t ms)
 {
     int64_t deadline = ms > 0 ? now_ms() + ms : 0;
-    for (;;) {
-        shmkv *db = table_enter(t);
-        if (!db)
+    int rc;
+    while ((rc = wait_loop(t, pop_call, p, ms)) == -ENOBUFS) {
+        if (grow(p, p->lens[0] > p->cap * 2 ? p->lens[0] : p->cap * 2))
             return PY_ERR;
-        int rc;
-        int64_t slice = ms < 0 || ms > SLICE_MS ? SLICE_MS : ms;
-        Py_BEGIN_ALLOW_THREADS
-        rc = pop_call(db, p, slice);
-        Py_END_ALLOW_THREADS
-        table_leave(t);
-        if (rc == -ENOBUFS && grow(p, p->lens[0] > p->cap * 2 ? p->lens[0] : p->cap * 2))
-            return PY_ERR;
-        if (rc != -ENOBUFS && rc != -EINTR && (rc != -EAGAIN || ms == 0))
-            return rc;
-        if (PyErr_CheckSignals() < 0)
-            return PY_ERR;
-        if (deadline)
-            ms = deadline - now_ms() > 0 ? deadline - now_ms() : 0;
+        ms = time_left(deadline, ms);
     }
+    return rc;
 }
 
 static void popping_done(struct popping *p)
@@ -223,60 +252,124 @@ PyObject *table_move(TableObject *t, PyObject *const *args, Py_ssize_t nargs, Py
 
 /* ---- push ---------------------------------------------------------------- */
 
-/* Push the elements of vals (a tuple of bytes-like objects) at one end,
- * all or nothing, without the GIL. */
-static PyObject *push_tuple(TableObject *t, PyObject *key, PyObject *vals, PyObject *end)
+/* One push in progress: its elements borrowed from a tuple of values. */
+struct pushing {
+    bytes_arg key;
+    bytes_arg *vals;
+    shmkv_elem *elems;
+    Py_ssize_t n, got;    /* values, borrowed so far */
+    int end;
+    uint64_t max;         /* max_len; 0: unbounded */
+};
+
+static int push_call(shmkv *db, void *ctx, int64_t ms)
 {
-    int where;
-    bytes_arg k;
-    if (end_arg(end, "end", SHMKV_TAIL, &where) < 0 || key_arg(key, &k) < 0)
-        return NULL;
-    Py_ssize_t n = PyTuple_GET_SIZE(vals), got = 0;
-    bytes_arg *va = PyMem_Calloc(n ? (size_t)n : 1, sizeof *va);
-    shmkv_elem *elems = PyMem_Calloc(n ? (size_t)n : 1, sizeof *elems);
-    int rc = va && elems ? 0 : PY_ERR;
-    if (rc)
+    struct pushing *p = ctx;
+    if (!p->max)
+        return shmkv_push_many(db, p->key.p, (size_t)p->key.n, p->elems, (size_t)p->n, p->end);
+    return shmkv_push_bounded(db, p->key.p, (size_t)p->key.n, p->elems, (size_t)p->n, p->end,
+                              p->max, ms);
+}
+
+/* Borrow the values of the tuple vals as p's elements; 0 or PY_ERR. */
+static int borrow_values(struct pushing *p, PyObject *vals)
+{
+    size_t room = p->n ? (size_t)p->n : 1;
+    p->vals = PyMem_Calloc(room, sizeof *p->vals);
+    p->elems = PyMem_Calloc(room, sizeof *p->elems);
+    if (!p->vals || !p->elems) {
         PyErr_NoMemory();
-    for (; rc == 0 && got < n; got++) {
-        if (value_arg(PyTuple_GET_ITEM(vals, got), &va[got]) < 0)
-            break;
-        elems[got] = (shmkv_elem){va[got].p, (size_t)va[got].n};
+        return PY_ERR;
     }
-    shmkv *db = rc == 0 && got == n ? table_enter(t) : NULL;
-    if (db) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = shmkv_push_many(db, k.p, (size_t)k.n, elems, (size_t)n, where);
-        Py_END_ALLOW_THREADS
-        table_leave(t);
-    } else {
-        rc = PY_ERR;
+    for (; p->got < p->n; p->got++) {
+        if (value_arg(PyTuple_GET_ITEM(vals, p->got), &p->vals[p->got]) < 0)
+            return PY_ERR;
+        p->elems[p->got] = (shmkv_elem){p->vals[p->got].p, (size_t)p->vals[p->got].n};
     }
-    while (got > 0)
-        arg_done(&va[--got]);
-    PyMem_Free(va);
-    PyMem_Free(elems);
-    arg_done(&k);
+    return 0;
+}
+
+static void pushing_done(struct pushing *p)
+{
+    while (p->got > 0)
+        arg_done(&p->vals[--p->got]);
+    PyMem_Free(p->vals);
+    PyMem_Free(p->elems);
+    arg_done(&p->key);
+}
+
+/* Push the elements of vals (a tuple of bytes-like objects) at one end,
+ * all or nothing, without the GIL; bounded (max > 0), waiting up to ms
+ * for room.  True, False (no room once the wait was over), or NULL. */
+static PyObject *push_tuple(TableObject *t, PyObject *key, PyObject *vals, PyObject *end,
+                            uint64_t max, int64_t ms)
+{
+    struct pushing p = {.n = PyTuple_GET_SIZE(vals), .max = max};
+    if (end_arg(end, "end", SHMKV_TAIL, &p.end) < 0 || key_arg(key, &p.key) < 0)
+        return NULL;
+    int rc = PY_ERR;
+    /* the library refuses it too, but with no word of why */
+    if (max && (uint64_t)p.n > max)
+        raise_msg(EINVAL, "%zd values could never fit in a list of max_len %llu", p.n,
+                  (unsigned long long)max);
+    else if (borrow_values(&p, vals) == 0)
+        rc = wait_loop(t, push_call, &p, ms);
+    pushing_done(&p);
     if (rc == 0)
-        Py_RETURN_NONE;
+        Py_RETURN_TRUE;
+    if (rc == -EAGAIN && max)
+        Py_RETURN_FALSE;
     return rc == PY_ERR ? NULL : raise_rc(rc, NULL);
 }
 
-/* push(key, value, /, *, end="tail"), and (many) push_many(key, values, /,
- * *, end="tail") */
+/* push's max_len: None (or not given: 0, unbounded), or an int of 1 or
+ * more.  0, or -1 with an exception. */
+static int max_len_arg(PyObject *o, uint64_t *max)
+{
+    *max = 0;
+    if (!o || o == Py_None)
+        return 0;
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "max_len must be an int or None, not %.100s",
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (!overflow && v < 1)) {
+        raise_msg(EINVAL, "max_len must be 1 or more, or None (no bound)");
+        return -1;
+    }
+    /* beyond int64 is beyond any list (2**31 - 1 elements): the same bound */
+    *max = overflow ? UINT64_MAX : (uint64_t)v;
+    return 0;
+}
+
+/* push(key, value, /, *, end="tail", max_len=None, timeout=0), and (many)
+ * push_many(key, values, /, *, end="tail", max_len=None, timeout=0) */
 static PyObject *push_method(TableObject *t, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames, int many)
 {
-    static const char *const kw[] = {"end", NULL};
-    PyObject *a[3];
-    if (parse_args(many ? "push_many" : "push", args, nargs, kwnames, 2, 2, kw, a) < 0)
+    static const char *const kw[] = {"end", "max_len", "timeout", NULL};
+    const char *fn = many ? "push_many" : "push";
+    PyObject *a[5];
+    uint64_t max;
+    int64_t ms;
+    if (parse_args(fn, args, nargs, kwnames, 2, 2, kw, a) < 0 || max_len_arg(a[3], &max) < 0 ||
+        timeout_arg(a[4], &ms) < 0)
         return NULL;
+    /* an unbounded push never waits: its timeout would be ignored in silence */
+    if (a[4] && !max)
+        return PyErr_Format(PyExc_TypeError, "%s() takes a timeout only with max_len", fn);
     if (many && (PyUnicode_Check(a[1]) || PyObject_CheckBuffer(a[1])))
         return PyErr_Format(PyExc_TypeError, "push_many() takes an iterable of values, not "
                             "one %.100s (use push)", Py_TYPE(a[1])->tp_name);
     PyObject *vals = many ? PySequence_Tuple(a[1]) : PyTuple_Pack(1, a[1]);
     if (!vals)
         return NULL;
-    PyObject *r = push_tuple(t, a[0], vals, a[2]);
+    PyObject *r = push_tuple(t, a[0], vals, a[2], max, ms);
     Py_DECREF(vals);
     return r;
 }

@@ -581,14 +581,22 @@ static PyMethodDef t_methods[] = {
      "Verify every invariant of the table's file: [] if sound, else a line\n"
      "per problem.  On a writable table it holds every lock meanwhile."},
     {"push", FAST(table_push), METH_FASTCALL | METH_KEYWORDS,
-     "push($self, key, value, /, *, end=\"tail\")\n--\n\n"
+     "push($self, key, value, /, *, end=\"tail\", max_len=None, timeout=0)\n--\n\n"
      "Add value at one end (\"head\" or \"tail\") of the list at key, which\n"
-     "is created if absent.  WrongTypeError if key holds a pair."},
+     "is created if absent, and return True.  WrongTypeError if key holds a\n"
+     "pair.  With max_len (an int >= 1), a bounded queue: push only while\n"
+     "the list then holds at most max_len elements, waiting for pops to\n"
+     "make room up to timeout seconds (0 does not wait, None waits for\n"
+     "ever; as list_pop's wait, the GIL released); False if there was no\n"
+     "room once the wait was over.  timeout without max_len: TypeError."},
     {"push_many", FAST(table_push_many), METH_FASTCALL | METH_KEYWORDS,
-     "push_many($self, key, values, /, *, end=\"tail\")\n--\n\n"
+     "push_many($self, key, values, /, *, end=\"tail\", max_len=None, timeout=0)\n"
+     "--\n\n"
      "Push the values of an iterable at one end of the list at key, all or\n"
-     "nothing, in one step: at the tail they keep their order, at the head\n"
-     "they end up reversed (as pushing them one by one would)."},
+     "nothing, in one step, and return True: at the tail they keep their\n"
+     "order, at the head they end up reversed (as pushing them one by one\n"
+     "would).  max_len and timeout as push's: all of them go in once there\n"
+     "is room for all (more values than max_len: InvalidError), or none."},
     {"list_pop", FAST(table_list_pop), METH_FASTCALL | METH_KEYWORDS,
      "list_pop($self, key, /, *, end=\"head\", timeout=0)\n--\n\n"
      "Remove and return the element at one end of the list at key, or None\n"

@@ -1,6 +1,7 @@
 """Lists and queues: every list method and its errors, the mapping's
 calls on lists, waiting pops (woken by another process, timing out,
-signals, the GIL let go), and producers, consumers and movers in many
+signals, the GIL let go), bounded pushes (max_len: room, timing out,
+woken by a pop from another process), and producers, consumers and movers in many
 processes losing or doubling nothing."""
 import errno
 import os
@@ -12,10 +13,37 @@ import shmkv
 from support import FORK, TableTest, child, run_all
 
 
+def signals_during_a_wait(test, wait_half_s, nothing, wait_for_ever):
+    """A SIGALRM handler that returns lets wait_half_s (a wait of 0.5 s that
+    nothing ends) go on for the time left, then return nothing; one that
+    raises ends even wait_for_ever with its exception (as Ctrl-C would)."""
+    seen = []
+    old = signal.signal(signal.SIGALRM, lambda *a: seen.append(time.monotonic()))
+    test.addCleanup(signal.signal, signal.SIGALRM, old)
+    test.addCleanup(signal.setitimer, signal.ITIMER_REAL, 0)  # first: none left to kill us
+    start = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
+    test.assertIs(wait_half_s(), nothing)
+    took = time.monotonic() - start
+    test.assertEqual(len(seen), 1)
+    test.assertGreaterEqual(took, 0.49)
+    test.assertLess(took, 2.0)
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a):
+        raise Stop
+    signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 0.25)
+    with test.assertRaises(Stop):
+        wait_for_ever()
+
+
 class ListMethodsTest(TableTest):
     def test_push_pop_both_ends(self):
         t = self.table()
-        self.assertIsNone(t.push("q", b"b"))
+        self.assertIs(t.push("q", b"b"), True)            # True, as a bounded push's
         t.push("q", bytearray(b"c"), end="tail")
         t.push(b"q", memoryview(b"a"), end="head")
         t.push("q", b"")                                  # empty elements are elements
@@ -34,7 +62,7 @@ class ListMethodsTest(TableTest):
         t = self.table()
         t.push_many("q", [b"1", b"2", b"3"])
         t.push_many("q", (v for v in [b"0", b"-1"]), end="head")   # reversed, as one by one
-        t.push_many("q", [])
+        self.assertIs(t.push_many("q", []), True)
         self.assertEqual(t.lrange("q"), [b"-1", b"0", b"1", b"2", b"3"])
         self.assertEqual(t.list_pop_many("q", 2), [b"-1", b"0"])
         self.assertEqual(t.list_pop_many("q", 2, end="tail"), [b"3", b"2"])
@@ -121,7 +149,8 @@ class ListErrorsTest(TableTest):
                       lambda: t.list_pop("pair"), lambda: t.list_pop("pair", timeout=5),
                       lambda: t.list_pop_many("pair", 2), lambda: t.llen("pair"),
                       lambda: t.lrange("pair"), lambda: t.move("pair", "list"),
-                      lambda: t.move("list", "pair")]
+                      lambda: t.move("list", "pair"), lambda: t.push("pair", b"x", max_len=5),
+                      lambda: t.push_many("pair", [b"x"], max_len=5, timeout=1)]
         pair_calls = [lambda: t["list"], lambda: t.get("list"), lambda: t.set("list", b"x"),
                       lambda: t.__setitem__("list", b"x"), lambda: t.add("list", b"x"),
                       lambda: t.replace("list", b"x"), lambda: t.incr("list"),
@@ -285,30 +314,168 @@ class WaitingTest(TableTest):
 
     def test_signals_during_a_wait(self):
         t = self.table()
-        seen = []
-        old = signal.signal(signal.SIGALRM, lambda *a: seen.append(time.monotonic()))
-        self.addCleanup(signal.signal, signal.SIGALRM, old)
-        # a handler that returns: the wait goes on for the time left
-        start = time.monotonic()
-        signal.setitimer(signal.ITIMER_REAL, 0.1)
-        self.assertIsNone(t.list_pop("q", timeout=0.5))
-        took = time.monotonic() - start
-        self.assertEqual(len(seen), 1)
-        self.assertGreaterEqual(took, 0.49)
-        self.assertLess(took, 2.0)
-
-        class Stop(Exception):
-            pass
-
-        def stop(*a):
-            raise Stop
-        signal.signal(signal.SIGALRM, stop)
-        # a handler that raises ends even a wait for ever (as Ctrl-C would),
-        # whenever it comes
-        signal.setitimer(signal.ITIMER_REAL, 0.25)
-        with self.assertRaises(Stop):
-            t.move("q", "d", timeout=None)
+        signals_during_a_wait(self, lambda: t.list_pop("q", timeout=0.5), None,
+                              lambda: t.move("q", "d", timeout=None))
         self.assertEqual(t.llen("d"), 0)
+
+
+class BoundedPushTest(TableTest):
+    """push and push_many with max_len: a bounded queue."""
+
+    def test_below_and_at_the_bound(self):
+        t = self.table()
+        self.assertIs(t.push_many("q", [b"1", b"2"], max_len=3), True)
+        self.assertIs(t.push("q", b"3", max_len=3), True)   # exactly max_len fits
+        self.assertEqual(t.lrange("q"), [b"1", b"2", b"3"])
+        for call in [lambda: t.push("q", b"4", max_len=3),
+                     lambda: t.push("q", b"4", max_len=3, timeout=0),
+                     lambda: t.push("q", b"4", max_len=2),     # already past it
+                     lambda: t.push_many("q", [b"4", b"5"], max_len=4)]:  # one fits, not both
+            start = time.monotonic()
+            with self.subTest(call=call):
+                self.assertIs(call(), False)
+                self.assertLess(time.monotonic() - start, 0.1)  # did not wait
+        self.assertEqual(t.lrange("q"), [b"1", b"2", b"3"])  # nothing pushed
+        self.assertIs(t.push_many("q", [b"4", b"5"], max_len=5), True)
+        self.assertIs(t.push_many("q", [], max_len=1), True)  # nothing always fits
+        self.assertIs(t.push("q", b"6", max_len=2**70), True)  # past any list: no bound
+        self.assertEqual(t.lrange("q"), [b"1", b"2", b"3", b"4", b"5", b"6"])
+        self.assertEqual(t.check(), [])
+
+    def test_head_end(self):
+        t = self.table()
+        self.assertIs(t.push_many("q", [b"a", b"b"], end="head", max_len=3), True)
+        self.assertIs(t.push("q", b"c", end="head", max_len=3), True)
+        self.assertIs(t.push("q", b"d", end="head", max_len=3), False)
+        self.assertEqual(t.lrange("q"), [b"c", b"b", b"a"])
+        t.list_pop("q", end="tail")
+        self.assertIs(t.push("q", b"d", end="head", max_len=3), True)
+        self.assertEqual(t.lrange("q"), [b"d", b"c", b"b"])
+
+    def test_timeout_returns_false_after_about_that_long(self):
+        t = self.table()
+        t.push_many("q", [b"1", b"2"])
+        for call in [lambda: t.push("q", b"x", max_len=2, timeout=0.2),
+                     lambda: t.push_many("q", [b"x", b"y"], max_len=3, timeout=0.2)]:
+            start = time.monotonic()
+            with self.subTest(call=call):
+                self.assertIs(call(), False)
+                took = time.monotonic() - start
+                self.assertGreaterEqual(took, 0.15)
+                self.assertLess(took, 2.0)
+        self.assertEqual(t.lrange("q"), [b"1", b"2"])
+
+    def test_waiting_push_woken_by_a_pop_from_another_process(self):
+        t = self.table()
+        t.push_many("q", [b"a", b"b"])
+
+        @child
+        def popper():
+            time.sleep(0.2)
+            assert t.list_pop("q") == b"a"
+
+        p = FORK.Process(target=popper)
+        start = time.monotonic()
+        p.start()
+        self.assertIs(t.push("q", b"c", max_len=2, timeout=None), True)
+        took = time.monotonic() - start
+        p.join(10)
+        self.assertEqual(p.exitcode, 0)
+        self.assertGreaterEqual(took, 0.15)               # it waited for the pop
+        self.assertLess(took, 3.0)
+        self.assertEqual(t.lrange("q"), [b"b", b"c"])
+
+    def test_a_slow_consumer_holds_the_producer_back(self):
+        t = self.table()
+        n, bound = 30, 3
+
+        @child
+        def consumer():
+            time.sleep(0.2)
+            got = []
+            while len(got) < n:
+                assert t.llen("q") <= bound, "list past max_len"
+                e = t.list_pop("q", timeout=10)
+                assert e is not None, "starved"
+                got.append(e)
+                time.sleep(0.005)
+            t.push_many("got", got)
+
+        p = FORK.Process(target=consumer)
+        p.start()
+        start = time.monotonic()
+        for i in range(n):
+            self.assertIs(t.push("q", b"%d" % i, max_len=bound, timeout=None), True)
+            self.assertLessEqual(t.llen("q"), bound)
+        took = time.monotonic() - start
+        p.join(30)
+        self.assertEqual(p.exitcode, 0)
+        self.assertGreaterEqual(took, 0.15)               # held back until the consumer began
+        self.assertEqual(t.lrange("got"), [b"%d" % i for i in range(n)])
+        self.assertEqual(t.llen("q"), 0)
+
+    def test_wait_lets_other_threads_run(self):
+        t = self.table()
+        t.push("q", b"a")
+        popper = threading.Timer(0.2, t.list_pop, ("q",))
+        popper.start()
+        self.assertIs(t.push("q", b"b", max_len=1, timeout=20), True)  # GIL released
+        popper.join()
+        self.assertEqual(t.lrange("q"), [b"b"])
+
+    def test_signals_during_a_wait(self):
+        t = self.table()
+        t.push("q", b"a")
+        signals_during_a_wait(self, lambda: t.push("q", b"b", max_len=1, timeout=0.5), False,
+                              lambda: t.push_many("q", [b"b"], max_len=1, timeout=None))
+        self.assertEqual(t.lrange("q"), [b"a"])
+
+    def test_more_values_than_max_len_and_bad_max_len(self):
+        t = self.table()
+        for call in [lambda: t.push_many("q", [b"1", b"2", b"3", b"4"], max_len=3),
+                     lambda: t.push_many("q", [b"1", b"2"], max_len=1, timeout=None),
+                     lambda: t.push("q", b"1", max_len=0),
+                     lambda: t.push_many("q", [], max_len=0),
+                     lambda: t.push("q", b"1", max_len=-1),
+                     lambda: t.push("q", b"1", max_len=-2**70),
+                     lambda: t.push("q", b"1", max_len=5, timeout=-1)]:
+            with self.subTest(call=call), self.assertRaises(ValueError) as cm:
+                call()
+            self.assertIsInstance(cm.exception, shmkv.InvalidError)
+            self.assertEqual(cm.exception.errno, errno.EINVAL)
+        with self.assertRaises(shmkv.InvalidError) as cm:
+            t.push_many("q", [b"1", b"2", b"3", b"4"], max_len=3)
+        self.assertIn("4 values could never fit in a list of max_len 3", str(cm.exception))
+        with self.assertRaises(shmkv.InvalidError) as cm:
+            t.push("q", b"1", max_len=0)
+        self.assertIn("max_len must be 1 or more", str(cm.exception))
+        self.assertNotIn("q", t)                          # nothing pushed, nothing created
+
+    def test_bad_types(self):
+        t = self.table()
+        t.push("q", b"e")
+        for call in [lambda: t.push("q", b"x", max_len="3"),
+                     lambda: t.push("q", b"x", max_len=1.5),
+                     lambda: t.push_many("q", [b"x"], max_len=[3]),
+                     lambda: t.push("q", b"x", max_len=3, timeout="1"),
+                     lambda: t.push("q", "text", max_len=3),
+                     lambda: t.push_many("q", b"abc", max_len=3),
+                     lambda: t.push("q", b"x", 3),                    # max_len is a keyword
+                     # a timeout means nothing without max_len: refused, not ignored
+                     lambda: t.push("q", b"x", timeout=1),
+                     lambda: t.push("q", b"x", timeout=0),
+                     lambda: t.push("q", b"x", timeout=None),
+                     lambda: t.push_many("q", [b"x"], max_len=None, timeout=1)]:
+            with self.subTest(call=call), self.assertRaises(TypeError) as cm:
+                call()
+            self.assertNotIsInstance(cm.exception, shmkv.Error)
+        with self.assertRaises(TypeError) as cm:
+            t.push_many("q", [b"x"], timeout=1)
+        self.assertIn("push_many() takes a timeout only with max_len", str(cm.exception))
+        with self.assertRaises(TypeError) as cm:
+            t.push("q", b"x", max_len=1.0)
+        self.assertIn("max_len must be an int or None, not float", str(cm.exception))
+        self.assertEqual(t.lrange("q"), [b"e"])
 
 
 class ProcessesTest(TableTest):
