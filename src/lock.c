@@ -14,8 +14,8 @@
  * set once someone sleeps on it (the futex protocol of Drepper's "Futexes
  * Are Tricky", mutex 2).  Right after taking the word, the holder writes
  * its boot, its thread's start time and (last) its id with its PID
- * namespace.  A waiter spins briefly, yielding the CPU every 64 looks (the
- * holder, or a process with other work, may be waiting for this CPU),
+ * namespace.  A waiter spins briefly, yielding the CPU every few looks
+ * (the holder, or a process with other work, may be waiting for this CPU),
  * then sleeps on the futex in short slices, and between slices asks
  * whether the holder is gone (host.c): no such thread, a zombie, a thread
  * whose start time differs (the id was reused), a holder of another boot,
@@ -114,9 +114,14 @@ static enum holder holder_state(const struct lock *l, uint32_t v, const struct h
     }
 }
 
-/* Spin for up to ns on a busy word, taking it if it frees.  Every 64
- * looks (some microseconds, several times a lock's usual hold) it yields:
- * a holder still holding may be off the CPU, waiting for it. */
+/* Spin for up to ns on a busy word, taking it if it frees.  Every
+ * LOCK_YIELD_EVERY looks (about a microsecond: a few times the usual hold
+ * of a lane, which copies one element) it yields the CPU: the holder may
+ * be off the CPU waiting for it, or, where more processes run than there
+ * are CPUs, a process with other work (two producers of a queue spinning
+ * in turn on its tail lane kept its consumers off both CPUs until the
+ * ring filled). */
+#define LOCK_YIELD_EVERY 16
 static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
 {
     int64_t t0 = mono_ns();
@@ -126,7 +131,7 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
         if (!v && atomic_compare_exchange_weak_explicit(&l->word, &v, mine, memory_order_acquire,
                                                         memory_order_relaxed))
             return true;
-        if (i % 64)
+        if (i % LOCK_YIELD_EVERY)
             continue;
         if (mono_ns() - t0 > ns)
             return false;
