@@ -61,11 +61,7 @@ public:
     template <class Values>
     bool push_many(bytes_view key, const Values &values, at end, std::error_code &ec)
     {
-        std::vector<shmkv_elem> elems;
-        for (const auto &v : values) {
-            bytes_view b(v);
-            elems.push_back(shmkv_elem{b.data(), b.size()});
-        }
+        std::vector<shmkv_elem> elems = elems_of(values);
         return detail::ok(shmkv_push_many(db(), key.data(), key.size(), elems.data(), elems.size(),
                                           static_cast<int>(end)), ec);
     }
@@ -86,11 +82,7 @@ public:
     bool push_many_bounded(bytes_view key, const Values &values, std::uint64_t max_len,
                            std::chrono::milliseconds timeout, at end, std::error_code &ec)
     {
-        std::vector<shmkv_elem> elems;
-        for (const auto &v : values) {
-            bytes_view b(v);
-            elems.push_back(shmkv_elem{b.data(), b.size()});
-        }
+        std::vector<shmkv_elem> elems = elems_of(values);
         return push_bounded(key, elems.data(), elems.size(), max_len, timeout, end, ec);
     }
     template <class Values>
@@ -240,6 +232,18 @@ private:
             ec = make_error_code(rc == -EAGAIN ? 0 : rc);
             return out;
         }
+    }
+
+    // the values of a range (of anything bytes_view takes) as elements
+    template <class Values>
+    static std::vector<shmkv_elem> elems_of(const Values &values)
+    {
+        std::vector<shmkv_elem> elems;
+        for (const auto &v : values) {
+            bytes_view b(v);
+            elems.push_back(shmkv_elem{b.data(), b.size()});
+        }
+        return elems;
     }
 
     bool push_bounded(bytes_view key, const shmkv_elem *elems, std::size_t n, std::uint64_t max_len,

@@ -122,7 +122,7 @@ static void ring_read(shmkv *db, uint64_t w, uint32_t pos, void *dst, size_t n)
  * that a popper is about to read was just written by a pusher on another
  * core: its tags and then the copy's loads would ask for its lines one
  * after the other, a few at a time (4 KiB elements between two processes:
- * 5 to 10 % more a second). */
+ * 3 to 6 % more a second, BENCHMARKS.md 10.5). */
 #define RING_PREFETCH_MIN 1024 /* bytes: smaller elements are a line or few */
 
 static void ring_prefetch(shmkv *db, uint64_t w, uint32_t pos, uint32_t units)
