@@ -565,15 +565,29 @@ int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, s
  * process at once.  A push at SHMKV_TAIL of an existing list and a pop at
  * SHMKV_HEAD (a FIFO queue's two sides) run side by side, each taking
  * only a lock of its end (one per end per shard), not the shard's lock:
- * a producer and a consumer of one queue do not wait for each other.
- * Every other list call, and one that must grow the list's ring or that
- * meets a big element, takes the shard's lock and both ends' locks (so
- * it waits for a pusher and a popper of that shard, and they for it).
+ * a producer and a consumer of one queue do not wait for each other,
+ * but for one thing: a push that would grow a list's ring of 1 MiB or
+ * more (the list holds that much already) first waits for a pop to make
+ * room, if one comes within 200 us, for at most 2 ms in all (see
+ * shmkv_push).  Every other list call, and one that must grow the list's
+ * ring or that meets a big element, takes the shard's lock and both ends'
+ * locks (so it waits for a pusher and a popper of that shard, and they
+ * for it).
  */
 enum { SHMKV_HEAD = 0, SHMKV_TAIL = 1 };
 
 /** Add an element at one end (SHMKV_HEAD or SHMKV_TAIL) of the list at
- *  key, created when absent.  Returns 0, -EMEDIUMTYPE (the key holds a
+ *  key, created when absent.  A list has no bound, and a push never fails
+ *  for want of a pop; but a push at the tail that would grow a ring that
+ *  already holds 1 MiB, or take it past 16 MiB (where elements go to the
+ *  table's log and the queue slows several times), first waits for a
+ *  consumer to make room: it watches the list for 50 us, then sleeps
+ *  until a pop wakes it, and if no pop comes within 200 us (or 2 ms
+ *  pass) it grows the ring after all.  So a consumer that keeps up holds
+ *  its producers to its pace at that depth, where the queue stays in the
+ *  CPUs' caches; one that stopped costs a producer one such wait, then
+ *  none until it pops again (or 20 ms pass).
+ *  Returns 0, -EMEDIUMTYPE (the key holds a
  *  pair), -EOPNOTSUPP (a cache), -EOVERFLOW (the list is full: 2^31 - 1
  *  elements, or a ring of 16 GiB), -EINVAL,
  *  -E2BIG, -EROFS, -ENOSPC, -ETIMEDOUT, -EBADMSG. */
@@ -581,7 +595,8 @@ int shmkv_push(shmkv *db, const void *key, size_t klen, const void *val, size_t 
 
 /** Push n elements (elems[i].val, .vlen) at one end in one call and one
  *  commit, all or nothing: pushing at SHMKV_TAIL keeps their order, at
- *  SHMKV_HEAD reverses it (as pushing them one at a time would).  Returns
+ *  SHMKV_HEAD reverses it (as pushing them one at a time would); up to 64
+ *  at the tail wait for room in a big ring as shmkv_push does.  Returns
  *  0 or as shmkv_push. */
 typedef struct shmkv_elem {
     const void *val;
@@ -594,9 +609,10 @@ int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *e
  * would then hold more than max_len elements, wait for pops to make room
  * (a bounded queue, whose producers a slow consumer holds back, as a
  * pipe's or a POSIX message queue's are).  timeout_ms as shmkv_pop's: 0
- * do not wait, < 0 wait for ever, > 0 up to that long; the waiter watches
- * the list for up to 50 us, then sleeps in the kernel until a pop (from
- * any process) wakes it.  A list is created as by shmkv_push_many.
+ * do not wait (neither for room under max_len nor, as shmkv_push may, for
+ * room in a big ring), < 0 wait for ever, > 0 up to that long; the waiter
+ * watches the list for up to 50 us, then sleeps in the kernel until a pop
+ * (from any process) wakes it.  A list is created as by shmkv_push_many.
  * Returns 0, -EAGAIN (no room once the wait is over; nothing pushed),
  * -EINVAL (also max_len 0 or n > max_len: it could never fit), -EINTR (a
  * signal ended the wait), or the errors of shmkv_push.

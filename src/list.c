@@ -11,7 +11,8 @@
  * space a pop frees is the next push's, so a queue that carries any
  * number of elements over its life needs only as much memory as it holds
  * at once, and no compaction ever visits an element.  The ring doubles
- * into a run of its own (RUN_RING) when full.  An element too big for a
+ * into a run of its own (RUN_RING) when full (one of 1 MiB or more only
+ * when its consumer makes no room: queue.c).  An element too big for a
  * ring (huge_min and more), and every element of a push that would take
  * the ring past RING_INLINE_MAX (16 MiB: a deep queue), is a record of its own
  * (REC_ELEM, in the log, a huge run or a chain, written like a value)
@@ -71,6 +72,8 @@
 #define LIST_MAX (1u << 31)   /* elements: lengths are 32-bit differences */
 #define RING_MAX_LOG 34u      /* the biggest ring, 16 GiB: positions count 8-byte units modulo 2^32 */
 #define RING_INLINE_MAX (1u << 24) /* elements' bytes go into a ring only up to 16 MiB */
+#define RING_PACE_MIN (1u << 20)   /* a ring this big grows only when no pop comes (queue.c) */
+#define PACE_SLACK 64              /* a pusher that waits in one for pops waits for 1/64 of it */
 #define TAG_CHECK 0x454c454du /* a tag's high half is its low half ^ this */
 #define TAG_OUT (1u << 31)    /* the element lies out of line: its payload is a record's offset */
 
@@ -431,7 +434,7 @@ static uint64_t lane_other(struct list *l, int mine, bool fresh)
 }
 
 int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n,
-                          uint64_t max, uint32_t *seen)
+                          uint64_t max, bool slack, uint32_t *seen)
 {
     uint64_t w;
     if (!list_ok(db, s, lrun, &w))
@@ -448,10 +451,12 @@ int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struc
             *seen = atomic_load_explicit(&l->end[SHMKV_HEAD].wake, memory_order_acquire);
         uint64_t hw = lane_other(l, SHMKV_TAIL, fresh), need = (uint32_t)(END_POS(tw) - END_POS(hw)) + units;
         bool room = n <= max && list_len(hw, tw) <= max - n;
-        if (room && n <= LIST_MAX - 1 - list_len(hw, tw) && need << 3 <= ring_cap(w) && need << 3 <= RING_INLINE_MAX)
+        uint64_t want = (need << 3) + (slack ? ring_cap(w) / PACE_SLACK : 0);
+        bool deep = want > RING_INLINE_MAX || (want > ring_cap(w) && ring_cap(w) >= RING_PACE_MIN);
+        if (room && n <= LIST_MAX - 1 - list_len(hw, tw) && need << 3 <= ring_cap(w) && !deep)
             break;
-        if (fresh) /* full (for this pusher), growth, a deep queue's spill, or too many elements */
-            return room ? LIST_SLOW : -EAGAIN;
+        if (fresh) /* full (for this pusher), a deep queue's spill, growth, or too many elements */
+            return !room ? -EAGAIN : deep ? LIST_DEEP : LIST_SLOW;
     }
     uint32_t pos = END_POS(tw);
     for (size_t j = 0; j < n; j++) {

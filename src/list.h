@@ -55,12 +55,19 @@ bool shmkv__list_pop(shmkv *db, struct shard *s, uint64_t lrun, int end, uint32_
  * done: take the shard's lock and both lanes), as is a list run or ring
  * that does not look sound (the slow way judges it). */
 #define LIST_SLOW INT_MIN
+/* As LIST_SLOW, where the slow way would grow a ring of 1 MiB or more,
+ * or spill the elements to the log (past a ring of 16 MiB: a deep
+ * queue): a pop that makes room lets the push into the ring instead. */
+#define LIST_DEEP (INT_MIN + 1)
 
-/* 0 (all n pushed, one commit), LIST_SLOW, or -EAGAIN: the list would
- * hold more than max elements (*seen: the head's wake word as it was
- * before the head was read, for a watcher). */
+/* 0 (all n pushed, one commit), LIST_SLOW, LIST_DEEP, or -EAGAIN: the
+ * list would hold more than max elements (*seen, for both of the last:
+ * the head's wake word as it was before the head was read, for a
+ * watcher).  slack: LIST_DEEP also unless a big ring has room for a
+ * 64th of it more (a pusher that waits for pops then pushes a run of
+ * elements for each wait, not one for each pop). */
 int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struct piece *vals, size_t n,
-                          uint64_t max, uint32_t *seen);
+                          uint64_t max, bool slack, uint32_t *seen);
 
 /* Pop up to max elements from the head into buf (as list_peek): the
  * number popped, 0 when the list is empty (*seen: the tail's wake word as

@@ -260,6 +260,8 @@ struct push_arg {
     size_t n;
     int end;
     uint64_t max;               /* the most elements the list may hold after the push */
+    bool now;                   /* a bounded push that may not wait: not for room in a big ring either */
+    bool slack;                 /* waiting in a big ring: try only once pops made room for more (list.c) */
     uint64_t lrun;              /* a list this push made */
     struct wait wt;             /* full: where to wait for room */
 };
@@ -341,12 +343,123 @@ static int lane_push(shmkv *db, const struct wreq *w)
         return r;
     uint64_t lrun;
     r = shmkv__lane_closed(s, SHMKV_TAIL) ? LIST_SLOW : lane_find(db, w, SHMKV_TAIL, &lrun);
-    if (!r && !(r = shmkv__list_lane_push(db, s, lrun, v, a->n, a->max, &a->wt.seen)))
+    if (!r && !(r = shmkv__list_lane_push(db, s, lrun, v, a->n, a->max, a->slack, &a->wt.seen)))
         shmkv__list_wake(s, list_at(db, lrun), (uint32_t)a->n);
-    if (r == -EAGAIN)
+    if (r == -EAGAIN || r == LIST_DEEP)
         a->wt.word = &list_at(db, lrun)->end[SHMKV_HEAD].wake;
     shmkv__lane_drop(s, SHMKV_TAIL);
-    return r == 0 || r == -EMEDIUMTYPE || r == -EAGAIN ? r : LIST_SLOW;
+    return r == 0 || r == -EMEDIUMTYPE || r == -EAGAIN || r == LIST_DEEP ? r : LIST_SLOW;
+}
+
+/* Pushes that would grow a big ring.  A producer faster than its consumer
+ * deepens the list, and the deeper it gets the slower both sides go:
+ *  - each doubling of a ring of 1 MiB or more copies it, with both lanes
+ *    held, the consumer stopped (8 MiB to 16: some 12 ms with the new
+ *    memory mapped in), and a ring bigger than the cores' caches makes
+ *    every element a trip to memory;
+ *  - past 16 MiB the elements spill to the log (list.c): the first spill
+ *    doubles the ring again for their entries, and the pushes of the rest
+ *    take the shard's lock, which starves the consumer's lane.
+ * Two producers ahead of one consumer moved 4 KiB messages at 1.8 M/s
+ * against 3, a producer 100 ms ahead at 0.45 (BENCHMARKS.md 10.5, 10.6):
+ * the queue was slowest just when its consumer had most to catch up on.
+ *
+ * So a push that would grow a ring of 1 MiB or more (RING_PACE_MIN), or
+ * spill, first waits for a pop, as a bounded push does: it watches the
+ * head's wake word (SPIN_NS), then sleeps on it, counted among the
+ * shard's head sleepers (which every pop wakes), and tries the lane again
+ * whenever a pop moves it; while it watches, it waits for a 64th of the
+ * ring to be free, not just for room for its elements, so that the two
+ * sides meet once per run of elements (at every element, 64-byte messages
+ * ran at half their speed).  While a consumer keeps taking elements, its
+ * producers keep pace with it at that depth, the bytes stay in a ring
+ * that stays in the caches, and a producer that waits gives its CPU to
+ * the consumer.  The list is still unbounded and the push never waits
+ * for long: when no pop comes for DEEP_WAIT_NS (longer than the hiccups
+ * of a busy VM, which made a 50 us wait spill now and then), or after
+ * DEEP_MAX_NS of waiting in all, the push grows the ring or spills as
+ * before.  A thread that waited in vain does so at once until the head
+ * moves again (or for DEEP_IDLE_NS), so that producers ahead of a
+ * consumer that stopped or went away wait now and then, not at every
+ * push. */
+#define DEEP_WAIT_NS 200000
+#define DEEP_MAX_NS 2000000
+#define DEEP_IDLE_NS 20000000
+
+static _Thread_local struct {
+    _Atomic uint32_t *word;     /* the head's wake word that did not move */
+    uint32_t seen;              /* its value then */
+    int64_t until;              /* spill without a wait until then (CLOCK_MONOTONIC ns) */
+} deep_idle;
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Count the caller among the head's sleepers and note the word's value,
+ * under the head's lane, which every pop holds while it moves the word
+ * and reads the count: a pop after this wakes the caller, a pop before
+ * it left room that the caller's next try sees. */
+static int deep_count(struct shard *s, struct wait *dw, _Atomic uint32_t *word)
+{
+    int r = shmkv__lane_take(s, SHMKV_HEAD);
+    if (r)
+        return r;
+    dw->counted = true;
+    prepare_sleep(dw, word, &s->lane[SHMKV_HEAD].sleepers);
+    shmkv__lane_drop(s, SHMKV_HEAD);
+    return 0;
+}
+
+/* Sleep on dw's word until a pop moves it or until end (ns): moved? */
+static bool deep_sleep(struct wait *dw, int64_t end)
+{
+    struct timespec d = {end / 1000000000L, end % 1000000000L};
+    sleep_on(dw, &d); /* (a signal: as no pop, the push spills) */
+    awake(dw);
+    return racy_u32(dw->word) != dw->seen;
+}
+
+/* lane_push, waiting for a pop while the push would grow a big ring or
+ * spill (LIST_DEEP). */
+static int lane_push_deep(shmkv *db, const struct wreq *w)
+{
+    struct push_arg *a = w->arg;
+    int r = lane_push(db, w);
+    if (r != LIST_DEEP || a->now)
+        return r == LIST_DEEP ? LIST_SLOW : r;
+    int64_t start = mono_ns(), spin = SPIN_NS;
+    if (deep_idle.word == a->wt.word && racy_u32(a->wt.word) == deep_idle.seen && start < deep_idle.until)
+        return LIST_SLOW; /* no pop since this thread waited in vain, a while ago */
+    a->slack = true; /* (a watcher is woken by no one: it may wait for more room) */
+    while (spin > 0 && spin_on(&a->wt, &spin))
+        if ((r = lane_push(db, w)) != LIST_DEEP)
+            break;
+    a->slack = false;
+    if (r != LIST_DEEP)
+        return r;
+    for (;;) {
+        struct wait dw = {0};
+        if ((r = deep_count(w->s, &dw, a->wt.word)))
+            return r;
+        r = lane_push(db, w); /* room made before the count */
+        int64_t now = mono_ns(), end = now + DEEP_WAIT_NS;
+        end = end < start + DEEP_MAX_NS ? end : start + DEEP_MAX_NS;
+        if (r != LIST_DEEP || now >= end) {
+            awake(&dw);
+            return r == LIST_DEEP ? LIST_SLOW : r;
+        }
+        if (!deep_sleep(&dw, end)) {
+            if (end - now == DEEP_WAIT_NS) /* a whole wait without a pop */
+                deep_idle.word = dw.word, deep_idle.seen = dw.seen, deep_idle.until = mono_ns() + DEEP_IDLE_NS;
+            return LIST_SLOW;
+        }
+        if ((r = lane_push(db, w)) != LIST_DEEP)
+            return r;
+    }
 }
 
 /* A push, waiting for room while the list would hold more than max. */
@@ -363,10 +476,10 @@ static int push_wait(shmkv *db, const void *key, size_t klen, const shmkv_elem *
             return r;
     if (!n)
         return 0;
-    struct push_arg a = {.elems = elems, .n = n, .end = end, .max = max};
+    struct push_arg a = {.elems = elems, .n = n, .end = end, .max = max, .now = max != UINT64_MAX && !timeout_ms};
     struct wreq w;
     wreq_setup_list(db, &w, key, klen, decide_push, &a);
-    return wait_loop(db, &w, &a.wt, lane_push, timeout_ms);
+    return wait_loop(db, &w, &a.wt, lane_push_deep, timeout_ms);
 }
 
 SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end)

@@ -6,7 +6,10 @@
  * fail for room keep nothing), and reuse:
  * a queue that carries millions of elements with at most a thousand
  * queued stays within a bounded file; a deep queue, whose elements go to
- * the log past a ring of 16 MiB and are moved there by compaction.
+ * the log past a ring of 16 MiB and are moved there by compaction; and a
+ * queue's pushes, which wait for its consumer's pops rather than grow a
+ * ring of 1 MiB or spill to the log past 16 MiB while it drains them, and
+ * spill at once, without a wait per push, while it does not.
  */
 #include "harness.h"
 #include "api_helpers.h"
@@ -14,9 +17,14 @@
 #include "handle.h"
 #include "hash.h"
 
+#include "list.h"
+#include "read.h"
+
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define KEY(s) s, strlen(s)
 
@@ -368,6 +376,211 @@ static void deep(void)
     close_unlink(db, name);
 }
 
+/* ---- a deep queue's pushes (queue.c, lane_push_deep) ---- */
+
+#define BIG 4096u
+#define RING_ELEMS 4080u  /* elements of BIG bytes a 16 MiB ring holds (4112 bytes each) */
+#define PACE_NS 20000     /* the consumer's work per element: well inside a pusher's 50 us watch */
+
+static void big_make(uint8_t *b, uint64_t seq)
+{
+    memcpy(b, &seq, 8);
+    for (unsigned i = 8; i < BIG; i++)
+        b[i] = (uint8_t)(seq * 31 + i);
+}
+
+static bool big_is(const uint8_t *b, size_t len, uint64_t seq)
+{
+    uint8_t want[BIG];
+    big_make(want, seq);
+    return len == BIG && !memcmp(b, want, BIG);
+}
+
+static void busy_ns(long ns)
+{
+    double end = h_now() + ns / 1e9;
+    while (h_now() < end)
+        ;
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Out-of-line elements of the list at key (a walk of its ring). */
+static void count_out(void *ctx, uint32_t pos, uint64_t out)
+{
+    (void)pos;
+    *(uint64_t *)ctx += out != 0;
+}
+
+static uint64_t outs_of(shmkv *db, const char *key)
+{
+    uint64_t lrun = 0, outs = 0;
+    CHECK_RC(shmkv__find_list(db, shmkv__hash64(key, strlen(key), db->seed0, db->seed1), KEY(key), &lrun), 0);
+    shmkv__list_walk(db, lrun, count_out, &outs);
+    return outs;
+}
+
+struct drain {
+    shmkv *db;
+    uint64_t start, quota, popped; /* start: pop once the list holds this many */
+    long bad;
+};
+
+/* Once the list holds start elements, pop quota of them in order, working
+ * PACE_NS on each. */
+static void *drainer(void *arg)
+{
+    struct drain *d = arg;
+    uint8_t buf[BIG];
+    size_t vl;
+    for (uint64_t len = 0; len < d->start;)
+        CHECK_RC(shmkv_llen(d->db, KEY("d"), &len), 0);
+    for (; d->popped < d->quota; d->popped++) {
+        int rc = shmkv_pop(d->db, KEY("d"), SHMKV_HEAD, buf, sizeof buf, &vl, 10000);
+        CHECK_RC(rc, 0);
+        if (rc || !big_is(buf, vl, d->popped)) {
+            d->bad++;
+            break;
+        }
+        busy_ns(PACE_NS);
+    }
+    return NULL;
+}
+
+/* Pop the list's n elements, first .. first + n - 1, checking each. */
+static void drain_rest(shmkv *db, uint64_t first, uint64_t n)
+{
+    uint8_t buf[BIG];
+    size_t vl;
+    long bad = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        CHECK_RC(shmkv_pop(db, KEY("d"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), 0);
+        bad += !big_is(buf, vl, first + i);
+    }
+    CHECKF(bad == 0, "%ld elements damaged or out of order", bad);
+    CHECK_RC(shmkv_pop(db, KEY("d"), SHMKV_HEAD, buf, sizeof buf, &vl, 0), -EAGAIN);
+}
+
+/* A producer far ahead of a consumer that keeps popping: past a full ring
+ * of 16 MiB each push waits for the consumer's next pop and lands in the
+ * ring.  Without the wait, all but the first RING_ELEMS would go to the
+ * log (the producer pushes faster than the consumer pops): so of the last
+ * KEEP elements, still queued at the end, at least half must lie in the
+ * ring (when the consumer had its CPU throughout, nearly all do).
+ * Some may not: those pushed while the consumer was off its CPU for
+ * longer than a watch, which on a busy machine can be most of a run; so
+ * the run is tried up to three times.  Returns the elements out of line. */
+static uint64_t paced_run(uint64_t keep)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "paced");
+    const uint64_t total = 2 * RING_ELEMS;
+    struct drain d = {.db = db, .start = RING_ELEMS * 3 / 4, .quota = total - keep}; /* (the ring is 16 MiB by then) */
+    pthread_t t;
+    CHECK_RC(pthread_create(&t, NULL, drainer, &d), 0);
+    uint8_t b[BIG];
+    double t0 = h_now();
+    for (uint64_t seq = 0; seq < total; seq++) {
+        big_make(b, seq);
+        CHECK_RC(shmkv_push(db, KEY("d"), b, BIG, SHMKV_TAIL), 0);
+    }
+    pthread_join(t, NULL);
+    CHECKF(d.bad == 0 && d.popped == d.quota, "the consumer popped %llu of %llu",
+           (unsigned long long)d.popped, (unsigned long long)d.quota);
+    uint64_t len = 0, outs = outs_of(db, "d");
+    CHECK_RC(shmkv_llen(db, KEY("d"), &len), 0);
+    CHECK_EQ_U64(len, keep);
+    h_note("%llu pushes of 4 KiB against a consumer at %d us each in %.2f s: %llu of the %llu queued at the end "
+           "out of line", (unsigned long long)total, PACE_NS / 1000, h_now() - t0, (unsigned long long)outs,
+           (unsigned long long)keep);
+    CHECK_TABLE(db, "a paced deep queue");
+    drain_rest(db, total - keep, keep);
+    close_unlink(db, name);
+    return outs;
+}
+
+static void deep_paced(void)
+{
+    const uint64_t keep = RING_ELEMS - 80;
+    uint64_t outs = UINT64_MAX;
+    for (int i = 0; i < 3 && outs > keep / 2; i++)
+        outs = paced_run(keep);
+    CHECKF(outs <= keep / 2, "%llu of %llu queued elements went to the log, in each of three runs",
+           (unsigned long long)outs, (unsigned long long)keep);
+}
+
+/* A consumer that keeps up from the start: a ring of 1 MiB grows only
+ * when no pop comes, so a producer far faster than its consumer waits for
+ * it instead of doubling the ring up to 16 MiB (with it the file): the
+ * queue's bytes stay in the cores' caches and no doubling stops the
+ * consumer.  Returns the file's size at the end. */
+static uint64_t kept_small_run(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "small");
+    const uint64_t total = 3000; /* 12 MiB pushed; 20 us a pop, 60 ms */
+    struct drain d = {.db = db, .start = 1, .quota = total};
+    pthread_t t;
+    CHECK_RC(pthread_create(&t, NULL, drainer, &d), 0);
+    uint8_t b[BIG];
+    for (uint64_t seq = 0; seq < total; seq++) {
+        big_make(b, seq);
+        CHECK_RC(shmkv_push(db, KEY("d"), b, BIG, SHMKV_TAIL), 0);
+    }
+    pthread_join(t, NULL);
+    CHECKF(d.bad == 0 && d.popped == total, "the consumer popped %llu of %llu", (unsigned long long)d.popped,
+           (unsigned long long)total);
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    h_note("%llu pushes of 4 KiB against a consumer at %d us each: file %llu bytes", (unsigned long long)total,
+           PACE_NS / 1000, (unsigned long long)st.file_bytes);
+    CHECK_TABLE(db, "a queue kept small");
+    close_unlink(db, name);
+    return st.file_bytes;
+}
+
+/* (Tried up to three times, as deep_paced, for a consumer kept off its
+ * CPU; without the wait the ring reaches 16 MiB in every run.) */
+static void kept_small(void)
+{
+    uint64_t file = UINT64_MAX;
+    for (int i = 0; i < 3 && file >= (8u << 20); i++)
+        file = kept_small_run();
+    CHECKF(file < (8u << 20), "the file grew to %llu bytes in each of three runs", (unsigned long long)file);
+}
+
+/* Nobody pops: past the full ring each push spills to the log as before,
+ * and a pusher watches for a pop once, not once per push (which would
+ * cost each push 50 us of CPU). */
+static void deep_idle(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, "idle");
+    const uint64_t spills = 2000;
+    uint8_t b[BIG];
+    uint64_t c0 = 0;
+    for (uint64_t seq = 0; seq < RING_ELEMS + spills; seq++) {
+        if (seq == RING_ELEMS)
+            c0 = cpu_ns();
+        big_make(b, seq);
+        CHECK_RC(shmkv_push(db, KEY("d"), b, BIG, SHMKV_TAIL), 0);
+    }
+    double per = (double)(cpu_ns() - c0) / (double)spills / 1000;
+    uint64_t outs = outs_of(db, "d");
+    h_note("%llu pushes past the full ring: %.1f us of CPU each, %llu out of line", (unsigned long long)spills, per,
+           (unsigned long long)outs);
+    CHECK_EQ_U64(outs, spills);
+    CHECKF(per < 35, "a push past the full ring took %.1f us of CPU: a watch per push", per);
+    CHECK_TABLE(db, "an idle deep queue");
+    drain_rest(db, 0, RING_ELEMS + spills);
+    close_unlink(db, name);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
@@ -377,6 +590,9 @@ int main(int argc, char **argv)
         {"failed_pushes", failed_pushes},
         {"reuse", reuse},
         {"deep", deep},
+        {"deep_paced", deep_paced},
+        {"kept_small", kept_small},
+        {"deep_idle", deep_idle},
     };
     return h_main(argc, argv, "test_list_space", parts, H_NPARTS(parts));
 }

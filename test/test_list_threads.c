@@ -12,7 +12,9 @@
  * and two threads churn a list that is pushed to, waited on and deleted
  * again and again.  Afterwards the table must be sound.  ends and lanes:
  * both ends of one list pushed and popped at once, copied lock-free
- * meanwhile; bounded: the same with pushers that wait for room (below).
+ * meanwhile; bounded: the same with pushers that wait for room (below);
+ * deep: producers far ahead of a consumer, past a full ring of 16 MiB,
+ * where their pushes wait for its pops.
  */
 #include "harness.h"
 #include "list_helpers.h"
@@ -384,8 +386,91 @@ static void lanes(void) { ends_run(2, 1, true, 0); }
  * sleep slice, and their batches must all arrive once). */
 static void bounded(void) { ends_run(4, 2, true, BATCH); }
 
+/* ---- deep: producers far ahead of their consumer ----
+ *
+ * Two threads push 4 KiB elements, unbounded, a few thousand past what a
+ * ring of 16 MiB holds; one thread starts popping once the ring is full.
+ * The pushes past it wait for the consumer's pops, sleeping among the
+ * head's sleepers, or spill to the log when none comes (queue.c,
+ * lane_push_deep): either way each element arrives once, in its
+ * producer's order. */
+
+#define DEEP_SIZE 4096u
+#define DEEP_PER (H_ASAN ? 3000u : 4000u) /* per producer: 2 x 4000 x 4 KiB, half again a full ring */
+static _Atomic uint8_t dgot[2][DEEP_PER];
+
+static void deep_elem(uint8_t *b, int p, uint64_t seq)
+{
+    memset(b, (int)(seq * 7 + (uint64_t)p), DEEP_SIZE);
+    memcpy(b, &seq, 8);
+    b[8] = (uint8_t)p;
+}
+
+static void *deep_pusher(void *arg)
+{
+    int p = (int)(intptr_t)arg;
+    uint8_t *b = malloc(DEEP_SIZE);
+    for (uint64_t seq = 0; seq < DEEP_PER; seq++) {
+        deep_elem(b, p, seq);
+        CHECK_RC(shmkv_push(db, KEY("deep"), b, DEEP_SIZE, SHMKV_TAIL), 0);
+    }
+    free(b);
+    return NULL;
+}
+
+static void *deep_popper(void *arg)
+{
+    (void)arg;
+    uint8_t *b = malloc(DEEP_SIZE), *want = malloc(DEEP_SIZE);
+    int64_t last[2] = {-1, -1};
+    long bad = 0;
+    size_t vl;
+    for (uint64_t len = 0; len < 3500;) /* about 14 MiB queued */
+        CHECK_RC(shmkv_llen(db, KEY("deep"), &len), 0);
+    for (uint64_t n = 0; n < 2 * DEEP_PER; n++) {
+        int rc = shmkv_pop(db, KEY("deep"), SHMKV_HEAD, b, DEEP_SIZE, &vl, 10000);
+        CHECK_RC(rc, 0);
+        if (rc)
+            break;
+        uint64_t seq;
+        memcpy(&seq, b, 8);
+        int p = b[8];
+        if (vl != DEEP_SIZE || p > 1 || seq >= DEEP_PER || (int64_t)seq <= last[p]) {
+            bad++;
+            continue;
+        }
+        deep_elem(want, p, seq);
+        bad += memcmp(b, want, DEEP_SIZE) != 0;
+        last[p] = (int64_t)seq;
+        atomic_fetch_add(&dgot[p][seq], 1);
+    }
+    CHECKF(bad == 0, "the consumer saw %ld elements damaged or out of order", bad);
+    free(b);
+    free(want);
+    return NULL;
+}
+
+static void deep(void)
+{
+    char name[64];
+    open_both(name, sizeof name, "ldeep");
+    pthread_t t[3];
+    double t0 = h_now();
+    pthread_create(&t[0], NULL, deep_popper, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[1 + i], NULL, deep_pusher, (void *)(intptr_t)i);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    check_once(&dgot[0][0], 2, DEEP_PER);
+    CHECK_LIST(db, "deep", NULL, 0);
+    CHECK_TABLE(db, "after a deep queue");
+    h_note("%u elements of 4 KiB through a deep queue in %.1f s", 2 * DEEP_PER, h_now() - t0);
+    close_both(name);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct h_part parts[] = {{"pipeline", pipeline}, {"ends", ends}, {"lanes", lanes}, {"bounded", bounded}};
+    static const struct h_part parts[] = {{"pipeline", pipeline}, {"ends", ends}, {"lanes", lanes}, {"bounded", bounded},
+                                          {"deep", deep}};
     return h_main(argc, argv, "test_list_threads", parts, H_NPARTS(parts));
 }
