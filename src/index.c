@@ -249,11 +249,14 @@ static bool bucket_empty(struct bucket *bk)
 
 /* Unlink the empty overflow buckets of a chain and give them back.  The
  * seq bump before any of them can be reused tells readers that were
- * walking them to look again if they missed. */
+ * walking them to look again if they missed.  A damaged chain may loop:
+ * the walk stops after CHAIN_MAX buckets, as every other one does (found
+ * by fuzz_open: a split's trim of a file whose chain came back on itself
+ * never returned). */
 static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
 {
     struct bucket *prev = head, *bk = shmkv__bucket_next(db, head);
-    while (bk) {
+    for (unsigned n = 0; bk && n <= CHAIN_MAX; n++) {
         struct bucket *nx = shmkv__bucket_next(db, bk);
         if (bucket_empty(bk)) {
             atomic_store_explicit(&prev->next, atomic_load_explicit(&bk->next, memory_order_relaxed),
