@@ -1,6 +1,6 @@
 /*
  * host.h - who and where the caller is: this boot, this PID namespace,
- * this thread (host.c).  The lock records its holder with these, so a
+ * this thread (host.c), and the host's monotonic clock.  The lock records its holder with these, so a
  * waiter can tell a holder that is gone from one that is alive, stopped,
  * or out of its sight.
  */
@@ -9,6 +9,15 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+/* CLOCK_MONOTONIC in nanoseconds: the waits' and the locks' timeouts. */
+static inline int64_t shmkv__host_mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000L + t.tv_nsec;
+}
 
 /* The calling thread, cached per thread (refreshed after fork()). */
 struct host_me {

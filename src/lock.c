@@ -50,13 +50,6 @@
 #define SLICE_MIN_NS 1000000L  /* first sleep between looks at the holder */
 #define SLICE_MAX_NS 16000000L
 
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000L + t.tv_nsec;
-}
-
 /* Sleep while the word is v, for at most ns.  Shared (not private)
  * futexes: the waiters are in other processes. */
 static void futex_wait(_Atomic uint32_t *w, uint32_t v, int64_t ns)
@@ -124,7 +117,7 @@ static enum holder holder_state(const struct lock *l, uint32_t v, const struct h
 #define LOCK_YIELD_EVERY 16
 static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
 {
-    int64_t t0 = mono_ns();
+    int64_t t0 = shmkv__host_mono_ns();
     for (unsigned i = 1;; i++) {
         cpu_relax();
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
@@ -133,7 +126,7 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
             return true;
         if (i % LOCK_YIELD_EVERY)
             continue;
-        if (mono_ns() - t0 > ns)
+        if (shmkv__host_mono_ns() - t0 > ns)
             return false;
         sched_yield();
     }
@@ -146,7 +139,7 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
  * costs its first waiter about a millisecond. */
 static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
 {
-    int64_t end = mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
+    int64_t end = shmkv__host_mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
     bool look = false, looked = false; /* most busy locks free up within the first slice */
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
@@ -168,7 +161,7 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
             if (h == HOLDER_STOPPED)
                 return -ETIMEDOUT;
         }
-        int64_t left = end - mono_ns();
+        int64_t left = end - shmkv__host_mono_ns();
         if (left <= 0 && !looked && wait_ns > 0) {
             look = true; /* the whole wait went by before a look (descheduled): a gone holder is no timeout */
             continue;
@@ -179,9 +172,9 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
             !atomic_compare_exchange_strong_explicit(&l->word, &v, v | LOCK_WAITERS, memory_order_relaxed,
                                                      memory_order_relaxed))
             continue;
-        int64_t t = mono_ns();
+        int64_t t = shmkv__host_mono_ns();
         futex_wait(&l->word, v | LOCK_WAITERS, left < slice ? left : slice);
-        if (mono_ns() - t >= slice) {
+        if (shmkv__host_mono_ns() - t >= slice) {
             look = true;
             slice = slice * 2 < shmkv__hurried(SLICE_MAX_NS) ? slice * 2 : shmkv__hurried(SLICE_MAX_NS);
         }

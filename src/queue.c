@@ -22,6 +22,7 @@
 #include "clean.h"
 #include "fault.h"
 #include "hash.h"
+#include "host.h"
 #include "list.h"
 #include "map.h"
 #include "read.h"
@@ -194,14 +195,12 @@ static void deadline_of(int64_t timeout_ms, struct timespec *d)
  * taking what it spent off *left. */
 static bool spin_on(const struct wait *wt, int64_t *left)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = shmkv__host_mono_ns();
     for (unsigned i = 1;; i++) {
         bool moved = racy_u32(wt->word) != wt->seen; /* a hint: the try that follows decides */
         if (!moved && i % 64)
             continue;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec);
+        int64_t spent = shmkv__host_mono_ns() - t0;
         if (moved || spent >= *left) {
             *left -= spent;
             return moved;
@@ -392,13 +391,6 @@ static _Thread_local struct {
     int64_t until;              /* spill without a wait until then (CLOCK_MONOTONIC ns) */
 } deep_idle;
 
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000L + t.tv_nsec;
-}
-
 /* Count the caller among the head's sleepers and note the word's value,
  * under the head's lane, which every pop holds while it moves the word
  * and reads the count: a pop after this wakes the caller, a pop before
@@ -431,7 +423,7 @@ static int lane_push_deep(shmkv *db, const struct wreq *w)
     int r = lane_push(db, w);
     if (r != LIST_DEEP || a->now)
         return r == LIST_DEEP ? LIST_SLOW : r;
-    int64_t start = mono_ns(), spin = SPIN_NS;
+    int64_t start = shmkv__host_mono_ns(), spin = SPIN_NS;
     if (deep_idle.word == a->wt.word && racy_u32(a->wt.word) == deep_idle.seen && start < deep_idle.until)
         return LIST_SLOW; /* no pop since this thread waited in vain, a while ago */
     a->slack = true; /* (a watcher is woken by no one: it may wait for more room) */
@@ -446,15 +438,18 @@ static int lane_push_deep(shmkv *db, const struct wreq *w)
         if ((r = deep_count(w->s, &dw, a->wt.word)))
             return r;
         r = lane_push(db, w); /* room made before the count */
-        int64_t now = mono_ns(), end = now + DEEP_WAIT_NS;
+        int64_t now = shmkv__host_mono_ns(), end = now + DEEP_WAIT_NS;
         end = end < start + DEEP_MAX_NS ? end : start + DEEP_MAX_NS;
         if (r != LIST_DEEP || now >= end) {
             awake(&dw);
             return r == LIST_DEEP ? LIST_SLOW : r;
         }
         if (!deep_sleep(&dw, end)) {
-            if (end - now == DEEP_WAIT_NS) /* a whole wait without a pop */
-                deep_idle.word = dw.word, deep_idle.seen = dw.seen, deep_idle.until = mono_ns() + DEEP_IDLE_NS;
+            if (end - now == DEEP_WAIT_NS) { /* a whole wait without a pop */
+                deep_idle.word = dw.word;
+                deep_idle.seen = dw.seen;
+                deep_idle.until = shmkv__host_mono_ns() + DEEP_IDLE_NS;
+            }
             return LIST_SLOW;
         }
         if ((r = lane_push(db, w)) != LIST_DEEP)
