@@ -9,7 +9,8 @@
  * the log past a ring of 16 MiB and are moved there by compaction; and a
  * queue's pushes, which wait for its consumer's pops rather than grow a
  * ring of 1 MiB or spill to the log past 16 MiB while it drains them, and
- * spill at once, without a wait per push, while it does not.
+ * spill at once, without a wait per push, while it does not (and a
+ * bounded push with a timeout of 0 never waits so).
  */
 #include "harness.h"
 #include "api_helpers.h"
@@ -519,7 +520,7 @@ static void deep_paced(void)
  * it instead of doubling the ring up to 16 MiB (with it the file): the
  * queue's bytes stay in the cores' caches and no doubling stops the
  * consumer.  Returns the file's size at the end. */
-static uint64_t kept_small_run(void)
+static uint64_t kept_small_run(bool now)
 {
     char name[64];
     shmkv *db = open_new(name, sizeof name, "small");
@@ -530,15 +531,17 @@ static uint64_t kept_small_run(void)
     uint8_t b[BIG];
     for (uint64_t seq = 0; seq < total; seq++) {
         big_make(b, seq);
-        CHECK_RC(shmkv_push(db, KEY("d"), b, BIG, SHMKV_TAIL), 0);
+        shmkv_elem e = {b, BIG};
+        CHECK_RC(now ? shmkv_push_bounded(db, KEY("d"), &e, 1, SHMKV_TAIL, 1u << 30, 0)
+                     : shmkv_push(db, KEY("d"), b, BIG, SHMKV_TAIL), 0);
     }
     pthread_join(t, NULL);
     CHECKF(d.bad == 0 && d.popped == total, "the consumer popped %llu of %llu", (unsigned long long)d.popped,
            (unsigned long long)total);
     shmkv_stats st;
     CHECK_RC(shmkv_stat(db, &st), 0);
-    h_note("%llu pushes of 4 KiB against a consumer at %d us each: file %llu bytes", (unsigned long long)total,
-           PACE_NS / 1000, (unsigned long long)st.file_bytes);
+    h_note("%llu %s of 4 KiB against a consumer at %d us each: file %llu bytes", (unsigned long long)total,
+           now ? "bounded pushes that may not wait" : "pushes", PACE_NS / 1000, (unsigned long long)st.file_bytes);
     CHECK_TABLE(db, "a queue kept small");
     close_unlink(db, name);
     return st.file_bytes;
@@ -550,8 +553,22 @@ static void kept_small(void)
 {
     uint64_t file = UINT64_MAX;
     for (int i = 0; i < 3 && file >= (8u << 20); i++)
-        file = kept_small_run();
+        file = kept_small_run(false);
     CHECKF(file < (8u << 20), "the file grew to %llu bytes in each of three runs", (unsigned long long)file);
+}
+
+/* A bounded push with a timeout of 0 never waits, also not for room in a
+ * big ring: the same producer, pushing so (with a bound it never meets),
+ * grows the ring as far as it gets ahead. */
+static void now_grows(void)
+{
+    uint64_t file = 0;
+    for (int i = 0; i < 3 && file < (8u << 20); i++) {
+        uint64_t f = kept_small_run(true);
+        file = f > file ? f : file;
+    }
+    CHECKF(file >= (8u << 20), "the file stayed at %llu bytes: a bounded push with timeout 0 waited",
+           (unsigned long long)file);
 }
 
 /* Nobody pops: past the full ring each push spills to the log as before,
@@ -592,6 +609,7 @@ int main(int argc, char **argv)
         {"deep", deep},
         {"deep_paced", deep_paced},
         {"kept_small", kept_small},
+        {"now_grows", now_grows},
         {"deep_idle", deep_idle},
     };
     return h_main(argc, argv, "test_list_space", parts, H_NPARTS(parts));
