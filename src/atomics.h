@@ -160,6 +160,13 @@ static inline void add64(_Atomic uint64_t *p, int64_t d)
     atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + (uint64_t)d, memory_order_relaxed);
 }
 
+/* The same, taking d off: in unsigned arithmetic, since d may come from a
+ * damaged file (negating 2^63 as a signed value is undefined: fuzz_open). */
+static inline void sub64(_Atomic uint64_t *p, uint64_t d)
+{
+    atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) - d, memory_order_relaxed);
+}
+
 static inline uint64_t ld64(const _Atomic uint64_t *p) { return atomic_load_explicit(p, memory_order_relaxed); }
 
 static inline void cpu_relax(void)

@@ -257,7 +257,7 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
      * count says nothing in it is referenced any more. */
     uint64_t left = atomic_load_explicit(&run->live, memory_order_relaxed);
     if (s->clean_pos >= used || !left) {
-        add64(&s->rec_live, -(int64_t)(left));
+        sub64(&s->rec_live, left);
         shmkv__run_release(db, s, ro);
     }
     return true;

@@ -281,7 +281,7 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
     if (run->kind == RUN_HUGE) {
         huge_free(db, s, ro);
     } else {
-        add64(&s->log_bytes, -(int64_t)(atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR));
+        sub64(&s->log_bytes, atomic_load_explicit(&run->used, memory_order_relaxed) - RUN_HDR);
         shmkv__run_free(db, s, ro);
     }
     s->pending_free = 0;
@@ -539,7 +539,7 @@ void shmkv__log_retire(shmkv *db, struct shard *s, uint64_t off)
         return;
     }
     add_live(run, -(int64_t)sz);
-    add64(&s->rec_live, -(int64_t)(sz));
+    sub64(&s->rec_live, sz);
     if (rec_expiry(r))
         run->exp_bytes -= sz < run->exp_bytes ? (uint32_t)sz : run->exp_bytes;
     if (!atomic_load_explicit(&run->live, memory_order_relaxed) && ro != s->open_run && ro != s->clean_run)
