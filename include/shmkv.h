@@ -555,7 +555,8 @@ int shmkv_put_leased(shmkv *db, const void *key, size_t klen, const void *val, s
  * never duplicated or damaged; shmkv_move never loses an element, even
  * when the mover is killed.  Waiting pops sleep in the kernel (futex) and
  * are woken by pushes from any process (one sleeper per element pushed);
- * a waiter killed while it waits leaves nothing behind.  The memory of
+ * a waiter killed while it waits leaves nothing behind (within a second,
+ * the pushes stop making a wake-up call for it).  The memory of
  * consumed elements is reused, so a queue's footprint follows what it
  * holds, not what it has carried.  A list popped empty stays (llen 0,
  * counted by shmkv_count) until shmkv_del deletes it: a queue that drains

@@ -271,7 +271,7 @@ struct shard {
     uint64_t pending_list;          /* list run created or being deleted (journal) */
     _Atomic uint32_t list_wake;     /* futex word: moved on when a list of the shard is created */
     _Atomic uint32_t list_waiters;  /* poppers that may be asleep on it or on a list of the
-                                     * shard (a hint, only ever too high) */
+                                     * shard (a count of sleepers.h) */
 
     /* An increment rewriting a value in place (patch.c), on a line of its
      * own: written only by such increments, read by every reader of the
@@ -298,9 +298,9 @@ struct shard {
     struct lane {
         struct lock lock;
         _Atomic uint32_t closed;
-        _Atomic uint32_t sleepers;  /* [SHMKV_HEAD]: bounded pushers that may be asleep on
-                                     * a list of the shard, waiting for room (a hint,
-                                     * only ever too high; woken by pops) */
+        _Atomic uint32_t sleepers;  /* [SHMKV_HEAD]: pushers that may be asleep on a list
+                                     * of the shard, waiting for room (a count of
+                                     * sleepers.h; woken by pops) */
         _Atomic uint64_t gen;       /* moved on (in both lanes, holding both) whenever a
                                      * list of the shard that a look could find is freed:
                                      * a lane's holder that saw it unchanged since it found

@@ -59,14 +59,13 @@
 #include "atomics.h"
 #include "fault.h"
 #include "map.h"
+#include "sleepers.h"
 
 #include "shmkv.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define LIST_MAX (1u << 31)   /* elements: lengths are 32-bit differences */
@@ -547,8 +546,7 @@ void shmkv__list_room(struct shard *s, struct list *l, uint32_t n)
      * register (queue.c): as list_wake, for the other end */
     _Atomic uint32_t *word = &l->end[SHMKV_HEAD].wake;
     atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1, memory_order_release);
-    if (atomic_load_explicit(&s->lane[SHMKV_HEAD].sleepers, memory_order_relaxed))
-        syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
+    shmkv__sleepers_wake(&s->lane[SHMKV_HEAD].sleepers, word, n);
 }
 
 void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
@@ -556,9 +554,9 @@ void shmkv__list_wake(struct shard *s, struct list *l, uint32_t n)
     /* moved only under the lock, under which sleepers register (queue.c);
      * the kernel compares it when they sleep.  (The shard's word moves
      * only when a list is made: poppers of lists not made yet sleep there.) */
-    atomic_store_explicit(&l->end[SHMKV_TAIL].wake, atomic_load_explicit(&l->end[SHMKV_TAIL].wake, memory_order_relaxed) + 1, memory_order_release);
-    if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
-        syscall(SYS_futex, (uint32_t *)&l->end[SHMKV_TAIL].wake, FUTEX_WAKE, n > INT_MAX ? INT_MAX : (int)n, NULL, NULL, 0);
+    _Atomic uint32_t *word = &l->end[SHMKV_TAIL].wake;
+    atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1, memory_order_release);
+    shmkv__sleepers_wake(&s->list_waiters, word, n);
 }
 
 void shmkv__list_forget(struct shard *s)

@@ -27,6 +27,7 @@
 #include "map.h"
 #include "read.h"
 #include "shard.h"
+#include "sleepers.h"
 #include "write.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #define SLEEP_SLICE_MS 100
+_Static_assert(SLEEP_SLICE_MS * 1000000L <= SLEEPERS_NAP_MAX_NS, "a sleeper joins again after each slice");
 
 static int check_list_write(const shmkv *db, const void *key, size_t klen, int end)
 {
@@ -117,6 +119,7 @@ struct wait {
     bool counted;               /* count this caller among the sleepers if it must wait */
     _Atomic uint32_t *word;     /* must wait: the word the awaited change moves (sleep on it) */
     _Atomic uint32_t *waiters;  /* counted among these (its shard's), or NULL */
+    uint64_t ticket;            /* its join's (sleepers.h) */
     uint32_t seen;              /* the word's value when it found it must wait */
 };
 
@@ -130,19 +133,17 @@ static void prepare_sleep(struct wait *wt, _Atomic uint32_t *word, _Atomic uint3
     wt->word = word;
     if (wt->counted) {
         wt->waiters = waiters;
-        atomic_fetch_add_explicit(waiters, 1, memory_order_relaxed);
+        wt->ticket = shmkv__sleepers_join(waiters);
     }
     wt->seen = atomic_load_explicit(word, memory_order_acquire);
 }
 
-/* Awake again: no longer counted (the count is a hint, only ever too high). */
+/* Awake again: no longer counted. */
 static void awake(struct wait *wt)
 {
     if (!wt->waiters)
         return;
-    uint32_t n = atomic_load_explicit(wt->waiters, memory_order_relaxed);
-    while (n && !atomic_compare_exchange_weak(wt->waiters, &n, n - 1))
-        ;
+    shmkv__sleepers_leave(wt->waiters, wt->ticket);
     wt->waiters = NULL;
 }
 
@@ -268,8 +269,7 @@ struct push_arg {
 static void wake_shard(struct shard *s)
 {
     atomic_fetch_add_explicit(&s->list_wake, 1, memory_order_release);
-    if (atomic_load_explicit(&s->list_waiters, memory_order_relaxed))
-        syscall(SYS_futex, (uint32_t *)&s->list_wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    shmkv__sleepers_wake(&s->list_waiters, &s->list_wake, UINT32_MAX);
 }
 
 static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)

@@ -3,7 +3,7 @@
 #
 #  1. Every file of src/ belongs to a layer, and includes only headers of
 #     its own layer or below (docs/design.md, "The house"):
-#       0 base     atomics format handle fault hash host lock map
+#       0 base     atomics format handle fault hash host lock map sleepers
 #       1 storage  clock alloc index log list patch
 #       2 policy   shard clean evict
 #       3 api      api table write rmw lease queue read iterate stat check error
@@ -26,7 +26,7 @@ bad() { echo "test_layers: $*"; fail=1; }
 
 layer_of() {
     case $1 in
-        atomics|format|handle|fault|hash|host|lock|map) echo 0 ;;
+        atomics|format|handle|fault|hash|host|lock|map|sleepers) echo 0 ;;
         clock|alloc|index|log|list|patch) echo 1 ;;
         shard|clean|evict) echo 2 ;;
         api|table|write|rmw|lease|queue|read|iterate|stat|check|error) echo 3 ;;

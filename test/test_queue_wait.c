@@ -22,11 +22,16 @@
  *  bounded:   shmkv_push_bounded: its arguments, a full list refusing at
  *             once or after the timeout, pushers asleep on a full list
  *             woken one per place a pop makes, a killed one, a deleted list.
+ *  forget:    a popper (a bounded pusher) killed in its sleep stops costing
+ *             every push (pop) a futex wake within two epochs of the
+ *             sleepers' count (sleepers.h), while one asleep for several
+ *             epochs is still woken at once by a push.
  * The limits allow for a heavily loaded machine: what they catch is a wait
  * that ends far too early, never, or for the wrong reason.
  */
 #include "harness.h"
 #include "list_helpers.h"
+#include "sleepers.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -586,6 +591,89 @@ static void bounded(void)
     drop_table(db);
 }
 
+/* ---- forget ---- */
+
+/* Push an element and pop it back, n times, with nobody waiting: how
+ * many futex wakes did this process make meanwhile? */
+static long quiet_wakes(shmkv *db, const char *key, int n)
+{
+    uint8_t b[ELEM_MAX];
+    size_t vl;
+    long w0 = shmkv__sleepers_wakes();
+    for (int i = 0; i < n; i++) {
+        CHECK_RC(elem_push(db, key, (uint64_t)i, SHMKV_TAIL), 0);
+        CHECK_RC(shmkv_pop(db, KEY(key), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+    }
+    return shmkv__sleepers_wakes() - w0;
+}
+
+static void kill_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFSIGNALED(st));
+}
+
+#define EPOCHS2_S 0.6 /* two epochs of the sleepers' count (2 x 268 ms) and some */
+
+static void forget(void)
+{
+    shmkv *db = new_table("forget");
+    W = h_shm_alloc(sizeof *W);
+    uint8_t b[ELEM_MAX];
+    size_t vl;
+    CHECK_RC(elem_push(db, "src", 0, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_pop(db, KEY("src"), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+    CHECKF(quiet_wakes(db, "src", 100) == 0, "pushes and pops made futex wakes with nobody asleep");
+
+    /* a popper killed in its sleep: pushes wake for it a while, then not */
+    pid_t pid = spawn_waiter(0, 0, "src");
+    await_sleepers(&pid, 1);
+    kill_reap(pid);
+    CHECKF(quiet_wakes(db, "src", 10) > 0, "the pushes do not wake a popper just killed asleep (still counted)");
+    h_sleep(EPOCHS2_S);
+    long n = quiet_wakes(db, "src", 1000);
+    CHECKF(n == 0, "1000 pushes and pops made %ld futex wakes for a popper killed %.1f s before", n, EPOCHS2_S);
+
+    /* a bounded pusher killed in its sleep: the same for pops */
+    CHECK_RC(elem_push(db, "src", 1, SHMKV_TAIL), 0);
+    memset(W, 0, sizeof *W);
+    pid = spawn_pusher(0, "src", 1);
+    await_sleepers(&pid, 1);
+    kill_reap(pid);
+    CHECK_RC(shmkv_pop(db, KEY("src"), SHMKV_HEAD, b, sizeof b, &vl, 0), 0);
+    h_sleep(EPOCHS2_S);
+    n = quiet_wakes(db, "src", 1000);
+    CHECKF(n == 0, "1000 pushes and pops made %ld futex wakes for a pusher killed %.1f s before", n, EPOCHS2_S);
+
+    /* a popper asleep for several epochs is still counted: each push
+     * wakes it at once (uncounted, it would come back only at the end of
+     * its sleep slice, 100 ms) */
+    enum { LROUNDS = 5 };
+    double lat[LROUNDS];
+    long w0 = shmkv__sleepers_wakes();
+    for (int i = 0; i < LROUNDS; i++) {
+        memset(W, 0, sizeof *W);
+        pid = spawn_waiter(0, 0, "src");
+        await_sleepers(&pid, 1);
+        h_sleep(EPOCHS2_S + 0.1 * i);
+        double t = h_now();
+        CHECK_RC(elem_push(db, "src", 10 + (uint64_t)i, SHMKV_TAIL), 0);
+        CHECKF(await_returns(1, SLACK_S), "a popper asleep %.1f s did not wake", EPOCHS2_S + 0.1 * i);
+        lat[i] = h_now() - t;
+        h_wait(pid, "waiter");
+        CHECK_RC(W->rc[0], 0);
+        CHECK_EQ_U64(W->seq[0], 10 + (uint64_t)i);
+    }
+    qsort(lat, LROUNDS, sizeof lat[0], cmp_double);
+    CHECKF(lat[LROUNDS / 2] < 0.02, "a long sleeper took %.1f ms (median) to wake after a push", lat[LROUNDS / 2] * 1e3);
+    CHECKF(shmkv__sleepers_wakes() - w0 >= LROUNDS / 2 + 1, "only %ld of %d pushes woke their long sleeper",
+           shmkv__sleepers_wakes() - w0, LROUNDS);
+    h_shm_free(W, sizeof *W);
+    drop_table(db);
+}
+
 int main(int argc, char **argv)
 {
     static const struct h_part parts[] = {
@@ -593,7 +681,7 @@ int main(int argc, char **argv)
         {"neighbour", neighbour},
         {"timeout", timeout},   {"eintr", eintr},     {"wake_one", wake_one},
         {"pingpong", pingpong}, {"killed", killed},   {"recreated", recreated},
-        {"freed", freed},
+        {"freed", freed},       {"forget", forget},
     };
     return h_main(argc, argv, "test_queue_wait", parts, H_NPARTS(parts));
 }
