@@ -64,9 +64,7 @@
 #include "shmkv.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
-#include <unistd.h>
 
 #define LIST_MAX (1u << 31)   /* elements: lengths are 32-bit differences */
 #define RING_MAX_LOG 34u      /* the biggest ring, 16 GiB: positions count 8-byte units modulo 2^32 */

@@ -13,7 +13,7 @@
 
 #define EPOCH_SHIFT 28                   /* 2^28 ns: 268 ms */
 #define SLEEPERS_MAX 0xfffu              /* a count this high stays (12 bits) */
-#define COUNTS 0xffffffu                 /* both counts of a word */
+#define COUNTS SLEEPERS_COUNTS
 
 /* a join counts for one whole epoch at least: a nap, and 100 ms between
  * the join and the nap's start, fit in it */
@@ -89,7 +89,7 @@ bool shmkv__sleepers_any(_Atomic uint32_t *c)
     return now & COUNTS;
 }
 
-void shmkv__sleepers_wake(_Atomic uint32_t *c, _Atomic uint32_t *word, uint32_t n)
+void shmkv__sleepers_wake_slow(_Atomic uint32_t *c, _Atomic uint32_t *word, uint32_t n)
 {
     if (!shmkv__sleepers_any(c))
         return;

@@ -29,6 +29,7 @@
 #ifndef SHMKV_SLEEPERS_H
 #define SHMKV_SLEEPERS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,9 +44,19 @@ void shmkv__sleepers_leave(_Atomic uint32_t *c, uint64_t t);
 /* May anyone counted on c be asleep (forgetting joins whose time is up)? */
 bool shmkv__sleepers_any(_Atomic uint32_t *c);
 
+#define SLEEPERS_COUNTS 0xffffffu /* both counts of a word */
+
+/* sleepers_wake when c counts anyone, current or not. */
+void shmkv__sleepers_wake_slow(_Atomic uint32_t *c, _Atomic uint32_t *word, uint32_t n);
+
 /* Wake up to n threads asleep on word if c says anyone may be (forgetting
- * joins whose time is up). */
-void shmkv__sleepers_wake(_Atomic uint32_t *c, _Atomic uint32_t *word, uint32_t n);
+ * joins whose time is up).  Every push and pop calls it: inline, one load
+ * when nobody is counted (no clock read, no call). */
+static inline void shmkv__sleepers_wake(_Atomic uint32_t *c, _Atomic uint32_t *word, uint32_t n)
+{
+    if (atomic_load_explicit(c, memory_order_relaxed) & SLEEPERS_COUNTS)
+        shmkv__sleepers_wake_slow(c, word, n);
+}
 
 #ifdef SHMKV_TEST_HOOKS
 /* The FUTEX_WAKE calls sleepers_wake made in this process. */
