@@ -25,7 +25,8 @@
  *  forget:    a popper (a bounded pusher) killed in its sleep stops costing
  *             every push (pop) a futex wake within two epochs of the
  *             sleepers' count (sleepers.h), while one asleep for several
- *             epochs is still woken at once by a push.
+ *             epochs is still woken at once by a push, and one stopped
+ *             in its sleep past that still gets its element when let go.
  * The limits allow for a heavily loaded machine: what they catch is a wait
  * that ends far too early, never, or for the wrong reason.
  */
@@ -646,6 +647,21 @@ static void forget(void)
     h_sleep(EPOCHS2_S);
     n = quiet_wakes(db, "src", 1000);
     CHECKF(n == 0, "1000 pushes and pops made %ld futex wakes for a pusher killed %.1f s before", n, EPOCHS2_S);
+
+    /* a popper stopped (SIGSTOP) in its sleep for longer than its count
+     * remembers: let go, it still gets the next element, late by one
+     * sleep slice at most */
+    memset(W, 0, sizeof *W);
+    pid = spawn_waiter(0, 0, "src");
+    await_sleepers(&pid, 1);
+    kill(pid, SIGSTOP);
+    h_sleep(EPOCHS2_S);
+    CHECK_RC(elem_push(db, "src", 5, SHMKV_TAIL), 0); /* (the kernel holds no one to wake) */
+    kill(pid, SIGCONT);
+    CHECKF(await_returns(1, SLACK_S), "a popper stopped in its sleep did not get the element once let go");
+    h_wait(pid, "waiter");
+    CHECK_RC(W->rc[0], 0);
+    CHECK_EQ_U64(W->seq[0], 5);
 
     /* a popper asleep for several epochs is still counted: each push
      * wakes it at once (uncounted, it would come back only at the end of
