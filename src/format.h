@@ -84,6 +84,8 @@
 
 /* Split a bucket once a shard holds more than this many keys per bucket. */
 #define SPLIT_KEYS_PER_BUCKET 5u
+/* ... and then split this many buckets at once (index.c). */
+#define SPLIT_BURST 8u
 
 /* A lock in the file (lock.c): a futex word naming its holder, and the
  * holder's identity, so that waiters can tell a holder that is gone (and

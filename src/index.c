@@ -10,8 +10,8 @@
  * buckets; a key's bucket is tag mod (base << level), or mod
  * (base << (level+1)) when that lands below split.  Once a shard averages
  * more than SPLIT_KEYS_PER_BUCKET keys per bucket, the bucket at split is
- * divided in two and split advances: one bucket's worth of work, never a
- * rehash of the shard, let alone the table.  Bucket numbers come from the
+ * divided in two and split advances, SPLIT_BURST times in a row: a few
+ * buckets' worth of work, never a rehash of the shard, let alone the table.  Bucket numbers come from the
  * tag's low bits, so a split decides where each slot goes without reading
  * its record.  Buckets live in chunks that double in size (chunk 0 holds
  * base buckets, chunk c holds base << (c-1), allocated in four pieces as
@@ -412,26 +412,63 @@ static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64
     s->pending_split = 0;
 }
 
-/* Split the next bucket if the shard is loaded enough.  Failure to find
+/* Split the bucket at the split pointer if the shard (with early more
+ * keys) is loaded enough: false if it was not split.  Failure to find
  * memory just postpones the split: chains grow a little meanwhile. */
-void shmkv__index_maybe_split(shmkv *db, struct shard *s)
+static bool split_one(shmkv *db, struct shard *s, uint64_t early)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
     uint32_t L = lay_level(lay), bb = db->base_bits;
-    if (!split_due(db, s, lay, 0))
-        return;
+    if (!split_due(db, s, lay, early))
+        return false;
     uint64_t sb = lay_split(lay), half = 1ull << (bb + L), dstb = sb + half;
     if (piece_ensure(db, s, dstb))
-        return;
+        return false;
     struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, dstb);
     if (!src || !dst || split_prepare(db, s, src, half, sb, dst))
-        return;
+        return false;
     if (!split_copy(db, s, src, half, dst)) {
         split_undo(db, s, dst);
-        return;
+        return false;
     }
     split_publish(db, s, src, half, sb + 1 == half ? (uint64_t)(L + 1) << 32 : ((uint64_t)L << 32) | (sb + 1));
     add64(&s->splits, 1);
+    return true;
+}
+
+/* Start loading the buckets a burst of splits will divide (neighbours
+ * in memory), their destinations, and then each source's overflow
+ * bucket: the sources went longest without a split, are the shard's
+ * most loaded, and nearly all have one.  The loads overlap, where one
+ * split at a time waited on its source and then its overflow bucket. */
+static void split_burst_prefetch(shmkv *db, struct shard *s)
+{
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    uint64_t sb = lay_split(lay), half = 1ull << (db->base_bits + lay_level(lay));
+    struct bucket *src[SPLIT_BURST], *dst;
+    unsigned n = 0;
+    for (; n < SPLIT_BURST && sb + n < half && (src[n] = shmkv__bucket_at(db, s, sb + n)); n++) {
+        __builtin_prefetch(src[n], 1);
+        if ((dst = shmkv__bucket_at(db, s, sb + n + half)))
+            __builtin_prefetch(dst, 1);
+    }
+    for (unsigned i = 0; i < n; i++)
+        shmkv__index_prefetch_next(db, src[i]);
+}
+
+/* Once the shard holds more keys than its buckets should, split a burst
+ * of SPLIT_BURST buckets, which leaves room for that many buckets' keys
+ * before the next burst.  Each split is journaled and published on its
+ * own as before; a burst writes the layout's line (which every writer
+ * and reader of the shard reads) once in a while instead of every
+ * SPLIT_KEYS_PER_BUCKET keys, and its misses overlap. */
+void shmkv__index_maybe_split(shmkv *db, struct shard *s)
+{
+    if (!split_due(db, s, atomic_load_explicit(&s->layout, memory_order_relaxed), 0))
+        return;
+    split_burst_prefetch(db, s);
+    for (unsigned i = 0; i < SPLIT_BURST && split_one(db, s, (uint64_t)(SPLIT_BURST - 1) * SPLIT_KEYS_PER_BUCKET); i++)
+        ;
 }
 
 /* An index run allocated by a writer that died before the directory or

@@ -99,6 +99,15 @@ static void test_grow(void)
     CHECK(st.buckets > st0.buckets);
     CHECK(st.buckets * 7 >= NGROW / 2); /* the index grew with the keys */
     CHECK(st.splits > 0);
+    /* splits keep up with the keys, in bursts (index.c): every shard has
+     * room for 5 keys a bucket, at most SPLIT_BURST (8) buckets ahead, and
+     * is some buckets ahead on average where one split at a time would
+     * leave each shard less than one bucket ahead */
+    CHECKF(st.buckets * 5 >= st.keys, "%llu buckets for %llu keys", (unsigned long long)st.buckets,
+           (unsigned long long)st.keys);
+    uint64_t room = st.buckets * 5 - st.keys;
+    CHECKF(room <= 40 * st.shards && room >= 10 * st.shards, "room for %llu more keys in %llu shards",
+           (unsigned long long)room, (unsigned long long)st.shards);
     CHECKF(per_key <= BYTES_PER_KEY_MAX, "%.1f bytes used per key of 16 bytes", per_key);
     CHECK(st.file_bytes == (uint64_t)h_file_size(path));
     CHECK_TABLE(db, "after growing");
