@@ -11,12 +11,13 @@
  * (base << (level+1)) when that lands below split.  Once a shard averages
  * more than SPLIT_KEYS_PER_BUCKET keys per bucket, the bucket at split is
  * divided in two and split advances, SPLIT_BURST times in a row: a few
- * buckets' worth of work, never a rehash of the shard, let alone the table.  Bucket numbers come from the
- * tag's low bits, so a split decides where each slot goes without reading
- * its record.  Buckets live in chunks that double in size (chunk 0 holds
- * base buckets, chunk c holds base << (c-1), allocated in four pieces as
- * the split pointer reaches them), so a bucket's address is a few shifts
- * and an add, and no bucket ever moves in memory.
+ * buckets' worth of work, never a rehash of the shard, let alone the
+ * table.  Bucket numbers come from the tag's low bits, so a split decides
+ * where each slot goes without reading its record.  Buckets live in
+ * chunks that double in size (chunk 0 holds base buckets, chunk c holds
+ * base << (c-1), allocated in four pieces as the split pointer reaches
+ * them), so a bucket's address is a few shifts and an add, and no bucket
+ * ever moves in memory.
  *
  * Concurrency.  Writers hold the shard lock.  Readers take no lock and
  * write nothing; they rely on these rules:
