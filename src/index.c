@@ -114,25 +114,6 @@ static bool split_due(shmkv *db, struct shard *s, uint64_t lay, uint64_t early)
            keys + early > shmkv__bucket_count(lay, bb) * SPLIT_KEYS_PER_BUCKET;
 }
 
-/* If one more key will make s split (index_maybe_split's test, a key
- * early), start loading the bucket it divides and the destination. */
-struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s)
-{
-    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
-    uint32_t bb = db->base_bits;
-    if (!split_due(db, s, lay, 2))
-        return NULL;
-    prefetch_w(db, &s->pending_split); /* the split's journal, the overflow free list */
-    prefetch_w(db, &s->ov_used);       /* and the split's counters, on the next line */
-    uint64_t sb = lay_split(lay);
-    struct bucket *src = shmkv__bucket_at(db, s, sb), *dst = shmkv__bucket_at(db, s, sb + (1ull << (bb + lay_level(lay))));
-    if (dst)
-        __builtin_prefetch(dst, 1);
-    if (src)
-        __builtin_prefetch(src, 1);
-    return src;
-}
-
 /* Does the record at off hold this key?  Writers only (under lock). */
 static bool rec_is(shmkv *db, uint64_t off, const void *key, size_t klen)
 {
@@ -452,6 +433,8 @@ static void split_burst_prefetch(shmkv *db, struct shard *s)
     uint64_t sb = lay_split(lay), half = 1ull << (db->base_bits + lay_level(lay));
     struct bucket *src[SPLIT_BURST], *dst;
     unsigned n = 0;
+    prefetch_w(db, &s->pending_split); /* the splits' journal, the overflow free list */
+    prefetch_w(db, &s->ov_used);       /* and their counters, on the next line */
     for (; n < SPLIT_BURST && sb + n < half && (src[n] = shmkv__bucket_at(db, s, sb + n)); n++) {
         __builtin_prefetch(src[n], 1);
         if ((dst = shmkv__bucket_at(db, s, sb + n + half)))

@@ -170,12 +170,10 @@ struct home {
 /* Hints, no lock (a batch runs them in stages, some time apart): load a
  * key's home bucket (noted in h unless NULL); once it has arrived, the
  * record its tag points at or else its overflow bucket; a bucket's
- * overflow bucket; and, when the shard's next write will split a bucket,
- * that bucket (returned) and its destination. */
+ * overflow bucket.  (A burst of splits loads its own buckets, together.) */
 void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag, struct home *h);
 void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag);
 void shmkv__index_prefetch_next(shmkv *db, struct bucket *bk);
-struct bucket *shmkv__index_prefetch_split(shmkv *db, struct shard *s);
 
 /* ---- writers (shard lock held) ---- */
 

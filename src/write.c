@@ -5,7 +5,7 @@
  * A round: lock the key's shard; find the key's record (or a free slot);
  * decide; append the new record to the shard's log; publish it with one
  * atomic store into the slot; retire the old one; then a bounded amount of
- * background work (one bucket split, a few records of compaction or
+ * background work (a burst of bucket splits, a few records of compaction or
  * eviction).  A writer killed anywhere in here leaves the pair either old
  * or new (log.c and index.c say why the structures stay sound).  When
  * there is no room, the write lets go of its lock, makes room elsewhere
@@ -499,11 +499,13 @@ SHMKV_API int shmkv_clear(shmkv *db)
 
 /* Batched puts as a software pipeline, each pair passing its stages two
  * pairs apart: hashed, and its shard's lines prefetched (the layout's and,
- * for writing, the lock's and the counters'); its home bucket, the open
- * log run's header, and the split's buckets when the shard is about to
- * split; the record or overflow bucket the bucket leads to (and the split
- * source's overflow) and the line the record will be appended to;
- * written, as a single put is, in order.  Each put then finds
+ * for writing, the lock's and the counters'); its home bucket and the
+ * open log run's header; the record or overflow bucket the bucket leads
+ * to and the line the record will be appended to; written, as a single
+ * put is, in order.  (A stage for the buckets of the shard's next split
+ * cost more than it saved once splits came in bursts, which load their
+ * own buckets together: medians 7.40 -> 7.58 and 7.49 -> 7.58 M/s
+ * without it, BENCHMARKS 7.6.)  Each put then finds
  * its lines in cache, and the misses of a few pairs overlap.  Prefetching
  * all of a batch's lines at once would not do: the CPU tracks some twenty
  * outstanding misses, and a put has several.  (Closer stages, or a stage
@@ -517,7 +519,6 @@ SHMKV_API int shmkv_clear(shmkv *db)
 struct put_slot {
     struct wreq w;
     struct put_arg a;
-    struct bucket *split;       /* the split source an earlier stage prefetched */
 };
 
 static void put_start(shmkv *db, shmkv_pair *p, struct put_slot *ps, bool deep)
@@ -561,14 +562,11 @@ static void put_prefetch(shmkv *db, shmkv_pair *pairs, struct put_slot *ring, si
     struct put_slot *ps;
     if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_HOME))) {
         shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
-        ps->split = shmkv__index_prefetch_split(db, ps->w.s);
         shmkv__log_prefetch(db, ps->w.s, false);
     }
     if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_REC))) {
         if (ps->w.home.bk)
             shmkv__index_prefetch_rec(db, ps->w.home.bk, ps->w.tag);
-        if (ps->split)
-            shmkv__index_prefetch_next(db, ps->split);
         shmkv__log_prefetch(db, ps->w.s, true);
     }
 }
