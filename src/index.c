@@ -427,9 +427,8 @@ static bool split_one(shmkv *db, struct shard *s, uint64_t early)
  * bucket: the sources went longest without a split, are the shard's
  * most loaded, and nearly all have one.  The loads overlap, where one
  * split at a time waited on its source and then its overflow bucket. */
-static void split_burst_prefetch(shmkv *db, struct shard *s)
+static void split_burst_prefetch(shmkv *db, struct shard *s, uint64_t lay)
 {
-    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
     uint64_t sb = lay_split(lay), half = 1ull << (db->base_bits + lay_level(lay));
     struct bucket *src[SPLIT_BURST], *dst;
     unsigned n = 0;
@@ -452,11 +451,15 @@ static void split_burst_prefetch(shmkv *db, struct shard *s)
  * SPLIT_KEYS_PER_BUCKET keys, and its misses overlap. */
 void shmkv__index_maybe_split(shmkv *db, struct shard *s)
 {
-    if (!split_due(db, s, atomic_load_explicit(&s->layout, memory_order_relaxed), 0))
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    if (!split_due(db, s, lay, 0))
         return;
-    split_burst_prefetch(db, s);
-    for (unsigned i = 0; i < SPLIT_BURST && split_one(db, s, (uint64_t)(SPLIT_BURST - 1) * SPLIT_KEYS_PER_BUCKET); i++)
-        ;
+    split_burst_prefetch(db, s, lay);
+    /* each split of the burst as if the keys of the rest were there */
+    const uint64_t early = (uint64_t)(SPLIT_BURST - 1) * SPLIT_KEYS_PER_BUCKET;
+    for (unsigned i = 0; i < SPLIT_BURST; i++)
+        if (!split_one(db, s, early))
+            break;
 }
 
 /* An index run allocated by a writer that died before the directory or
