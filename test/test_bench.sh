@@ -19,6 +19,8 @@
 #    (and shmkv's lean GET);
 #  - --queue: every cell of every queue system passes, and
 #    --self-test-corrupt fails each;
+#  - bench/scaling.sh makes its tables, again the same from its raw files,
+#    and fails with a failing run;
 #  - SIGINT in the middle of a run must leave no server, worker or file;
 #  - --help lists every option, each one the parser takes; bad usage exits 2.
 # Nothing may be left behind: shmkv and LMDB files go to a private directory
@@ -335,6 +337,29 @@ for o in $listed; do
 done
 if [ -n "$listed" ] && [ -z "$unknown" ]; then ok; else nok "options in --help the parser refuses:$unknown"; fi
 if "$bench" -h | cmp -s - "$T/out/help.out"; then ok; else nok "-h is not --help"; fi
+
+# bench/scaling.sh: a table per phase, a column per process count, each
+# cell a figure, made again the same from its raw files (--tables); a run
+# that fails makes it fail.
+root=$here
+while [ "$root" != / ] && [ ! -x "$root/bench/scaling.sh" ]; do root=$(dirname "$root"); done
+sc=$root/bench/scaling.sh
+if [ -x "$sc" ]; then
+    BENCH=$bench "$sc" --procs 1,2 --keys 5000 --runs 1 --mix-seconds 1 --systems shmkv \
+        --dir "$T/files" --out "$T/out/scaling" >"$T/out/scaling.out" 2>&1
+    rc=$?
+    rows=$(grep -cE '^\| shmkv \| [0-9.]+ \| [0-9.]+ \| [0-9.]+× \|$' "$T/out/scaling/SCALING.md" 2>/dev/null)
+    if [ $rc -eq 0 ] && [ "$rows" = 3 ]; then ok; else nok "scaling.sh: exit status $rc, $rows rows of figures"; cat "$T/out/scaling.out"; fi
+    cp "$T/out/scaling/SCALING.md" "$T/out/scaling.md"
+    "$sc" --tables "$T/out/scaling" >/dev/null 2>&1
+    if cmp -s "$T/out/scaling.md" "$T/out/scaling/SCALING.md"; then ok; else nok "scaling.sh --tables made other tables"; fi
+    BENCH=$bench "$sc" --procs 1 --keys 5000 --runs 1 --systems nosuch --dir "$T/files" \
+        --out "$T/out/scaling-bad" >/dev/null 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then ok; else nok "scaling.sh with a failing run exited 0"; fi
+else
+    nok "bench/scaling.sh not found above $here"
+fi
 
 # Bad usage is refused.
 for args in "--procs 0" "--val-size 4" "--key-size 9-3" "--system nosuch" "--dist pareto" \
