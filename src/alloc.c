@@ -34,6 +34,7 @@
 
 #include "atomics.h"
 #include "fault.h"
+#include "host.h"
 #include "lock.h"
 #include "map.h"
 
@@ -67,6 +68,26 @@ static uint64_t fsize_limit(void)
     return (uint64_t)rl.rlim_cur;
 }
 
+/* Growth steps: a sixteenth of the file (at least 1 MiB), to keep
+ * fallocate calls rare without holding much unused memory, and at most
+ * GROW_MAX, since each process maps a step in at once (map_in). */
+static uint64_t grow_step(uint64_t cur)
+{
+    uint64_t step = cur / 16;
+    return step < (1u << 20) ? 1u << 20 : step > GROW_MAX ? GROW_MAX : step;
+}
+
+/* file_size moves only up: a writer growing ahead (below) publishes
+ * without the allocator's lock.  Release: the file's new size (fallocate)
+ * comes before the header says it (marks_ok in table.c reads backwards). */
+static void raise_size(struct hdr *h, uint64_t to)
+{
+    uint64_t cur = atomic_load_explicit(&h->file_size, memory_order_relaxed);
+    while (cur < to && !atomic_compare_exchange_weak_explicit(&h->file_size, &cur, to, memory_order_release,
+                                                              memory_order_relaxed))
+        ;
+}
+
 static int file_grow(shmkv *db, uint64_t need)
 {
     struct hdr *h = db->hdr;
@@ -75,14 +96,8 @@ static int file_grow(shmkv *db, uint64_t need)
         return 0;
     if (need > db->reserve)
         return -ENOSPC;
-    /* grow by a sixteenth at a time (at least 1 MiB) to keep fallocate
-     * calls rare without holding much unused memory; fall back to the
-     * exact need when space is short */
-    uint64_t want = cur + cur / 16;
-    if (want < cur + (1u << 20))
-        want = cur + (1u << 20);
-    if (want > cur + GROW_MAX) /* each process maps a step in at once (map_in): keep it short */
-        want = cur + GROW_MAX;
+    /* a step at a time; fall back to the exact need when space is short */
+    uint64_t want = cur + grow_step(cur);
     if (want < need)
         want = need;
     if (want > db->reserve)
@@ -104,7 +119,8 @@ static int file_grow(shmkv *db, uint64_t need)
         if (r == EOPNOTSUPP)
             r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));
         if (r == 0) {
-            atomic_store_explicit(&h->file_size, to, memory_order_release);
+            raise_size(h, to);
+            atomic_fetch_add_explicit(&db->grew_locked, 1, memory_order_relaxed);
             return 0;
         }
         if (r != ENOSPC && r != EFBIG && r != EDQUOT)
@@ -113,6 +129,65 @@ static int file_grow(shmkv *db, uint64_t need)
             break;
     }
     return -ENOSPC;
+}
+
+/* ---- growing ahead ----
+ *
+ * Growth made by the allocator, under its lock, stalls every writer that
+ * needs a run meanwhile, and behind their shard locks the writers of those
+ * shards: fallocate of a step, then each process's map_in of it, take a
+ * millisecond or more.  On 16 cores, 16 processes putting 10 M keys were
+ * off the CPU half their time and puts stopped scaling past 8 processes;
+ * on 2 cores, perf traced such sleeps (some 5 % of the writers' time) to
+ * this convoy.  So a writer leaving a write, no lock held, grows the
+ * file half a step past its end once less than half a step is left after
+ * top (the file stays at most a step ahead of top, as before), and maps
+ * in what others grew.  One process at a time: the claim is a stamp in ms,
+ * taken over once AHEAD_STALE_MS old (its holder died or was stopped; a
+ * late one's growth is harmless, fallocate of allocated space a no-op).
+ * All of it best effort: a failure here leaves growth to the allocator,
+ * which reports it. */
+#define AHEAD_STALE_MS 1000u
+
+static bool ahead_claim(struct hdr *h, uint32_t now)
+{
+    uint32_t c = atomic_load_explicit(&h->grow_claim, memory_order_relaxed);
+    return (!c || now - c >= AHEAD_STALE_MS) &&
+           atomic_compare_exchange_strong_explicit(&h->grow_claim, &c, now, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+void shmkv__alloc_ahead(shmkv *db)
+{
+    if (db->rdonly)
+        return;
+    struct hdr *h = db->hdr;
+    uint64_t size = atomic_load_explicit(&h->file_size, memory_order_acquire);
+    if (size > atomic_load_explicit(&db->mapped_in, memory_order_relaxed))
+        shmkv__map_refresh(db);
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed), half = grow_step(size) / 2;
+    if (top > size || size - top >= half)
+        return;
+    uint32_t now = (uint32_t)(shmkv__host_mono_ns() / 1000000) | 1;
+    if (!ahead_claim(h, now))
+        return;
+    size = atomic_load_explicit(&h->file_size, memory_order_acquire); /* it may have moved meanwhile */
+    uint64_t to = size + half, cap = db->reserve & ~(UNIT - 1);
+    to = (to + UNIT - 1) & ~(UNIT - 1);
+    if (to > cap)
+        to = cap;
+    if (to > size && to <= fsize_limit() && !shmkv__fault_hit(FAULT_FALLOCATE) &&
+        fallocate(db->fd, 0, (off_t)size, (off_t)(to - size)) == 0) {
+        /* Map in first: a tmpfs zeroes a fallocated page when it is first
+         * mapped, under the page's lock, and others who mapped it in at
+         * the same time slept on that lock, page after page.  Others map
+         * in once the header says (above); by then it is done. */
+        shmkv__map_refresh(db);
+        shmkv__pause_at(PAUSE_GROWING_AHEAD);
+        raise_size(h, to);
+        atomic_fetch_add_explicit(&db->grew_ahead, 1, memory_order_relaxed);
+    }
+    atomic_compare_exchange_strong_explicit(&h->grow_claim, &now, 0, memory_order_release, memory_order_relaxed);
 }
 
 static void list_push(shmkv *db, uint64_t off)

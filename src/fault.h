@@ -33,6 +33,7 @@ enum pause_point {
     PAUSE_PIECE_UNLINKED,  /* a chained value's piece unlinked from its head, not yet freed */
     PAUSE_PATCHING,        /* an in-place increment: half of the new digits written */
     PAUSE_LIST_COPYING,    /* a lock-free copy of a list has read its ends, not yet its bytes */
+    PAUSE_GROWING_AHEAD,   /* a writer growing the file ahead: fallocated, the header not yet told */
     PAUSE_POINTS
 };
 

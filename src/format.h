@@ -40,7 +40,10 @@
  * elements as bytes in its ring instead of records in the log (a version-4
  * library would read the ring's bytes as record offsets); 6 gives each shard
  * two lane locks and each list's ends a cache line each, so that a push
- * at the tail and a pop at the head run side by side (list.c).  shmkv_open refuses
+ * at the tail and a pop at the head run side by side (list.c).  Within 6,
+ * hdr.grow_claim took 4 bytes of padding (growing ahead, alloc.c): 0 in
+ * every older file, and a library that ignores it merely never grows
+ * ahead, so the version stayed.  shmkv_open refuses
  * any other version, and any file whose structure sizes differ from these
  * (the header records them), with -EBADMSG.
  */
@@ -362,6 +365,8 @@ struct hdr {
     uint64_t free_head[NCLASS];     /* free runs by size class floor(log2 units) */
     _Atomic uint64_t alloc_recoveries;
     _Atomic uint32_t run_stamp;     /* run ages: bumped for every run listed */
+    _Atomic uint32_t grow_claim;    /* a writer growing the file ahead: its ms stamp, 0: none
+                                     * (alloc.c; padding until 2026-12, so 0 in older files) */
     _Atomic uint64_t lease_seq;     /* the last lease token handed out */
     struct read_stripe reads[READ_STRIPES];
 } __attribute__((aligned(64)));

@@ -45,6 +45,8 @@ struct shmkv {
      * are safe to touch even if the header lies. */
     _Atomic uint64_t known_size;
     _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
+    _Atomic uint64_t grew_ahead;    /* growths this handle made ahead (alloc_ahead), */
+    _Atomic uint64_t grew_locked;   /* and under the allocator's lock: for the tests */
     uint64_t serial;                /* this handle among all this process opened (queue.c's memo) */
 };
 

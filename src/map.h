@@ -20,6 +20,7 @@
 int shmkv__map_reserve(int fd, uint64_t reserve, bool rdonly, uint8_t **base);
 
 bool shmkv__mem_ok_slow(shmkv *db, uint64_t off, uint64_t len);
+bool shmkv__map_refresh(shmkv *db);
 void shmkv__map_in(shmkv *db, uint64_t known);
 
 /* true if [off, off+len) lies inside memory this process may touch.  The

@@ -14,6 +14,7 @@
  */
 #include "write.h"
 
+#include "alloc.h"
 #include "api.h"
 #include "clean.h"
 #include "clock.h"
@@ -341,6 +342,7 @@ int shmkv__write(shmkv *db, struct wreq *w)
     }
     free(w->tmp);
     w->tmp = NULL;
+    shmkv__alloc_ahead(db);
     return r;
 }
 
@@ -596,5 +598,6 @@ SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
     }
     if (held) /* never: the last pair has no next */
         shmkv__shard_unlock(held);
+    shmkv__alloc_ahead(db);
     return stored;
 }

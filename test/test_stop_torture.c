@@ -543,7 +543,7 @@ static struct { /* what a phase did */
 static const char *const point_names[PAUSE_POINTS] = {"locked", "record_written", "slot_published",
                                                       "split_published", "run_unlinked", "alloc_locked",
                                                       "evicting", "move_pushed", "piece_unlinked", "patching",
-                                                      "list_copying"};
+                                                      "list_copying", "growing_ahead"};
 
 static void start_worker(int w)
 {
