@@ -39,14 +39,14 @@ bool shmkv__run_settle(shmkv *db, struct shard *s, uint64_t off);
 /* Is off the header of a sound run of this kind (and shard, if s)? */
 bool shmkv__run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s);
 
-/* The allocator's lock (repairs the free lists after a gone holder):
- * waiting up to LOCK_WAIT_NS, or wait_ns. */
 /* Called by a writer holding no lock as it leaves a write: maps in what
  * the file grew by, and grows it ahead of the allocator when little is
  * left past top, so that growth rarely happens under the allocator's lock.
  * Best effort; never fails. */
 void shmkv__alloc_ahead(shmkv *db);
 
+/* The allocator's lock (repairs the free lists after a gone holder):
+ * waiting up to LOCK_WAIT_NS, or wait_ns. */
 int shmkv__alloc_lock(shmkv *db);
 int shmkv__alloc_lock_for(shmkv *db, int64_t wait_ns);
 void shmkv__alloc_unlock(shmkv *db);
