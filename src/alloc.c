@@ -141,15 +141,16 @@ static int file_grow(shmkv *db, uint64_t need)
  * on 2 cores, perf traced such sleeps (some 5 % of the writers' time) to
  * this convoy.  So a writer leaving a write, no lock held, grows the
  * file a quarter step past its end once less than a quarter step is left
- * after top, and maps in what others grew.  The file then stays at most
- * half a step ahead of top (a step before: growing by halves kept more
- * slack on average and took a 10 M-key table from 44.5 to 45.0 bytes a
- * pair), and 2 MiB at 8 MiB steps still lasts a few milliseconds of 16
- * writers' puts, longer than a quarter step takes to fallocate and map.  One process at a time: the claim is a stamp in ms,
- * taken over once AHEAD_STALE_MS old (its holder died or was stopped; a
- * late one's growth is harmless, fallocate of allocated space a no-op).
- * All of it best effort: a failure here leaves growth to the allocator,
- * which reports it. */
+ * after top, and maps in what others grew.  While that keeps up, the file
+ * is at most half a step past top (the allocator's own growth leaves up
+ * to a step; growing by halves kept more slack on average and took a
+ * 10 M-key table from 44.5 to 45.0 bytes a pair).  2 MiB at 8 MiB steps
+ * still lasts milliseconds of 16 writers' puts, longer than fallocating
+ * and mapping it in takes.  One process at a time: the claim is a stamp
+ * in ms, taken over once AHEAD_STALE_MS old (its holder died or was
+ * stopped; a late one's growth is harmless, fallocate of allocated space
+ * a no-op).  All of it best effort: a failure here leaves growth to the
+ * allocator, which reports it. */
 #define AHEAD_STALE_MS 1000u
 
 static bool ahead_claim(struct hdr *h, uint32_t now)
