@@ -172,6 +172,10 @@ void shmkv__alloc_ahead(shmkv *db)
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed), part = grow_step(size) / 4;
     if (top > size || size - top >= part)
         return;
+    /* after a failure (a full file system), not again at this size: a
+     * failing fallocate at the end of every write would cost a syscall each */
+    if (size == atomic_load_explicit(&db->ahead_failed, memory_order_relaxed))
+        return;
     uint32_t now = (uint32_t)(shmkv__host_mono_ns() / 1000000) | 1;
     if (!ahead_claim(h, now))
         return;
@@ -180,8 +184,9 @@ void shmkv__alloc_ahead(shmkv *db)
     to = (to + UNIT - 1) & ~(UNIT - 1);
     if (to > cap)
         to = cap;
-    if (to > size && to <= fsize_limit() && !shmkv__fault_hit(FAULT_FALLOCATE) &&
-        fallocate(db->fd, 0, (off_t)size, (off_t)(to - size)) == 0) {
+    /* no fault injection here: a failure is silent and changes nothing,
+     * and the injected faults belong to calls whose callers see them */
+    if (to > size && to <= fsize_limit() && fallocate(db->fd, 0, (off_t)size, (off_t)(to - size)) == 0) {
         /* Map in first: a tmpfs zeroes a fallocated page when it is first
          * mapped, under the page's lock, and others who mapped it in at
          * the same time slept on that lock, page after page.  Others map
@@ -190,6 +195,8 @@ void shmkv__alloc_ahead(shmkv *db)
         shmkv__pause_at(PAUSE_GROWING_AHEAD);
         raise_size(h, to);
         atomic_fetch_add_explicit(&db->grew_ahead, 1, memory_order_relaxed);
+    } else {
+        atomic_store_explicit(&db->ahead_failed, size, memory_order_relaxed);
     }
     atomic_compare_exchange_strong_explicit(&h->grow_claim, &now, 0, memory_order_release, memory_order_relaxed);
 }

@@ -47,6 +47,7 @@ struct shmkv {
     _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
     _Atomic uint64_t grew_ahead;    /* growths this handle made ahead (alloc_ahead), */
     _Atomic uint64_t grew_locked;   /* and under the allocator's lock: for the tests */
+    _Atomic uint64_t ahead_failed;  /* file_size at which growing ahead last failed */
     uint64_t serial;                /* this handle among all this process opened (queue.c's memo) */
 };
 
