@@ -184,9 +184,10 @@ void shmkv__alloc_ahead(shmkv *db)
     to = (to + UNIT - 1) & ~(UNIT - 1);
     if (to > cap)
         to = cap;
-    /* no fault injection here: a failure is silent and changes nothing,
-     * and the injected faults belong to calls whose callers see them */
-    if (to > size && to <= fsize_limit() && fallocate(db->fd, 0, (off_t)size, (off_t)(to - size)) == 0) {
+    /* a failure here is silent: the allocator grows under its lock when
+     * it must, and its caller sees that failure if it fails too */
+    if (to > size && to <= fsize_limit() && !shmkv__fault_hit(FAULT_FALLOCATE) &&
+        fallocate(db->fd, 0, (off_t)size, (off_t)(to - size)) == 0) {
         /* Map in first: a tmpfs zeroes a fallocated page when it is first
          * mapped, under the page's lock, and others who mapped it in at
          * the same time slept on that lock, page after page.  Others map

@@ -21,6 +21,11 @@ SHMKV_API void shmkv__fault_arm(int kind, long after)
         atomic_store(&countdown[kind], after + 1);
 }
 
+SHMKV_API long shmkv__fault_left(int kind)
+{
+    return kind >= 0 && kind < FAULT_KINDS ? atomic_load(&countdown[kind]) : 0;
+}
+
 bool shmkv__fault_hit(enum fault kind)
 {
     long n = atomic_load_explicit(&countdown[kind], memory_order_relaxed);

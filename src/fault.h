@@ -6,7 +6,12 @@
  * libraries have none of this), shmkv__fault_arm(kind, n) makes the call
  * after n more of that kind fail as the real one would on a full disk or
  * exhausted memory.  The library calls fault_hit() right before each real
- * call.
+ * call.  shmkv__fault_left(kind) says how many more calls of that kind
+ * reach the armed fault, the failing one included (0: it fired, or none
+ * is armed): a test learns
+ * whether a sequence reached its fault without assuming how many calls
+ * the sequence makes (that depends on the table's random hash seed,
+ * through its layout and so through when the file grows).
  */
 #ifndef SHMKV_FAULT_H
 #define SHMKV_FAULT_H
@@ -40,6 +45,7 @@ enum pause_point {
 #ifdef SHMKV_TEST_HOOKS
 bool shmkv__fault_hit(enum fault kind);
 void shmkv__fault_arm(int kind, long after);
+long shmkv__fault_left(int kind);
 void shmkv__pause_at(enum pause_point p);
 void shmkv__pause_arm(int point, long after);
 /* shmkv__hurry(div): every wait for a lock and every nap of a read-only

@@ -11,10 +11,15 @@
  *    others write on, it is killed, the table checks clean and reopens
  *    (its file longer than its header says), every acknowledged put is
  *    there, and growing ahead resumes a second later.
+ *  - failed: growing ahead fails (an injected fallocate fault): the put
+ *    that tried still succeeds, the handle does not try again at that file
+ *    size (no fallocate while the slack lasts), the allocator grows under
+ *    its lock when the slack is used up, and growing ahead resumes after.
  *  - procs: 4 processes putting 150 k keys each at once: every key there,
  *    the table checks clean, and most growths were made ahead.
  */
 #include "harness.h"
+#include "fault.h"
 #include "handle.h"
 #include "stop_helpers.h"
 
@@ -161,6 +166,51 @@ static void test_claim(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
+static void test_failed(void)
+{
+    char name[128];
+    h_name(name, sizeof name, "failed");
+    shmkv *db = create(name);
+    if (!db)
+        return;
+    uint64_t next = 0;
+    CHECK(put_until(db, &next, &db->grew_ahead, 1, 200000));
+
+    /* the next fallocate fails: growing ahead's, which nobody sees */
+    uint64_t a0 = ahead(db), l0 = locked(db), size = file_size(db);
+    long bad = 0;
+    shmkv__fault_arm(FAULT_FALLOCATE, 0);
+    for (int i = 0; i < 200000 && shmkv__fault_left(FAULT_FALLOCATE); i++)
+        bad += put_key(db, next++) != 0;
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_U64(shmkv__fault_left(FAULT_FALLOCATE), 0);
+    CHECK_EQ_U64(ahead(db), a0);
+    CHECK_EQ_U64(locked(db), l0);
+    CHECK_EQ_U64(file_size(db), size);
+    CHECK_EQ_U64(atomic_load(&db->ahead_failed), size);
+    CHECK_EQ_U64(atomic_load(&db->hdr->grow_claim), 0);
+
+    /* not again at this size: while the slack lasts, no fallocate at all */
+    shmkv__fault_arm(FAULT_FALLOCATE, 0);
+    long puts = 0;
+    while (file_size(db) == size && top_of(db) + 64 * 1024 < size && puts < 200000)
+        bad += put_key(db, next++) != 0, puts++;
+    CHECK_EQ_INT(bad, 0);
+    CHECKF(puts >= 500, "only %ld puts in the slack", puts);
+    CHECK_EQ_U64(shmkv__fault_left(FAULT_FALLOCATE), 1);
+    CHECK_EQ_U64(file_size(db), size);
+    shmkv__fault_arm(FAULT_FALLOCATE, -1);
+
+    /* the allocator grows under its lock, then growing ahead resumes */
+    CHECK(put_until(db, &next, &db->grew_locked, 1, 200000));
+    CHECK_EQ_U64(ahead(db), a0);
+    CHECK(put_until(db, &next, &db->grew_ahead, 1, 400000));
+    CHECK_EQ_INT(missing(db, 0, next), 0);
+    CHECK_TABLE(db, "after growing ahead failed");
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
 /* What the stopped writer did: its acknowledged puts. */
 struct killed_arg {
     _Atomic uint64_t acked;
@@ -268,6 +318,7 @@ static void test_procs(void)
 static const struct h_part parts[] = {
     {"ahead", test_ahead},
     {"claim", test_claim},
+    {"failed", test_failed},
     {"killed", test_killed},
     {"procs", test_procs},
 };
