@@ -190,7 +190,9 @@ static void test_failed(void)
     CHECK_EQ_U64(atomic_load(&db->ahead_failed), size);
     CHECK_EQ_U64(atomic_load(&db->hdr->grow_claim), 0);
 
-    /* not again at this size: while the slack lasts, no fallocate at all */
+    /* not again at this size: while the slack lasts, no fallocate at all
+     * (a put here allocates a few KiB at most, log runs of 4-8 KiB, so the
+     * 64 KiB kept spare never makes the allocator grow) */
     shmkv__fault_arm(FAULT_FALLOCATE, 0);
     long puts = 0;
     while (file_size(db) == size && top_of(db) + 64 * 1024 < size && puts < 200000)
