@@ -8,10 +8,10 @@
  * exhausted memory.  The library calls fault_hit() right before each real
  * call.  shmkv__fault_left(kind) says how many more calls of that kind
  * reach the armed fault, the failing one included (0: it fired, or none
- * is armed): a test learns
- * whether a sequence reached its fault without assuming how many calls
- * the sequence makes (that depends on the table's random hash seed,
- * through its layout and so through when the file grows).
+ * is armed): a test learns whether a sequence reached its fault without
+ * assuming how many calls the sequence makes (that depends on the table's
+ * random hash seed, through its layout and so through when the file
+ * grows).
  */
 #ifndef SHMKV_FAULT_H
 #define SHMKV_FAULT_H
