@@ -77,19 +77,31 @@ static long missing(shmkv *db, uint64_t first, uint64_t n)
     return bad;
 }
 
-static shmkv *create(const char *name)
+/* A new table, its name made from tag into name[128]. */
+static shmkv *create(char *name, const char *tag)
 {
+    h_name(name, 128, tag);
     shmkv *db = NULL;
     shmkv_options o = {.flags = SHMKV_CREATE | SHMKV_EXCL};
     CHECK_RC(shmkv_open(name, &o, &db), 0);
     return db;
 }
 
+/* Keys 0 .. keys-1 are all there and the table checks clean (when);
+ * then it is closed and removed. */
+static void finish(shmkv *db, const char *name, uint64_t keys, const char *when)
+{
+    CHECK_EQ_INT(missing(db, 0, keys), 0);
+    CHECK_TABLE(db, when);
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
 static void test_ahead(void)
 {
     char name[128];
-    h_name(name, sizeof name, "ahead");
-    shmkv *db = create(name);
+    shmkv *db = create(name, "ahead");
+
     if (!db)
         return;
     long bad = 0, over = 0;
@@ -114,11 +126,8 @@ static void test_ahead(void)
     CHECKF(ahead(db) >= 8, "only %llu growths ahead", (unsigned long long)ahead(db));
     CHECKF(locked(db) * 4 <= ahead(db), "%llu growths under the lock, %llu ahead",
            (unsigned long long)locked(db), (unsigned long long)ahead(db));
-    CHECK_EQ_INT(missing(db, 0, n), 0);
     CHECK_EQ_U64(atomic_load(&db->hdr->grow_claim), 0);
-    CHECK_TABLE(db, "after growing ahead");
-    shmkv_close(db);
-    CHECK_RC(shmkv_unlink(name), 0);
+    finish(db, name, n, "after growing ahead");
 }
 
 /* Put keys from *next until the handle's counter *ctr moves by `by`, at
@@ -135,8 +144,8 @@ static bool put_until(shmkv *db, uint64_t *next, _Atomic uint64_t *ctr, uint64_t
 static void test_claim(void)
 {
     char name[128];
-    h_name(name, sizeof name, "claim");
-    shmkv *db = create(name);
+    shmkv *db = create(name, "claim");
+
     if (!db)
         return;
     uint64_t next = 0;
@@ -160,17 +169,14 @@ static void test_claim(void)
     CHECK(put_until(db, &next, &db->grew_ahead, 1, 200000));
     CHECK_EQ_U64(atomic_load(&db->hdr->grow_claim), 0);
 
-    CHECK_EQ_INT(missing(db, 0, next), 0);
-    CHECK_TABLE(db, "after claims");
-    shmkv_close(db);
-    CHECK_RC(shmkv_unlink(name), 0);
+    finish(db, name, next, "after claims");
 }
 
 static void test_failed(void)
 {
     char name[128];
-    h_name(name, sizeof name, "failed");
-    shmkv *db = create(name);
+    shmkv *db = create(name, "failed");
+
     if (!db)
         return;
     uint64_t next = 0;
@@ -207,10 +213,7 @@ static void test_failed(void)
     CHECK(put_until(db, &next, &db->grew_locked, 1, 200000));
     CHECK_EQ_U64(ahead(db), a0);
     CHECK(put_until(db, &next, &db->grew_ahead, 1, 400000));
-    CHECK_EQ_INT(missing(db, 0, next), 0);
-    CHECK_TABLE(db, "after growing ahead failed");
-    shmkv_close(db);
-    CHECK_RC(shmkv_unlink(name), 0);
+    finish(db, name, next, "after growing ahead failed");
 }
 
 /* What the stopped writer did: its acknowledged puts. */
@@ -231,9 +234,9 @@ static void put_forever(shmkv *db, void *arg)
 static void test_killed(void)
 {
     char name[128], path[PATH_MAX];
-    h_name(name, sizeof name, "killed");
+    shmkv *db = create(name, "killed");
     h_path(path, sizeof path, name);
-    shmkv *db = create(name);
+
     if (!db)
         return;
     struct killed_arg *a = h_shm_alloc(sizeof *a);
@@ -282,8 +285,8 @@ struct procs_result {
 static void test_procs(void)
 {
     char name[128];
-    h_name(name, sizeof name, "procs");
-    shmkv *db = create(name);
+    shmkv *db = create(name, "procs");
+
     if (!db)
         return;
     struct procs_result *R = h_shm_alloc(sizeof *R);
