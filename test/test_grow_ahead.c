@@ -236,7 +236,6 @@ static void test_killed(void)
     char name[128], path[PATH_MAX];
     shmkv *db = create(name, "killed");
     h_path(path, sizeof path, name);
-
     if (!db)
         return;
     struct killed_arg *a = h_shm_alloc(sizeof *a);
