@@ -122,16 +122,21 @@ $(BUILD)/libshmkv.so: $(REL_OBJ)
 	$(CC) -shared -Wl,-soname,libshmkv.so.$(SOMAJOR) $(CFLAGS) -o $@ $^ -pthread
 
 # The tests' shared helpers (harness, model, ...) are compiled once per
-# build, not once per test.
+# build, not once per test, into an archive: each test links the helpers
+# it calls (so a big test's parts, torture_*.c, go only into that test).
 TEST_OBJ = $(TEST_LIB:test/%.c=$(BUILD)/testobj/%.o)
+TEST_ARC = $(BUILD)/libshmkv-testhelpers.a
 .SECONDARY: $(TEST_OBJ) # kept, not removed as intermediates after each build
 $(BUILD)/testobj/%.o: test/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLFLAGS) -fvisibility=default -c $< -o $@
 
-$(BUILD)/test/%: test/%.c $(TEST_OBJ) $(BUILD)/libshmkv-test.a $(HDRS)
+$(TEST_ARC): $(TEST_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/test/%: test/%.c $(TEST_ARC) $(BUILD)/libshmkv-test.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLFLAGS) -fvisibility=default $< $(TEST_OBJ) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
+	$(CC) $(ALLFLAGS) -fvisibility=default $< $(TEST_ARC) $(BUILD)/libshmkv-test.a -o $@ $(LDLIBS)
 
 # C tests that run the command-line tool of their build (test/run_tool.c)
 $(BUILD)/test/test_hostile $(BUILD)/test/test_cli_repair: | $(BUILD)/shmkv

@@ -583,6 +583,28 @@ int h_val_check(const void *val, size_t vlen, const void *key, size_t klen,
     return 1;
 }
 
+int h_val_holds(shmkv *db, const void *k, size_t kl, int present, uint64_t seq, uint64_t vlen, void *buf,
+                size_t cap, char *desc, size_t dcap)
+{
+    size_t vl = 0;
+    uint64_t got = 0;
+    int rc = shmkv_get(db, k, kl, buf, cap, &vl);
+    if (rc == -ENOENT) {
+        snprintf(desc, dcap, "absent");
+        return !present;
+    }
+    if (rc != 0) {
+        snprintf(desc, dcap, "get returned %s", h_errname(rc));
+        return 0;
+    }
+    if (!h_val_check(buf, vl, k, kl, &got)) {
+        snprintf(desc, dcap, "an INVALID value of %zu bytes", vl);
+        return 0;
+    }
+    snprintf(desc, dcap, "seq %llu, %zu bytes", (unsigned long long)got, vl);
+    return present && got == seq && vl == vlen;
+}
+
 /* ---- table integrity ------------------------------------------------------ */
 
 int h_check_table_at(const char *file, int line, shmkv *db, const char *when)

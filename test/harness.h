@@ -244,6 +244,12 @@ void h_val_make(void *buf, size_t vlen, const void *key, size_t klen, uint64_t s
  * NULL), 0 otherwise. */
 int h_val_check(const void *val, size_t vlen, const void *key, size_t klen,
                 uint64_t *seq_out);
+/* Does the table hold (present, seq, vlen) at key k, a value h_val_make
+ * made?  1 yes, 0 no; desc (dcap bytes) says what it holds: "absent",
+ * "seq S, N bytes", an invalid value or get's error.  buf takes the
+ * value (cap bytes). */
+int h_val_holds(shmkv *db, const void *k, size_t kl, int present, uint64_t seq, uint64_t vlen, void *buf,
+                size_t cap, char *desc, size_t dcap);
 
 /* ---- table integrity ------------------------------------------------------ */
 

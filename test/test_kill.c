@@ -92,23 +92,7 @@ static int holds(shmkv *db, int i, int present, uint64_t seq, uint64_t vlen, uns
 {
     char k[32];
     size_t kl = log_key(k, i);
-    size_t vl = 0;
-    uint64_t got = 0;
-    int rc = shmkv_get(db, k, kl, buf, BIG_MAX, &vl);
-    if (rc == -ENOENT) {
-        snprintf(desc, dcap, "absent");
-        return !present;
-    }
-    if (rc != 0) {
-        snprintf(desc, dcap, "get returned %s", h_errname(rc));
-        return 0;
-    }
-    if (!h_val_check(buf, vl, k, kl, &got)) {
-        snprintf(desc, dcap, "an INVALID value of %zu bytes", vl);
-        return 0;
-    }
-    snprintf(desc, dcap, "seq %llu, %zu bytes", (unsigned long long)got, vl);
-    return present && got == seq && vl == vlen;
+    return h_val_holds(db, k, kl, present, seq, vlen, buf, BIG_MAX, desc, dcap);
 }
 
 __attribute__((noreturn)) static void writer(int serial)

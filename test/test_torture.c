@@ -62,7 +62,7 @@
  * The test reads two internals (src/format.h): the allocator's lock word,
  * to aim kills at its holder, and the run headers, to count leaked runs.
  */
-#include "harness.h"
+#include "torture.h"
 #include "format.h"
 #include "handle.h"
 
@@ -74,71 +74,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NWRITERS 4
-#define NREADERS 2
-#define MAXKEYS 50000          /* keys of one table (phase A fills up below) */
-#define NKEYS_B 2000           /* keys of the churn phase */
-#define BIG_MAX (128 * 1024)
-#define TABLE_A (2u << 20)
-#define TABLE_B (8u << 20)
-#define MAX_OP_S 1.0
-#define SLOW_NOTE_S 0.25       /* operations this slow are noted as they happen */
-#define CHECK_EVERY 100        /* kills between checks while writers run */
-#define VERIFY_EVERY 300       /* kills between full (quiesced) verifications */
-#define ROUND_KILLS 100        /* most kills of one insert round */
-
-enum { OP_NONE = 0, OP_PUT, OP_ADD, OP_REPLACE, OP_DEL };
-static const char *const op_names[] = { "none", "put", "add", "replace", "del" };
-
-struct keylog {
-    int32_t owner;            /* pid holding the key, 0: free (CAS) */
-    uint32_t version;         /* bumped when claimed and when released */
-    uint32_t pend_op;         /* OP_*: the operation in flight */
-    uint32_t acked_present;
-    uint64_t pend_seq, pend_vlen;
-    uint64_t acked_seq, acked_vlen;
-};
-
-struct wslot {
-    int32_t pid;
-    int32_t claiming;         /* key being claimed or held, -1: none */
-    int serial;
-};
-
-struct wstats {               /* per writer slot, summed over its writers */
-    uint64_t ops, nospc, ops_b, nospc_b;
-    double max_lat;
-    char max_op[24];
-};
-
-struct rstats {
-    uint64_t ops, gets, found, exact, foreach_runs, eagain, pairs;
-    double max_lat;
-    char max_op[24];
-    uint32_t parked;          /* the park_epoch this reader has parked for */
-};
-
-struct shared {
-    char name[128];
-    int active;               /* readers may use the table named above */
-    uint32_t park_epoch;      /* bumped by every park_readers() */
-    uint32_t gen;             /* bumped for every new table */
-    int phase;                /* 'A' or 'B' */
-    int nkeys;                /* keys in play (phase B); phase A: next_fresh */
-    int32_t next_fresh;       /* phase A: next key id to insert */
-    int full;                 /* phase A: an insert got -ENOSPC */
-    int stop;                 /* readers exit */
-    uint64_t seq;
-    uint64_t violations;
-    struct wslot w[NWRITERS];
-    struct wstats ws[NWRITERS];
-    struct rstats rs[NREADERS];
-    struct keylog keys[MAXKEYS];
-};
-
-static struct shared *S;
-static shmkv *g_db;           /* the killer's handle on the current table */
-static int g_serial;
+struct shared *S;
+shmkv *g_db;
+int g_serial;
 static unsigned char *g_buf;
 
 /* totals */
@@ -146,486 +84,6 @@ static long g_kills, g_targeted, g_quiesces, g_rounds, g_checks;
 static long g_new, g_old, g_none;
 static uint64_t g_splits, g_keys_a;
 static uint64_t g_recoveries, g_alloc_recoveries, g_leaked_runs, g_leaked_bytes;
-
-#define VIOLATION(...)                                                     \
-    do {                                                                   \
-        __atomic_add_fetch(&S->violations, 1, __ATOMIC_RELAXED);           \
-        CHECKF(0, __VA_ARGS__);                                            \
-    } while (0)
-
-static uint64_t ld64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-static uint32_t ld32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-static void st64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-static void st32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-
-/* Key i of the current table: "<phase><gen>-<i>", every 16th padded long. */
-static size_t key_of(char *k, uint32_t gen, int phase, int i)
-{
-    int n = snprintf(k, 160, "%c%u-%d", phase, gen, i);
-    if (i % 16 == 5) {
-        memset(k + n, 'x', 120);
-        n += 120;
-        k[n] = 0;
-    }
-    return (size_t)n;
-}
-
-/* Value length for a write. */
-static size_t pick_vlen(h_rng *r, int phase)
-{
-    unsigned x = (unsigned)h_below(r, 1000);
-    if (phase == 'A')
-        return x < 990 ? H_VAL_MIN + (size_t)h_below(r, 40) : 200 + (size_t)h_below(r, 1800);
-    if (x < 700)
-        return H_VAL_MIN + (size_t)h_below(r, 280);
-    if (x < 940)
-        return 300 + (size_t)h_below(r, 6000);
-    if (x < 960) /* around the 32 KiB huge-record threshold */
-        return 32768 - 64 + (size_t)h_below(r, 128);
-    return 40960 + (size_t)h_below(r, BIG_MAX - 40960);
-}
-
-/* Does the table hold (present, seq, vlen) for key i?  1 yes, 0 no. */
-static int holds(shmkv *db, uint32_t gen, int phase, int i, int present, uint64_t seq,
-                 uint64_t vlen, unsigned char *buf, char *desc, size_t dcap)
-{
-    char k[160];
-    size_t kl = key_of(k, gen, phase, i);
-    size_t vl = 0;
-    uint64_t got = 0;
-    int rc = shmkv_get(db, k, kl, buf, BIG_MAX, &vl);
-    if (rc == -ENOENT) {
-        snprintf(desc, dcap, "absent");
-        return !present;
-    }
-    if (rc != 0) {
-        snprintf(desc, dcap, "get returned %s", h_errname(rc));
-        return 0;
-    }
-    if (!h_val_check(buf, vl, k, kl, &got)) {
-        snprintf(desc, dcap, "an INVALID value of %zu bytes", vl);
-        return 0;
-    }
-    snprintf(desc, dcap, "seq %llu, %zu bytes", (unsigned long long)got, vl);
-    return present && got == seq && vl == vlen;
-}
-
-/* The state op leaves behind, given the acknowledged state before it. */
-static void op_result(uint32_t op, const struct keylog *L, int *present, uint64_t *seq,
-                      uint64_t *vlen)
-{
-    int was = (int)ld32(&L->acked_present);
-    int becomes = op == OP_PUT || (op == OP_ADD && !was) || (op == OP_REPLACE && was);
-    if (op == OP_DEL) {
-        *present = 0;
-        *seq = *vlen = 0;
-    } else if (becomes) {
-        *present = 1;
-        *seq = ld64(&L->pend_seq);
-        *vlen = ld64(&L->pend_vlen);
-    } else {
-        *present = was;
-        *seq = ld64(&L->acked_seq);
-        *vlen = ld64(&L->acked_vlen);
-    }
-}
-
-static void set_acked(struct keylog *L, int present, uint64_t seq, uint64_t vlen)
-{
-    st64(&L->acked_seq, present ? seq : 0);
-    st64(&L->acked_vlen, present ? vlen : 0);
-    st32(&L->acked_present, (uint32_t)present);
-}
-
-/* After a violation: take what the table holds as the new truth. */
-static void adopt(shmkv *db, uint32_t gen, int phase, int i, unsigned char *buf)
-{
-    char k[160];
-    size_t kl = key_of(k, gen, phase, i), vl = 0;
-    uint64_t seq = 0;
-    int rc = shmkv_get(db, k, kl, buf, BIG_MAX, &vl);
-    int ok = rc == 0 && h_val_check(buf, vl, k, kl, &seq);
-    set_acked(&S->keys[i], ok, seq, vl);
-}
-
-static void note_lat(double *max, char *what, size_t cap, double dt, const char *op)
-{
-    if (dt > *max) {
-        *max = dt;
-        snprintf(what, cap, "%s", op);
-    }
-}
-
-/* ---- writers --------------------------------------------------------------- */
-
-__attribute__((noreturn)) static void writer(int slot, int serial, uint64_t seed)
-{
-    const uint32_t gen = S->gen;
-    const int phase = S->phase;
-    shmkv *db = g_db;
-    if (serial % 2) { /* every other writer opens a handle of its own */
-        db = NULL;
-        int rc = shmkv_open(S->name, NULL, &db);
-        if (rc != 0)
-            VIOLATION("writer: open returned %s", h_errname(rc));
-        if (!db)
-            h_child_exit();
-    }
-    struct wslot *me = &S->w[slot];
-    struct wstats *ws = &S->ws[slot];
-    const int32_t pid = (int32_t)getpid();
-    h_rng r = h_rng_new(seed * 0x9e3779b97f4a7c15ULL + (uint64_t)serial);
-    unsigned char *val = malloc(BIG_MAX), *buf = malloc(BIG_MAX);
-    char desc[96], k[160];
-    for (;;) {
-        int i, fresh = 0;
-        if (phase == 'A') {
-            int32_t nf = __atomic_load_n(&S->next_fresh, __ATOMIC_RELAXED);
-            if (h_below(&r, 100) < 85 && nf < MAXKEYS && !__atomic_load_n(&S->full, __ATOMIC_RELAXED)) {
-                i = __atomic_fetch_add(&S->next_fresh, 1, __ATOMIC_RELAXED);
-                if (i >= MAXKEYS) {
-                    __atomic_store_n(&S->full, 1, __ATOMIC_RELAXED);
-                    continue;
-                }
-                fresh = 1;
-            } else if (nf > 0) {
-                i = (int)h_below(&r, (uint64_t)(nf < MAXKEYS ? nf : MAXKEYS));
-            } else {
-                continue;
-            }
-        } else {
-            i = (int)h_below(&r, NKEYS_B);
-        }
-        struct keylog *L = &S->keys[i];
-        __atomic_store_n(&me->claiming, i, __ATOMIC_SEQ_CST);
-        int32_t zero = 0;
-        if (!__atomic_compare_exchange_n(&L->owner, &zero, pid, 0, __ATOMIC_SEQ_CST,
-                                         __ATOMIC_RELAXED)) {
-            __atomic_store_n(&me->claiming, -1, __ATOMIC_RELAXED);
-            continue;
-        }
-        __atomic_add_fetch(&L->version, 1, __ATOMIC_SEQ_CST);
-        int was = (int)ld32(&L->acked_present);
-        if (!holds(db, gen, phase, i, was, ld64(&L->acked_seq), ld64(&L->acked_vlen), buf, desc,
-                   sizeof desc)) {
-            VIOLATION("writer: key %d holds %s; acknowledged: %s seq %llu, %llu bytes", i, desc,
-                      was ? "present" : "absent", (unsigned long long)ld64(&L->acked_seq),
-                      (unsigned long long)ld64(&L->acked_vlen));
-            adopt(db, gen, phase, i, buf);
-            was = (int)ld32(&L->acked_present);
-        }
-        uint32_t op;
-        unsigned x = (unsigned)h_below(&r, 100);
-        if (fresh)
-            op = OP_ADD;
-        else if (phase == 'A')
-            op = x < 70 ? OP_PUT : OP_DEL;
-        else
-            op = x < 40 ? OP_PUT : x < 55 ? OP_ADD : x < 70 ? OP_REPLACE : OP_DEL;
-        size_t kl = key_of(k, gen, phase, i);
-        size_t vl = pick_vlen(&r, phase);
-        uint64_t seq = __atomic_add_fetch(&S->seq, 1, __ATOMIC_RELAXED);
-        if (op != OP_DEL)
-            h_val_make(val, vl, k, kl, seq);
-        st64(&L->pend_seq, seq);
-        st64(&L->pend_vlen, vl);
-        __atomic_store_n(&L->pend_op, op, __ATOMIC_SEQ_CST);
-
-        double t0 = h_now();
-        int rc = op == OP_PUT     ? shmkv_put(db, k, kl, val, vl)
-               : op == OP_ADD     ? shmkv_add(db, k, kl, val, vl)
-               : op == OP_REPLACE ? shmkv_replace(db, k, kl, val, vl)
-                                  : shmkv_del(db, k, kl);
-        double dt = h_now() - t0;
-
-        int expect_ok = op == OP_PUT || (op == OP_ADD && !was) || (op == OP_REPLACE && was) ||
-                        (op == OP_DEL && was);
-        int want_err = op == OP_ADD ? -EEXIST : -ENOENT;
-        int ok = expect_ok ? rc == 0 || (rc == -ENOSPC && op != OP_DEL) : rc == want_err;
-        if (!ok) {
-            VIOLATION("writer: %s of key %d (%s, %zu bytes) returned %s", op_names[op], i,
-                      was ? "present" : "absent", vl, h_errname(rc));
-            adopt(db, gen, phase, i, buf);
-        } else if (rc == 0) {
-            set_acked(L, op != OP_DEL, seq, vl);
-        } else if (rc == -ENOSPC) {
-            ws->nospc++;
-            ws->nospc_b += phase == 'B';
-            if (fresh)
-                __atomic_store_n(&S->full, 1, __ATOMIC_RELAXED);
-        }
-        __atomic_store_n(&L->pend_op, OP_NONE, __ATOMIC_SEQ_CST);
-        __atomic_add_fetch(&L->version, 1, __ATOMIC_SEQ_CST);
-        __atomic_store_n(&L->owner, 0, __ATOMIC_SEQ_CST);
-        __atomic_store_n(&me->claiming, -1, __ATOMIC_RELAXED);
-        ws->ops++;
-        ws->ops_b += phase == 'B';
-        if (dt > SLOW_NOTE_S)
-            h_note("writer: slow %s: %.3f s, phase %c, key %d, %zu bytes, rc %s", op_names[op], dt,
-                   phase, i, vl, h_errname(rc));
-        note_lat(&ws->max_lat, ws->max_op, sizeof ws->max_op, dt, op_names[op]);
-    }
-}
-
-static void start_writer(int slot, uint64_t seed)
-{
-    S->w[slot].claiming = -1;
-    S->w[slot].serial = g_serial;
-    pid_t pid = h_fork();
-    if (pid == 0)
-        writer(slot, g_serial, seed);
-    S->w[slot].pid = pid;
-    g_serial++;
-}
-
-/* ---- readers ------------------------------------------------------------------ */
-
-struct rctx {
-    uint32_t gen;
-    int phase;
-    uint64_t *last;           /* per key: highest seq seen */
-    uint64_t pairs, bad;
-};
-
-static int key_id(const struct rctx *c, const void *key, size_t klen)
-{
-    char k[160];
-    if (klen >= sizeof k)
-        return -1;
-    memcpy(k, key, klen);
-    k[klen] = 0;
-    char pfx[32];
-    int n = snprintf(pfx, sizeof pfx, "%c%u-", c->phase, c->gen);
-    if (strncmp(k, pfx, (size_t)n) != 0)
-        return -1;
-    int i = atoi(k + n);
-    return i >= 0 && i < MAXKEYS ? i : -1;
-}
-
-/* A value got for key i: valid for its key, and never older than one
- * seen before. */
-static void got_value(struct rctx *c, int i, const char *k, size_t kl, const void *v, size_t vl,
-                      const char *how)
-{
-    uint64_t seq = 0;
-    if (!h_val_check(v, vl, k, kl, &seq)) {
-        if (c->bad++ < 5)
-            VIOLATION("reader: %s of key %d gave an invalid value of %zu bytes", how, i, vl);
-        return;
-    }
-    if (seq < c->last[i]) {
-        if (c->bad++ < 5)
-            VIOLATION("reader: %s of key %d gave seq %llu after seq %llu was seen", how, i,
-                      (unsigned long long)seq, (unsigned long long)c->last[i]);
-        return;
-    }
-    c->last[i] = seq;
-}
-
-static int reader_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    struct rctx *c = ctx;
-    int i = key_id(c, key, klen);
-    c->pairs++;
-    if (i < 0) {
-        if (c->bad++ < 5)
-            VIOLATION("reader: foreach gave a key of %zu bytes not of this table", klen);
-        return 0;
-    }
-    char k[160];
-    size_t kl = key_of(k, c->gen, c->phase, i);
-    uint64_t seq = 0;
-    if (kl != klen || memcmp(k, key, kl) != 0 || !h_val_check(val, vlen, k, kl, &seq)) {
-        if (c->bad++ < 5)
-            VIOLATION("reader: foreach gave an invalid pair for key %d (%zu bytes)", i, vlen);
-    }
-    return 0;
-}
-
-__attribute__((noreturn)) static void reader(int id)
-{
-    struct rstats *rs = &S->rs[id];
-    h_rng r = h_rng_new(0xbeef + (uint64_t)id);
-    unsigned char *buf = malloc(BIG_MAX);
-    enum { BATCH = 16 };
-    unsigned char *bbuf = malloc((size_t)BATCH * BIG_MAX);
-    struct rctx c = { .last = calloc(MAXKEYS, sizeof(uint64_t)) };
-    shmkv *db = NULL;
-    uint32_t gen = 0;
-    while (!__atomic_load_n(&S->stop, __ATOMIC_ACQUIRE)) {
-        if (!__atomic_load_n(&S->active, __ATOMIC_ACQUIRE)) {
-            if (db) {
-                shmkv_close(db);
-                db = NULL;
-            }
-            __atomic_store_n(&rs->parked, __atomic_load_n(&S->park_epoch, __ATOMIC_ACQUIRE),
-                             __ATOMIC_RELEASE);
-            h_sleep(0.0002);
-            continue;
-        }
-        if (!db || gen != S->gen) {
-            if (db)
-                shmkv_close(db);
-            db = NULL;
-            gen = S->gen;
-            shmkv_options o = { .flags = id == 1 ? SHMKV_RDONLY : 0 };
-            int rc = shmkv_open(S->name, &o, &db);
-            if (rc != 0) {
-                VIOLATION("reader %d: open of %s returned %s", id, S->name, h_errname(rc));
-                h_sleep(0.01);
-                continue;
-            }
-            c.gen = gen;
-            c.phase = S->phase;
-            memset(c.last, 0, MAXKEYS * sizeof(uint64_t));
-        }
-        int nk = c.phase == 'A' ? __atomic_load_n(&S->next_fresh, __ATOMIC_RELAXED) : NKEYS_B;
-        if (nk > MAXKEYS)
-            nk = MAXKEYS;
-        if (nk <= 0) {
-            h_sleep(0.0001);
-            continue;
-        }
-        unsigned kind = (unsigned)h_below(&r, 1000);
-        char k[160];
-        double t0 = h_now(), dt;
-        rs->ops++;
-        if (kind < 700) {
-            /* one get; exact when nobody held the key meanwhile */
-            int i = (int)h_below(&r, (uint64_t)nk);
-            struct keylog *L = &S->keys[i];
-            size_t kl = key_of(k, gen, c.phase, i), vl = 0;
-            uint32_t v1 = __atomic_load_n(&L->version, __ATOMIC_SEQ_CST);
-            int32_t o1 = __atomic_load_n(&L->owner, __ATOMIC_SEQ_CST);
-            int present = (int)ld32(&L->acked_present);
-            uint64_t aseq = ld64(&L->acked_seq), avl = ld64(&L->acked_vlen);
-            t0 = h_now();
-            int rc = shmkv_get(db, k, kl, buf, BIG_MAX, &vl);
-            dt = h_now() - t0;
-            note_lat(&rs->max_lat, rs->max_op, sizeof rs->max_op, dt, "get");
-            __atomic_thread_fence(__ATOMIC_SEQ_CST);
-            int quiet = o1 == 0 && __atomic_load_n(&L->owner, __ATOMIC_SEQ_CST) == 0 &&
-                        __atomic_load_n(&L->version, __ATOMIC_SEQ_CST) == v1;
-            rs->gets++;
-            if (rc == 0) {
-                rs->found++;
-                got_value(&c, i, k, kl, buf, vl, "get");
-            } else if (rc != -ENOENT && c.bad++ < 5) {
-                VIOLATION("reader %d: get of key %d returned %s", id, i, h_errname(rc));
-            }
-            if (quiet && (rc == 0 || rc == -ENOENT)) {
-                rs->exact++;
-                uint64_t seq = 0;
-                int same = present ? rc == 0 && vl == avl && h_val_check(buf, vl, k, kl, &seq) &&
-                                         seq == aseq
-                                   : rc == -ENOENT;
-                if (!same && c.bad++ < 5)
-                    VIOLATION("reader %d: key %d (not being written) read as %s, %zu bytes; "
-                              "acknowledged: %s seq %llu, %llu bytes", id, i, h_errname(rc), vl,
-                              present ? "present" : "absent", (unsigned long long)aseq,
-                              (unsigned long long)avl);
-            }
-            continue;
-        } else if (kind < 850) {
-            shmkv_item it[BATCH];
-            char keys[BATCH][160];
-            int ids[BATCH];
-            for (int j = 0; j < BATCH; j++) {
-                ids[j] = (int)h_below(&r, (uint64_t)nk);
-                it[j].key = keys[j];
-                it[j].klen = key_of(keys[j], gen, c.phase, ids[j]);
-                it[j].buf = bbuf + (size_t)j * BIG_MAX;
-                it[j].cap = j == 3 ? 100 : BIG_MAX; /* one small buffer: -ENOBUFS */
-            }
-            t0 = h_now();
-            int n = shmkv_get_many(db, it, BATCH);
-            dt = h_now() - t0;
-            note_lat(&rs->max_lat, rs->max_op, sizeof rs->max_op, dt, "get_many");
-            int found = 0;
-            for (int j = 0; j < BATCH; j++) {
-                rs->gets++;
-                if (it[j].rc == 0) {
-                    found++;
-                    rs->found++;
-                    got_value(&c, ids[j], keys[j], it[j].klen, it[j].buf, it[j].vlen,
-                              "get_many");
-                } else if (it[j].rc != -ENOENT && !(it[j].rc == -ENOBUFS && it[j].vlen > 100) &&
-                           c.bad++ < 5) {
-                    VIOLATION("reader %d: get_many item returned %s", id, h_errname(it[j].rc));
-                }
-            }
-            if (n != found && c.bad++ < 5)
-                VIOLATION("reader %d: get_many returned %d, %d items found", id, n, found);
-        } else if (kind < 950) {
-            int i = (int)h_below(&r, (uint64_t)nk);
-            size_t kl = key_of(k, gen, c.phase, i), vl = 0;
-            void *p = NULL;
-            t0 = h_now();
-            int rc = shmkv_get_alloc(db, k, kl, &p, &vl);
-            dt = h_now() - t0;
-            note_lat(&rs->max_lat, rs->max_op, sizeof rs->max_op, dt, "get_alloc");
-            rs->gets++;
-            if (rc == 0) {
-                rs->found++;
-                got_value(&c, i, k, kl, p, vl, "get_alloc");
-                free(p);
-            } else if (rc != -ENOENT && c.bad++ < 5) {
-                VIOLATION("reader %d: get_alloc returned %s", id, h_errname(rc));
-            }
-        } else if (kind < 953) {
-            uint64_t before = c.pairs;
-            t0 = h_now();
-            int rc = shmkv_foreach(db, reader_visit, &c);
-            dt = h_now() - t0;
-            note_lat(&rs->max_lat, rs->max_op, sizeof rs->max_op, dt, "foreach");
-            rs->foreach_runs++;
-            rs->pairs += c.pairs - before;
-            if (dt > SLOW_NOTE_S)
-                h_note("reader %d: slow foreach: %.3f s, phase %c, %llu pairs, rc %s", id, dt,
-                       c.phase, (unsigned long long)(c.pairs - before), h_errname(rc));
-            if (rc == -EAGAIN && id == 1)
-                rs->eagain++;
-            else if (rc != 0 && c.bad++ < 5)
-                VIOLATION("reader %d: foreach returned %s", id, h_errname(rc));
-        } else {
-            shmkv_stats st;
-            t0 = h_now();
-            int rc = shmkv_stat(db, &st);
-            (void)shmkv_count(db);
-            dt = h_now() - t0;
-            note_lat(&rs->max_lat, rs->max_op, sizeof rs->max_op, dt, "stat");
-            if (rc != 0 && c.bad++ < 5)
-                VIOLATION("reader %d: stat returned %s", id, h_errname(rc));
-        }
-    }
-    if (db)
-        shmkv_close(db);
-    free(c.last);
-    free(buf);
-    free(bbuf);
-    h_child_exit();
-}
-
-/* Readers stop using the table (and close it) / start on the new one. */
-static void park_readers(void)
-{
-    uint32_t epoch = __atomic_add_fetch(&S->park_epoch, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&S->active, 0, __ATOMIC_SEQ_CST);
-    double t0 = h_now();
-    for (int id = 0; id < NREADERS; id++)
-        while (__atomic_load_n(&S->rs[id].parked, __ATOMIC_ACQUIRE) != epoch) {
-            if (h_now() - t0 > 30) {
-                CHECKF(0, "reader %d did not park within 30 s", id);
-                return;
-            }
-            h_sleep(0.0002);
-        }
-}
-
-static void unpark_readers(void)
-{
-    __atomic_store_n(&S->active, 1, __ATOMIC_RELEASE);
-}
 
 /* ---- the killer ---------------------------------------------------------------- */
 
@@ -665,20 +123,20 @@ static void resolve(int slot)
     int ap = (int)ld32(&L->acked_present);
     uint64_t as = ld64(&L->acked_seq), av = ld64(&L->acked_vlen);
     if (op == OP_NONE) {
-        if (!holds(g_db, gen, phase, i, ap, as, av, g_buf, desc, sizeof desc)) {
+        if (!torture_holds(g_db, gen, phase, i, ap, as, av, g_buf, desc, sizeof desc)) {
             VIOLATION("key %d of a killed writer holds %s; acknowledged: %s seq %llu", i, desc,
                       ap ? "present" : "absent", (unsigned long long)as);
-            adopt(g_db, gen, phase, i, g_buf);
+            torture_adopt(g_db, gen, phase, i, g_buf);
         }
         g_none++;
     } else {
         int np;
         uint64_t ns, nv;
-        op_result(op, L, &np, &ns, &nv);
-        if (holds(g_db, gen, phase, i, np, ns, nv, g_buf, desc, sizeof desc)) {
+        torture_op_result(op, L, &np, &ns, &nv);
+        if (torture_holds(g_db, gen, phase, i, np, ns, nv, g_buf, desc, sizeof desc)) {
             g_new++;
-            set_acked(L, np, ns, nv);
-        } else if (holds(g_db, gen, phase, i, ap, as, av, g_buf, desc2, sizeof desc2)) {
+            torture_set_acked(L, np, ns, nv);
+        } else if (torture_holds(g_db, gen, phase, i, ap, as, av, g_buf, desc2, sizeof desc2)) {
             g_old++;
         } else {
             VIOLATION("key %d of a writer killed during a %s (seq %llu, %llu bytes) holds %s: "
@@ -686,7 +144,7 @@ static void resolve(int slot)
                       op_names[op], (unsigned long long)ld64(&L->pend_seq),
                       (unsigned long long)ld64(&L->pend_vlen), desc, ap ? "present" : "absent",
                       (unsigned long long)as);
-            adopt(g_db, gen, phase, i, g_buf);
+            torture_adopt(g_db, gen, phase, i, g_buf);
         }
         __atomic_store_n(&L->pend_op, OP_NONE, __ATOMIC_SEQ_CST);
     }
@@ -722,7 +180,7 @@ static void kill_one(h_rng *r, int aim, uint64_t seed)
     reap_killed(S->w[slot].pid);
     resolve(slot);
     g_kills++;
-    start_writer(slot, seed);
+    torture_start_writer(slot, seed);
 }
 
 /* Kill every writer at once (so their locks are all abandoned together). */
@@ -741,16 +199,16 @@ static void kill_all(void)
 static void start_all(uint64_t seed)
 {
     for (int w = 0; w < NWRITERS; w++)
-        start_writer(w, seed);
+        torture_start_writer(w, seed);
 }
 
 static int count_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct rctx *c = ctx;
     c->pairs++;
-    int i = key_id(c, key, klen);
+    int i = torture_key_id(c, key, klen);
     char k[160];
-    if (i < 0 || key_of(k, c->gen, c->phase, i) != klen || memcmp(k, key, klen) != 0 ||
+    if (i < 0 || torture_key_of(k, c->gen, c->phase, i) != klen || memcmp(k, key, klen) != 0 ||
         !h_val_check(val, vlen, key, klen, NULL))
         c->bad++;
     return 0;
@@ -772,13 +230,13 @@ static void verify_all(int nkeys, const char *when)
             L->pend_op = OP_NONE;
         }
         present += L->acked_present;
-        if (!holds(g_db, gen, phase, i, (int)L->acked_present, L->acked_seq, L->acked_vlen,
+        if (!torture_holds(g_db, gen, phase, i, (int)L->acked_present, L->acked_seq, L->acked_vlen,
                    g_buf, desc, sizeof desc)) {
             if (wrong++ < 10)
                 VIOLATION("%s: key %d holds %s; acknowledged %s seq %llu, %llu bytes", when, i,
                           desc, L->acked_present ? "present" : "absent",
                           (unsigned long long)L->acked_seq, (unsigned long long)L->acked_vlen);
-            adopt(g_db, gen, phase, i, g_buf);
+            torture_adopt(g_db, gen, phase, i, g_buf);
         }
     }
     struct rctx c = { .gen = gen, .phase = phase };
@@ -853,12 +311,12 @@ static void new_table(int phase, uint64_t max_bytes, int nkeys)
     shmkv_options o = { .flags = SHMKV_CREATE | SHMKV_EXCL, .max_bytes = max_bytes };
     g_db = NULL;
     CHECK_RC(shmkv_open(S->name, &o, &g_db), 0);
-    unpark_readers();
+    torture_unpark_readers();
 }
 
 static void drop_table(void)
 {
-    park_readers();
+    torture_park_readers();
     table_figures();
     shmkv_close(g_db);
     g_db = NULL;
@@ -887,7 +345,7 @@ static void torture(void)
     for (int id = 0; id < NREADERS; id++) {
         readers[id] = h_fork();
         if (readers[id] == 0)
-            reader(id);
+            torture_reader(id);
     }
 
     /* ---- phase A: fresh tables, mostly inserts ---- */
@@ -965,10 +423,10 @@ static void torture(void)
 
         /* delete everything: no run may be left over, and the room must
          * come back */
-        park_readers();
+        torture_park_readers();
         for (int i = 0; i < NKEYS_B; i++) {
             char k[160];
-            size_t kl = key_of(k, S->gen, 'B', i);
+            size_t kl = torture_key_of(k, S->gen, 'B', i);
             int rc = shmkv_del(g_db, k, kl);
             CHECKF(rc == (S->keys[i].acked_present ? 0 : -ENOENT), "final delete of key %d: %s",
                    i, h_errname(rc));
