@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static const struct qpeer *const peers[] = {&qpeer_shmkv, &qpeer_mq, &qpeer_pipe
  * harness's and not the queue's (some 20 % of shmkv's 4 KiB singles). */
 struct qside {
     _Alignas(64) uint64_t n, sum;  /* messages, the sum of mix64(tag) */
-    uint64_t last_ns;              /* consumer: when it popped its last message */
+    _Atomic uint64_t last_ns;      /* consumer: when its pop completed the count (0: not it) */
     int error;
     char err[300];
 };
@@ -99,11 +100,9 @@ static void producer(struct qrun *q, int p, int nprod, uint64_t items, struct qc
     int rc = msgs ? 0 : -1;
     for (uint64_t seq = 0; !rc && seq < share;) {
         unsigned n = share - seq < q->batch ? (unsigned)(share - seq) : q->batch;
-        uint64_t t = now_ns();
-        for (unsigned i = 0; i < n; i++) {
+        for (unsigned i = 0; i < n; i++) { /* (no stamp: the latency test's prober stamps its own) */
             uint64_t tag = tag_of(p, seq + i);
             memcpy(msgs + i * q->size, &tag, 8);
-            memcpy(msgs + i * q->size + 8, &t, 8);
             me->sum += mix64(tag);
         }
         rc = q->p->push(c, msgs, n);
@@ -116,8 +115,11 @@ static void producer(struct qrun *q, int p, int nprod, uint64_t items, struct qc
     child_exit(c, me, rc);
 }
 
-/* Pop until a stop message; latency: time each and acknowledge it. */
-static void consumer(struct qrun *q, int k, int latency, struct qconn *c)
+/* Pop until a stop message; latency: time each and acknowledge it.
+ * Throughput: the consumer whose pop brings the count to items notes the
+ * time (a clock read per pop would be the harness's cost, not the
+ * queue's: a tenth of a 4 KiB message's time through shmkv). */
+static void consumer(struct qrun *q, int k, uint64_t items, int latency, struct qconn *c)
 {
     unsigned char *buf = malloc(QBATCH_MAX * q->size);
     struct qside *me = &S->cons[k];
@@ -125,7 +127,7 @@ static void consumer(struct qrun *q, int k, int latency, struct qconn *c)
     for (int stop = 0; !rc && !stop;) {
         unsigned n = 0;
         rc = q->p->pop(c, buf, q->batch, &n);
-        uint64_t t = now_ns();
+        uint64_t t = latency ? now_ns() : 0;
         for (unsigned i = 0; !rc && i < n; i++) {
             uint64_t tag, stamp;
             memcpy(&tag, buf + i * q->size, 8);
@@ -136,15 +138,14 @@ static void consumer(struct qrun *q, int k, int latency, struct qconn *c)
             }
             me->n++;
             me->sum += mix64(tag) + (q->corrupt && k == 0 && me->n == 1); /* the self-test's error */
-            me->last_ns = t;
             if (latency) {
                 hist_add(&S->lat, t - stamp);
                 atomic_fetch_add(&S->acked, 1);
                 futex_wake(&S->acked);
             }
         }
-        if (n && !stop)
-            atomic_fetch_add(&S->consumed, n);
+        if (n && !stop && atomic_fetch_add(&S->consumed, n) + n >= items)
+            me->last_ns = now_ns();
     }
     free(buf);
     child_exit(c, me, rc);
@@ -174,6 +175,15 @@ static void prober(struct qrun *q, uint64_t wakes, struct qconn *c)
 
 enum role { PRODUCER, CONSUMER, PROBER };
 
+/* All messages popped, and the time of the last one noted. */
+static bool ended(int ncons, uint64_t items)
+{
+    bool timed = false;
+    for (int i = 0; i < ncons; i++)
+        timed |= atomic_load(&S->cons[i].last_ns) != 0;
+    return atomic_load(&S->consumed) >= items && timed;
+}
+
 /* Fork a process of the run: it opens its connection, says it is ready
  * on ready[1], waits for go[1] to close, then works.  Its pid, or -1. */
 static pid_t spawn(struct qrun *q, enum role role, int i, int nprod, uint64_t items, int latency, const int *ready,
@@ -195,7 +205,7 @@ static pid_t spawn(struct qrun *q, enum role role, int i, int nprod, uint64_t it
     if (role == PRODUCER)
         producer(q, i, nprod, items, &c);
     else if (role == CONSUMER)
-        consumer(q, i, latency, &c);
+        consumer(q, i, items, latency, &c);
     prober(q, items, &c);
     _exit(1); /* not reached */
 }
@@ -292,7 +302,7 @@ static void run(struct qrun *q, int nprod, int ncons, uint64_t items, int latenc
         if (left)
             sleep_ns(1000000);
     }
-    while (atomic_load(&S->consumed) < items && now_sec() < end) {
+    while (!ended(ncons, items) && now_sec() < end) {
         int dead = 0;
         for (int i = 0; i < ncons; i++)
             dead |= S->cons[i].error;
