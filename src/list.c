@@ -149,6 +149,25 @@ static uint64_t tag_make(uint32_t len, bool out)
 
 static uint32_t elem_units(uint32_t len) { return 2 + (len + 7) / 8; }
 
+/* An element: tag, payload, tag at pos.  Most lie whole before the
+ * ring's end, and then the tags are two plain stores around one copy
+ * (a queue of small elements spends its pushes here). */
+static void elem_write(shmkv *db, uint64_t w, uint32_t pos, uint64_t tag, const void *src, uint32_t len)
+{
+    uint64_t b = ((uint64_t)pos << 3) & (ring_cap(w) - 1), n = (uint64_t)elem_units(len) << 3;
+    if (b + n > ring_cap(w)) {
+        ring_write(db, w, pos, &tag, 8);
+        ring_write(db, w, pos + 1, src, len);
+        ring_write(db, w, pos + (uint32_t)(n >> 3) - 1, &tag, 8);
+        return;
+    }
+    uint8_t *p = (uint8_t *)at(db, ring_off(w) + b);
+    memcpy(p, &tag, 8);
+    if (len)
+        memcpy(p + 8, src, len);
+    memcpy(p + n - 8, &tag, 8);
+}
+
 /* Does a value of vlen bytes lie out of line?  When its record would be
  * huge: then the log writes it as it writes a huge value. */
 static bool goes_out(const shmkv *db, size_t vlen) { return rec_size(8, vlen, 8) >= db->huge_min; }
@@ -350,9 +369,7 @@ int shmkv__list_push(shmkv *db, struct shard *s, uint64_t lrun, const struct pie
                 return e;
             }
         }
-        ring_write(db, w, p, &tag, 8);
-        ring_write(db, w, p + 1, out ? &off : vals[j].p, len);
-        ring_write(db, w, p + u - 1, &tag, 8);
+        elem_write(db, w, p, tag, out ? &off : vals[j].p, len);
         s->pending_huge = 0; /* an out-of-line element's run: reached from the ring from the commit on */
         pos = end == SHMKV_TAIL ? pos + u : pos - u;
         if (!out) /* (the log paused for an out-of-line one's record) */
@@ -458,10 +475,7 @@ int shmkv__list_lane_push(shmkv *db, struct shard *s, uint64_t lrun, const struc
     uint32_t pos = END_POS(tw);
     for (size_t j = 0; j < n; j++) {
         uint32_t len = (uint32_t)vals[j].len, u = elem_units(len);
-        uint64_t tag = tag_make(len, false);
-        ring_write(db, w, pos, &tag, 8);
-        ring_write(db, w, pos + 1, vals[j].p, len);
-        ring_write(db, w, pos + u - 1, &tag, 8);
+        elem_write(db, w, pos, tag_make(len, false), vals[j].p, len);
         pos += u;
         shmkv__pause_at(PAUSE_RECORD_WRITTEN);
     }
