@@ -91,6 +91,7 @@ struct config {
     int queue;                     /* --queue, and what only it uses: */
     uint64_t queue_items, queue_wakes;
     double queue_timeout;          /* a run taking longer fails */
+    double queue_min_ms;           /* a cell's first run shorter: more messages */
     uint64_t given;                /* bit i: the table's option i was given */
     /* derived from the above once they are parsed */
     uint64_t ws_bytes;             /* working set: key + value bytes of every key */

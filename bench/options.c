@@ -170,6 +170,9 @@ static const struct optdef defs[] = {
       .help = "messages per cell (default 200000)" },
     { "queue-wakes", .arg = "N", U64(queue_wakes, 1, 10000000),
       .help = "wake-ups timed for the latency (default 5000)" },
+    { "queue-min-ms", .arg = "MS", NUM(queue_min_ms, 0, 60000),
+      .help = "a cell whose first run is shorter is measured with more\n"
+              "messages, up to 64x (default 100; 0: never)" },
     { "queue-timeout", .arg = "S", NUM(queue_timeout, 1, 86400),
       .help = "a queue run taking longer fails (default 120)" },
     TEXT("Phases: PUT (each worker inserts its share of the keys), MIX (gets of random\n"
@@ -194,7 +197,7 @@ static const struct config defaults = {
     .sample = 64, .phase_on = { 1, 1, 1, 1 }, .dir = "/dev/shm", .prefault = 1,
     .hr_requests = 2000000, .hr_warmup = 1000000,
     .hr_skews = { { 0.7, 0.9, 0.99, 1.2 }, 4 }, .hr_pcts = { { 1, 5, 10 }, 3 },
-    .queue_items = 200000, .queue_wakes = 5000, .queue_timeout = 120,
+    .queue_items = 200000, .queue_wakes = 5000, .queue_timeout = 120, .queue_min_ms = 100,
 };
 
 /* ---- --help -------------------------------------------------------------- */
