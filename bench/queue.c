@@ -425,18 +425,23 @@ static int run_cell(const struct config *c, struct cleanup *clean, const struct 
  * times) where a first run with that many took under --queue-min-ms,
  * so that a fast system's time is its steady work and not what starting
  * up costs (a queue's first allocations, the processes' release): 200 000
- * messages in batches of 64 pass in some 5 ms.  The first run only sizes
- * the cell.  0 if it failed. */
+ * messages in batches of 64 pass in some 5 ms.  A first run long enough
+ * counts as the cell's first (*first: its M/s, else 0); a shorter one only
+ * sizes the cell.  0 if it failed. */
 #define CELL_SCALE_MAX 64
-static uint64_t cell_items(const struct config *c, struct cleanup *clean, const struct qpeer *p, const struct cell *cl)
+static uint64_t cell_items(const struct config *c, struct cleanup *clean, const struct qpeer *p, const struct cell *cl,
+                           double *first)
 {
     struct qresult res;
     uint64_t items = c->queue_items;
+    *first = 0;
     if (c->queue_min_ms <= 0)
         return items;
     if (!run_cell(c, clean, p, cl, items, &res))
         return 0;
     double want = c->queue_min_ms / 1e3 / (res.secs > 1e-6 ? res.secs : 1e-6);
+    if (want <= 1)
+        *first = res.mps;
     return want <= 1 ? items : items * (uint64_t)(want < CELL_SCALE_MAX ? ceil(want) : CELL_SCALE_MAX);
 }
 
@@ -459,9 +464,9 @@ static int throughput(const struct config *c, struct cleanup *clean, const struc
         fflush(stdout);
         for (int s = 0; s < n; s++) {
             double v[MAX_RUNS];
-            uint64_t cell = cell_items(c, clean, use[s], cl);
+            uint64_t cell = cell_items(c, clean, use[s], cl, &v[0]);
             int ok = cell > 0;
-            for (int r = 0; r < c->runs && ok; r++) {
+            for (int r = v[0] > 0; r < c->runs && ok; r++) {
                 struct qresult res;
                 ok = run_cell(c, clean, use[s], cl, cell, &res);
                 v[r] = res.mps;
