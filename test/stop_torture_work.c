@@ -6,8 +6,7 @@
  */
 #include "stop_torture.h"
 #include "clock.h"
-#include "handle.h"
-#include "stop_helpers.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdio.h>
