@@ -244,7 +244,7 @@ bool shmkv__clean(shmkv *db, struct shard *s, unsigned budget, bool evict, bool 
                                       memory_order_release);
                 if (elem)
                     shmkv__list_elem_moved(db, off);
-                shmkv__log_adopt(db, s, noff);
+                shmkv__log_adopt_new(db, s, noff);
                 shmkv__log_retire(db, s, off);
             } else {
                 drop(db, s, tag, slot, off, f);

@@ -30,6 +30,7 @@ void shmkv__log_prefetch(shmkv *db, struct shard *s, bool tail);
 int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const struct piece *val,
                       unsigned nval, uint64_t ext, bool reserve, uint64_t *off);
 void shmkv__log_adopt(shmkv *db, struct shard *s, uint64_t off);   /* the record at off was just published */
+void shmkv__log_adopt_new(shmkv *db, struct shard *s, uint64_t off); /* ... and log_append wrote it, under this lock */
 void shmkv__log_retire(shmkv *db, struct shard *s, uint64_t off);  /* ... stopped being live */
 /* Remove a live record: clear its slot, count it gone, retire it. */
 void shmkv__log_drop(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot, uint64_t off);

@@ -153,7 +153,7 @@ static void publish(shmkv *db, struct wreq *w, const struct cur *c, const struct
     atomic_store_explicit(slot, c->f.slot ? slot_with_reads(nv, slot_reads(c->f.val)) : nv, memory_order_release);
     shmkv__pause_at(PAUSE_SLOT_PUBLISHED);
     s->pending_huge = 0;
-    shmkv__log_adopt(db, s, off);
+    shmkv__log_adopt_new(db, s, off);
     if (c->f.slot) {
         if (c->lease && p->fills_lease)
             atomic_fetch_add_explicit(&s->leases_filled, 1, memory_order_relaxed);
