@@ -86,13 +86,12 @@ void shmkv__index_prefetch(shmkv *db, struct shard *s, uint64_t tag, struct home
  * only a hint, read without the lock. */
 void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
 {
-    for (unsigned i = 0; i < SLOTS; i++) {
-        uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-        if (v && slot_tag(v) == tag) {
-            if (mem_ok(db, slot_off(v), 64))
-                __builtin_prefetch(at(db, slot_off(v)), 1);
-            return;
-        }
+    unsigned hits = shmkv__bucket_scan(bk, tag, NULL);
+    if (hits) {
+        uint64_t v = atomic_load_explicit(&bk->slot[__builtin_ctz(hits)], memory_order_relaxed);
+        if (mem_ok(db, slot_off(v), 64))
+            __builtin_prefetch(at(db, slot_off(v)), 1);
+        return;
     }
     shmkv__index_prefetch_next(db, bk);
 }
@@ -132,10 +131,12 @@ int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key,
     for (unsigned n = 0; bk; n++) {
         if (n > CHAIN_MAX)
             return -EBADMSG;
-        for (unsigned i = 0; i < SLOTS; i++) {
+        unsigned empty, hits = shmkv__bucket_scan(bk, tag, &empty);
+        if (empty && !f->empty) /* (used only when the key is not found) */
+            f->empty = &bk->slot[__builtin_ctz(empty)];
+        for (; hits; hits &= hits - 1) {
+            unsigned i = (unsigned)__builtin_ctz(hits);
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-            if (!v && !f->empty)
-                f->empty = &bk->slot[i];
             if (v && slot_tag(v) == tag && rec_is(db, slot_off(v), key, klen)) {
                 f->slot = &bk->slot[i];
                 f->val = v;

@@ -92,47 +92,6 @@ static inline int match(shmkv *db, uint64_t v, const void *key, size_t klen, str
     return key_eq((const uint8_t *)at(db, o) + rec_head(rh), key, klen) ? 0 : LOOK_NEXT;
 }
 
-/* The slots of bk that may hold tag, as a bit mask: compares with no
- * branch on which slot matches (that branch cannot be predicted, and a
- * wrong guess costs more than the compares).  Only a hint: each hit's
- * slot is loaded again, atomically, before it is used.  With SSE2 the
- * bucket is compared 16 bytes at a time (a tag is the low 24 bits of its
- * slot's low 32-bit half; the link's lane is masked off); a tag of 0
- * would match empty slots, so it takes the scalar way. */
-#if defined(__SSE2__) && !defined(SHMKV_TSAN)
-#include <emmintrin.h>
-static inline unsigned tag_hits(const struct bucket *bk, uint64_t tag)
-{
-    if (__builtin_expect(!tag, 0)) {
-        unsigned m = 0;
-        for (unsigned i = 0; i < SLOTS; i++) {
-            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-            m |= (unsigned)((v != 0) & (slot_tag(v) == tag)) << i;
-        }
-        return m;
-    }
-    const __m128i *p = (const __m128i *)(const void *)bk;
-    __m128i mask = _mm_set_epi32(0, (int)TAG_MASK, 0, (int)TAG_MASK), want = _mm_set_epi32(0, (int)tag, 0, (int)tag);
-    unsigned m = 0;
-    for (unsigned q = 0; q < 4; q++) {
-        __m128i eq = _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(p + q), mask), want);
-        unsigned bits = (unsigned)_mm_movemask_epi8(eq);
-        /* a lane's qword matches when its low dword (bits 0-3 or 8-11) does */
-        m |= ((bits & 1) | ((bits >> 7) & 2)) << (2 * q);
-    }
-    return m >> 1; /* lane 0 is the link */
-}
-#else
-static inline unsigned tag_hits(const struct bucket *bk, uint64_t tag)
-{
-    unsigned m = 0;
-    for (unsigned i = 0; i < SLOTS; i++) {
-        uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-        m |= (unsigned)((v != 0) & (slot_tag(v) == tag)) << i;
-    }
-    return m;
-}
-#endif
 
 /* The record's run's identity, for a guarded look (0 run: unguarded). */
 struct guard {
@@ -272,7 +231,7 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
             suspect = true;
             break;
         }
-        for (unsigned hits = tag_hits(bk, tag); hits && !suspect; hits &= hits - 1) {
+        for (unsigned hits = shmkv__bucket_scan(bk, tag, NULL); hits && !suspect; hits &= hits - 1) {
             unsigned i = (unsigned)__builtin_ctz(hits);
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
             struct rec rh;
@@ -418,7 +377,7 @@ static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t k
     view_begin(s, &vw);
     struct bucket *bk = shmkv__bucket_at(db, s, shmkv__bucket_for(vw.layout, db->base_bits, tag));
     for (unsigned n = 0; bk && n < 4; n++) {
-        for (unsigned hits = tag_hits(bk, tag); hits; hits &= hits - 1) {
+        for (unsigned hits = shmkv__bucket_scan(bk, tag, NULL); hits; hits &= hits - 1) {
             unsigned i = (unsigned)__builtin_ctz(hits);
             uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire), o = slot_off(v);
             struct rec rh;
@@ -503,7 +462,7 @@ SHMKV_API int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **va
  * is there or further on). */
 static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
 {
-    unsigned hits = tag_hits(bk, tag);
+    unsigned hits = shmkv__bucket_scan(bk, tag, NULL);
     if (hits) {
         uint64_t v = atomic_load_explicit(&bk->slot[__builtin_ctz(hits)], memory_order_relaxed);
         if (v && mem_ok(db, slot_off(v), 64))
