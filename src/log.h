@@ -24,8 +24,8 @@ struct piece {
  * shard's log; *off is where it went.  Nothing is published: the caller
  * stores the slot, then adopts.  reserve: may use the allocator's
  * headroom (compaction).  0, -ENOSPC, -EBADMSG, or a lock error. */
-/* A hint for batches, no lock: the open run's header, or (tail) the line
- * the next record goes to. */
+/* A hint before a put takes its lock: the open run's header, or (tail)
+ * the lines the next record goes to (its first two, for writing). */
 void shmkv__log_prefetch(shmkv *db, struct shard *s, bool tail);
 int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const struct piece *val,
                       unsigned nval, uint64_t ext, bool reserve, uint64_t *off);

@@ -411,6 +411,11 @@ SHMKV_API int shmkv_put_ex(shmkv *db, const void *key, size_t klen, const void *
     }
     struct wreq w;
     shmkv__wreq_init(db, &w, key, klen, decide_put, &a);
+    /* and the open log run's header and the lines the record will go to:
+     * the put's stores would otherwise wait for them at the unlock (5 %
+     * of single puts growing 10 M keys, BENCHMARKS 7.8) */
+    shmkv__log_prefetch(db, w.s, false);
+    shmkv__log_prefetch(db, w.s, true);
     return shmkv__write(db, &w);
 }
 
@@ -499,24 +504,28 @@ SHMKV_API int shmkv_clear(shmkv *db)
 
 /* ---- batched puts ---- */
 
-/* Batched puts as a software pipeline, each pair passing its stages two
- * pairs apart: hashed, and its shard's lines prefetched (the layout's and,
- * for writing, the lock's and the counters'); its home bucket and the
- * open log run's header; the record or overflow bucket the bucket leads
- * to and the line the record will be appended to; written, as a single
- * put is, in order.  (A stage for the buckets of the shard's next split
+/* Batched puts as a software pipeline that moves a group of PUT_GROUP
+ * pairs a step: a group is hashed, and its shards' lines prefetched (the
+ * layout's and, for writing, the lock's and the counters'); a step later
+ * its home buckets and open log runs' headers; a step later the records
+ * or overflow buckets the buckets lead to and the lines the records will
+ * be appended to; a step later it is written, pair by pair in order, as
+ * single puts are.  Each put then finds its lines in cache, and the
+ * misses of a few pairs overlap.  The prefetches go a group at a time
+ * because a prefetch whose page the TLB does not map holds up the
+ * retirement of everything after it for its page walk: one at a time
+ * (stages a pair apart, the version before) the walks came one after the
+ * other, each a fifth of a batched put's time in `perf`, where a group's
+ * walks proceed together (BENCHMARKS 7.8).  Prefetching a whole batch at
+ * once would not do: the CPU tracks some twenty outstanding misses, and a
+ * put has several.  (A stage for the buckets of the shard's next split
  * cost more than it saved once splits came in bursts, which load their
- * own buckets together: medians 7.40 -> 7.58 and 7.49 -> 7.58 M/s
- * without it, BENCHMARKS 7.6.)  Each put then finds
- * its lines in cache, and the misses of a few pairs overlap.  Prefetching
- * all of a batch's lines at once would not do: the CPU tracks some twenty
- * outstanding misses, and a put has several.  (Closer stages, or a stage
- * more for the directory entry, measured slower.) */
+ * own buckets together: BENCHMARKS 7.6.) */
 #define PUT_DEEP (16u << 20) /* smaller tables stay in cache: no prefetch stages */
-#define PUT_SHARD 6 /* pairs ahead of the write */
-#define PUT_HOME 4
-#define PUT_REC 2
-#define PUT_RING 8 /* > PUT_SHARD, a power of two */
+#define PUT_GROUP 4u
+#define PUT_STEPS 3u         /* steps from a group's start to its write */
+#define PUT_RING 16u         /* >= PUT_GROUP * (PUT_STEPS + 1), a power of two */
+_Static_assert(PUT_RING >= PUT_GROUP * (PUT_STEPS + 1) && !(PUT_RING & (PUT_RING - 1)), "the ring holds the pipeline");
 
 struct put_slot {
     struct wreq w;
@@ -550,27 +559,28 @@ static int put_write(shmkv *db, struct wreq *w, struct shard **held, bool keep)
     return r;
 }
 
-/* The slot of the pair `ahead` pairs behind i, if it is in the batch and
- * valid. */
-static struct put_slot *put_stage(shmkv_pair *pairs, struct put_slot *ring, size_t n, size_t i, size_t ahead)
+/* Pair j's slot, if j is in the batch and valid. */
+static struct put_slot *put_slot_of(shmkv_pair *pairs, struct put_slot *ring, size_t n, size_t j)
 {
-    size_t j = i - ahead;
-    return i >= ahead && j < n && !pairs[j].rc ? &ring[j % PUT_RING] : NULL;
+    return j < n && !pairs[j].rc ? &ring[j % PUT_RING] : NULL;
 }
 
-/* The two prefetch stages at step i of the pipeline. */
-static void put_prefetch(shmkv *db, shmkv_pair *pairs, struct put_slot *ring, size_t n, size_t i)
+/* The prefetch stages of step k: the home buckets of group k - 1, then
+ * what the buckets of group k - 2 lead to. */
+static void put_prefetch(shmkv *db, shmkv_pair *pairs, struct put_slot *ring, size_t n, size_t k)
 {
     struct put_slot *ps;
-    if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_HOME))) {
-        shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
-        shmkv__log_prefetch(db, ps->w.s, false);
-    }
-    if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD - PUT_REC))) {
-        if (ps->w.home.bk)
-            shmkv__index_prefetch_rec(db, ps->w.home.bk, ps->w.tag);
-        shmkv__log_prefetch(db, ps->w.s, true);
-    }
+    for (size_t j = (k - 1) * PUT_GROUP; k >= 1 && j < k * PUT_GROUP; j++) /* (k = 0: none) */
+        if ((ps = put_slot_of(pairs, ring, n, j))) {
+            shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
+            shmkv__log_prefetch(db, ps->w.s, false);
+        }
+    for (size_t j = (k - 2) * PUT_GROUP; k >= 2 && j < (k - 1) * PUT_GROUP; j++)
+        if ((ps = put_slot_of(pairs, ring, n, j))) {
+            if (ps->w.home.bk)
+                shmkv__index_prefetch_rec(db, ps->w.home.bk, ps->w.tag);
+            shmkv__log_prefetch(db, ps->w.s, true);
+        }
 }
 
 SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
@@ -583,17 +593,20 @@ SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
      * cost (batches ran a third slower than single puts in a 4 MiB one) */
     bool deep = atomic_load_explicit(&db->known_size, memory_order_relaxed) > PUT_DEEP;
     int stored = 0;
-    for (size_t i = 0; i < n + PUT_SHARD; i++) {
-        if (i < n)
-            put_start(db, &pairs[i], &ring[i % PUT_RING], deep);
+    size_t groups = (n + PUT_GROUP - 1) / PUT_GROUP;
+    for (size_t k = 0; k < groups + PUT_STEPS; k++) {
+        for (size_t j = k * PUT_GROUP; k < groups && j < (k + 1) * PUT_GROUP && j < n; j++)
+            put_start(db, &pairs[j], &ring[j % PUT_RING], deep);
         if (deep)
-            put_prefetch(db, pairs, ring, n, i);
-        if ((ps = put_stage(pairs, ring, n, i, PUT_SHARD))) {
+            put_prefetch(db, pairs, ring, n, k);
+        for (size_t j = (k - PUT_STEPS) * PUT_GROUP; k >= PUT_STEPS && j < (k - PUT_STEPS + 1) * PUT_GROUP; j++) {
+            if (!(ps = put_slot_of(pairs, ring, n, j)))
+                continue;
             /* neighbours in the batch that share a shard share a hold of
              * its lock (the next pair has been started: it is ahead) */
-            next = put_stage(pairs, ring, n, i + 1, PUT_SHARD);
+            next = put_slot_of(pairs, ring, n, j + 1);
             int r = put_write(db, &ps->w, &held, next && next->w.s == ps->w.s);
-            stored += (pairs[i - PUT_SHARD].rc = r) == 0;
+            stored += (pairs[j].rc = r) == 0;
         }
     }
     if (held) /* never: the last pair has no next */
