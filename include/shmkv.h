@@ -394,9 +394,9 @@ typedef struct shmkv_pair {
 /**
  * Many independent puts at once, faster than one call each: the memory
  * each pair's put will touch is requested a few pairs ahead of it, so the
- * cache misses of several pairs overlap (about 1.5x single puts in
- * BENCHMARKS.md; any n works, and batches of 16 or more keep the pipeline
- * full).  The pairs are written in the order given, each its own atomic
+ * cache misses of several pairs overlap (about 2x single puts in a table
+ * of 10 M keys, BENCHMARKS.md 7.8; any n works, and batches of 16 or more
+ * keep the pipeline full).  The pairs are written in the order given, each its own atomic
  * put, safe with every other operation of any thread or process as
  * shmkv_put_ttl() is (there is no transaction across pairs: a process
  * killed in the call leaves the pairs before the one in progress written,
