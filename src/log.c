@@ -502,7 +502,8 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
 void shmkv__log_prefetch(shmkv *db, struct shard *s, bool tail)
 {
     uint64_t ro = atomic_load_explicit(&s->open_run, memory_order_relaxed);
-    if (!ro || !mem_ok(db, ro, RUN_HDR))
+    /* a run's place (damage may have put anything here: fuzz_open) */
+    if (ro < db->data_off || (ro - db->data_off) % UNIT || !mem_ok(db, ro, RUN_HDR))
         return;
     if (!tail) {
         prefetch_w(db, run_at(db, ro));
