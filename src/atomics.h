@@ -131,7 +131,7 @@ static __attribute__((no_sanitize("thread"), noinline, unused)) int racy_cmp(con
 #endif
 
 /* A 32-bit word watched as a hint in memory that may be freed and reused
- * meanwhile (a popper watching its list's wake word: queue.c spin_on);
+ * meanwhile (a popper watching its list's wake word: wait.c shmkv__wait_spin);
  * volatile, so each look loads anew; outside ThreadSanitizer's view. */
 #ifdef SHMKV_TSAN
 static __attribute__((no_sanitize("thread"), noinline, unused)) uint32_t racy_u32(const void *p)

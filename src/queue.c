@@ -10,12 +10,12 @@
  * written only when a push creates the list.  A pop that finds nothing to
  * take notes the futex word a push moves (the list's own word, or the
  * shard's when the list does not exist yet) and watches it for a few tens
- * of microseconds (spin_on); if nothing comes, it tries again the slow
+ * of microseconds (wait.c); if nothing comes, it tries again the slow
  * way, this time counting itself among the sleepers while it still holds
  * the lock and the lanes, and sleeps on the word after letting go: a
  * push, which moves the word under the tail lane before waking, can never
  * slip in between unseen (no lost wake-up).  A push wakes one sleeper per
- * element; a deletion wakes them all.  Sleeps are sliced (SLEEP_SLICE_MS)
+ * element; a deletion wakes them all.  Sleeps are sliced (wait.c)
  * so a sleeper also notices a list deleted and made anew elsewhere.
  */
 #include "api.h"
@@ -28,20 +28,14 @@
 #include "read.h"
 #include "shard.h"
 #include "sleepers.h"
+#include "wait.h"
 #include "write.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
-
-#define SLEEP_SLICE_MS 100
-_Static_assert(SLEEP_SLICE_MS * 1000000L <= SLEEPERS_NAP_MAX_NS, "a sleeper joins again after each slice");
 
 static int check_list_write(const shmkv *db, const void *key, size_t klen, int end)
 {
@@ -113,146 +107,6 @@ static int lane_find(shmkv *db, const struct wreq *w, int end, uint64_t *lrun)
     return r == 0 || r == -EMEDIUMTYPE ? r : LIST_SLOW;
 }
 
-/* ---- waiting: pops for elements, bounded pushes for room ---- */
-
-struct wait {
-    bool counted;               /* count this caller among the sleepers if it must wait */
-    _Atomic uint32_t *word;     /* must wait: the word the awaited change moves (sleep on it) */
-    _Atomic uint32_t *waiters;  /* counted among these (its shard's), or NULL */
-    uint64_t ticket;            /* its join's (sleepers.h) */
-    uint32_t seen;              /* the word's value when it found it must wait */
-};
-
-/* Must wait: note where to sleep (under the lock and the lanes, see the
- * top), joining waiters if counted.  Sleepers count in their shard, never
- * in their list: a list may be deleted and its memory reused while they
- * sleep, and what they write when they wake must not land in it.
- * (Waiting on its futex word so is harmless: the kernel only reads it.) */
-static void prepare_sleep(struct wait *wt, _Atomic uint32_t *word, _Atomic uint32_t *waiters)
-{
-    wt->word = word;
-    if (wt->counted) {
-        wt->waiters = waiters;
-        wt->ticket = shmkv__sleepers_join(waiters);
-    }
-    wt->seen = atomic_load_explicit(word, memory_order_acquire);
-}
-
-/* Awake again: no longer counted. */
-static void awake(struct wait *wt)
-{
-    if (!wt->waiters)
-        return;
-    shmkv__sleepers_leave(wt->waiters, wt->ticket);
-    wt->waiters = NULL;
-}
-
-/* Sleep until word moves off seen, the slice ends or the deadline passes
- * (deadline 0: none).  -EINTR if a signal came. */
-static int sleep_on(struct wait *wt, const struct timespec *deadline)
-{
-    struct timespec now, ts = {0, SLEEP_SLICE_MS * 1000000L};
-    if (deadline->tv_sec || deadline->tv_nsec) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t left = (deadline->tv_sec - now.tv_sec) * 1000000000L + (deadline->tv_nsec - now.tv_nsec);
-        if (left <= 0)
-            return -ETIME;
-        if (left < ts.tv_nsec)
-            ts.tv_nsec = left;
-    }
-    long r = syscall(SYS_futex, (uint32_t *)wt->word, FUTEX_WAIT, wt->seen, &ts, NULL, 0);
-    return r && errno == EINTR ? -EINTR : 0;
-}
-
-static void deadline_of(int64_t timeout_ms, struct timespec *d)
-{
-    d->tv_sec = d->tv_nsec = 0;
-    if (timeout_ms <= 0)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, d);
-    d->tv_sec += timeout_ms / 1000;
-    d->tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (d->tv_nsec >= 1000000000L) {
-        d->tv_sec++;
-        d->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Before sleeping, a caller that must wait watches the word it would
- * sleep on for a while (SPIN_NS) without being counted among the
- * sleepers (a list's word, or the shard's while the list does not exist;
- * reading a list's word is harmless even if a delete freed and reused its
- * memory meanwhile: the mapping stays, and the locked try that follows
- * looks again): in a steady stream the next push (or pop) comes within
- * microseconds, and a waiter that catches it awake spares the other side
- * its futex wake and itself two context switches (the cost of every
- * element otherwise, as it is for POSIX message queues).  It yields the
- * CPU now and then, so that on a busy machine the other side gets it.
- * Returns when the word moved or the time is up: the try that follows
- * tells which mattered. */
-#define SPIN_NS 50000
-
-/* Watch until the word moves (true) or *left (ns) runs out (false),
- * taking what it spent off *left. */
-static bool spin_on(const struct wait *wt, int64_t *left)
-{
-    int64_t t0 = shmkv__host_mono_ns();
-    for (unsigned i = 1;; i++) {
-        bool moved = racy_u32(wt->word) != wt->seen; /* a hint: the try that follows decides */
-        if (!moved && i % 64)
-            continue;
-        int64_t spent = shmkv__host_mono_ns() - t0;
-        if (moved || spent >= *left) {
-            *left -= spent;
-            return moved;
-        }
-        sched_yield();
-    }
-}
-
-/* A try through a lane: as the write w would do, or LIST_SLOW. */
-typedef int (*lane_fn)(shmkv *db, const struct wreq *w);
-
-/* Run a write that may have to wait (w, whose arg holds wt), waiting
- * between tries as timeout_ms says: first watching the word (spin_on,
- * SPIN_NS in all per call) and trying again through lane (if given)
- * whenever it moves, then, once the watch is spent, a try that counts
- * itself among the sleepers (under the shard's lock and both lanes) and
- * sleeps in the kernel until the other side wakes it; awake, a try
- * through the lane again.  (A try after a move through the shard's lock
- * would take the lane the other side is using, for every message of a
- * queue that runs empty or full.) */
-static int wait_loop(shmkv *db, const struct wreq *w, struct wait *wt, lane_fn lane, int64_t timeout_ms)
-{
-    struct timespec deadline;
-    deadline_of(timeout_ms, &deadline);
-    int64_t watch = SPIN_NS;
-    wt->counted = false;
-    for (;;) {
-        int r = LIST_SLOW;
-        wt->word = NULL;
-        if (lane && !wt->counted)
-            r = lane(db, w);
-        if (r == LIST_SLOW) {
-            struct wreq again = *w;
-            r = shmkv__write(db, &again);
-        }
-        if (r != -EAGAIN || !wt->word || !timeout_ms)
-            return r;
-        if (!wt->counted) { /* watch while there is watch left; then count, then sleep */
-            wt->counted = watch <= 0 || !spin_on(wt, &watch);
-            continue;
-        }
-        r = sleep_on(wt, &deadline);
-        awake(wt);
-        wt->counted = false;
-        if (r == -ETIME)
-            return -EAGAIN;
-        if (r)
-            return r;
-    }
-}
-
 /* ---- push ---- */
 
 struct push_arg {
@@ -286,7 +140,7 @@ static int decide_push(shmkv *db, struct wreq *w, const struct cur *c, struct pl
         uint64_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
                                 atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
         if (len > a->max - a->n) { /* full for this push: wait for a pop (a->n <= a->max) */
-            prepare_sleep(&a->wt, &l->end[SHMKV_HEAD].wake, &w->s->lane[SHMKV_HEAD].sleepers);
+            shmkv__wait_prepare(&a->wt, &l->end[SHMKV_HEAD].wake, &w->s->lane[SHMKV_HEAD].sleepers);
             w->rc = -EAGAIN;
             return 0;
         }
@@ -401,7 +255,7 @@ static int deep_count(struct shard *s, struct wait *dw, _Atomic uint32_t *word)
     if (r)
         return r;
     dw->counted = true;
-    prepare_sleep(dw, word, &s->lane[SHMKV_HEAD].sleepers);
+    shmkv__wait_prepare(dw, word, &s->lane[SHMKV_HEAD].sleepers);
     shmkv__lane_drop(s, SHMKV_HEAD);
     return 0;
 }
@@ -410,8 +264,8 @@ static int deep_count(struct shard *s, struct wait *dw, _Atomic uint32_t *word)
 static bool deep_sleep(struct wait *dw, int64_t end)
 {
     struct timespec d = {end / 1000000000L, end % 1000000000L};
-    sleep_on(dw, &d); /* (a signal: as no pop, the push spills) */
-    awake(dw);
+    shmkv__wait_sleep(dw, &d); /* (a signal: as no pop, the push spills) */
+    shmkv__wait_awake(dw);
     return racy_u32(dw->word) != dw->seen;
 }
 
@@ -427,7 +281,7 @@ static int lane_push_deep(shmkv *db, const struct wreq *w)
     if (deep_idle.word == a->wt.word && racy_u32(a->wt.word) == deep_idle.seen && start < deep_idle.until)
         return LIST_SLOW; /* no pop since this thread waited in vain, a while ago */
     a->slack = true; /* (a watcher is woken by no one: it may wait for more room) */
-    while (spin > 0 && spin_on(&a->wt, &spin))
+    while (spin > 0 && shmkv__wait_spin(&a->wt, &spin))
         if ((r = lane_push(db, w)) != LIST_DEEP)
             break;
     a->slack = false;
@@ -441,7 +295,7 @@ static int lane_push_deep(shmkv *db, const struct wreq *w)
         int64_t now = shmkv__host_mono_ns(), end = now + DEEP_WAIT_NS;
         end = end < start + DEEP_MAX_NS ? end : start + DEEP_MAX_NS;
         if (r != LIST_DEEP || now >= end) {
-            awake(&dw);
+            shmkv__wait_awake(&dw);
             return r == LIST_DEEP ? LIST_SLOW : r;
         }
         if (!deep_sleep(&dw, end)) {
@@ -474,7 +328,7 @@ static int push_wait(shmkv *db, const void *key, size_t klen, const shmkv_elem *
     struct push_arg a = {.elems = elems, .n = n, .end = end, .max = max, .now = max != UINT64_MAX && !timeout_ms};
     struct wreq w;
     wreq_setup_list(db, &w, key, klen, decide_push, &a);
-    return wait_loop(db, &w, &a.wt, lane_push_deep, timeout_ms);
+    return shmkv__wait_loop(db, &w, &a.wt, lane_push_deep, timeout_ms);
 }
 
 SHMKV_API int shmkv_push_many(shmkv *db, const void *key, size_t klen, const shmkv_elem *elems, size_t n, int end)
@@ -512,14 +366,14 @@ static int decide_pop(shmkv *db, struct wreq *w, const struct cur *c, struct pla
         return -EMEDIUMTYPE;
     w->rc = -EAGAIN;
     if (!c->list) {
-        prepare_sleep(&a->wt, &w->s->list_wake, &w->s->list_waiters);
+        shmkv__wait_prepare(&a->wt, &w->s->list_wake, &w->s->list_waiters);
         return 0;
     }
     struct list *l = list_at(db, c->list);
     uint32_t len = list_len(atomic_load_explicit(&l->end[SHMKV_HEAD].w, memory_order_relaxed),
                             atomic_load_explicit(&l->end[SHMKV_TAIL].w, memory_order_relaxed));
     if (!len) {
-        prepare_sleep(&a->wt, &l->end[SHMKV_TAIL].wake, &w->s->list_waiters);
+        shmkv__wait_prepare(&a->wt, &l->end[SHMKV_TAIL].wake, &w->s->list_waiters);
         return 0;
     }
     long k = shmkv__list_peek(db, c->list, a->end, a->max, a->buf, a->cap, a->lens);
@@ -569,7 +423,7 @@ SHMKV_API int shmkv_pop_many(shmkv *db, const void *key, size_t klen, int end, v
     struct pop_arg a = {.end = end, .buf = buf, .cap = cap, .lens = lens, .max = max};
     struct wreq w;
     wreq_setup_list(db, &w, key, klen, decide_pop, &a);
-    if ((r = wait_loop(db, &w, &a.wt, lane_pop, timeout_ms)) == 0)
+    if ((r = shmkv__wait_loop(db, &w, &a.wt, lane_pop, timeout_ms)) == 0)
         *n = a.n;
     return r;
 }
@@ -650,9 +504,9 @@ static int move_locked(shmkv *db, struct move *m)
                                  atomic_load_explicit(&ls->end[SHMKV_TAIL].w, memory_order_relaxed)) : 0;
     if (!len) {
         if (ls)
-            prepare_sleep(&m->a.wt, &ls->end[SHMKV_TAIL].wake, &m->ws.s->list_waiters);
+            shmkv__wait_prepare(&m->a.wt, &ls->end[SHMKV_TAIL].wake, &m->ws.s->list_waiters);
         else
-            prepare_sleep(&m->a.wt, &m->ws.s->list_wake, &m->ws.s->list_waiters);
+            shmkv__wait_prepare(&m->a.wt, &m->ws.s->list_wake, &m->ws.s->list_waiters);
         return -EAGAIN;
     }
     long k = shmkv__list_peek(db, cs.list, m->from, 1, m->a.buf, m->a.cap, m->a.lens);
@@ -701,7 +555,7 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
     shmkv__wreq_init(db, &m.ws, src, slen, NULL, NULL);
     shmkv__wreq_init(db, &m.wd, dst, dlen, NULL, NULL);
     struct timespec deadline;
-    deadline_of(timeout_ms, &deadline);
+    shmkv__wait_deadline(timeout_ms, &deadline);
     int64_t watch = SPIN_NS;
     for (int round = 0, stuck = 0;;) {
         m.a.wt.word = NULL;
@@ -724,10 +578,10 @@ SHMKV_API int shmkv_move(shmkv *db, const void *src, size_t slen, int from, cons
         } else if (r != -EAGAIN || !m.a.wt.word || !timeout_ms) {
             return r;
         } else if (!m.a.wt.counted) { /* as wait_loop: watch, then a counted try */
-            m.a.wt.counted = watch <= 0 || !spin_on(&m.a.wt, &watch);
+            m.a.wt.counted = watch <= 0 || !shmkv__wait_spin(&m.a.wt, &watch);
         } else {
-            r = sleep_on(&m.a.wt, &deadline);
-            awake(&m.a.wt);
+            r = shmkv__wait_sleep(&m.a.wt, &deadline);
+            shmkv__wait_awake(&m.a.wt);
             if (r)
                 return r == -ETIME ? -EAGAIN : r;
         }

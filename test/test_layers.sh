@@ -6,7 +6,7 @@
 #       0 base     atomics format handle fault hash host lock map sleepers
 #       1 storage  clock alloc index log list patch
 #       2 policy   shard clean evict
-#       3 api      api table write rmw lease queue read iterate stat check
+#       3 api      api table write rmw lease queue wait read iterate stat check
 #                  check_leaks error
 #  2. No include cycle among the library's files (tsort finds none).
 #  3. The archives export only the public API (shmkv_*) and internal
@@ -30,7 +30,7 @@ layer_of() {
         atomics|format|handle|fault|hash|host|lock|map|sleepers) echo 0 ;;
         clock|alloc|index|log|list|patch) echo 1 ;;
         shard|clean|evict) echo 2 ;;
-        api|table|write|rmw|lease|queue|read|iterate|stat|check|check_leaks|error) echo 3 ;;
+        api|table|write|rmw|lease|queue|wait|read|iterate|stat|check|check_leaks|error) echo 3 ;;
         *) echo x ;;
     esac
 }
