@@ -493,22 +493,23 @@ int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, 
 }
 
 /* Hints, no lock: load for writing the open run's header (once the
- * shard's lock line, which names the run, has arrived), or the lines the
- * next record goes to (once the header, which says where, has): the
+ * shard's lock line, which names the run, has arrived), the lines the
+ * next record goes to (once the header, which says where, has), or both
+ * (a single put, which has nothing to do meanwhile): the
  * first two, since a small record crosses into the second one time in
  * three, and a store that misses holds up the unlock's exchange until
  * its line arrives (13 % of a batched put's time in `perf` when only the
  * first was loaded, BENCHMARKS 7.8). */
-void shmkv__log_prefetch(shmkv *db, struct shard *s, bool tail)
+void shmkv__log_prefetch(shmkv *db, struct shard *s, unsigned what)
 {
     uint64_t ro = atomic_load_explicit(&s->open_run, memory_order_relaxed);
     /* a run's place (damage may have put anything here: fuzz_open) */
     if (ro < db->data_off || (ro - db->data_off) % UNIT || !mem_ok(db, ro, RUN_HDR))
         return;
-    if (!tail) {
+    if (what & LOG_PF_RUN)
         prefetch_w(db, run_at(db, ro));
+    if (!(what & LOG_PF_TAIL))
         return;
-    }
     /* racy: without the lock the run may have been released since, its
      * header now another's record bytes (a look, checked by mem_ok) */
     uint64_t used = racy_u64(&run_at(db, ro)->used);

@@ -24,9 +24,11 @@ struct piece {
  * shard's log; *off is where it went.  Nothing is published: the caller
  * stores the slot, then adopts.  reserve: may use the allocator's
  * headroom (compaction).  0, -ENOSPC, -EBADMSG, or a lock error. */
-/* A hint before a put takes its lock: the open run's header, or (tail)
- * the lines the next record goes to (its first two, for writing). */
-void shmkv__log_prefetch(shmkv *db, struct shard *s, bool tail);
+/* A hint before a put takes its lock: the open run's header (LOG_PF_RUN),
+ * the lines the next record goes to (LOG_PF_TAIL: its first two, for
+ * writing), or both. */
+enum { LOG_PF_RUN = 1, LOG_PF_TAIL = 2 };
+void shmkv__log_prefetch(shmkv *db, struct shard *s, unsigned what);
 int shmkv__log_append(shmkv *db, struct shard *s, const void *key, size_t klen, const struct piece *val,
                       unsigned nval, uint64_t ext, bool reserve, uint64_t *off);
 void shmkv__log_adopt(shmkv *db, struct shard *s, uint64_t off);   /* the record at off was just published */

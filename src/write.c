@@ -414,8 +414,7 @@ SHMKV_API int shmkv_put_ex(shmkv *db, const void *key, size_t klen, const void *
     /* and the open log run's header and the lines the record will go to:
      * the put's stores would otherwise wait for them at the unlock (5 %
      * of single puts growing 10 M keys, BENCHMARKS 7.8) */
-    shmkv__log_prefetch(db, w.s, false);
-    shmkv__log_prefetch(db, w.s, true);
+    shmkv__log_prefetch(db, w.s, LOG_PF_RUN | LOG_PF_TAIL);
     return shmkv__write(db, &w);
 }
 
@@ -570,17 +569,19 @@ static struct put_slot *put_slot_of(shmkv_pair *pairs, struct put_slot *ring, si
 static void put_prefetch(shmkv *db, shmkv_pair *pairs, struct put_slot *ring, size_t n, size_t k)
 {
     struct put_slot *ps;
-    for (size_t j = (k - 1) * PUT_GROUP; k >= 1 && j < k * PUT_GROUP; j++) /* (k = 0: none) */
-        if ((ps = put_slot_of(pairs, ring, n, j))) {
-            shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
-            shmkv__log_prefetch(db, ps->w.s, false);
-        }
-    for (size_t j = (k - 2) * PUT_GROUP; k >= 2 && j < (k - 1) * PUT_GROUP; j++)
-        if ((ps = put_slot_of(pairs, ring, n, j))) {
-            if (ps->w.home.bk)
-                shmkv__index_prefetch_rec(db, ps->w.home.bk, ps->w.tag);
-            shmkv__log_prefetch(db, ps->w.s, true);
-        }
+    if (k >= 1)
+        for (size_t j = (k - 1) * PUT_GROUP; j < k * PUT_GROUP; j++)
+            if ((ps = put_slot_of(pairs, ring, n, j))) {
+                shmkv__index_prefetch(db, ps->w.s, ps->w.tag, &ps->w.home);
+                shmkv__log_prefetch(db, ps->w.s, LOG_PF_RUN);
+            }
+    if (k >= 2)
+        for (size_t j = (k - 2) * PUT_GROUP; j < (k - 1) * PUT_GROUP; j++)
+            if ((ps = put_slot_of(pairs, ring, n, j))) {
+                if (ps->w.home.bk)
+                    shmkv__index_prefetch_rec(db, ps->w.home.bk, ps->w.tag);
+                shmkv__log_prefetch(db, ps->w.s, LOG_PF_TAIL);
+            }
 }
 
 SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
@@ -595,11 +596,13 @@ SHMKV_API int shmkv_put_many(shmkv *db, shmkv_pair *pairs, size_t n)
     int stored = 0;
     size_t groups = (n + PUT_GROUP - 1) / PUT_GROUP;
     for (size_t k = 0; k < groups + PUT_STEPS; k++) {
-        for (size_t j = k * PUT_GROUP; k < groups && j < (k + 1) * PUT_GROUP && j < n; j++)
+        for (size_t j = k * PUT_GROUP; j < (k + 1) * PUT_GROUP && j < n; j++)
             put_start(db, &pairs[j], &ring[j % PUT_RING], deep);
         if (deep)
             put_prefetch(db, pairs, ring, n, k);
-        for (size_t j = (k - PUT_STEPS) * PUT_GROUP; k >= PUT_STEPS && j < (k - PUT_STEPS + 1) * PUT_GROUP; j++) {
+        if (k < PUT_STEPS)
+            continue; /* no group is due for its write yet */
+        for (size_t j = (k - PUT_STEPS) * PUT_GROUP; j < (k - PUT_STEPS + 1) * PUT_GROUP; j++) {
             if (!(ps = put_slot_of(pairs, ring, n, j)))
                 continue;
             /* neighbours in the batch that share a shard share a hold of
