@@ -1,6 +1,7 @@
 /* list_helpers.c - see list_helpers.h. */
 #include "list_helpers.h"
 
+#include "api_helpers.h"
 #include "harness.h"
 
 #include <errno.h>
@@ -79,4 +80,25 @@ void check_list_at(const char *file, int line, shmkv *db, const char *key, const
                 break;
             }
     free(got);
+}
+
+shmkv *open_list_and_pair(char *name, size_t cap, const char *tag)
+{
+    shmkv *db = open_new(name, cap, tag);
+    for (uint64_t i = 1; i <= 3; i++)
+        CHECK_RC(elem_push(db, "L", i, SHMKV_TAIL), 0);
+    CHECK_RC(shmkv_put(db, "P", 1, "pv", 2), 0);
+    return db;
+}
+
+void close_unlink(shmkv *db, const char *name)
+{
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+int visit_none(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)ctx, (void)k, (void)kl, (void)v, (void)vl;
+    return 0;
 }

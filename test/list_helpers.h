@@ -1,7 +1,8 @@
 /*
- * list_helpers.h - what the list tests (test_list, test_list_space,
- * test_list_model, test_queue, test_list_crash, test_list_threads) share:
- * self-validating elements and a list's contents read back.
+ * list_helpers.h - what the list tests (test_list, test_list_errors,
+ * test_list_space, test_list_model, test_queue, test_list_crash,
+ * test_list_threads) share: self-validating elements, a list's contents
+ * read back, and a table to start from.
  */
 #ifndef SHMKV_TEST_LIST_HELPERS_H
 #define SHMKV_TEST_LIST_HELPERS_H
@@ -41,5 +42,16 @@ void check_list_at(const char *file, int line, shmkv *db, const char *key, const
                    size_t n);
 #define CHECK_LIST(db, key, want, n) check_list_at(__FILE__, __LINE__, db, key, key, want, n)
 #define CHECK_LIST_OF(db, key, tag, want, n) check_list_at(__FILE__, __LINE__, db, key, tag, want, n)
+
+/* A new table (open_new's) with a list "L" holding elements 1, 2, 3 of
+ * list "L" and a pair "P" holding "pv". */
+shmkv *open_list_and_pair(char *name, size_t cap, const char *tag);
+
+/* Close db and remove its table, name. */
+void close_unlink(shmkv *db, const char *name);
+
+/* A foreach callback that stops at once (returns 0): for the calls that
+ * must fail before visiting anything. */
+int visit_none(void *ctx, const void *k, size_t kl, const void *v, size_t vl);
 
 #endif

@@ -29,12 +29,6 @@
 
 #define KEY(s) s, strlen(s)
 
-static void close_unlink(shmkv *db, const char *name)
-{
-    shmkv_close(db);
-    CHECK_RC(shmkv_unlink(name), 0);
-}
-
 /* The list's elements are first, first + 1, ..., last (mod nothing). */
 static void check_run(shmkv *db, const char *key, uint64_t first, size_t n, const char *when)
 {
