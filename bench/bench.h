@@ -65,6 +65,7 @@ struct config {
     int runs;
     unsigned batch;                /* gets per batch call (--batch) */
     int lean_gets;                 /* GET: keys made first, values checked after (--lean-gets) */
+    unsigned ideal_pad;            /* ideal's gets: empty loop turns first (--ideal-pad) */
     unsigned put_batch;            /* PUT: pairs per batch call (--put-batch) */
     int mix_op;                    /* MIX_*: what a MIX update is (--op) */
     unsigned pipeline;             /* depth of the pipelined variants */

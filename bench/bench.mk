@@ -23,7 +23,7 @@
 have_header = $(shell printf '\043include <$(1)>\n' | $(2) -E -x $(3) - >/dev/null 2>&1 && echo 1)
 
 BENCH_SRC  := $(addprefix bench/,main.c options.c systems.c phases.c worker.c report.c \
-                cleanup.c util.c stall.c hitratio.c servers.c sys_shmkv.c \
+                cleanup.c util.c stall.c hitratio.c servers.c sys_shmkv.c sys_ideal.c \
                 queue.c queue_peers.c queue_shf.c)
 BENCH_DEFS :=
 BENCH_LIBS := -lm

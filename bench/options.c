@@ -73,8 +73,9 @@ static const struct optdef defs[] = {
       .help = "value bytes, at least 8 (default 8)" },
     { "system", .arg = "LIST", STR(systems),
       .help = "comma-separated: shmkv, shmkv-cache, lmdb, redis, redis-pD,\n"
-              "memcached, memcached-pD, boost, or all (default: all, those\n"
-              "available)" },
+              "memcached, memcached-pD, boost, shf, libshmcache (built\n"
+              "when given their sources), ideal (a yardstick, not a store:\n"
+              "bench/sys_ideal.c), or all (default: all, those available)" },
     { "list-systems", ON(list_systems),
       .help = "print what 'all' runs here, one per line, and exit" },
     { "phases", .arg = "LIST", SET(set_phases),
@@ -100,6 +101,9 @@ static const struct optdef defs[] = {
     { "lean-gets", ON(lean_gets),
       .help = "GET makes 64 keys, gets them back to back, then checks\n"
               "the 64 values (default: make, get and check each in turn)" },
+    { "ideal-pad", .arg = "N", UNS(ideal_pad, 0, 1u << 20),
+      .help = "ideal: each get first runs N empty loop turns (how much\n"
+              "work a get may add before gets stop overlapping; default 0)" },
     { "put-batch", .arg = "B", UNS(put_batch, 1, MAX_DEPTH),
       .help = "PUT stores B pairs a call where the system can:\n"
               "shmkv_put_many, LMDB a write transaction per batch, Redis\n"

@@ -135,6 +135,7 @@ SYSOPS(memcached_sysops);
 SYSOPS(boost_sysops);
 SYSOPS(shf_sysops);
 SYSOPS(shmcache_sysops);
+SYSOPS(ideal_sysops);
 
 /* servers.c, for the server peers and --hitratio */
 int find_program(const char *name);

@@ -26,6 +26,7 @@ static const struct system {
     { "boost", 0, &boost_sysops },
     { "shf", 0, &shf_sysops },
     { "libshmcache", 0, &shmcache_sysops },
+    { "ideal", 0, &ideal_sysops },
 };
 #define NSYSTEMS (sizeof table / sizeof table[0])
 
@@ -40,7 +41,7 @@ static const struct system *system_named(const char *base)
 static int unknown(const char *name)
 {
     fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, shmkv-cache, lmdb, redis, redis-pD, "
-            "memcached, memcached-pD, boost, shf, libshmcache, all)\n", name);
+            "memcached, memcached-pD, boost, shf, libshmcache, ideal, all)\n", name);
     return -1;
 }
 
