@@ -384,14 +384,10 @@ static inline void copy_small(void *dst, const uint8_t *src, size_t n)
  * bench's own work around each get: BENCHMARKS 9.8. */
 enum { FAST_NO = 1 };
 
-static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t klen, uint64_t tag, void *buf,
-                           size_t cap, size_t *vlen)
+/* The usual get from the key's home bucket bk, found under layout lay. */
+static inline int get_fast_at(shmkv *db, struct shard *s, struct bucket *bk, uint64_t lay, const void *key,
+                              size_t klen, uint64_t tag, void *buf, size_t cap, size_t *vlen)
 {
-    uint64_t lay = seq_begin(&s->layout);
-    struct bucket *bk = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag));
-    if (!bk)
-        return FAST_NO;
-    __builtin_prefetch(bk);
     uint64_t epoch = seq_begin(&s->epoch), seq = seq_begin(&s->seq), patch = seq_begin(&s->patch);
     __asm__("" : "+r"(s)); /* keep s, not three addresses in it, for the re-reads */
     for (unsigned n = 0;;) {
@@ -430,6 +426,17 @@ static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t k
         if (!(bk = shmkv__bucket_link(db, nx)))
             return FAST_NO;
     }
+}
+
+static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t klen, uint64_t tag, void *buf,
+                           size_t cap, size_t *vlen)
+{
+    uint64_t lay = seq_begin(&s->layout);
+    struct bucket *bk = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag));
+    if (!bk)
+        return FAST_NO;
+    __builtin_prefetch(bk);
+    return get_fast_at(db, s, bk, lay, key, klen, tag, buf, cap, vlen);
 }
 
 /* shmkv_get's arguments when they are not plainly good: the error. */
@@ -509,22 +516,31 @@ static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
     return nb;
 }
 
-static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m)
+/* What the prefetch stages learn of each key of a batch, for its get: its
+ * hash, and its home bucket with the layout it was found under (NULL: the
+ * key is not valid, or no bucket; shmkv_get decides). */
+struct batch_key {
+    uint64_t h, lay;
+    struct bucket *home;
+};
+
+static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m, struct batch_key *bkey)
 {
     struct bucket *bk[BATCH];
     uint64_t tag[BATCH];
     for (size_t j = 0; j < m; j++) {
         shmkv_item *it = &items[j];
-        bk[j] = NULL;
+        bk[j] = bkey[j].home = NULL;
         if (!it->key || !it->klen || it->klen > SHMKV_KEY_MAX)
             continue;
         uint64_t h = shmkv__hash64(it->key, it->klen, db->seed0, db->seed1);
         struct shard *s = shard_of(db, h);
         tag[j] = h & TAG_MASK;
-        uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
+        uint64_t lay = seq_begin(&s->layout);
         bk[j] = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag[j]));
         if (bk[j])
             __builtin_prefetch(bk[j]);
+        bkey[j] = (struct batch_key){.h = h, .lay = lay, .home = bk[j]};
     }
     /* then each record, or the overflow bucket of a key not in its home
      * bucket (a table grown to 10 M keys has some 600 000 overflow
@@ -539,6 +555,21 @@ static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m)
             prefetch_rec(db, bk[j], tag[j]);
 }
 
+/* A get of a valid item whose hash and home bucket its batch's prefetch
+ * found: as shmkv_get, without finding them again (the layout read then
+ * was read before the bucket's slots, which is all the view asks). */
+static int get_hashed(shmkv *db, const struct batch_key *bk, shmkv_item *it)
+{
+    uint64_t tag = bk->h & TAG_MASK;
+    int r;
+    if (!db->count_reads &&
+        (r = get_fast_at(db, shard_of(db, bk->h), bk->home, bk->lay, it->key, it->klen, tag, it->buf, it->cap,
+                         &it->vlen)) != FAST_NO)
+        return r;
+    struct sink out = {.buf = it->buf, .cap = it->cap};
+    return lookup_at(db, bk->h, it->key, it->klen, &out, &it->vlen);
+}
+
 SHMKV_API int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n)
 {
     if (!db || (!items && n))
@@ -546,11 +577,13 @@ SHMKV_API int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n)
     int found = 0;
     for (size_t i0 = 0; i0 < n; i0 += BATCH) {
         size_t m = n - i0 < BATCH ? n - i0 : BATCH;
-        prefetch_batch(db, items + i0, m);
+        struct batch_key bkey[BATCH];
+        prefetch_batch(db, items + i0, m, bkey);
         for (size_t j = 0; j < m; j++) {
             shmkv_item *it = &items[i0 + j];
             it->vlen = 0;
-            it->rc = shmkv_get(db, it->key, it->klen, it->buf, it->cap, &it->vlen);
+            it->rc = bkey[j].home && (it->buf || !it->cap) ? get_hashed(db, &bkey[j], it)
+                                                           : shmkv_get(db, it->key, it->klen, it->buf, it->cap, &it->vlen);
             found += it->rc == 0;
         }
     }
