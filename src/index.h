@@ -26,12 +26,20 @@ struct view {
     uint64_t epoch, layout, seq, patch;
 };
 
-static inline void view_begin(const struct shard *s, struct view *v)
+/* The counters but the layout.  A reader that locates its bucket first
+ * (the layout says where it is) and starts its load reads these after:
+ * each counter only has to be read before what it guards. */
+static inline void view_begin_rest(const struct shard *s, struct view *v)
 {
     v->epoch = seq_begin(&s->epoch);
-    v->layout = seq_begin(&s->layout);
     v->seq = seq_begin(&s->seq);
     v->patch = seq_begin(&s->patch);
+}
+
+static inline void view_begin(const struct shard *s, struct view *v)
+{
+    v->layout = seq_begin(&s->layout);
+    view_begin_rest(s, v);
 }
 
 /* After copying a record: might its memory have been reused meanwhile? */

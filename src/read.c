@@ -391,7 +391,8 @@ __attribute__((always_inline)) static inline int get_fast_at(shmkv *db, struct s
                                                              uint64_t lay, const void *key, size_t klen,
                                                              uint64_t tag, void *buf, size_t cap, size_t *vlen)
 {
-    uint64_t epoch = seq_begin(&s->epoch), seq = seq_begin(&s->seq), patch = seq_begin(&s->patch);
+    struct view vw = {.layout = lay};
+    view_begin_rest(s, &vw);
     __asm__("" : "+r"(s)); /* keep s, not three addresses in it, for the re-reads */
     for (unsigned n = 0;;) {
         for (unsigned hits = shmkv__bucket_scan(bk, tag, NULL); hits; hits &= hits - 1) {
@@ -411,21 +412,15 @@ __attribute__((always_inline)) static inline int get_fast_at(shmkv *db, struct s
             if (!key_eq(k, key, klen))
                 continue;
             copy_small(buf, k + klen, rh.vlen);
-            seq_end();
-            if (seq_changed(&s->epoch, epoch) || seq_changed(&s->patch, patch) || patch_rec(patch) == o)
-                return FAST_NO; /* recycled, or rewritten in place (view_patch) */
+            if (view_recycled(s, &vw) || view_patch(s, &vw, o) != VIEW_CLEAN)
+                return FAST_NO;
             shmkv__slot_use(db, slot, v);
             *vlen = rh.vlen;
             return 0;
         }
         uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
-        if (!nx || ++n == 4) {
-            seq_end();
-            if (nx || seq_changed(&s->epoch, epoch) || seq_changed(&s->layout, lay) || seq_changed(&s->seq, seq) ||
-                seq_changed(&s->patch, patch))
-                return FAST_NO;
-            return -ENOENT;
-        }
+        if (!nx || ++n == 4)
+            return nx || view_moved(s, &vw) ? FAST_NO : -ENOENT;
         if (!(bk = shmkv__bucket_link(db, nx)))
             return FAST_NO;
     }
