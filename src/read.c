@@ -348,8 +348,9 @@ static inline void copy_ends(void *dst, const uint8_t *src, size_t n, size_t w)
 }
 
 /* Copy n bytes from the table: values of 4 to 16 bytes as two
- * overlapping words each way, not by a call. */
-static inline void copy_small(void *dst, const uint8_t *src, size_t n)
+ * overlapping words each way, not by a call (forced inline: gcc called
+ * it, and the call cost single gets 5 %: BENCHMARKS 9.10). */
+__attribute__((always_inline)) static inline void copy_small(void *dst, const uint8_t *src, size_t n)
 {
 #ifndef SHMKV_TSAN
     if (n == 8) /* one store, at an address that does not wait for the record (BENCHMARKS 9.8) */
@@ -437,6 +438,19 @@ static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t k
     return get_fast_at(db, s, bk, lay, key, klen, tag, buf, cap, vlen);
 }
 
+/* A get the fast path did not decide: the general way, out of line so
+ * that its registers and stack do not weigh on the fast path's, and
+ * marked cold so that the compiler lays the fast path out as one straight
+ * run (without `cold` single gets lost 5 %, BENCHMARKS 9.10; a table
+ * that counts reads takes this way every time, and pays for the count
+ * more than for the layout). */
+__attribute__((noinline, cold)) static int get_slow(shmkv *db, uint64_t h, const void *key, size_t klen, void *buf,
+                                                    size_t cap, size_t *vlen)
+{
+    struct sink out = {.buf = buf, .cap = cap};
+    return lookup_at(db, h, key, klen, &out, vlen);
+}
+
 /* shmkv_get's arguments when they are not plainly good: the error. */
 static int get_args(const shmkv *db, const void *key, size_t klen, const void *buf, size_t cap, const size_t *vlen)
 {
@@ -455,8 +469,7 @@ SHMKV_API int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size
     int r;
     if (!db->count_reads && (r = get_fast(db, shard_of(db, h), key, klen, h & TAG_MASK, buf, cap, vlen)) != FAST_NO)
         return r;
-    struct sink out = {.buf = buf, .cap = cap};
-    return lookup_at(db, h, key, klen, &out, vlen);
+    return get_slow(db, h, key, klen, buf, cap, vlen);
 }
 
 SHMKV_API int shmkv_ttl(shmkv *db, const void *key, size_t klen, uint64_t *remaining_ms)
