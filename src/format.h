@@ -43,7 +43,9 @@
  * at the tail and a pop at the head run side by side (list.c).  Within 6,
  * hdr.grow_claim took 4 bytes of padding (growing ahead, alloc.c): 0 in
  * every older file, and a library that ignores it merely never grows
- * ahead, so the version stayed.  shmkv_open refuses
+ * ahead, so the version stayed.  7 keys the hash of 17- to 32-byte keys
+ * (hash.h: a version-6 table placed them by an unseeded hash, and a
+ * version-6 library would look for them in other buckets).  shmkv_open refuses
  * any other version, and any file whose structure sizes differ from these
  * (the header records them), with -EBADMSG.
  */
@@ -55,7 +57,7 @@
 #include <stdint.h>
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 6u
+#define FORMAT_VERSION 7u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)

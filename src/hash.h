@@ -45,21 +45,27 @@ __attribute__((always_inline)) static inline uint64_t shmkv__hash64(const void *
             size_t q = (len >> 3) << 2; /* 0 for 4..7 bytes, 4 for 8..16 */
             a = hash_rd32(p) << 32 | hash_rd32(p + q);
             b = hash_rd32(p + len - 4) << 32 | hash_rd32(p + len - 4 - q);
-        } else {
-            a = (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1];
+        } else { /* (no key is empty, but the hash reads nothing then) */
+            a = len ? (uint64_t)p[0] << 16 | (uint64_t)p[len >> 1] << 8 | p[len - 1] : 0;
             b = 0;
         }
     } else {
         size_t i = len;
-        uint64_t s2 = seed ^ HASH_K2;
-        /* two independent lanes so the multiplies overlap in the pipeline */
-        while (i > 32) {
-            seed = hash_mum(hash_rd64(p) ^ HASH_K1, hash_rd64(p + 8) ^ seed);
-            s2 = hash_mum(hash_rd64(p + 16) ^ HASH_K2, hash_rd64(p + 24) ^ s2);
-            p += 32;
-            i -= 32;
+        if (i > 32) {
+            /* two independent lanes so the multiplies overlap in the
+             * pipeline, folded together after them (only then: folding
+             * the second lane's untouched start, seed ^ K2, cancelled the
+             * seed, and keys of 17 to 32 bytes hashed the same in every
+             * table until format 7; test_hash) */
+            uint64_t s2 = seed ^ HASH_K2;
+            do {
+                seed = hash_mum(hash_rd64(p) ^ HASH_K1, hash_rd64(p + 8) ^ seed);
+                s2 = hash_mum(hash_rd64(p + 16) ^ HASH_K2, hash_rd64(p + 24) ^ s2);
+                p += 32;
+                i -= 32;
+            } while (i > 32);
+            seed ^= s2;
         }
-        seed ^= s2;
         if (i > 16) {
             seed = hash_mum(hash_rd64(p) ^ HASH_K1, hash_rd64(p + 8) ^ seed);
             p += 16;
