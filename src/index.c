@@ -88,7 +88,7 @@ void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
 {
     unsigned hits = shmkv__bucket_scan(bk, tag, NULL);
     if (hits) {
-        uint64_t v = atomic_load_explicit(&bk->slot[__builtin_ctz(hits)], memory_order_relaxed);
+        uint64_t v = atomic_load_explicit(shmkv__hit_slot(bk, hits), memory_order_relaxed);
         if (mem_ok(db, slot_off(v), 64))
             __builtin_prefetch(at(db, slot_off(v)), 1);
         return;
@@ -135,10 +135,10 @@ int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key,
         if (empty && !f->empty) /* (used only when the key is not found) */
             f->empty = &bk->slot[__builtin_ctz(empty)];
         for (; hits; hits &= hits - 1) {
-            unsigned i = (unsigned)__builtin_ctz(hits);
-            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+            _Atomic uint64_t *slot = shmkv__hit_slot(bk, hits);
+            uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
             if (v && slot_tag(v) == tag && rec_is(db, slot_off(v), key, klen)) {
-                f->slot = &bk->slot[i];
+                f->slot = slot;
                 f->val = v;
                 return 0;
             }

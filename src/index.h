@@ -152,18 +152,28 @@ static inline struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64
     return !(off & (BUCKET_BYTES - 1)) && mem_ok(db, off, BUCKET_BYTES) ? at(db, off) : NULL;
 }
 
-/* The slots of bk that may hold tag, as a bit mask (bit i: slot i), and
- * if empty is not NULL its empty slots: compares with no branch on which
- * slot matches (that branch cannot be predicted, and a wrong guess costs
- * more than the compares; a write's scan of its bucket, a branch a slot,
- * cost batched puts 8 %: BENCHMARKS 7.8).  Only a hint to a reader: each
- * hit's slot is loaded again, atomically, before it is used.  With SSE2
- * the whole bucket is compared in four 16-byte loads and packed into one
- * mask of its sixteen 32-bit halves (a tag is the low 24 bits of its
- * slot's low half; the link's lane is dropped); a tag of 0 would match
- * empty slots, so it takes the scalar way, as TSan builds do (TSan does
- * not see vector loads of atomics).  test_bucket_scan holds the two to
- * the same answers. */
+/* The slots of bk that may hold tag, as a mask of hits (slot i: bit
+ * 2i + 2, the place of its low half among the bucket's sixteen 32-bit
+ * halves; shmkv__hit_slot names a hit's slot), and if empty is not NULL
+ * its empty slots (bit i: slot i): compares with no branch on which slot
+ * matches (that branch cannot be predicted, and a wrong guess costs more
+ * than the compares; a write's scan of its bucket, a branch a slot, cost
+ * batched puts 8 %: BENCHMARKS 7.8).  Only a hint to a reader: each hit's
+ * slot is loaded again, atomically, before it is used.  With SSE2 the
+ * whole bucket is compared in four 16-byte loads and packed into one mask
+ * of its sixteen halves (a tag is the low 24 bits of its slot's low half;
+ * the link's lane is dropped); the hits stay spread out as the halves
+ * are, which saves a get a dozen instructions of packing them into eight
+ * bits (BENCHMARKS 9.10).  A tag of 0 would match empty slots, so it
+ * takes the scalar way, as TSan builds do (TSan does not see vector loads
+ * of atomics).  test_bucket_scan holds the two to the same answers. */
+#define HITS_LANES 0xfffcu /* the halves that are slots' low halves, and the link's */
+
+static inline _Atomic uint64_t *shmkv__hit_slot(struct bucket *bk, unsigned hits)
+{
+    return &bk->slot[(__builtin_ctz(hits) >> 1) - 1];
+}
+
 #if defined(__SSE2__) && !defined(SHMKV_TSAN)
 #include <emmintrin.h>
 /* Bits 0, 2, ..., 14 of x as bits 0 to 7. */
@@ -189,7 +199,8 @@ static inline unsigned shmkv__bucket_scan(const struct bucket *bk, uint64_t tag,
         __m128i x0 = _mm_load_si128(p), x1 = _mm_load_si128(p + 1), x2 = _mm_load_si128(p + 2),
                 x3 = _mm_load_si128(p + 3);
         /* a lane matches when its low half's tag bits do (the high halves
-         * are compared with a value no masked half has) */
+         * are compared with a value no masked half has, so no odd bit is
+         * ever set) */
         __m128i mask = _mm_set_epi32(0, (int)TAG_MASK, 0, (int)TAG_MASK), want = _mm_set_epi32(-1, (int)tag, -1, (int)tag);
         unsigned m = shmkv__halves_mask(_mm_cmpeq_epi32(_mm_and_si128(x0, mask), want),
                                         _mm_cmpeq_epi32(_mm_and_si128(x1, mask), want),
@@ -201,7 +212,7 @@ static inline unsigned shmkv__bucket_scan(const struct bucket *bk, uint64_t tag,
                                             _mm_cmpeq_epi32(x3, z));
             *empty = shmkv__even_bits(e & e >> 1) >> 1; /* lane 0 is the link */
         }
-        return shmkv__even_bits(m) >> 1;
+        return m & HITS_LANES;
     }
 #else
 static inline unsigned shmkv__bucket_scan(const struct bucket *bk, uint64_t tag, unsigned *empty)
@@ -210,7 +221,7 @@ static inline unsigned shmkv__bucket_scan(const struct bucket *bk, uint64_t tag,
     unsigned m = 0, e = 0;
     for (unsigned i = 0; i < SLOTS; i++) {
         uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
-        m |= (unsigned)((v != 0) & (slot_tag(v) == tag)) << i;
+        m |= (unsigned)((v != 0) & (slot_tag(v) == tag)) << (2 * i + 2);
         e |= (unsigned)(v == 0) << i;
     }
     if (empty)

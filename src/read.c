@@ -232,8 +232,8 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
             break;
         }
         for (unsigned hits = shmkv__bucket_scan(bk, tag, NULL); hits && !suspect; hits &= hits - 1) {
-            unsigned i = (unsigned)__builtin_ctz(hits);
-            uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
+            _Atomic uint64_t *slot = shmkv__hit_slot(bk, hits);
+            uint64_t v = atomic_load_explicit(slot, memory_order_acquire);
             struct rec rh;
             if (!v || slot_tag(v) != tag)
                 continue; /* changed since: as if looked at a moment later */
@@ -254,7 +254,7 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
             }
             if (r == 0 || r == -ENOBUFS) {
                 if (!out->expiry)
-                    shmkv__slot_use(db, &bk->slot[i], v);
+                    shmkv__slot_use(db, slot, v);
                 *vlen = rh.vlen;
             }
             return r;
@@ -397,7 +397,7 @@ __attribute__((always_inline)) static inline int get_fast_at(shmkv *db, struct s
     __asm__("" : "+r"(s)); /* keep s, not three addresses in it, for the re-reads */
     for (unsigned n = 0;;) {
         for (unsigned hits = shmkv__bucket_scan(bk, tag, NULL); hits; hits &= hits - 1) {
-            _Atomic uint64_t *slot = &bk->slot[__builtin_ctz(hits)];
+            _Atomic uint64_t *slot = shmkv__hit_slot(bk, hits);
             uint64_t v = atomic_load_explicit(slot, memory_order_acquire), o = slot_off(v);
             uint64_t known = atomic_load_explicit(&db->known_size, memory_order_relaxed);
             if (slot_tag(v) != tag || o < db->data_off || o + sizeof(struct rec) + klen > known)
@@ -516,7 +516,7 @@ static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
 {
     unsigned hits = shmkv__bucket_scan(bk, tag, NULL);
     if (hits) {
-        uint64_t v = atomic_load_explicit(&bk->slot[__builtin_ctz(hits)], memory_order_relaxed);
+        uint64_t v = atomic_load_explicit(shmkv__hit_slot(bk, hits), memory_order_relaxed);
         if (v && mem_ok(db, slot_off(v), 64))
             __builtin_prefetch(at(db, slot_off(v)));
         return NULL;

@@ -5,8 +5,9 @@
  *
  * The SSE2 version packs the bucket's sixteen 32-bit halves into one mask
  * and must agree, bit for bit, with the plain definition (a slot is a hit
- * when it is not 0 and its low 24 bits are the tag; empty when it is 0;
- * the link in front of the slots is never a slot):
+ * when it is not 0 and its low 24 bits are the tag, bit 2i + 2 for slot
+ * i, and shmkv__hit_slot names it; empty when it is 0, bit i; the link in
+ * front of the slots is never a slot):
  *  - random: buckets drawn so that every case comes up often (the tag in
  *    a slot with anything in its other bits, high halves that are all
  *    ones, the tag's bits in the link, empty slots, a slot whose low half
@@ -41,7 +42,7 @@ static unsigned ref_scan(const struct bucket *bk, uint64_t tag, unsigned *empty)
     for (unsigned i = 0; i < SLOTS; i++) {
         uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
         if (v && (v & TAG_MASK) == tag)
-            m |= 1u << i;
+            m |= 1u << (2 * i + 2);
         if (!v)
             e |= 1u << i;
     }
@@ -75,6 +76,16 @@ static void check_bucket(const struct bucket *bk, uint64_t tag, const char *what
     CHECKF(got == want && got_e == want_e && got_only == want,
            "%s, tag %#llx: hits %#x (%#x without empties), empty %#x; want %#x, %#x", what,
            (unsigned long long)tag, got, got_only, got_e, want, want_e);
+    /* each hit, lowest first, names its slot */
+    unsigned i = 0, hits = got;
+    for (; i < SLOTS && hits; i++) {
+        if (!(want & 1u << (2 * i + 2)))
+            continue;
+        CHECKF(shmkv__hit_slot((struct bucket *)bk, hits) == &bk->slot[i], "%s: hit %u names slot %td", what,
+               i, shmkv__hit_slot((struct bucket *)bk, hits) - bk->slot);
+        hits &= hits - 1;
+    }
+    CHECKF(!hits, "%s: hits %#x left over", what, hits);
 }
 
 static void fill(struct bucket *bk, uint64_t tag)
@@ -127,7 +138,7 @@ static void test_edges(void)
     set_all(&bk, 0, 0);
     atomic_store_explicit(&bk.slot[2], 1ull << 30, memory_order_relaxed);
     unsigned e = 0;
-    CHECK_EQ_INT(shmkv__bucket_scan(&bk, 0, &e), 1u << 2);
+    CHECK_EQ_INT(shmkv__bucket_scan(&bk, 0, &e), 1u << (2 * 2 + 2));
     CHECK_EQ_INT(e, 0x7fu & ~(1u << 2));
 }
 

@@ -4,8 +4,10 @@
  * the format and must never change.
  *  - known: answers for keys of 0 to 48 bytes (every branch: 0, which no
  *    key is but which once read a byte before the key (ASan), 1-3, 4-7,
- *    8-16, the 16-byte tail, one and more 32-byte
+ *    8 with its own way, 9-16, the 16-byte tail, one and more 32-byte
  *    rounds), fixed at format 7 (17 to 32 bytes changed there: below);
+ *  - eight: the way of 8-byte keys (one load) against the 4-16 byte
+ *    definition written out, for many keys and seeds;
  *  - seeds: either seed word moves every hash, of every length.  Keys of
  *    17 to 32 bytes did not: the two lanes of long keys were folded
  *    together even when no round had run, which cancelled the seed, so
@@ -58,6 +60,33 @@ static void test_known(void)
     }
 }
 
+static uint64_t rd32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The 4-16 byte definition for 8 bytes: two pairs of 32-bit halves. */
+static uint64_t ref8(const unsigned char *p, uint64_t s0, uint64_t s1)
+{
+    uint64_t seed = s0 ^ hash_mum(s1 ^ HASH_K0, 8 ^ HASH_K1);
+    uint64_t a = rd32(p) << 32 | rd32(p + 4), b = rd32(p + 4) << 32 | rd32(p);
+    return hash_mum(HASH_K1 ^ 8, hash_mum(a ^ HASH_K1, b ^ seed));
+}
+
+static void test_eight(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (unsigned n = 0; n < 100000 && !h_failures_local(); n++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned char k[8];
+        memcpy(k, &x, 8);
+        uint64_t s0 = x * 3, s1 = x ^ (x >> 29);
+        CHECKF(shmkv__hash64(k, 8, s0, s1) == ref8(k, s0, s1), "key %#llx", (unsigned long long)x);
+    }
+}
+
 static void test_seeds(void)
 {
     unsigned char k[48];
@@ -71,6 +100,7 @@ static void test_seeds(void)
 
 static const struct h_part parts[] = {
     { "known", test_known },
+    { "eight", test_eight },
     { "seeds", test_seeds },
 };
 
