@@ -66,6 +66,7 @@ struct config {
     unsigned batch;                /* gets per batch call (--batch) */
     int lean_gets;                 /* GET: keys made first, values checked after (--lean-gets) */
     unsigned ideal_pad;            /* ideal's gets: empty loop turns first (--ideal-pad) */
+    int ideal_guards;              /* ideal's gets: shmkv's guarantees' least (--ideal-guards) */
     unsigned put_batch;            /* PUT: pairs per batch call (--put-batch) */
     int mix_op;                    /* MIX_*: what a MIX update is (--op) */
     unsigned pipeline;             /* depth of the pipelined variants */

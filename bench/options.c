@@ -104,6 +104,9 @@ static const struct optdef defs[] = {
     { "ideal-pad", .arg = "N", UNS(ideal_pad, 0, 1u << 20),
       .help = "ideal: each get first runs N empty loop turns (how much\n"
               "work a get may add before gets stop overlapping; default 0)" },
+    { "ideal-guards", ON(ideal_guards),
+      .help = "ideal: gets with the least shmkv's guarantees ask (a\n"
+              "growing index's directory, bounds, a version word)" },
     { "put-batch", .arg = "B", UNS(put_batch, 1, MAX_DEPTH),
       .help = "PUT stores B pairs a call where the system can:\n"
               "shmkv_put_many, LMDB a write transaction per batch, Redis\n"

@@ -36,6 +36,20 @@
  * --ideal-pad N makes each get first run N empty loop turns: how much a
  * get may add to this one before consecutive gets stop overlapping
  * (BENCHMARKS 9.8).
+ *
+ * --ideal-guards gives its gets the least that shmkv's guarantees ask of
+ * a lock-free reader, and nothing else (BENCHMARKS 9.10):
+ *   - a table that grows: the home bucket is found as linear hashing
+ *     finds it (a layout word of level and split point, read first, then
+ *     a directory of bucket pieces, chunk c of base << (c - 1) buckets in
+ *     four pieces, as shmkv's), here over the same contiguous buckets;
+ *   - a hostile file: the layout, the directory entry, the bucket and the
+ *     record checked against the mapping before they are read;
+ *   - writers that reuse memory: one version word (not shmkv's four) read
+ *     before the bucket and again after the copy, behind a fence; a
+ *     moved word would send the get round again (nothing here moves it).
+ * Writers are unchanged: they never move the word, as a put in shmkv
+ * moves none of its counters.
  */
 #include "bench.h"
 
@@ -55,10 +69,17 @@
 #define IDEAL_CHUNK (1ull << 20)
 #define IDEAL_OFF_MASK ((1ull << 40) - 1)
 
+#define IDEAL_DIR 128               /* directory entries (--ideal-guards) */
+
 struct ideal_head {
     uint64_t nb;                   /* buckets: a power of two */
     uint64_t rec_lo, size;         /* the record area: [rec_lo, size) */
     _Atomic uint64_t next;         /* the next chunk of the record area */
+    /* --ideal-guards: the index as a growing table would describe it */
+    _Atomic uint64_t layout;       /* level << 32 | split point */
+    _Atomic uint64_t version;      /* a reader's view: moved by nothing here */
+    uint32_t base_bits;            /* log2 of chunk 0's buckets */
+    _Atomic uint64_t dir[IDEAL_DIR]; /* byte offset of each bucket piece */
 };
 
 struct ideal {
@@ -68,6 +89,40 @@ struct ideal {
     _Atomic uint64_t *slot;        /* nb * IDEAL_SLOTS */
     uint64_t mask;
 };
+
+/* Where bucket b is in a directory of chunks (chunk 0: 2^base buckets;
+ * chunk c >= 1: 2^(base + c - 1)), chunks of 4096 buckets or more in four
+ * pieces: the directory entry (IDEAL_DIR if none) and the index within
+ * its piece.  The arithmetic of shmkv's dir_slot, written out here. */
+static unsigned ideal_dir_slot(uint64_t b, unsigned base, uint64_t *idx)
+{
+    uint64_t q = b >> base;
+    if (!q) {
+        *idx = b;
+        return 0;
+    }
+    unsigned c = 64u - (unsigned)__builtin_clzll(q), lb = base + c - 1, pb = lb >= 12 ? lb - 2 : lb;
+    uint64_t rel = b - (1ull << lb);
+    *idx = rel & ((1ull << pb) - 1);
+    unsigned d = c * 4 + (unsigned)(rel >> pb);
+    return d < IDEAL_DIR ? d : IDEAL_DIR;
+}
+
+/* The directory over the contiguous buckets at 4096: level 5 (six
+ * chunks), no split under way. */
+static void ideal_dir_init(struct ideal_head *hd)
+{
+    unsigned nbits = (unsigned)__builtin_ctzll(hd->nb), base = nbits > 6 ? nbits - 5 : 1;
+    hd->base_bits = base;
+    atomic_init(&hd->layout, (uint64_t)(nbits - base) << 32);
+    atomic_init(&hd->version, 0);
+    for (uint64_t b = 0; b < hd->nb; b++) {
+        uint64_t idx;
+        unsigned d = ideal_dir_slot(b, base, &idx);
+        if (idx == 0 && d < IDEAL_DIR)
+            atomic_init(&hd->dir[d], 4096 + b * 64);
+    }
+}
 
 struct ideal_thread {
     uint64_t pos, end;             /* this thread's chunk */
@@ -122,6 +177,7 @@ static int ideal_setup(struct store *s, char *err, size_t n)
     while (nb * IDEAL_SLOTS * 5 < c->nkeys * 8) /* a load of at most 5/8 */
         nb *= 2;
     struct ideal_head hd = { .nb = nb, .rec_lo = 4096 + nb * 64 };
+    ideal_dir_init(&hd);
     hd.size = hd.rec_lo + 2 * c->nkeys * rec_bytes(c->key.max, c->val.max) +
               (256ull << 20) + (uint64_t)c->workers * IDEAL_CHUNK;
     atomic_init(&hd.next, hd.rec_lo);
@@ -261,11 +317,79 @@ static _Atomic uint64_t *ideal_find(const struct ideal *t, uint64_t h, const uns
     return NULL;
 }
 
+/* --ideal-guards: bucket b's address as a growing table finds it, checked
+ * against the mapping; NULL if the directory names no bucket there. */
+static _Atomic uint64_t *ideal_bucket(const struct ideal *t, uint64_t b)
+{
+    uint64_t idx;
+    unsigned d = ideal_dir_slot(b, t->hd->base_bits, &idx);
+    if (d >= IDEAL_DIR)
+        return NULL;
+    uint64_t off = atomic_load_explicit(&t->hd->dir[d], memory_order_acquire) + idx * 64;
+    if ((off & 63) || off < 4096 || off + 64 > t->size)
+        return NULL;
+    return (_Atomic uint64_t *)(t->base + off);
+}
+
+/* A get with the guards (the file header's comment): RES_OK, RES_ABSENT,
+ * or 2 to look again (the view moved, or a check failed). */
+static int ideal_get_guarded(const struct ideal *t, uint64_t h, const unsigned char *k, size_t kl,
+                             unsigned char *buf, size_t cap, size_t *vl)
+{
+    uint64_t lay = atomic_load_explicit(&t->hd->layout, memory_order_acquire);
+    unsigned bits = t->hd->base_bits + (unsigned)(lay >> 32);
+    uint64_t split = (uint32_t)lay;
+    if (bits >= 40 || split >= 1ull << bits)
+        return 2;
+    uint64_t m = (1ull << bits) - 1, b = h & m;
+    if (b < split)
+        b = h & (2 * m + 1);
+    _Atomic uint64_t *bk = ideal_bucket(t, b);
+    if (!bk)
+        return 2;
+    __builtin_prefetch(bk);
+    uint64_t ver = atomic_load_explicit(&t->hd->version, memory_order_acquire), tag = h >> 40;
+    for (uint64_t left = t->hd->nb; left; left--) {
+        for (unsigned i = 0; i < IDEAL_SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk[i], memory_order_acquire);
+            if (!v)
+                return RES_ABSENT;
+            if (v == IDEAL_TOMB || v >> 40 != tag)
+                continue;
+            uint64_t o = (v & IDEAL_OFF_MASK) << 3;
+            if (o < t->hd->rec_lo || o + 8 + kl > t->size)
+                return 2;
+            const uint32_t *r = (const uint32_t *)(t->base + o);
+            if (r[0] != kl || !key_eq((const unsigned char *)(r + 2), k, kl))
+                continue;
+            *vl = r[1];
+            if (o + 8 + kl + r[1] > t->size)
+                return 2;
+            if (r[1] <= cap)
+                copy_val(buf, (const unsigned char *)(r + 2) + kl, r[1]);
+            atomic_thread_fence(memory_order_acquire); /* the copy before the re-read */
+            return atomic_load_explicit(&t->hd->version, memory_order_relaxed) == ver ? RES_OK : 2;
+        }
+        if (!(bk = ideal_bucket(t, (b = (b + 1) & t->mask))))
+            return 2;
+    }
+    return RES_ABSENT;
+}
+
 static int ideal_get(struct wctx *c, const unsigned char *k, size_t kl, unsigned char *buf, size_t cap, size_t *vl)
 {
     const struct ideal *t = c->s->h;
     for (unsigned i = c->s->cfg->ideal_pad; i; i--)
         __asm__ volatile("nop"); /* --ideal-pad: work that is not the get's */
+    if (c->s->cfg->ideal_guards) {
+        int r;
+        for (unsigned tries = 0; (r = ideal_get_guarded(t, ideal_hash(k, kl), k, kl, buf, cap, vl)) == 2; tries++)
+            if (tries == 100) {
+                snprintf(c->err, sizeof c->err, "ideal: a guard failed 100 times in a row");
+                return RES_ERR;
+            }
+        return r;
+    }
     uint64_t v;
     _Atomic uint64_t *fr;
     if (!ideal_find(t, ideal_hash(k, kl), k, kl, &fr, &v))

@@ -150,6 +150,13 @@ expect_pass put-op 4 --keys 10000 --mix-seconds 0.3 --mix-get 50 --op put
 # GET by the lean loop (keys first, then the gets, then the checks), after
 # a MIX whose updates it must see, with an odd count per worker
 expect_pass lean 4 --keys 10001 --mix-ops 20000 --mix-get 50 --procs 3 --lean-gets --val-size 8-100
+# the ideal's gets with shmkv's guards (a directory, bounds, a version
+# word): the same answers, keys and values of every size
+if echo "$systems" | grep -qx ideal; then
+    expect_pass_on ideal ideal-guards 4 --keys 20000 --mix-ops 20000 --mix-get 50 --procs 2 --ideal-guards \
+        --key-size 3-40 --val-size 8-300
+    expect_pass_on ideal ideal-guards-pad 4 --keys 5000 --mix-seconds 0.3 --ideal-guards --ideal-pad 7
+fi
 
 # --op incr and --put-batch: the systems that have an increment, or a batch
 # of puts; the others are left out, saying why
@@ -250,6 +257,10 @@ for s in $(echo "$ilist" | tr , ' '); do
     expect_mismatch "corrupt-incr-$s" "incrementing key" --system "$s" --keys 5000 --phases put,mix \
         --op incr --mix-ops 2000 --mix-get 0
 done
+# the ideal's guarded gets are checked as its plain ones
+if echo "$systems" | grep -qx ideal; then
+    expect_mismatch corrupt-ideal-guards ": got " --system ideal --keys 5000 --phases put,get --ideal-guards
+fi
 # the lean GET checks every value too
 expect_mismatch corrupt-lean ": got " --system shmkv --keys 5000 --phases put,get --lean-gets
 # and GET checks every value that PUT stored in batches
