@@ -318,7 +318,7 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
      * a compaction step freed a run under a live slot). */
     if (rec_type(r) == REC_ELEM)
         bad(c, "shard %u: slot points at %#llx, a list's element", si, (ull)off);
-    uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
+    uint64_t h = shmkv__key_hash(db, rec_key(r), r->klen);
     if (run->shard != si || shard_of(db, h) != s)
         bad(c, "shard %u: record %#llx belongs to shard %u (run) / %u (hash)", si, (ull)off, run->shard,
             shard_index(db, shard_of(db, h)));

@@ -133,7 +133,7 @@ static bool referenced(shmkv *db, struct shard *s, uint64_t off, _Atomic uint64_
     }
     if (!r->klen) /* every record has a key: damage, which nothing can point at (and hashing none is UB) */
         return false;
-    uint64_t h = shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1);
+    uint64_t h = shmkv__key_hash(db, rec_key(r), r->klen);
     *tag = h & TAG_MASK;
     return shard_of(db, h) == s && shmkv__index_find_off(db, s, *tag, off, slot) == 0;
 }
@@ -175,7 +175,7 @@ static uint64_t prefetch_probes(shmkv *db, struct shard *s, uint64_t ro, uint64_
     for (uint64_t sz; n-- && pos < used && (sz = shmkv__log_rec_size(db, ro, pos, used)); pos += sz) {
         const struct rec *r = at(db, ro + pos);
         if (rec_type(r) != REC_ELEM)
-            shmkv__index_prefetch(db, s, shmkv__hash64(rec_key(r), r->klen, db->seed0, db->seed1) & TAG_MASK, NULL);
+            shmkv__index_prefetch(db, s, shmkv__key_hash(db, rec_key(r), r->klen) & TAG_MASK, NULL);
     }
     return pos;
 }

@@ -10,6 +10,7 @@
 #define SHMKV_HANDLE_H
 
 #include "format.h"
+#include "hash.h"
 #include "shmkv.h"
 
 #include <stdatomic.h>
@@ -34,6 +35,7 @@ struct shmkv {
     uint32_t shard_bits;
     uint32_t base_bits;
     uint64_t seed0, seed1;
+    uint64_t seed8;                 /* shmkv__hash_seed(seed0, seed1, 8): 8-byte keys' */
     uint64_t data_off;
     uint64_t reserve;
     uint64_t max_bytes;             /* hdr->max_bytes (0: none) */
@@ -74,6 +76,12 @@ static inline void prefetch_w(const shmkv *db, const void *p)
 #endif
     (void)db;
     __builtin_prefetch(p, 1);
+}
+
+/* A key's hash in this table (8-byte keys from the handle's seed word). */
+static inline uint64_t shmkv__key_hash(const shmkv *db, const void *key, size_t klen)
+{
+    return klen == 8 ? shmkv__hash64_8(key, db->seed8) : shmkv__hash64(key, klen, db->seed0, db->seed1);
 }
 
 static inline uint64_t nshards(const shmkv *db) { return 1ull << db->shard_bits; }

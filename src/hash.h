@@ -33,17 +33,32 @@ static inline uint64_t hash_mum(uint64_t a, uint64_t b)
 static inline uint64_t hash_rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t hash_rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
+/* The word a key of len bytes is hashed from: the table's two seed words
+ * and the length. */
+static inline uint64_t shmkv__hash_seed(uint64_t seed0, uint64_t seed1, size_t len)
+{
+    return seed0 ^ hash_mum(seed1 ^ HASH_K0, (uint64_t)len ^ HASH_K1);
+}
+
+/* The usual key, 8 bytes, from its seed word (shmkv__hash_seed(.., 8),
+ * which a handle keeps: one multiply less on the way to the bucket): one
+ * load, the same words the 4..16-byte way reads as two pairs of halves. */
+static inline uint64_t shmkv__hash64_8(const void *key, uint64_t seed8)
+{
+    uint64_t b = hash_rd64(key), a = b << 32 | b >> 32;
+    return hash_mum(HASH_K1 ^ 8, hash_mum(a ^ HASH_K1, b ^ seed8));
+}
+
 __attribute__((always_inline)) static inline uint64_t shmkv__hash64(const void *key, size_t len, uint64_t seed0,
                                                                    uint64_t seed1)
 {
     const uint8_t *p = key;
-    uint64_t seed = seed0 ^ hash_mum(seed1 ^ HASH_K0, (uint64_t)len ^ HASH_K1);
+    uint64_t seed = shmkv__hash_seed(seed0, seed1, len);
     uint64_t a, b;
 
-    if (len == 8) { /* the usual key, one load: the same words as 4..16's two pairs of halves */
-        b = hash_rd64(p);
-        a = b << 32 | b >> 32;
-    } else if (len <= 16) {
+    if (len == 8)
+        return shmkv__hash64_8(p, seed);
+    if (len <= 16) {
         if (len >= 4) {
             size_t q = (len >> 3) << 2; /* 0 for 4..7 bytes, 4 for 8..16 */
             a = hash_rd32(p) << 32 | hash_rd32(p + q);

@@ -306,7 +306,7 @@ static int lookup_at(shmkv *db, uint64_t h, const void *key, size_t klen, struct
 
 static int lookup(shmkv *db, const void *key, size_t klen, struct sink *out, size_t *vlen)
 {
-    return lookup_at(db, shmkv__hash64(key, klen, db->seed0, db->seed1), key, klen, out, vlen);
+    return lookup_at(db, shmkv__key_hash(db, key, klen), key, klen, out, vlen);
 }
 
 int shmkv__read_list(shmkv *db, const void *key, size_t klen, int (*fn)(shmkv *db, uint64_t lrun, void *ctx),
@@ -465,7 +465,7 @@ SHMKV_API int shmkv_get(shmkv *db, const void *key, size_t klen, void *buf, size
         if (r)
             return r;
     }
-    uint64_t h = shmkv__hash64(key, klen, db->seed0, db->seed1);
+    uint64_t h = shmkv__key_hash(db, key, klen);
     int r;
     if (!db->count_reads && (r = get_fast(db, shard_of(db, h), key, klen, h & TAG_MASK, buf, cap, vlen)) != FAST_NO)
         return r;
@@ -544,7 +544,7 @@ static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m, struct batch_
         bk[j] = bkey[j].home = NULL;
         if (!it->key || !it->klen || it->klen > SHMKV_KEY_MAX)
             continue;
-        uint64_t h = shmkv__hash64(it->key, it->klen, db->seed0, db->seed1);
+        uint64_t h = shmkv__key_hash(db, it->key, it->klen);
         struct shard *s = shard_of(db, h);
         tag[j] = h & TAG_MASK;
         uint64_t lay = seq_begin(&s->layout);

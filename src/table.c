@@ -199,6 +199,7 @@ static int map_table(int fd, const struct hdr *h, bool rdonly, uint64_t file_siz
     db->base_bits = h->base_bits;
     db->seed0 = h->seed[0];
     db->seed1 = h->seed[1];
+    db->seed8 = shmkv__hash_seed(db->seed0, db->seed1, 8);
     db->data_off = h->data_off;
     db->reserve = h->reserve;
     db->max_bytes = h->max_bytes;
@@ -268,6 +269,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
     }
     db->seed0 = h->seed[0];
     db->seed1 = h->seed[1];
+    db->seed8 = shmkv__hash_seed(db->seed0, db->seed1, 8);
     h->reserve = g->reserve;
     h->max_bytes = o->max_bytes;
     h->shards_off = g->shards_off;

@@ -39,7 +39,7 @@ void shmkv__wreq_setup(shmkv *db, struct wreq *w, const void *key, size_t klen, 
     w->klen = klen;
     w->decide = decide;
     w->arg = arg;
-    w->h = shmkv__hash64(key, klen, db->seed0, db->seed1);
+    w->h = shmkv__key_hash(db, key, klen);
     w->tag = w->h & TAG_MASK;
     w->s = shard_of(db, w->h);
 }

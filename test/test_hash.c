@@ -6,8 +6,9 @@
  *    key is but which once read a byte before the key (ASan), 1-3, 4-7,
  *    8 with its own way, 9-16, the 16-byte tail, one and more 32-byte
  *    rounds), fixed at format 7 (17 to 32 bytes changed there: below);
- *  - eight: the way of 8-byte keys (one load) against the 4-16 byte
- *    definition written out, for many keys and seeds;
+ *  - eight: the way of 8-byte keys (one load, from the seed word a handle
+ *    keeps) against the 4-16 byte definition written out, for many keys
+ *    and seeds;
  *  - seeds: either seed word moves every hash, of every length.  Keys of
  *    17 to 32 bytes did not: the two lanes of long keys were folded
  *    together even when no round had run, which cancelled the seed, so
@@ -84,6 +85,9 @@ static void test_eight(void)
         memcpy(k, &x, 8);
         uint64_t s0 = x * 3, s1 = x ^ (x >> 29);
         CHECKF(shmkv__hash64(k, 8, s0, s1) == ref8(k, s0, s1), "key %#llx", (unsigned long long)x);
+        /* and from the seed word a handle keeps for 8-byte keys */
+        CHECKF(shmkv__hash64_8(k, shmkv__hash_seed(s0, s1, 8)) == ref8(k, s0, s1), "key %#llx, seed word",
+               (unsigned long long)x);
     }
 }
 
