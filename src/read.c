@@ -577,8 +577,7 @@ static int get_hashed(shmkv *db, const struct batch_key *bk, shmkv_item *it)
         (r = get_fast_at(db, shard_of(db, bk->h), bk->home, bk->lay, it->key, it->klen, tag, it->buf, it->cap,
                          &it->vlen)) != FAST_NO)
         return r;
-    struct sink out = {.buf = it->buf, .cap = it->cap};
-    return lookup_at(db, bk->h, it->key, it->klen, &out, &it->vlen);
+    return get_slow(db, bk->h, it->key, it->klen, it->buf, it->cap, &it->vlen);
 }
 
 SHMKV_API int shmkv_get_many(shmkv *db, shmkv_item *items, size_t n)
