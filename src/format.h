@@ -45,9 +45,9 @@
  * every older file, and a library that ignores it merely never grows
  * ahead, so the version stayed.  7 keys the hash of 17- to 32-byte keys
  * (hash.h: a version-6 table placed them by an unseeded hash, and a
- * version-6 library would look for them in other buckets).  shmkv_open refuses
- * any other version, and any file whose structure sizes differ from these
- * (the header records them), with -EBADMSG.
+ * version-6 library would look for them in other buckets).  shmkv_open
+ * refuses any other version, and any file whose structure sizes differ
+ * from these (the header records them), with -EBADMSG.
  */
 #ifndef SHMKV_FORMAT_H
 #define SHMKV_FORMAT_H

@@ -167,7 +167,7 @@ static inline struct bucket *shmkv__bucket_at(shmkv *db, struct shard *s, uint64
  * bits (BENCHMARKS 9.10).  A tag of 0 would match empty slots, so it
  * takes the scalar way, as TSan builds do (TSan does not see vector loads
  * of atomics).  test_bucket_scan holds the two to the same answers. */
-#define HITS_LANES 0xfffcu /* the halves that are slots' low halves, and the link's */
+#define HITS_LANES 0xfffcu /* the slots' halves: the link's two, bits 0 and 1, dropped */
 
 static inline _Atomic uint64_t *shmkv__hit_slot(struct bucket *bk, unsigned hits)
 {
