@@ -385,18 +385,29 @@ __attribute__((always_inline)) static inline void copy_small(void *dst, const ui
  * bench's own work around each get: BENCHMARKS 9.8. */
 enum { FAST_NO = 1 };
 
+/* A home bucket's hits not yet known: get_fast_at scans the bucket. */
+#define HITS_SCAN (~0u)
+
 /* The usual get from the key's home bucket bk, found under layout lay;
  * inlined into both its callers (called, it cost single gets a fifth:
- * BENCHMARKS 9.8). */
+ * BENCHMARKS 9.8).  home_hits: the home bucket's tag matches, when a
+ * batch's prefetch stage has scanned it already (after reading lay, which
+ * is all the view asks of the scan: the slots themselves are loaded here,
+ * after the view's other counters), or HITS_SCAN.  A match made after
+ * that scan is missed as if the get had run then: the get overlapped the
+ * write that made it. */
 __attribute__((always_inline)) static inline int get_fast_at(shmkv *db, struct shard *s, struct bucket *bk,
-                                                             uint64_t lay, const void *key, size_t klen,
-                                                             uint64_t tag, void *buf, size_t cap, size_t *vlen)
+                                                             uint64_t lay, unsigned home_hits, const void *key,
+                                                             size_t klen, uint64_t tag, void *buf, size_t cap,
+                                                             size_t *vlen)
 {
     struct view vw = {.layout = lay};
     view_begin_rest(s, &vw);
     __asm__("" : "+r"(s)); /* keep s, not three addresses in it, for the re-reads */
     for (unsigned n = 0;;) {
-        for (unsigned hits = shmkv__bucket_scan(bk, tag, NULL); hits; hits &= hits - 1) {
+        unsigned hits = home_hits != HITS_SCAN ? home_hits : shmkv__bucket_scan(bk, tag, NULL);
+        home_hits = HITS_SCAN;
+        for (; hits; hits &= hits - 1) {
             _Atomic uint64_t *slot = shmkv__hit_slot(bk, hits);
             uint64_t v = atomic_load_explicit(slot, memory_order_acquire), o = slot_off(v);
             uint64_t known = atomic_load_explicit(&db->known_size, memory_order_relaxed);
@@ -435,7 +446,7 @@ static inline int get_fast(shmkv *db, struct shard *s, const void *key, size_t k
     if (!bk)
         return FAST_NO;
     __builtin_prefetch(bk);
-    return get_fast_at(db, s, bk, lay, key, klen, tag, buf, cap, vlen);
+    return get_fast_at(db, s, bk, lay, HITS_SCAN, key, klen, tag, buf, cap, vlen);
 }
 
 /* A get the fast path did not decide: the general way, out of line so
@@ -511,12 +522,11 @@ SHMKV_API int shmkv_get_alloc(shmkv *db, const void *key, size_t klen, void **va
 
 /* The record a bucket's matching tag names, asked for; or, when none of
  * its tags matches, its overflow bucket (returned: the key, if present,
- * is there or further on). */
-static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
+ * is there or further on).  *hits: the bucket's tag matches. */
+static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag, unsigned *hits)
 {
-    unsigned hits = shmkv__bucket_scan(bk, tag, NULL);
-    if (hits) {
-        uint64_t v = atomic_load_explicit(shmkv__hit_slot(bk, hits), memory_order_relaxed);
+    if ((*hits = shmkv__bucket_scan(bk, tag, NULL))) {
+        uint64_t v = atomic_load_explicit(shmkv__hit_slot(bk, *hits), memory_order_relaxed);
         if (v && mem_ok(db, slot_off(v), 64))
             __builtin_prefetch(at(db, slot_off(v)));
         return NULL;
@@ -528,11 +538,14 @@ static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
 }
 
 /* What the prefetch stages learn of each key of a batch, for its get: its
- * hash, and its home bucket with the layout it was found under (NULL: the
- * key is not valid, or no bucket; shmkv_get decides). */
+ * hash and shard, its home bucket with the layout it was found under
+ * (NULL: the key is not valid, or no bucket; shmkv_get decides), and that
+ * bucket's tag matches. */
 struct batch_key {
     uint64_t h, lay;
+    struct shard *s;
     struct bucket *home;
+    unsigned hits;
 };
 
 static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m, struct batch_key *bkey)
@@ -551,19 +564,23 @@ static void prefetch_batch(shmkv *db, shmkv_item *items, size_t m, struct batch_
         bk[j] = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, tag[j]));
         if (bk[j])
             __builtin_prefetch(bk[j]);
-        bkey[j] = (struct batch_key){.h = h, .lay = lay, .home = bk[j]};
+        bkey[j] = (struct batch_key){.h = h, .lay = lay, .s = s, .home = bk[j]};
     }
     /* then each record, or the overflow bucket of a key not in its home
      * bucket (a table grown to 10 M keys has some 600 000 overflow
      * buckets), and then that one's record: without this stage such a
      * key's lookup waited on two misses in a row (batches of a grown
-     * table 10.3-10.7 -> 12.9-13.0 M/s, BENCHMARKS.md 9.4) */
+     * table 10.3-10.7 -> 12.9-13.0 M/s, BENCHMARKS.md 9.4).  The home
+     * bucket's matches are kept for the get, which need not scan it
+     * again (BENCHMARKS 9.12). */
     for (size_t j = 0; j < m; j++)
         if (bk[j])
-            bk[j] = prefetch_rec(db, bk[j], tag[j]);
-    for (size_t j = 0; j < m; j++)
+            bk[j] = prefetch_rec(db, bk[j], tag[j], &bkey[j].hits);
+    for (size_t j = 0; j < m; j++) {
+        unsigned ignored;
         if (bk[j])
-            prefetch_rec(db, bk[j], tag[j]);
+            prefetch_rec(db, bk[j], tag[j], &ignored);
+    }
 }
 
 /* A get of a valid item whose hash and home bucket its batch's prefetch
@@ -573,9 +590,8 @@ static int get_hashed(shmkv *db, const struct batch_key *bk, shmkv_item *it)
 {
     uint64_t tag = bk->h & TAG_MASK;
     int r;
-    if (!db->count_reads &&
-        (r = get_fast_at(db, shard_of(db, bk->h), bk->home, bk->lay, it->key, it->klen, tag, it->buf, it->cap,
-                         &it->vlen)) != FAST_NO)
+    if (!db->count_reads && (r = get_fast_at(db, bk->s, bk->home, bk->lay, bk->hits, it->key, it->klen, tag,
+                                             it->buf, it->cap, &it->vlen)) != FAST_NO)
         return r;
     return get_slow(db, bk->h, it->key, it->klen, it->buf, it->cap, &it->vlen);
 }
