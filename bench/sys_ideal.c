@@ -48,8 +48,20 @@
  *   - writers that reuse memory: one version word (not shmkv's four) read
  *     before the bucket and again after the copy, behind a fence; a
  *     moved word would send the get round again (nothing here moves it).
- * Writers are unchanged: they never move the word, as a put in shmkv
- * moves none of its counters.
+ * and its writers the least that a put and a delete keeping shmkv's
+ * guarantees do (BENCHMARKS 9.12): a lock per shard (256, as shmkv's)
+ * whose word names its holder, so that a dead one could be found, taken
+ * in a line shared with the shard's log tail and counters; a record
+ * appended to the shard's log under it, published with one release
+ * store; replaced bytes counted dead for a compaction.  A shard owns the
+ * buckets b with b % 256 its number, so a probe stays in them.  Left
+ * out: growth, the journal a taker-over repairs from, compaction itself.
+ * Writers never move the version word, as a put in shmkv moves none of
+ * its counters.
+ *
+ * --batch N: gets in groups of 16 in shmkv_get_many's stages (every home
+ * bucket asked for, then each first matching record or overflow bucket,
+ * then the gets): the floor of a batched get of this shape.
  */
 #include "bench.h"
 
@@ -57,11 +69,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define IDEAL_SLOTS 8
@@ -70,6 +84,9 @@
 #define IDEAL_OFF_MASK ((1ull << 40) - 1)
 
 #define IDEAL_DIR 128               /* directory entries (--ideal-guards) */
+#define IDEAL_SHARDS 256            /* lock stripes (--ideal-guards), as shmkv's */
+#define IDEAL_SHARD_CHUNK (64ull << 10) /* a shard's log grows by this much */
+#define IDEAL_BKT (4096 + IDEAL_SHARDS * 64) /* the buckets: past the header and the shards */
 
 struct ideal_head {
     uint64_t nb;                   /* buckets: a power of two */
@@ -82,11 +99,23 @@ struct ideal_head {
     _Atomic uint64_t dir[IDEAL_DIR]; /* byte offset of each bucket piece */
 };
 
+/* --ideal-guards: a shard's writer line, as shmkv's: the lock naming its
+ * holder, the shard's log tail, its counters. */
+struct ideal_shard {
+    _Atomic uint64_t lock;         /* 0, or the holder: pid << 32 | tid */
+    uint64_t pos, end;             /* the shard's log: the next record, its chunk's end */
+    uint64_t live, dead, puts, dels; /* pairs, bytes of replaced records, writes */
+    uint64_t pad;
+};
+
+_Static_assert(sizeof(struct ideal_shard) == 64, "a shard is one line");
+
 struct ideal {
     unsigned char *base;
     size_t size;
     struct ideal_head *hd;
     _Atomic uint64_t *slot;        /* nb * IDEAL_SLOTS */
+    struct ideal_shard *sh;        /* IDEAL_SHARDS */
     uint64_t mask;
 };
 
@@ -108,7 +137,7 @@ static unsigned ideal_dir_slot(uint64_t b, unsigned base, uint64_t *idx)
     return d < IDEAL_DIR ? d : IDEAL_DIR;
 }
 
-/* The directory over the contiguous buckets at 4096: level 5 (six
+/* The directory over the contiguous buckets at IDEAL_BKT: level 5 (six
  * chunks), no split under way. */
 static void ideal_dir_init(struct ideal_head *hd)
 {
@@ -120,12 +149,15 @@ static void ideal_dir_init(struct ideal_head *hd)
         uint64_t idx;
         unsigned d = ideal_dir_slot(b, base, &idx);
         if (idx == 0 && d < IDEAL_DIR)
-            atomic_init(&hd->dir[d], 4096 + b * 64);
+            atomic_init(&hd->dir[d], IDEAL_BKT + b * 64);
     }
 }
 
+_Static_assert(sizeof(struct ideal_head) <= 4096, "the header is its page");
+
 struct ideal_thread {
     uint64_t pos, end;             /* this thread's chunk */
+    uint64_t me;                   /* --ideal-guards: this thread as a lock holder */
 };
 
 static const char *ideal_version(void) { return "bench"; }
@@ -173,13 +205,13 @@ static uint64_t rec_bytes(size_t kl, size_t vl) { return (8 + kl + vl + 7) & ~7u
 static int ideal_setup(struct store *s, char *err, size_t n)
 {
     const struct config *c = s->cfg;
-    uint64_t nb = 1;
+    uint64_t nb = IDEAL_SHARDS; /* a bucket belongs to shard b % IDEAL_SHARDS */
     while (nb * IDEAL_SLOTS * 5 < c->nkeys * 8) /* a load of at most 5/8 */
         nb *= 2;
-    struct ideal_head hd = { .nb = nb, .rec_lo = 4096 + nb * 64 };
+    struct ideal_head hd = { .nb = nb, .rec_lo = IDEAL_BKT + nb * 64 };
     ideal_dir_init(&hd);
-    hd.size = hd.rec_lo + 2 * c->nkeys * rec_bytes(c->key.max, c->val.max) +
-              (256ull << 20) + (uint64_t)c->workers * IDEAL_CHUNK;
+    hd.size = hd.rec_lo + 2 * c->nkeys * rec_bytes(c->key.max, c->val.max) + (256ull << 20) +
+              (uint64_t)c->workers * IDEAL_CHUNK + IDEAL_SHARDS * IDEAL_SHARD_CHUNK;
     atomic_init(&hd.next, hd.rec_lo);
     snprintf(s->path, sizeof s->path, "%s/ideal", s->cl->run_dir);
     snprintf(s->mapfile, sizeof s->mapfile, "%s", s->path);
@@ -224,7 +256,8 @@ static int ideal_map(struct store *s, struct ideal *t, char *err, size_t n)
         return -1;
     }
     t->hd = (struct ideal_head *)t->base;
-    t->slot = (_Atomic uint64_t *)(t->base + 4096);
+    t->slot = (_Atomic uint64_t *)(t->base + IDEAL_BKT);
+    t->sh = (struct ideal_shard *)(t->base + 4096);
     t->mask = t->hd->nb - 1;
     return 0;
 }
@@ -240,7 +273,7 @@ static int ideal_inspect(struct store *s, struct storeinfo *si, char *err, size_
     for (uint64_t i = 0; i < t.hd->nb * IDEAL_SLOTS; i++)
         keys += atomic_load_explicit(&t.slot[i], memory_order_relaxed) > IDEAL_TOMB;
     si->keys = keys;
-    si->mem_bytes = 4096 + t.hd->nb * 64 + used;
+    si->mem_bytes = IDEAL_BKT + t.hd->nb * 64 + used;
     si->mem_what = "bucket and record bytes";
     snprintf(si->detail, sizeof si->detail, "%" PRIu64 " keys, %" PRIu64 " buckets, records %.1f MiB",
              keys, t.hd->nb, (double)used / 1048576.0);
@@ -272,10 +305,12 @@ static void ideal_close_proc(struct store *s)
 
 static int ideal_open_thread(struct wctx *c)
 {
-    if (!(c->conn = calloc(1, sizeof(struct ideal_thread)))) {
+    struct ideal_thread *th = calloc(1, sizeof *th);
+    if (!(c->conn = th)) {
         snprintf(c->err, sizeof c->err, "out of memory");
         return RES_ERR;
     }
+    th->me = (uint64_t)getpid() << 32 | (uint32_t)syscall(SYS_gettid);
     return RES_OK;
 }
 
@@ -283,38 +318,6 @@ static void ideal_close_thread(struct wctx *c)
 {
     free(c->conn);
     c->conn = NULL;
-}
-
-/* The slot holding key k (whose hash is h), its value as found in *val;
- * or, when it is absent, NULL and *free the first deleted or empty slot of
- * its probe (NULL if none).  The value found is the one to use: the slot
- * may change at any moment after (a delete, another put). */
-static _Atomic uint64_t *ideal_find(const struct ideal *t, uint64_t h, const unsigned char *k, size_t kl,
-                                    _Atomic uint64_t **free, uint64_t *val)
-{
-    uint64_t tag = h >> 40;
-    *free = NULL;
-    for (uint64_t b = h & t->mask, left = t->hd->nb; left; b = (b + 1) & t->mask, left--) {
-        _Atomic uint64_t *bk = &t->slot[b * IDEAL_SLOTS];
-        for (unsigned i = 0; i < IDEAL_SLOTS; i++) {
-            uint64_t v = atomic_load_explicit(&bk[i], memory_order_acquire);
-            if (v <= IDEAL_TOMB) {
-                if (!*free)
-                    *free = &bk[i];
-                if (!v)
-                    return NULL;
-                continue;
-            }
-            if (v >> 40 != tag)
-                continue;
-            const uint32_t *r = (const uint32_t *)(t->base + ((v & IDEAL_OFF_MASK) << 3));
-            if (r[0] == kl && key_eq((const unsigned char *)(r + 2), k, kl)) {
-                *val = v;
-                return &bk[i];
-            }
-        }
-    }
-    return NULL;
 }
 
 /* --ideal-guards: bucket b's address as a growing table finds it, checked
@@ -326,9 +329,66 @@ static _Atomic uint64_t *ideal_bucket(const struct ideal *t, uint64_t b)
     if (d >= IDEAL_DIR)
         return NULL;
     uint64_t off = atomic_load_explicit(&t->hd->dir[d], memory_order_acquire) + idx * 64;
-    if ((off & 63) || off < 4096 || off + 64 > t->size)
+    if ((off & 63) || off < IDEAL_BKT || off + 64 > t->size)
         return NULL;
     return (_Atomic uint64_t *)(t->base + off);
+}
+
+/* --ideal-guards: the home bucket of hash h as a growing table finds it
+ * (the layout's level and split point, as shmkv's bucket_for): its
+ * number, or -1 when the layout is not one this file can hold. */
+static int64_t ideal_home(const struct ideal *t, uint64_t h)
+{
+    uint64_t lay = atomic_load_explicit(&t->hd->layout, memory_order_acquire);
+    unsigned bits = t->hd->base_bits + (unsigned)(lay >> 32);
+    uint64_t split = (uint32_t)lay;
+    if (bits >= 40 || split >= 1ull << bits)
+        return -1;
+    uint64_t m = (1ull << bits) - 1, b = h & m;
+    return (int64_t)(b < split ? h & (2 * m + 1) : b);
+}
+
+/* The slot holding key k (whose hash is h), its value as found in *val;
+ * or, when it is absent, NULL and *free the first deleted or empty slot of
+ * its probe (NULL if none).  The value found is the one to use: the slot
+ * may change at any moment after (a delete, another put).  Guarded, the
+ * caller holds h's shard lock: the probe goes through the directory over
+ * the shard's own buckets (b + IDEAL_SHARDS), and a record outside the
+ * file ends it (NULL, no free slot: the put fails the run). */
+static _Atomic uint64_t *ideal_find(const struct ideal *t, uint64_t h, const unsigned char *k, size_t kl,
+                                    bool guarded, _Atomic uint64_t **free, uint64_t *val)
+{
+    uint64_t tag = h >> 40, step = guarded ? IDEAL_SHARDS : 1;
+    int64_t home = guarded ? ideal_home(t, h) : (int64_t)(h & t->mask);
+    *free = NULL;
+    if (home < 0)
+        return NULL;
+    for (uint64_t b = (uint64_t)home, left = t->hd->nb / step; left; b = (b + step) & t->mask, left--) {
+        _Atomic uint64_t *bk = guarded ? ideal_bucket(t, b) : &t->slot[b * IDEAL_SLOTS];
+        if (!bk)
+            return *free = NULL;
+        for (unsigned i = 0; i < IDEAL_SLOTS; i++) {
+            uint64_t v = atomic_load_explicit(&bk[i], memory_order_acquire);
+            if (v <= IDEAL_TOMB) {
+                if (!*free)
+                    *free = &bk[i];
+                if (!v)
+                    return NULL;
+                continue;
+            }
+            if (v >> 40 != tag)
+                continue;
+            uint64_t o = (v & IDEAL_OFF_MASK) << 3;
+            if (guarded && (o < t->hd->rec_lo || o + 8 + kl > t->size))
+                return *free = NULL;
+            const uint32_t *r = (const uint32_t *)(t->base + o);
+            if (r[0] == kl && key_eq((const unsigned char *)(r + 2), k, kl)) {
+                *val = v;
+                return &bk[i];
+            }
+        }
+    }
+    return NULL;
 }
 
 /* A get with the guards (the file header's comment): RES_OK, RES_ABSENT,
@@ -336,20 +396,16 @@ static _Atomic uint64_t *ideal_bucket(const struct ideal *t, uint64_t b)
 static int ideal_get_guarded(const struct ideal *t, uint64_t h, const unsigned char *k, size_t kl,
                              unsigned char *buf, size_t cap, size_t *vl)
 {
-    uint64_t lay = atomic_load_explicit(&t->hd->layout, memory_order_acquire);
-    unsigned bits = t->hd->base_bits + (unsigned)(lay >> 32);
-    uint64_t split = (uint32_t)lay;
-    if (bits >= 40 || split >= 1ull << bits)
+    int64_t home = ideal_home(t, h);
+    if (home < 0)
         return 2;
-    uint64_t m = (1ull << bits) - 1, b = h & m;
-    if (b < split)
-        b = h & (2 * m + 1);
+    uint64_t b = (uint64_t)home;
     _Atomic uint64_t *bk = ideal_bucket(t, b);
     if (!bk)
         return 2;
     __builtin_prefetch(bk);
     uint64_t ver = atomic_load_explicit(&t->hd->version, memory_order_acquire), tag = h >> 40;
-    for (uint64_t left = t->hd->nb; left; left--) {
+    for (uint64_t left = t->hd->nb / IDEAL_SHARDS; left; left--) {
         for (unsigned i = 0; i < IDEAL_SLOTS; i++) {
             uint64_t v = atomic_load_explicit(&bk[i], memory_order_acquire);
             if (!v)
@@ -370,20 +426,22 @@ static int ideal_get_guarded(const struct ideal *t, uint64_t h, const unsigned c
             atomic_thread_fence(memory_order_acquire); /* the copy before the re-read */
             return atomic_load_explicit(&t->hd->version, memory_order_relaxed) == ver ? RES_OK : 2;
         }
-        if (!(bk = ideal_bucket(t, (b = (b + 1) & t->mask))))
+        if (!(bk = ideal_bucket(t, (b = (b + IDEAL_SHARDS) & t->mask))))
             return 2;
     }
     return RES_ABSENT;
 }
 
-static int ideal_get(struct wctx *c, const unsigned char *k, size_t kl, unsigned char *buf, size_t cap, size_t *vl)
+/* A get of k, whose hash is h. */
+static int ideal_get_h(struct wctx *c, uint64_t h, const unsigned char *k, size_t kl, unsigned char *buf,
+                       size_t cap, size_t *vl)
 {
     const struct ideal *t = c->s->h;
     for (unsigned i = c->s->cfg->ideal_pad; i; i--)
         __asm__ volatile("nop"); /* --ideal-pad: work that is not the get's */
     if (c->s->cfg->ideal_guards) {
         int r;
-        for (unsigned tries = 0; (r = ideal_get_guarded(t, ideal_hash(k, kl), k, kl, buf, cap, vl)) == 2; tries++)
+        for (unsigned tries = 0; (r = ideal_get_guarded(t, h, k, kl, buf, cap, vl)) == 2; tries++)
             if (tries == 100) {
                 snprintf(c->err, sizeof c->err, "ideal: a guard failed 100 times in a row");
                 return RES_ERR;
@@ -392,7 +450,7 @@ static int ideal_get(struct wctx *c, const unsigned char *k, size_t kl, unsigned
     }
     uint64_t v;
     _Atomic uint64_t *fr;
-    if (!ideal_find(t, ideal_hash(k, kl), k, kl, &fr, &v))
+    if (!ideal_find(t, h, k, kl, false, &fr, &v))
         return RES_ABSENT;
     const uint32_t *r = (const uint32_t *)(t->base + ((v & IDEAL_OFF_MASK) << 3));
     *vl = r[1];
@@ -401,35 +459,98 @@ static int ideal_get(struct wctx *c, const unsigned char *k, size_t kl, unsigned
     return RES_OK;
 }
 
-/* A record of k and v in this thread's chunk: its offset, or 0 when the
- * record area is used up. */
-static uint64_t ideal_append(struct wctx *c, const unsigned char *k, size_t kl, const unsigned char *v, size_t vl)
+static int ideal_get(struct wctx *c, const unsigned char *k, size_t kl, unsigned char *buf, size_t cap, size_t *vl)
 {
-    const struct ideal *t = c->s->h;
-    struct ideal_thread *th = c->conn;
+    return ideal_get_h(c, ideal_hash(k, kl), k, kl, buf, cap, vl);
+}
+
+/* A record of k and v appended at *pos, in a chunk ending at *end (a
+ * thread's, or guarded a shard's), a new chunk of the record area taken
+ * when it is full: its offset, or 0 when the record area is used up. */
+static uint64_t ideal_append(const struct ideal *t, uint64_t *pos, uint64_t *end, uint64_t chunk,
+                             const unsigned char *k, size_t kl, const unsigned char *v, size_t vl)
+{
     uint64_t need = rec_bytes(kl, vl);
-    if (th->end - th->pos < need) {
-        uint64_t want = need > IDEAL_CHUNK ? need : IDEAL_CHUNK;
+    if (*end - *pos < need) {
+        uint64_t want = need > chunk ? need : chunk;
         uint64_t at = atomic_fetch_add_explicit(&t->hd->next, want, memory_order_relaxed);
         if (at + want > t->hd->size)
             return 0;
-        th->pos = at;
-        th->end = at + want;
+        *pos = at;
+        *end = at + want;
     }
-    uint64_t off = th->pos;
+    uint64_t off = *pos;
     uint32_t *r = (uint32_t *)(t->base + off);
     r[0] = (uint32_t)kl;
     r[1] = (uint32_t)vl;
     memcpy(r + 2, k, kl);
     memcpy((unsigned char *)(r + 2) + kl, v, vl);
-    th->pos += need;
+    *pos += need;
     return off;
+}
+
+/* --ideal-guards: take shard sh's lock as thread me (the word names its
+ * holder, so that a holder found dead could be taken over; this yardstick
+ * never needs to, and only waits). */
+static void ideal_lock(struct ideal_shard *sh, uint64_t me)
+{
+    uint64_t none = 0;
+    while (!atomic_compare_exchange_weak_explicit(&sh->lock, &none, me, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        none = 0;
+        __builtin_ia32_pause();
+    }
+}
+
+static void ideal_unlock(struct ideal_shard *sh) { atomic_store_explicit(&sh->lock, 0, memory_order_release); }
+
+/* --ideal-guards: the least a put that keeps shmkv's guarantees does
+ * (BENCHMARKS 9.12): the home bucket asked for before the lock, the
+ * shard's lock (its line shared by every writer of the shard), the record
+ * at the tail of the shard's log, the look, the slot published with one
+ * release store, the replaced record's bytes counted dead for the
+ * compaction that reclaims them, the counters, the unlock.  Not there:
+ * growth (the buckets are sized for the run), the journal that lets a
+ * taker-over repair a dead holder's half-done change, compaction. */
+static int ideal_put_guarded(struct wctx *c, uint64_t h, const unsigned char *k, size_t kl,
+                             const unsigned char *v, size_t vl)
+{
+    const struct ideal *t = c->s->h;
+    struct ideal_shard *sh = &t->sh[h % IDEAL_SHARDS];
+    int64_t home = ideal_home(t, h);
+    _Atomic uint64_t *bk = home < 0 ? NULL : ideal_bucket(t, (uint64_t)home);
+    if (bk)
+        __builtin_prefetch(bk, 1);
+    ideal_lock(sh, ((struct ideal_thread *)c->conn)->me);
+    /* the record at the tail of the shard's log */
+    uint64_t off = ideal_append(t, &sh->pos, &sh->end, IDEAL_SHARD_CHUNK, k, kl, v, vl), was;
+    _Atomic uint64_t *fr, *sl = off ? ideal_find(t, h, k, kl, true, &fr, &was) : NULL;
+    if (sl || (off && fr)) {
+        atomic_store_explicit(sl ? sl : fr, (h >> 40) << 40 | off >> 3, memory_order_release);
+        if (sl) {
+            const uint32_t *r = (const uint32_t *)(t->base + ((was & IDEAL_OFF_MASK) << 3));
+            sh->dead += rec_bytes(r[0], r[1]);
+        } else {
+            sh->live++;
+        }
+        sh->puts++;
+    }
+    ideal_unlock(sh);
+    if (sl || (off && fr))
+        return RES_OK;
+    snprintf(c->err, sizeof c->err, off ? "ideal: every bucket of a shard is full, or a record is outside the file"
+                                        : "ideal: the record area is full");
+    return RES_ERR;
 }
 
 static int ideal_put(struct wctx *c, const unsigned char *k, size_t kl, const unsigned char *v, size_t vl)
 {
     const struct ideal *t = c->s->h;
-    uint64_t h = ideal_hash(k, kl), off = ideal_append(c, k, kl, v, vl);
+    uint64_t h = ideal_hash(k, kl);
+    if (c->s->cfg->ideal_guards)
+        return ideal_put_guarded(c, h, k, kl, v, vl);
+    struct ideal_thread *th = c->conn;
+    uint64_t off = ideal_append(t, &th->pos, &th->end, IDEAL_CHUNK, k, kl, v, vl);
     if (!off) {
         snprintf(c->err, sizeof c->err, "ideal: the record area is full");
         return RES_ERR;
@@ -437,7 +558,7 @@ static int ideal_put(struct wctx *c, const unsigned char *k, size_t kl, const un
     uint64_t nv = (h >> 40) << 40 | off >> 3;
     for (;;) {
         uint64_t was;
-        _Atomic uint64_t *fr, *sl = ideal_find(t, h, k, kl, &fr, &was);
+        _Atomic uint64_t *fr, *sl = ideal_find(t, h, k, kl, false, &fr, &was);
         if (sl) { /* only the key's owner writes it: a plain release store */
             atomic_store_explicit(sl, nv, memory_order_release);
             return RES_OK;
@@ -457,11 +578,106 @@ static int ideal_put(struct wctx *c, const unsigned char *k, size_t kl, const un
 static int ideal_del(struct wctx *c, const unsigned char *k, size_t kl)
 {
     const struct ideal *t = c->s->h;
-    uint64_t was;
-    _Atomic uint64_t *fr, *sl = ideal_find(t, ideal_hash(k, kl), k, kl, &fr, &was);
-    if (!sl)
-        return RES_ABSENT;
-    atomic_store_explicit(sl, IDEAL_TOMB, memory_order_release);
+    bool guarded = c->s->cfg->ideal_guards;
+    uint64_t h = ideal_hash(k, kl), was;
+    struct ideal_shard *sh = &t->sh[h % IDEAL_SHARDS];
+    if (guarded)
+        ideal_lock(sh, ((struct ideal_thread *)c->conn)->me);
+    _Atomic uint64_t *fr, *sl = ideal_find(t, h, k, kl, guarded, &fr, &was);
+    if (sl) {
+        atomic_store_explicit(sl, IDEAL_TOMB, memory_order_release);
+        if (guarded) {
+            const uint32_t *r = (const uint32_t *)(t->base + ((was & IDEAL_OFF_MASK) << 3));
+            sh->dead += rec_bytes(r[0], r[1]);
+            sh->live--;
+            sh->dels++;
+        }
+    }
+    if (guarded)
+        ideal_unlock(sh);
+    return sl ? RES_OK : RES_ABSENT;
+}
+
+/* --batch: gets a group of IDEAL_BATCH at a time, in shmkv_get_many's
+ * stages: every key's hash and home bucket asked for; then each bucket's
+ * first matching record asked for (or, a full bucket with no match, the
+ * next bucket of the probe, and then its record); then the gets, whose
+ * lines are on their way.  The least a batched get of this shape costs
+ * (BENCHMARKS 9.12). */
+#define IDEAL_BATCH 16
+
+/* The bucket after b in h's probe. */
+static uint64_t ideal_probe_next(const struct ideal *t, uint64_t b, bool guarded)
+{
+    return (b + (guarded ? IDEAL_SHARDS : 1)) & t->mask;
+}
+
+/* Bucket b's address (NULL: the directory names none). */
+static _Atomic uint64_t *ideal_bucket_any(const struct ideal *t, uint64_t b, bool guarded)
+{
+    return guarded ? ideal_bucket(t, b) : &t->slot[b * IDEAL_SLOTS];
+}
+
+/* Ask for the record of bucket bk's first slot with h's tag: true; or,
+ * when bk is full and holds none, false (the key is further on). */
+static bool ideal_prefetch_rec(const struct ideal *t, _Atomic uint64_t *bk, uint64_t h)
+{
+    for (unsigned i = 0; i < IDEAL_SLOTS; i++) {
+        uint64_t v = atomic_load_explicit(&bk[i], memory_order_relaxed);
+        if (!v)
+            return true;
+        if (v >> 40 == h >> 40) {
+            uint64_t o = (v & IDEAL_OFF_MASK) << 3;
+            if (o + 64 <= t->size)
+                __builtin_prefetch(t->base + o);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int ideal_exec(struct wctx *c, struct op *ops, unsigned n)
+{
+    const struct ideal *t = c->s->h;
+    bool guarded = c->s->cfg->ideal_guards;
+    for (unsigned j = 0; j < n;) {
+        if (ops[j].type != OP_GET) {
+            struct op *o = &ops[j++];
+            if (o->type != OP_PUT && o->type != OP_DEL) {
+                snprintf(c->err, sizeof c->err, "ideal: no such operation");
+                return RES_ERR;
+            }
+            o->rc = o->type == OP_PUT ? ideal_put(c, o->key, o->klen, o->val, o->vlen) : ideal_del(c, o->key, o->klen);
+            if (o->rc == RES_ERR)
+                return RES_ERR;
+            continue;
+        }
+        uint64_t h[IDEAL_BATCH], b[IDEAL_BATCH];
+        _Atomic uint64_t *bk[IDEAL_BATCH];
+        unsigned m = 0;
+        for (; m < IDEAL_BATCH && j + m < n && ops[j + m].type == OP_GET; m++) {
+            h[m] = ideal_hash(ops[j + m].key, ops[j + m].klen);
+            int64_t home = guarded ? ideal_home(t, h[m]) : (int64_t)(h[m] & t->mask);
+            bk[m] = home < 0 ? NULL : ideal_bucket_any(t, (b[m] = (uint64_t)home), guarded);
+            if (bk[m])
+                __builtin_prefetch(bk[m]);
+        }
+        for (unsigned i = 0; i < m; i++)
+            if (bk[i] && !ideal_prefetch_rec(t, bk[i], h[i]) &&
+                (bk[i] = ideal_bucket_any(t, ideal_probe_next(t, b[i], guarded), guarded)))
+                __builtin_prefetch(bk[i]);
+            else
+                bk[i] = NULL;
+        for (unsigned i = 0; i < m; i++)
+            if (bk[i])
+                ideal_prefetch_rec(t, bk[i], h[i]);
+        for (unsigned i = 0; i < m; i++) {
+            struct op *o = &ops[j + i];
+            if ((o->rc = ideal_get_h(c, h[i], o->key, o->klen, o->buf, o->cap, &o->outlen)) == RES_ERR)
+                return RES_ERR;
+        }
+        j += m;
+    }
     return RES_OK;
 }
 
@@ -478,4 +694,6 @@ const struct sysops ideal_sysops = {
     .get = ideal_get,
     .put = ideal_put,
     .del = ideal_del,
+    .exec = ideal_exec,
+    .batches_gets = 1,
 };

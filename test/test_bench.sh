@@ -156,6 +156,10 @@ if echo "$systems" | grep -qx ideal; then
     expect_pass_on ideal ideal-guards 4 --keys 20000 --mix-ops 20000 --mix-get 50 --procs 2 --ideal-guards \
         --key-size 3-40 --val-size 8-300
     expect_pass_on ideal ideal-guards-pad 4 --keys 5000 --mix-seconds 0.3 --ideal-guards --ideal-pad 7
+    # its guarded puts and deletes under shard locks, its gets in batches
+    # of 16 (prefetch stages), three processes racing over the same shards
+    expect_pass_on ideal ideal-guards-batch 4 --keys 30000 --mix-ops 30000 --mix-get 60 --procs 3 --ideal-guards \
+        --batch 16 --key-size 3-40 --val-size 8-300
 fi
 
 # --op incr and --put-batch: the systems that have an increment, or a batch
@@ -260,6 +264,7 @@ done
 # the ideal's guarded gets are checked as its plain ones
 if echo "$systems" | grep -qx ideal; then
     expect_mismatch corrupt-ideal-guards ": got " --system ideal --keys 5000 --phases put,get --ideal-guards
+    expect_mismatch corrupt-ideal-batch ": got " --system ideal --keys 5000 --phases put,get --ideal-guards --batch 16
 fi
 # the lean GET checks every value too
 expect_mismatch corrupt-lean ": got " --system shmkv --keys 5000 --phases put,get --lean-gets
