@@ -33,9 +33,9 @@
  * only from its owner).  Every value it returns is verified by the harness
  * like any system's.
  *
- * --ideal-pad N makes each get first run N empty loop turns: how much a
- * get may add to this one before consecutive gets stop overlapping
- * (BENCHMARKS 9.8).
+ * --ideal-pad N makes each get (batched too) first run N empty loop
+ * turns: how much a get may add to this one before consecutive gets stop
+ * overlapping (BENCHMARKS 9.8), or a batch slows (9.12).
  *
  * --ideal-guards gives its gets the least that shmkv's guarantees ask of
  * a lock-free reader, and nothing else (BENCHMARKS 9.10):
@@ -47,7 +47,7 @@
  *     record checked against the mapping before they are read;
  *   - writers that reuse memory: one version word (not shmkv's four) read
  *     before the bucket and again after the copy, behind a fence; a
- *     moved word would send the get round again (nothing here moves it).
+ *     moved word would send the get round again (nothing here moves it);
  * and its writers the least that a put and a delete keeping shmkv's
  * guarantees do (BENCHMARKS 9.12): a lock per shard (256, as shmkv's)
  * whose word names its holder, so that a dead one could be found, taken
@@ -61,7 +61,8 @@
  *
  * --batch N: gets in groups of 16 in shmkv_get_many's stages (every home
  * bucket asked for, then each first matching record or overflow bucket,
- * then the gets): the floor of a batched get of this shape.
+ * then the gets, unguarded straight from the slot the stages found): the
+ * least a batched get of this shape costs.
  */
 #include "bench.h"
 
@@ -437,8 +438,6 @@ static int ideal_get_h(struct wctx *c, uint64_t h, const unsigned char *k, size_
                        size_t cap, size_t *vl)
 {
     const struct ideal *t = c->s->h;
-    for (unsigned i = c->s->cfg->ideal_pad; i; i--)
-        __asm__ volatile("nop"); /* --ideal-pad: work that is not the get's */
     if (c->s->cfg->ideal_guards) {
         int r;
         for (unsigned tries = 0; (r = ideal_get_guarded(t, h, k, kl, buf, cap, vl)) == 2; tries++)
@@ -459,8 +458,16 @@ static int ideal_get_h(struct wctx *c, uint64_t h, const unsigned char *k, size_
     return RES_OK;
 }
 
+/* --ideal-pad: work that is not the get's, before each get */
+static void ideal_pad(const struct wctx *c)
+{
+    for (unsigned i = c->s->cfg->ideal_pad; i; i--)
+        __asm__ volatile("nop");
+}
+
 static int ideal_get(struct wctx *c, const unsigned char *k, size_t kl, unsigned char *buf, size_t cap, size_t *vl)
 {
+    ideal_pad(c);
     return ideal_get_h(c, ideal_hash(k, kl), k, kl, buf, cap, vl);
 }
 
@@ -618,9 +625,10 @@ static _Atomic uint64_t *ideal_bucket_any(const struct ideal *t, uint64_t b, boo
     return guarded ? ideal_bucket(t, b) : &t->slot[b * IDEAL_SLOTS];
 }
 
-/* Ask for the record of bucket bk's first slot with h's tag: true; or,
- * when bk is full and holds none, false (the key is further on). */
-static bool ideal_prefetch_rec(const struct ideal *t, _Atomic uint64_t *bk, uint64_t h)
+/* Ask for the record of bucket bk's first slot with h's tag (*hit: that
+ * slot) and return true; or, when bk is full and holds none, return false
+ * (the key is further on). */
+static bool ideal_prefetch_rec(const struct ideal *t, _Atomic uint64_t *bk, uint64_t h, _Atomic uint64_t **hit)
 {
     for (unsigned i = 0; i < IDEAL_SLOTS; i++) {
         uint64_t v = atomic_load_explicit(&bk[i], memory_order_relaxed);
@@ -630,10 +638,27 @@ static bool ideal_prefetch_rec(const struct ideal *t, _Atomic uint64_t *bk, uint
             uint64_t o = (v & IDEAL_OFF_MASK) << 3;
             if (o + 64 <= t->size)
                 __builtin_prefetch(t->base + o);
+            *hit = &bk[i];
             return true;
         }
     }
     return false;
+}
+
+/* A batched get whose slot the prefetch stages found: the key's record
+ * there, read as the plain get does (RES_OK), or 2: look the whole way. */
+static int ideal_get_at(const struct ideal *t, _Atomic uint64_t *sl, uint64_t h, struct op *o)
+{
+    uint64_t v = atomic_load_explicit(sl, memory_order_acquire);
+    if (v >> 40 != h >> 40)
+        return 2;
+    const uint32_t *r = (const uint32_t *)(t->base + ((v & IDEAL_OFF_MASK) << 3));
+    if (r[0] != o->klen || !key_eq((const unsigned char *)(r + 2), o->key, o->klen))
+        return 2;
+    o->outlen = r[1];
+    if (r[1] <= o->cap)
+        copy_val(o->buf, (const unsigned char *)(r + 2) + o->klen, r[1]);
+    return RES_OK;
 }
 
 static int ideal_exec(struct wctx *c, struct op *ops, unsigned n)
@@ -653,27 +678,33 @@ static int ideal_exec(struct wctx *c, struct op *ops, unsigned n)
             continue;
         }
         uint64_t h[IDEAL_BATCH], b[IDEAL_BATCH];
-        _Atomic uint64_t *bk[IDEAL_BATCH];
+        _Atomic uint64_t *bk[IDEAL_BATCH], *hit[IDEAL_BATCH];
         unsigned m = 0;
         for (; m < IDEAL_BATCH && j + m < n && ops[j + m].type == OP_GET; m++) {
             h[m] = ideal_hash(ops[j + m].key, ops[j + m].klen);
             int64_t home = guarded ? ideal_home(t, h[m]) : (int64_t)(h[m] & t->mask);
             bk[m] = home < 0 ? NULL : ideal_bucket_any(t, (b[m] = (uint64_t)home), guarded);
+            hit[m] = NULL;
             if (bk[m])
                 __builtin_prefetch(bk[m]);
         }
-        for (unsigned i = 0; i < m; i++)
-            if (bk[i] && !ideal_prefetch_rec(t, bk[i], h[i]) &&
-                (bk[i] = ideal_bucket_any(t, ideal_probe_next(t, b[i], guarded), guarded)))
-                __builtin_prefetch(bk[i]);
-            else
+        /* each home bucket's record; a full bucket without one: the next
+         * bucket, and then its record */
+        for (unsigned i = 0; i < m; i++) {
+            if (!bk[i] || ideal_prefetch_rec(t, bk[i], h[i], &hit[i]))
                 bk[i] = NULL;
+            else if ((bk[i] = ideal_bucket_any(t, ideal_probe_next(t, b[i], guarded), guarded)))
+                __builtin_prefetch(bk[i]);
+        }
         for (unsigned i = 0; i < m; i++)
             if (bk[i])
-                ideal_prefetch_rec(t, bk[i], h[i]);
+                ideal_prefetch_rec(t, bk[i], h[i], &hit[i]);
+        /* the gets: unguarded, from the slot found, if it holds the key */
         for (unsigned i = 0; i < m; i++) {
             struct op *o = &ops[j + i];
-            if ((o->rc = ideal_get_h(c, h[i], o->key, o->klen, o->buf, o->cap, &o->outlen)) == RES_ERR)
+            ideal_pad(c);
+            if ((guarded || !hit[i] || (o->rc = ideal_get_at(t, hit[i], h[i], o)) != RES_OK) &&
+                (o->rc = ideal_get_h(c, h[i], o->key, o->klen, o->buf, o->cap, &o->outlen)) == RES_ERR)
                 return RES_ERR;
         }
         j += m;
