@@ -45,7 +45,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GROW_MAX (8ull << 20) /* largest growth step: ~1.5 ms to fallocate and map in */
 
 static unsigned class_of(uint64_t nunits) { return 63u - (unsigned)__builtin_clzll(nunits); }
 
@@ -68,15 +67,6 @@ static uint64_t fsize_limit(void)
     return (uint64_t)rl.rlim_cur;
 }
 
-/* Growth steps: a sixteenth of the file (at least 1 MiB), to keep
- * fallocate calls rare without holding much unused memory, and at most
- * GROW_MAX, since each process maps a step in at once (map_in). */
-static uint64_t grow_step(uint64_t cur)
-{
-    uint64_t step = cur / 16;
-    return step < (1u << 20) ? 1u << 20 : step > GROW_MAX ? GROW_MAX : step;
-}
-
 /* file_size moves only up: a writer growing ahead (below) publishes
  * without the allocator's lock.  Release: the file's new size (fallocate)
  * comes before the header says it (marks_ok in table.c reads backwards). */
@@ -97,7 +87,7 @@ static int file_grow(shmkv *db, uint64_t need)
     if (need > db->reserve)
         return -ENOSPC;
     /* a step at a time; fall back to the exact need when space is short */
-    uint64_t want = cur + grow_step(cur);
+    uint64_t want = cur + shmkv__grow_step(cur);
     if (want < need)
         want = need;
     if (want > db->reserve)
@@ -161,7 +151,7 @@ static bool ahead_claim(struct hdr *h, uint32_t now)
                                                    memory_order_relaxed);
 }
 
-void shmkv__alloc_ahead(shmkv *db)
+void shmkv__alloc_ahead_step(shmkv *db)
 {
     if (db->rdonly)
         return;
@@ -169,7 +159,7 @@ void shmkv__alloc_ahead(shmkv *db)
     uint64_t size = atomic_load_explicit(&h->file_size, memory_order_acquire);
     if (size > atomic_load_explicit(&db->mapped_in, memory_order_relaxed))
         shmkv__map_refresh(db);
-    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed), part = grow_step(size) / 4;
+    uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed), part = shmkv__grow_step(size) / 4;
     if (top > size || size - top >= part)
         return;
     /* after a failure (a full file system), not again at this size: a
@@ -219,17 +209,6 @@ static bool run_sane(shmkv *db, uint64_t off, uint64_t top)
         return false;
     struct run *r = run_at(db, off);
     return r->nunits >= 1 && r->nunits <= ((top - off) >> UNIT_SHIFT);
-}
-
-/* Is off the header of a sound run of this kind (and shard, if given)? */
-bool shmkv__run_ok(shmkv *db, uint64_t off, uint32_t kind, const struct shard *s)
-{
-    if (off < db->data_off || (off - db->data_off) % UNIT || !mem_ok(db, off, RUN_HDR))
-        return false;
-    struct run *r = run_at(db, off);
-    return r->kind == kind && (!s || r->shard == shard_index(db, s)) && r->nunits >= 1 &&
-           r->nunits <= OFF_LIMIT >> UNIT_SHIFT && mem_ok(db, off, r->nunits << UNIT_SHIFT) &&
-           atomic_load_explicit(&r->used, memory_order_relaxed) <= (r->nunits << UNIT_SHIFT);
 }
 
 /* Walk every run: merge neighbouring free runs, turn RUN_NEW (allocated

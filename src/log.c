@@ -289,6 +289,28 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
 }
 
 /* Write a record's header, ext word and key at off; returns where the value goes. */
+/* Copy n bytes that may overlap (a record of this table being rewritten):
+ * 4 to 16 of them, a key or value of the usual size, as two words loaded
+ * before either is stored, not by a call (BENCHMARKS 9.12). */
+static inline void copy_over(void *dst, const void *src, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, (const uint8_t *)src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy((uint8_t *)dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, (const uint8_t *)src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy((uint8_t *)dst + n - 4, &b, 4);
+    } else if (n) { /* an empty value may have no pointer */
+        memmove(dst, src, n);
+    }
+}
+
 static uint8_t *write_head(shmkv *db, uint64_t off, uint64_t dist_bits, const void *key, size_t klen,
                            size_t vlen, uint64_t ext)
 {
@@ -301,7 +323,7 @@ static uint8_t *write_head(shmkv *db, uint64_t off, uint64_t dist_bits, const vo
         memcpy(p, &ext, 8);
         p += 8;
     }
-    memcpy(p, key, klen);
+    copy_over(p, key, klen);
     return p + klen;
 }
 
@@ -336,10 +358,8 @@ static void write_rec(shmkv *db, uint64_t off, uint64_t run, const void *key, si
                       const struct piece *val, unsigned nval, size_t vlen, uint64_t ext)
 {
     uint8_t *v = write_head(db, off, (off - run) >> 3, key, klen, vlen, ext);
-    if (nval == 1) { /* most writes: no pieces to walk (memmove: as copy_pieces; an
-                      * empty value may have no pointer) */
-        if (vlen)
-            memmove(v, val[0].p, vlen);
+    if (nval == 1) { /* most writes: no pieces to walk (may overlap: as copy_pieces) */
+        copy_over(v, val[0].p, vlen);
         return;
     }
     struct pieces_at c = {val, nval, 0, 0};

@@ -340,8 +340,10 @@ int shmkv__write(shmkv *db, struct wreq *w)
         if ((r = write_round(db, w, &held, false)) != -ENOSPC || !shmkv__write_make_room(db, w, round, &stuck))
             break;
     }
-    free(w->tmp);
-    w->tmp = NULL;
+    if (w->tmp) {
+        free(w->tmp);
+        w->tmp = NULL;
+    }
     shmkv__alloc_ahead(db);
     return r;
 }
@@ -381,6 +383,18 @@ static int decide_put(shmkv *db, struct wreq *w, const struct cur *c, struct pla
     return 0;
 }
 
+/* A put with no options: nothing to decide (BENCHMARKS 9.12). */
+static int decide_put_plain(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
+{
+    (void)db, (void)c;
+    const struct put_arg *a = w->arg;
+    p->act = ACT_WRITE;
+    p->val[0] = (struct piece){a->val, a->vlen};
+    p->nval = 1;
+    p->ext = ext_make(REC_PAIR, 0);
+    return 0;
+}
+
 #define PUT_FLAGS (SHMKV_IF_ABSENT | SHMKV_IF_PRESENT | SHMKV_IF_EQUAL | SHMKV_KEEP_TTL)
 
 static int check_put_opts(const shmkv_put_opts *o)
@@ -410,7 +424,7 @@ SHMKV_API int shmkv_put_ex(shmkv *db, const void *key, size_t klen, const void *
         a.elen = opts->elen;
     }
     struct wreq w;
-    shmkv__wreq_init(db, &w, key, klen, decide_put, &a);
+    shmkv__wreq_init(db, &w, key, klen, opts ? decide_put : decide_put_plain, &a);
     /* and the open log run's header and the lines the record will go to:
      * the put's stores would otherwise wait for them at the unlock (5 %
      * of single puts growing 10 M keys, BENCHMARKS 7.8) */
