@@ -61,8 +61,9 @@
  *
  * --batch N: gets in groups of 16 in shmkv_get_many's stages (every home
  * bucket asked for, then each first matching record or overflow bucket,
- * then the gets, unguarded straight from the slot the stages found): the
- * least a batched get of this shape costs.
+ * then the gets, straight from the slot the stages found, with the
+ * guarded get's checks under --ideal-guards): the least a batched get of
+ * this shape costs.
  */
 #include "bench.h"
 
@@ -646,19 +647,27 @@ static bool ideal_prefetch_rec(const struct ideal *t, _Atomic uint64_t *bk, uint
 }
 
 /* A batched get whose slot the prefetch stages found: the key's record
- * there, read as the plain get does (RES_OK), or 2: look the whole way. */
-static int ideal_get_at(const struct ideal *t, _Atomic uint64_t *sl, uint64_t h, struct op *o)
+ * there, read as the plain get does (RES_OK), or 2: look the whole way.
+ * Guarded, with the guarded get's checks: the version word read before
+ * the slot (the stages' scan of the bucket came after the layout, as in
+ * shmkv_get_many) and again after the copy, the record within the file. */
+static int ideal_get_at(const struct ideal *t, _Atomic uint64_t *sl, uint64_t h, bool guarded, struct op *o)
 {
-    uint64_t v = atomic_load_explicit(sl, memory_order_acquire);
-    if (v >> 40 != h >> 40)
+    uint64_t ver = guarded ? atomic_load_explicit(&t->hd->version, memory_order_acquire) : 0;
+    uint64_t v = atomic_load_explicit(sl, memory_order_acquire), off = (v & IDEAL_OFF_MASK) << 3;
+    if (v >> 40 != h >> 40 || (guarded && (off < t->hd->rec_lo || off + 8 + o->klen > t->size)))
         return 2;
-    const uint32_t *r = (const uint32_t *)(t->base + ((v & IDEAL_OFF_MASK) << 3));
-    if (r[0] != o->klen || !key_eq((const unsigned char *)(r + 2), o->key, o->klen))
+    const uint32_t *r = (const uint32_t *)(t->base + off);
+    if (r[0] != o->klen || !key_eq((const unsigned char *)(r + 2), o->key, o->klen) ||
+        (guarded && off + 8 + o->klen + r[1] > t->size))
         return 2;
     o->outlen = r[1];
     if (r[1] <= o->cap)
         copy_val(o->buf, (const unsigned char *)(r + 2) + o->klen, r[1]);
-    return RES_OK;
+    if (!guarded)
+        return RES_OK;
+    atomic_thread_fence(memory_order_acquire); /* the copy before the re-read */
+    return atomic_load_explicit(&t->hd->version, memory_order_relaxed) == ver ? RES_OK : 2;
 }
 
 static int ideal_exec(struct wctx *c, struct op *ops, unsigned n)
@@ -699,11 +708,11 @@ static int ideal_exec(struct wctx *c, struct op *ops, unsigned n)
         for (unsigned i = 0; i < m; i++)
             if (bk[i])
                 ideal_prefetch_rec(t, bk[i], h[i], &hit[i]);
-        /* the gets: unguarded, from the slot found, if it holds the key */
+        /* the gets: from the slot found, if it holds the key */
         for (unsigned i = 0; i < m; i++) {
             struct op *o = &ops[j + i];
             ideal_pad(c);
-            if ((guarded || !hit[i] || (o->rc = ideal_get_at(t, hit[i], h[i], o)) != RES_OK) &&
+            if ((!hit[i] || (o->rc = ideal_get_at(t, hit[i], h[i], guarded, o)) != RES_OK) &&
                 (o->rc = ideal_get_h(c, h[i], o->key, o->klen, o->buf, o->cap, &o->outlen)) == RES_ERR)
                 return RES_ERR;
         }
