@@ -45,7 +45,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 static unsigned class_of(uint64_t nunits) { return 63u - (unsigned)__builtin_clzll(nunits); }
 
 static uint64_t cap_units(const shmkv *db) { return (db->reserve - db->data_off) >> UNIT_SHIFT; }

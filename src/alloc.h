@@ -50,10 +50,7 @@ static inline bool shmkv__run_ok(shmkv *db, uint64_t off, uint32_t kind, const s
            atomic_load_explicit(&r->used, memory_order_relaxed) <= (r->nunits << UNIT_SHIFT);
 }
 
-/* Called by a writer holding no lock as it leaves a write: maps in what
- * the file grew by, and grows it ahead of the allocator when little is
- * left past top, so that growth rarely happens under the allocator's lock.
- * Best effort; never fails. */
+/* The work of shmkv__alloc_ahead (below), when there may be some. */
 void shmkv__alloc_ahead_step(shmkv *db);
 
 #define GROW_MAX (8ull << 20) /* largest growth step: ~1.5 ms to fallocate and map in */
@@ -67,9 +64,12 @@ static inline uint64_t shmkv__grow_step(uint64_t cur)
     return step < (1u << 20) ? 1u << 20 : step > GROW_MAX ? GROW_MAX : step;
 }
 
-/* The usual case inline: the file mapped in, and more than a quarter step
- * left past top: nothing to do (a call for that cost a put 2 %,
- * BENCHMARKS 9.12). */
+/* Called by a writer holding no lock as it leaves a write: maps in what
+ * the file grew by, and grows it ahead of the allocator when little is
+ * left past top, so that growth rarely happens under the allocator's lock.
+ * Best effort; never fails.  The usual case inline: the file mapped in,
+ * and more than a quarter step left past top: nothing to do (a call for
+ * that cost a put 2 %, BENCHMARKS 9.12). */
 static inline void shmkv__alloc_ahead(shmkv *db)
 {
     struct hdr *h = db->hdr;

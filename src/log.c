@@ -288,7 +288,6 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
     atomic_fetch_add_explicit(&s->cleaned, 1, memory_order_relaxed);
 }
 
-/* Write a record's header, ext word and key at off; returns where the value goes. */
 /* Copy n bytes that may overlap (a record of this table being rewritten):
  * 4 to 16 of them, a key or value of the usual size, as two words loaded
  * before either is stored, not by a call (BENCHMARKS 9.12). */
@@ -311,6 +310,7 @@ static inline void copy_over(void *dst, const void *src, size_t n)
     }
 }
 
+/* Write a record's header, ext word and key at off; returns where the value goes. */
 static uint8_t *write_head(shmkv *db, uint64_t off, uint64_t dist_bits, const void *key, size_t klen,
                            size_t vlen, uint64_t ext)
 {
