@@ -393,18 +393,45 @@ static _Atomic uint64_t *ideal_find(const struct ideal *t, uint64_t h, const uns
     return NULL;
 }
 
+/* What a guarded look answers besides RES_OK and RES_ABSENT. */
+enum { IDEAL_RETRY = 2, IDEAL_OTHER = 3 };
+
+/* The record slot value v names, if it is key k's: its value copied and
+ * RES_OK; IDEAL_OTHER if it is another key's; guarded, IDEAL_RETRY when
+ * the record reaches outside the file or the version word moved from ver
+ * (read before the slot) by the time the copy is done. */
+static int ideal_read(const struct ideal *t, uint64_t v, const unsigned char *k, size_t kl, unsigned char *buf,
+                      size_t cap, size_t *vl, bool guarded, uint64_t ver)
+{
+    uint64_t off = (v & IDEAL_OFF_MASK) << 3;
+    if (guarded && (off < t->hd->rec_lo || off + 8 + kl > t->size))
+        return IDEAL_RETRY;
+    const uint32_t *r = (const uint32_t *)(t->base + off);
+    if (r[0] != kl || !key_eq((const unsigned char *)(r + 2), k, kl))
+        return IDEAL_OTHER;
+    if (guarded && off + 8 + kl + r[1] > t->size)
+        return IDEAL_RETRY;
+    *vl = r[1];
+    if (r[1] <= cap)
+        copy_val(buf, (const unsigned char *)(r + 2) + kl, r[1]);
+    if (!guarded)
+        return RES_OK;
+    atomic_thread_fence(memory_order_acquire); /* the copy before the re-read */
+    return atomic_load_explicit(&t->hd->version, memory_order_relaxed) == ver ? RES_OK : IDEAL_RETRY;
+}
+
 /* A get with the guards (the file header's comment): RES_OK, RES_ABSENT,
- * or 2 to look again (the view moved, or a check failed). */
+ * or IDEAL_RETRY to look again (the view moved, or a check failed). */
 static int ideal_get_guarded(const struct ideal *t, uint64_t h, const unsigned char *k, size_t kl,
                              unsigned char *buf, size_t cap, size_t *vl)
 {
     int64_t home = ideal_home(t, h);
     if (home < 0)
-        return 2;
+        return IDEAL_RETRY;
     uint64_t b = (uint64_t)home;
     _Atomic uint64_t *bk = ideal_bucket(t, b);
     if (!bk)
-        return 2;
+        return IDEAL_RETRY;
     __builtin_prefetch(bk);
     uint64_t ver = atomic_load_explicit(&t->hd->version, memory_order_acquire), tag = h >> 40;
     for (uint64_t left = t->hd->nb / IDEAL_SHARDS; left; left--) {
@@ -412,24 +439,12 @@ static int ideal_get_guarded(const struct ideal *t, uint64_t h, const unsigned c
             uint64_t v = atomic_load_explicit(&bk[i], memory_order_acquire);
             if (!v)
                 return RES_ABSENT;
-            if (v == IDEAL_TOMB || v >> 40 != tag)
-                continue;
-            uint64_t o = (v & IDEAL_OFF_MASK) << 3;
-            if (o < t->hd->rec_lo || o + 8 + kl > t->size)
-                return 2;
-            const uint32_t *r = (const uint32_t *)(t->base + o);
-            if (r[0] != kl || !key_eq((const unsigned char *)(r + 2), k, kl))
-                continue;
-            *vl = r[1];
-            if (o + 8 + kl + r[1] > t->size)
-                return 2;
-            if (r[1] <= cap)
-                copy_val(buf, (const unsigned char *)(r + 2) + kl, r[1]);
-            atomic_thread_fence(memory_order_acquire); /* the copy before the re-read */
-            return atomic_load_explicit(&t->hd->version, memory_order_relaxed) == ver ? RES_OK : 2;
+            int r;
+            if (v != IDEAL_TOMB && v >> 40 == tag && (r = ideal_read(t, v, k, kl, buf, cap, vl, true, ver)) != IDEAL_OTHER)
+                return r;
         }
         if (!(bk = ideal_bucket(t, (b = (b + IDEAL_SHARDS) & t->mask))))
-            return 2;
+            return IDEAL_RETRY;
     }
     return RES_ABSENT;
 }
@@ -441,7 +456,7 @@ static int ideal_get_h(struct wctx *c, uint64_t h, const unsigned char *k, size_
     const struct ideal *t = c->s->h;
     if (c->s->cfg->ideal_guards) {
         int r;
-        for (unsigned tries = 0; (r = ideal_get_guarded(t, h, k, kl, buf, cap, vl)) == 2; tries++)
+        for (unsigned tries = 0; (r = ideal_get_guarded(t, h, k, kl, buf, cap, vl)) == IDEAL_RETRY; tries++)
             if (tries == 100) {
                 snprintf(c->err, sizeof c->err, "ideal: a guard failed 100 times in a row");
                 return RES_ERR;
@@ -452,11 +467,7 @@ static int ideal_get_h(struct wctx *c, uint64_t h, const unsigned char *k, size_
     _Atomic uint64_t *fr;
     if (!ideal_find(t, h, k, kl, false, &fr, &v))
         return RES_ABSENT;
-    const uint32_t *r = (const uint32_t *)(t->base + ((v & IDEAL_OFF_MASK) << 3));
-    *vl = r[1];
-    if (r[1] <= cap)
-        copy_val(buf, (const unsigned char *)(r + 2) + kl, r[1]);
-    return RES_OK;
+    return ideal_read(t, v, k, kl, buf, cap, vl, false, 0); /* the key's (ideal_find compared it) */
 }
 
 /* --ideal-pad: work that is not the get's, before each get */
@@ -647,27 +658,17 @@ static bool ideal_prefetch_rec(const struct ideal *t, _Atomic uint64_t *bk, uint
 }
 
 /* A batched get whose slot the prefetch stages found: the key's record
- * there, read as the plain get does (RES_OK), or 2: look the whole way.
- * Guarded, with the guarded get's checks: the version word read before
- * the slot (the stages' scan of the bucket came after the layout, as in
- * shmkv_get_many) and again after the copy, the record within the file. */
+ * there (RES_OK), or IDEAL_RETRY: look the whole way.  Guarded, the
+ * version word is read before the slot, as the guarded get reads it
+ * before the bucket (the stages' scan came after the layout, as in
+ * shmkv_get_many). */
 static int ideal_get_at(const struct ideal *t, _Atomic uint64_t *sl, uint64_t h, bool guarded, struct op *o)
 {
     uint64_t ver = guarded ? atomic_load_explicit(&t->hd->version, memory_order_acquire) : 0;
-    uint64_t v = atomic_load_explicit(sl, memory_order_acquire), off = (v & IDEAL_OFF_MASK) << 3;
-    if (v >> 40 != h >> 40 || (guarded && (off < t->hd->rec_lo || off + 8 + o->klen > t->size)))
-        return 2;
-    const uint32_t *r = (const uint32_t *)(t->base + off);
-    if (r[0] != o->klen || !key_eq((const unsigned char *)(r + 2), o->key, o->klen) ||
-        (guarded && off + 8 + o->klen + r[1] > t->size))
-        return 2;
-    o->outlen = r[1];
-    if (r[1] <= o->cap)
-        copy_val(o->buf, (const unsigned char *)(r + 2) + o->klen, r[1]);
-    if (!guarded)
-        return RES_OK;
-    atomic_thread_fence(memory_order_acquire); /* the copy before the re-read */
-    return atomic_load_explicit(&t->hd->version, memory_order_relaxed) == ver ? RES_OK : 2;
+    uint64_t v = atomic_load_explicit(sl, memory_order_acquire);
+    if (v >> 40 != h >> 40 || ideal_read(t, v, o->key, o->klen, o->buf, o->cap, &o->outlen, guarded, ver) != RES_OK)
+        return IDEAL_RETRY;
+    return RES_OK;
 }
 
 static int ideal_exec(struct wctx *c, struct op *ops, unsigned n)

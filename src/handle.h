@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Functions of the public API (include/shmkv.h); everything else in the
  * library is hidden from the shared object and named shmkv__*. */
@@ -76,6 +77,17 @@ static inline void prefetch_w(const shmkv *db, const void *p)
 #endif
     (void)db;
     __builtin_prefetch(p, 1);
+}
+
+/* Copy the first and the last w bytes of n (w <= n <= 2w): all n of them,
+ * both loaded before either is stored (so src and dst may overlap). */
+static inline void copy_ends(void *dst, const void *src, size_t n, size_t w)
+{
+    uint64_t a = 0, b = 0;
+    memcpy(&a, src, w);
+    memcpy(&b, (const uint8_t *)src + n - w, w);
+    memcpy(dst, &a, w);
+    memcpy((uint8_t *)dst + n - w, &b, w);
 }
 
 /* A key's hash in this table (8-byte keys from the handle's seed word). */

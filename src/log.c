@@ -293,21 +293,12 @@ void shmkv__run_release(shmkv *db, struct shard *s, uint64_t ro)
  * before either is stored, not by a call (BENCHMARKS 9.12). */
 static inline void copy_over(void *dst, const void *src, size_t n)
 {
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, (const uint8_t *)src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy((uint8_t *)dst + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, (const uint8_t *)src + n - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy((uint8_t *)dst + n - 4, &b, 4);
-    } else if (n) { /* an empty value may have no pointer */
+    if (n >= 8 && n <= 16)
+        copy_ends(dst, src, n, 8);
+    else if (n >= 4 && n < 8)
+        copy_ends(dst, src, n, 4);
+    else if (n) /* an empty value may have no pointer */
         memmove(dst, src, n);
-    }
 }
 
 /* Write a record's header, ext word and key at off; returns where the value goes. */

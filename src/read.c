@@ -337,16 +337,6 @@ int shmkv__find_list(shmkv *db, uint64_t h, const void *key, size_t klen, uint64
     return -EAGAIN;
 }
 
-/* Copy the first and the last w bytes of n (w <= n <= 2w): all n of them. */
-static inline void copy_ends(void *dst, const uint8_t *src, size_t n, size_t w)
-{
-    uint64_t a = 0, b = 0;
-    memcpy(&a, src, w);
-    memcpy(&b, src + n - w, w);
-    memcpy(dst, &a, w);
-    memcpy((uint8_t *)dst + n - w, &b, w);
-}
-
 /* Copy n bytes from the table: values of 4 to 16 bytes as two
  * overlapping words each way, not by a call (forced inline: gcc called
  * it, and the call cost single gets 5 %: BENCHMARKS 9.10). */

@@ -359,6 +359,16 @@ struct put_arg {
     size_t elen;
 };
 
+/* The plan of a put: the pair with a's value, expiring at exp (0: never). */
+static int plan_pair(struct plan *p, const struct put_arg *a, uint64_t exp)
+{
+    p->act = ACT_WRITE;
+    p->val[0] = (struct piece){a->val, a->vlen};
+    p->nval = 1;
+    p->ext = ext_make(REC_PAIR, exp);
+    return 0;
+}
+
 static int decide_put(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
     const struct put_arg *a = w->arg;
@@ -376,23 +386,14 @@ static int decide_put(shmkv *db, struct wreq *w, const struct cur *c, struct pla
             return -ECANCELED;
     }
     uint64_t exp = (a->flags & SHMKV_KEEP_TTL) ? (c->present ? rec_expiry(c->r) : 0) : expiry_in(db, w, a->ttl_ms);
-    p->act = ACT_WRITE;
-    p->val[0] = (struct piece){a->val, a->vlen};
-    p->nval = 1;
-    p->ext = ext_make(REC_PAIR, exp);
-    return 0;
+    return plan_pair(p, a, exp);
 }
 
 /* A put with no options: nothing to decide (BENCHMARKS 9.12). */
 static int decide_put_plain(shmkv *db, struct wreq *w, const struct cur *c, struct plan *p)
 {
     (void)db, (void)c;
-    const struct put_arg *a = w->arg;
-    p->act = ACT_WRITE;
-    p->val[0] = (struct piece){a->val, a->vlen};
-    p->nval = 1;
-    p->ext = ext_make(REC_PAIR, 0);
-    return 0;
+    return plan_pair(p, w->arg, 0);
 }
 
 #define PUT_FLAGS (SHMKV_IF_ABSENT | SHMKV_IF_PRESENT | SHMKV_IF_EQUAL | SHMKV_KEEP_TTL)
