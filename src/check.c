@@ -326,8 +326,13 @@ static int check_slot(shmkv *db, struct shard *s, uint64_t v, _Atomic uint64_t *
         bad(c, "shard %u: slot tag %#llx does not match the key's %#llx", si, (ull)slot_tag(v),
             (ull)(h & TAG_MASK));
     uint64_t b = shmkv__bucket_for(atomic_load_explicit(&s->layout, memory_order_relaxed), db->base_bits, h & TAG_MASK);
+    struct bucket *first = shmkv__bucket_at(db, s, b);
     if (!in_chain(db, s, b, slot))
         bad(c, "shard %u: key of record %#llx is not in its bucket %llu's chain", si, (ull)off, (ull)b);
+    else if ((uintptr_t)slot - (uintptr_t)first >= BUCKET_BYTES &&
+             !(atomic_load_explicit(&first->next, memory_order_relaxed) & tag_filter_bit(slot_tag(v))))
+        bad(c, "shard %u: key of record %#llx is in an overflow bucket of bucket %llu that its filter leaves out",
+            si, (ull)off, (ull)b);
     seen_once(db, s, c, off, ro, r);
     if (rec_type(r) == REC_LIST)
         check_list(db, s, c, off);
@@ -728,6 +733,8 @@ SHMKV_API int shmkv_repair(shmkv *db, FILE *report)
     r = shmkv__alloc_rebuild(db);
     for (uint64_t i = 0; i < nshards(db) && !r; i++)
         r = shmkv__shard_repair(db, &db->shards[i]);
+    for (uint64_t i = 0; i < nshards(db) && !r; i++)
+        shmkv__index_refilter(db, &db->shards[i]);
     unsigned leaked = 0;
     if (!r) {
         struct chk c;

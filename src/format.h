@@ -45,7 +45,11 @@
  * every older file, and a library that ignores it merely never grows
  * ahead, so the version stayed.  7 keys the hash of 17- to 32-byte keys
  * (hash.h: a version-6 table placed them by an unseeded hash, and a
- * version-6 library would look for them in other buckets).  shmkv_open
+ * version-6 library would look for them in other buckets).  8 keeps in
+ * the link of a chain's first bucket a filter of the tags in its overflow
+ * buckets (struct bucket: a version-7 library would take it for part of
+ * the link, and a version-7 file's zero filter would hide its overflow
+ * keys from a lookup that trusts the filter).  shmkv_open
  * refuses any other version, and any file whose structure sizes differ
  * from these (the header records them), with -EBADMSG.
  */
@@ -57,7 +61,7 @@
 #include <stdint.h>
 
 #define FORMAT_MAGIC   0x31766b6d68730aULL /* "\nshmkv1" little-endian */
-#define FORMAT_VERSION 7u
+#define FORMAT_VERSION 8u
 
 #define UNIT_SHIFT   12u                   /* allocation unit: 4 KiB */
 #define UNIT         (1ull << UNIT_SHIFT)
@@ -216,10 +220,26 @@ enum rec_type {
                      * position (in 8-byte units) of the element pointing here */
 };
 
+/* A bucket: a link and seven slots.  The link's low 48 bits are the
+ * offset of the next overflow bucket (0: none).  In a chain's first
+ * bucket its high 16 bits are a filter of the chain's overflow slots: bit
+ * (tag >> 20) is set for every tag held in any overflow bucket of the
+ * chain (bits may also be set for tags that left), so a lookup whose tag
+ * is not among them, missing in the first bucket, stops there.  A writer
+ * sets a tag's bit before it publishes the tag's slot in an overflow
+ * bucket; only a writer that has just walked the whole chain recomputes
+ * it.  Overflow buckets' high bits are 0. */
 struct bucket {
-    _Atomic uint64_t next;          /* offset of the next overflow bucket, 0: none */
+    _Atomic uint64_t next;
     _Atomic uint64_t slot[SLOTS];
 };
+#define LINK_BITS     48u
+#define LINK_MASK     ((1ull << LINK_BITS) - 1)
+static inline uint64_t link_off(uint64_t next) { return next & LINK_MASK; }
+static inline uint64_t link_filter(uint64_t next) { return next & ~LINK_MASK; }
+/* the filter bit of a tag (its top four bits: the last a bucket's number
+ * takes from the tag, at 2^20 buckets per shard) */
+static inline uint64_t tag_filter_bit(uint64_t tag) { return 1ull << (LINK_BITS + (tag >> (TAG_BITS - 4))); }
 
 /* One lock stripe and its sub-table.  Fields under "writer state" change
  * only under lock; readers use layout, seq, epoch, dir and the patch line. */

@@ -93,7 +93,8 @@ void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
             __builtin_prefetch(at(db, slot_off(v)), 1);
         return;
     }
-    shmkv__index_prefetch_next(db, bk);
+    if (shmkv__chain_on(atomic_load_explicit(&bk->next, memory_order_relaxed), tag))
+        shmkv__index_prefetch_next(db, bk);
 }
 
 void shmkv__index_prefetch_next(shmkv *db, struct bucket *bk)
@@ -143,7 +144,11 @@ int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key,
                 return 0;
             }
         }
-        bk = shmkv__bucket_next(db, bk);
+        /* the chain's filter may say the key is in no overflow bucket (so
+         * an empty slot offered beyond the first bucket is one whose
+         * publishing needs no new bit: the filter has the tag already) */
+        uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
+        bk = shmkv__bucket_link(db, n ? nx : shmkv__chain_on(nx, tag));
     }
     return first ? 0 : -EBADMSG;
 }
@@ -161,6 +166,28 @@ int shmkv__index_find_off(shmkv *db, struct shard *s, uint64_t tag, uint64_t off
         bk = shmkv__bucket_next(db, bk);
     }
     return -ENOENT;
+}
+
+/* Set tag's bit in the filter of the chain whose first bucket is first,
+ * before a slot of one of its overflow buckets is published with tag.
+ * (The slot's release store orders it: a reader that sees the slot sees
+ * the bit.) */
+static void filter_add(struct bucket *first, uint64_t tag)
+{
+    uint64_t n = atomic_load_explicit(&first->next, memory_order_relaxed);
+    if (!(n & tag_filter_bit(tag)))
+        atomic_store_explicit(&first->next, n | tag_filter_bit(tag), memory_order_relaxed);
+}
+
+/* The filter bits of bk's tags. */
+static uint64_t filter_of(const struct bucket *bk)
+{
+    uint64_t f = 0;
+    for (unsigned i = 0; i < SLOTS; i++) {
+        uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_relaxed);
+        f |= v ? tag_filter_bit(slot_tag(v)) : 0;
+    }
+    return f;
 }
 
 static void ov_put(shmkv *db, struct shard *s, struct bucket *bk)
@@ -201,13 +228,15 @@ static int ov_get(shmkv *db, struct shard *s, struct bucket **out)
  * caller stores into it. */
 int shmkv__index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t **out)
 {
-    struct bucket *bk = home(db, s, tag), *last = NULL;
+    struct bucket *first = home(db, s, tag), *bk = first, *last = NULL;
     for (unsigned n = 0; bk; n++) {
         if (n > CHAIN_MAX)
             return -EBADMSG;
         for (unsigned i = 0; i < SLOTS; i++)
             if (!atomic_load_explicit(&bk->slot[i], memory_order_relaxed)) {
                 *out = &bk->slot[i];
+                if (n)
+                    filter_add(first, tag);
                 return 0;
             }
         last = bk;
@@ -219,8 +248,11 @@ int shmkv__index_reserve(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint6
     int e = ov_get(db, s, &ov);
     if (e)
         return e;
-    /* link the (empty) bucket: release so readers see it zeroed */
-    atomic_store_explicit(&last->next, off_of(db, ov), memory_order_release);
+    /* link the (empty) bucket: release so readers see it zeroed (the
+     * link of a chain's first bucket keeps its filter) */
+    filter_add(first, tag);
+    uint64_t was = atomic_load_explicit(&last->next, memory_order_relaxed);
+    atomic_store_explicit(&last->next, link_filter(was) | off_of(db, ov), memory_order_release);
     add64(&s->ov_used, 1);
     *out = &ov->slot[0];
     return 0;
@@ -234,28 +266,37 @@ static bool bucket_empty(struct bucket *bk)
     return true;
 }
 
-/* Unlink the empty overflow buckets of a chain and give them back.  The
+/* Unlink the empty overflow buckets of a chain and give them back, and
+ * set the chain's filter to the tags its overflow buckets hold now.  The
  * seq bump before any of them can be reused tells readers that were
- * walking them to look again if they missed.  A damaged chain may loop:
- * the walk stops after CHAIN_MAX buckets, as every other one does (found
- * by fuzz_open: a split's trim of a file whose chain came back on itself
- * never returned). */
+ * walking them to look again if they missed.  (A filter that loses bits
+ * hides no key: the tags it drops are in no bucket of the chain.)  A
+ * damaged chain may loop: the walk stops after CHAIN_MAX buckets, as
+ * every other one does (found by fuzz_open: a split's trim of a file
+ * whose chain came back on itself never returned). */
 static void chain_trim(shmkv *db, struct shard *s, struct bucket *head)
 {
     struct bucket *prev = head, *bk = shmkv__bucket_next(db, head);
+    uint64_t filter = 0;
     for (unsigned n = 0; bk && n <= CHAIN_MAX; n++) {
         struct bucket *nx = shmkv__bucket_next(db, bk);
         if (bucket_empty(bk)) {
-            atomic_store_explicit(&prev->next, atomic_load_explicit(&bk->next, memory_order_relaxed),
+            uint64_t was = atomic_load_explicit(&prev->next, memory_order_relaxed);
+            atomic_store_explicit(&prev->next,
+                                  link_filter(was) | link_off(atomic_load_explicit(&bk->next, memory_order_relaxed)),
                                   memory_order_release);
             seq_bump(&s->seq); /* before ov_put's stores reuse it */
             add64(&s->ov_used, -1);
             ov_put(db, s, bk);
         } else {
+            filter |= filter_of(bk);
             prev = bk;
         }
         bk = nx;
     }
+    uint64_t was = atomic_load_explicit(&head->next, memory_order_relaxed);
+    if (link_filter(was) != filter)
+        atomic_store_explicit(&head->next, link_off(was) | filter, memory_order_release);
 }
 
 void shmkv__index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint64_t *slot)
@@ -263,7 +304,7 @@ void shmkv__index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint6
     atomic_store_explicit(slot, 0, memory_order_release);
     struct bucket *head = home(db, s, tag);
     struct bucket *bk = (struct bucket *)((uintptr_t)slot & ~(uintptr_t)(BUCKET_BYTES - 1));
-    if (head && bk != head && bucket_empty(bk))
+    if (head && bk != head) /* (the chain was just walked: it is in cache) */
         chain_trim(db, s, head);
 }
 
@@ -378,6 +419,13 @@ static bool split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
             uint64_t v = atomic_load_explicit(&bk->slot[__builtin_ctz(m)], memory_order_relaxed);
             atomic_store_explicit(&w->slot[wi++], v, memory_order_relaxed);
         }
+    /* the destination's filter, before the layout makes it reachable */
+    uint64_t filter = 0;
+    struct bucket *o = dst;
+    for (unsigned k = 0; k < ovs && (o = shmkv__bucket_next(db, o)); k++)
+        filter |= filter_of(o);
+    atomic_store_explicit(&dst->next, atomic_load_explicit(&dst->next, memory_order_relaxed) | filter,
+                          memory_order_relaxed);
     add64(&s->ov_used, ovs);
     return true;
 }
@@ -511,6 +559,21 @@ int shmkv__index_repair(shmkv *db, struct shard *s)
     return 0;
 }
 
+/* The operator's repair: every chain's filter made again from the tags
+ * it holds (a damaged filter hides keys from writers, which then add
+ * them twice), and its empty overflow buckets unlinked. */
+void shmkv__index_refilter(shmkv *db, struct shard *s)
+{
+    uint64_t lay = atomic_load_explicit(&s->layout, memory_order_relaxed);
+    if (!shmkv__layout_fits(db, lay))
+        return;
+    for (uint64_t b = 0, nb = shmkv__bucket_count(lay, db->base_bits); b < nb; b++) {
+        struct bucket *bk = shmkv__bucket_at(db, s, b);
+        if (bk)
+            chain_trim(db, s, bk);
+    }
+}
+
 /* Does the layout fit the file?  A bit flip in a layout's level can claim
  * millions of buckets; no sound shard has more than the file holds. */
 bool shmkv__layout_fits(shmkv *db, uint64_t lay)
@@ -556,7 +619,7 @@ int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn
                 if (r)
                     return r;
             }
-            uint64_t n = atomic_load_explicit(&bk->next, memory_order_acquire);
+            uint64_t n = link_off(atomic_load_explicit(&bk->next, memory_order_acquire));
             struct bucket *nx = shmkv__bucket_link(db, n);
             if (nx && nx == mark)
                 return -EBADMSG;

@@ -232,6 +232,7 @@ static inline unsigned shmkv__bucket_scan(const struct bucket *bk, uint64_t tag,
 /* The bucket a link n names; NULL if it names none (0, or damage). */
 static inline struct bucket *shmkv__bucket_link(shmkv *db, uint64_t n)
 {
+    n = link_off(n);
     if (!n)
         return NULL;
     return mem_ok(db, n, BUCKET_BYTES) && !(n & (BUCKET_BYTES - 1)) ? at(db, n) : NULL;
@@ -240,6 +241,14 @@ static inline struct bucket *shmkv__bucket_link(shmkv *db, uint64_t n)
 static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
 {
     return shmkv__bucket_link(db, atomic_load_explicit(&bk->next, memory_order_acquire));
+}
+
+/* Where a lookup of tag that missed in the chain's first bucket, whose
+ * link is next, goes on: the link, or 0 when the chain's filter says no
+ * overflow slot holds tag (format.h, struct bucket). */
+static inline uint64_t shmkv__chain_on(uint64_t next, uint64_t tag)
+{
+    return next & tag_filter_bit(tag) ? link_off(next) : 0;
 }
 
 bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */
@@ -275,6 +284,7 @@ void shmkv__index_remove(shmkv *db, struct shard *s, uint64_t tag, _Atomic uint6
 void shmkv__index_maybe_split(shmkv *db, struct shard *s);
 void shmkv__index_adopt_tail(shmkv *db, struct shard *s, uint64_t run, uint64_t nbuckets);
 int shmkv__index_repair(shmkv *db, struct shard *s);
+void shmkv__index_refilter(shmkv *db, struct shard *s); /* shmkv_repair: each chain's filter made again */
 
 /* Call fn for every occupied slot of the shard, bucket by bucket (all of
  * them, or with WALK_PLACED those in the bucket the layout puts them in).

@@ -259,8 +259,10 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
             }
             return r;
         }
+        /* past the first bucket only if the chain's filter has the tag */
         uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
-        bk = nx && !suspect ? shmkv__bucket_next(db, bk) : NULL;
+        nx = n ? link_off(nx) : shmkv__chain_on(nx, tag);
+        bk = nx && !suspect ? shmkv__bucket_link(db, nx) : NULL;
         suspect |= nx && !bk;
     }
     if (view_moved(s, &vw))
@@ -421,6 +423,7 @@ __attribute__((always_inline)) static inline int get_fast_at(shmkv *db, struct s
             return 0;
         }
         uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
+        nx = n ? link_off(nx) : shmkv__chain_on(nx, tag);
         if (!nx || ++n == 4)
             return nx || view_moved(s, &vw) ? FAST_NO : -ENOENT;
         if (!(bk = shmkv__bucket_link(db, nx)))
@@ -521,7 +524,8 @@ static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag, u
             __builtin_prefetch(at(db, slot_off(v)));
         return NULL;
     }
-    struct bucket *nb = atomic_load_explicit(&bk->next, memory_order_relaxed) ? shmkv__bucket_next(db, bk) : NULL;
+    uint64_t nx = shmkv__chain_on(atomic_load_explicit(&bk->next, memory_order_relaxed), tag);
+    struct bucket *nb = nx ? shmkv__bucket_link(db, nx) : NULL;
     if (nb)
         __builtin_prefetch(nb);
     return nb;

@@ -242,7 +242,7 @@ static void locate(struct htable *t, shmkv *db)
     a->other_log = o->open_run ? o->open_run : first_run(db, o, RUN_LOG, 0);
     a->other_index = atomic_load(&o->dir[0]) - RUN_HDR;
     a->home_bucket = a->slot_plain & ~(uint64_t)(BUCKET_BYTES - 1);
-    a->ov_bucket = atomic_load(&((struct bucket *)at(db, a->home_bucket))->next);
+    a->ov_bucket = link_off(atomic_load(&((struct bucket *)at(db, a->home_bucket))->next));
     a->ov_free = s->ov_free;
     for (unsigned i = 0; i < t->npairs && !a->slot_ov; i++) {
         uint64_t sl = slot_of(db, &t->pairs[i]);

@@ -332,6 +332,10 @@ static void index_sites(struct cat *c, const struct htable *t)
     struct hsite *s = site(c, a->home_bucket, F(bucket, next), HC_OFF, HR_ANY, "bucket(home).next");
     s->self = a->home_bucket;
     wrong(s, a->rec_plain, a->index_run, a->other_index + RUN_HDR, 0);
+    /* the filter of the home bucket's chain (the link's top two bytes):
+     * one that leaves out a tag hides that key from writers until the
+     * repair makes it again */
+    site(c, a->home_bucket, offsetof(struct bucket, next) + LINK_BITS / 8, 2, HC_SMALL, HR_FIX, "bucket(home).filter");
     s = site(c, a->ov_bucket, F(bucket, next), HC_OFF, HR_ANY, "bucket(overflow).next");
     s->self = a->ov_bucket;
     wrong(s, a->home_bucket, a->ov_free, a->rec_other, 0);

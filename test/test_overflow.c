@@ -1,0 +1,236 @@
+/*
+ * test_overflow.c - overflow chains and their filter (format.h, struct
+ * bucket): a lookup that misses in a chain's first bucket walks on only
+ * if the filter in that bucket's link has the key's tag.
+ *
+ *  - filter: keys picked to share one bucket overflow it; the filter then
+ *    holds exactly the tags of the overflow slots, every key is found by
+ *    get, get_many and by writers (an add says -EEXIST), and an overwrite
+ *    of an overflow key while the first bucket has room adds no second
+ *    copy; deleting overflow keys shrinks the filter to the tags left, and
+ *    the last one takes the overflow bucket and the filter with it.
+ *  - damage: a filter cleared by hand hides its overflow keys from a get
+ *    and from a replace (so both really consult it); the checker reports
+ *    it, and shmkv_repair makes it again.
+ *  - growth: 60 000 keys through thousands of splits, some deleted and put
+ *    back: every key found, and the checker (which holds every overflow
+ *    slot's tag to its chain's filter) finds the table sound.
+ */
+#include "harness.h"
+
+#include "index.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NSAME 13 /* keys in one chain: seven in its first bucket, six beyond */
+
+struct same {
+    char key[NSAME][24];
+    struct shard *s;
+    struct bucket *first;
+    uint64_t lay;
+};
+
+/* NSAME keys whose home, under the layout now, is the same bucket. */
+static void pick_same(shmkv *db, struct same *p)
+{
+    unsigned n = 0;
+    p->lay = atomic_load(&db->shards[0].layout);
+    char k[24];
+    for (unsigned i = 0; n < NSAME && i < 10000000; i++) {
+        snprintf(k, sizeof k, "same-%u", i);
+        uint64_t h = shmkv__key_hash(db, k, strlen(k));
+        struct shard *s = shard_of(db, h);
+        uint64_t lay = atomic_load(&s->layout);
+        struct bucket *bk = shmkv__bucket_at(db, s, shmkv__bucket_for(lay, db->base_bits, h & TAG_MASK));
+        if (n == 0) {
+            p->s = s;
+            p->first = bk;
+            p->lay = lay;
+        }
+        if (s == p->s && bk == p->first)
+            memcpy(p->key[n++], k, sizeof k);
+    }
+    CHECKF(n == NSAME, "found %u keys for one bucket", n);
+}
+
+static uint64_t tag_of(shmkv *db, const char *k)
+{
+    return shmkv__key_hash(db, k, strlen(k)) & TAG_MASK;
+}
+
+/* The filter the chain should have: its overflow slots' tags. */
+static uint64_t filter_want(shmkv *db, struct bucket *first)
+{
+    uint64_t f = 0;
+    for (struct bucket *bk = shmkv__bucket_next(db, first); bk; bk = shmkv__bucket_next(db, bk))
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t v = atomic_load(&bk->slot[i]);
+            if (v)
+                f |= tag_filter_bit(slot_tag(v));
+        }
+    return f;
+}
+
+static uint64_t filter_has(struct bucket *first)
+{
+    return link_filter(atomic_load(&first->next));
+}
+
+static void expect_found(shmkv *db, const char *k, const char *when)
+{
+    char buf[64];
+    size_t got = 0;
+    CHECKF(shmkv_get(db, k, strlen(k), buf, sizeof buf, &got) == 0 && got == strlen(k) && !memcmp(buf, k, got),
+           "%s: get %s", when, k);
+    shmkv_item it = {.key = k, .klen = strlen(k), .buf = buf, .cap = sizeof buf};
+    CHECKF(shmkv_get_many(db, &it, 1) == 1 && it.rc == 0 && it.vlen == strlen(k), "%s: get_many %s", when, k);
+    CHECKF(shmkv_add(db, k, strlen(k), "x", 1) == -EEXIST, "%s: add %s", when, k);
+}
+
+static uint64_t keys_of(shmkv *db)
+{
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    return st.keys;
+}
+
+static shmkv *open_new(char *name, size_t cap, uint64_t max_bytes)
+{
+    h_name(name, cap, "overflow");
+    shmkv_options o = {.flags = SHMKV_CREATE, .max_bytes = max_bytes};
+    shmkv *db = NULL;
+    CHECK_RC(shmkv_open(name, &o, &db), 0);
+    return db;
+}
+
+/* Puts the keys; they go to the first bucket in order, then beyond. */
+static void put_same(shmkv *db, struct same *p)
+{
+    for (unsigned i = 0; i < NSAME; i++)
+        CHECK_RC(shmkv_put(db, p->key[i], strlen(p->key[i]), p->key[i], strlen(p->key[i])), 0);
+    CHECKF(atomic_load(&p->s->layout) == p->lay, "no split while the chain is built (pick fewer keys)");
+    CHECKF(shmkv__bucket_next(db, p->first) != NULL, "the chain has an overflow bucket");
+}
+
+/* A new table with one chain of NSAME keys. */
+static shmkv *build_same(char *name, size_t cap, struct same *p)
+{
+    shmkv *db = open_new(name, cap, 64u << 20);
+    pick_same(db, p);
+    put_same(db, p);
+    return db;
+}
+
+static void test_filter(void)
+{
+    char name[64];
+    struct same p;
+    shmkv *db = build_same(name, sizeof name, &p);
+    uint64_t want = 0;
+    for (unsigned i = SLOTS; i < NSAME; i++)
+        want |= tag_filter_bit(tag_of(db, p.key[i]));
+    CHECK_EQ_U64(filter_has(p.first), want);
+    CHECK_EQ_U64(filter_want(db, p.first), want);
+    for (unsigned i = 0; i < NSAME; i++)
+        expect_found(db, p.key[i], "built");
+
+    /* holes in the first bucket: an overwrite of a key beyond them must
+     * find it there, not take a hole */
+    CHECK_RC(shmkv_del(db, p.key[0], strlen(p.key[0])), 0);
+    CHECK_RC(shmkv_del(db, p.key[1], strlen(p.key[1])), 0);
+    uint64_t keys = keys_of(db);
+    for (unsigned i = SLOTS; i < NSAME; i++) {
+        CHECK_RC(shmkv_put(db, p.key[i], strlen(p.key[i]), p.key[i], strlen(p.key[i])), 0);
+        expect_found(db, p.key[i], "overwritten with holes in front");
+    }
+    CHECK_EQ_U64(keys_of(db), keys);
+    CHECK_EQ_U64(filter_has(p.first), want);
+    CHECK_TABLE(db, "overwrites beyond holes");
+
+    /* deletes beyond the first bucket: the filter follows */
+    for (unsigned i = NSAME - 1; i >= SLOTS; i--) {
+        CHECK_RC(shmkv_del(db, p.key[i], strlen(p.key[i])), 0);
+        CHECK_EQ_U64(filter_has(p.first), filter_want(db, p.first));
+        for (unsigned j = 2; j < i; j++)
+            expect_found(db, p.key[j], "after a delete beyond");
+    }
+    CHECKF(shmkv__bucket_next(db, p.first) == NULL, "the emptied overflow bucket is unlinked");
+    CHECK_EQ_U64(filter_has(p.first), 0);
+    CHECK_TABLE(db, "overflow emptied");
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+static void test_damage(void)
+{
+    char name[64];
+    struct same p;
+    shmkv *db = build_same(name, sizeof name, &p);
+    const char *k = p.key[NSAME - 1]; /* beyond the first bucket */
+    uint64_t was = atomic_load(&p.first->next);
+    atomic_store(&p.first->next, link_off(was));
+    char buf[64];
+    size_t got;
+    CHECK_RC(shmkv_get(db, k, strlen(k), buf, sizeof buf, &got), -ENOENT);
+    CHECK_RC(shmkv_replace(db, k, strlen(k), "y", 1), -ENOENT);
+    for (unsigned i = 0; i < SLOTS; i++) /* the first bucket's keys stay */
+        CHECK_RC(shmkv_get(db, p.key[i], strlen(p.key[i]), buf, sizeof buf, &got), 0);
+    CHECK_RC(shmkv_check(db, NULL), -EBADMSG);
+    CHECK_RC(shmkv_repair(db, NULL), 0);
+    CHECK_EQ_U64(filter_has(p.first), link_filter(was));
+    for (unsigned i = 0; i < NSAME; i++)
+        expect_found(db, p.key[i], "repaired");
+    CHECK_TABLE(db, "repaired");
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+#define NGROW 60000
+
+static void test_growth(void)
+{
+    char name[64];
+    shmkv *db = open_new(name, sizeof name, 8u << 20); /* 32 shards of 64 buckets to begin with */
+    char k[24];
+    for (unsigned i = 0; i < NGROW; i++) {
+        snprintf(k, sizeof k, "g%u", i);
+        CHECK_RC(shmkv_put(db, k, strlen(k), k, strlen(k)), 0);
+    }
+    for (unsigned i = 0; i < NGROW; i += 3) {
+        snprintf(k, sizeof k, "g%u", i);
+        CHECK_RC(shmkv_del(db, k, strlen(k)), 0);
+    }
+    CHECK_TABLE(db, "grown, a third deleted");
+    for (unsigned i = 0; i < NGROW; i += 3) {
+        snprintf(k, sizeof k, "g%u", i);
+        CHECK_RC(shmkv_add(db, k, strlen(k), k, strlen(k)), 0);
+    }
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    CHECK_EQ_U64(st.keys, NGROW);
+    CHECKF(st.splits > 1000, "%llu splits", (unsigned long long)st.splits);
+    for (unsigned i = 0; i < NGROW; i++) {
+        snprintf(k, sizeof k, "g%u", i);
+        char buf[24];
+        size_t got = 0;
+        CHECKF(shmkv_get(db, k, strlen(k), buf, sizeof buf, &got) == 0 && got == strlen(k), "get %s", k);
+        CHECKF(shmkv_add(db, k, strlen(k), "x", 1) == -EEXIST, "add %s", k);
+    }
+    CHECK_TABLE(db, "put back");
+    shmkv_close(db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
+static const struct h_part parts[] = {
+    { "filter", test_filter },
+    { "damage", test_damage },
+    { "growth", test_growth },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_overflow", parts, H_NPARTS(parts));
+}
