@@ -148,6 +148,13 @@ int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key,
          * an empty slot offered beyond the first bucket is one whose
          * publishing needs no new bit: the filter has the tag already) */
         uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
+        if (!n && !f->empty && !shmkv__chain_on(nx, tag)) {
+            /* absent, its first bucket full: index_reserve will walk on */
+            struct bucket *ov = shmkv__bucket_link(db, nx);
+            if (ov)
+                __builtin_prefetch(ov, 1);
+            return 0;
+        }
         bk = shmkv__bucket_link(db, n ? nx : shmkv__chain_on(nx, tag));
     }
     return first ? 0 : -EBADMSG;

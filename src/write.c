@@ -183,9 +183,12 @@ static int carry_write(shmkv *db, struct wreq *w, const struct cur *c, const str
         return r;
     _Atomic uint64_t *slot = c->f.slot ? c->f.slot : c->f.empty;
     uint64_t off;
-    r = slot ? 0 : shmkv__index_reserve(db, w->s, w->tag, &slot);
-    if (!r)
-        r = shmkv__log_append(db, w->s, w->key, w->klen, p->val, p->nval, p->ext, false, &off);
+    /* the record first: a slot to reserve is beyond a full first bucket,
+     * whose overflow bucket index_find asked for (a record appended for a
+     * slot that then fails is garbage, as a killed writer's is) */
+    r = shmkv__log_append(db, w->s, w->key, w->klen, p->val, p->nval, p->ext, false, &off);
+    if (!r && !slot)
+        r = shmkv__index_reserve(db, w->s, w->tag, &slot);
     if (r == -ENOSPC && !*retry) {
         *retry = db->cache ? shmkv__evict_some(db, w->s) : shmkv__clean_some(db, w->s);
         return -ENOSPC;
