@@ -353,18 +353,6 @@ static void bucket_clear(struct bucket *bk)
         atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
 }
 
-/* The slots of bk that a split at half moves (their tag has that bit; an
- * empty slot's tag is 0), as a mask of slot numbers.  Computed without a
- * branch per slot: which slots move is a coin toss for each, and the
- * mispredicted branches were most of a split's time (perf, 10 M puts). */
-static unsigned moving_mask(struct bucket *bk, uint64_t half)
-{
-    unsigned m = 0;
-    for (unsigned i = 0; i < SLOTS; i++)
-        m |= (unsigned)((slot_tag(atomic_load_explicit(&bk->slot[i], memory_order_relaxed)) & half) != 0) << i;
-    return m;
-}
-
 /* Give back the overflow buckets a split took for its destination.  The
  * destination is not yet reachable, so no reader can be inside them. */
 static void split_undo(shmkv *db, struct shard *s, struct bucket *dst)
@@ -387,8 +375,7 @@ static int split_prepare(shmkv *db, struct shard *s, struct bucket *src, uint64_
 {
     unsigned moving = 0, n = 0;
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
-        for (unsigned i = 0; i < SLOTS; i++) /* a count, no branch (nor libgcc's popcount) */
-            moving += (slot_tag(atomic_load_explicit(&bk->slot[i], memory_order_relaxed)) & half) != 0;
+        moving += shmkv__slots_count(shmkv__bucket_bit(bk, half));
     s->pending_split = sbucket + 1;
     bucket_clear(dst);
     struct bucket *tail = dst;
@@ -416,7 +403,7 @@ static bool split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
     struct bucket *w = dst;
     unsigned wi = 0, ovs = 0, n = 0;
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
-        for (unsigned m = moving_mask(bk, half); m; m &= m - 1) {
+        for (unsigned m = shmkv__bucket_bit(bk, half); m; m &= m - 1) {
             if (wi == SLOTS) {
                 if (!(w = shmkv__bucket_next(db, w)))
                     return false;
@@ -447,7 +434,7 @@ static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64
     shmkv__pause_at(PAUSE_SPLIT_PUBLISHED);
     unsigned n = 0;
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
-        for (unsigned m = moving_mask(bk, half); m; m &= m - 1)
+        for (unsigned m = shmkv__bucket_bit(bk, half); m; m &= m - 1)
             atomic_store_explicit(&bk->slot[__builtin_ctz(m)], 0, memory_order_relaxed);
     seq_bump(&s->seq);
     chain_trim(db, s, src);

@@ -15,7 +15,9 @@
  *    for the empty slots;
  *  - edges: the tag 0 (which matches no empty slot: the scalar way),
  *    the largest tag, full, empty and all-hit buckets, the link alone
- *    matching.
+ *    matching;
+ *  - split_bits: shmkv__bucket_bit (the slots whose tag has a bit: those
+ *    a split moves) and its count, for every tag bit.
  * (Under TSan the scan is the scalar loop, compared with itself.)
  */
 #include "harness.h"
@@ -142,9 +144,35 @@ static void test_edges(void)
     CHECK_EQ_INT(e, 0x7fu & ~(1u << 2));
 }
 
+/* shmkv__bucket_bit, the slots a split at bit moves, against its
+ * definition: every tag bit, buckets drawn as above (the link's bits and
+ * the slots' high halves never count). */
+static void test_split_bits(void)
+{
+    static _Alignas(64) struct bucket bk;
+    for (unsigned n = 0; n < 100000 && !h_failures_local(); n++) {
+        fill(&bk, rnd() & TAG_MASK);
+        if (n % 5 == 0) /* a link with every bit */
+            atomic_store_explicit(&bk.next, ~0ull, memory_order_relaxed);
+        for (unsigned k = 0; k < TAG_BITS; k++) {
+            unsigned want = 0;
+            for (unsigned i = 0; i < SLOTS; i++)
+                if (atomic_load_explicit(&bk.slot[i], memory_order_relaxed) & (1ull << k))
+                    want |= 1u << i;
+            unsigned got = shmkv__bucket_bit(&bk, 1ull << k);
+            CHECKF(got == want, "bit %u: slots %#x, want %#x", k, got, want);
+            CHECK_EQ_INT(shmkv__slots_count(got), (unsigned)__builtin_popcount(want));
+        }
+    }
+    set_all(&bk, ~0ull, 1ull << TAG_BITS | ~TAG_MASK); /* no tag bit anywhere */
+    for (unsigned k = 0; k < TAG_BITS; k++)
+        CHECK_EQ_INT(shmkv__bucket_bit(&bk, 1ull << k), 0);
+}
+
 static const struct h_part parts[] = {
     { "random", test_random },
     { "edges", test_edges },
+    { "split_bits", test_split_bits },
 };
 
 int main(int argc, char **argv)
