@@ -173,6 +173,22 @@ static void publish(shmkv *db, struct wreq *w, const struct cur *c, const struct
         shmkv__clock_note(db, w->now);
 }
 
+/* Does the plan's record go into the shard's log?  (A huge one gets a run
+ * of its own, journaled in pending_huge until it is published: it is
+ * written only once its slot is sure.) */
+static bool plan_small(const shmkv *db, size_t klen, const struct plan *p)
+{
+    uint64_t vlen = 0;
+    for (unsigned i = 0; i < p->nval; i++)
+        vlen += p->val[i].len;
+    return rec_size(klen, vlen, p->ext ? 8 : 0) < db->huge_min; /* as log_append sizes it */
+}
+
+static int append(shmkv *db, struct wreq *w, const struct plan *p, uint64_t *off)
+{
+    return shmkv__log_append(db, w->s, w->key, w->klen, p->val, p->nval, p->ext, false, off);
+}
+
 /* Append the plan's record and publish it.  No room: compact (or in a
  * cache evict) this shard once, then -ENOSPC so the round runs again (the
  * key's record may have moved). */
@@ -182,13 +198,17 @@ static int carry_write(shmkv *db, struct wreq *w, const struct cur *c, const str
     if (r)
         return r;
     _Atomic uint64_t *slot = c->f.slot ? c->f.slot : c->f.empty;
-    uint64_t off;
-    /* the record first: a slot to reserve is beyond a full first bucket,
-     * whose overflow bucket index_find asked for (a record appended for a
-     * slot that then fails is garbage, as a killed writer's is) */
-    r = shmkv__log_append(db, w->s, w->key, w->klen, p->val, p->nval, p->ext, false, &off);
+    uint64_t off = 0;
+    /* a small record first when the slot is still to find: it is beyond a
+     * full first bucket, whose overflow bucket index_find asked for, and
+     * the append overlaps that miss (a record appended for a slot that
+     * then fails is garbage, as a killed writer's is) */
+    if (!slot && plan_small(db, w->klen, p))
+        r = append(db, w, p, &off);
     if (!r && !slot)
         r = shmkv__index_reserve(db, w->s, w->tag, &slot);
+    if (!r && !off)
+        r = append(db, w, p, &off);
     if (r == -ENOSPC && !*retry) {
         *retry = db->cache ? shmkv__evict_some(db, w->s) : shmkv__clean_some(db, w->s);
         return -ENOSPC;
