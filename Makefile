@@ -195,7 +195,7 @@ test-asan:
 
 # ThreadSanitizer cannot see happens-before between processes, so it runs
 # the tests whose concurrency is all threads of one process.
-TSAN_TESTS := test_threads test_model test_atomic_threads test_list_threads test_sleepers
+TSAN_TESTS := test_threads test_model test_atomic_threads test_list_threads test_sleepers test_overflow
 test-tsan:
 	rm -rf build/tsan/test
 	$(MAKE) SAN=tsan $(TSAN_TESTS:%=build/tsan/test/%)
