@@ -93,7 +93,7 @@ void shmkv__index_prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag)
             __builtin_prefetch(at(db, slot_off(v)), 1);
         return;
     }
-    if (shmkv__chain_on(atomic_load_explicit(&bk->next, memory_order_relaxed), tag))
+    if (shmkv__chain_on(atomic_load_explicit(&bk->next, memory_order_relaxed), tag, 0))
         shmkv__index_prefetch_next(db, bk);
 }
 
@@ -147,15 +147,13 @@ int shmkv__index_find(shmkv *db, struct shard *s, uint64_t tag, const void *key,
         /* the chain's filter may say the key is in no overflow bucket (so
          * an empty slot offered beyond the first bucket is one whose
          * publishing needs no new bit: the filter has the tag already) */
-        uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
-        if (!n && !f->empty && !shmkv__chain_on(nx, tag)) {
+        uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire), on = shmkv__chain_on(nx, tag, n);
+        if (!on && !f->empty && (bk = shmkv__bucket_link(db, nx))) {
             /* absent, its first bucket full: index_reserve will walk on */
-            struct bucket *ov = shmkv__bucket_link(db, nx);
-            if (ov)
-                __builtin_prefetch(ov, 1);
+            __builtin_prefetch(bk, 1);
             return 0;
         }
-        bk = shmkv__bucket_link(db, n ? nx : shmkv__chain_on(nx, tag));
+        bk = shmkv__bucket_link(db, on);
     }
     return first ? 0 : -EBADMSG;
 }
@@ -402,6 +400,7 @@ static bool split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
 {
     struct bucket *w = dst;
     unsigned wi = 0, ovs = 0, n = 0;
+    uint64_t filter = 0; /* the tags it puts beyond dst */
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned m = shmkv__bucket_bit(bk, half); m; m &= m - 1) {
             if (wi == SLOTS) {
@@ -412,12 +411,9 @@ static bool split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
             }
             uint64_t v = atomic_load_explicit(&bk->slot[__builtin_ctz(m)], memory_order_relaxed);
             atomic_store_explicit(&w->slot[wi++], v, memory_order_relaxed);
+            filter |= ovs ? tag_filter_bit(slot_tag(v)) : 0;
         }
     /* the destination's filter, before the layout makes it reachable */
-    uint64_t filter = 0;
-    struct bucket *o = dst;
-    for (unsigned k = 0; k < ovs && (o = shmkv__bucket_next(db, o)); k++)
-        filter |= filter_of(o);
     atomic_store_explicit(&dst->next, atomic_load_explicit(&dst->next, memory_order_relaxed) | filter,
                           memory_order_relaxed);
     add64(&s->ov_used, ovs);

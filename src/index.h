@@ -276,12 +276,13 @@ static inline struct bucket *shmkv__bucket_next(shmkv *db, struct bucket *bk)
     return shmkv__bucket_link(db, atomic_load_explicit(&bk->next, memory_order_acquire));
 }
 
-/* Where a lookup of tag that missed in the chain's first bucket, whose
- * link is next, goes on: the link, or 0 when the chain's filter says no
- * overflow slot holds tag (format.h, struct bucket). */
-static inline uint64_t shmkv__chain_on(uint64_t next, uint64_t tag)
+/* Where a lookup of tag that missed in the n-th bucket of its chain (0:
+ * the first), whose link is next, goes on: the link, or 0 when that is
+ * the first bucket and the chain's filter says no overflow slot holds tag
+ * (format.h, struct bucket). */
+static inline uint64_t shmkv__chain_on(uint64_t next, uint64_t tag, unsigned n)
 {
-    return next & tag_filter_bit(tag) ? link_off(next) : 0;
+    return n || (next & tag_filter_bit(tag)) ? link_off(next) : 0;
 }
 
 bool shmkv__layout_fits(shmkv *db, uint64_t layout); /* ok, and no more buckets than the file holds */

@@ -261,7 +261,7 @@ static int look(shmkv *db, struct shard *s, const void *key, size_t klen, uint64
         }
         /* past the first bucket only if the chain's filter has the tag */
         uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
-        nx = n ? link_off(nx) : shmkv__chain_on(nx, tag);
+        nx = shmkv__chain_on(nx, tag, n);
         bk = nx && !suspect ? shmkv__bucket_link(db, nx) : NULL;
         suspect |= nx && !bk;
     }
@@ -423,7 +423,7 @@ __attribute__((always_inline)) static inline int get_fast_at(shmkv *db, struct s
             return 0;
         }
         uint64_t nx = atomic_load_explicit(&bk->next, memory_order_acquire);
-        nx = n ? link_off(nx) : shmkv__chain_on(nx, tag);
+        nx = shmkv__chain_on(nx, tag, n);
         if (!nx || ++n == 4)
             return nx || view_moved(s, &vw) ? FAST_NO : -ENOENT;
         if (!(bk = shmkv__bucket_link(db, nx)))
@@ -524,7 +524,7 @@ static struct bucket *prefetch_rec(shmkv *db, struct bucket *bk, uint64_t tag, u
             __builtin_prefetch(at(db, slot_off(v)));
         return NULL;
     }
-    uint64_t nx = shmkv__chain_on(atomic_load_explicit(&bk->next, memory_order_relaxed), tag);
+    uint64_t nx = shmkv__chain_on(atomic_load_explicit(&bk->next, memory_order_relaxed), tag, 0);
     struct bucket *nb = nx ? shmkv__bucket_link(db, nx) : NULL;
     if (nb)
         __builtin_prefetch(nb);

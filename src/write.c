@@ -131,12 +131,18 @@ int shmkv__write_find(shmkv *db, struct wreq *w, struct cur *c)
     return 0;
 }
 
-/* The size rule of check_write (api.h), for a value a decision made. */
-static int fits(const shmkv *db, size_t klen, const struct plan *p)
+static uint64_t plan_vlen(const struct plan *p)
 {
     uint64_t vlen = 0;
     for (unsigned i = 0; i < p->nval; i++)
         vlen += p->val[i].len;
+    return vlen;
+}
+
+/* The size rule of check_write (api.h), for a value a decision made. */
+static int fits(const shmkv *db, size_t klen, const struct plan *p)
+{
+    uint64_t vlen = plan_vlen(p);
     if (vlen > SHMKV_VAL_MAX)
         return -E2BIG;
     return db->cache ? (klen + vlen > db->max_bytes / 8 ? -E2BIG : 0)
@@ -178,10 +184,7 @@ static void publish(shmkv *db, struct wreq *w, const struct cur *c, const struct
  * written only once its slot is sure.) */
 static bool plan_small(const shmkv *db, size_t klen, const struct plan *p)
 {
-    uint64_t vlen = 0;
-    for (unsigned i = 0; i < p->nval; i++)
-        vlen += p->val[i].len;
-    return rec_size(klen, vlen, p->ext ? 8 : 0) < db->huge_min; /* as log_append sizes it */
+    return rec_size(klen, plan_vlen(p), p->ext ? 8 : 0) < db->huge_min; /* as log_append sizes it */
 }
 
 static int append(shmkv *db, struct wreq *w, const struct plan *p, uint64_t *off)
