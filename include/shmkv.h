@@ -41,10 +41,11 @@
  *    more than a moment and never damages a completed write; its
  *    interrupted write is all or nothing.  Every function that takes a
  *    lock (writes, and shmkv_foreach on a writable handle) may also return
- *    -ETIMEDOUT: at once if the lock's holder is stopped (SIGSTOP, a
- *    debugger), or after a second if a live holder keeps it (stuck, or in
- *    another PID namespace, where its liveness cannot be seen, so it is
- *    never taken over); and -EDEADLK if the calling thread holds that lock
+ *    -ETIMEDOUT: at once if the lock's holder is stopped (SIGSTOP), or
+ *    after a second if a live holder keeps it (stuck; held by a tracer,
+ *    such as a debugger at a breakpoint: strace's stops are brief and
+ *    merely waited out; or in another PID namespace, where its liveness
+ *    cannot be seen, so it is never taken over); and -EDEADLK if the calling thread holds that lock
  *    already (only possible from an shmkv_update callback).
  *  - Expiry: a pair may be given a lifetime (shmkv_put_ttl, shmkv_expire).
  *    Once it has passed, the pair is absent to every function: gets miss,

@@ -116,5 +116,9 @@ enum host_thread shmkv__host_thread(uint32_t tid, uint64_t start)
         return THREAD_ALIVE; /* exists (kill said so) but /proc is hidden from us */
     if (state == 'Z' || state == 'X' || (start && st != start))
         return THREAD_GONE;
-    return state == 'T' || state == 't' ? THREAD_STOPPED : THREAD_ALIVE;
+    /* 't' is a tracing stop: strace stops a thread at each of its system
+     * calls for a moment (a writer under strace made every other writer of
+     * its shard fail), a debugger for as long as its user likes; either
+     * way the tracer lets it go, so it is a live holder */
+    return state == 'T' ? THREAD_STOPPED : THREAD_ALIVE;
 }

@@ -33,8 +33,8 @@ uint64_t shmkv__host_boot(void);
 
 /* What became of thread tid (of this PID namespace): */
 enum host_thread {
-    THREAD_ALIVE,       /* runs or sleeps */
-    THREAD_STOPPED,     /* stopped by a signal or a debugger */
+    THREAD_ALIVE,       /* runs, sleeps, or is held by a tracer (state t) */
+    THREAD_STOPPED,     /* stopped by a signal (state T) */
     THREAD_GONE,        /* no such thread, a zombie, or another thread now has its tid */
 };
 /* start: the start time recorded for it (0: not known, then a reused tid

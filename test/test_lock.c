@@ -14,6 +14,12 @@
  *    write completes and the table is sound;
  *  - busy: a live holder is waited for: a write waits while it holds the
  *    lock, and gives -ETIMEDOUT after about a second if it holds longer;
+ *  - traced: a holder a tracer holds (ptrace: state t, as strace leaves a
+ *    writer at each system call it makes, a few of them under a lock) is
+ *    a busy one: a write waits while the tracer holds it and goes on once
+ *    the tracer lets go, or gives -ETIMEDOUT after about a second; never
+ *    at once, and nothing is taken over (a write beside a writer under
+ *    strace failed at once);
  *  - image: a copy of the file made while a writer was stopped holding a
  *    lock (at PAUSE_LOCKED and at PAUSE_RECORD_WRITTEN), its writer then
  *    killed, opened by another process: it works, writes succeed, the
@@ -46,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,6 +333,75 @@ static void part_busy(void)
     shmkv_unlink(name);
 }
 
+/* A tracer: attaches to pid, stops it (PTRACE_INTERRUPT), says so, holds
+ * it stopped for hold_s and lets go.  A thread of its own, since only the
+ * thread that attached may detach, and the test's own thread is inside a
+ * write meanwhile. */
+struct tracer {
+    pid_t pid;
+    double hold_s;
+    _Atomic int state; /* 0 attaching, 1 tracee stopped, -1 failed */
+};
+
+static void *trace_hold(void *arg)
+{
+    struct tracer *t = arg;
+    int st = 0;
+    if (ptrace(PTRACE_SEIZE, t->pid, NULL, NULL) || ptrace(PTRACE_INTERRUPT, t->pid, NULL, NULL) ||
+        waitpid(t->pid, &st, __WALL) != t->pid || !WIFSTOPPED(st)) {
+        CHECKF(0, "ptrace could not stop the holder: %s", strerror(errno));
+        atomic_store(&t->state, -1);
+        return NULL;
+    }
+    CHECKF(proc_state(t->pid) == 't', "a traced holder's state is '%c', not 't'", proc_state(t->pid));
+    atomic_store(&t->state, 1);
+    h_sleep(t->hold_s);
+    CHECK(ptrace(PTRACE_DETACH, t->pid, NULL, NULL) == 0);
+    return NULL;
+}
+
+/* Holder pid stopped by a tracer for hold_s: a put of KEY at seq gives
+ * want_rc after between lo_s and hi_s. */
+static void put_while_traced(shmkv *db, pid_t pid, double hold_s, uint64_t seq, int want_rc, double lo_s,
+                             double hi_s)
+{
+    struct tracer t = {.pid = pid, .hold_s = hold_s};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, trace_hold, &t) == 0);
+    while (!atomic_load(&t.state))
+        usleep(100);
+    int rc = 0;
+    double dt = atomic_load(&t.state) > 0 ? timed_put(db, seq, &rc) : 0;
+    CHECKF(rc == want_rc && dt > lo_s && dt < hi_s, "put while a tracer holds the lock's holder %.1f s: %s after %.3f s",
+           hold_s, h_errname(rc), dt);
+    h_note("a tracer held the holder %.1f s: the put gave %s after %.3f s", hold_s, h_errname(rc), dt);
+    pthread_join(th, NULL);
+}
+
+static void part_traced(void)
+{
+    char name[64];
+    shmkv *db = new_table(name, sizeof name, "traced");
+    struct hold *sh = h_shm_alloc(sizeof *sh);
+    uint64_t r0 = recoveries(db);
+    /* the holder keeps the lock 0.2 s, the tracer stops it 0.4 s: the
+     * write waits for both and succeeds */
+    pid_t pid = fork_holder(name, sh, 0.2);
+    put_while_traced(db, pid, 0.4, 2, 0, 0.3, 0.9);
+    h_wait(pid, "holder stopped 0.4 s by a tracer");
+    CHECK_EQ_U64(key_seq(db), 2);
+    /* stopped 1.6 s: the write gives up after about a second */
+    pid = fork_holder(name, sh, 0.1);
+    put_while_traced(db, pid, 1.6, 3, -ETIMEDOUT, 0.9, 1.5);
+    h_wait(pid, "holder stopped 1.6 s by a tracer");
+    CHECK_EQ_U64(recoveries(db), r0); /* a traced holder is never taken over */
+    CHECK_EQ_U64(key_seq(db), 2);
+    CHECK_TABLE(db, "after traced holders");
+    h_shm_free(sh, sizeof *sh);
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
 static void copy_file(const char *from, const char *to)
 {
     size_t len = 0;
@@ -538,6 +614,7 @@ static const struct h_part parts[] = {
     {"zombie", part_zombie},
     {"stopped", part_stopped},
     {"busy", part_busy},
+    {"traced", part_traced},
     {"image", part_image},
     {"other_boot", part_other_boot},
     {"other_pidns", part_other_pidns},
