@@ -56,6 +56,27 @@ void shmkv__pause_at(enum pause_point p)
 
 static _Atomic long hurry = 1;
 
+/* splitmix64's finaliser: neighbouring inputs, unrelated outputs */
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ x >> 27) * 0x94d049bb133111ebull;
+    return x ^ x >> 31;
+}
+
+static _Atomic uint64_t tables_created;
+
+bool shmkv__table_seed(uint64_t seed[2])
+{
+    const char *e = getenv("SHMKV_TEST_TABLE_SEED");
+    if (!e || !*e)
+        return false;
+    uint64_t base = strtoull(e, NULL, 0), n = atomic_fetch_add(&tables_created, 1);
+    seed[0] = mix64(base + mix64(n));
+    seed[1] = mix64(seed[0] ^ 0x9e3779b97f4a7c15ull);
+    return true;
+}
+
 SHMKV_API void shmkv__hurry(long div) { atomic_store(&hurry, div > 0 ? div : 1); }
 
 long shmkv__hurried(long ns) { return ns / atomic_load_explicit(&hurry, memory_order_relaxed); }

@@ -17,6 +17,7 @@
 #define SHMKV_FAULT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 enum fault { FAULT_FALLOCATE, FAULT_MMAP, FAULT_MALLOC, FAULT_KINDS };
@@ -53,7 +54,15 @@ void shmkv__pause_arm(int point, long after);
  * thread then costs them a millisecond, not a second). */
 long shmkv__hurried(long ns);
 void shmkv__hurry(long div);
+/* With $SHMKV_TEST_TABLE_SEED set (a number, as strtoull reads it), the
+ * hash seeds of the next table this process creates, made from it and
+ * from how many tables the process created before: a test run again with
+ * the value (the harness sets one and prints it when a test fails) puts
+ * every key of its tables where the failed run did.  false when it is
+ * not set: the seeds are random. */
+bool shmkv__table_seed(uint64_t seed[2]);
 #else
+#define shmkv__table_seed(seed) false
 #define shmkv__fault_hit(kind) false
 #define shmkv__pause_at(p) ((void)0)
 #define shmkv__hurried(ns) (ns)

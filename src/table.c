@@ -261,7 +261,7 @@ static int build(int fd, const struct geometry *g, const shmkv_options *o)
                 (o->flags & SHMKV_CACHE ? TF_CACHE : 0);
     h->seg_bytes = g->seg_bytes;
     shmkv__clock_init(db);
-    if (getrandom(h->seed, sizeof h->seed, GRND_NONBLOCK) != (ssize_t)sizeof h->seed) {
+    if (!shmkv__table_seed(h->seed) && getrandom(h->seed, sizeof h->seed, GRND_NONBLOCK) != (ssize_t)sizeof h->seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         h->seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +39,32 @@ static atomic_long g_printed;
 static char g_name[64] = "test";
 static char g_dir[PATH_MAX];
 static atomic_uint g_name_counter;
+
+/* The number the tables' hash seeds come from in a test build of the
+ * library (fault.h shmkv__table_seed): the harness sets it when the
+ * environment does not, and names it when a test fails, so that a
+ * failure that depends on where keys fall can be run again. */
+static uint64_t g_table_seed;
+
+static void seed_hint(FILE *f)
+{
+    fprintf(f, "[%s] in a test build the tables' hash seeds came from SHMKV_TEST_TABLE_SEED=0x%" PRIx64
+               " (set it to run the test again with them)\n", g_name, g_table_seed);
+}
+
+static void seed_choose(void)
+{
+    const char *e = getenv("SHMKV_TEST_TABLE_SEED");
+    if (e && *e) {
+        g_table_seed = strtoull(e, NULL, 0);
+        return;
+    }
+    if (getrandom(&g_table_seed, sizeof g_table_seed, 0) != (ssize_t)sizeof g_table_seed)
+        g_table_seed = (uint64_t)h_now() * 1000003u ^ (uint64_t)getpid();
+    char v[32];
+    snprintf(v, sizeof v, "0x%" PRIx64, g_table_seed);
+    setenv("SHMKV_TEST_TABLE_SEED", v, 1);
+}
 
 /* ---- checks ------------------------------------------------------------ */
 
@@ -207,6 +235,8 @@ __attribute__((noreturn)) static void guardian(pid_t child, double timeout_s)
 
     long failures = atomic_load(&g_shared->failures);
     int ok = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 && failures == 0;
+    if (!ok)
+        seed_hint(stderr);
     if (WIFSIGNALED(status))
         fprintf(stderr, "[%s] test process killed by signal %d (%s)\n", g_name,
                 WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -240,6 +270,7 @@ void h_init(const char *test_name)
             exit(2);
         }
     }
+    seed_choose();
     if (setenv("SHMKV_DIR", g_dir, 1) != 0) {
         perror("setenv");
         exit(2);

@@ -141,7 +141,10 @@ int h_main(int argc, char **argv, const char *test_name, const struct h_part *pa
 
 
 /* Call first in main().  Timeout of the whole test: $SHMKV_TEST_TIMEOUT
- * seconds (default 280). */
+ * seconds (default 280).  Sets $SHMKV_TEST_TABLE_SEED to a random number
+ * unless it is set (a test build of the library makes the tables' hash
+ * seeds from it: fault.h shmkv__table_seed), and prints it if the test
+ * fails. */
 void h_init(const char *test_name);
 /* Call last: prints the verdict, returns the exit status for main(). */
 int h_done(void);

@@ -3,10 +3,13 @@
  * limits, names and paths ($SHMKV_DIR, relative and long paths, symbolic
  * links, directories), file modes, reopening with other options, unlink,
  * two handles of one table in one process, and mappings on 2 MiB
- * boundaries (for huge pages).
+ * boundaries (for huge pages); and, in the test build, the tables' hash
+ * seeds made from $SHMKV_TEST_TABLE_SEED, which the harness sets and
+ * names when a test fails (the same value, the same seeds).
  */
 #include "harness.h"
 #include "api_helpers.h"
+#include "format.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -601,6 +604,62 @@ static void test_huge_aligned(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
+/* The hash seeds in table name's header. */
+static void seeds_of(const char *name, uint64_t seed[2])
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", h_dir(), name);
+    size_t len = 0;
+    struct hdr *h = h_read_file(path, &len);
+    CHECK(h && len >= sizeof *h);
+    seed[0] = h && len >= sizeof *h ? h->seed[0] : 0;
+    seed[1] = h && len >= sizeof *h ? h->seed[1] : 0;
+    free(h);
+}
+
+/* In a child: with $SHMKV_TEST_TABLE_SEED set to env (unset if NULL),
+ * create two tables and put their seeds in out[0..3]. */
+static void seeds_made(const char *env, const char *tag, uint64_t *out)
+{
+    pid_t pid = h_fork();
+    if (pid == 0) {
+        if (env)
+            setenv("SHMKV_TEST_TABLE_SEED", env, 1);
+        else
+            unsetenv("SHMKV_TEST_TABLE_SEED");
+        for (int i = 0; i < 2; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "seeds-%s-%d", tag, i);
+            shmkv *db = NULL;
+            CHECK_RC(shmkv_open(name, NULL, &db), 0);
+            shmkv_close(db);
+            seeds_of(name, out + 2 * i);
+            shmkv_unlink(name);
+        }
+        h_child_exit();
+    }
+    h_wait(pid, tag);
+}
+
+static void test_table_seeds(void)
+{
+    const char *set = getenv("SHMKV_TEST_TABLE_SEED");
+    CHECKF(set && *set, "the harness did not set SHMKV_TEST_TABLE_SEED");
+    uint64_t *s = h_shm_alloc(16 * sizeof *s); /* 4 runs of 2 tables, 2 words each */
+    seeds_made("12345", "a", s);
+    seeds_made("12345", "b", s + 4);
+    seeds_made("12346", "c", s + 8);
+    seeds_made(NULL, "d", s + 12);
+    for (int w = 0; w < 4; w++)
+        CHECKF(s[w] == s[4 + w], "the same value gave other seeds (word %d)", w);
+    CHECK(s[0] != s[2] && s[1] != s[3]); /* a process's second table has its own */
+    CHECK(s[0] != s[8] && s[2] != s[10]); /* another value, others */
+    CHECK(s[12] != s[0] && s[12] != s[8] && s[12] != s[14]); /* unset: random */
+    for (int w = 0; w < 16; w++)
+        CHECKF(s[w], "seed word %d is 0", w);
+    h_shm_free(s, 16 * sizeof *s);
+}
+
 static const struct h_part parts[] = {
     { "flags", test_open_flags },
     { "names", test_names },
@@ -609,6 +668,7 @@ static const struct h_part parts[] = {
     { "unlink", test_unlink },
     { "two_handles", test_two_handles },
     { "huge_aligned", test_huge_aligned },
+    { "table_seeds", test_table_seeds },
 };
 
 int main(int argc, char **argv)
