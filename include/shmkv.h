@@ -45,8 +45,9 @@
  *    after a second if a live holder keeps it (stuck; held by a tracer,
  *    such as a debugger at a breakpoint: strace's stops are brief and
  *    merely waited out; or in another PID namespace, where its liveness
- *    cannot be seen, so it is never taken over); and -EDEADLK if the calling thread holds that lock
- *    already (only possible from an shmkv_update callback).
+ *    cannot be seen, so it is never taken over); and -EDEADLK if the
+ *    calling thread holds that lock already (only possible from an
+ *    shmkv_update callback).
  *  - Expiry: a pair may be given a lifetime (shmkv_put_ttl, shmkv_expire).
  *    Once it has passed, the pair is absent to every function: gets miss,
  *    add succeeds, replace/del/expire/ttl return -ENOENT, foreach skips

@@ -58,8 +58,9 @@ void shmkv__hurry(long div);
  * hash seeds of the next table this process creates, made from it and
  * from how many tables the process created before: a test run again with
  * the value (the harness sets one and prints it when a test fails) puts
- * every key of its tables where the failed run did.  false when it is
- * not set: the seeds are random. */
+ * every key of its tables where the failed run did, as long as it
+ * creates them in the same order.  false when it is not set: the seeds
+ * are random. */
 bool shmkv__table_seed(uint64_t seed[2]);
 #else
 #define shmkv__table_seed(seed) false
