@@ -52,9 +52,10 @@ endif
 # Peers that Debian lacks come as source trees built by their own build
 # systems, outside this repository, and are linked only when given:
 #   SHF_DIR=DIR          SharedHashFile: cd DIR && SHF_SKIP_TESTS=1 make release clang
-#                        (its objects release-clang/shf.o, murmurhash3.o)
-#   LIBSHMCACHE_DIR=DIR  libshmcache: make -C DIR/src libshmcache.a, against
-#   LIBFASTCOMMON_DIR=P  libfastcommon installed by its make.sh under prefix P
+#                        (its objects release-clang/shf.o, murmurhash3.o; its own
+#                        tests may fail to build there, and are not needed)
+#   LIBSHMCACHE_DIR=DIR  libshmcache: make -C DIR/src libshmcache.a INC_PATH=-IP/include,
+#   LIBFASTCOMMON_DIR=P  against libfastcommon installed by its make.sh under prefix P
 #                        (DESTDIR=D ./make.sh && DESTDIR=D ./make.sh install: P=D/usr)
 # e.g. make bench-peers SHF_DIR=... LIBSHMCACHE_DIR=... LIBFASTCOMMON_DIR=...
 # (BENCHMARKS.md has the exact commands).  Their headers are -isystem: their
