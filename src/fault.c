@@ -8,6 +8,7 @@
 #include "fault.h"
 
 #include "handle.h"
+#include "hash.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -56,14 +57,6 @@ void shmkv__pause_at(enum pause_point p)
 
 static _Atomic long hurry = 1;
 
-/* splitmix64's finaliser: neighbouring inputs, unrelated outputs */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ x >> 27) * 0x94d049bb133111ebull;
-    return x ^ x >> 31;
-}
-
 static _Atomic uint64_t tables_created;
 
 bool shmkv__table_seed(uint64_t seed[2])
@@ -72,8 +65,8 @@ bool shmkv__table_seed(uint64_t seed[2])
     if (!e || !*e)
         return false;
     uint64_t base = strtoull(e, NULL, 0), n = atomic_fetch_add(&tables_created, 1);
-    seed[0] = mix64(base + mix64(n));
-    seed[1] = mix64(seed[0] ^ 0x9e3779b97f4a7c15ull);
+    seed[0] = hash_mum(base ^ HASH_K0, n ^ HASH_K1); /* the table hash's own mixer */
+    seed[1] = hash_mum(seed[0] ^ HASH_K2, n ^ HASH_K0);
     return true;
 }
 
