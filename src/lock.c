@@ -135,16 +135,30 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
 }
 
 /* Sleep on a busy lock until it is ours (0), ours by taking it over from
- * a gone holder (1), or the wait is over (-ETIMEDOUT).  The holder is
- * looked at after every slice slept through in full (a wake from the
- * futex means the lock moved, not that its holder went): a gone holder
- * costs its first waiter about a millisecond. */
+ * a gone holder (1), or one holder has kept it for wait_ns (-ETIMEDOUT).
+ * The holder is looked at after every slice slept through in full (a
+ * wake from the futex means the lock moved, not that its holder went): a
+ * gone holder costs its first waiter about a millisecond.
+ *
+ * The wait is bounded per holder, not per waiter: whenever gen shows the
+ * lock changed hands since the last look, the wait starts again.  A
+ * waiter that kept losing the lock to a stream of brief holders (a
+ * crowded shard: 3 or 4 list tests at once on 2 cores) gave up with
+ * -ETIMEDOUT after a second in all, though no holder was stuck; the
+ * second is there to catch a holder that is. */
 static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
 {
     int64_t end = shmkv__host_mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
     bool look = false, looked = false; /* most busy locks free up within the first slice */
+    uint64_t gen = atomic_load_explicit(&l->gen, memory_order_relaxed); /* a hint: moved or not */
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
+        uint64_t g = atomic_load_explicit(&l->gen, memory_order_relaxed);
+        if (g != gen) { /* another holder since: its own wait_ns, its own look */
+            gen = g;
+            end = shmkv__host_mono_ns() + wait_ns;
+            looked = false;
+        }
         if (!v) { /* free: take it, keeping others' wake-up */
             if (atomic_compare_exchange_strong_explicit(&l->word, &v, mine | LOCK_WAITERS, memory_order_acquire,
                                                         memory_order_relaxed))

@@ -14,6 +14,11 @@
  *    write completes and the table is sound;
  *  - busy: a live holder is waited for: a write waits while it holds the
  *    lock, and gives -ETIMEDOUT after about a second if it holds longer;
+ *  - relay: the second is per holder: holders that pass the lock straight
+ *    on to each other are waited through (1.5 s in all), and the wait
+ *    ends a second into the hold of one that keeps it;
+ *  - crowd: 12 threads writing to one shard on 2 CPUs for 2 s: every
+ *    write succeeds and every key ends at its last value;
  *  - traced: a holder a tracer holds (ptrace: state t, as strace leaves a
  *    writer at each system call it makes, a few of them under a lock) is
  *    a busy one: a write waits while the tracer holds it and goes on once
@@ -40,6 +45,7 @@
 #include "harness.h"
 #include "format.h"
 #include "handle.h"
+#include "host.h"
 #include "shard.h"
 #include "stop_helpers.h"
 
@@ -333,6 +339,187 @@ static void part_busy(void)
     shmkv_unlink(name);
 }
 
+/* ---- relay and crowd: the second is per holder ----
+ *
+ * Holders that pass the lock straight on to each other are waited
+ * through, however long they take together; only one that keeps it a
+ * second makes a waiter give up (a waiter that kept losing to brief
+ * holders gave up after a second in all).  The passing is done by hand,
+ * so that the waiter cannot slip in between (a real hand-over leaves a
+ * free word a waiter may win): the next holder swaps its id into the
+ * busy word and notes itself as a taker does (lock.c note_holder),
+ * moving gen on by two (a release and a take).  The previous holder
+ * stays alive until then. */
+struct relay {
+    shmkv *db;
+    int n;                      /* holders */
+    const double *hold_s;       /* how long each keeps the lock */
+    _Atomic int turn;           /* the holder that may take the lock now */
+    _Atomic int held;           /* the holders that have taken it */
+};
+
+struct relay_seat {
+    struct relay *r;
+    int i;
+};
+
+static void relay_take(struct lock *l)
+{
+    const struct host_me *me = shmkv__host_me();
+    uint32_t v = atomic_load(&l->word);
+    CHECKF((v & LOCK_TID) && atomic_compare_exchange_strong(&l->word, &v, (me->tid & LOCK_TID) | (v & LOCK_WAITERS)),
+           "the lock was not busy when passed on");
+    atomic_store(&l->boot, (uint32_t)me->boot);
+    atomic_store(&l->start, me->start);
+    atomic_store(&l->owner, (uint64_t)me->ns << 32 | me->tid);
+    atomic_fetch_add(&l->gen, 2);
+}
+
+static void *relay_holder(void *arg)
+{
+    struct relay_seat *seat = arg;
+    struct relay *r = seat->r;
+    struct shard *s = key_shard_of(r->db);
+    int i = seat->i;
+    while (atomic_load(&r->turn) != i)
+        usleep(100);
+    if (i == 0)
+        CHECK_RC(shmkv__shard_lock(r->db, s), 0);
+    else
+        relay_take(&s->lock);
+    atomic_store(&r->held, i + 1);
+    h_sleep(r->hold_s[i]);
+    CHECKF((atomic_load(&s->lock.word) & LOCK_TID) == (uint32_t)gettid(), "holder %d's lock was taken over", i);
+    if (i == r->n - 1) {
+        shmkv__shard_unlock(s);
+        return NULL;
+    }
+    atomic_store(&r->turn, i + 1); /* stay alive until the next has it */
+    while (atomic_load(&r->held) == i + 1)
+        usleep(100);
+    return NULL;
+}
+
+/* Holders keep KEY's shard lock for hold_s[0..n) one after the other: a
+ * put of KEY at seq meanwhile gives want after lo_s to hi_s. */
+static void relay_put(shmkv *db, const double *hold_s, int n, uint64_t seq, int want, double lo_s, double hi_s)
+{
+    struct relay r = {.db = db, .n = n, .hold_s = hold_s};
+    struct relay_seat seats[8];
+    pthread_t t[8];
+    for (int i = 0; i < n; i++) {
+        seats[i] = (struct relay_seat){&r, i};
+        CHECK(pthread_create(&t[i], NULL, relay_holder, &seats[i]) == 0);
+    }
+    while (!atomic_load(&r.held))
+        usleep(100);
+    uint64_t r0 = recoveries(db);
+    int rc;
+    double dt = timed_put(db, seq, &rc);
+    CHECKF(rc == want && dt > lo_s && dt < hi_s, "put while %d holders pass the lock on: %s after %.3f s", n,
+           h_errname(rc), dt);
+    h_note("%d holders passed the lock on: the put gave %s after %.3f s", n, h_errname(rc), dt);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ_U64(recoveries(db), r0); /* a live holder is never taken over */
+}
+
+static void part_relay(void)
+{
+    char name[64];
+    shmkv *db = new_table(name, sizeof name, "relay");
+    /* five holders of 0.3 s, 1.5 s in all: the put waits them out */
+    static const double brief[] = {0.3, 0.3, 0.3, 0.3, 0.3};
+    relay_put(db, brief, 5, 2, 0, 1.3, 2.5);
+    CHECK_EQ_U64(key_seq(db), 2);
+    /* three brief ones, then one that keeps it 1.6 s: the put gives up a
+     * second into that one's hold */
+    static const double stuck[] = {0.3, 0.3, 0.3, 1.6};
+    relay_put(db, stuck, 4, 3, -ETIMEDOUT, 1.7, 2.5);
+    CHECK_EQ_U64(key_seq(db), 2);
+    check_pairs(db, "after the relays");
+    CHECK_TABLE(db, "after the relays");
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
+/* Many threads writing keys of one shard at once, far more than there
+ * are CPUs, for CROWD_S: every write succeeds (none gives up on a lock
+ * that keeps moving), and every key ends at its last value. */
+#define CROWD_THREADS 12
+#define CROWD_KEYS 8
+#define CROWD_S (H_ASAN ? 1.0 : 2.0)
+
+struct crowd {
+    shmkv *db;
+    int id;
+    char keys[CROWD_KEYS][32];
+    size_t klen[CROWD_KEYS];
+    uint64_t last[CROWD_KEYS];
+    long puts, failed;
+    int first_rc;
+};
+
+static void *crowd_writer(void *arg)
+{
+    struct crowd *c = arg;
+    unsigned char v[64];
+    double end = h_now() + CROWD_S;
+    for (uint64_t seq = 1; h_now() < end; seq++)
+        for (int k = 0; k < CROWD_KEYS; k++) {
+            h_val_make(v, sizeof v, c->keys[k], c->klen[k], seq);
+            int rc = shmkv_put(c->db, c->keys[k], c->klen[k], v, sizeof v);
+            if (rc) {
+                c->first_rc = c->failed++ ? c->first_rc : rc;
+                continue;
+            }
+            c->last[k] = seq;
+            c->puts++;
+        }
+    return NULL;
+}
+
+static void part_crowd(void)
+{
+    char name[64];
+    shmkv *db = new_table(name, sizeof name, "crowd");
+    static struct crowd cw[CROWD_THREADS];
+    pthread_t t[CROWD_THREADS];
+    long next = 0, puts = 0;
+    for (int i = 0; i < CROWD_THREADS; i++) {
+        cw[i] = (struct crowd){.db = db, .id = i};
+        for (int k = 0; k < CROWD_KEYS; k++) /* all in KEY's shard */
+            cw[i].klen[k] = key_find(db, cw[i].keys[k], sizeof cw[i].keys[k], "crowd-", &next,
+                                     key_shard(db, KEY, KL), -1);
+    }
+    for (int i = 0; i < CROWD_THREADS; i++)
+        CHECK(pthread_create(&t[i], NULL, crowd_writer, &cw[i]) == 0);
+    for (int i = 0; i < CROWD_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        CHECKF(cw[i].failed == 0, "writer %d: %ld of its puts failed (the first: %s)", i, cw[i].failed,
+               h_errname(cw[i].first_rc));
+        puts += cw[i].puts;
+        for (int k = 0; k < CROWD_KEYS; k++) {
+            unsigned char buf[128];
+            size_t vl = 0;
+            uint64_t seq = 0;
+            CHECK_RC(shmkv_get(db, cw[i].keys[k], cw[i].klen[k], buf, sizeof buf, &vl), 0);
+            CHECKF(h_val_check(buf, vl, cw[i].keys[k], cw[i].klen[k], &seq) && seq == cw[i].last[k],
+                   "writer %d's key %d: seq %llu, not its last %llu", i, k, (unsigned long long)seq,
+                   (unsigned long long)cw[i].last[k]);
+        }
+    }
+    shmkv_stats st;
+    CHECK_RC(shmkv_stat(db, &st), 0);
+    h_note("%d threads on one shard: %ld puts in %.0f s, %llu lock waits", CROWD_THREADS, puts, CROWD_S,
+           (unsigned long long)st.lock_waits);
+    CHECK(st.lock_waits > 0);
+    check_pairs(db, "after the crowd");
+    CHECK_TABLE(db, "after the crowd");
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
 /* A tracer: attaches to pid, stops it (PTRACE_INTERRUPT), says so, holds
  * it stopped for hold_s and lets go.  A thread of its own, since only the
  * thread that attached may detach, and the test's own thread is inside a
@@ -614,6 +801,8 @@ static const struct h_part parts[] = {
     {"zombie", part_zombie},
     {"stopped", part_stopped},
     {"busy", part_busy},
+    {"relay", part_relay},
+    {"crowd", part_crowd},
     {"traced", part_traced},
     {"image", part_image},
     {"other_boot", part_other_boot},
