@@ -55,6 +55,17 @@ void shmkv__pause_at(enum pause_point p)
         }
 }
 
+static void (*_Atomic stall_fn)(int point);
+
+SHMKV_API void shmkv__stall_set(void (*fn)(int point)) { atomic_store(&stall_fn, fn); }
+
+void shmkv__stall_at(enum stall_point p)
+{
+    void (*fn)(int) = atomic_load_explicit(&stall_fn, memory_order_acquire);
+    if (fn)
+        fn((int)p);
+}
+
 static _Atomic long hurry = 1;
 
 static _Atomic uint64_t tables_created;

@@ -43,7 +43,18 @@ enum pause_point {
     PAUSE_POINTS
 };
 
+/* Named points where a test can hold one thread of its own (the others
+ * go on), to set up a race at will: shmkv__stall_set(fn) has every
+ * thread that passes a point call fn(point) there (fn decides whether to
+ * wait, and for what). */
+enum stall_point {
+    STALL_SIZE_READ,       /* map_refresh: the file's size read, not yet noted in known_size */
+    STALL_POINTS
+};
+
 #ifdef SHMKV_TEST_HOOKS
+void shmkv__stall_at(enum stall_point p);
+void shmkv__stall_set(void (*fn)(int point));
 bool shmkv__fault_hit(enum fault kind);
 void shmkv__fault_arm(int kind, long after);
 long shmkv__fault_left(int kind);
@@ -66,6 +77,7 @@ bool shmkv__table_seed(uint64_t seed[2]);
 #define shmkv__table_seed(seed) false
 #define shmkv__fault_hit(kind) false
 #define shmkv__pause_at(p) ((void)0)
+#define shmkv__stall_at(p) ((void)0)
 #define shmkv__hurried(ns) (ns)
 #endif
 

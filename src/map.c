@@ -55,14 +55,25 @@ int shmkv__map_reserve(int fd, uint64_t reserve, bool rdonly, uint8_t **base)
 
 /* Learn the file's size from the kernel, never from the header, which a
  * corrupt file could fake, and map in what it grew by.  false if fstat
- * failed. */
+ * failed.
+ *
+ * known_size is only ever raised (the file never shrinks): threads of a
+ * handle refresh at once, and one that read the size before a growth and
+ * stored it after another thread had stored the grown size put known_size
+ * back; the other thread, reading it again, refused the range it had just
+ * verified, and a writer under its lock took a sound record for damage
+ * (-EBADMSG from a push in test_list_threads, 12 threads on 2 CPUs). */
 bool shmkv__map_refresh(shmkv *db)
 {
     struct stat st;
     if (fstat(db->fd, &st))
         return false;
     uint64_t known = (uint64_t)st.st_size < db->map_size ? (uint64_t)st.st_size : db->map_size;
-    atomic_store_explicit(&db->known_size, known, memory_order_relaxed);
+    shmkv__stall_at(STALL_SIZE_READ);
+    uint64_t cur = atomic_load_explicit(&db->known_size, memory_order_relaxed);
+    while (cur < known && !atomic_compare_exchange_weak_explicit(&db->known_size, &cur, known, memory_order_relaxed,
+                                                                 memory_order_relaxed))
+        ;
     shmkv__map_in(db, known);
     return true;
 }

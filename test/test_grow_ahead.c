@@ -17,11 +17,21 @@
  *    its lock when the slack is used up, and growing ahead resumes after.
  *  - procs: 4 processes putting 150 k keys each at once: every key there,
  *    the table checks clean, and most growths were made ahead.
+ *  - refresh: a thread of a handle that read the file's size before a
+ *    growth and notes it after another thread noted the grown size does
+ *    not put the handle's known size back (it did: the other thread then
+ *    refused a range it had just verified, and a push under its lock
+ *    took a sound record for damage, -EBADMSG).
  */
 #include "harness.h"
 #include "fault.h"
 #include "handle.h"
+#include "map.h"
 #include "stop_helpers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -319,12 +329,70 @@ static void test_procs(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
+/* ---- refresh ---- */
+
+static _Thread_local bool stall_here; /* this thread stops at STALL_SIZE_READ */
+static _Atomic int stall_state;       /* 1 stopped there, 2 let go */
+
+static void stall_fn(int point)
+{
+    if (!stall_here || point != STALL_SIZE_READ)
+        return;
+    atomic_store(&stall_state, 1);
+    while (atomic_load(&stall_state) != 2)
+        usleep(100);
+}
+
+static void *late_refresh(void *arg)
+{
+    stall_here = true;
+    CHECK(shmkv__map_refresh(arg));
+    return NULL;
+}
+
+static void test_refresh(void)
+{
+    char name[128], path[PATH_MAX];
+    shmkv *db = create(name, "refresh"), *other = NULL;
+    if (!db)
+        return;
+    h_path(path, sizeof path, name);
+    CHECK_RC(shmkv_open(name, NULL, &other), 0);
+    CHECK_EQ_INT(put_range(db, 0, 1000), 0);
+    shmkv__stall_set(stall_fn);
+    atomic_store(&stall_state, 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, late_refresh, db) == 0);
+    while (atomic_load(&stall_state) != 1) /* it has read the size */
+        usleep(100);
+    uint64_t before = (uint64_t)h_file_size(path), keys = 1000;
+    while ((uint64_t)h_file_size(path) < before + 2 * MiB) { /* another handle grows the file */
+        CHECK_EQ_INT(put_range(other, keys, 10000), 0);
+        keys += 10000;
+    }
+    uint64_t grown = (uint64_t)h_file_size(path);
+    /* this thread verifies a range of the grown part: known_size moves up */
+    CHECK(shmkv__mem_ok_slow(db, grown - 64, 64));
+    CHECK(atomic_load(&db->known_size) >= grown);
+    atomic_store(&stall_state, 2); /* the stalled thread notes its old size */
+    pthread_join(t, NULL);
+    shmkv__stall_set(NULL);
+    CHECKF(atomic_load(&db->known_size) >= grown, "a late refresh put known_size back from %llu to %llu",
+           (unsigned long long)grown, (unsigned long long)atomic_load(&db->known_size));
+    CHECK(mem_ok(db, grown - 64, 64));
+    h_note("a refresh that read %.1f MiB, noted after one of %.1f MiB: known %.1f MiB", before / (double)MiB,
+           grown / (double)MiB, atomic_load(&db->known_size) / (double)MiB);
+    shmkv_close(other);
+    finish(db, name, keys, "after a late refresh");
+}
+
 static const struct h_part parts[] = {
     {"ahead", test_ahead},
     {"claim", test_claim},
     {"failed", test_failed},
     {"killed", test_killed},
     {"procs", test_procs},
+    {"refresh", test_refresh},
 };
 
 int main(int argc, char **argv) { return h_main(argc, argv, "test_grow_ahead", parts, H_NPARTS(parts)); }
