@@ -319,9 +319,10 @@ struct shard {
      * one of the shard's lists at a time, lane[SHMKV_HEAD] one pop at the
      * head, without the shard's lock, each on a line of its own.  Every
      * other change to a list takes the shard's lock, then both lanes, and
-     * sets closed in both while it holds them: a lane's holder that finds
-     * it set took the lane over from such a writer, gone mid-change, and
-     * leaves the list to the shard's repair (the slow way). */
+     * sets closed in both from before it takes them until it lets them go:
+     * a lane's holder that finds it set leaves the list to the slow way
+     * (the shard's lock: waiting for that writer, or repairing after it,
+     * gone mid-change). */
     struct lane {
         struct lock lock;
         _Atomic uint32_t closed;

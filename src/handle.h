@@ -45,7 +45,8 @@ struct shmkv {
     uint64_t low_water;             /* cache mode: evict ahead while free bytes are below this */
     int64_t clock_base;             /* this handle's view of hdr->clock_base */
     /* File size this process has verified with fstat: offsets below it
-     * are safe to touch even if the header lies. */
+     * are safe to touch even if the header lies.  Only ever raised
+     * (map.c shmkv__map_refresh). */
     _Atomic uint64_t known_size;
     _Atomic uint64_t mapped_in;     /* file bytes mapped into this process by map_in() */
     _Atomic uint64_t grew_ahead;    /* growths this handle made ahead (alloc_ahead), */

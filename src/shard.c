@@ -141,9 +141,16 @@ bool shmkv__lane_closed(const struct shard *s, int end)
     return atomic_load_explicit(&s->lane[end].closed, memory_order_acquire);
 }
 
-/* closed is set once both lanes are held, before any list changes, and
- * cleared only when the lists are right again, before they are let go:
- * a holder gone in between leaves it set (format.h). */
+/* closed is set before both lanes are taken (the shard's lock held),
+ * so before any list changes, and cleared only when the lists are right
+ * again, before they are let go: a holder gone in between leaves it set
+ * (format.h).  Set before the lanes are taken, not once they are held: a
+ * lane's next holder finds it set and takes the slow way, where it waits
+ * for the shard's lock, so the lanes quieten while their taker waits.
+ * Set after, three producers taking turns at a hot tail lane kept a
+ * reader of another list of the shard, holding the shard's lock and the
+ * head lane, waiting for the tail for over a second, and the consumers
+ * waiting for the head gave up (-ETIMEDOUT, test_list_threads). */
 static void lanes_close(struct shard *s, uint32_t closed)
 {
     atomic_store_explicit(&s->lane[SHMKV_HEAD].closed, closed, memory_order_release);
@@ -152,11 +159,12 @@ static void lanes_close(struct shard *s, uint32_t closed)
 
 int shmkv__lanes_take(struct shard *s)
 {
+    lanes_close(s, 1);
     int r = shmkv__lane_take(s, SHMKV_HEAD);
     if (!r && (r = shmkv__lane_take(s, SHMKV_TAIL)))
         shmkv__lane_drop(s, SHMKV_HEAD);
-    if (!r)
-        lanes_close(s, 1);
+    if (r)
+        lanes_close(s, 0); /* nothing changed: the lanes may go on */
     return r;
 }
 

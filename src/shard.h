@@ -28,8 +28,9 @@ void shmkv__shard_prefetch(const shmkv *db, struct shard *s);
 int shmkv__lane_take(struct shard *s, int end);
 void shmkv__lane_drop(struct shard *s, int end);
 int shmkv__lanes_take(struct shard *s);
-/* Did lane[end]'s holder (the caller) find it closed: taken over from a
- * holder of both lanes gone mid-change, the shard not yet repaired? */
+/* Did lane[end]'s holder (the caller) find it closed: a holder of the
+ * shard's lock is taking or holds both lanes, or was gone mid-change
+ * and the shard is not yet repaired?  Either way, the slow way. */
 bool shmkv__lane_closed(const struct shard *s, int end);
 void shmkv__lanes_drop(struct shard *s);
 

@@ -7,17 +7,21 @@
  * when "q" is empty, and consumer threads pop them from "mid" (singly and
  * in batches, waiting): every element arrives exactly once, and in its
  * producer's order for each consumer (a move is one atomic step, so the
- * order survives it).  Meanwhile a thread reads the lists lock-free
+ * order survives it); pipeline_shard: the same with both lists in one
+ * shard.  Meanwhile a thread reads the lists lock-free
  * (llen) and through lrange, on the shared handle and on a read-only one,
  * and two threads churn a list that is pushed to, waited on and deleted
  * again and again.  Afterwards the table must be sound.  ends and lanes:
  * both ends of one list pushed and popped at once, copied lock-free
  * meanwhile; bounded: the same with pushers that wait for room (below);
  * deep: producers far ahead of a consumer, past a full ring of 16 MiB,
- * where their pushes wait for its pops.
+ * where their pushes wait for its pops; crowded: a slow writer (lrange on
+ * a writable handle: the shard's lock and both lanes) of a list beside
+ * one whose lanes many threads keep busy gets its lanes every time.
  */
 #include "harness.h"
 #include "list_helpers.h"
+#include "stop_helpers.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,10 +40,16 @@
 #define BATCH 16
 
 static shmkv *db, *ro;
+static char mid[32] = "mid"; /* or a key in the shard of "q" (pipeline_shard) */
 static _Atomic long received;
 static _Atomic int stop;
 static _Atomic uint8_t got[NPROD][PER_PROD];
 static const char *const TAG[NPROD] = {"t0", "t1", "t2"};
+
+/* A check failed: the threads stop rather than wait for elements a
+ * failed pusher never pushes (a producer's -EBADMSG once left the
+ * consumers waiting until the test's timeout killed it, 280 s). */
+static bool failed(void) { return h_failures_local() > 0; }
 
 /* Which of the n pushers (by tags) made this element, and its number
  * (below per): -1 if none did, or it is damaged. */
@@ -69,7 +79,7 @@ static void *producer(void *arg)
     h_rng r = h_rng_new((uint64_t)p + 1);
     uint8_t eb[BATCH][ELEM_MAX];
     shmkv_elem el[BATCH];
-    for (uint64_t s = 0; s < PER_PROD;) {
+    for (uint64_t s = 0; s < PER_PROD && !failed();) {
         size_t n = next_batch(&r, TAG[p], s, PER_PROD, eb, el);
         CHECK_RC(shmkv_push_many(db, KEY("q"), el, n, SHMKV_TAIL), 0);
         s += n;
@@ -82,8 +92,8 @@ static void *mover(void *arg)
     (void)arg;
     uint8_t buf[ELEM_MAX];
     size_t vl;
-    while (!atomic_load(&stop)) {
-        int rc = shmkv_move(db, KEY("q"), SHMKV_HEAD, KEY("mid"), SHMKV_TAIL, buf, sizeof buf, &vl, 20);
+    while (!atomic_load(&stop) && !failed()) {
+        int rc = shmkv_move(db, KEY("q"), SHMKV_HEAD, mid, strlen(mid), SHMKV_TAIL, buf, sizeof buf, &vl, 20);
         if (rc != -EAGAIN)
             CHECK_RC(rc, 0);
     }
@@ -97,8 +107,8 @@ static void *consumer(void *arg)
     size_t lens[BATCH], n;
     int64_t last[NPROD] = {-1, -1, -1};
     long bad = 0;
-    while (atomic_load(&received) < (long)(NPROD * PER_PROD)) {
-        int rc = shmkv_pop_many(db, KEY("mid"), SHMKV_HEAD, buf, BATCH * ELEM_MAX, lens,
+    while (atomic_load(&received) < (long)(NPROD * PER_PROD) && !failed()) {
+        int rc = shmkv_pop_many(db, mid, strlen(mid), SHMKV_HEAD, buf, BATCH * ELEM_MAX, lens,
                                 h_below(&r, 2) ? 1 : BATCH, &n, 20);
         if (rc == -EAGAIN)
             continue;
@@ -138,8 +148,8 @@ static void *reader(void *arg)
         uint64_t len;
         long n = 0;
         CHECK_RC(shmkv_llen(db, KEY("q"), &len), 0);
-        CHECK_RC(shmkv_llen(ro, KEY("mid"), &len), 0);
-        int rc = shmkv_lrange(db, KEY("mid"), 0, 50, count_elem, &n);
+        CHECK_RC(shmkv_llen(ro, mid, strlen(mid), &len), 0);
+        int rc = shmkv_lrange(db, mid, strlen(mid), 0, 50, count_elem, &n);
         CHECK(rc == 0 || rc == -ENOENT);
         CHECK(n <= 51);
         rc = shmkv_lrange(ro, KEY("q"), -20, -1, count_elem, &n);
@@ -197,10 +207,18 @@ static void check_once(const _Atomic uint8_t *counts, int producers, uint64_t pe
     CHECKF(missing == 0 && twice == 0, "%ld elements never arrived, %ld more than once", missing, twice);
 }
 
-static void pipeline(void)
+static void pipeline_run(bool same_shard)
 {
     char name[64];
     open_both(name, sizeof name, "lthreads");
+    long next = 0;
+    if (same_shard)
+        key_find(db, mid, sizeof mid, "mid-", &next, key_shard(db, KEY("q")), -1);
+    else
+        strcpy(mid, "mid");
+    atomic_store(&received, 0);
+    atomic_store(&stop, 0);
+    memset(got, 0, sizeof got);
     pthread_t prod[NPROD], mov[NMOVE], cons[NCONS], other[3];
     double t0 = h_now();
     for (int i = 0; i < NCONS; i++)
@@ -223,11 +241,19 @@ static void pipeline(void)
         pthread_join(other[i], NULL);
     check_once(&got[0][0], NPROD, PER_PROD);
     CHECK_LIST(db, "q", NULL, 0);
-    CHECK_LIST(db, "mid", NULL, 0);
+    CHECK_LIST(db, mid, NULL, 0);
     CHECK_TABLE(db, "after the threads");
     h_note("%u elements through push, move and pop in %.1f s", NPROD * PER_PROD, h_now() - t0);
     close_both(name);
 }
+
+static void pipeline(void) { pipeline_run(false); }
+
+/* The same with both lists in one shard: the movers take its lock and
+ * both lanes for every element, beside the producers' tail lane and the
+ * consumers' head lane, and the reader's lrange of "mid" waits for both
+ * lanes while they are busy. */
+static void pipeline_shard(void) { pipeline_run(true); }
 
 /* ---- ends: both ends of one list at once ----
  *
@@ -255,14 +281,17 @@ static void *ends_pusher(void *arg)
     h_rng r = h_rng_new((uint64_t)p + 100);
     uint8_t eb[BATCH][ELEM_MAX];
     shmkv_elem el[BATCH];
-    for (uint64_t s = 0; s < ENDS_PER;) {
+    for (uint64_t s = 0; s < ENDS_PER && !failed();) {
         size_t n = next_batch(&r, ETAG[p], s, ENDS_PER, eb, el); /* at the head: its last first */
         uint64_t len = 0;
-        while (ends_short && !ends_bound && shmkv_llen(db, KEY("ends"), &len) == 0 && len > 8)
+        while (ends_short && !ends_bound && shmkv_llen(db, KEY("ends"), &len) == 0 && len > 8 && !failed())
             sched_yield();
-        if (ends_bound) /* waits while the list is full */
-            CHECK_RC(shmkv_push_bounded(db, KEY("ends"), el, n, end, ends_bound, -1), 0);
-        else
+        if (ends_bound) { /* waits while the list is full (in slices: the poppers stop if a check fails) */
+            int rc;
+            while ((rc = shmkv_push_bounded(db, KEY("ends"), el, n, end, ends_bound, 1000)) == -EAGAIN && !failed())
+                ;
+            CHECK_RC(rc, 0);
+        } else
             CHECK_RC(shmkv_push_many(db, KEY("ends"), el, n, end), 0);
         s += n;
         if (!ends_short && h_below(&r, 256) == 0)
@@ -278,7 +307,7 @@ static void *ends_popper(void *arg)
     uint8_t *buf = malloc(BATCH * ELEM_MAX);
     size_t lens[BATCH], n;
     long bad = 0;
-    while (atomic_load(&ereceived) < (long)ends_npush * ENDS_PER) {
+    while (atomic_load(&ereceived) < (long)ends_npush * ENDS_PER && !failed()) {
         int rc = shmkv_pop_many(db, KEY("ends"), end, buf, BATCH * ELEM_MAX, lens, h_below(&r, 2) ? 1 : BATCH, &n,
                                 5);
         if (rc == -EAGAIN)
@@ -330,7 +359,7 @@ static void *ends_reader(void *arg)
 {
     (void)arg;
     long copies = 0, elems = 0, bad = 0, busy = 0;
-    while (atomic_load(&ereceived) < (long)ends_npush * ENDS_PER) {
+    while (atomic_load(&ereceived) < (long)ends_npush * ENDS_PER && !failed()) {
         struct snap sn = {{-1, -1, -1, -1}, 0, 0};
         int rc = shmkv_lrange(ro, KEY("ends"), 0, -1, snap_elem, &sn);
         CHECK(rc == 0 || rc == -ENOENT || rc == -EAGAIN);
@@ -410,7 +439,7 @@ static void *deep_pusher(void *arg)
 {
     int p = (int)(intptr_t)arg;
     uint8_t *b = malloc(DEEP_SIZE);
-    for (uint64_t seq = 0; seq < DEEP_PER; seq++) {
+    for (uint64_t seq = 0; seq < DEEP_PER && !failed(); seq++) {
         deep_elem(b, p, seq);
         CHECK_RC(shmkv_push(db, KEY("deep"), b, DEEP_SIZE, SHMKV_TAIL), 0);
     }
@@ -425,9 +454,9 @@ static void *deep_popper(void *arg)
     int64_t last[2] = {-1, -1};
     long bad = 0;
     size_t vl;
-    for (uint64_t len = 0; len < 3500;) /* about 14 MiB queued */
+    for (uint64_t len = 0; len < 3500 && !failed();) /* about 14 MiB queued */
         CHECK_RC(shmkv_llen(db, KEY("deep"), &len), 0);
-    for (uint64_t n = 0; n < 2 * DEEP_PER; n++) {
+    for (uint64_t n = 0; n < 2 * DEEP_PER && !failed(); n++) {
         int rc = shmkv_pop(db, KEY("deep"), SHMKV_HEAD, b, DEEP_SIZE, &vl, 10000);
         CHECK_RC(rc, 0);
         if (rc)
@@ -468,9 +497,100 @@ static void deep(void)
     close_both(name);
 }
 
+/* ---- crowded: a slow writer beside busy lanes ----
+ *
+ * Six threads push to "hot" through its tail lane (bounded, so that the
+ * list stays short) and two pop it through the head lane, as fast as they
+ * can, while another thread copies "cold", a list of the same shard,
+ * again and again with lrange on the writable handle: the shard's lock
+ * and both lanes, for a copy of a few elements.  Every copy succeeds.
+ * Before the lanes were closed ahead of their taking, such a copy could
+ * hold the shard's lock and the head lane while it waited for the tail,
+ * which the pushers took in turn: the pipeline's consumers gave up once,
+ * their lock held for a second by a thread in lrange (-ETIMEDOUT). */
+
+#define CROWD_PUSHERS 6
+#define CROWD_S (H_ASAN ? 1.0 : 2.0)
+static char cold_key[32];
+static size_t cold_len;
+static _Atomic long crowd_pushed, crowd_popped;
+static _Atomic int crowd_stop;
+
+static void *crowd_pusher(void *arg)
+{
+    (void)arg;
+    uint8_t e[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    shmkv_elem el = {e, sizeof e};
+    while (!atomic_load(&crowd_stop) && !failed()) {
+        int rc = shmkv_push_bounded(db, KEY("hot"), &el, 1, SHMKV_TAIL, 256, 10);
+        CHECK(rc == 0 || rc == -EAGAIN);
+        if (rc == 0)
+            atomic_fetch_add(&crowd_pushed, 1);
+    }
+    return NULL;
+}
+
+static void *crowd_popper(void *arg)
+{
+    (void)arg;
+    uint8_t buf[BATCH * 8];
+    size_t lens[BATCH], n;
+    while (!atomic_load(&crowd_stop) && !failed()) {
+        int rc = shmkv_pop_many(db, KEY("hot"), SHMKV_HEAD, buf, sizeof buf, lens, BATCH, &n, 10);
+        CHECK(rc == 0 || rc == -EAGAIN);
+        if (rc == 0)
+            atomic_fetch_add(&crowd_popped, (long)n);
+    }
+    return NULL;
+}
+
+static void *crowd_copier(void *arg)
+{
+    (void)arg;
+    long copies = 0;
+    double worst = 0;
+    while (!atomic_load(&crowd_stop) && !failed()) {
+        long n = 0;
+        double t0 = h_now();
+        CHECK_RC(shmkv_lrange(db, cold_key, cold_len, 0, -1, count_elem, &n), 0);
+        CHECK_EQ_INT(n, 4);
+        worst = h_now() - t0 > worst ? h_now() - t0 : worst;
+        copies++;
+    }
+    h_note("crowded: %ld copies of the cold list, the slowest %.1f ms", copies, worst * 1e3);
+    return NULL;
+}
+
+static void crowded(void)
+{
+    char name[64];
+    open_both(name, sizeof name, "lcrowd");
+    long next = 0;
+    cold_len = key_find(db, cold_key, sizeof cold_key, "cold-", &next, key_shard(db, KEY("hot")), -1);
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(shmkv_push(db, cold_key, cold_len, "cold", 4, SHMKV_TAIL), 0);
+    pthread_t t[CROWD_PUSHERS + 3];
+    int nt = 0;
+    for (int i = 0; i < CROWD_PUSHERS; i++)
+        pthread_create(&t[nt++], NULL, crowd_pusher, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[nt++], NULL, crowd_popper, NULL);
+    pthread_create(&t[nt++], NULL, crowd_copier, NULL);
+    h_sleep(CROWD_S);
+    atomic_store(&crowd_stop, 1);
+    for (int i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+    uint64_t len = 0;
+    CHECK_RC(shmkv_llen(db, KEY("hot"), &len), 0);
+    CHECK_EQ_U64((uint64_t)atomic_load(&crowd_pushed), (uint64_t)atomic_load(&crowd_popped) + len);
+    CHECK_TABLE(db, "after a crowded shard");
+    h_note("crowded: %ld elements pushed through the lanes", atomic_load(&crowd_pushed));
+    close_both(name);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct h_part parts[] = {{"pipeline", pipeline}, {"ends", ends}, {"lanes", lanes}, {"bounded", bounded},
-                                          {"deep", deep}};
+    static const struct h_part parts[] = {{"pipeline", pipeline}, {"pipeline_shard", pipeline_shard}, {"ends", ends}, {"lanes", lanes}, {"bounded", bounded},
+                                          {"deep", deep}, {"crowded", crowded}};
     return h_main(argc, argv, "test_list_threads", parts, H_NPARTS(parts));
 }
