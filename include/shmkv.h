@@ -42,7 +42,9 @@
  *    interrupted write is all or nothing.  Every function that takes a
  *    lock (writes, and shmkv_foreach on a writable handle) may also return
  *    -ETIMEDOUT: at once if the lock's holder is stopped (SIGSTOP), or
- *    after a second if one live holder keeps it (stuck; held by a tracer,
+ *    after a second if one live holder keeps it without progress (a
+ *    holder growing the file is waited for while each step of the
+ *    growth comes within a second; stuck; held by a tracer,
  *    such as a debugger at a breakpoint: strace's stops are brief and
  *    merely waited out; or in another PID namespace, where its liveness
  *    cannot be seen, so it is never taken over; the second is per

@@ -77,6 +77,32 @@ static void raise_size(struct hdr *h, uint64_t to)
         ;
 }
 
+/* fallocate [from, to), GROW_MAX at a time, moving grow_progress on
+ * after each step: the growth runs under the allocator's lock and the
+ * caller's (a shard's, its lanes), and the waiters for those count their
+ * second from the last step (lock.c).  A growth of 32 MiB (a list's ring
+ * doubling to 16 MiB) took a second on a VM whose host backs freed memory
+ * again only when it is touched: every waiter gave up (test_list_threads).
+ * 0 or a positive errno. */
+static int fallocate_steps(shmkv *db, uint64_t from, uint64_t to)
+{
+    for (uint64_t at = from; at < to;) {
+        uint64_t n = to - at < GROW_MAX ? to - at : GROW_MAX;
+        int r;
+        shmkv__stall_at(STALL_GROW_STEP);
+        do {
+            r = shmkv__fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(db->fd, 0, (off_t)at, (off_t)n) ? errno : 0;
+        } while (r == EINTR);
+        if (r == EOPNOTSUPP)
+            r = posix_fallocate(db->fd, (off_t)at, (off_t)n);
+        if (r)
+            return r;
+        atomic_fetch_add_explicit(&db->hdr->grow_progress, 1, memory_order_relaxed);
+        at += n;
+    }
+    return 0;
+}
+
 static int file_grow(shmkv *db, uint64_t need)
 {
     struct hdr *h = db->hdr;
@@ -101,12 +127,7 @@ static int file_grow(shmkv *db, uint64_t need)
         want = need;
     for (int attempt = 0; attempt < 2; attempt++) {
         uint64_t to = attempt ? need : want;
-        int r;
-        do {
-            r = shmkv__fault_hit(FAULT_FALLOCATE) ? ENOSPC : fallocate(db->fd, 0, (off_t)cur, (off_t)(to - cur)) ? errno : 0;
-        } while (r == EINTR);
-        if (r == EOPNOTSUPP)
-            r = posix_fallocate(db->fd, (off_t)cur, (off_t)(to - cur));
+        int r = fallocate_steps(db, cur, to);
         if (r == 0) {
             raise_size(h, to);
             atomic_fetch_add_explicit(&db->grew_locked, 1, memory_order_relaxed);
@@ -262,7 +283,7 @@ static int repair_alloc(void *ctx) { return rebuild(ctx); }
 int shmkv__alloc_lock_for(shmkv *db, int64_t wait_ns)
 {
     struct lock_note note;
-    int r = shmkv__lock_take(&db->hdr->alloc_lock, wait_ns, repair_alloc, db, &note);
+    int r = shmkv__lock_take(&db->hdr->alloc_lock, wait_ns, &db->hdr->grow_progress, repair_alloc, db, &note);
     if (note.recovered)
         atomic_fetch_add_explicit(&db->hdr->alloc_recoveries, 1, memory_order_relaxed);
     if (r == 0)

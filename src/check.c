@@ -676,7 +676,7 @@ static int lock_all(shmkv *db, uint64_t *locked)
         if ((r = shmkv__shard_lock(db, &db->shards[*locked])))
             break;
     for (; !r && laned < nshards(db); laned++)
-        if ((r = shmkv__lanes_take(&db->shards[laned])))
+        if ((r = shmkv__lanes_take(db, &db->shards[laned])))
             break;
     if (!r)
         r = shmkv__alloc_lock(db);

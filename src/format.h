@@ -391,6 +391,9 @@ struct hdr {
     _Atomic uint32_t grow_claim;    /* a writer growing the file ahead: its ms stamp, 0: none
                                      * (alloc.c; padding until 2026-12, so 0 in older files) */
     _Atomic uint64_t lease_seq;     /* the last lease token handed out */
+    _Atomic uint64_t grow_progress; /* moved on by a growth under a lock, a step at a time, so
+                                     * that its waiters know it is not stuck (lock.c; padding
+                                     * until 2026-12, so 0 in older files) */
     struct read_stripe reads[READ_STRIPES];
 } __attribute__((aligned(64)));
 

@@ -124,7 +124,7 @@ static int snapshot(shmkv *db, struct shard *s, struct batch *b)
 {
     if (!db->rdonly) {
         int r = shmkv__shard_lock(db, s);
-        if (!r && b->lists && (r = shmkv__lanes_take(s))) /* lists copied whole: no lane moves them */
+        if (!r && b->lists && (r = shmkv__lanes_take(db, s))) /* lists copied whole: no lane moves them */
             shmkv__shard_unlock(s);
         if (r)
             return r;

@@ -27,7 +27,7 @@
  *
  * A holder that is alive but stopped (SIGSTOP) makes waiters give up at
  * once with -ETIMEDOUT; one that is alive and busy for wait_ns (one
- * second for writers) too.  A holder a tracer holds (strace, at each
+ * second for writers) without progress too.  A holder a tracer holds (strace, at each
  * system call it makes; a debugger) counts as busy: it goes on when the
  * tracer lets it.  A holder in another PID namespace cannot be judged (its
  * ids mean nothing here), so it is waited for and never taken over.
@@ -145,17 +145,24 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
  * waiter that kept losing the lock to a stream of brief holders (a
  * crowded shard: 3 or 4 list tests at once on 2 cores) gave up with
  * -ETIMEDOUT after a second in all, though no holder was stuck; the
- * second is there to catch a holder that is. */
-static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const struct host_me *me)
+ * second is there to catch a holder that is.  So does *progress, when
+ * the holder's work moves it on: a growth of the file under a lock, in
+ * steps (alloc.c), took over a second on a VM whose host backs freed
+ * memory again only when it is touched, and every waiter gave up. */
+static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const _Atomic uint64_t *progress,
+                      const struct host_me *me)
 {
     int64_t end = shmkv__host_mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
     bool look = false, looked = false; /* most busy locks free up within the first slice */
-    uint64_t gen = atomic_load_explicit(&l->gen, memory_order_relaxed); /* a hint: moved or not */
+    uint64_t gen = atomic_load_explicit(&l->gen, memory_order_relaxed); /* hints: moved or not */
+    uint64_t prog = progress ? atomic_load_explicit(progress, memory_order_relaxed) : 0;
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
         uint64_t g = atomic_load_explicit(&l->gen, memory_order_relaxed);
-        if (g != gen) { /* another holder since: its own wait_ns, its own look */
+        uint64_t p = progress ? atomic_load_explicit(progress, memory_order_relaxed) : 0;
+        if (g != gen || p != prog) { /* another holder since, or progress: wait_ns again, and look again */
             gen = g;
+            prog = p;
             end = shmkv__host_mono_ns() + wait_ns;
             looked = false;
         }
@@ -197,7 +204,8 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const stru
     }
 }
 
-int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, void *ctx, struct lock_note *note)
+int shmkv__lock_take(struct lock *l, int64_t wait_ns, const _Atomic uint64_t *progress, shmkv__repair_fn repair,
+                     void *ctx, struct lock_note *note)
 {
     const struct host_me *me = shmkv__host_me();
     uint32_t mine = me->tid & LOCK_TID, v = 0;
@@ -209,7 +217,7 @@ int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, v
         note->waited = true;
         int64_t spin = shmkv__hurried(LOCK_SPIN_NS);
         int r = spin_take(l, mine, wait_ns < spin ? wait_ns : spin)
-                    ? 0 : sleep_take(l, mine, wait_ns, me);
+                    ? 0 : sleep_take(l, mine, wait_ns, progress, me);
         if (r < 0)
             return r;
         note->recovered = r == 1;

@@ -9,6 +9,7 @@
 
 #include "format.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,16 +25,19 @@ struct lock_note {
     bool recovered;              /* taken over from a holder that was gone */
 };
 
-/* Take l, waiting up to wait_ns for a live holder (0: do not sleep).  A
- * holder that is gone (exited, killed, of another boot, or a damaged word
- * naming nobody) is taken over at once and repair(ctx) run.  Returns 0
- * with the lock held, or with it released:
- *   -ETIMEDOUT  a live holder kept it for wait_ns, or it is stopped
- *               (SIGSTOP, a debugger), or it cannot be seen (another PID
+/* Take l, waiting up to wait_ns for a live holder (0: do not sleep),
+ * counted from when the lock last changed hands or *progress (if not
+ * NULL) last moved: a word the holder's long work moves on as it goes (a
+ * growth of the file).  A holder that is gone (exited, killed, of another
+ * boot, or a damaged word naming nobody) is taken over at once and
+ * repair(ctx) run.  Returns 0 with the lock held, or with it released:
+ *   -ETIMEDOUT  a live holder kept it for wait_ns without progress, or it
+ *               is stopped (SIGSTOP), or it cannot be seen (another PID
  *               namespace)
  *   -EDEADLK    the calling thread holds it already
  *   what repair returned. */
-int shmkv__lock_take(struct lock *l, int64_t wait_ns, shmkv__repair_fn repair, void *ctx, struct lock_note *note);
+int shmkv__lock_take(struct lock *l, int64_t wait_ns, const _Atomic uint64_t *progress, shmkv__repair_fn repair,
+                     void *ctx, struct lock_note *note);
 
 void shmkv__lock_drop(struct lock *l);
 

@@ -191,7 +191,7 @@ static int lane_push(shmkv *db, const struct wreq *w)
     for (size_t i = 0; i < a->n; i++)
         v[i] = (struct piece){a->elems[i].val, a->elems[i].vlen};
     struct shard *s = w->s;
-    int r = shmkv__lane_take(s, SHMKV_TAIL);
+    int r = shmkv__lane_take(db, s, SHMKV_TAIL);
     if (r)
         return r;
     uint64_t lrun;
@@ -249,9 +249,9 @@ static _Thread_local struct {
  * under the head's lane, which every pop holds while it moves the word
  * and reads the count: a pop after this wakes the caller, a pop before
  * it left room that the caller's next try sees. */
-static int deep_count(struct shard *s, struct wait *dw, _Atomic uint32_t *word)
+static int deep_count(shmkv *db, struct shard *s, struct wait *dw, _Atomic uint32_t *word)
 {
-    int r = shmkv__lane_take(s, SHMKV_HEAD);
+    int r = shmkv__lane_take(db, s, SHMKV_HEAD);
     if (r)
         return r;
     dw->counted = true;
@@ -289,7 +289,7 @@ static int lane_push_deep(shmkv *db, const struct wreq *w)
         return r;
     for (;;) {
         struct wait dw = {0};
-        if ((r = deep_count(w->s, &dw, a->wt.word)))
+        if ((r = deep_count(db, w->s, &dw, a->wt.word)))
             return r;
         r = lane_push(db, w); /* room made before the count */
         int64_t now = shmkv__host_mono_ns(), end = now + DEEP_WAIT_NS;
@@ -394,7 +394,7 @@ static int lane_pop(shmkv *db, const struct wreq *w)
     if (a->end != SHMKV_HEAD)
         return LIST_SLOW;
     struct shard *s = w->s;
-    int r = shmkv__lane_take(s, SHMKV_HEAD);
+    int r = shmkv__lane_take(db, s, SHMKV_HEAD);
     if (r)
         return r;
     uint64_t lrun;
@@ -461,7 +461,7 @@ static int lock_pair(shmkv *db, struct shard *a, struct shard *b)
         shmkv__shard_unlock(lo);
         return r;
     }
-    if (!(r = shmkv__lanes_take(lo)) && lo != hi && (r = shmkv__lanes_take(hi)))
+    if (!(r = shmkv__lanes_take(db, lo)) && lo != hi && (r = shmkv__lanes_take(db, hi)))
         shmkv__lanes_drop(lo);
     if (r) {
         shmkv__shard_unlock(lo);

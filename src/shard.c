@@ -71,7 +71,7 @@ int shmkv__shard_repair(shmkv *db, struct shard *s)
 static int repair_cb(void *ctx)
 {
     struct repair_ctx *c = ctx;
-    int r = shmkv__lanes_take(c->s);
+    int r = shmkv__lanes_take(c->db, c->s);
     if (r)
         return r;
     r = shmkv__shard_repair(c->db, c->s);
@@ -83,7 +83,7 @@ int shmkv__shard_lock_for(shmkv *db, struct shard *s, int64_t wait_ns)
 {
     struct repair_ctx c = {db, s};
     struct lock_note note;
-    int r = shmkv__lock_take(&s->lock, wait_ns, repair_cb, &c, &note);
+    int r = shmkv__lock_take(&s->lock, wait_ns, &db->hdr->grow_progress, repair_cb, &c, &note);
     if (note.waited)
         add64(&s->lock_waits, 1);
     if (note.recovered)
@@ -125,10 +125,10 @@ static int lane_repair(void *ctx)
     return 0;
 }
 
-int shmkv__lane_take(struct shard *s, int end)
+int shmkv__lane_take(shmkv *db, struct shard *s, int end)
 {
     struct lock_note note;
-    int r = shmkv__lock_take(&s->lane[end].lock, LOCK_WAIT_NS, lane_repair, NULL, &note);
+    int r = shmkv__lock_take(&s->lane[end].lock, LOCK_WAIT_NS, &db->hdr->grow_progress, lane_repair, NULL, &note);
     if (note.recovered)
         atomic_fetch_add_explicit(&s->recoveries, 1, memory_order_relaxed);
     return r;
@@ -157,11 +157,11 @@ static void lanes_close(struct shard *s, uint32_t closed)
     atomic_store_explicit(&s->lane[SHMKV_TAIL].closed, closed, memory_order_release);
 }
 
-int shmkv__lanes_take(struct shard *s)
+int shmkv__lanes_take(shmkv *db, struct shard *s)
 {
     lanes_close(s, 1);
-    int r = shmkv__lane_take(s, SHMKV_HEAD);
-    if (!r && (r = shmkv__lane_take(s, SHMKV_TAIL)))
+    int r = shmkv__lane_take(db, s, SHMKV_HEAD);
+    if (!r && (r = shmkv__lane_take(db, s, SHMKV_TAIL)))
         shmkv__lane_drop(s, SHMKV_HEAD);
     if (r)
         lanes_close(s, 0); /* nothing changed: the lanes may go on */

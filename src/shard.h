@@ -25,9 +25,9 @@ void shmkv__shard_prefetch(const shmkv *db, struct shard *s);
  * needs no repair.  lane_take: 0 with lane[end] held, or as shard_lock.
  * lanes_take: both (head, then tail), for a holder of the shard's lock
  * about to change lists; lanes_drop lets both go. */
-int shmkv__lane_take(struct shard *s, int end);
+int shmkv__lane_take(shmkv *db, struct shard *s, int end);
 void shmkv__lane_drop(struct shard *s, int end);
-int shmkv__lanes_take(struct shard *s);
+int shmkv__lanes_take(shmkv *db, struct shard *s);
 /* Did lane[end]'s holder (the caller) find it closed: a holder of the
  * shard's lock is taking or holds both lanes, or was gone mid-change
  * and the shard is not yet repaired?  Either way, the slow way. */

@@ -247,7 +247,7 @@ static int round_body(shmkv *db, struct wreq *w, struct shard **elsewhere, bool 
         int r = shmkv__write_find(db, w, &c);
         if (!r && c.list && !w->lists)
             r = -EMEDIUMTYPE; /* a write of a pair to a list's key */
-        if (!r && c.list && !*laned && !(r = shmkv__lanes_take(w->s)))
+        if (!r && c.list && !*laned && !(r = shmkv__lanes_take(db, w->s)))
             *laned = true;
         if (!r)
             r = w->decide(db, w, &c, &p);
@@ -530,7 +530,7 @@ SHMKV_API int shmkv_clear(shmkv *db)
     for (uint64_t i = 0; i < nshards(db); i++) {
         struct shard *s = &db->shards[i];
         int r = shmkv__shard_lock(db, s);
-        if (!r && (r = shmkv__lanes_take(s)))
+        if (!r && (r = shmkv__lanes_take(db, s)))
             shmkv__shard_unlock(s);
         if (r)
             return r;

@@ -19,6 +19,8 @@
  *    ends a second into the hold of one that keeps it;
  *  - crowd: 12 threads writing to one shard on 2 CPUs for 2 s: every
  *    write succeeds and every key ends at its last value;
+ *  - growing: a holder growing the file by 48 MiB in slow steps (1.5 s)
+ *    is waited for: the second counts from its last step;
  *  - traced: a holder a tracer holds (ptrace: state t, as strace leaves a
  *    writer at each system call it makes, a few of them under a lock) is
  *    a busy one: a write waits while the tracer holds it and goes on once
@@ -520,6 +522,84 @@ static void part_crowd(void)
     shmkv_unlink(name);
 }
 
+/* ---- growing: a holder growing the file is waited for while it goes ----
+ *
+ * A put of a 48 MiB value grows the file under its shard's lock (and the
+ * allocator's), in steps of 8 MiB, each made to take 0.25 s here (a stall
+ * point before each step's fallocate), 1.5 s in all: a put to the same
+ * shard waits it out and succeeds, since the growth's steps move
+ * grow_progress on (a growth of 32 MiB took a second on a VM, and its
+ * waiters gave up). */
+static _Thread_local bool slow_grower;
+static _Atomic int grow_steps;
+
+static void slow_steps(int point)
+{
+    if (!slow_grower || point != STALL_GROW_STEP)
+        return;
+    atomic_fetch_add(&grow_steps, 1);
+    h_sleep(0.25);
+}
+
+struct grower {
+    shmkv *db;
+    char key[32];
+    size_t klen, vlen;
+    int rc;
+};
+
+static void *grow_put(void *arg)
+{
+    struct grower *g = arg;
+    unsigned char *v = malloc(g->vlen);
+    if (!v)
+        return NULL;
+    h_val_make(v, g->vlen, g->key, g->klen, 1);
+    slow_grower = true;
+    g->rc = shmkv_put(g->db, g->key, g->klen, v, g->vlen);
+    free(v);
+    return NULL;
+}
+
+static void part_growing(void)
+{
+    char name[64];
+    shmkv *db = new_table(name, sizeof name, "growing");
+    struct grower g = {.db = db, .vlen = 48u << 20, .rc = 1};
+    long next = 0;
+    g.klen = key_find(db, g.key, sizeof g.key, "big-", &next, key_shard(db, KEY, KL), -1);
+    atomic_store(&grow_steps, 0);
+    shmkv__stall_set(slow_steps);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, grow_put, &g) == 0);
+    double t0 = h_now();
+    while (!atomic_load(&grow_steps) && h_now() - t0 < 10) /* it holds the lock, growing */
+        usleep(100);
+    uint64_t r0 = recoveries(db);
+    int rc;
+    double dt = timed_put(db, 2, &rc);
+    pthread_join(t, NULL);
+    shmkv__stall_set(NULL);
+    CHECKF(rc == 0 && dt > 1.0 && dt < 4.0, "put while a holder grew the file in %d slow steps: %s after %.3f s",
+           atomic_load(&grow_steps), h_errname(rc), dt);
+    h_note("a holder grew the file in %d steps of 0.25 s: the put waited %.3f s and gave %s",
+           atomic_load(&grow_steps), dt, h_errname(rc));
+    CHECK_RC(g.rc, 0);
+    CHECK(atomic_load(&grow_steps) >= 5);
+    CHECK_EQ_U64(key_seq(db), 2);
+    CHECK_EQ_U64(recoveries(db), r0);
+    unsigned char *buf = malloc(g.vlen);
+    size_t vl = 0;
+    uint64_t seq = 0;
+    CHECK_RC(shmkv_get(db, g.key, g.klen, buf, g.vlen, &vl), 0);
+    CHECK(h_val_check(buf, vl, g.key, g.klen, &seq) && seq == 1);
+    free(buf);
+    check_pairs(db, "after a slow growth");
+    CHECK_TABLE(db, "after a slow growth");
+    shmkv_close(db);
+    shmkv_unlink(name);
+}
+
 /* A tracer: attaches to pid, stops it (PTRACE_INTERRUPT), says so, holds
  * it stopped for hold_s and lets go.  A thread of its own, since only the
  * thread that attached may detach, and the test's own thread is inside a
@@ -803,6 +883,7 @@ static const struct h_part parts[] = {
     {"busy", part_busy},
     {"relay", part_relay},
     {"crowd", part_crowd},
+    {"growing", part_growing},
     {"traced", part_traced},
     {"image", part_image},
     {"other_boot", part_other_boot},
