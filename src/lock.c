@@ -27,9 +27,9 @@
  *
  * A holder that is alive but stopped (SIGSTOP) makes waiters give up at
  * once with -ETIMEDOUT; one that is alive and busy for wait_ns (one
- * second for writers) without progress too.  A holder a tracer holds (strace, at each
- * system call it makes; a debugger) counts as busy: it goes on when the
- * tracer lets it.  A holder in another PID namespace cannot be judged (its
+ * second for writers) without progress too.  A holder a tracer holds
+ * (strace, at each system call it makes; a debugger) counts as busy: it
+ * goes on when the tracer lets it.  A holder in another PID namespace cannot be judged (its
  * ids mean nothing here), so it is waited for and never taken over.
  *
  * gen moves on every take and release, odd while held: a reader that
