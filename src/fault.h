@@ -50,7 +50,6 @@ enum pause_point {
 enum stall_point {
     STALL_SIZE_READ,       /* map_refresh: the file's size read, not yet noted in known_size */
     STALL_GROW_STEP,       /* a growth under the allocator's lock: before each step's fallocate */
-    STALL_POINTS
 };
 
 #ifdef SHMKV_TEST_HOOKS
