@@ -135,7 +135,7 @@ typedef struct shmkv_options {
  *  global lock, so under concurrent writes they are each exact but not
  *  taken at one instant. */
 typedef struct shmkv_stats {
-    uint64_t keys;             /* live pairs */
+    uint64_t keys;             /* keys held, as shmkv_count() */
     uint64_t live_bytes;       /* key + value bytes of the live pairs */
     uint64_t used_bytes;       /* bytes of the file in use: header, index,
                                 * records, and free space held for reuse */
@@ -687,7 +687,14 @@ int shmkv_move(shmkv *db, const void *src, size_t slen, int from, const void *ds
 int shmkv_lrange(shmkv *db, const void *key, size_t klen, int64_t start, int64_t stop, shmkv_visit_fn fn,
                  void *ctx);
 
-/** Number of live pairs (0 for a NULL handle).  Lock-free. */
+/**
+ * Number of keys the table holds: pairs and lists (0 for a NULL handle).
+ * A pair whose lifetime has passed is counted until a writer meets it
+ * (its key is written, or its run is compacted or evicted), though every
+ * read already finds it absent: so under expiry the count can exceed what
+ * shmkv_foreach visits.  Lock-free; exact for each shard, not taken at
+ * one instant across them while writers work.
+ */
 uint64_t shmkv_count(shmkv *db);
 
 /** Fill *out with the table's figures, like stat(2).  Returns 0 or
