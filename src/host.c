@@ -61,10 +61,10 @@ uint64_t shmkv__host_boot(void)
     return b;
 }
 
-/* Field 3 (state) and field 22 (start time) of /proc/.../stat.  The
- * command name (field 2) may hold spaces and parentheses: parse from the
- * last ')'. */
-static int parse_stat(const char *path, char *state, uint64_t *start)
+/* Field 3 (state), fields 14 and 15 (user and system time, clock ticks)
+ * and field 22 (start time) of /proc/.../stat.  The command name (field
+ * 2) may hold spaces and parentheses: parse from the last ')'. */
+static int parse_stat(const char *path, char *state, uint64_t *cpu, uint64_t *start)
 {
     char buf[1024];
     if (read_small(path, buf, sizeof buf) <= 0)
@@ -73,15 +73,31 @@ static int parse_stat(const char *path, char *state, uint64_t *start)
     if (!p || p[1] != ' ' || !p[2])
         return -1;
     *state = p[2];
+    *cpu = 0;
     p += 2;
     for (int field = 3; field < 22; field++) {
         p = strchr(p, ' ');
         if (!p)
             return -1;
         p++;
+        if (field == 13 || field == 14) /* p is at field + 1 */
+            *cpu += strtoull(p, NULL, 10);
     }
     *start = strtoull(p, NULL, 10);
     return 0;
+}
+
+/* Nanoseconds in a clock tick of /proc's times. */
+static uint64_t tick_ns(void)
+{
+    static _Atomic uint64_t ns;
+    uint64_t t = atomic_load_explicit(&ns, memory_order_relaxed);
+    if (!t) {
+        long hz = sysconf(_SC_CLK_TCK);
+        t = hz > 0 && hz <= 1000000000L ? 1000000000ull / (uint64_t)hz : 10000000ull;
+        atomic_store_explicit(&ns, t, memory_order_relaxed);
+    }
+    return t;
 }
 
 const struct host_me *shmkv__host_me(void)
@@ -94,7 +110,8 @@ const struct host_me *shmkv__host_me(void)
     g = atomic_load_explicit(&fork_gen, memory_order_relaxed);
     me.tid = (uint32_t)gettid();
     char state;
-    if (parse_stat("/proc/thread-self/stat", &state, &me.start))
+    uint64_t cpu;
+    if (parse_stat("/proc/thread-self/stat", &state, &cpu, &me.start))
         me.start = 0;
     struct stat st;
     me.ns = stat("/proc/self/ns/pid", &st) ? 0 : (uint32_t)st.st_ino | 1;
@@ -103,19 +120,26 @@ const struct host_me *shmkv__host_me(void)
     return &me;
 }
 
-enum host_thread shmkv__host_thread(uint32_t tid, uint64_t start)
+enum host_thread shmkv__host_thread(uint32_t tid, uint64_t start, struct host_seen *seen)
 {
+    seen->known = seen->runnable = false;
+    seen->cpu_ns = 0;
     if (!tid || tid > 0x3fffffff)
         return THREAD_GONE;
     if (kill((pid_t)tid, 0) && errno == ESRCH)
         return THREAD_GONE;
     char path[64], state;
-    uint64_t st;
-    snprintf(path, sizeof path, "/proc/%u/stat", tid);
-    if (parse_stat(path, &state, &st))
+    uint64_t st, cpu;
+    /* the thread's own view: /proc/<tid>/stat sums the times of all the
+     * threads of its process */
+    snprintf(path, sizeof path, "/proc/%u/task/%u/stat", tid, tid);
+    if (parse_stat(path, &state, &cpu, &st))
         return THREAD_ALIVE; /* exists (kill said so) but /proc is hidden from us */
     if (state == 'Z' || state == 'X' || (start && st != start))
         return THREAD_GONE;
+    seen->known = true;
+    seen->runnable = state == 'R';
+    seen->cpu_ns = cpu * tick_ns();
     /* 't' is a tracing stop: strace stops a thread at each of its system
      * calls for a moment (a writer under strace made every other writer of
      * its shard fail), a debugger for as long as its user likes; either

@@ -7,6 +7,7 @@
 #ifndef SHMKV_HOST_H
 #define SHMKV_HOST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -37,8 +38,15 @@ enum host_thread {
     THREAD_STOPPED,     /* stopped by a signal (state T) */
     THREAD_GONE,        /* no such thread, a zombie, or another thread now has its tid */
 };
+/* What /proc said of a live thread, for a waiter to tell a holder that
+ * uses its time from one that waits for a CPU (lock.c). */
+struct host_seen {
+    bool known;         /* /proc could be read (else the rest is 0) */
+    bool runnable;      /* state R: on a CPU, or queued for one */
+    uint64_t cpu_ns;    /* CPU time it has used, user and system (clock ticks: 10 ms steps) */
+};
 /* start: the start time recorded for it (0: not known, then a reused tid
- * is not detected). */
-enum host_thread shmkv__host_thread(uint32_t tid, uint64_t start);
+ * is not detected).  *seen is filled for a live one. */
+enum host_thread shmkv__host_thread(uint32_t tid, uint64_t start, struct host_seen *seen);
 
 #endif

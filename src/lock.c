@@ -27,7 +27,8 @@
  *
  * A holder that is alive but stopped (SIGSTOP) makes waiters give up at
  * once with -ETIMEDOUT; one that is alive and busy for wait_ns (one
- * second for writers) without progress too.  A holder a tracer holds
+ * second for writers) of its own time without progress too (time it is
+ * queued for a CPU is not its own: see struct account).  A holder a tracer holds
  * (strace, at each system call it makes; a debugger) counts as busy: it
  * goes on when the tracer lets it.  A holder in another PID namespace cannot be judged (its
  * ids mean nothing here), so it is waited for and never taken over.
@@ -85,9 +86,11 @@ static bool held_here(const struct lock *l, const struct host_me *me)
 
 enum holder { HOLDER_HERE, HOLDER_STOPPED, HOLDER_GONE, HOLDER_UNSEEN };
 
-/* Is the holder named by word v still there? */
-static enum holder holder_state(const struct lock *l, uint32_t v, const struct host_me *me)
+/* Is the holder named by word v still there?  What /proc said of one
+ * that is goes into *seen. */
+static enum holder holder_state(const struct lock *l, uint32_t v, const struct host_me *me, struct host_seen *seen)
 {
+    *seen = (struct host_seen){0};
     uint32_t tid = v & LOCK_TID;
     if (!tid)
         return HOLDER_GONE; /* a word with no holder in it: damage */
@@ -102,7 +105,7 @@ static enum holder holder_state(const struct lock *l, uint32_t v, const struct h
     }
     if (tid == (me->tid & LOCK_TID))
         return HOLDER_GONE; /* this thread's id, not its lock (see held_here) */
-    switch (shmkv__host_thread(tid, start)) {
+    switch (shmkv__host_thread(tid, start, seen)) {
     case THREAD_GONE: return HOLDER_GONE;
     case THREAD_STOPPED: return HOLDER_STOPPED;
     default: return HOLDER_HERE;
@@ -134,14 +137,49 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
     }
 }
 
+/* A waiter's account of one holder's time: what counts against wait_ns.
+ * Between two looks at the holder, the wall time counts if /proc showed
+ * it asleep or blocked (or showed nothing); if it showed it runnable,
+ * only the CPU time it used meanwhile counts, so that the time it spent
+ * queued for a CPU does not.  On 2 CPUs with two test programs at once
+ * (a load of 15), holders of a shard's lock waited 0.3 to 0.8 s for a
+ * CPU, preempted in the middle of a put, and their waiters gave up
+ * (-ETIMEDOUT) on holders that were merely not running.  The CPU time is
+ * summed over the whole hold (its clock ticks are coarser than a look). */
+struct account {
+    int64_t at;         /* when the holder was last looked at; 0: not yet */
+    uint64_t cpu_ns;    /* its CPU time then */
+    int64_t blocked;    /* wall time seen blocked or asleep */
+    int64_t runnable;   /* wall time seen runnable */
+    int64_t used;       /* CPU time used in the runnable spans */
+};
+
+static void account_look(struct account *a, const struct host_seen *seen, int64_t now)
+{
+    if (a->at && seen->known && seen->runnable) {
+        a->runnable += now - a->at;
+        a->used += (int64_t)(seen->cpu_ns - a->cpu_ns);
+    } else if (a->at) {
+        a->blocked += now - a->at;
+    }
+    a->at = now;
+    a->cpu_ns = seen->cpu_ns;
+}
+
+static int64_t account_charged(const struct account *a)
+{
+    return a->blocked + (a->used < a->runnable ? a->used : a->runnable);
+}
+
 /* Sleep on a busy lock until it is ours (0), ours by taking it over from
- * a gone holder (1), or one holder has kept it for wait_ns (-ETIMEDOUT).
- * The holder is looked at after every slice slept through in full (a
- * wake from the futex means the lock moved, not that its holder went): a
- * gone holder costs its first waiter about a millisecond.
+ * a gone holder (1), or one holder has kept it for wait_ns of its own
+ * time (-ETIMEDOUT; wait_ns 0: busy at all).  The holder is looked at
+ * after every slice slept through in full (a wake from the futex means
+ * the lock moved, not that its holder went): a gone holder costs its
+ * first waiter about a millisecond.
  *
  * The wait is bounded per holder, not per waiter: whenever gen shows the
- * lock changed hands since the last look, the wait starts again.  A
+ * lock changed hands since the last look, the account starts again.  A
  * waiter that kept losing the lock to a stream of brief holders (a
  * crowded shard: 3 or 4 list tests at once on 2 cores) gave up with
  * -ETIMEDOUT after a second in all, though no holder was stuck; the
@@ -152,19 +190,18 @@ static bool spin_take(struct lock *l, uint32_t mine, int64_t ns)
 static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const _Atomic uint64_t *progress,
                       const struct host_me *me)
 {
-    int64_t end = shmkv__host_mono_ns() + wait_ns, slice = shmkv__hurried(SLICE_MIN_NS);
-    bool look = false, looked = false; /* most busy locks free up within the first slice */
+    int64_t slice = shmkv__hurried(SLICE_MIN_NS), last = shmkv__host_mono_ns();
     uint64_t gen = atomic_load_explicit(&l->gen, memory_order_relaxed); /* hints: moved or not */
     uint64_t prog = progress ? atomic_load_explicit(progress, memory_order_relaxed) : 0;
-    for (;;) {
+    struct account acc = {0};
+    for (bool look = false;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
         uint64_t g = atomic_load_explicit(&l->gen, memory_order_relaxed);
         uint64_t p = progress ? atomic_load_explicit(progress, memory_order_relaxed) : 0;
-        if (g != gen || p != prog) { /* another holder since, or progress: wait_ns again, and look again */
+        if (g != gen || p != prog) { /* another holder since, or progress: a new account */
             gen = g;
             prog = p;
-            end = shmkv__host_mono_ns() + wait_ns;
-            looked = false;
+            acc = (struct account){0};
         }
         if (!v) { /* free: take it, keeping others' wake-up */
             if (atomic_compare_exchange_strong_explicit(&l->word, &v, mine | LOCK_WAITERS, memory_order_acquire,
@@ -172,10 +209,12 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const _Ato
                 return 0;
             continue;
         }
+        if (wait_ns <= 0)
+            return -ETIMEDOUT;
         if (look) {
             look = false;
-            looked = true;
-            enum holder h = holder_state(l, v, me);
+            struct host_seen seen;
+            enum holder h = holder_state(l, v, me, &seen);
             if (h == HOLDER_GONE && atomic_compare_exchange_strong_explicit(
                                         &l->word, &v, mine | LOCK_WAITERS, memory_order_acquire, memory_order_relaxed))
                 return 1;
@@ -183,22 +222,20 @@ static int sleep_take(struct lock *l, uint32_t mine, int64_t wait_ns, const _Ato
                 continue; /* someone else moved the word first */
             if (h == HOLDER_STOPPED)
                 return -ETIMEDOUT;
+            account_look(&acc, &seen, last);
+            if (account_charged(&acc) >= wait_ns)
+                return -ETIMEDOUT;
         }
-        int64_t left = end - shmkv__host_mono_ns();
-        if (left <= 0 && !looked && wait_ns > 0) {
-            look = true; /* the whole wait went by before a look (descheduled): a gone holder is no timeout */
-            continue;
-        }
-        if (left <= 0)
-            return -ETIMEDOUT;
         if (!(v & LOCK_WAITERS) &&
             !atomic_compare_exchange_strong_explicit(&l->word, &v, v | LOCK_WAITERS, memory_order_relaxed,
                                                      memory_order_relaxed))
             continue;
-        int64_t t = shmkv__host_mono_ns();
+        int64_t left = wait_ns - account_charged(&acc);
         futex_wait(&l->word, v | LOCK_WAITERS, left < slice ? left : slice);
-        if (shmkv__host_mono_ns() - t >= slice) {
+        int64_t now = shmkv__host_mono_ns();
+        if (now - last >= slice) { /* a slice went by with no change seen: look at the holder */
             look = true;
+            last = now;
             slice = slice * 2 < shmkv__hurried(SLICE_MAX_NS) ? slice * 2 : shmkv__hurried(SLICE_MAX_NS);
         }
     }

@@ -25,10 +25,12 @@ struct lock_note {
     bool recovered;              /* taken over from a holder that was gone */
 };
 
-/* Take l, waiting up to wait_ns for a live holder (0: do not sleep),
- * counted from when the lock last changed hands or *progress (if not
- * NULL) last moved: a word the holder's long work moves on as it goes (a
- * growth of the file).  A holder that is gone (exited, killed, of another
+/* Take l, waiting up to wait_ns of a live holder's own time (0: do not
+ * sleep): its CPU time while it is runnable, the wall time while it is
+ * blocked or asleep, never the time it is queued for a CPU; counted from
+ * when the lock last changed hands or *progress (if not NULL) last moved:
+ * a word the holder's long work moves on as it goes (a growth of the
+ * file).  A holder that is gone (exited, killed, of another
  * boot, or a damaged word naming nobody) is taken over at once and
  * repair(ctx) run.  Returns 0 with the lock held, or with it released:
  *   -ETIMEDOUT  a live holder kept it for wait_ns without progress, or it
