@@ -42,19 +42,19 @@
  *    interrupted write is all or nothing.  Every function that takes a
  *    lock (writes, and shmkv_foreach on a writable handle) may also return
  *    -ETIMEDOUT: at once if the lock's holder is stopped (SIGSTOP), or
- *    after a second of one live holder's own time without progress
- *    (time it spends waiting for a CPU on a busy host does not count;
- *    stuck;
- *    held by a tracer, such as a debugger at a breakpoint: strace's stops
- *    are brief and merely waited out; or in another PID namespace, where
- *    its liveness cannot be seen, so it is never taken over).  The second
- *    is per holder: a waiter that keeps losing the lock to other brief
+ *    once one live holder has kept it a second of its own time without
+ *    progress (stuck; held by a tracer, such as a debugger at a
+ *    breakpoint: strace's stops are brief and merely waited out; or in
+ *    another PID namespace, where its liveness cannot be seen, so it is
+ *    never taken over).  A holder's own time is what it runs or sleeps,
+ *    not what it waits for a CPU on a busy host.  The second is per
+ *    holder: a waiter that keeps losing the lock to other brief
  *    holders waits on, and one whose holder grows the file waits while
- *    each step of the growth comes within a second.  So the wall time
- *    of a wait is unbounded only while its holder is starved of the CPU
- *    or the lock keeps changing hands.  -EDEADLK if the
- *    calling thread holds that lock already (only possible from an
- *    shmkv_update callback).
+ *    each step of the growth comes within a second.  So a wait outlasts
+ *    a second of wall time only while its holder is queued for a CPU,
+ *    the lock keeps changing hands, or a growth keeps stepping.
+ *    -EDEADLK if the calling thread holds that lock already (only
+ *    possible from an shmkv_update callback).
  *  - Expiry: a pair may be given a lifetime (shmkv_put_ttl, shmkv_expire).
  *    Once it has passed, the pair is absent to every function: gets miss,
  *    add succeeds, replace/del/expire/ttl return -ENOENT, foreach skips

@@ -28,10 +28,11 @@
  * A holder that is alive but stopped (SIGSTOP) makes waiters give up at
  * once with -ETIMEDOUT; one that is alive and busy for wait_ns (one
  * second for writers) of its own time without progress too (time it is
- * queued for a CPU is not its own: see struct account).  A holder a tracer holds
- * (strace, at each system call it makes; a debugger) counts as busy: it
- * goes on when the tracer lets it.  A holder in another PID namespace cannot be judged (its
- * ids mean nothing here), so it is waited for and never taken over.
+ * queued for a CPU is not its own: see struct account).  A holder a
+ * tracer holds (strace, at each system call it makes; a debugger) counts
+ * as busy: it goes on when the tracer lets it.  A holder in another PID
+ * namespace cannot be judged (its ids mean nothing here), so it is
+ * waited for and never taken over.
  *
  * gen moves on every take and release, odd while held: a reader that
  * cannot lock (the read-only checker) sees from it whether a writer was
