@@ -187,6 +187,7 @@ int h_barrier_wait(h_barrier *b, double timeout_s);
 /* ---- time, randomness, hashing ------------------------------------------ */
 
 double h_now(void); /* CLOCK_MONOTONIC seconds */
+double h_thread_cpu_s(void); /* the calling thread's CPU time, seconds */
 void h_sleep(double seconds);
 
 typedef struct h_rng {

@@ -25,7 +25,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define KEY(s) s, strlen(s)
 
@@ -398,13 +397,6 @@ static void busy_ns(long ns)
         ;
 }
 
-static uint64_t cpu_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* Out-of-line elements of the list at key (a walk of its ring). */
 static void count_out(void *ctx, uint32_t pos, uint64_t out)
 {
@@ -574,14 +566,14 @@ static void deep_idle(void)
     shmkv *db = open_new(name, sizeof name, "idle");
     const uint64_t spills = 2000;
     uint8_t b[BIG];
-    uint64_t c0 = 0;
+    double c0 = 0;
     for (uint64_t seq = 0; seq < RING_ELEMS + spills; seq++) {
         if (seq == RING_ELEMS)
-            c0 = cpu_ns();
+            c0 = h_thread_cpu_s();
         big_make(b, seq);
         CHECK_RC(shmkv_push(db, KEY("d"), b, BIG, SHMKV_TAIL), 0);
     }
-    double per = (double)(cpu_ns() - c0) / (double)spills / 1000;
+    double per = (h_thread_cpu_s() - c0) * 1e6 / (double)spills;
     uint64_t outs = outs_of(db, "d");
     h_note("%llu pushes past the full ring: %.1f us of CPU each, %llu out of line", (unsigned long long)spills, per,
            (unsigned long long)outs);

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KEY "sched-key"
@@ -50,13 +49,6 @@ struct holder {
     double cpu_s;      /* the holder's CPU time while it held the lock */
     double held_s;
 };
-
-static double thread_cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static void pin(int cpu)
 {
@@ -94,11 +86,11 @@ static void *hold(void *arg)
     CHECK(setpriority(PRIO_PROCESS, (id_t)gettid(), h->nice) == 0);
     struct shard *s = key_shard_of(h->db);
     CHECK_RC(shmkv__shard_lock(h->db, s), 0);
-    double t0 = h_now(), c0 = thread_cpu_s();
+    double t0 = h_now(), c0 = h_thread_cpu_s();
     atomic_store(&h->state, 1);
-    while ((h->by_cpu ? thread_cpu_s() - c0 : h_now() - t0) < HOLD_S)
+    while ((h->by_cpu ? h_thread_cpu_s() - c0 : h_now() - t0) < HOLD_S)
         ;
-    h->cpu_s = thread_cpu_s() - c0;
+    h->cpu_s = h_thread_cpu_s() - c0;
     h->held_s = h_now() - t0;
     CHECKF((atomic_load(&s->lock.word) & LOCK_TID) == (uint32_t)gettid(), "a live holder's lock was taken over");
     shmkv__shard_unlock(s);
