@@ -67,6 +67,10 @@ struct config {
     int lean_gets;                 /* GET: keys made first, values checked after (--lean-gets) */
     unsigned ideal_pad;            /* ideal's gets: empty loop turns first (--ideal-pad) */
     int ideal_guards;              /* ideal's gets: shmkv's guarantees' least (--ideal-guards) */
+    unsigned ideal_put_pad[2];     /* ideal's guarded puts: loop turns before and after the look
+                                    * (--ideal-put-pad, --ideal-put-prepad) */
+    int ideal_shmkv_lines;         /* ideal's guarded puts: shmkv's lock and shard lines
+                                    * (--ideal-shmkv-lines) */
     unsigned put_batch;            /* PUT: pairs per batch call (--put-batch) */
     int mix_op;                    /* MIX_*: what a MIX update is (--op) */
     unsigned pipeline;             /* depth of the pipelined variants */

@@ -107,6 +107,16 @@ static const struct optdef defs[] = {
     { "ideal-guards", ON(ideal_guards),
       .help = "ideal: gets with the least shmkv's guarantees ask (a\n"
               "growing index's directory, bounds, a version word)" },
+    { "ideal-put-pad", .arg = "N", UNS(ideal_put_pad[1], 0, 1u << 20),
+      .help = "ideal (guarded): each put runs N turns of a loop that needs\n"
+              "the look's result, after the look (default 0)" },
+    { "ideal-put-prepad", .arg = "N", UNS(ideal_put_pad[0], 0, 1u << 20),
+      .help = "ideal (guarded): the same before the lock, once the\n"
+              "bucket is asked for (default 0)" },
+    { "ideal-shmkv-lines", ON(ideal_shmkv_lines),
+      .help = "ideal (guarded): puts take shmkv's lock (the holder's\n"
+              "identity, a generation, an exchange to unlock), append\n"
+              "behind a run header and count on a line of their own" },
     { "put-batch", .arg = "B", UNS(put_batch, 1, MAX_DEPTH),
       .help = "PUT stores B pairs a call where the system can:\n"
               "shmkv_put_many, LMDB a write transaction per batch, Redis\n"

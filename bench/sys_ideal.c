@@ -59,6 +59,16 @@
  * Writers never move the version word, as a put in shmkv moves none of
  * its counters.
  *
+ * Two knobs for the guarded put, to see where a put's time goes
+ * (BENCHMARKS 9.18): --ideal-shmkv-lines makes it take shmkv's lock (the
+ * holder's boot, start time and id written after the word, a generation
+ * moved on both ways, an exchange to unlock) and write the three shard
+ * lines shmkv's put writes (the lock's, the counters', the open log
+ * chunk's header with its tail and live bytes); --ideal-put-pad N and
+ * --ideal-put-prepad N add N turns of a dependent loop after the look
+ * (the work a put does once its bucket has come) or before the lock
+ * (while it is on its way).
+ *
  * --batch N: gets in groups of 16 in shmkv_get_many's stages (every home
  * bucket asked for, then each first matching record or overflow bucket,
  * then the gets, straight from the slot the stages found, with the
@@ -88,7 +98,7 @@
 #define IDEAL_DIR 128               /* directory entries (--ideal-guards) */
 #define IDEAL_SHARDS 256            /* lock stripes (--ideal-guards), as shmkv's */
 #define IDEAL_SHARD_CHUNK (64ull << 10) /* a shard's log grows by this much */
-#define IDEAL_BKT (4096 + IDEAL_SHARDS * 64) /* the buckets: past the header and the shards */
+#define IDEAL_BKT (4096 + IDEAL_SHARDS * 128) /* the buckets: past the header and the shards */
 
 struct ideal_head {
     uint64_t nb;                   /* buckets: a power of two */
@@ -101,16 +111,41 @@ struct ideal_head {
     _Atomic uint64_t dir[IDEAL_DIR]; /* byte offset of each bucket piece */
 };
 
-/* --ideal-guards: a shard's writer line, as shmkv's: the lock naming its
- * holder, the shard's log tail, its counters. */
+/* --ideal-guards: a shard's writer state.  As shmkv's, in a line of its
+ * own: the lock naming its holder, the shard's log tail, its counters.
+ * With --ideal-shmkv-lines, as shmkv lays it out (format.h): the lock's
+ * line holds the lock word, the holder's identity and a generation, and
+ * the open log chunk's offset; the counters have a line of their own
+ * (c); the log's tail and live bytes are in the open chunk's header
+ * (struct ideal_run): three lines written by every put. */
 struct ideal_shard {
-    _Atomic uint64_t lock;         /* 0, or the holder: pid << 32 | tid */
-    uint64_t pos, end;             /* the shard's log: the next record, its chunk's end */
-    uint64_t live, dead, puts, dels; /* pairs, bytes of replaced records, writes */
-    uint64_t pad;
+    union {
+        struct {
+            _Atomic uint64_t lock;         /* 0, or the holder: pid << 32 | tid */
+            uint64_t pos, end;             /* the shard's log: the next record, its chunk's end */
+            uint64_t live, dead, puts, dels; /* pairs, bytes of replaced records, writes */
+            uint64_t pad;
+        } a;
+        struct {
+            _Atomic uint32_t word, boot;   /* 0 or the holder's tid; its boot */
+            _Atomic uint64_t owner, start, gen; /* its id, its start time; odd while held */
+            uint64_t run;                  /* the open chunk: an ideal_run, then records */
+            uint64_t pad[3];
+        } s;
+    };
+    struct {
+        uint64_t live, dead, puts, dels, pad[4];
+    } c;
 };
 
-_Static_assert(sizeof(struct ideal_shard) == 64, "a shard is one line");
+/* --ideal-shmkv-lines: the header of a shard's log chunk */
+struct ideal_run {
+    _Atomic uint64_t used, live;   /* bytes appended (the header's included), live bytes */
+    uint64_t pad[6];
+};
+
+_Static_assert(sizeof(struct ideal_shard) == 128, "a shard is two lines");
+_Static_assert(sizeof(struct ideal_run) == 64, "a chunk's header is a line");
 
 struct ideal {
     unsigned char *base;
@@ -510,18 +545,79 @@ static uint64_t ideal_append(const struct ideal *t, uint64_t *pos, uint64_t *end
 
 /* --ideal-guards: take shard sh's lock as thread me (the word names its
  * holder, so that a holder found dead could be taken over; this yardstick
- * never needs to, and only waits). */
-static void ideal_lock(struct ideal_shard *sh, uint64_t me)
+ * never needs to, and only waits).  --ideal-shmkv-lines: as shmkv's
+ * (lock.c): the word, then the holder's boot, start time and id, then
+ * the generation moved to odd. */
+static void ideal_lock(struct ideal_shard *sh, uint64_t me, bool lines)
 {
+    if (lines) {
+        uint32_t none = 0;
+        while (!atomic_compare_exchange_weak_explicit(&sh->s.word, &none, (uint32_t)me, memory_order_acquire,
+                                                      memory_order_relaxed)) {
+            none = 0;
+            __builtin_ia32_pause();
+        }
+        atomic_store_explicit(&sh->s.boot, 1, memory_order_relaxed);
+        atomic_store_explicit(&sh->s.start, me ^ 0x5bd1e995u, memory_order_relaxed);
+        atomic_store_explicit(&sh->s.owner, me, memory_order_release);
+        atomic_store_explicit(&sh->s.gen, atomic_load_explicit(&sh->s.gen, memory_order_relaxed) + 1,
+                              memory_order_release);
+        return;
+    }
     uint64_t none = 0;
-    while (!atomic_compare_exchange_weak_explicit(&sh->lock, &none, me, memory_order_acquire,
+    while (!atomic_compare_exchange_weak_explicit(&sh->a.lock, &none, me, memory_order_acquire,
                                                   memory_order_relaxed)) {
         none = 0;
         __builtin_ia32_pause();
     }
 }
 
-static void ideal_unlock(struct ideal_shard *sh) { atomic_store_explicit(&sh->lock, 0, memory_order_release); }
+/* The unlock: shmkv's moves the generation on and exchanges the word (to
+ * see whether a waiter sleeps on it: none does here). */
+static void ideal_unlock(struct ideal_shard *sh, bool lines)
+{
+    if (lines) {
+        atomic_store_explicit(&sh->s.gen, atomic_load_explicit(&sh->s.gen, memory_order_relaxed) + 1,
+                              memory_order_release);
+        (void)atomic_exchange_explicit(&sh->s.word, 0, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&sh->a.lock, 0, memory_order_release);
+}
+
+/* --ideal-shmkv-lines: a record appended to the shard's open chunk, its
+ * tail and live bytes in the chunk's header, a new chunk when it is full:
+ * the record's offset, or 0 when the record area is used up. */
+static uint64_t ideal_append_run(const struct ideal *t, struct ideal_shard *sh, const unsigned char *k, size_t kl,
+                                 const unsigned char *v, size_t vl)
+{
+    uint64_t need = rec_bytes(kl, vl);
+    struct ideal_run *run = sh->s.run ? (struct ideal_run *)(t->base + sh->s.run) : NULL;
+    if (!run || atomic_load_explicit(&run->used, memory_order_relaxed) + need > IDEAL_SHARD_CHUNK) {
+        uint64_t at = atomic_fetch_add_explicit(&t->hd->next, IDEAL_SHARD_CHUNK, memory_order_relaxed);
+        if (need + sizeof *run > IDEAL_SHARD_CHUNK || at + IDEAL_SHARD_CHUNK > t->hd->size)
+            return 0;
+        sh->s.run = at;
+        run = (struct ideal_run *)(t->base + at);
+        atomic_store_explicit(&run->used, sizeof *run, memory_order_relaxed);
+    }
+    uint64_t used = atomic_load_explicit(&run->used, memory_order_relaxed), pos = sh->s.run + used, end = pos + need;
+    uint64_t off = ideal_append(t, &pos, &end, IDEAL_SHARD_CHUNK, k, kl, v, vl);
+    atomic_store_explicit(&run->used, used + need, memory_order_release);
+    atomic_store_explicit(&run->live, atomic_load_explicit(&run->live, memory_order_relaxed) + need,
+                          memory_order_relaxed);
+    return off;
+}
+
+/* --ideal-put-pad, --ideal-put-prepad: n turns of a loop whose every turn
+ * needs the one before, from x (the look's result, or the hash): work of
+ * the put's own, in registers (it writes no line). */
+static void ideal_put_pad(unsigned n, uint64_t x)
+{
+    for (; n; n--)
+        __asm__ volatile("add $1, %0\n\tnop\n\tnop" : "+r"(x));
+    __asm__ volatile("" ::"r"(x));
+}
 
 /* --ideal-guards: the least a put that keeps shmkv's guarantees does
  * (BENCHMARKS 9.12): the home bucket asked for before the lock, the
@@ -535,26 +631,32 @@ static int ideal_put_guarded(struct wctx *c, uint64_t h, const unsigned char *k,
                              const unsigned char *v, size_t vl)
 {
     const struct ideal *t = c->s->h;
+    const struct config *cfg = c->s->cfg;
+    bool lines = cfg->ideal_shmkv_lines;
     struct ideal_shard *sh = &t->sh[h % IDEAL_SHARDS];
     int64_t home = ideal_home(t, h);
     _Atomic uint64_t *bk = home < 0 ? NULL : ideal_bucket(t, (uint64_t)home);
     if (bk)
         __builtin_prefetch(bk, 1);
-    ideal_lock(sh, ((struct ideal_thread *)c->conn)->me);
+    ideal_put_pad(cfg->ideal_put_pad[0], h);
+    ideal_lock(sh, ((struct ideal_thread *)c->conn)->me, lines);
     /* the record at the tail of the shard's log */
-    uint64_t off = ideal_append(t, &sh->pos, &sh->end, IDEAL_SHARD_CHUNK, k, kl, v, vl), was;
+    uint64_t off = lines ? ideal_append_run(t, sh, k, kl, v, vl)
+                         : ideal_append(t, &sh->a.pos, &sh->a.end, IDEAL_SHARD_CHUNK, k, kl, v, vl), was;
     _Atomic uint64_t *fr, *sl = off ? ideal_find(t, h, k, kl, true, &fr, &was) : NULL;
     if (sl || (off && fr)) {
         atomic_store_explicit(sl ? sl : fr, (h >> 40) << 40 | off >> 3, memory_order_release);
+        uint64_t *live = lines ? &sh->c.live : &sh->a.live, *dead = lines ? &sh->c.dead : &sh->a.dead;
         if (sl) {
             const uint32_t *r = (const uint32_t *)(t->base + ((was & IDEAL_OFF_MASK) << 3));
-            sh->dead += rec_bytes(r[0], r[1]);
+            *dead += rec_bytes(r[0], r[1]);
         } else {
-            sh->live++;
+            ++*live;
         }
-        sh->puts++;
+        ++*(lines ? &sh->c.puts : &sh->a.puts);
+        ideal_put_pad(cfg->ideal_put_pad[1], sl ? was : (uint64_t)(uintptr_t)fr);
     }
-    ideal_unlock(sh);
+    ideal_unlock(sh, lines);
     if (sl || (off && fr))
         return RES_OK;
     snprintf(c->err, sizeof c->err, off ? "ideal: every bucket of a shard is full, or a record is outside the file"
@@ -600,20 +702,21 @@ static int ideal_del(struct wctx *c, const unsigned char *k, size_t kl)
     bool guarded = c->s->cfg->ideal_guards;
     uint64_t h = ideal_hash(k, kl), was;
     struct ideal_shard *sh = &t->sh[h % IDEAL_SHARDS];
+    bool lines = c->s->cfg->ideal_shmkv_lines;
     if (guarded)
-        ideal_lock(sh, ((struct ideal_thread *)c->conn)->me);
+        ideal_lock(sh, ((struct ideal_thread *)c->conn)->me, lines);
     _Atomic uint64_t *fr, *sl = ideal_find(t, h, k, kl, guarded, &fr, &was);
     if (sl) {
         atomic_store_explicit(sl, IDEAL_TOMB, memory_order_release);
         if (guarded) {
             const uint32_t *r = (const uint32_t *)(t->base + ((was & IDEAL_OFF_MASK) << 3));
-            sh->dead += rec_bytes(r[0], r[1]);
-            sh->live--;
-            sh->dels++;
+            *(lines ? &sh->c.dead : &sh->a.dead) += rec_bytes(r[0], r[1]);
+            --*(lines ? &sh->c.live : &sh->a.live);
+            ++*(lines ? &sh->c.dels : &sh->a.dels);
         }
     }
     if (guarded)
-        ideal_unlock(sh);
+        ideal_unlock(sh, lines);
     return sl ? RES_OK : RES_ABSENT;
 }
 

@@ -160,6 +160,11 @@ if echo "$systems" | grep -qx ideal; then
     # of 16 (prefetch stages), three processes racing over the same shards
     expect_pass_on ideal ideal-guards-batch 4 --keys 30000 --mix-ops 30000 --mix-get 60 --procs 3 --ideal-guards \
         --batch 16 --key-size 3-40 --val-size 8-300
+    # its puts with shmkv's lock and three shard lines (the log's tail and
+    # live bytes behind a chunk header, the counters on a line of their
+    # own), padded before and after the look: the same answers
+    expect_pass_on ideal ideal-shmkv-lines 4 --keys 30000 --mix-ops 30000 --mix-get 50 --procs 3 --ideal-guards \
+        --ideal-shmkv-lines --ideal-put-pad 3 --ideal-put-prepad 5 --key-size 3-40 --val-size 8-300
 fi
 
 # --op incr and --put-batch: the systems that have an increment, or a batch
