@@ -1,0 +1,288 @@
+/*
+ * test_put_short.c - a plain put's short way (write.c, put_lean).
+ *
+ * A put with no options into a store appends its record and counts it
+ * before it looks at the key's bucket, and leaves to the general way
+ * whatever the look finds that it does not handle, undoing its counts.
+ * These parts hold it to the general way's answers and to exact counts:
+ *   - differential: the same random writes (plain puts of small and huge
+ *     values, puts with lifetimes, deletes, list pushes, leases, pairs
+ *     that expire, in differential_expiry) on two tables, one through
+ *     shmkv_put (the short way) and one through shmkv_put_ex with empty
+ *     options (the general way): the same return codes, the same pairs,
+ *     lifetimes and lists, the same counts (where no pair expired unmet),
+ *     both sound for the checker (which holds the counters to the
+ *     slots);
+ *   - fallbacks: each thing the short way hands on, with its exact
+ *     effect: a list's key (-EMEDIUMTYPE, the list intact, the undone
+ *     record's bytes counted as garbage and not as live), a pair with a
+ *     lifetime (gone), an expired pair (one key, not two), a pending
+ *     lease (voided); and full first buckets, which it handles itself
+ *     (every key there once, no garbage);
+ *   - overwrite: an overwrite keeps the key's count and read count and
+ *     turns exactly the old record's bytes into garbage.
+ */
+#include "harness.h"
+#include "api_helpers.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const shmkv_put_opts no_opts; /* non-NULL: the general way */
+
+/* ---- differential ------------------------------------------------------ */
+
+#define DKEYS 600
+#define DSTEPS 12000
+
+struct side {
+    shmkv *db;
+    int general;
+};
+
+static int put_on(struct side *s, const void *k, size_t kl, const void *v, size_t vl)
+{
+    return s->general ? shmkv_put_ex(s->db, k, kl, v, vl, &no_opts) : shmkv_put(s->db, k, kl, v, vl);
+}
+
+/* A value of n bytes for step i (n up to 300 k: some huge). */
+static size_t make_value(h_rng *r, unsigned char *v, size_t cap, uint64_t i)
+{
+    uint64_t pick = h_below(r, 100);
+    size_t n = pick < 85 ? (size_t)h_below(r, 64) : pick < 98 ? (size_t)h_range(r, 64, 2000)
+                                                              : (size_t)h_range(r, 20000, 300000);
+    n = n < cap ? n : cap;
+    for (size_t j = 0; j < n; j++)
+        v[j] = (unsigned char)(i * 131 + j * 7);
+    return n;
+}
+
+struct collect {
+    char *keys[DKEYS * 2];
+    size_t n;
+};
+
+static int note_key(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void)val, (void)vlen;
+    struct collect *c = ctx;
+    if (c->n < DKEYS * 2) {
+        c->keys[c->n] = calloc(1, klen + 1);
+        memcpy(c->keys[c->n++], key, klen);
+    }
+    return 0;
+}
+
+/* Every key of a is in b with the same value and lifetime class; and,
+ * exact (no pair of either has expired unmet: a count holds such a pair
+ * until a write meets it, and the two sides' cleaners meet them at their
+ * own times), the counts agree. */
+static void same_tables(shmkv *a, shmkv *b, bool exact)
+{
+    struct collect ca = {0}, cb = {0};
+    CHECK_RC(shmkv_foreach(a, note_key, &ca), 0);
+    CHECK_RC(shmkv_foreach(b, note_key, &cb), 0);
+    CHECK_EQ_U64(ca.n, cb.n);
+    if (exact)
+        CHECK_EQ_U64(shmkv_count(a), shmkv_count(b));
+    for (size_t i = 0; i < ca.n; i++) {
+        void *va = NULL, *vb = NULL;
+        size_t la = 0, lb = 0;
+        const char *k = ca.keys[i];
+        CHECK_RC(shmkv_get_alloc(a, k, strlen(k), &va, &la), 0);
+        CHECK_RC(shmkv_get_alloc(b, k, strlen(k), &vb, &lb), 0);
+        CHECKF(la == lb && (!la || !memcmp(va, vb, la)), "key %s: values differ (%zu and %zu bytes)", k, la, lb);
+        uint64_t ta = 0, tb = 0;
+        CHECK_RC(shmkv_ttl(a, k, strlen(k), &ta), 0);
+        CHECK_RC(shmkv_ttl(b, k, strlen(k), &tb), 0);
+        CHECKF((ta == 0) == (tb == 0), "key %s: lifetimes differ (%llu and %llu ms)", k, (unsigned long long)ta,
+               (unsigned long long)tb);
+        free(va), free(vb);
+    }
+    for (size_t i = 0; i < ca.n; i++)
+        free(ca.keys[i]);
+    for (size_t i = 0; i < cb.n; i++)
+        free(cb.keys[i]);
+    shmkv_stats sa = stats_of(a), sb = stats_of(b);
+    if (exact)
+        CHECK_EQ_U64(sa.keys, sb.keys);
+    CHECK_EQ_U64(sa.puts, sb.puts);
+}
+
+/* The same writes on two tables; with short lifetimes, some pairs
+ * expire on the way. */
+static void differential(bool expiring)
+{
+    char na[64], nb[64];
+    h_name(na, sizeof na, "short");
+    h_name(nb, sizeof nb, "general");
+    struct side s[2] = {{NULL, 0}, {NULL, 1}};
+    shmkv_options o = {.flags = SHMKV_CREATE};
+    CHECK_RC(shmkv_open(na, &o, &s[0].db), 0);
+    CHECK_RC(shmkv_open(nb, &o, &s[1].db), 0);
+    if (!s[0].db || !s[1].db)
+        return;
+    static unsigned char v[300000];
+    unsigned char buf[64];
+    h_rng r = h_rng_new(0x5107); /* fixed: a failure runs again the same */
+    int lists = 0, leases = 0, huge = 0, fails = 0;
+    for (uint64_t i = 0; i < DSTEPS; i++) {
+        char k[32];
+        size_t kl = (size_t)snprintf(k, sizeof k, "k%llu", (unsigned long long)h_below(&r, DKEYS));
+        uint64_t op = h_below(&r, 100), ttl = expiring && h_below(&r, 2) ? 1 : 3600000;
+        size_t vl = make_value(&r, v, sizeof v, i);
+        huge += vl >= 20000;
+        int rc[2];
+        for (int j = 0; j < 2; j++) {
+            shmkv *db = s[j].db;
+            uint64_t lease = 0;
+            size_t got;
+            if (op < 70)
+                rc[j] = put_on(&s[j], k, kl, v, vl);
+            else if (op < 78)
+                rc[j] = shmkv_put_ttl(db, k, kl, v, vl, ttl);
+            else if (op < 86)
+                rc[j] = shmkv_del(db, k, kl);
+            else if (op < 93)
+                rc[j] = shmkv_push(db, k, kl, v, vl < 64 ? vl : 64, SHMKV_TAIL);
+            else
+                rc[j] = shmkv_get_lease(db, k, kl, buf, sizeof buf, &got, 3600000, &lease);
+            if (op >= 93 && rc[j] == -ENOENT && lease)
+                rc[j] = 1; /* granted: the same on both sides */
+        }
+        CHECKF(rc[0] == rc[1], "step %llu (op %llu, key %s, %zu bytes): %d by the short way, %d by the general one",
+               (unsigned long long)i, (unsigned long long)op, k, vl, rc[0], rc[1]);
+        lists += op >= 86 && op < 93 && rc[0] == 0;
+        leases += rc[0] == 1;
+        fails += op < 70 && rc[0] != 0;
+        if (i % 2000 == 1999) {
+            usleep(3000); /* the 1 ms lifetimes pass on both sides */
+            same_tables(s[0].db, s[1].db, !expiring);
+        }
+    }
+    same_tables(s[0].db, s[1].db, !expiring);
+    h_note("%d steps: %d list pushes, %d leases granted, %d huge values, %d plain puts refused (a list's key)",
+           DSTEPS, lists, leases, huge, fails);
+    CHECK(lists > 0 && leases > 0 && huge > 0 && fails > 0);
+    FINISH_TABLE(s[0].db, na, "after the short way's writes");
+    FINISH_TABLE(s[1].db, nb, "after the general way's writes");
+}
+
+static void part_differential(void) { differential(false); }
+static void part_differential_expiry(void) { differential(true); }
+
+/* ---- fallbacks --------------------------------------------------------- */
+
+static uint64_t rec_bytes_of(size_t klen, size_t vlen) { return (8 + klen + vlen + 7) & ~7ull; }
+
+static void part_fallbacks(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "fallbacks");
+    shmkv *db = NULL;
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    if (!db)
+        return;
+    /* a list's key: refused, the list intact; the record appended before
+     * the look is garbage, not live */
+    CHECK_RC(shmkv_push(db, "q", 1, "e1", 2, SHMKV_TAIL), 0);
+    shmkv_stats before = stats_of(db);
+    CHECK_RC(shmkv_put(db, "q", 1, "value", 5), -EMEDIUMTYPE);
+    shmkv_stats after = stats_of(db);
+    CHECK_EQ_U64(after.garbage_bytes - before.garbage_bytes, rec_bytes_of(1, 5));
+    CHECK_EQ_U64(after.keys, before.keys);
+    CHECK_EQ_U64(after.puts, before.puts);
+    uint64_t len = 0;
+    CHECK_RC(shmkv_llen(db, "q", 1, &len), 0);
+    CHECK_EQ_U64(len, 1);
+    CHECK_TABLE(db, "after a plain put on a list's key");
+
+    /* a pair with a lifetime: replaced by one without */
+    CHECK_RC(shmkv_put_ttl(db, "t", 1, "old", 3, 3600000), 0);
+    CHECK_RC(shmkv_put(db, "t", 1, "new", 3), 0);
+    CHECK_VAL(db, "t", 1, "new", 3);
+    CHECK_TTL(db, "t", 1, 0, 0);
+
+    /* an expired pair: one key afterwards, not two */
+    CHECK_RC(shmkv_put_ttl(db, "x", 1, "old", 3, 1), 0);
+    usleep(5000);
+    uint64_t keys = stats_of(db).keys;
+    CHECK_RC(shmkv_put(db, "x", 1, "fresh", 5), 0);
+    CHECK_VAL(db, "x", 1, "fresh", 5);
+    CHECK_EQ_U64(stats_of(db).keys, keys);
+
+    /* a pending lease: the put lands and voids it */
+    unsigned char buf[16];
+    size_t vl;
+    uint64_t lease = 0, voided = stats_of(db).leases_voided;
+    CHECK_RC(shmkv_get_lease(db, "l", 1, buf, sizeof buf, &vl, 0, &lease), -ENOENT);
+    CHECK(lease != 0);
+    CHECK_RC(shmkv_put(db, "l", 1, "direct", 6), 0);
+    CHECK_RC(shmkv_put_leased(db, "l", 1, "late", 4, 0, lease), -ECANCELED);
+    CHECK_VAL(db, "l", 1, "direct", 6);
+    CHECK_EQ_U64(stats_of(db).leases_voided, voided + 1);
+    CHECK_EQ_U64(shmkv_count(db), 4); /* q, t, x, l */
+    CHECK_TABLE(db, "after the short way's fallbacks");
+    FINISH_TABLE(db, name, NULL);
+
+    /* full first buckets: a table that starts with few buckets, filled
+     * faster than it splits within a shard's burst */
+    h_name(name, sizeof name, "full-buckets");
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    if (!db)
+        return;
+    const int n = 60000;
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        size_t kl = (size_t)snprintf(k, sizeof k, "f%d", i);
+        CHECK_RC(shmkv_put(db, k, kl, k, kl), 0);
+    }
+    for (int i = 0; i < n; i += 7) {
+        char k[32];
+        size_t kl = (size_t)snprintf(k, sizeof k, "f%d", i);
+        CHECK_VAL(db, k, kl, k, kl);
+    }
+    shmkv_stats st = stats_of(db);
+    CHECK_EQ_U64(st.keys, (uint64_t)n);
+    CHECK_EQ_U64(st.garbage_bytes, 0);
+    CHECK(st.overflow_buckets > 0);
+    FINISH_TABLE(db, name, "after 60000 new keys by the short way");
+}
+
+/* ---- overwrite ---------------------------------------------------------- */
+
+static void part_overwrite(void)
+{
+    char name[64];
+    h_name(name, sizeof name, "overwrite");
+    shmkv *db = NULL;
+    CHECK_RC(shmkv_open(name, NULL, &db), 0);
+    if (!db)
+        return;
+    CHECK_RC(shmkv_put(db, "key", 3, "first value", 11), 0);
+    shmkv_stats a = stats_of(db);
+    CHECK_EQ_U64(a.garbage_bytes, 0);
+    CHECK_RC(shmkv_put(db, "key", 3, "second", 6), 0);
+    shmkv_stats b = stats_of(db);
+    CHECK_VAL(db, "key", 3, "second", 6);
+    CHECK_EQ_U64(b.keys, 1);
+    CHECK_EQ_U64(b.puts, a.puts + 1);
+    CHECK_EQ_U64(b.garbage_bytes, rec_bytes_of(3, 11));
+    CHECK_EQ_U64(b.live_bytes, 3 + 6);
+    FINISH_TABLE(db, name, "after an overwrite by the short way");
+}
+
+static const struct h_part parts[] = {
+    { "differential", part_differential },
+    { "differential_expiry", part_differential_expiry },
+    { "fallbacks", part_fallbacks },
+    { "overwrite", part_overwrite },
+};
+
+int main(int argc, char **argv)
+{
+    return h_main(argc, argv, "test_put_short", parts, H_NPARTS(parts));
+}
