@@ -460,8 +460,8 @@ static int put_general(shmkv *db, const void *key, size_t klen, const void *val,
  * A put waits mostly for its key's bucket, and how much of that wait the
  * next put overlaps depends on how many instructions lie between the look
  * at the bucket and the next put's request for its own: the edge is sharp
- * (BENCHMARKS 9.18: 30 instructions more there cost the yardstick's put
- * 4 %, 60 cost it 23 %), and the general way (decide, plan, append,
+ * (BENCHMARKS 9.18: 50 instructions more there cost the yardstick's put
+ * 4 %, 100 cost it 23 %), and the general way (decide, plan, append,
  * publish, count) did some 600 of them after the look.  So a plain put
  * into a store does before the look what does not depend on it: appends
  * its record, counts it live and as a new key, splits a bucket if that is
