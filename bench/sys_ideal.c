@@ -111,13 +111,14 @@ struct ideal_head {
     _Atomic uint64_t dir[IDEAL_DIR]; /* byte offset of each bucket piece */
 };
 
-/* --ideal-guards: a shard's writer state.  As shmkv's, in a line of its
- * own: the lock naming its holder, the shard's log tail, its counters.
- * With --ideal-shmkv-lines, as shmkv lays it out (format.h): the lock's
- * line holds the lock word, the holder's identity and a generation, and
- * the open log chunk's offset; the counters have a line of their own
- * (c); the log's tail and live bytes are in the open chunk's header
- * (struct ideal_run): three lines written by every put. */
+/* --ideal-guards: a shard's writer state, what shmkv's put must write,
+ * packed in one line (a): the lock naming its holder, the shard's log
+ * tail, its counters.  With --ideal-shmkv-lines, as shmkv lays it out
+ * (format.h): the lock's line (s) holds the lock word, the holder's
+ * identity and a generation, and the open log chunk's offset; the
+ * counters have a line of their own (c); the log's tail and live bytes
+ * are in the open chunk's header (struct ideal_run): three lines written
+ * by every put. */
 struct ideal_shard {
     union {
         struct {
