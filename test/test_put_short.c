@@ -117,14 +117,7 @@ static void same_tables(shmkv *a, shmkv *b, bool exact)
 static void differential(bool expiring)
 {
     char na[64], nb[64];
-    h_name(na, sizeof na, "short");
-    h_name(nb, sizeof nb, "general");
-    struct side s[2] = {{NULL, 0}, {NULL, 1}};
-    shmkv_options o = {.flags = SHMKV_CREATE};
-    CHECK_RC(shmkv_open(na, &o, &s[0].db), 0);
-    CHECK_RC(shmkv_open(nb, &o, &s[1].db), 0);
-    if (!s[0].db || !s[1].db)
-        return;
+    struct side s[2] = {{open_new(na, sizeof na, "short"), 0}, {open_new(nb, sizeof nb, "general"), 1}};
     static unsigned char v[300000];
     unsigned char buf[64];
     h_rng r = h_rng_new(0x5107); /* fixed: a failure runs again the same */
@@ -181,11 +174,7 @@ static uint64_t rec_bytes_of(size_t klen, size_t vlen) { return (8 + klen + vlen
 static void part_fallbacks(void)
 {
     char name[64];
-    h_name(name, sizeof name, "fallbacks");
-    shmkv *db = NULL;
-    CHECK_RC(shmkv_open(name, NULL, &db), 0);
-    if (!db)
-        return;
+    shmkv *db = open_new(name, sizeof name, "fallbacks");
     /* a list's key: refused, the list intact; the record appended before
      * the look is garbage, not live */
     CHECK_RC(shmkv_push(db, "q", 1, "e1", 2, SHMKV_TAIL), 0);
@@ -230,10 +219,7 @@ static void part_fallbacks(void)
 
     /* full first buckets: a table that starts with few buckets, filled
      * faster than it splits within a shard's burst */
-    h_name(name, sizeof name, "full-buckets");
-    CHECK_RC(shmkv_open(name, NULL, &db), 0);
-    if (!db)
-        return;
+    db = open_new(name, sizeof name, "full-buckets");
     const int n = 60000;
     for (int i = 0; i < n; i++) {
         char k[32];
@@ -257,11 +243,7 @@ static void part_fallbacks(void)
 static void part_overwrite(void)
 {
     char name[64];
-    h_name(name, sizeof name, "overwrite");
-    shmkv *db = NULL;
-    CHECK_RC(shmkv_open(name, NULL, &db), 0);
-    if (!db)
-        return;
+    shmkv *db = open_new(name, sizeof name, "overwrite");
     CHECK_RC(shmkv_put(db, "key", 3, "first value", 11), 0);
     shmkv_stats a = stats_of(db);
     CHECK_EQ_U64(a.garbage_bytes, 0);
