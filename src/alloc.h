@@ -69,16 +69,22 @@ static inline uint64_t shmkv__grow_step(uint64_t cur)
  * left past top, so that growth rarely happens under the allocator's lock.
  * Best effort; never fails.  The usual case inline: the file mapped in,
  * and more than a quarter step left past top: nothing to do (a call for
- * that cost a put 2 %, BENCHMARKS 9.12). */
-static inline void shmkv__alloc_ahead(shmkv *db)
+ * that cost a put 2 %, BENCHMARKS 9.12).  alloc_ahead_due asks whether
+ * there may be work (a put's short way asks before its look, works after
+ * its unlock), alloc_ahead asks and works. */
+static inline bool shmkv__alloc_ahead_due(shmkv *db)
 {
     struct hdr *h = db->hdr;
     uint64_t size = atomic_load_explicit(&h->file_size, memory_order_acquire);
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
-    if (size <= atomic_load_explicit(&db->mapped_in, memory_order_relaxed) && top <= size &&
-        size - top >= shmkv__grow_step(size) / 4)
-        return;
-    shmkv__alloc_ahead_step(db);
+    return !(size <= atomic_load_explicit(&db->mapped_in, memory_order_relaxed) && top <= size &&
+             size - top >= shmkv__grow_step(size) / 4);
+}
+
+static inline void shmkv__alloc_ahead(shmkv *db)
+{
+    if (shmkv__alloc_ahead_due(db))
+        shmkv__alloc_ahead_step(db);
 }
 
 /* The allocator's lock (repairs the free lists after a gone holder):

@@ -274,9 +274,14 @@ static bool needs_cleaning(shmkv *db, struct shard *s, bool pressure)
     return pressure;
 }
 
+bool shmkv__clean_due(shmkv *db, struct shard *s, bool pressure)
+{
+    return s->clean_run || needs_cleaning(db, s, pressure);
+}
+
 void shmkv__clean_step(shmkv *db, struct shard *s, bool pressure)
 {
-    if (s->clean_run || needs_cleaning(db, s, pressure))
+    if (shmkv__clean_due(db, s, pressure))
         shmkv__clean(db, s, CLEAN_BUDGET, pressure, false);
 }
 

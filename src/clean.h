@@ -27,6 +27,13 @@ uint64_t shmkv__clean_oldest(shmkv *db, struct shard *s);
  * pressure (cache mode).  Lock held. */
 void shmkv__clean_step(shmkv *db, struct shard *s, bool pressure);
 
+/* Whether clean_step would work now: a victim run in progress, enough
+ * garbage, due expiries, or pressure.  (A put's short way asks before its
+ * look and steps after it, so that the question's loads and branches are
+ * not among the instructions between its look and the next put's.)
+ * Lock held. */
+bool shmkv__clean_due(shmkv *db, struct shard *s, bool pressure);
+
 /* A store is out of space: compact this shard until a run is released
  * (lock held), or every other shard (no lock held).  True if space was
  * freed. */
