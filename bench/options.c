@@ -72,7 +72,8 @@ static const struct optdef defs[] = {
     { "val-size", .arg = "B|A-B", SIZES(val, 8, 64u << 20),
       .help = "value bytes, at least 8 (default 8)" },
     { "system", .arg = "LIST", STR(systems),
-      .help = "comma-separated: shmkv, shmkv-cache, lmdb, redis, redis-pD,\n"
+      .help = "comma-separated: shmkv, shmkv-cache, shmkv-sized (told the\n"
+              "key count: expected_keys = N), lmdb, redis, redis-pD,\n"
               "memcached, memcached-pD, boost, shf, libshmcache (built\n"
               "when given their sources), ideal (a yardstick, not a store:\n"
               "bench/sys_ideal.c), or all (default: all, those available)" },

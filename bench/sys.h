@@ -122,6 +122,7 @@ struct sysdef {
     int pipelined;                 /* writes go through exec() too */
     int cache;                     /* evicts (--cache): a get may miss, a delete
                                     * find nothing, and the store hold fewer keys */
+    int sized;                     /* shmkv-sized: told the key count at creation */
 };
 
 /* Each defined by its sys_*.c.  Weak: where the build leaves a peer's file

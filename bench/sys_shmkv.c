@@ -3,7 +3,10 @@
  * worker process, shared by its threads; with --batch B the gets go
  * through shmkv_get_many() B at a time, with --put-batch B the puts of PUT
  * through shmkv_put_many(); --op incr is shmkv_incr().  shmkv-cache
- * (--cache) is the same table created with SHMKV_CACHE.
+ * (--cache) is the same table created with SHMKV_CACHE; shmkv-sized the
+ * same table told the key count when it is created (expected_keys = N,
+ * as --presize does for shmkv), the way libshmcache is given its
+ * max_key_count: so one run can hold both.
  */
 #include "bench.h"
 #include "shmkv.h"
@@ -24,7 +27,7 @@ static int shmkv_setup(struct store *s, char *err, size_t n)
     shmkv_options o;
     memset(&o, 0, sizeof o);
     o.flags = SHMKV_CREATE | SHMKV_EXCL;
-    o.expected_keys = s->cfg->presize ? s->cfg->nkeys : 0;
+    o.expected_keys = s->cfg->presize || s->sd->sized ? s->cfg->nkeys : 0;
     if (s->sd->cache) {
         o.flags |= SHMKV_CACHE;
         o.max_bytes = s->cfg->cache_bytes;

@@ -3,8 +3,9 @@
  * the choice of those a run measures.
  *
  * A name is a system's base name ("shmkv", "redis"), "shmkv-cache" (shmkv
- * created with SHMKV_CACHE, --cache), or "redis-pD" / "memcached-pD": the
- * same at pipeline depth D.
+ * created with SHMKV_CACHE, --cache), "shmkv-sized" (shmkv created with
+ * expected_keys = N: told the key count, as libshmcache is), or
+ * "redis-pD" / "memcached-pD": the same at pipeline depth D.
  */
 #include "bench.h"
 
@@ -40,7 +41,7 @@ static const struct system *system_named(const char *base)
 
 static int unknown(const char *name)
 {
-    fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, shmkv-cache, lmdb, redis, redis-pD, "
+    fprintf(stderr, "shmkv-bench: unknown system %s (shmkv, shmkv-cache, shmkv-sized, lmdb, redis, redis-pD, "
             "memcached, memcached-pD, boost, shf, libshmcache, ideal, all)\n", name);
     return -1;
 }
@@ -63,9 +64,12 @@ int systems_add(struct systems *ss, const struct config *c, const char *name, in
 {
     char base[32];
     unsigned depth = 0;
-    int cache = 0;
+    int cache = 0, sized = 0;
     if (!strcmp(name, "shmkv-cache")) { /* shmkv created with SHMKV_CACHE (--cache) */
         cache = 1;
+        name = "shmkv";
+    } else if (!strcmp(name, "shmkv-sized")) { /* shmkv created with expected_keys = N */
+        sized = 1;
         name = "shmkv";
     }
     const char *dash = strstr(name, "-p");
@@ -96,8 +100,9 @@ int systems_add(struct systems *ss, const struct config *c, const char *name, in
         return unavailable(ss, name, why, quiet, dash != NULL);
     struct sysdef sd;
     memset(&sd, 0, sizeof sd);
-    snprintf(sd.name, sizeof sd.name, "%s%s", name, cache ? "-cache" : "");
+    snprintf(sd.name, sizeof sd.name, "%s%s", name, cache ? "-cache" : sized ? "-sized" : "");
     sd.ops = o;
+    sd.sized = sized;
     /* with --cache, memcached is given the same budget and evicts too */
     sd.cache = cache || (c->cache_pct > 0 && !strcmp(base, "memcached"));
     if (depth) {
@@ -117,11 +122,14 @@ int systems_add(struct systems *ss, const struct config *c, const char *name, in
     return 0;
 }
 
-/* Every system, and each one that pipelines also at --pipeline's depth. */
+/* Every system (shmkv also told the key count, unless --presize tells it
+ * anyway), and each one that pipelines also at --pipeline's depth. */
 void systems_add_all(struct systems *ss, const struct config *c, int quiet)
 {
     for (size_t i = 0; i < NSYSTEMS; i++) {
         systems_add(ss, c, table[i].base, quiet);
+        if (!strcmp(table[i].base, "shmkv") && !c->presize)
+            systems_add(ss, c, "shmkv-sized", quiet);
         if (table[i].pipelines) {
             char p[32];
             snprintf(p, sizeof p, "%s-p%u", table[i].base, c->pipeline);

@@ -12,6 +12,8 @@
 #    each must exit 0 and report every phase of every system ok with no
 #    mismatch (each system that has no increment or no batch of puts is
 #    left out of those, saying so);
+#  - shmkv-sized (told the key count) makes its index whole up front: no
+#    split, where shmkv splits;
 #  - cache mode (--cache 50: shmkv-cache, and memcached evicting) passes
 #    with misses allowed, and --hitratio gives plausible ratios;
 #  - --self-test-corrupt (one expected value flipped: a get's, or with
@@ -165,6 +167,18 @@ if echo "$systems" | grep -qx ideal; then
     # own), padded before and after the look: the same answers
     expect_pass_on ideal ideal-shmkv-lines 4 --keys 30000 --mix-ops 30000 --mix-get 50 --procs 3 --ideal-guards \
         --ideal-shmkv-lines --ideal-put-pad 3 --ideal-put-prepad 5 --key-size 3-40 --val-size 8-300
+fi
+
+# shmkv-sized is shmkv told the key count at creation: its index made
+# whole up front (no split), while shmkv's grows (splits); both pass
+expect_pass_on shmkv,shmkv-sized sized 2 --keys 100000 --phases put,get --procs 2
+table_after() { # the table line that follows system $1's PUT line
+    awk -v s="$1" '$1 == s && $2 == "PUT" { f = 1 } f && /table:/ { print; exit }' "$T/out/sized.out"
+}
+if table_after shmkv-sized | grep -q ', 0 splits,' && table_after shmkv | grep -Eq ', [1-9][0-9]* splits,'; then
+    ok
+else
+    nok "sized: shmkv-sized split its index, or shmkv did not"; show sized
 fi
 
 # --op incr and --put-batch: the systems that have an increment, or a batch
