@@ -108,22 +108,26 @@ throughput_table() { # TSV: systems x phases, M ops/s (min-max), memory
       } }' "$1"
 }
 
-ratio_table() { # shmkv / each peer, per phase
+ratio_table() { # shmkv (and shmkv-sized, when it ran) / each peer, per phase
     awk -F'\t' '
     NR == 1 { next }
     { if (!($1 in seen)) { seen[$1] = 1; order[++ns] = $1 }; m[$1, $2] = $5 }
     END {
-      print "| shmkv ÷ peer | PUT | MIX | GET | DEL |"
+      print "| ratio | PUT | MIX | GET | DEL |"
       print "|---|---:|---:|---:|---:|"
-      for (i = 1; i <= ns; i++) {
-        s = order[i]; if (s == "shmkv") continue
-        line = "| " s
-        n = split("PUT MIX GET DEL", ph, " ")
-        for (j = 1; j <= n; j++) {
-          a = m["shmkv", ph[j]]; b = m[s, ph[j]]
-          line = line " | " ((a > 0 && b > 0) ? sprintf(a / b >= 10 ? "%.0f×" : "%.1f×", a / b) : "-")
+      split("shmkv shmkv-sized", mine, " ")
+      for (k = 1; k <= 2; k++) {
+        me = mine[k]; if (!(me in seen)) continue
+        for (i = 1; i <= ns; i++) {
+          s = order[i]; if (s ~ /^shmkv/) continue
+          line = "| " me " ÷ " s
+          n = split("PUT MIX GET DEL", ph, " ")
+          for (j = 1; j <= n; j++) {
+            a = m[me, ph[j]]; b = m[s, ph[j]]
+            line = line " | " ((a > 0 && b > 0) ? sprintf(a / b >= 10 ? "%.0f×" : "%.1f×", a / b) : "-")
+          }
+          print line " |"
         }
-        print line " |"
       } }' "$1"
 }
 
@@ -280,7 +284,8 @@ EOF
     echo
     throughput_table "$out/raw/std.tsv" "$runs"
     echo
-    echo "shmkv's throughput divided by each peer's, medians from the same run:"
+    echo "shmkv's throughput (growing from empty, and as shmkv-sized told the key count when"
+    echo "created, as libshmcache is told its max_key_count) divided by each peer's, medians from the same run:"
     echo
     ratio_table "$out/raw/std.tsv"
     echo
