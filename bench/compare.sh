@@ -8,7 +8,7 @@
 #
 #   1  every system (--systems, default all available), P processes (2),
 #      N keys (10,000,000), 8-byte keys and values, medians of R runs (3),
-#      ratios shmkv / peer from the same run, latency, memory per pair
+#      ratios shmkv (and shmkv-sized) / peer, same run; latency; bytes/pair
 #   2  the same systems, 100-byte values, one run
 #   3  the same systems, Zipf (s = 0.99) keys for MIX and GET, one run
 #   4  shmkv alone as the keys grow (--sizes, default 1000000,10000000,
