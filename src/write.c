@@ -463,18 +463,21 @@ static int put_general(shmkv *db, const void *key, size_t klen, const void *val,
  * (BENCHMARKS 9.18: 50 instructions more there cost the yardstick's put
  * 4 %, 100 cost it 23 %), and the general way (decide, plan, append,
  * publish, count) did some 600 of them after the look.  So a plain put
- * into a store does before the look what does not depend on it: appends
- * its record, counts it live and as a new key, splits a bucket if that is
- * due; after it, only publishes, and for an overwrite counts the old
- * record out.  Whatever else the look meets (an old record with an ext
- * word: an expiry, a lease, a list; damage; no memory for an overflow
- * bucket) it undoes and leaves to the general way, its record left as
- * garbage, as a killed writer's is.
+ * does before the look what does not depend on it: appends its record,
+ * counts it live and as a new key, splits a bucket if that is due, asks
+ * whether compaction (in a cache short of space: eviction, here or in
+ * another shard) is due; after it, only publishes, for an overwrite
+ * counts the old record out (keeping a cache key's read count), and takes
+ * the background step.  Whatever else the look meets (an old record with
+ * an ext word: an expiry, a lease, a list; damage; no memory for an
+ * overflow bucket, or in a full cache for the record) it undoes and
+ * leaves to the general way, its record left as garbage, as a killed
+ * writer's is.
  * Counting before publishing is safe for the same reason: a taker-over's
  * repair counts everything again from the slots (log_repair). */
 static bool put_lean_fits(const shmkv *db, size_t klen, size_t vlen)
 {
-    return !db->cache && rec_size(klen, vlen, 0) < db->huge_min;
+    return rec_size(klen, vlen, 0) < db->huge_min;
 }
 
 static int put_lean(shmkv *db, const void *key, size_t klen, const void *val, size_t vlen)
@@ -500,7 +503,13 @@ static int put_lean(shmkv *db, const void *key, size_t klen, const void *val, si
      * after the publish): asked after the look they cost a presized put
      * 15 % with two processes, 26 % with one (BENCHMARKS 9.20) */
     add64(&s->puts, 1);
-    bool clean = shmkv__clean_due(db, s, false), ahead = shmkv__alloc_ahead_due(db);
+    /* a cache short of space evicts a step as the general way does
+     * (background): here, or after the unlock in the shard with the
+     * oldest run of three */
+    bool pressure = db->cache && shmkv__evict_pressure(db);
+    struct shard *elsewhere = pressure ? shmkv__evict_where(db, s, h) : NULL;
+    elsewhere = elsewhere == s ? NULL : elsewhere;
+    bool clean = !elsewhere && shmkv__clean_due(db, s, pressure), ahead = shmkv__alloc_ahead_due(db);
     struct found f;
     /* absent, its first bucket full: a slot further on (the record is
      * already written, so this miss overlaps nothing of ours) */
@@ -521,8 +530,9 @@ static int put_lean(shmkv *db, const void *key, size_t klen, const void *val, si
         shmkv__pause_at(PAUSE_SLOT_PUBLISHED);
     }
     if (clean)
-        shmkv__clean(db, s, CLEAN_BUDGET, false, false);
+        shmkv__clean(db, s, CLEAN_BUDGET, pressure, false);
     shmkv__shard_unlock(s);
+    evict_elsewhere(db, elsewhere);
     if (ahead)
         shmkv__alloc_ahead_step(db);
     return 0;
