@@ -417,8 +417,8 @@ static void cache_evicts_ahead(bool general)
            (unsigned long long)samples, (unsigned long long)pressed, (unsigned long long)st.evictions,
            (unsigned long long)st.keys);
     CHECK(samples > 100);
-    CHECK(least >= low * 3 / 4); /* without the step: the headroom, low / 2 */
-    CHECK(pressed * 4 < samples);
+    CHECK(pressed * 4 < samples); /* without the step: over half of them */
+    CHECK(least > low * 5 / 8);   /* without the step: the headroom, low / 2 */
     CHECK(st.evictions > 0 && st.used_bytes <= CACHE_BYTES);
     FINISH_TABLE(db, name, "after a flood of new keys");
 }
