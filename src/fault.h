@@ -40,6 +40,7 @@ enum pause_point {
     PAUSE_PATCHING,        /* an in-place increment: half of the new digits written */
     PAUSE_LIST_COPYING,    /* a lock-free copy of a list has read its ends, not yet its bytes */
     PAUSE_GROWING_AHEAD,   /* a writer growing the file ahead: fallocated, the header not yet told */
+    PAUSE_SPLIT_COMPACTED, /* a split's compaction copied keys into holes, their old slots not yet cleared */
     PAUSE_POINTS
 };
 

@@ -420,10 +420,72 @@ static bool split_copy(shmkv *db, struct shard *s, struct bucket *src, uint64_t 
     return true;
 }
 
+#define COMPACT_BUCKETS 16u /* the part of a chain a split compacts */
+
+/* The slots of the first COMPACT_BUCKETS buckets of the chain at head,
+ * in walk order, into sl; a bucket met again (damage) ends them.  A
+ * split compacts only these, so only these can hold a key twice. */
+static unsigned chain_slots(shmkv *db, struct bucket *head, _Atomic uint64_t **sl)
+{
+    struct bucket *seen[COMPACT_BUCKETS];
+    unsigned nb = 0;
+    for (struct bucket *bk = head; bk && nb < COMPACT_BUCKETS; bk = shmkv__bucket_next(db, bk)) {
+        for (unsigned i = 0; i < nb; i++)
+            if (seen[i] == bk)
+                return nb * SLOTS;
+        seen[nb] = bk;
+        for (unsigned i = 0; i < SLOTS; i++)
+            sl[nb * SLOTS + i] = &bk->slot[i];
+        nb++;
+    }
+    return nb * SLOTS;
+}
+
+/* Step 3b: the keys that stayed in the source's overflow buckets, copied
+ * into the holes the moved keys left nearer its head, the last bucket's
+ * first (so that it empties and chain_trim gives it back).  The originals
+ * stay until the caller has bumped seq, so a reader that missed both
+ * sees the bump; a writer stopped in between leaves keys in two slots,
+ * which walks hand over once (index_walk) and a repair clears
+ * (index_repair).  Returns how many moved, their old slots in from. */
+static unsigned split_compact(shmkv *db, struct bucket *src, _Atomic uint64_t **from)
+{
+    _Atomic uint64_t *sl[COMPACT_BUCKETS * SLOTS];
+    unsigned n = chain_slots(db, src, sl), k = 0;
+    for (unsigned i = 0, j = n;; i++, j--) {
+        while (i < n && atomic_load_explicit(sl[i], memory_order_relaxed))
+            i++;
+        while (j > 0 && !atomic_load_explicit(sl[j - 1], memory_order_relaxed))
+            j--;
+        if (i + 1 >= j || i / SLOTS == (j - 1) / SLOTS) /* no hole in an earlier bucket */
+            return k;
+        atomic_store_explicit(sl[i], atomic_load_explicit(sl[j - 1], memory_order_relaxed), memory_order_relaxed);
+        from[k++] = sl[j - 1];
+    }
+}
+
+/* After a writer died in a split's compaction: clear the second slot of
+ * any key the chain at head holds twice. */
+static void chain_dedupe(shmkv *db, struct bucket *head)
+{
+    _Atomic uint64_t *sl[COMPACT_BUCKETS * SLOTS];
+    unsigned n = chain_slots(db, head, sl);
+    for (unsigned i = 1; i < n; i++) {
+        uint64_t v = slot_with_reads(atomic_load_explicit(sl[i], memory_order_relaxed), 0);
+        for (unsigned j = 0; v && j < i; j++)
+            if (slot_with_reads(atomic_load_explicit(sl[j], memory_order_relaxed), 0) == v) {
+                atomic_store_explicit(sl[i], 0, memory_order_relaxed);
+                break;
+            }
+    }
+}
+
 /* Step 3: publish the new layout (from here readers look for the moved
- * keys in the destination), then clear them from the source and bump seq.
- * seq_publish orders the layout after the copies and before the clearing,
- * so a reader that sees a cleared slot also sees the new layout. */
+ * keys in the destination), then clear them from the source, compact the
+ * source's chain and bump seq.  seq_publish orders the layout after the
+ * copies and before the clearing, so a reader that sees a cleared slot
+ * also sees the new layout; seq_bump orders the compaction's copies
+ * before the clearing of their originals. */
 static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64_t half, uint64_t layout)
 {
     seq_publish(&s->layout, layout);
@@ -432,7 +494,13 @@ static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64
     for (struct bucket *bk = src; bk && n <= CHAIN_MAX; bk = shmkv__bucket_next(db, bk), n++)
         for (unsigned m = shmkv__bucket_bit(bk, half); m; m &= m - 1)
             atomic_store_explicit(&bk->slot[__builtin_ctz(m)], 0, memory_order_relaxed);
+    _Atomic uint64_t *from[COMPACT_BUCKETS * SLOTS];
+    unsigned k = split_compact(db, src, from);
+    if (k)
+        shmkv__pause_at(PAUSE_SPLIT_COMPACTED);
     seq_bump(&s->seq);
+    for (unsigned i = 0; i < k; i++)
+        atomic_store_explicit(from[i], 0, memory_order_relaxed);
     chain_trim(db, s, src);
     s->pending_split = 0;
 }
@@ -522,8 +590,9 @@ static void repair_pending_index(shmkv *db, struct shard *s)
 
 /* After a writer died holding the lock: free an index run it had not yet
  * placed, and finish a split it interrupted by dropping from the source
- * chain every slot that the current layout places elsewhere.  If the
- * layout was not yet published this drops nothing; the half-built
+ * chain every slot that the current layout places elsewhere, and the
+ * second slot of a key its compaction had copied but not yet cleared.
+ * If the layout was not yet published this drops nothing; the half-built
  * destination is unreachable and will be cleared by the next split. */
 int shmkv__index_repair(shmkv *db, struct shard *s)
 {
@@ -542,6 +611,8 @@ int shmkv__index_repair(shmkv *db, struct shard *s)
             if (v && shmkv__bucket_for(lay, db->base_bits, slot_tag(v)) != src)
                 atomic_store_explicit(&bk->slot[i], 0, memory_order_relaxed);
         }
+    if (sb)
+        chain_dedupe(db, sb);
     seq_bump(&s->seq);
     if (sb)
         chain_trim(db, s, sb);
@@ -576,11 +647,26 @@ bool shmkv__layout_fits(shmkv *db, uint64_t lay)
  * WALK_PLACED, slots that the walk's layout puts in another bucket are
  * passed over: they are the source copies of a split that published its
  * layout but has not cleared them yet (a writer stopped or killed there),
- * and their keys are reached in their new bucket.  A link to no bucket is
+ * and their keys are reached in their new bucket; so is the second slot
+ * of a key that a split's compaction, stopped there, holds twice.  A link to no bucket is
  * damage (readers say -EBADMSG on meeting it): -EBADMSG, or with WALK_CUT
  * (repair) the chain ends there.  (Walks used to end there silently, so
  * the checker called such a chain sound: found by test_hostile.)  A chain
  * that loops is -EBADMSG. */
+/* Is v's record among seen[0..*n), the placed slots of a chain's first
+ * COMPACT_BUCKETS buckets walked so far?  If not, it is added.  (A split's
+ * compaction stopped between its copies and its clears leaves a key in
+ * two of them.) */
+static bool seen_before(uint64_t *seen, unsigned *n, uint64_t v)
+{
+    uint64_t off = slot_off(v);
+    for (unsigned i = 0; i < *n; i++)
+        if (seen[i] == off)
+            return true;
+    seen[(*n)++] = off;
+    return false;
+}
+
 int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);
@@ -598,12 +684,16 @@ int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn
          * found within twice its length: walking it up to the budget made
          * foreach copy its slots once per 64 bytes of the file */
         struct bucket *mark = bk;
-        for (uint64_t step = 1, lap = 1; bk; step++) {
+        uint64_t seen[COMPACT_BUCKETS * SLOTS];
+        unsigned nseen = 0, depth = 0;
+        for (uint64_t step = 1, lap = 1; bk; step++, depth++) {
             if (!budget--)
                 return -EBADMSG;
             for (unsigned i = 0; i < SLOTS; i++) {
                 uint64_t v = atomic_load_explicit(&bk->slot[i], memory_order_acquire);
                 if (!v || ((flags & WALK_PLACED) && shmkv__bucket_for(lay, db->base_bits, slot_tag(v)) != b))
+                    continue;
+                if ((flags & WALK_PLACED) && depth < COMPACT_BUCKETS && seen_before(seen, &nseen, v))
                     continue;
                 int r = fn(db, s, v, &bk->slot[i], ctx);
                 if (r)

@@ -13,6 +13,12 @@
  *    layout, before it cleared the moved slots: a read-only foreach visits
  *    every key exactly once, and again after the writer is killed, until
  *    and after another writer takes the shard's lock;
+ *  - split_compacted: the same, the writer stopped after the split's
+ *    compaction copied keys of the source's overflow buckets into its
+ *    holes, before it cleared their old slots (a key is then in two slots
+ *    of the chain, seen here); after the kill and the next writer's
+ *    repair, no key is in two slots and the checker finds every count
+ *    right;
  *  - big_get (item 8): a read-only get of a 256 MiB value (32 MiB under
  *    ASan) completes in bounded time while another process overwrites a
  *    64 KiB value of the same shard hundreds of times a second (every
@@ -207,7 +213,32 @@ static bool split_pending(shmkv *db)
     return false;
 }
 
-static void part_split(void)
+/* Slots of the pending split's source chain holding a record another
+ * slot of it holds too. */
+static int pending_twice(shmkv *db)
+{
+    int twice = 0;
+    for (uint64_t si = 0; si < nshards(db); si++) {
+        struct shard *s = &db->shards[si];
+        if (!s->pending_split)
+            continue;
+        uint64_t offs[256];
+        unsigned n = 0;
+        for (struct bucket *bk = shmkv__bucket_at(db, s, s->pending_split - 1); bk && n < 250;
+             bk = shmkv__bucket_next(db, bk))
+            for (unsigned i = 0; i < SLOTS; i++) {
+                uint64_t v = atomic_load(&bk->slot[i]);
+                if (!v)
+                    continue;
+                for (unsigned j = 0; j < n; j++)
+                    twice += offs[j] == slot_off(v);
+                offs[n++] = slot_off(v);
+            }
+    }
+    return twice;
+}
+
+static void split_stopped_at(int point)
 {
     char name[64];
     h_name(name, sizeof name, "split-stopped");
@@ -224,11 +255,13 @@ static void part_split(void)
         size_t kl = (size_t)snprintf(k, sizeof k, "pre-%d", i);
         CHECK_RC(shmkv_put(db, k, kl, k, kl), 0);
     }
-    pid_t pid = fork_paused(name, PAUSE_SPLIT_PUBLISHED, 0, insert_until_stopped, NULL);
+    pid_t pid = fork_paused(name, point, 0, insert_until_stopped, NULL);
     if (pid > 0) {
         int last = atomic_load(&SL->inflight);
         CHECKF(split_pending(db), "the writer stopped, but no split is pending");
-        h_note("a writer stopped mid-split after %d keys", last + 1);
+        int twice = pending_twice(db);
+        h_note("a writer stopped mid-split after %d keys, %d keys in two slots", last + 1, twice);
+        CHECK(point == PAUSE_SPLIT_COMPACTED ? twice > 0 : twice == 0);
         once_each(ro, last, true, "read-only, the splitter stopped");
         kill_child(pid);
         once_each(ro, last, true, "read-only, the splitter killed");
@@ -237,6 +270,7 @@ static void part_split(void)
         size_t kl = (size_t)snprintf(k, sizeof k, "more-%d", last);
         CHECK_RC(shmkv_put(db, k, kl, k, kl), 0); /* in the split's shard: repairs it */
         CHECK(!split_pending(db));
+        CHECK_EQ_U64(shmkv_count(db), (uint64_t)(PRE + last + 1));
         once_each(ro, last, false, "read-only, the split repaired");
         once_each(db, last, false, "writable, the split repaired");
         CHECK_TABLE(db, "after a split stopped and killed");
@@ -246,6 +280,9 @@ static void part_split(void)
     shmkv_close(db);
     shmkv_unlink(name);
 }
+
+static void part_split(void) { split_stopped_at(PAUSE_SPLIT_PUBLISHED); }
+static void part_split_compacted(void) { split_stopped_at(PAUSE_SPLIT_COMPACTED); }
 
 /* ---- item 8: a long read against many releases in its shard ----------------------------- */
 
@@ -394,6 +431,7 @@ static const struct h_part parts[] = {
     {"alloc_cont", part_alloc_cont},
     {"alloc_kill", part_alloc_kill},
     {"split", part_split},
+    {"split_compacted", part_split_compacted},
     {"big_get", part_big_get},
     {"chain_free", part_chain_free},
 };

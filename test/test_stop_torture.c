@@ -13,8 +13,9 @@
  * internals), so overflow buckets stay in use.  Two readers (a writable
  * and a read-only handle) get, run foreach and shmkv_check.  The main
  * process stops a writer by SIGSTOP or at a pause point it has it arm
- * (each of src/fault.h but EVICTING in the store and SPLIT_PUBLISHED in
- * the full cache, whose index no longer grows), holds it 5 to 100 ms
+ * (the writers' points of src/fault.h: EVICTING in the cache only, and
+ * SPLIT_PUBLISHED and SPLIT_COMPACTED in the store only, as a full
+ * cache's index no longer grows), holds it 5 to 100 ms
  * (every 8th: 1.2 s) running foreach and checks itself, then continues or
  * kills it.  Every 4 s all park, every process's table clock moves on
  * 2.5 s (every lifetime ends) and the whole table is verified.  Asserted:
@@ -66,7 +67,7 @@ static struct { /* what a phase did */
 static const char *const point_names[PAUSE_POINTS] = {"locked", "record_written", "slot_published",
                                                       "split_published", "run_unlinked", "alloc_locked",
                                                       "evicting", "move_pushed", "piece_unlinked", "patching",
-                                                      "list_copying", "growing_ahead"};
+                                                      "list_copying", "growing_ahead", "split_compacted"};
 
 static void start_worker(int w)
 {
@@ -155,7 +156,7 @@ static void hold_and_end(int w, int point, bool kill_it)
 {
     atomic_fetch_add(&S->w[w].stopped, 1);
     double end = h_now() + (g_t.stops % 8 == 7 ? LONG_HOLD_S : 0.005 + (double)h_below(&g_r, 95) / 1000);
-    if (g_t.stops % 2 == 0 || point == PAUSE_SPLIT_PUBLISHED)
+    if (g_t.stops % 2 == 0 || point == PAUSE_SPLIT_PUBLISHED || point == PAUSE_SPLIT_COMPACTED)
         stop_reader_scan(g_ro, true, false); /* what the stopped writer left half done is seen once */
     if (g_t.stops % 4 == 1)
         stop_reader_scan(g_ro, true, true);
@@ -280,18 +281,28 @@ static void end_phase(void)
     shmkv_unlink(S->name);
 }
 
-/* The pause points of a part, stopped at in turn: a store never evicts,
- * and a full cache's index no longer splits (the store's does). */
-#define NPOINTS 6
-static const int store_points[NPOINTS] = {PAUSE_LOCKED, PAUSE_RECORD_WRITTEN, PAUSE_SLOT_PUBLISHED,
-                                          PAUSE_SPLIT_PUBLISHED, PAUSE_RUN_UNLINKED, PAUSE_ALLOC_LOCKED};
-static const int cache_points[NPOINTS] = {PAUSE_EVICTING, PAUSE_LOCKED, PAUSE_RECORD_WRITTEN,
-                                          PAUSE_SLOT_PUBLISHED, PAUSE_RUN_UNLINKED, PAUSE_ALLOC_LOCKED};
+/* The pause points of a part, stopped at in turn (-1 ends a list): a
+ * store never evicts, and a full cache's index no longer splits (the
+ * store's does). */
+#define NPOINTS 7
+static const int store_points[NPOINTS + 1] = {PAUSE_LOCKED,          PAUSE_RECORD_WRITTEN, PAUSE_SLOT_PUBLISHED,
+                                              PAUSE_SPLIT_PUBLISHED, PAUSE_RUN_UNLINKED,   PAUSE_ALLOC_LOCKED,
+                                              PAUSE_SPLIT_COMPACTED, -1};
+static const int cache_points[NPOINTS + 1] = {PAUSE_EVICTING,       PAUSE_LOCKED,       PAUSE_RECORD_WRITTEN,
+                                              PAUSE_SLOT_PUBLISHED, PAUSE_RUN_UNLINKED, PAUSE_ALLOC_LOCKED, -1};
+
+static int npoints(const int *points)
+{
+    int n = 0;
+    while (points[n] >= 0)
+        n++;
+    return n;
+}
 
 /* Every point stopped at twice (continued, then killed), a few random stops. */
 static bool covered(const int *points)
 {
-    for (int j = 0; j < NPOINTS; j++)
+    for (int j = 0; j < npoints(points); j++)
         if (g_t.at[points[j]] < 2)
             return false;
     return g_t.random_stops >= 2 && g_t.kills && g_t.conts;
@@ -309,7 +320,7 @@ static void run_phase(bool cache, double seconds)
     for (int turn = 0; (h_now() < t_end || (!covered(points) && h_now() < t_cap)) && h_failures_local() < 20;
          turn++) {
         /* the points in turn, every third stop at a random instant */
-        int w = (int)h_below(&g_r, NWRITERS), point = turn % 3 == 2 ? -1 : points[(turn / 3 * 2 + turn % 3) % NPOINTS];
+        int w = (int)h_below(&g_r, NWRITERS), point = turn % 3 == 2 ? -1 : points[(turn / 3 * 2 + turn % 3) % npoints(points)];
         if (!stop_writer(w, point)) { /* a pause point not reached (a SIGSTOP always stops) */
             g_t.unreached[point >= 0 ? point : 0] += point >= 0;
             continue;
@@ -328,7 +339,7 @@ static void run_phase(bool cache, double seconds)
     end_phase();
     char at[512];
     int len = 0;
-    for (int j = 0; j < NPOINTS; j++)
+    for (int j = 0; j < npoints(points); j++)
         len += snprintf(at + len, sizeof at - (size_t)len, "%s%s=%ld/%ld", j ? "," : "", point_names[points[j]],
                         g_t.at[points[j]], g_t.unreached[points[j]]);
     printf("STOP RESULT phase=%s seconds=%.0f stops=%ld kills=%ld conts=%ld random=%ld at(stopped/unreached)=%s",
