@@ -51,6 +51,7 @@ enum pause_point {
 enum stall_point {
     STALL_SIZE_READ,       /* map_refresh: the file's size read, not yet noted in known_size */
     STALL_GROW_STEP,       /* a growth under the allocator's lock: before each step's fallocate */
+    STALL_SPLIT_COMPACTED, /* as PAUSE_SPLIT_COMPACTED: keys in two slots of a chain */
 };
 
 #ifdef SHMKV_TEST_HOOKS

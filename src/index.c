@@ -496,8 +496,10 @@ static void split_publish(shmkv *db, struct shard *s, struct bucket *src, uint64
             atomic_store_explicit(&bk->slot[__builtin_ctz(m)], 0, memory_order_relaxed);
     _Atomic uint64_t *from[COMPACT_BUCKETS * SLOTS];
     unsigned k = split_compact(db, src, from);
-    if (k)
+    if (k) {
         shmkv__pause_at(PAUSE_SPLIT_COMPACTED);
+        shmkv__stall_at(STALL_SPLIT_COMPACTED);
+    }
     seq_bump(&s->seq);
     for (unsigned i = 0; i < k; i++)
         atomic_store_explicit(from[i], 0, memory_order_relaxed);
@@ -643,16 +645,6 @@ bool shmkv__layout_fits(shmkv *db, uint64_t lay)
            mem_ok(db, db->data_off, shmkv__bucket_count(lay, db->base_bits) * BUCKET_BYTES);
 }
 
-/* Call fn for every occupied slot of the shard, bucket by bucket.  With
- * WALK_PLACED, slots that the walk's layout puts in another bucket are
- * passed over: they are the source copies of a split that published its
- * layout but has not cleared them yet (a writer stopped or killed there),
- * and their keys are reached in their new bucket; so is the second slot
- * of a key that a split's compaction, stopped there, holds twice.  A link to no bucket is
- * damage (readers say -EBADMSG on meeting it): -EBADMSG, or with WALK_CUT
- * (repair) the chain ends there.  (Walks used to end there silently, so
- * the checker called such a chain sound: found by test_hostile.)  A chain
- * that loops is -EBADMSG. */
 /* Is v's record among seen[0..*n), the placed slots of a chain's first
  * COMPACT_BUCKETS buckets walked so far?  If not, it is added.  (A split's
  * compaction stopped between its copies and its clears leaves a key in
@@ -667,6 +659,16 @@ static bool seen_before(uint64_t *seen, unsigned *n, uint64_t v)
     return false;
 }
 
+/* Call fn for every occupied slot of the shard, bucket by bucket.  With
+ * WALK_PLACED, slots that the walk's layout puts in another bucket are
+ * passed over: they are the source copies of a split that published its
+ * layout but has not cleared them yet (a writer stopped or killed there),
+ * and their keys are reached in their new bucket; so is the second slot
+ * of a key that a split's compaction, stopped there, holds twice.  A
+ * link to no bucket is damage (readers say -EBADMSG on meeting it):
+ * -EBADMSG, or with WALK_CUT (repair) the chain ends there.  (Walks used
+ * to end there silently, so the checker called such a chain sound: found
+ * by test_hostile.)  A chain that loops is -EBADMSG. */
 int shmkv__index_walk(shmkv *db, struct shard *s, unsigned flags, shmkv__slot_fn fn, void *ctx)
 {
     uint64_t lay = atomic_load_explicit(&s->layout, memory_order_acquire);

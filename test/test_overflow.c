@@ -21,13 +21,22 @@
  *    filter is set, made again on every delete beyond the first bucket,
  *    and the second overflow bucket unlinked and linked anew under them:
  *    no stable key is ever missed.  (Also a ThreadSanitizer target.)
+ *  - split_race: threads read 12 000 keys nobody writes (get, get_many)
+ *    and a thread runs foreach on a read-only handle, while a writer puts
+ *    60 000 more, so that thousands of splits compact their sources'
+ *    chains under them (each compaction held a moment, by the library's
+ *    stall hook, while its keys are in two slots): no read misses, no
+ *    foreach visits a key twice or misses a stable one, and the
+ *    compactions did happen.
  */
 #include "harness.h"
 
+#include "fault.h"
 #include "index.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -310,11 +319,130 @@ static void test_race(void)
     CHECK_RC(shmkv_unlink(name), 0);
 }
 
+#define SR_STABLE 12000u
+#define SR_NEW 60000u
+
+static struct {
+    shmkv *db, *ro;
+    _Atomic int stop;
+    _Atomic long compactions, misses, reads, scans, scan_wrong;
+} sr;
+
+/* Each split that compacted: counted, and every fourth held a moment
+ * (keys in two slots of its chain meanwhile). */
+static void sr_stall(int point)
+{
+    if (point == STALL_SPLIT_COMPACTED && atomic_fetch_add(&sr.compactions, 1) % 4 == 0)
+        sched_yield();
+}
+
+static void *sr_reader(void *arg)
+{
+    h_rng r = h_rng_new((uint64_t)(uintptr_t)arg);
+    char k[16][24], buf[16][24];
+    while (!atomic_load(&sr.stop)) {
+        shmkv_item it[16];
+        for (unsigned i = 0; i < 16; i++) {
+            snprintf(k[i], sizeof k[i], "s%llu", (unsigned long long)h_below(&r, SR_STABLE));
+            size_t got = 0;
+            if (shmkv_get(sr.db, k[i], strlen(k[i]), buf[i], sizeof buf[i], &got) || got != strlen(k[i]) ||
+                memcmp(buf[i], k[i], got))
+                atomic_fetch_add(&sr.misses, 1);
+            it[i] = (shmkv_item){.key = k[i], .klen = strlen(k[i]), .buf = buf[i], .cap = sizeof buf[i]};
+        }
+        if (shmkv_get_many(sr.db, it, 16) != 16)
+            atomic_fetch_add(&sr.misses, 1);
+        atomic_fetch_add(&sr.reads, 32);
+    }
+    return NULL;
+}
+
+struct sr_seen {
+    uint8_t stable[SR_STABLE], fresh[SR_NEW];
+    long bad;
+};
+
+static int sr_note(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct sr_seen *c = ctx;
+    char k[24];
+    unsigned i;
+    if (klen >= sizeof k || vlen != klen || memcmp(key, val, klen)) {
+        c->bad++;
+        return 0;
+    }
+    memcpy(k, key, klen);
+    k[klen] = 0;
+    if (sscanf(k, "s%u", &i) == 1 && i < SR_STABLE)
+        c->stable[i]++;
+    else if (sscanf(k, "n%u", &i) == 1 && i < SR_NEW)
+        c->fresh[i]++;
+    else
+        c->bad++;
+    return 0;
+}
+
+static void *sr_scanner(void *arg)
+{
+    (void)arg;
+    static struct sr_seen c;
+    while (!atomic_load(&sr.stop)) {
+        memset(&c, 0, sizeof c);
+        int rc = shmkv_foreach(sr.ro, sr_note, &c);
+        long wrong = rc != 0 || c.bad;
+        for (unsigned i = 0; i < SR_STABLE; i++)
+            wrong += c.stable[i] != 1;
+        for (unsigned i = 0; i < SR_NEW; i++)
+            wrong += c.fresh[i] > 1;
+        atomic_fetch_add(&sr.scan_wrong, wrong);
+        atomic_fetch_add(&sr.scans, 1);
+    }
+    return NULL;
+}
+
+static void test_split_race(void)
+{
+    char name[64], k[24];
+    sr.db = open_new(name, sizeof name, 8u << 20); /* 32 shards of 64 buckets: splits from ~10 000 keys */
+    shmkv_options rdo = {.flags = SHMKV_RDONLY};
+    CHECK_RC(shmkv_open(name, &rdo, &sr.ro), 0);
+    for (unsigned i = 0; i < SR_STABLE; i++) {
+        snprintf(k, sizeof k, "s%u", i);
+        CHECK_RC(shmkv_put(sr.db, k, strlen(k), k, strlen(k)), 0);
+    }
+    atomic_store(&sr.stop, 0);
+    shmkv__stall_set(sr_stall);
+    pthread_t t[3];
+    for (unsigned i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, sr_reader, (void *)(uintptr_t)(i + 1));
+    pthread_create(&t[2], NULL, sr_scanner, NULL);
+    for (unsigned i = 0; i < SR_NEW; i++) {
+        snprintf(k, sizeof k, "n%u", i);
+        CHECK_RC(shmkv_put(sr.db, k, strlen(k), k, strlen(k)), 0);
+    }
+    atomic_store(&sr.stop, 1);
+    for (unsigned i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    shmkv__stall_set(NULL);
+    h_note("%ld compactions under %ld reads and %ld scans", atomic_load(&sr.compactions), atomic_load(&sr.reads),
+           atomic_load(&sr.scans));
+    CHECKF(atomic_load(&sr.compactions) > 500, "%ld compactions", atomic_load(&sr.compactions));
+    CHECK(atomic_load(&sr.reads) > 1000 && atomic_load(&sr.scans) > 0);
+    CHECK_EQ_INT(atomic_load(&sr.misses), 0);
+    CHECK_EQ_INT(atomic_load(&sr.scan_wrong), 0);
+    CHECK_EQ_U64(keys_of(sr.db), SR_STABLE + SR_NEW);
+    CHECK_TABLE(sr.db, "after splits under readers");
+    shmkv_close(sr.ro);
+    shmkv_close(sr.db);
+    CHECK_RC(shmkv_unlink(name), 0);
+}
+
 static const struct h_part parts[] = {
     { "filter", test_filter },
     { "damage", test_damage },
     { "growth", test_growth },
     { "race", test_race },
+    { "split_race", test_split_race },
 };
 
 int main(int argc, char **argv)
