@@ -130,7 +130,17 @@ typedef struct shmkv_options {
                              * reserves address space for the file system's
                              * size at creation, at most 1 TiB).  At least
                              * SHMKV_MIN_BYTES. */
-    uint64_t expected_keys; /* sizing hint for the index; 0: start small and grow */
+    uint64_t expected_keys; /* with SHMKV_CREATE, for a new table: the keys it
+                             * will hold.  The index is made with room for
+                             * them (five a bucket, the count rounded up to
+                             * a power of two: 13 to 26 bytes a key, taken
+                             * at creation; at most 2^20 buckets a shard and
+                             * a quarter of max_bytes), so a fill
+                             * up to that count splits nothing: its puts run
+                             * some 30 % faster than into a table that grows
+                             * (BENCHMARKS.md 9.20), and it grows as usual
+                             * past it.  0: start small and grow.  Ignored
+                             * when the table exists. */
 } shmkv_options;
 
 #define SHMKV_MIN_BYTES (256u * 1024u) /* smallest accepted max_bytes */
