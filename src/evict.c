@@ -30,13 +30,17 @@
 
 #define EVICT_WAIT_NS 0 /* spin briefly, never sleep, on another shard's lock */
 
-bool shmkv__evict_pressure(shmkv *db)
+uint64_t shmkv__evict_avail(shmkv *db)
 {
     struct hdr *h = db->hdr;
     uint64_t top = atomic_load_explicit(&h->top, memory_order_relaxed);
-    uint64_t avail = (atomic_load_explicit(&h->free_units, memory_order_relaxed) << UNIT_SHIFT) +
-                     (db->reserve > top ? db->reserve - top : 0);
-    return avail < db->low_water;
+    return (atomic_load_explicit(&h->free_units, memory_order_relaxed) << UNIT_SHIFT) +
+           (db->reserve > top ? db->reserve - top : 0);
+}
+
+bool shmkv__evict_pressure(shmkv *db)
+{
+    return shmkv__evict_avail(db) < db->low_water;
 }
 
 /* The age of the shard's oldest evictable run, read without its lock (a

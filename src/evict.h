@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Free bytes: in free runs, and between the allocated top and the
+ * reservation's end. */
+uint64_t shmkv__evict_avail(shmkv *db);
+
 /* Free space is below the low-water mark: writes evict ahead of need. */
 bool shmkv__evict_pressure(shmkv *db);
 

@@ -222,17 +222,25 @@ static int carry_write(shmkv *db, struct wreq *w, const struct cur *c, const str
     return r;
 }
 
+/* Is a cache short of space (*pressure)?  Then the shard with the oldest
+ * run of s and two others chosen by h: returned when it is not s (NULL:
+ * s, or no pressure). */
+static struct shard *evict_other(shmkv *db, struct shard *s, uint64_t h, bool *pressure)
+{
+    *pressure = db->cache && shmkv__evict_pressure(db);
+    struct shard *w = *pressure ? shmkv__evict_where(db, s, h) : NULL;
+    return w == s ? NULL : w;
+}
+
 /* The bounded background step after a write.  Returns the shard a cache
  * should evict a little from, when it is another one (its lock is taken
  * after ours is released). */
 static struct shard *background(shmkv *db, struct wreq *w)
 {
-    bool pressure = db->cache && shmkv__evict_pressure(db);
-    struct shard *elsewhere = pressure ? shmkv__evict_where(db, w->s, w->h) : NULL;
-    if (!elsewhere || elsewhere == w->s) {
+    bool pressure;
+    struct shard *elsewhere = evict_other(db, w->s, w->h, &pressure);
+    if (!elsewhere)
         shmkv__clean_step(db, w->s, pressure);
-        return NULL;
-    }
     return elsewhere;
 }
 
@@ -511,9 +519,8 @@ static inline __attribute__((always_inline)) int put_lean_in(shmkv *db, const vo
     /* a cache short of space evicts a step as the general way does
      * (background): here, or after the unlock in the shard with the
      * oldest run of three */
-    bool pressure = cache && shmkv__evict_pressure(db);
-    struct shard *elsewhere = pressure ? shmkv__evict_where(db, s, h) : NULL;
-    elsewhere = elsewhere == s ? NULL : elsewhere;
+    bool pressure = false;
+    struct shard *elsewhere = cache ? evict_other(db, s, h, &pressure) : NULL;
     bool clean = !elsewhere && shmkv__clean_due(db, s, pressure), ahead = shmkv__alloc_ahead_due(db);
     struct found f;
     /* absent, its first bucket full: a slot further on (the record is

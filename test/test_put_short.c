@@ -383,14 +383,6 @@ static void part_cache_reads_kept(void)
     cache_reads_kept(true);
 }
 
-/* Free space now, as the cache's eviction counts it (evict.c). */
-static uint64_t cache_avail(shmkv *db)
-{
-    uint64_t top = atomic_load_explicit(&db->hdr->top, memory_order_relaxed);
-    return (atomic_load_explicit(&db->hdr->free_units, memory_order_relaxed) << UNIT_SHIFT) +
-           (db->reserve > top ? db->reserve - top : 0);
-}
-
 /* Writes to a cache short of space evict ahead of need: while a flood
  * of new keys goes in, the free space stays near the low-water mark
  * (each write under it evicts a step).  Evicting only when an append
@@ -405,7 +397,7 @@ static void cache_evicts_ahead(bool general)
     for (int i = 0; i < 400; i++) {
         flood(db, general, "k-", i * 200, 200);
         if (stats_of(db).evictions) { /* the cache is full: sample */
-            uint64_t a = cache_avail(db);
+            uint64_t a = shmkv__evict_avail(db);
             least = a < least ? a : least;
             samples++;
             pressed += shmkv__evict_pressure(db);
